@@ -1,0 +1,59 @@
+# Headwater — developer entry points. `make test` is what CI runs (.ci/run).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Debian packages the tests use: git (git daemon, http-backend), sshd, the OCI registry.
+APT_PACKAGES := git openssh-server openssh-client docker-registry apache2-utils
+PYTEST_ARGS ?=
+
+.PHONY: setup system-packages lint test manifests verify clean
+
+setup: system-packages $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Installs the Debian packages only when running as root and a tool is missing,
+# so `make setup` stays idempotent and works unprivileged on a prepared machine.
+system-packages:
+	@missing=""; \
+	command -v git >/dev/null || missing="$$missing git"; \
+	test -x /usr/sbin/sshd || missing="$$missing openssh-server"; \
+	command -v ssh-keygen >/dev/null || missing="$$missing openssh-client"; \
+	command -v docker-registry >/dev/null || test -x /usr/bin/docker-registry || missing="$$missing docker-registry"; \
+	command -v htpasswd >/dev/null || missing="$$missing apache2-utils"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+	  else \
+	    echo "warning: missing system tools:$$missing (run 'make setup' as root to install them)"; \
+	  fi; \
+	fi
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy shared controllers headwater tests
+	$(BIN)/lint-imports
+
+test: setup lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+manifests: setup
+	$(BIN)/python -m shared.api.crdgen --output crds
+
+verify: manifests
+	@if [ -n "$$(git status --porcelain -- crds)" ]; then \
+	  echo "crds/ is out of date with shared/api; run 'make manifests' and commit:"; \
+	  git status --porcelain -- crds; git --no-pager diff --stat -- crds; exit 1; \
+	fi
+	@echo "crds/ matches shared/api"
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

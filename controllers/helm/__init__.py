@@ -1,0 +1,1 @@
+"""helm-controller: reconciles HelmReleases through the Helm SDK."""

@@ -1,0 +1,1 @@
+"""image-automation-controller: image scanning, policies and update automation commits."""

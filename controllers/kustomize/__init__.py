@@ -1,0 +1,1 @@
+"""kustomize-controller: reconciles Kustomizations by building and applying source artifacts."""

@@ -1,0 +1,1 @@
+"""notification-controller: event intake, Alerts, Providers and webhook Receivers."""

@@ -1,0 +1,4 @@
+"""User-facing tools: the ``headwater`` command, the local cluster, ``headwater dev``.
+
+Nothing in ``shared`` or ``controllers`` may import this package.
+"""

@@ -1,0 +1,1 @@
+"""The ``headwater`` command: a Flux-CLI-like front end to the toolkit."""

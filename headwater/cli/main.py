@@ -1,0 +1,77 @@
+"""Entry point of the ``headwater`` command.
+
+Subcommands:
+- ``headwater version``: the installed Headwater version and the Flux API
+  versions it implements;
+- ``headwater export crds [--kind KIND …]``: the generated CRDs as one YAML
+  stream, ready for ``kubectl apply --server-side -f -``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import sys
+from collections.abc import Sequence
+
+from shared.api import crdgen, objects, registry
+
+
+def _version(_: argparse.Namespace) -> int:
+    try:
+        version = importlib.metadata.version("headwater")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown (not installed)"
+    print(f"headwater {version}")
+    for api_version in sorted({kind.crd.api_version for kind in registry.all_kinds()}):
+        kinds = ", ".join(
+            k.crd.kind for k in registry.all_kinds() if k.crd.api_version == api_version
+        )
+        print(f"  {api_version}: {kinds}")
+    return 0
+
+
+def _select(names: Sequence[str]) -> list[type[objects.ApiObject]]:
+    kinds = list(registry.all_kinds())
+    if not names:
+        return kinds
+    by_name = {}
+    for kind in kinds:
+        for name in (kind.crd.kind, kind.crd.plural, kind.crd.singular, *kind.crd.short_names):
+            by_name[name.lower()] = kind
+    unknown = [n for n in names if n.lower() not in by_name]
+    if unknown:
+        known = ", ".join(k.crd.kind for k in kinds)
+        raise SystemExit(f"headwater: unknown kind {', '.join(unknown)} (known: {known})")
+    return [by_name[n.lower()] for n in names]
+
+
+def _export_crds(args: argparse.Namespace) -> int:
+    for kind in _select(args.kind):
+        sys.stdout.write(crdgen.render(crdgen.crd_for(kind)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="headwater", description="GitOps toolkit (Flux v2 APIs).")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    version = commands.add_parser("version", help="print the version and the APIs implemented")
+    version.set_defaults(run=_version)
+    export = commands.add_parser("export", help="print manifests")
+    what = export.add_subparsers(dest="what", required=True, metavar="WHAT")
+    crds = what.add_parser("crds", help="the CustomResourceDefinitions, as YAML")
+    crds.add_argument(
+        "--kind", action="append", default=[], help="only this kind (name, plural or short name)"
+    )
+    crds.set_defaults(run=_export_crds)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.run(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""The headwater command line, run as a real subprocess."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from ruamel.yaml import YAML
+
+from shared.api import registry
+
+
+def _headwater(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "headwater.cli.main", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_version_lists_the_flux_api_groups() -> None:
+    result = _headwater("version")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("headwater ")
+    assert "source.toolkit.fluxcd.io/v1: GitRepository" in result.stdout
+
+
+def test_export_crds_prints_every_crd() -> None:
+    result = _headwater("export", "crds")
+
+    assert result.returncode == 0, result.stderr
+    documents = list(YAML(typ="safe").load_all(result.stdout))
+    assert [d["spec"]["names"]["kind"] for d in documents] == [
+        k.crd.kind for k in registry.all_kinds()
+    ]
+
+
+def test_export_crds_selects_by_short_name() -> None:
+    result = _headwater("export", "crds", "--kind", "gitrepo")
+
+    documents = list(YAML(typ="safe").load_all(result.stdout))
+    assert [d["metadata"]["name"] for d in documents] == [
+        "gitrepositories.source.toolkit.fluxcd.io"
+    ]
+
+
+def test_export_crds_names_an_unknown_kind() -> None:
+    result = _headwater("export", "crds", "--kind", "widgets")
+
+    assert result.returncode != 0
+    assert "unknown kind widgets" in result.stderr
