@@ -4,25 +4,25 @@ from __future__ import annotations
 
 import pytest
 
-from shared.api import meta, source
+from shared.api import meta, source_conditions
 from shared.runtime import conditions
 
 SOURCE_SUMMARY = conditions.Summary(
     owned=(
-        source.STORAGE_OPERATION_FAILED_CONDITION,
-        source.FETCH_FAILED_CONDITION,
-        source.ARTIFACT_OUTDATED_CONDITION,
-        source.ARTIFACT_IN_STORAGE_CONDITION,
-        source.SOURCE_VERIFIED_CONDITION,
+        source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
+        source_conditions.FETCH_FAILED_CONDITION,
+        source_conditions.ARTIFACT_OUTDATED_CONDITION,
+        source_conditions.ARTIFACT_IN_STORAGE_CONDITION,
+        source_conditions.SOURCE_VERIFIED_CONDITION,
     ),
     negative=frozenset(
         {
-            source.STORAGE_OPERATION_FAILED_CONDITION,
-            source.FETCH_FAILED_CONDITION,
-            source.ARTIFACT_OUTDATED_CONDITION,
+            source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
+            source_conditions.FETCH_FAILED_CONDITION,
+            source_conditions.ARTIFACT_OUTDATED_CONDITION,
         }
     ),
-    bipolar=frozenset({source.SOURCE_VERIFIED_CONDITION}),
+    bipolar=frozenset({source_conditions.SOURCE_VERIFIED_CONDITION}),
 )
 
 
@@ -99,7 +99,7 @@ def test_start_keeps_a_previous_ready_verdict() -> None:
 
 CASES = [
     pytest.param(
-        [(source.ARTIFACT_IN_STORAGE_CONDITION, "True", "Succeeded", "stored artifact")],
+        [(source_conditions.ARTIFACT_IN_STORAGE_CONDITION, "True", "Succeeded", "stored artifact")],
         conditions.Outcome.SUCCESS,
         None,
         ("True", "Succeeded", "stored artifact"),
@@ -108,8 +108,13 @@ CASES = [
     ),
     pytest.param(
         [
-            (source.ARTIFACT_IN_STORAGE_CONDITION, "True", "Succeeded", "stored"),
-            (source.FETCH_FAILED_CONDITION, "True", "GitOperationFailed", "clone failed"),
+            (source_conditions.ARTIFACT_IN_STORAGE_CONDITION, "True", "Succeeded", "stored"),
+            (
+                source_conditions.FETCH_FAILED_CONDITION,
+                "True",
+                "GitOperationFailed",
+                "clone failed",
+            ),
         ],
         conditions.Outcome.RETRY,
         ("GitOperationFailed", "clone failed"),
@@ -119,8 +124,13 @@ CASES = [
     ),
     pytest.param(
         [
-            (source.FETCH_FAILED_CONDITION, "True", "AuthenticationFailed", "bad creds"),
-            (source.STORAGE_OPERATION_FAILED_CONDITION, "True", "InvalidPath", "bad path"),
+            (source_conditions.FETCH_FAILED_CONDITION, "True", "AuthenticationFailed", "bad creds"),
+            (
+                source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
+                "True",
+                "InvalidPath",
+                "bad path",
+            ),
         ],
         conditions.Outcome.RETRY,
         ("AuthenticationFailed", "bad creds"),
@@ -130,8 +140,13 @@ CASES = [
     ),
     pytest.param(
         [
-            (source.ARTIFACT_IN_STORAGE_CONDITION, "True", "Succeeded", "stored"),
-            (source.SOURCE_VERIFIED_CONDITION, "False", "InvalidCommitSignature", "unsigned"),
+            (source_conditions.ARTIFACT_IN_STORAGE_CONDITION, "True", "Succeeded", "stored"),
+            (
+                source_conditions.SOURCE_VERIFIED_CONDITION,
+                "False",
+                "InvalidCommitSignature",
+                "unsigned",
+            ),
         ],
         conditions.Outcome.SUCCESS,
         None,
