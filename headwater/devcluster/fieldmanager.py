@@ -184,6 +184,38 @@ def check_manager(manager: str | None, *, apply: bool) -> None:
         )
 
 
+def check_force(force: bool, *, apply: bool) -> None:
+    """Raise 422 when ``force`` is given for a patch that is not an apply."""
+    if force and not apply:
+        raise _invalid(
+            'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified'
+            " for non-apply patch"
+        )
+
+
+def check_apply_body(config: object, *, api_version: str, kind: str, name: str) -> None:
+    """Raise 400 unless the apply body's apiVersion/kind/name match the endpoint's (spec §3)."""
+    if not isinstance(config, dict):
+        raise FieldManagerError(
+            "the body of an apply patch must be an object", code=400, reason="BadRequest"
+        )
+    body_version = str(config.get("apiVersion", ""))
+    body_kind = str(config.get("kind", ""))
+    if body_version != api_version or body_kind != kind:
+        shown = body_version if "/" in body_version else "/" + body_version
+        raise FieldManagerError(
+            f"invalid object type: {shown}, Kind={body_kind}", code=400, reason="BadRequest"
+        )
+    meta = config.get("metadata")
+    body_name = meta.get("name") if isinstance(meta, dict) else None
+    if body_name and body_name != name:
+        raise FieldManagerError(
+            f"the name of the object ({body_name}) does not match the name on the URL ({name})",
+            code=400,
+            reason="BadRequest",
+        )
+
+
 def manager_from_user_agent(user_agent: str | None) -> str:
     """The default manager of an Update: User-Agent up to the first ``/``, else ``unknown``."""
     if not user_agent:
