@@ -1,9 +1,11 @@
 """Kubernetes protobuf *request* bodies, decoded into the dicts a JSON body gives.
 
 client-go (Helm's release storage) sends Secrets, ConfigMaps and DeleteOptions as
-``application/vnd.kubernetes.protobuf`` and never falls back to JSON. The body is
-the 4-byte magic ``k8s\\0`` followed by a ``runtime.Unknown`` message whose
-``typeMeta`` names the kind and whose ``raw`` holds the typed message.
+``application/vnd.kubernetes.protobuf`` and never falls back to JSON (kubectl's
+typed commands, e.g. ``kubectl create namespace``, do the same; Namespaces are
+decoded too). The body is the 4-byte magic ``k8s\\0`` followed by a
+``runtime.Unknown`` message whose ``typeMeta`` names the kind and whose ``raw``
+holds the typed message.
 
 Contract:
 
@@ -212,6 +214,25 @@ _MESSAGES: dict[str, Message] = {
         3: Field("binaryData", Kind.MAP_BYTES),
         4: Field("immutable", Kind.BOOL, keep_empty=True),
     },
+    "Namespace": {
+        1: Field("metadata", Kind.MESSAGE, message="ObjectMeta", keep_empty=True),
+        2: Field("spec", Kind.MESSAGE, message="NamespaceSpec", keep_empty=True),
+        3: Field("status", Kind.MESSAGE, message="NamespaceStatus", keep_empty=True),
+    },
+    "NamespaceSpec": {
+        1: Field("finalizers", Kind.STRING, repeated=True),
+    },
+    "NamespaceStatus": {
+        1: Field("phase", Kind.STRING),
+        2: Field("conditions", Kind.MESSAGE, repeated=True, message="NamespaceCondition"),
+    },
+    "NamespaceCondition": {
+        1: Field("type", Kind.STRING, keep_empty=True),
+        2: Field("status", Kind.STRING, keep_empty=True),
+        4: Field("lastTransitionTime", Kind.TIME),
+        5: Field("reason", Kind.STRING),
+        6: Field("message", Kind.STRING),
+    },
     "DeleteOptions": {
         1: Field("gracePeriodSeconds", Kind.INT, keep_empty=True),
         2: Field("preconditions", Kind.MESSAGE, message="Preconditions", keep_empty=True),
@@ -233,6 +254,7 @@ _MESSAGES: dict[str, Message] = {
 _TOP_LEVEL: dict[tuple[str | None, str], str] = {
     ("v1", "Secret"): "Secret",
     ("v1", "ConfigMap"): "ConfigMap",
+    ("v1", "Namespace"): "Namespace",
     (None, "DeleteOptions"): "DeleteOptions",
 }
 

@@ -149,7 +149,27 @@ def _delete_options(obj: dict[str, Any]) -> bytes:
     return out + b"".join(_str(5, d) for d in obj.get("dryRun", []))
 
 
-_ENCODERS = {"Secret": _secret, "ConfigMap": _config_map, "DeleteOptions": _delete_options}
+def _namespace(obj: dict[str, Any]) -> bytes:
+    spec = b"".join(_str(1, f) for f in obj["spec"].get("finalizers", []))
+    status = _str(1, obj["status"].get("phase", ""))
+    for condition in obj["status"].get("conditions", []):
+        status += _ld(
+            2,
+            _str(1, condition["type"])
+            + _str(2, condition["status"])
+            + _time(4, condition.get("lastTransitionTime"))
+            + _str(5, condition.get("reason", ""))
+            + _str(6, condition.get("message", "")),
+        )
+    return _ld(1, _object_meta(obj.get("metadata", {}))) + _ld(2, spec) + _ld(3, status)
+
+
+_ENCODERS = {
+    "Secret": _secret,
+    "ConfigMap": _config_map,
+    "DeleteOptions": _delete_options,
+    "Namespace": _namespace,
+}
 
 
 def envelope(
@@ -249,6 +269,37 @@ ROUND_TRIPS: list[tuple[str, dict[str, Any]]] = [
                         "fieldsV1": {"f:status": {}},
                         "subresource": "status",
                     },
+                ],
+            },
+        },
+    ),
+    (
+        "namespace-as-kubectl-create-sends-it",
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": "tmp"},
+            "spec": {},
+            "status": {},
+        },
+    ),
+    (
+        "namespace-terminating",
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": "tmp", "deletionTimestamp": "2024-01-02T03:04:05Z"},
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {
+                "phase": "Terminating",
+                "conditions": [
+                    {
+                        "type": "NamespaceContentRemaining",
+                        "status": "True",
+                        "lastTransitionTime": "2024-01-02T03:04:06Z",
+                        "reason": "SomeResourcesRemain",
+                        "message": "Some resources are remaining: pods. has 1 resource instances",
+                    }
                 ],
             },
         },
