@@ -258,9 +258,12 @@ def _strip_managed(obj: Object) -> Object:
 
 
 def _without(paths: Iterable[Path], resets: fieldpaths.FieldSet) -> set[Path]:
+    """RecDiff(paths, resets)."""
     if not resets:
         return set(paths)
-    return {p for p in paths if not resets.has_prefix_of(p)}
+    members = resets.members
+    depth = max(len(p) for p in members)
+    return {p for p in paths if not any(p[:i] in members for i in range(1, depth + 1))}
 
 
 def _restore(result: Object, source: Object, paths: Iterable[Path]) -> Object:
@@ -396,7 +399,10 @@ def apply(
     mine = frozenset(_without(config_paths, resets))
 
     result = merged
-    if last:
+    # NB: when the applier still applies everything it applied last time,
+    # pruning provably removes nothing (every ancestor of a last-applied path
+    # is owned again), so the expensive set algebra is skipped.
+    if last and not last <= mine:
         result = _prune(merged, last=last, owned=[e.fields for e in others] + [mine], schema=schema)
 
     comparison = typedvalues.compare(live_obj, result, schema)
@@ -426,7 +432,11 @@ def apply(
     mine = mine - UNTRACKED
     final_entries = kept_others
     if mine:
-        final_entries = [*kept_others, dataclasses.replace(me, fields=mine, time=time)]
+        encoded = previous.encoded if previous is not None and previous.fields == mine else None
+        final_entries = [
+            *kept_others,
+            dataclasses.replace(me, fields=mine, time=time, encoded=encoded),
+        ]
     if manager == "kubectl":
         result = _rewrite_last_applied(result, config)
     return managedfields.store(result, final_entries)

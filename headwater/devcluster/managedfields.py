@@ -35,6 +35,8 @@ class Entry:
     time: str | None
     subresource: str
     fields: frozenset[Path]
+    # The fieldsV1 object this entry was decoded from, reused while ``fields`` is unchanged.
+    encoded: dict[str, Any] | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def identity(self) -> tuple[str, ...]:
@@ -53,7 +55,10 @@ class Entry:
         return text
 
     def with_fields(self, fields: Iterable[Path]) -> Entry:
-        return dataclasses.replace(self, fields=frozenset(fields))
+        kept = frozenset(fields)
+        if kept == self.fields:
+            return self
+        return dataclasses.replace(self, fields=kept, encoded=None)
 
     def encode(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -64,7 +69,10 @@ class Entry:
         if self.time:
             out["time"] = self.time
         out["fieldsType"] = "FieldsV1"
-        out["fieldsV1"] = fieldpaths.encode(fieldpaths.FieldSet(self.fields))
+        if self.encoded is not None:
+            out["fieldsV1"] = self.encoded
+        else:
+            out["fieldsV1"] = fieldpaths.encode(fieldpaths.FieldSet(self.fields))
         if self.subresource:
             out["subresource"] = self.subresource
         return out
@@ -84,7 +92,8 @@ def decode(raw: object) -> list[Entry]:
         operation = item.get("operation", "")
         if operation not in ("Apply", "Update"):
             raise ValueError(f"unsupported operation {operation!r}")
-        fields = fieldpaths.decode(item.get("fieldsV1") or {})
+        raw_fields = item.get("fieldsV1") or {}
+        fields = fieldpaths.decode(raw_fields)
         entry = Entry(
             manager=str(item.get("manager", "")),
             operation=operation,
@@ -92,6 +101,7 @@ def decode(raw: object) -> list[Entry]:
             time=item.get("time") or None,
             subresource=str(item.get("subresource", "") or ""),
             fields=fields.members,
+            encoded=raw_fields if isinstance(raw_fields, dict) else None,
         )
         by_identity.pop(entry.identity, None)
         by_identity[entry.identity] = entry

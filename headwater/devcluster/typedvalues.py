@@ -187,7 +187,8 @@ def compare(old: Any, new: Any, node: typeinfo.Node) -> Comparison:
 
 
 def _compare(old: Any, new: Any, node: typeinfo.Node, path: Path, result: Comparison) -> None:
-    if old is _MISSING and new is _MISSING:
+    # Fast exit: equal subtrees (merge results share most of them with live).
+    if old is new or (type(old) is type(new) and old == new):
         return
     if old is _MISSING:
         _all_paths(new, node, path, result.added)
@@ -391,42 +392,36 @@ def _remove(value: Any, node: typeinfo.Node, trie: dict[Any, Any], path: Path) -
 def ensure_named_fields(paths: Iterable[Path], node: typeinfo.Node) -> PathSet:
     """EN(paths): add every ancestor whose last element is a declared struct field."""
     out: PathSet = set(paths)
-    struct_field: dict[Path, bool] = {}
-    for path in list(out):
-        for end in range(1, len(path)):
-            prefix = path[:end]
-            if prefix in out and prefix in struct_field:
-                continue
-            known = struct_field.get(prefix)
-            if known is None:
-                known = _is_struct_field(prefix, node)
-                struct_field[prefix] = known
-            if known:
-                out.add(prefix)
+    trie = _trie(out)
+    _ensure(trie, node, (), out)
     return out
 
 
-def _is_struct_field(path: Path, node: typeinfo.Node) -> bool:
-    current: typeinfo.Node | None = node
-    parent_is_struct = False
-    for element in path:
-        if current is None:
-            return False
-        parent_is_struct = False
+def _ensure(
+    level: dict[fieldpaths.PathElement, Any], node: typeinfo.Node, prefix: Path, out: PathSet
+) -> None:
+    for element, (_, children) in level.items():
+        if not children:
+            continue
+        path = (*prefix, element)
+        child: typeinfo.Node
         if isinstance(element, fieldpaths.Field):
-            if isinstance(current, typeinfo.Struct):
-                child = current.field(element.name)
-                parent_is_struct = child is not None
-                current = child if child is not None else _UNTYPED
-            elif isinstance(current, typeinfo.MapType):
-                current = current.values
+            if isinstance(node, typeinfo.Struct):
+                declared = node.field(element.name)
+                if declared is not None:
+                    out.add(path)
+                    child = declared
+                else:
+                    child = _UNTYPED
+            elif isinstance(node, typeinfo.MapType):
+                child = node.values
             else:
-                current = _UNTYPED
-        elif isinstance(current, typeinfo.ListType):
-            current = current.items
+                child = _UNTYPED
+        elif isinstance(node, typeinfo.ListType):
+            child = node.items
         else:
-            current = _UNTYPED
-    return parent_is_struct
+            child = _UNTYPED
+        _ensure(children, child, path, out)
 
 
 def get_path(value: Any, path: Path, node: typeinfo.Node) -> Any:
