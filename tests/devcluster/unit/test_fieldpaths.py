@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -68,7 +69,7 @@ def test_keys_are_html_escaped_like_go() -> None:
 
 
 def test_decode_round_trips_and_drops_unknown_prefixes() -> None:
-    raw = {
+    raw: dict[str, Any] = {
         "f:metadata": {"f:labels": {".": {}, "f:app": {}}},
         "f:spec": {
             "f:containers": {'k:{"name":"web"}': {".": {}, "f:image": {}}},
