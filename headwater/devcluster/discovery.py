@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from headwater.devcluster import resources
+from headwater.devcluster import resources, scaling
 
 AGGREGATED = "apidiscovery.k8s.io"
 _SUBRESOURCE_VERBS = ["get", "patch", "update"]
@@ -56,6 +56,14 @@ def _resource_entry(res: resources.Resource) -> dict[str, Any]:
             {
                 "subresource": "status",
                 "responseKind": {"group": res.group, "version": res.version, "kind": res.kind},
+                "verbs": _SUBRESOURCE_VERBS,
+            }
+        )
+    if res.key in scaling.SCALABLE:
+        subresources.append(
+            {
+                "subresource": "scale",
+                "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
                 "verbs": _SUBRESOURCE_VERBS,
             }
         )
@@ -147,6 +155,19 @@ def resource_list(registry: resources.Registry, group: str, version: str) -> dic
                     "singularName": "",
                     "namespaced": res.namespaced,
                     "kind": res.kind,
+                    "verbs": _SUBRESOURCE_VERBS,
+                }
+            )
+    for res in served:
+        if res.key in scaling.SCALABLE:
+            entries.append(
+                {
+                    "name": f"{res.plural}/scale",
+                    "singularName": "",
+                    "namespaced": res.namespaced,
+                    "group": "autoscaling",
+                    "version": "v1",
+                    "kind": "Scale",
                     "verbs": _SUBRESOURCE_VERBS,
                 }
             )

@@ -24,6 +24,7 @@ from headwater.devcluster import (
     objects,
     patches,
     requests,
+    scaling,
     selectors,
     tables,
     watch_stream,
@@ -258,3 +259,29 @@ async def delete_collection(request: web.Request, state: cluster_mod.Cluster, ta
             deleted.append(gone)
     res = target.resource
     return reply({"kind": res.list_kind, "apiVersion": res.group_version, "metadata": {"resourceVersion": str(state.store.current_version())}, "items": deleted})
+
+
+async def scale(request: web.Request, state: cluster_mod.Cluster, target: requests.Target) -> web.Response:
+    """GET/PUT/PATCH of ``/scale``: a Scale view onto ``spec.replicas``."""
+    assert target.name is not None
+    res = target.resource
+    namespace = target.namespace or ""
+    current = state.get(res, namespace, target.name)
+    if request.method == "GET":
+        return reply(scaling.view(current))
+    opts = write_options(request)
+    body = await read_body(request)
+    if request.method == "PUT":
+        if not isinstance(body, dict):
+            raise errors.bad_request("the body must be a Scale object")
+        wanted = body
+    elif request.method == "PATCH":
+        kind = requests.media_type(request.headers.get("Content-Type"))
+        if kind not in requests.PATCH_TYPES or kind == "application/apply-patch+yaml":
+            raise errors.unsupported_media(request.headers.get("Content-Type", ""))
+        wanted = scaling.patched_view(current, kind, body)
+    else:
+        raise errors.method_not_allowed()
+    updated = scaling.scaled(current, wanted)
+    obj = state.replace(res, namespace, target.name, updated, opts)
+    return reply(scaling.view(obj), warnings=opts.warnings)

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from headwater.devcluster import errors, protobuf, resources
+from headwater.devcluster import errors, protobuf, resources, scaling
 
 JSON_TYPES = ("application/json", "*/*", "")
 YAML_TYPES = ("application/yaml", "application/apply-patch+yaml")
@@ -74,6 +74,7 @@ def parse_path(registry: resources.Registry, path: str) -> Target | None:
     if subresource and not (
         (subresource == "status" and res.has_status)
         or (subresource == "finalize" and res.key == "/namespaces")
+        or (subresource == "scale" and res.key in scaling.SCALABLE)
     ):
         return None
     return Target(res, namespace, name, subresource)

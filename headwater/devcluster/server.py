@@ -23,6 +23,7 @@ from aiohttp import web
 
 from headwater.devcluster import (
     cluster as cluster_mod,
+    controllermanager,
     discovery,
     errors,
     handlers,
@@ -114,6 +115,8 @@ class Server:
             raise errors.no_resource(path)
         if target.subresource == "finalize" and method != "PUT":
             raise errors.method_not_allowed()
+        if target.subresource == "scale":
+            return await handlers.scale(request, self.state, target)
         if method == "GET":
             if target.name is None:
                 return await handlers.list_or_watch(request, self.state, target)
@@ -235,6 +238,21 @@ async def run(
     try:
         if settings.kubeconfig is not None:
             kubeconfig.write(settings.kubeconfig, server=base_url, token=token, credentials=credentials)
+        client_ssl: ssl.SSLContext | bool = False
+        if credentials is not None:
+            client_ssl = ssl.create_default_context(cafile=str(credentials.cert))
+        background.append(
+            asyncio.create_task(
+                controllermanager.run(
+                    base_url=base_url,
+                    token=token,
+                    ssl=client_ssl,
+                    simulate_delay=settings.simulate_delay,
+                    stop=stop,
+                )
+            )
+        )
+        state.collector_running = True
         if on_ready is not None:
             on_ready(base_url)
         log.info("devcluster serving on %s", base_url)

@@ -215,3 +215,29 @@ def test_apply_kustomization(devcluster: Devcluster, namespace: str, tmp_path: p
     names = devcluster.kubectl("get", "-n", namespace, "cm", "-o", "name").stdout.split()
     assert "configmap/dev-x" in names
     assert any(n.startswith("configmap/dev-gen-") for n in names)
+
+
+DEPLOYMENT = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+        ports: [{containerPort: 80}]
+"""
+
+
+def test_wait_available_and_rollout_status(devcluster: Devcluster, namespace: str) -> None:
+    devcluster.kubectl("apply", "-n", namespace, "--server-side", "-f", "-", input=DEPLOYMENT)
+    devcluster.kubectl("wait", "-n", namespace, "--for=condition=Available", "deployment/web", "--timeout=30s")
+    out = devcluster.kubectl("rollout", "status", "-n", namespace, "deployment/web", "--timeout=30s").stdout
+    assert "successfully rolled out" in out
+    table = devcluster.kubectl("get", "-n", namespace, "deploy", "web").stdout.splitlines()
+    assert table[1].split()[:2] == ["web", "2/2"]
