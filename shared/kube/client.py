@@ -155,21 +155,30 @@ class Client:
             accept=accept, content_type=content_type or (JSON if body is not None else None)
         )
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body))
-        try:
-            async with self._session.request(
-                method,
-                self.host + path,
-                params=query,
-                data=data,
-                headers=[*headers.items(), *self._impersonation_items()],
-                ssl=self._ssl,
-                timeout=aiohttp.ClientTimeout(total=request_timeout) if request_timeout else None,
-            ) as response:
-                payload = await response.read()
-                if response.status >= 300:
-                    raise errors.from_status(response.status, payload)
-        except (aiohttp.ClientError, TimeoutError, OSError) as error:
-            raise errors.translate(error) from error
+        for attempt in (1, 2):
+            try:
+                async with self._session.request(
+                    method,
+                    self.host + path,
+                    params=query,
+                    data=data,
+                    headers=[*headers.items(), *self._impersonation_items()],
+                    ssl=self._ssl,
+                    timeout=aiohttp.ClientTimeout(total=request_timeout)
+                    if request_timeout
+                    else None,
+                ) as response:
+                    payload = await response.read()
+                    if response.status >= 300:
+                        raise errors.from_status(response.status, payload)
+                break
+            except aiohttp.ServerDisconnectedError as error:
+                # NB: a pooled keep-alive connection to a restarted API server
+                # fails on first use; one retry on a fresh connection is safe.
+                if attempt == 2:
+                    raise errors.translate(error) from error
+            except (aiohttp.ClientError, TimeoutError, OSError) as error:
+                raise errors.translate(error) from error
         if not payload:
             return None
         try:
