@@ -73,11 +73,11 @@ class ConflictError(KubeError):
 
     @property
     def field_conflicts(self) -> list[str]:
-        """The ``FieldManagerConflict`` causes, as the API server words them."""
+        """The ``FieldManagerConflict`` causes: ``conflict with "<manager>": <field>``."""
         return [
-            str(cause.get("message") or cause.get("field"))
+            f"{cause.get('message', 'conflict')}: {cause.get('field', '')}"
             for cause in self.causes
-            if cause.get("type") == "FieldManagerConflict"
+            if cause.get("reason") == "FieldManagerConflict"
         ]
 
 

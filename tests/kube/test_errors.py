@@ -56,7 +56,7 @@ def test_field_manager_conflicts_are_listed() -> None:
         'Apply failed with 1 conflict: conflict with "kubectl": .spec.replicas',
         causes=[
             {
-                "type": "FieldManagerConflict",
+                "reason": "FieldManagerConflict",
                 "message": 'conflict with "kubectl"',
                 "field": ".spec.replicas",
             }
@@ -66,7 +66,7 @@ def test_field_manager_conflicts_are_listed() -> None:
     error = errors.from_status(409, body.encode())
 
     assert isinstance(error, errors.ConflictError)
-    assert error.field_conflicts == ['conflict with "kubectl"']
+    assert error.field_conflicts == ['conflict with "kubectl": .spec.replicas']
 
 
 def test_a_non_status_body_becomes_the_message() -> None:
