@@ -28,8 +28,15 @@ from shared.runtime import conditions, events, logging, results
 class Reconciler(Protocol):
     """What a kind's reconciler provides to the skeleton."""
 
-    kind: type[objects.ApiObject]
-    summary: conditions.Summary
+    @property
+    def kind(self) -> type[objects.ApiObject]:
+        """The model of the reconciled kind."""
+        ...
+
+    @property
+    def summary(self) -> conditions.Summary:
+        """The kind's owned conditions, for the summarizer."""
+        ...
 
     async def reconcile(self, obj: Any) -> str | None:
         """Run the steps; return the Ready message on success, raise on failure."""
