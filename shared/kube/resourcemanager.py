@@ -1,0 +1,478 @@
+"""The server-side-apply resource manager: staged apply, drift, prune, wait and diff.
+
+Used by kustomize-controller (and later helm-controller and the CLI) to make
+a set of manifests true in the cluster, as fluxcd/pkg ``ssa`` does, but
+knowing the live state from watch caches instead of a GET plus a dry-run
+apply per object per reconcile:
+
+- ``apply_all`` applies in stages (CRDs, Namespaces, ClusterRoles → wait
+  until ready → kinds ending in ``Class`` → wait → the rest), every object
+  with field manager ``kustomize-controller``, forcing ownership, stamped
+  with the owner labels (``<group>/name``, ``<group>/namespace``).
+- Per object it compares the cached live object with what it last applied
+  (``drift``): unchanged desired state and unchanged owned fields → no
+  request at all; otherwise one apply. A first apply is one write. Fields
+  that changed behind our back are reported (``Change.fields``, ``drifted``).
+- Annotations (in labels or annotations, values case-insensitive):
+  ``<group>/ssa`` Override (default) / Merge / IfNotPresent (create only) /
+  Ignore (never applied nor pruned); ``<group>/reconcile: disabled`` (same as
+  Ignore); ``<group>/force: enabled`` (recreate on an immutable-field error,
+  as ``force=True`` does for all); ``<group>/prune: disabled`` (never deleted).
+- ``prune`` deletes objects that left the inventory, only when the live
+  object carries our owner labels; ``wait`` polls health (``health`` rules)
+  from the caches; ``diff`` is a server-side dry run for the CLI.
+
+Live state comes from a ``LiveSource``: a callable giving an informer-style
+cache (``get("ns/name")``, ``wait_synced()``) per kind, filled by a watch on
+objects that carry the owner name label. Without one every object is applied
+every time (still one write each) and drift is not reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import dataclasses
+import enum
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+from shared.kube import applying, drift, errors, health, inventory, waiting
+
+FIELD_MANAGER = "kustomize-controller"
+KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
+_CLEANUP_ANNOTATIONS = (
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "kustomize.toolkit.fluxcd.io/checksum",
+    "fluxcd.io/sync-checksum",
+)
+_CLEANUP_LABELS = ("fluxcd.io/sync-gc-mark",)
+_CATCH_UP_SECONDS = 5.0
+
+
+class Action(enum.StrEnum):
+    CREATED = "created"
+    CONFIGURED = "configured"
+    UNCHANGED = "unchanged"
+    DELETED = "deleted"
+    SKIPPED = "skipped"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Change:
+    """What happened to one object; ``fields`` are the owned paths that differed."""
+
+    ref: inventory.Ref
+    action: Action
+    fields: tuple[str, ...] = ()
+    drifted: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.ref} {self.action}"
+
+
+@dataclasses.dataclass
+class ChangeSet:
+    changes: list[Change] = dataclasses.field(default_factory=list)
+
+    def summary(self) -> str:
+        """Flux's change-set text: a ``Kind/ns/name <action>`` line per create/configure/delete."""
+        shown = (Action.CREATED, Action.CONFIGURED, Action.DELETED)
+        return "\n".join(str(change) for change in self.changes if change.action in shown)
+
+    def refs(self) -> list[inventory.Ref]:
+        """The inventory of this apply: every object but deleted ones, in apply order."""
+        return [change.ref for change in self.changes if change.action != Action.DELETED]
+
+    def drifted(self) -> list[Change]:
+        return [change for change in self.changes if change.drifted]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Owner:
+    """The applier that owns objects: labels ``<group>/name`` and ``<group>/namespace``."""
+
+    name: str
+    namespace: str
+    group: str = KUSTOMIZE_GROUP
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {f"{self.group}/name": self.name, f"{self.group}/namespace": self.namespace}
+
+    def owns(self, obj: Mapping[str, Any]) -> bool:
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        return all(labels.get(key) == value for key, value in self.labels.items())
+
+
+class CachedKind(Protocol):
+    """An informer-style cache of one kind's owner-labelled objects."""
+
+    resource_version: str
+    """The newest resourceVersion the cache has seen (events and bookmarks)."""
+
+    def get(self, key: str) -> dict[str, Any] | None: ...
+
+    async def wait_synced(self) -> None: ...
+
+
+LiveSource = Callable[[str, str], Awaitable[CachedKind]]
+"""``(apiVersion, kind)`` → the cache of that kind (started; may not be synced yet)."""
+
+
+class ApplyError(Exception):
+    """Applying one object failed; the message names the object, as Flux's does."""
+
+    def __init__(self, ref: inventory.Ref, cause: errors.KubeError) -> None:
+        # NB: Flux's wording (it dry-runs before applying); kept so that Ready
+        # messages read the same to users and their alert rules.
+        super().__init__(f"{ref} dry-run failed: {cause.message}")
+        self.ref = ref
+        self.cause = cause
+
+
+@dataclasses.dataclass(frozen=True)
+class _Applied:
+    digest: str
+    baseline: Any
+    resource_version: str
+
+
+def _flag(obj: Mapping[str, Any], key: str) -> str:
+    metadata = obj.get("metadata") or {}
+    for field in ("annotations", "labels"):
+        value = (metadata.get(field) or {}).get(key)
+        if value is not None:
+            return str(value).lower()
+    return ""
+
+
+def _key(ref: inventory.Ref) -> str:
+    return f"{ref.namespace}/{ref.name}" if ref.namespace else ref.name
+
+
+def _older(cached: str, ours: str) -> bool:
+    # NB: resourceVersions are opaque, but every API server (etcd's revision,
+    # the devcluster's counter) uses integers; a cache holding a version below
+    # the one our own apply returned has not seen that write yet.
+    try:
+        return int(cached) < int(ours)
+    except ValueError:
+        return False
+
+
+def _is_immutable(error: errors.KubeError) -> bool:
+    if not isinstance(error, errors.InvalidError):
+        return False
+    texts = [error.message] + [str(cause.get("message", "")) for cause in error.causes]
+    return any("immutable" in text for text in texts)
+
+
+class ResourceManager:
+    """Applies, prunes, waits and diffs for any owner (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        objects: applying.Objects,
+        live: LiveSource | None = None,
+        field_manager: str = FIELD_MANAGER,
+        group: str = KUSTOMIZE_GROUP,
+        concurrency: int = 50,
+        sync_timeout: float = 60.0,
+    ) -> None:
+        self.objects = objects
+        self.field_manager = field_manager
+        self.group = group
+        self._live = live
+        self._sync_timeout = sync_timeout
+        self._limit = asyncio.Semaphore(concurrency)
+        self._applied: dict[tuple[str, str, str, str], _Applied] = {}
+        self._written: dict[tuple[str, str], str] = {}
+
+    # --- live state ----------------------------------------------------------------------
+
+    async def _cache(self, api_version: str, kind: str) -> CachedKind | None:
+        if self._live is None:
+            return None
+        cache = await self._live(api_version, kind)
+        await asyncio.wait_for(cache.wait_synced(), self._sync_timeout)
+        # Read our own writes: wait (briefly) until the watch has delivered the
+        # newest version we wrote of this kind, so a write just made is not taken
+        # for a missing object. Past the deadline a redundant apply is the cost.
+        # The cache protocol has no "version reached" event, hence the polling.
+        written = self._written.get((api_version, kind))
+        deadline = asyncio.get_running_loop().time() + _CATCH_UP_SECONDS
+        while (  # noqa: ASYNC110
+            written
+            and _older(cache.resource_version, written)
+            and asyncio.get_running_loop().time() < deadline
+        ):
+            await asyncio.sleep(0.01)
+        return cache
+
+    async def _get(self, ref: inventory.Ref) -> dict[str, Any] | None:
+        try:
+            return await self.objects.get(
+                ref.api_version, ref.kind, ref.name, namespace=ref.namespace or None
+            )
+        except errors.NotFoundError:
+            return None
+
+    async def live(self, ref: inventory.Ref) -> dict[str, Any] | None:
+        """The live object: from its kind's cache when watched and owned, else one GET."""
+        cache = await self._cache(ref.api_version, ref.kind)
+        if cache is not None:
+            cached = cache.get(_key(ref))
+            if cached is not None:
+                return cached
+        return await self._get(ref)
+
+    # --- apply ---------------------------------------------------------------------------
+
+    def _desired(self, obj: Mapping[str, Any], owner: Owner) -> dict[str, Any]:
+        desired = copy.deepcopy(dict(obj))
+        metadata = desired.setdefault("metadata", {})
+        metadata.pop("managedFields", None)
+        metadata.pop("resourceVersion", None)
+        metadata["labels"] = {**(metadata.get("labels") or {}), **owner.labels}
+        return desired
+
+    def _skipped(self, obj: Mapping[str, Any]) -> bool:
+        return (
+            _flag(obj, f"{self.group}/reconcile") == "disabled"
+            or _flag(obj, f"{self.group}/ssa") == "ignore"
+        )
+
+    async def _recreate(self, desired: dict[str, Any], *, within: float) -> dict[str, Any]:
+        ref = inventory.Ref.of(desired)
+        await self.objects.delete(desired, propagation="Foreground")
+        deadline = asyncio.get_running_loop().time() + within
+        while await self._get(ref) is not None:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{ref} was not deleted within {within}s for recreation")
+            await asyncio.sleep(0.2)
+        return await self.objects.apply(desired, field_manager=self.field_manager, force=True)
+
+    async def _cleanup(self, live: Mapping[str, Any]) -> None:
+        """Remove kubectl/Flux v1 leftovers from a live object (one JSON patch, when any)."""
+        metadata = live.get("metadata") or {}
+        operations = [
+            {"op": "remove", "path": f"/metadata/{field}/{name.replace('/', '~1')}"}
+            for field, names in (("annotations", _CLEANUP_ANNOTATIONS), ("labels", _CLEANUP_LABELS))
+            for name in names
+            if name in (metadata.get(field) or {})
+        ]
+        if operations:
+            resource = await self.objects.discovery.resolve(live["apiVersion"], live["kind"])
+            await self.objects.api.request(
+                "PATCH",
+                resource.path(namespace=metadata.get("namespace"), name=metadata["name"]),
+                body=operations,
+                content_type="application/json-patch+json",
+                verb="patch",
+            )
+
+    async def apply(self, obj: Mapping[str, Any], *, owner: Owner, force: bool = False) -> Change:
+        """Apply one object unless the cache shows it is already as wanted."""
+        ref = inventory.Ref.of(obj)
+        if self._skipped(obj):
+            return Change(ref=ref, action=Action.SKIPPED)
+        desired = self._desired(obj, owner)
+        policy = _flag(desired, f"{self.group}/ssa")
+        cache = await self._cache(ref.api_version, ref.kind)
+        live = cache.get(_key(ref)) if cache is not None else None
+        if policy == "ifnotpresent" and (live or await self._get(ref)) is not None:
+            return Change(ref=ref, action=Action.SKIPPED)
+        want = drift.digest(desired)
+        record = self._applied.get(ref.key)
+        fields: tuple[str, ...] = ()
+        drifted = False
+        if live is not None:
+            current = drift.project(live, desired)
+            live_version = str(live.get("metadata", {}).get("resourceVersion", ""))
+            if record is not None and record.digest == want:
+                if current == record.baseline or _older(live_version, record.resource_version):
+                    return Change(ref=ref, action=Action.UNCHANGED)
+                fields = tuple(drift.changed_fields(record.baseline, current))
+                drifted = True
+            elif record is None and current == drift.project(desired, desired):
+                # NB: after a restart nothing is recorded; a live object that already
+                # holds every desired value needs no write.
+                self._applied[ref.key] = _Applied(want, current, live_version)
+                return Change(ref=ref, action=Action.UNCHANGED)
+            else:
+                fields = tuple(drift.changed_fields(current, drift.project(desired, desired)))
+            if policy != "merge":
+                await self._cleanup(live)
+        recreate = force or _flag(desired, f"{self.group}/force") == "enabled"
+        async with self._limit:
+            try:
+                applied = await self.objects.apply(
+                    desired, field_manager=self.field_manager, force=True
+                )
+                recreated = False
+            except errors.KubeError as error:
+                if not (recreate and _is_immutable(error)):
+                    raise ApplyError(ref, error) from error
+                applied = await self._recreate(desired, within=self._sync_timeout)
+                recreated = True
+        version = str(applied.get("metadata", {}).get("resourceVersion", ""))
+        self._applied[ref.key] = _Applied(want, drift.project(applied, desired), version)
+        self._note_write(ref.api_version, ref.kind, version)
+        if recreated or (live is None and self._created_by_us(applied, cache=cache)):
+            return Change(ref=ref, action=Action.CREATED)
+        if live is None and record is not None and record.resource_version == version:
+            return Change(ref=ref, action=Action.UNCHANGED)
+        if live is not None and str(live["metadata"].get("resourceVersion")) == version:
+            return Change(ref=ref, action=Action.UNCHANGED)
+        return Change(ref=ref, action=Action.CONFIGURED, fields=fields, drifted=drifted)
+
+    def _note_write(self, api_version: str, kind: str, version: str) -> None:
+        newest = self._written.get((api_version, kind), "")
+        if not newest or _older(newest, version):
+            self._written[(api_version, kind)] = version
+
+    def _created_by_us(self, applied: Mapping[str, Any], *, cache: CachedKind | None) -> bool:
+        entries = applied.get("metadata", {}).get("managedFields") or []
+        managers = {entry.get("manager") for entry in entries}
+        if managers:
+            return managers == {self.field_manager}
+        return cache is not None
+
+    async def apply_all(
+        self,
+        objects: Iterable[Mapping[str, Any]],
+        *,
+        owner: Owner,
+        force: bool = False,
+        wait_interval: float = 2.0,
+        wait_timeout: float = 60.0,
+    ) -> ChangeSet:
+        """Apply in stages, waiting for cluster definitions and classes (module docstring)."""
+        change_set = ChangeSet()
+        stages = inventory.stages(objects)
+        for index, stage in enumerate(stages):
+            changes = await asyncio.gather(
+                *(self.apply(obj, owner=owner, force=force) for obj in stage)
+            )
+            change_set.changes.extend(changes)
+            last = index == len(stages) - 1
+            gate = inventory.is_cluster_definition(stage[0]) or inventory.is_class(stage[0])
+            if not last and gate:
+                ready = [c.ref for c in changes if c.action != Action.SKIPPED]
+                await self.wait(ready, interval=wait_interval, within=wait_timeout)
+                if inventory.is_cluster_definition(stage[0]):
+                    self.objects.discovery.forget()
+        return change_set
+
+    # --- prune and delete ----------------------------------------------------------------
+
+    def _protected(self, live: Mapping[str, Any]) -> bool:
+        return self._skipped(live) or _flag(live, f"{self.group}/prune") == "disabled"
+
+    async def _delete(self, ref: inventory.Ref, *, owner: Owner) -> Change | None:
+        live = await self.live(ref)
+        if live is None:
+            return None
+        if not owner.owns(live) or self._protected(live):
+            return Change(ref=ref, action=Action.SKIPPED)
+        async with self._limit:
+            try:
+                await self.objects.delete(live)
+            except errors.NotFoundError:
+                return None
+        self._applied.pop(ref.key, None)
+        return Change(ref=ref, action=Action.DELETED)
+
+    async def prune(self, refs: Sequence[inventory.Ref], *, owner: Owner) -> ChangeSet:
+        """Delete ``refs`` that are ours and not protected; definitions after the rest."""
+        ordered = inventory.sort_for_prune(refs)
+        first = [r for r in ordered if r.kind not in ("Namespace", "CustomResourceDefinition")]
+        last = [r for r in ordered if r.kind in ("Namespace", "CustomResourceDefinition")]
+        change_set = ChangeSet()
+        for group in (first, last):
+            changes = await asyncio.gather(*(self._delete(ref, owner=owner) for ref in group))
+            change_set.changes.extend(change for change in changes if change is not None)
+        return change_set
+
+    async def wait_for_termination(
+        self, refs: Sequence[inventory.Ref], *, interval: float, within: float
+    ) -> None:
+        """Poll until every ref is gone; ``WaitError`` lists the survivors at the deadline."""
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            remaining = [ref for ref in refs if await self._get(ref) is not None]
+            if not remaining:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                lines = sorted(f"{ref} termination timeout" for ref in remaining)
+                raise waiting.WaitError(f"[{', '.join(lines)}]", statuses={})
+            await asyncio.sleep(interval)
+
+    # --- health --------------------------------------------------------------------------
+
+    async def status(
+        self, ref: inventory.Ref, *, readers: tuple[health.Reader, ...] = ()
+    ) -> health.Result:
+        """The health of one object (NotFound when absent, Unknown on an API error)."""
+        try:
+            live = await self.live(ref)
+        except (errors.KubeError, TimeoutError) as error:
+            return health.Result(health.Status.UNKNOWN, str(error))
+        if live is None:
+            return health.Result(health.Status.NOT_FOUND, "Resource not found")
+        return health.compute_flux(live, readers=readers)
+
+    async def wait(
+        self,
+        refs: Sequence[inventory.Ref],
+        *,
+        interval: float = 5.0,
+        within: float = 300.0,
+        fail_fast: bool = True,
+        readers: tuple[health.Reader, ...] = (),
+        ttl_jobs: Sequence[inventory.Ref] = (),
+    ) -> dict[inventory.Ref, health.Result]:
+        """Flux's wait loop over ``refs`` (``waiting.wait``), reading from the caches."""
+
+        async def read(ref: inventory.Ref) -> health.Result:
+            return await self.status(ref, readers=readers)
+
+        return await waiting.wait(
+            refs,
+            read=read,
+            interval=interval,
+            within=within,
+            fail_fast=fail_fast,
+            ttl_jobs=ttl_jobs,
+        )
+
+    # --- diff ----------------------------------------------------------------------------
+
+    async def diff(self, objects: Iterable[Mapping[str, Any]], *, owner: Owner) -> ChangeSet:
+        """What ``apply_all`` would do, by server-side dry run (one GET and one dry run each)."""
+
+        async def one(obj: Mapping[str, Any]) -> Change:
+            ref = inventory.Ref.of(obj)
+            if self._skipped(obj):
+                return Change(ref=ref, action=Action.SKIPPED)
+            desired = self._desired(obj, owner)
+            async with self._limit:
+                live = await self._get(ref)
+                try:
+                    dry = await self.objects.apply(
+                        desired, field_manager=self.field_manager, force=True, dry_run=True
+                    )
+                except errors.KubeError as error:
+                    raise ApplyError(ref, error) from error
+            if live is None:
+                return Change(ref=ref, action=Action.CREATED)
+            fields = tuple(
+                drift.changed_fields(drift.project(live, desired), drift.project(dry, desired))
+            )
+            return Change(
+                ref=ref, action=Action.CONFIGURED if fields else Action.UNCHANGED, fields=fields
+            )
+
+        return ChangeSet(list(await asyncio.gather(*(one(obj) for obj in objects))))
