@@ -362,7 +362,13 @@ class ResourceManager:
             if not last and gate:
                 ready = [c.ref for c in changes if c.action != Action.SKIPPED]
                 await self.wait(ready, interval=wait_interval, within=wait_timeout)
-                if inventory.is_cluster_definition(stage[0]):
+                # A changed CRD may serve other versions now; discovery refreshes on a
+                # miss, so only a changed CRD needs its cached lists dropped.
+                if any(
+                    c.ref.kind == "CustomResourceDefinition"
+                    and c.action in (Action.CREATED, Action.CONFIGURED)
+                    for c in changes
+                ):
                     self.objects.discovery.forget()
         return change_set
 

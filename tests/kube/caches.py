@@ -29,14 +29,20 @@ class InformerCaches:
         self._scope = informers.Scope(label_selector=label_selector)
         self._informers: dict[tuple[str, str], informers.Informer] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._lock = asyncio.Lock()
 
     async def __call__(self, api_version: str, kind: str) -> informers.Informer:
         found = self._informers.get((api_version, kind))
-        if found is None:
-            resource = await self._discovery.resolve(api_version, kind)
-            found = informers.Informer(api=self._api, resource=resource, scope=self._scope)
-            self._informers[(api_version, kind)] = found
-            self._tasks.append(asyncio.create_task(found.run()))
+        if found is not None:
+            return found
+        # NB: many objects of a new kind ask at once; one informer must serve them all.
+        async with self._lock:
+            found = self._informers.get((api_version, kind))
+            if found is None:
+                resource = await self._discovery.resolve(api_version, kind)
+                found = informers.Informer(api=self._api, resource=resource, scope=self._scope)
+                self._informers[(api_version, kind)] = found
+                self._tasks.append(asyncio.create_task(found.run()))
         return found
 
     def informer(self, api_version: str, kind: str) -> informers.Informer:
