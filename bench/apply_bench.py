@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import functools
 import json
 import pathlib
 import tempfile
@@ -30,6 +31,7 @@ import time
 from typing import Any
 
 from shared.kube import applying, client, resourcemanager, resources
+from shared.runtime import informers
 from tests.fixtures import devcluster as devcluster_fixtures
 from tests.fixtures.polling import eventually
 from tests.kube import caches
@@ -48,28 +50,58 @@ def _objects(namespace: str, count: int) -> list[dict[str, Any]]:
         match index % 5:
             case 0 | 1:
                 objects.append(
-                    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata,
-                     "data": {"index": str(index), "payload": "x" * 200}}
+                    {
+                        "apiVersion": "v1",
+                        "kind": "ConfigMap",
+                        "metadata": metadata,
+                        "data": {"index": str(index), "payload": "x" * 200},
+                    }
                 )
             case 2:
                 objects.append(
-                    {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "type": "Opaque",
-                     "stringData": {"token": f"secret-{index}"}}
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Secret",
+                        "metadata": metadata,
+                        "type": "Opaque",
+                        "stringData": {"token": f"secret-{index}"},
+                    }
                 )
             case 3:
                 objects.append(
-                    {"apiVersion": "v1", "kind": "Service", "metadata": metadata,
-                     "spec": {"selector": {"app": name},
-                              "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Service",
+                        "metadata": metadata,
+                        "spec": {
+                            "selector": {"app": name},
+                            "ports": [{"name": "http", "port": 80, "targetPort": 8080}],
+                        },
+                    }
                 )
             case _:
                 objects.append(
-                    {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata,
-                     "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
-                              "template": {"metadata": {"labels": {"app": name}},
-                                           "spec": {"containers": [
-                                               {"name": "app", "image": "nginx:1.27",
-                                                "ports": [{"containerPort": 8080}]}]}}}}
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "Deployment",
+                        "metadata": metadata,
+                        "spec": {
+                            "replicas": 1,
+                            "selector": {"matchLabels": {"app": name}},
+                            "template": {
+                                "metadata": {"labels": {"app": name}},
+                                "spec": {
+                                    "containers": [
+                                        {
+                                            "name": "app",
+                                            "image": "nginx:1.27",
+                                            "ports": [{"containerPort": 8080}],
+                                        }
+                                    ]
+                                },
+                            },
+                        },
+                    }
                 )
     return objects
 
@@ -81,8 +113,26 @@ def _kubectl_apply(cluster: devcluster_fixtures.Devcluster, objects: list[dict[s
     return time.perf_counter() - started
 
 
+def _cached(live: caches.InformerCaches, obj: dict[str, Any]) -> bool:
+    metadata = obj["metadata"]
+    key = (
+        f"{metadata['namespace']}/{metadata['name']}"
+        if "namespace" in metadata
+        else metadata["name"]
+    )
+    return live.informer(obj["apiVersion"], obj["kind"]).get(key) is not None
+
+
+def _edited(informer: informers.Informer, key: str) -> bool:
+    return bool((informer.get(key) or {}).get("data", {}).get("index") == "edited")
+
+
 async def _manager_apply(
-    cluster: devcluster_fixtures.Devcluster, objects: list[dict[str, Any]], *, qps: float, burst: int
+    cluster: devcluster_fixtures.Devcluster,
+    objects: list[dict[str, Any]],
+    *,
+    qps: float,
+    burst: int,
 ) -> dict[str, Any]:
     started = time.perf_counter()
     async with client.connected(kubeconfig=str(cluster.kubeconfig), qps=qps, burst=burst) as api:
@@ -98,9 +148,7 @@ async def _manager_apply(
 
             # Let the watches deliver every write, then reconcile the same objects.
             for obj in objects:
-                kind = live.informer(obj["apiVersion"], obj["kind"])
-                key = f"{obj['metadata'].get('namespace', '')}/{obj['metadata']['name']}".lstrip("/")
-                await eventually(lambda kind=kind, key=key: kind.get(key), within=60)
+                await eventually(functools.partial(_cached, live, obj), within=60)
             before = collections.Counter(api.stats)
             noop_started = time.perf_counter()
             noop = await manager.apply_all(objects, owner=OWNER)
@@ -110,15 +158,20 @@ async def _manager_apply(
             configmaps = [o for o in objects if o["kind"] == "ConfigMap"][:DRIFTED]
             namespace = configmaps[0]["metadata"]["namespace"]
             for obj in configmaps:
-                cluster.kubectl("patch", "configmap", obj["metadata"]["name"], "-n", namespace,
-                                "--type=merge", "-p", '{"data": {"index": "edited"}}')
+                cluster.kubectl(
+                    "patch",
+                    "configmap",
+                    obj["metadata"]["name"],
+                    "-n",
+                    namespace,
+                    "--type=merge",
+                    "-p",
+                    '{"data": {"index": "edited"}}',
+                )
             informer = live.informer("v1", "ConfigMap")
             for obj in configmaps:
                 key = f"{namespace}/{obj['metadata']['name']}"
-                await eventually(
-                    lambda key=key: (informer.get(key) or {}).get("data", {}).get("index") == "edited",
-                    within=60,
-                )
+                await eventually(functools.partial(_edited, informer, key), within=60)
             before = collections.Counter(api.stats)
             corrected = await manager.apply_all(objects, owner=OWNER)
             drift_requests = api.stats - before
@@ -130,7 +183,9 @@ async def _manager_apply(
         "created": sum(1 for c in first.changes if c.action == resourcemanager.Action.CREATED),
         "noop_seconds": round(noop_seconds, 3),
         "noop_requests": noop_requests,
-        "noop_unchanged": sum(1 for c in noop.changes if c.action == resourcemanager.Action.UNCHANGED),
+        "noop_unchanged": sum(
+            1 for c in noop.changes if c.action == resourcemanager.Action.UNCHANGED
+        ),
         "drift_edits": DRIFTED,
         "drift_requests": dict(drift_requests),
         "drift_reported": sorted(f"{c} {list(c.fields)}" for c in corrected.drifted())[:3],
