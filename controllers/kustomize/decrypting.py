@@ -98,15 +98,24 @@ def decryption_disabled(obj: Mapping[str, Any]) -> bool:
     return str(annotations.get(DECRYPT_ANNOTATION, "")).lower() == "disabled"
 
 
-def decrypt_object(obj: dict[str, Any], keys: Keys) -> dict[str, Any] | None:
-    """Flux's DecryptResource: the decrypted object, or None when nothing was encrypted."""
+def decrypt_object(
+    obj: dict[str, Any], keys: Keys, *, verify_mac: bool = True
+) -> dict[str, Any] | None:
+    """Flux's DecryptResource: the decrypted object, or None when nothing was encrypted.
+
+    NB: pass ``verify_mac=False`` for objects kustomize has built: it sorts
+    keys and transformers add fields, so the document-order MAC no longer
+    holds (Flux skips the check for the same reason). Each value is still
+    authenticated by AES-GCM under its key path; the builder checks the MAC
+    on the files as committed instead.
+    """
     if decryption_disabled(obj):
         return None
     metadata = obj.get("metadata") or {}
     where = f"'{metadata.get('namespace', '')}/{metadata.get('name', '')}' {obj.get('kind', '')}"
     if is_encrypted(obj):
         try:
-            return decrypt_tree(obj, keys)
+            return decrypt_tree(obj, keys, verify_mac=verify_mac)
         except DecryptionError as err:
             raise DecryptionError(f"failed to decrypt and format {where} data: {err}") from err
     if obj.get("kind") != "Secret" or not isinstance(obj.get("data"), Mapping):
@@ -190,7 +199,7 @@ class _Rules:
         return True
 
 
-def decrypt_tree(tree: Mapping[str, Any], keys: Keys) -> dict[str, Any]:
+def decrypt_tree(tree: Mapping[str, Any], keys: Keys, *, verify_mac: bool = True) -> dict[str, Any]:
     """Decrypt a parsed SOPS document and verify its MAC; the result drops ``sops``."""
     stanza = tree.get("sops")
     if not isinstance(stanza, Mapping):
@@ -211,7 +220,8 @@ def decrypt_tree(tree: Mapping[str, Any], keys: Keys) -> dict[str, Any]:
 
     body = {key: value for key, value in tree.items() if key != "sops"}
     out: dict[str, Any] = _walk(body, [], visit)
-    _verify_mac(stanza, data_key, digest.hexdigest().upper())
+    if verify_mac:
+        _verify_mac(stanza, data_key, digest.hexdigest().upper())
     return out
 
 

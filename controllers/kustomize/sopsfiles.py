@@ -173,6 +173,35 @@ def decrypt_sources(directory: pathlib.Path, *, root: pathlib.Path, decrypt: Dec
                 pending.append(_inside(candidate, root))
 
 
+def resource_files(directory: pathlib.Path, *, root: pathlib.Path) -> list[pathlib.Path]:
+    """The manifest files the kustomization at ``directory`` reaches through ``resources``."""
+    root = root.resolve()
+    files: list[pathlib.Path] = []
+    seen: set[pathlib.Path] = set()
+    pending = [directory.resolve()]
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        kustomization = _read_kustomization(current)
+        if kustomization is None:
+            continue
+        entries = [
+            *(kustomization.get("resources") or []),
+            *(kustomization.get("components") or []),
+        ]
+        for entry in entries:
+            candidate = (current / str(entry)).resolve()
+            if candidate != root and root not in candidate.parents:
+                continue  # kustomize's load restrictor reports it
+            if candidate.is_dir():
+                pending.append(candidate)
+            elif candidate.is_file() and candidate not in files:
+                files.append(candidate)
+    return files
+
+
 def _read_kustomization(directory: pathlib.Path) -> dict[str, Any] | None:
     for name in _KUSTOMIZATION_FILES:
         path = directory / name
