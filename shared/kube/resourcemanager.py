@@ -263,15 +263,21 @@ class ResourceManager:
             for name in names
             if name in (metadata.get(field) or {})
         ]
-        if operations:
-            resource = await self.objects.discovery.resolve(live["apiVersion"], live["kind"])
-            await self.objects.api.request(
+        if not operations:
+            return
+        resource = await self.objects.discovery.resolve(live["apiVersion"], live["kind"])
+        try:
+            patched = await self.objects.api.request(
                 "PATCH",
                 resource.path(namespace=metadata.get("namespace"), name=metadata["name"]),
                 body=operations,
                 content_type="application/json-patch+json",
                 verb="patch",
             )
+        except (errors.InvalidError, errors.NotFoundError):
+            return  # NB: a stale cache entry; the leftovers are already gone
+        version = str(patched.get("metadata", {}).get("resourceVersion", ""))
+        self._note_write(live["apiVersion"], live["kind"], version)
 
     async def apply(self, obj: Mapping[str, Any], *, owner: Owner, force: bool = False) -> Change:
         """Apply one object unless the cache shows it is already as wanted."""
@@ -289,6 +295,8 @@ class ResourceManager:
         fields: tuple[str, ...] = ()
         drifted = False
         if live is not None:
+            if policy != "merge" and _flag(live, f"{self.group}/ssa") != "merge":
+                await self._cleanup(live)
             current = drift.project(live, desired)
             live_version = str(live.get("metadata", {}).get("resourceVersion", ""))
             if record is not None and record.digest == want:
@@ -303,8 +311,6 @@ class ResourceManager:
                 return Change(ref=ref, action=Action.UNCHANGED)
             else:
                 fields = tuple(drift.changed_fields(current, drift.project(desired, desired)))
-            if policy != "merge":
-                await self._cleanup(live)
         recreate = force or _flag(desired, f"{self.group}/force") == "enabled"
         async with self._limit:
             try:

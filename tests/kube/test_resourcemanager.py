@@ -425,3 +425,47 @@ async def test_errors_name_the_object(manager: resourcemanager.ResourceManager) 
 
     assert str(raised.value).startswith("ConfigMap/rm-missing-namespace-does-not-exist/bad")
     assert isinstance(raised.value.cause, errors.NotFoundError)
+
+
+async def test_kubectl_leftovers_are_removed_once(
+    cluster: devcluster_fixtures.Devcluster,
+    api: client.Client,
+    manager: resourcemanager.ResourceManager,
+) -> None:
+    cm = _configmap("adopted", "rm-adopt", v="1")
+    cluster.kubectl("create", "namespace", "rm-adopt")
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(cm))
+    await manager.apply_all([cm], owner=OWNER)
+    await manager.apply_all([cm], owner=OWNER)
+    before = _writes(api.stats)
+
+    await manager.apply_all([cm], owner=OWNER)
+
+    annotations = _get_json(cluster, "configmap", "adopted", "-n", "rm-adopt")["metadata"].get(
+        "annotations", {}
+    )
+    assert "kubectl.kubernetes.io/last-applied-configuration" not in annotations
+    assert _writes(api.stats) == before
+
+
+async def test_deleted_objects_are_waited_for(
+    cluster: devcluster_fixtures.Devcluster, manager: resourcemanager.ResourceManager
+) -> None:
+    change_set = await manager.apply_all(
+        [
+            _namespace("rm-term"),
+            _configmap("a", "rm-term", v="1"),
+            _configmap("b", "rm-term", v="1"),
+        ],
+        owner=OWNER,
+    )
+    configmaps = [r for r in change_set.refs() if r.kind == "ConfigMap"]
+
+    pruned = await manager.prune(configmaps, owner=OWNER)
+    await manager.wait_for_termination(configmaps, interval=0.1, within=30)
+
+    assert pruned.summary().splitlines() == [
+        "ConfigMap/rm-term/b deleted",
+        "ConfigMap/rm-term/a deleted",
+    ]
+    assert _get_json(cluster, "configmaps", "-n", "rm-term")["items"] == []
