@@ -111,9 +111,11 @@ def _lookup(listing: Mapping[str, str], ref: str, *, what: str, url: str) -> str
 def _tag(listing: Mapping[str, str], name: str, *, kind: Kind, url: str) -> ResolvedRef:
     ref = TAGS + name
     target = _lookup(listing, ref, what=f"tag {name!r}", url=url)
-    peeled = _peeled(listing, ref)
-    # NB: without a peeled entry the ref may still be an annotated tag (some
-    # servers omit ^{}); the commit is then learnt after the fetch.
+    # NB: git always lists an annotated tag's peeled commit (``^{}``) in a v0
+    # advertisement, so no peeled entry means a lightweight tag. A server that
+    # omitted it would only make the pre-fetch revision differ from the stored
+    # one (an extra fetch); the checkout computes the revision from the commit.
+    peeled = _peeled(listing, ref) or target
     return ResolvedRef(kind=kind, ref=ref, target=target, commit=peeled)
 
 
@@ -165,6 +167,4 @@ def resolve(request: RefPlan, listing: Mapping[str, str], *, url: str) -> Resolv
         return _tag(listing, name, kind="semver", url=url)
     target = _lookup(listing, request.value, what=f"reference {request.value!r}", url=url)
     peeled = _peeled(listing, request.value)
-    if request.value.startswith(TAGS):
-        return ResolvedRef(kind="name", ref=request.value, target=target, commit=peeled)
     return ResolvedRef(kind="name", ref=request.value, target=target, commit=peeled or target)
