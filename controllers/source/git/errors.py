@@ -143,13 +143,21 @@ def translate(exc: BaseException, *, url: str) -> GitError:
         return UnreachableError(f"cannot reach {url} through the proxy: {exc.original_error}")
     if isinstance(exc, (urllib3.exceptions.SSLError, ssl.SSLError)):
         return UnreachableError(f"TLS handshake with {url} failed: {exc}")
-    if isinstance(exc, (urllib3.exceptions.TimeoutError, TimeoutError, socket.timeout)):
-        return GitTimeoutError(f"timed out talking to {url}")
+    # NB: urllib3's NewConnectionError subclasses its TimeoutError; test it first.
     if isinstance(exc, (urllib3.exceptions.NewConnectionError, ConnectionError, socket.gaierror)):
         return UnreachableError(f"cannot reach {url}: {_connection_detail(exc)}")
+    if isinstance(exc, (urllib3.exceptions.TimeoutError, TimeoutError, socket.timeout)):
+        return GitTimeoutError(f"timed out talking to {url}")
     if isinstance(exc, urllib3.exceptions.HTTPError):
         return UnreachableError(f"HTTP error talking to {url}: {exc}")
     if isinstance(exc, dulwich.errors.GitProtocolError):
+        # dulwich wraps transport failures (refused, TLS, timeouts) in a
+        # GitProtocolError; the cause says what really happened.
+        cause = exc.__cause__ or exc.__context__
+        if cause is not None and not isinstance(cause, dulwich.errors.GitProtocolError):
+            translated = translate(cause, url=url)
+            if type(translated) is not GitOperationError:
+                return translated
         message = str(exc)
         if "not found" in message.lower() or "404" in message:
             return GitOperationError(f"repository {url} not found: {message}")

@@ -138,7 +138,7 @@ def _ssh_transport(
         port=parsed.port,
         username=ssh.username,
         vendor=_SshVendor(args=args, env=env),
-        thin_packs=False,
+        thin_packs=True,
         quiet=True,
     )
     return Transport(client=client, path=parsed.path, display_url=auth.redact(options.url))
@@ -175,13 +175,15 @@ def _http_transport(
         # Credentials embedded in the URL are used only when the Secret has none.
         username = urllib.parse.unquote(parsed.username)
         password = urllib.parse.unquote(parsed.password or "")
-    headers: dict[str, str] = {}
+    headers = {"User-Agent": dulwich.client.default_user_agent_string()}
     if http.bearer_token is not None:
+        # NB: dulwich ignores extra_headers when given a pool manager; the pool's
+        # headers are sent on every request. Redirects are not followed (retries=False).
         headers["Authorization"] = f"Bearer {http.bearer_token}"
     pool_options: dict[str, object] = {
         "timeout": urllib3.Timeout(connect=timeout, read=timeout),
         "retries": False,
-        "headers": {"User-Agent": dulwich.client.default_user_agent_string()},
+        "headers": headers,
     }
     if parsed.scheme == "https":
         pool_options["ssl_context"] = _ssl_context(http, workdir=workdir)
@@ -205,8 +207,7 @@ def _http_transport(
         username=username,
         password=password,
         timeout=timeout,
-        extra_headers=headers,
-        thin_packs=False,
+        thin_packs=True,
         quiet=True,
     )
     return Transport(client=client, path="", display_url=auth.redact(options.url))
@@ -215,7 +216,7 @@ def _http_transport(
 def _git_transport(options: auth.AuthOptions) -> Transport:
     parsed = urllib.parse.urlsplit(options.url)
     client = dulwich.client.TCPGitClient(
-        parsed.hostname or "", port=parsed.port, thin_packs=False, quiet=True
+        parsed.hostname or "", port=parsed.port, thin_packs=True, quiet=True
     )
     return Transport(client=client, path=parsed.path, display_url=options.url)
 
