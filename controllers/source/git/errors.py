@@ -11,6 +11,8 @@ Tree::
     │   └── RefNotFoundError       (branch, tag, name, semver or commit missing)
     ├── EmptyRepositoryError       EmptyGitRepository
     ├── IllegalPathError           IllegalPath  (a path from the spec or a tree escapes)
+    ├── CopyError                  CopyFailure  (an included artifact could not be copied)
+    ├── StorageOperationError      ArchiveOperationFailed (packaging or storing failed)
     └── VerificationError          VerificationError (keys secret unusable)
         ├── InvalidModeError       InvalidVerificationMode
         ├── InvalidGitObjectError  InvalidGitObject (nothing signed to verify)
@@ -74,6 +76,14 @@ class EmptyRepositoryError(GitError):
 class IllegalPathError(GitError):
     reason = source.ILLEGAL_PATH_REASON
     stalling = True
+
+
+class CopyError(GitError):
+    reason = source.COPY_FAILURE_REASON
+
+
+class StorageOperationError(GitError):
+    reason = source.ARCHIVE_OPERATION_FAILED_REASON
 
 
 class VerificationError(GitError):
