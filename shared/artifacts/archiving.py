@@ -92,8 +92,7 @@ def write_archive(
                     writer.add_directory(entry.relative)
                     directories += 1
                 else:
-                    with open(entry.absolute, "rb") as content:
-                        writer.add_file(entry, content)
+                    writer.add_file(entry)
                     files += 1
             writer.close()
     except OSError as exc:
@@ -213,20 +212,26 @@ class _TarWriter:
     def add_directory(self, name: str) -> None:
         self._header(name, size=0, mode=DIR_MODE, typeflag=b"5")
 
-    def add_file(self, entry: _Entry, content: IO[bytes]) -> None:
+    def add_file(self, entry: _Entry) -> None:
         mode = EXECUTABLE_MODE if entry.executable else FILE_MODE
         self._header(entry.relative, size=entry.size, mode=mode, typeflag=b"0")
-        remaining = entry.size
-        while remaining > 0:
-            chunk = content.read(min(remaining, _COPY_BUFFER))
-            if not chunk:
-                raise OSError(f"{entry.relative} shrank while being archived")
-            self._buffer += chunk
-            remaining -= len(chunk)
-            if len(self._buffer) >= _COPY_BUFFER:
-                self._flush()
-        if content.read(1):
-            raise OSError(f"{entry.relative} grew while being archived")
+        # NB: raw descriptors: a buffered file object per small file costs
+        # more than reading it.
+        descriptor = os.open(entry.absolute, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        try:
+            remaining = entry.size
+            while remaining > 0:
+                chunk = os.read(descriptor, min(remaining, _COPY_BUFFER))
+                if not chunk:
+                    raise OSError(f"{entry.relative} shrank while being archived")
+                self._buffer += chunk
+                remaining -= len(chunk)
+                if len(self._buffer) >= _COPY_BUFFER:
+                    self._flush()
+            if os.read(descriptor, 1):
+                raise OSError(f"{entry.relative} grew while being archived")
+        finally:
+            os.close(descriptor)
         self._pad(entry.size)
 
     def close(self) -> None:
@@ -312,9 +317,34 @@ _CHECKSUM_PLACEHOLDER: Final = b" " * 8
 _MIDDLE_FIELDS: Final = bytes(100) + b"ustar\x0000" + bytes(64) + _octal(0, 8) + _octal(0, 8)
 
 
+_CONSTANT_SUM: Final = (
+    sum(_OWNER_FIELDS) + sum(_MTIME_FIELD) + sum(_CHECKSUM_PLACEHOLDER) + sum(_MIDDLE_FIELDS)
+)
+
+
 def _ustar_header(*, prefix: bytes, name: bytes, size: int, mode: int, typeflag: bytes) -> bytes:
-    head = name.ljust(_NAME_FIELD, b"\0") + _octal(mode, 8) + _OWNER_FIELDS + _octal(size, 12)
-    tail = typeflag + _MIDDLE_FIELDS + prefix.ljust(_PREFIX_FIELD, b"\0") + bytes(12)
-    # The checksum is the byte sum of the header with its own field read as spaces.
-    checksum = sum(head) + sum(_MTIME_FIELD) + sum(_CHECKSUM_PLACEHOLDER) + sum(tail)
-    return head + _MTIME_FIELD + f"{checksum:06o}".encode() + b"\0 " + tail
+    mode_field = _octal(mode, 8)
+    size_field = _octal(size, 12)
+    # The checksum is the byte sum of the header with its own field read as
+    # spaces; NUL padding adds nothing, so only the variable fields are summed.
+    checksum = (
+        _CONSTANT_SUM + sum(name) + sum(prefix) + sum(mode_field) + sum(size_field) + typeflag[0]
+    )
+    return b"".join(
+        (
+            name.ljust(_NAME_FIELD, b"\0"),
+            mode_field,
+            _OWNER_FIELDS,
+            size_field,
+            _MTIME_FIELD,
+            f"{checksum:06o}".encode(),
+            b"\0 ",
+            typeflag,
+            _MIDDLE_FIELDS,
+            prefix.ljust(_PREFIX_FIELD, b"\0"),
+            _TRAILER_PAD,
+        )
+    )
+
+
+_TRAILER_PAD: Final = bytes(12)
