@@ -304,3 +304,57 @@ async def test_invalid_expected_digest_is_refused_before_downloading(
         await fetching.download(
             session, "http://127.0.0.1:1/f", tmp_path / "f", expected_digest="md5:00", retry=FAST
         )
+
+
+async def test_artifact_url_from_storage_is_served(
+    tmp_path: pathlib.Path, session: aiohttp.ClientSession
+) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "a.yaml").write_text("a: 1\n")
+    async with serving.running(tmp_path / "store") as server:
+        store = storage.Storage(
+            tmp_path / "store", advertised_address=f"{server.host}:{server.port}"
+        )
+        artifact = await store.archive(KEY, source=source, revision="r")
+        async with fetching.fetched(
+            session, artifact.url, digest=artifact.digest, retry=FAST, temp_root=tmp_path
+        ) as tree:
+            assert (tree / "a.yaml").read_text() == "a: 1\n"
+
+
+async def test_cancelled_fetch_removes_its_files(
+    tmp_path: pathlib.Path, session: aiohttp.ClientSession
+) -> None:
+    started = asyncio.Event()
+    never = asyncio.Event()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        response.content_length = 1_000_000
+        await response.prepare(request)
+        await response.write(b"x" * 1000)
+        started.set()
+        await never.wait()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/slow", handler)
+    temp_root = tmp_path / "tmp"
+    temp_root.mkdir()
+
+    async def consume() -> None:
+        async with fetching.fetched(
+            session, f"{base}/slow", digest=_digest(b""), retry=FAST, temp_root=temp_root
+        ):
+            pytest.fail("unreachable")
+
+    async with _app_server(app) as base:
+        task = asyncio.create_task(consume())
+        await started.wait()
+        assert len(_entries(temp_root)) == 1  # the download is under way
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        never.set()
+    assert _entries(temp_root) == []

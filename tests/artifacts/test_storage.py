@@ -319,3 +319,28 @@ async def test_lock_waits_for_another_process(tmp_path: pathlib.Path) -> None:
 async def _enter(store: storage.Storage) -> bool:
     async with store.lock(KEY):
         return True
+
+
+async def test_archiving_does_not_block_the_event_loop(tmp_path: pathlib.Path) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    for index in range(300):
+        (source / f"f{index}.bin").write_bytes(os.urandom(16 * 1024))
+    store = _storage(tmp_path / "store")
+    ticks = 0
+    done = False
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    counting = asyncio.create_task(ticker())
+    try:
+        await store.archive(KEY, source=source, revision="r")
+    finally:
+        done = True
+        await counting
+    # Run inline, the archive would leave the loop no turn at all until it finished.
+    assert ticks > 10
