@@ -9,8 +9,8 @@ Contract:
   a bare ``ref.commit``) and returns ``refs.ResolvedRef`` whose ``revision``
   the reconciler compares with the stored artifact's to skip unchanged work.
 - ``checkout`` fetches the resolved object (depth 1, except a commit that a
-  branch must contain, which needs the branch's history) into a private bare
-  repository, writes the commit's tree to ``dest`` (no ``.git``), fills
+  branch must contain, which needs the branch's history) into memory objects
+  (``packs``), writes the commit's tree to ``dest`` (no ``.git``), fills
   submodules when asked, and returns the commit facts and signed payloads.
 
 All three run the blocking dulwich work in a worker thread (``asyncio.to_thread``)
@@ -30,7 +30,7 @@ import shutil
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import dulwich.client
 import dulwich.config
@@ -39,11 +39,10 @@ import dulwich.objects
 import dulwich.refs
 import dulwich.repo
 
-from controllers.source.git import auth, errors, refs, revisions, transports, worktrees
+from controllers.source.git import auth, errors, packs, refs, revisions, transports, worktrees
 from shared.api import source
 
 MAX_SUBMODULE_DEPTH = 8
-ZERO_ID = b"0" * 40
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,10 +63,6 @@ class CheckoutResult:
     """The annotated tag object's payload, None for a lightweight tag or a non-tag ref."""
     files: int
     submodules: tuple[str, ...]
-
-
-def _oid(hex_id: str) -> dulwich.objects.ObjectID:
-    return dulwich.objects.ObjectID(hex_id.encode("ascii"))
 
 
 class _Deadline:
@@ -104,7 +99,7 @@ def _list_refs_sync(options: auth.AuthOptions, *, timeout: float) -> dict[str, s
         raise errors.translate(exc, url=display) from exc
     listing: dict[str, str] = {}
     for name, sha in result.refs.items():
-        if sha is None or sha == ZERO_ID or name.startswith(b"capabilities^{}"):
+        if sha is None or sha == packs.ZERO_ID or name.startswith(b"capabilities^{}"):
             continue
         listing[name.decode("utf-8", "replace")] = sha.decode("ascii")
     return listing
@@ -132,51 +127,23 @@ async def resolve(
     return refs.resolve(plan, listing, url=display)
 
 
-def _fetch(
-    transport: transports.Transport,
-    repo: dulwich.repo.Repo,
-    *,
-    wants: Sequence[str] | None,
-    depth: int | None,
-) -> dict[str, str]:
-    """Fetch ``wants`` (or every branch and tag when None); returns the remote's refs."""
-
-    def determine_wants(
-        refs: Mapping[dulwich.refs.Ref, dulwich.objects.ObjectID],  # NB: named as dulwich calls it
-        depth: int | None = None,
-    ) -> list[dulwich.objects.ObjectID]:
-        if wants is not None:
-            return [_oid(w) for w in wants if _oid(w) not in repo.object_store]
-        picked = {
-            sha
-            for name, sha in refs.items()
-            if sha
-            and sha != ZERO_ID
-            and not name.endswith(b"^{}")
-            and name.startswith((b"refs/heads/", b"refs/tags/"))
-        }
-        return [sha for sha in sorted(picked) if sha not in repo.object_store]
-
-    result = transport.client.fetch(
-        transport.path.encode(), repo, determine_wants=determine_wants, depth=depth
-    )
-    return {
-        name.decode("utf-8", "replace"): sha.decode("ascii")
-        for name, sha in result.refs.items()
-        if sha is not None
-    }
+def _lookup(objects: packs.ObjectMap, object_id: bytes, *, what: str) -> dulwich.objects.ShaFile:
+    obj = objects.get(dulwich.objects.ObjectID(object_id))
+    if obj is None:
+        raise errors.GitOperationError(f"the remote did not send {what} {object_id.decode()}")
+    return obj
 
 
 def _peel(
-    repo: dulwich.repo.Repo, object_id: str
+    objects: packs.ObjectMap, object_id: str
 ) -> tuple[dulwich.objects.Commit, dulwich.objects.Tag | None]:
     """The commit behind ``object_id`` and the first (outermost) annotated tag on the way."""
     tag: dulwich.objects.Tag | None = None
-    obj = repo[_oid(object_id)]
+    obj = _lookup(objects, object_id.encode("ascii"), what="object")
     for _ in range(16):
         if isinstance(obj, dulwich.objects.Tag):
             tag = tag or obj
-            obj = repo[obj.object[1]]
+            obj = _lookup(objects, obj.object[1], what="tagged object")
             continue
         break
     if not isinstance(obj, dulwich.objects.Commit):
@@ -193,10 +160,21 @@ def _signed(obj: dulwich.objects.Commit | dulwich.objects.Tag) -> SignedPayload:
     return SignedPayload(payload=payload, signature=signature)
 
 
-def _is_ancestor(
-    repo: dulwich.repo.Repo, *, ancestor: dulwich.objects.ObjectID, tip: dulwich.objects.ObjectID
-) -> bool:
-    return any(entry.commit.id == ancestor for entry in repo.get_walker(include=[tip]))
+def _is_ancestor(objects: packs.ObjectMap, *, ancestor: bytes, tip: bytes) -> bool:
+    """Whether ``ancestor`` is reachable from ``tip`` through fetched commits."""
+    seen: set[bytes] = set()
+    stack = [tip]
+    while stack:
+        current = stack.pop()
+        if current == ancestor:
+            return True
+        if current in seen:
+            continue
+        seen.add(current)
+        commit = objects.get(dulwich.objects.ObjectID(current))
+        if isinstance(commit, dulwich.objects.Commit):
+            stack.extend(commit.parents)
+    return False
 
 
 def _signature(raw: bytes) -> revisions.Signature:
@@ -222,14 +200,14 @@ def commit_info(
     )
 
 
-def _submodule_urls(repo: dulwich.repo.Repo, tree_id: bytes) -> dict[str, str]:
-    tree = repo[tree_id]
+def _submodule_urls(objects: packs.ObjectMap, tree_id: bytes) -> dict[str, str]:
+    tree = _lookup(objects, tree_id, what="tree")
     assert isinstance(tree, dulwich.objects.Tree)
     try:
         _, blob_id = tree[b".gitmodules"]
     except KeyError:
         return {}
-    blob = repo[blob_id]
+    blob = _lookup(objects, blob_id, what=".gitmodules blob")
     assert isinstance(blob, dulwich.objects.Blob)
     config = dulwich.config.ConfigFile.from_file(io.BytesIO(blob.data), expand_includes=False)
     return {
@@ -258,7 +236,7 @@ class _Job:
 
 def _fill_submodules(
     job: _Job,
-    repo: dulwich.repo.Repo,
+    objects: packs.ObjectMap,
     tree_id: bytes,
     gitlinks: Sequence[worktrees.Gitlink],
     *,
@@ -268,7 +246,7 @@ def _fill_submodules(
         return []
     if depth >= MAX_SUBMODULE_DEPTH:
         raise errors.GitOperationError("submodules nested deeper than 8 levels")
-    urls = _submodule_urls(repo, tree_id)
+    urls = _submodule_urls(objects, tree_id)
     filled: list[str] = []
     for link in gitlinks:
         if link.path not in urls:
@@ -289,34 +267,66 @@ def _fill_submodules(
     return filled
 
 
+def _fetch_with_fallback(
+    transport: transports.Transport, commit_id: str, *, spool_dir: pathlib.Path
+) -> packs.ObjectMap:
+    """Fetch one commit at depth 1; servers refusing unadvertised wants get a full fetch."""
+    try:
+        objects, _ = packs.receive(transport, wants=[commit_id], depth=1, spool_dir=spool_dir)
+    except errors.GitError:
+        raise
+    except Exception:
+        objects, _ = packs.receive(transport, wants=None, depth=None, spool_dir=spool_dir)
+    return objects
+
+
 def _checkout_commit(job: _Job, commit_id: str, *, depth: int) -> list[str]:
     """Check out a submodule's pinned commit into ``job.dest``; returns nested submodule paths."""
     display = auth.redact(job.options.url)
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="headwater-git-"))
     try:
-        repo = dulwich.repo.Repo.init_bare(str(workdir))
         with transports.open_client(job.options, timeout=job.timeout) as transport:
             _attach(transport, job.deadline)
-            try:
-                _fetch(transport, repo, wants=[commit_id], depth=1)
-            except errors.GitError:
-                raise
-            except Exception:
-                # Servers that refuse unadvertised wants: fetch branches and tags instead.
-                _fetch(transport, repo, wants=None, depth=None)
-        if _oid(commit_id) not in repo.object_store:
+            objects = _fetch_with_fallback(transport, commit_id, spool_dir=workdir)
+        if packs.oid(commit_id) not in objects:
             raise errors.RefNotFoundError(f"commit {commit_id} not found in submodule {display}")
-        commit, _ = _peel(repo, commit_id)
-        stats = worktrees.write_tree(
-            repo.object_store, commit.tree, job.dest, check=job.deadline.check
-        )
-        return _fill_submodules(job, repo, commit.tree, stats.gitlinks, depth=depth)
+        commit, _ = _peel(objects, commit_id)
+        stats = worktrees.write_tree(objects, commit.tree, job.dest, check=job.deadline.check)
+        return _fill_submodules(job, objects, commit.tree, stats.gitlinks, depth=depth)
     except errors.GitError:
         raise
     except Exception as exc:
         raise errors.translate(exc, url=display) from exc
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _fetch_resolved(
+    transport: transports.Transport,
+    resolved: refs.ResolvedRef,
+    *,
+    display: str,
+    spool_dir: pathlib.Path,
+) -> packs.ObjectMap:
+    if resolved.kind == "commit" and resolved.branch is not None:
+        # The branch must contain the commit: that takes the branch's history.
+        objects, remote = packs.receive(transport, wants=None, depth=None, spool_dir=spool_dir)
+        branch = revisions.short_ref(resolved.branch)
+        tip = remote.get(resolved.branch)
+        if tip is None:
+            raise errors.RefNotFoundError(f"branch {branch!r} not found in {display}")
+        if not _is_ancestor(objects, ancestor=packs.oid(resolved.target), tip=packs.oid(tip)):
+            raise errors.RefNotFoundError(
+                f"commit {resolved.target} is not on branch {branch!r} of {display}"
+            )
+        return objects
+    if resolved.kind == "commit":
+        objects = _fetch_with_fallback(transport, resolved.target, spool_dir=spool_dir)
+        if packs.oid(resolved.target) not in objects:
+            raise errors.RefNotFoundError(f"commit {resolved.target} not found in {display}")
+        return objects
+    objects, _ = packs.receive(transport, wants=[resolved.target], depth=1, spool_dir=spool_dir)
+    return objects
 
 
 def _checkout_sync(
@@ -333,37 +343,10 @@ def _checkout_sync(
     job = _Job(options=options, dest=dest, deadline=deadline, timeout=timeout)
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="headwater-git-"))
     try:
-        repo = dulwich.repo.Repo.init_bare(str(workdir))
         with transports.open_client(options, timeout=timeout) as transport:
             _attach(transport, deadline)
-            if resolved.kind == "commit" and resolved.branch is not None:
-                remote = _fetch(transport, repo, wants=None, depth=None)
-                tip = remote.get(resolved.branch)
-                if tip is None:
-                    raise errors.RefNotFoundError(
-                        f"branch {revisions.short_ref(resolved.branch)!r} not found in {display}"
-                    )
-                if _oid(resolved.target) not in repo.object_store or not _is_ancestor(
-                    repo, ancestor=_oid(resolved.target), tip=_oid(tip)
-                ):
-                    raise errors.RefNotFoundError(
-                        f"commit {resolved.target} is not on branch "
-                        f"{revisions.short_ref(resolved.branch)!r} of {display}"
-                    )
-            elif resolved.kind == "commit":
-                try:
-                    _fetch(transport, repo, wants=[resolved.target], depth=1)
-                except errors.GitError:
-                    raise
-                except Exception:
-                    _fetch(transport, repo, wants=None, depth=None)
-                if _oid(resolved.target) not in repo.object_store:
-                    raise errors.RefNotFoundError(
-                        f"commit {resolved.target} not found in {display}"
-                    )
-            else:
-                _fetch(transport, repo, wants=[resolved.target], depth=1)
-        commit, tag = _peel(repo, resolved.target)
+            objects = _fetch_resolved(transport, resolved, display=display, spool_dir=workdir)
+        commit, tag = _peel(objects, resolved.target)
         if resolved.kind == "commit":
             revision = revisions.format_revision(ref=resolved.branch, commit=commit.id.decode())
         else:
@@ -371,18 +354,17 @@ def _checkout_sync(
                 ref=resolved.ref, commit=commit.id.decode(), absolute=resolved.kind == "name"
             )
         stats = worktrees.write_tree(
-            repo.object_store, commit.tree, dest, sparse=sparse, check=deadline.check
+            objects, commit.tree, dest, sparse=sparse, check=deadline.check
         )
         submodules: list[str] = []
         if recurse_submodules:
-            submodules = _fill_submodules(job, repo, commit.tree, stats.gitlinks, depth=0)
-        tag_payload = _signed(tag) if tag is not None else None
+            submodules = _fill_submodules(job, objects, commit.tree, stats.gitlinks, depth=0)
         return CheckoutResult(
             commit=commit_info(
                 commit, revision=revision, reference=resolved.ref or resolved.branch
             ),
             commit_signature=_signed(commit),
-            tag_signature=tag_payload,
+            tag_signature=_signed(tag) if tag is not None else None,
             files=stats.files,
             submodules=tuple(submodules),
         )
