@@ -87,7 +87,7 @@ def write_archive(
     try:
         with _GzipPipe(digester) as compressed:
             writer = _TarWriter(compressed)
-            for entry in _walk(root, "", exclude):
+            for entry in _walk(root, exclude):
                 if entry.is_dir:
                     writer.add_directory(entry.relative)
                     directories += 1
@@ -102,11 +102,17 @@ def write_archive(
     )
 
 
-def _walk(root: str, prefix: str, exclude: PathFilter | None) -> Iterator[_Entry]:
-    directory = os.path.join(root, prefix) if prefix else root
-    with os.scandir(directory) as listing:
-        entries = sorted(listing, key=lambda entry: entry.name)
-    for item in entries:
+def _walk(root: str, exclude: PathFilter | None) -> Iterator[_Entry]:
+    # NB: iterative, so a hostile tree nested thousands of levels deep cannot
+    # exhaust Python's recursion limit. Each stack frame is a directory's
+    # remaining sorted entries; a directory's entries follow it directly.
+    stack: list[tuple[str, Iterator[os.DirEntry[str]]]] = [("", _sorted_entries(root))]
+    while stack:
+        prefix, entries = stack[-1]
+        item = next(entries, None)
+        if item is None:
+            stack.pop()
+            continue
         relative = f"{prefix}/{item.name}" if prefix else item.name
         info = item.stat(follow_symlinks=False)
         is_dir = stat.S_ISDIR(info.st_mode)
@@ -122,7 +128,12 @@ def _walk(root: str, prefix: str, exclude: PathFilter | None) -> Iterator[_Entry
             executable=bool(info.st_mode & 0o111),
         )
         if is_dir:
-            yield from _walk(root, relative, exclude)
+            stack.append((relative, _sorted_entries(item.path)))
+
+
+def _sorted_entries(directory: str) -> Iterator[os.DirEntry[str]]:
+    with os.scandir(directory) as listing:
+        return iter(sorted(listing, key=lambda entry: entry.name))
 
 
 class _GzipPipe:

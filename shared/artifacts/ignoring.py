@@ -106,9 +106,11 @@ def load_ignore_files(root: str | os.PathLike[str]) -> list[Pattern]:
     not followed. Raises IgnoreRulesError when a file exists but is unreadable.
     """
     patterns: list[Pattern] = []
-    root_path = os.fspath(root)
-
-    def visit(directory: str, domain: str) -> None:
+    # NB: iterative pre-order walk (a deep hostile tree must not hit the
+    # recursion limit); children are pushed in reverse to pop in name order.
+    pending: list[tuple[str, str]] = [(os.fspath(root), "")]
+    while pending:
+        directory, domain = pending.pop()
         candidate = os.path.join(directory, IGNORE_FILE)
         try:
             with open(candidate, encoding="utf-8", errors="replace") as stream:
@@ -120,14 +122,15 @@ def load_ignore_files(root: str | os.PathLike[str]) -> list[Pattern]:
                 f"reading {_relative(domain, IGNORE_FILE)}: {exc}"
             ) from exc
         try:
-            entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+            with os.scandir(directory) as listing:
+                children = sorted(
+                    (entry.name, entry.path)
+                    for entry in listing
+                    if entry.name != ".git" and entry.is_dir(follow_symlinks=False)
+                )
         except OSError as exc:
             raise errors.IgnoreRulesError(f"listing {domain or '.'}: {exc}") from exc
-        for entry in entries:
-            if entry.name != ".git" and entry.is_dir(follow_symlinks=False):
-                visit(entry.path, _relative(domain, entry.name))
-
-    visit(root_path, "")
+        pending.extend((path, _relative(domain, name)) for name, path in reversed(children))
     return patterns
 
 
