@@ -67,6 +67,7 @@ class Outcome:
     commit: revisions.CommitInfo | None
     """The checked-out commit; None when unchanged (it was not fetched)."""
     verified: verification.Verified | None
+    """None when ``spec.verify`` is unset, or when unchanged (the last verification stands)."""
     included_artifacts: tuple[meta.Artifact, ...]
     garbage_collected: tuple[str, ...] = ()
 
