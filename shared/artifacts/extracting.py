@@ -120,6 +120,11 @@ class _Extractor:
         self._directories = 0
         self._symlinks: list[tuple[str, pathlib.Path]] = []
         self._total = 0
+        # Parent directories already proven to be real directories inside the
+        # root with no symlink on the way. Such a path keeps that property:
+        # replacing a directory is refused, so no later entry can turn one
+        # into a link. Skipping their checks saves a realpath per member.
+        self._plain_directories: set[str] = {""}
 
     def run(self, members: tarfile.TarFile) -> ExtractResult:
         for member in members:
@@ -241,16 +246,29 @@ class _Extractor:
 
     def _prepare_parent(self, member: tarfile.TarInfo, relative: str) -> pathlib.Path:
         path = self._root / relative
+        parent_relative = relative.rpartition("/")[0]
+        if parent_relative in self._plain_directories:
+            return path
         parent = path.parent
         if not self._inside(parent):
             raise errors.UnsafeArchiveError(
                 member=member.name, reason="parent directory resolves outside the root"
             )
-        parent.mkdir(parents=True, exist_ok=True)
-        if not self._inside(parent):  # created through a link that leaves the root
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            # e.g. a dangling link or a file where the member needs a directory
+            raise errors.UnsafeArchiveError(
+                member=member.name, reason="parent path exists and is not a directory"
+            ) from None
+        real_parent = os.path.realpath(parent)
+        if not pathlib.Path(real_parent).is_relative_to(self._root):
+            # created through a link that leaves the root
             raise errors.UnsafeArchiveError(
                 member=member.name, reason="parent directory resolves outside the root"
             )
+        if real_parent == str(parent):
+            self._plain_directories.add(parent_relative)
         return path
 
     def _clear(self, member: tarfile.TarInfo, path: pathlib.Path) -> None:

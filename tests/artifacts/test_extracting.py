@@ -116,6 +116,23 @@ def test_symlink_redirected_by_later_link_is_refused(workspace: pathlib.Path) ->
     _assert_outside_untouched(workspace)
 
 
+def test_write_through_a_dangling_link_is_refused(workspace: pathlib.Path) -> None:
+    data = tarballs.build(
+        Member("l", kind="symlink", target="x/y/../.."),  # x is missing: the root, lexically
+        Member("x", kind="symlink", target="."),  # now l would be the root's parent
+        Member("l/outside/evil.txt", content=b"escaped"),
+    )
+    with pytest.raises(errors.UnsafeArchiveError):
+        _extract(workspace, data)
+    _assert_outside_untouched(workspace)
+
+
+def test_member_under_a_file_is_refused(workspace: pathlib.Path) -> None:
+    data = tarballs.build(Member("f", content=b"x"), Member("f/g", content=b"y"))
+    with pytest.raises(errors.UnsafeArchiveError, match="not a directory"):
+        _extract(workspace, data)
+
+
 def test_writing_through_an_inside_symlink_stays_inside(workspace: pathlib.Path) -> None:
     data = tarballs.build(
         Member("real", kind="dir"),
