@@ -41,7 +41,7 @@ def crd_for(kind: type[objects.ApiObject]) -> dict[str, Any]:
     if info.deprecated:
         version["deprecated"] = True
     version["schema"] = {"openAPIV3Schema": openapi_schema(kind)}
-    version["subresources"] = {"status": {}}
+    version["subresources"] = {"status": {}} if info.status_subresource else {}
     version = dict(sorted(version.items()))
     names: dict[str, Any] = {
         "kind": info.kind,

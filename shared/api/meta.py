@@ -230,6 +230,8 @@ class ValuesReference(objects.ApiModel):
     """YAML dot-notation path at which to merge the value."""
     optional: bool | None = None
     """Tolerate a missing referent or key."""
+    literal: bool | None = None
+    """With targetPath, set the value verbatim (like helm --set-literal)."""
 
 
 _KUBECONFIG_EXACTLY_ONE = (
@@ -271,6 +273,9 @@ class AccessFrom(objects.ApiModel):
     """Namespace selectors; an object in a namespace matching any of them may refer."""
 
 
+_ATOMIC_LIST = pydantic.Field(json_schema_extra={"x-kubernetes-list-type": "atomic"})
+
+
 class LabelSelectorRequirement(objects.ApiModel):
     """One matchExpressions entry of a label selector."""
 
@@ -278,14 +283,16 @@ class LabelSelectorRequirement(objects.ApiModel):
     """The label key the selector applies to."""
     operator: str
     """One of In, NotIn, Exists and DoesNotExist."""
-    values: list[str] | None = None
+    values: Annotated[list[str], _ATOMIC_LIST] | None = None
     """Values for In and NotIn; empty for Exists and DoesNotExist."""
 
 
 class LabelSelector(objects.ApiModel):
     """A metav1.LabelSelector: labels and expressions that must all match."""
 
+    model_config = pydantic.ConfigDict(json_schema_extra={"x-kubernetes-map-type": "atomic"})
+
     match_labels: StringMap | None = None
     """Labels that must be present with these values."""
-    match_expressions: list[LabelSelectorRequirement] | None = None
+    match_expressions: Annotated[list[LabelSelectorRequirement], _ATOMIC_LIST] | None = None
     """Requirements that must all hold."""

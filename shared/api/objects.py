@@ -42,6 +42,13 @@ class ApiModel(pydantic.BaseModel):
     )
 
     cel_rules: ClassVar[tuple[validation.CelRule, ...]] = ()
+    required_with_default: ClassVar[tuple[str, ...]] = ()
+    """Wire names of fields the CRD lists as required although they have a default.
+
+    NB: controller-gen marks a Go field that is both ``+required`` and
+    ``+kubebuilder:default`` as required (the API server defaults, then
+    checks); pydantic never lists a defaulted field as required.
+    """
 
     @classmethod
     def __get_pydantic_json_schema__(
@@ -50,9 +57,11 @@ class ApiModel(pydantic.BaseModel):
         handler: pydantic.GetJsonSchemaHandler,
     ) -> pydantic.json_schema.JsonSchemaValue:
         schema = handler(core_schema)
+        target = handler.resolve_ref_schema(schema)
         if cls.cel_rules:
-            target = handler.resolve_ref_schema(schema)
             target["x-kubernetes-validations"] = [rule.to_schema() for rule in cls.cel_rules]
+        if cls.required_with_default:
+            target["required"] = sorted({*target.get("required", ()), *cls.required_with_default})
         return schema
 
     @pydantic.model_validator(mode="after")
@@ -124,8 +133,9 @@ class CrdInfo:
     """What the CustomResourceDefinition of a kind says beyond the schema.
 
     ``status_default`` is the CRD default of ``status`` (Flux defaults it to
-    ``{"observedGeneration": -1}`` on reconciled kinds). ``annotations`` go on
-    the CRD object itself.
+    ``{"observedGeneration": -1}`` on reconciled kinds). ``status_subresource``
+    is False for the kinds Flux serves without one (Provider and Alert, whose
+    CRDs declare ``subresources: {}``). ``annotations`` go on the CRD object.
     """
 
     group: str
@@ -138,6 +148,7 @@ class CrdInfo:
     scope: str = "Namespaced"
     printer_columns: tuple[PrinterColumn, ...] = ()
     status_default: dict[str, Any] | None = None
+    status_subresource: bool = True
     annotations: dict[str, str] = dataclasses.field(default_factory=dict)
     served: bool = True
     storage: bool = True

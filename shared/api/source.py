@@ -1,8 +1,8 @@
 """source.toolkit.fluxcd.io/v1: where desired state comes from.
 
 Kinds: GitRepository, OCIRepository, HelmRepository, HelmChart, Bucket,
-ExternalArtifact. The condition types and reasons below are those the
-source-controller sets (fluxcd/source-controller api/v1).
+ExternalArtifact. The condition types and reasons the source-controller sets
+(fluxcd/source-controller api/v1) are in ``source_conditions``.
 """
 
 from __future__ import annotations
@@ -19,68 +19,6 @@ API_VERSION = f"{GROUP}/{VERSION}"
 CATEGORIES = ("all", "fluxcd", "fluxcd-sources")
 STATUS_DEFAULT = {"observedGeneration": -1}
 CRD_ANNOTATIONS = {meta.SUBSTITUTE_DISABLED_ANNOTATION: "disabled"}
-
-# --- condition types ---------------------------------------------------------------------
-
-ARTIFACT_IN_STORAGE_CONDITION = "ArtifactInStorage"
-"""Normal, True-only: an artifact is stored; removed (never False) when there is none."""
-ARTIFACT_OUTDATED_CONDITION = "ArtifactOutdated"
-"""Abnormal-true: a newer upstream revision or config was seen and not yet stored."""
-SOURCE_VERIFIED_CONDITION = "SourceVerified"
-"""Bi-polar: True when signatures verified, False when verification failed."""
-FETCH_FAILED_CONDITION = "FetchFailed"
-"""Abnormal-true: fetching from upstream failed."""
-BUILD_FAILED_CONDITION = "BuildFailed"
-"""Abnormal-true: building the artifact failed (HelmChart)."""
-STORAGE_OPERATION_FAILED_CONDITION = "StorageOperationFailed"
-"""Abnormal-true: writing the artifact to storage failed."""
-INCLUDE_UNAVAILABLE_CONDITION = "IncludeUnavailable"
-"""Abnormal-true: an included GitRepository is missing or has no artifact (GitRepository)."""
-
-# --- reasons -----------------------------------------------------------------------------
-
-URL_INVALID_REASON = "URLInvalid"
-AUTHENTICATION_FAILED_REASON = "AuthenticationFailed"
-VERIFICATION_ERROR_REASON = "VerificationError"
-DIRECTORY_CREATION_FAILED_REASON = "DirectoryCreationFailed"
-STAT_OPERATION_FAILED_REASON = "StatOperationFailed"
-READ_OPERATION_FAILED_REASON = "ReadOperationFailed"
-ACQUIRE_LOCK_FAILED_REASON = "AcquireLockFailed"
-INVALID_PATH_REASON = "InvalidPath"
-ARCHIVE_OPERATION_FAILED_REASON = "ArchiveOperationFailed"
-SYMLINK_UPDATE_FAILED_REASON = "SymlinkUpdateFailed"
-ARTIFACT_UP_TO_DATE_REASON = "ArtifactUpToDate"
-CACHE_OPERATION_FAILED_REASON = "CacheOperationFailed"
-PATCH_OPERATION_FAILED_REASON = "PatchOperationFailed"
-INVALID_STS_CONFIGURATION_REASON = "InvalidSTSConfiguration"
-INVALID_PROVIDER_CONFIGURATION_REASON = "InvalidProviderConfiguration"
-GIT_OPERATION_SUCCEEDED_REASON = "GitOperationSucceeded"
-GIT_OPERATION_FAILED_REASON = "GitOperationFailed"
-OCI_PULL_FAILED_REASON = "OCIArtifactPullFailed"
-OCI_LAYER_OPERATION_FAILED_REASON = "OCIArtifactLayerOperationFailed"
-INDEXATION_FAILED_REASON = "IndexationFailed"
-CHART_PULL_SUCCEEDED_REASON = "ChartPullSucceeded"
-CHART_PACKAGE_SUCCEEDED_REASON = "ChartPackageSucceeded"
-BUCKET_OPERATION_SUCCEEDED_REASON = "BucketOperationSucceeded"
-BUCKET_OPERATION_FAILED_REASON = "BucketOperationFailed"
-NEW_REVISION_REASON = "NewRevision"
-INCLUDE_CHANGE_REASON = "IncludeChange"
-EMPTY_GIT_REPOSITORY_REASON = "EmptyGitRepository"
-INVALID_VERIFICATION_MODE_REASON = "InvalidVerificationMode"
-INVALID_GIT_OBJECT_REASON = "InvalidGitObject"
-INVALID_TAG_SIGNATURE_REASON = "InvalidTagSignature"
-INVALID_COMMIT_SIGNATURE_REASON = "InvalidCommitSignature"
-ILLEGAL_PATH_REASON = "IllegalPath"
-COPY_FAILURE_REASON = "CopyFailure"
-NOT_FOUND_REASON = "NotFound"
-NO_ARTIFACT_REASON = "NoArtifact"
-
-# Event-only reasons (never on conditions).
-NEW_ARTIFACT_EVENT_REASON = "NewArtifact"
-ARTIFACT_VERIFICATION_FAILED_EVENT_REASON = "ArtifactVerificationFailed"
-GARBAGE_COLLECTION_SUCCEEDED_EVENT_REASON = "GarbageCollectionSucceeded"
-GARBAGE_COLLECTION_FAILED_EVENT_REASON = "GarbageCollectionFailed"
-
 
 # --- GitRepository -----------------------------------------------------------------------
 
@@ -214,3 +152,491 @@ class GitRepository(objects.ApiObject):
     kind: Literal["GitRepository"] = "GitRepository"
     spec: GitRepositorySpec
     status: GitRepositoryStatus | None = None
+
+
+# --- shared by OCIRepository, HelmRepository and HelmChart -------------------------------
+
+OciProvider = Literal["generic", "aws", "azure", "gcp"]
+"""Where registry credentials come from: static (generic) or a cloud identity."""
+
+
+class OIDCIdentityMatch(objects.ApiModel):
+    """Regexes a keyless (Fulcio) signing certificate's identity must match."""
+
+    issuer: str
+    """Go regex matched against the OIDC issuer of the certificate."""
+    subject: str
+    """Go regex matched against the identity subject of the certificate."""
+
+
+class HelmChartVerification(objects.ApiModel):
+    """Cosign or Notation signature verification of an OCI artifact."""
+
+    required_with_default = ("provider",)
+
+    provider: Literal["cosign", "notation"] = "cosign"
+    """The signing technology to verify."""
+    secret_ref: meta.LocalObjectReference | None = None
+    """Secret with trusted public keys (cosign) or trust policy and CA certificates (notation)."""
+    match_oidc_identity: list[OIDCIdentityMatch] | None = pydantic.Field(
+        default=None, alias="matchOIDCIdentity"
+    )
+    """Identities accepted for keyless cosign signatures; any one match suffices."""
+
+
+class OCIRepositoryVerification(HelmChartVerification):
+    """Signature verification of an OCI artifact, optionally against a private Sigstore."""
+
+    trusted_root_secret_ref: meta.LocalObjectReference | None = None
+    """Secret with a trusted_root.json for a self-hosted Sigstore (Fulcio and Rekor)."""
+
+
+# --- OCIRepository -----------------------------------------------------------------------
+
+OCI_URL_PATTERN = r"^oci://.*$"
+
+
+class OCIRepositoryRef(objects.ApiModel):
+    """The OCI reference to pull; precedence digest > semver > tag."""
+
+    digest: str | None = None
+    """Exact manifest digest (sha256:<hex>) to pull."""
+    semver: str | None = None
+    """Semver range over the tags; the latest match is pulled."""
+    semver_filter: str | None = None
+    """Regex restricting the tags considered for the semver range."""
+    tag: str | None = None
+    """Tag to pull; latest when no field is set."""
+
+
+class OCILayerSelector(objects.ApiModel):
+    """Which layer of the OCI artifact becomes the source artifact, and how."""
+
+    media_type: str | None = None
+    """Media type of the layer to select; the first matching layer is used."""
+    operation: Literal["extract", "copy"] | None = None
+    """Extract the compressed layer into storage (extract), or store it unchanged (copy)."""
+
+
+class OCIRepositorySpec(objects.ApiModel):
+    """Which OCI artifact to pull from a container registry and how."""
+
+    url: Annotated[str, pydantic.Field(pattern=OCI_URL_PATTERN)]
+    """Repository address (oci://host/path), without tag or digest."""
+    ref: OCIRepositoryRef | None = None
+    """Which tag, semver range or digest to pull; tag latest when absent."""
+    layer_selector: OCILayerSelector | None = None
+    """Which layer to take; the first layer when absent."""
+    provider: OciProvider = "generic"
+    """How to authenticate to the registry: generic, aws, azure or gcp."""
+    secret_ref: meta.LocalObjectReference | None = None
+    """A kubernetes.io/dockerconfigjson Secret with registry credentials."""
+    verify: OCIRepositoryVerification | None = None
+    """Signature verification of the pulled artifact."""
+    service_account_name: str | None = None
+    """ServiceAccount whose image pull secrets (or cloud identity) authenticate the pull."""
+    cert_secret_ref: meta.LocalObjectReference | None = None
+    """TLS Secret with a client certificate and key (tls.crt, tls.key) and/or a CA (ca.crt)."""
+    proxy_secret_ref: meta.LocalObjectReference | None = None
+    """Secret with proxy settings: address, optional username and password."""
+    interval: meta.Interval
+    """How often to check the registry for a new digest."""
+    timeout: meta.Timeout = "60s"
+    """Timeout for registry operations such as pulling."""
+    ignore: str | None = None
+    """.sourceignore patterns replacing the default exclusions ("" disables them)."""
+    insecure: bool | None = None
+    """Allow a plain-HTTP registry."""
+    suspend: bool | None = None
+    """Pause reconciliation."""
+
+
+class OCIRepositoryStatus(objects.ApiModel):
+    """The observed state of an OCIRepository."""
+
+    observed_generation: meta.Int64 | None = None
+    """The last generation fully reconciled."""
+    conditions: list[meta.Condition] | None = None
+    """Conditions of the OCIRepository."""
+    url: str | None = None
+    """Stable download address of the latest artifact."""
+    artifact: meta.Artifact | None = None
+    """The last artifact produced; its metadata carries the OCI manifest annotations."""
+    observed_ignore: str | None = None
+    """The spec.ignore used for the artifact."""
+    observed_layer_selector: OCILayerSelector | None = None
+    """The spec.layerSelector used for the artifact."""
+    last_handled_reconcile_at: str | None = None
+    """The last reconcile.fluxcd.io/requestedAt value handled."""
+
+
+class OCIRepository(objects.ApiObject):
+    """An OCI artifact the source-controller pulls and publishes as an artifact."""
+
+    crd: ClassVar[objects.CrdInfo] = objects.CrdInfo(
+        group=GROUP,
+        version=VERSION,
+        kind="OCIRepository",
+        plural="ocirepositories",
+        singular="ocirepository",
+        short_names=("ocirepo",),
+        categories=CATEGORIES,
+        # NB: Flux shows Age last for this kind only.
+        printer_columns=(
+            objects.PrinterColumn(name="URL", type="string", json_path=".spec.url"),
+            *objects.ready_columns(),
+            objects.AGE_COLUMN,
+        ),
+        status_default=STATUS_DEFAULT,
+        annotations=CRD_ANNOTATIONS,
+    )
+
+    api_version: Literal["source.toolkit.fluxcd.io/v1"] = "source.toolkit.fluxcd.io/v1"
+    kind: Literal["OCIRepository"] = "OCIRepository"
+    spec: OCIRepositorySpec
+    status: OCIRepositoryStatus | None = None
+
+
+# --- HelmRepository ----------------------------------------------------------------------
+
+HELM_URL_PATTERN = r"^(http|https|oci)://.*$"
+
+
+class HelmRepositorySpec(objects.ApiModel):
+    """A Helm chart repository: an HTTP index to fetch, or OCI connection settings."""
+
+    url: Annotated[str, pydantic.Field(pattern=HELM_URL_PATTERN)]
+    """Repository URL; must start with oci:// when type is oci."""
+    secret_ref: meta.LocalObjectReference | None = None
+    """Secret with username and password (its certFile, keyFile, caFile keys are deprecated)."""
+    cert_secret_ref: meta.LocalObjectReference | None = None
+    """TLS Secret (tls.crt, tls.key, ca.crt); overrides TLS data in secretRef."""
+    pass_credentials: bool | None = None
+    """Also send the credentials to hosts other than the URL's host."""
+    interval: meta.Interval | None = None
+    """How often to refresh the index; not needed for type oci."""
+    insecure: bool | None = None
+    """Allow a plain-HTTP registry; only for type oci."""
+    timeout: meta.Timeout | None = None
+    """Timeout for the index fetch, and for OCI chart pulls by HelmCharts."""
+    suspend: bool | None = None
+    """Pause reconciliation."""
+    access_from: meta.AccessFrom | None = None
+    """Namespaces allowed to refer to this repository (provisional, not enforced)."""
+    type: Literal["default", "oci"] | None = None
+    """Repository flavour: an HTTP index (default) or an OCI registry."""
+    provider: OciProvider = "generic"
+    """How to authenticate to an OCI registry: generic, aws, azure or gcp."""
+
+
+class HelmRepositoryStatus(objects.ApiModel):
+    """The observed state of a HelmRepository (empty for type oci)."""
+
+    observed_generation: meta.Int64 | None = None
+    """The last generation fully reconciled."""
+    conditions: list[meta.Condition] | None = None
+    """Conditions of the HelmRepository."""
+    url: str | None = None
+    """Stable download address of the stored index."""
+    artifact: meta.Artifact | None = None
+    """The stored index; its revision is the index digest."""
+    last_handled_reconcile_at: str | None = None
+    """The last reconcile.fluxcd.io/requestedAt value handled."""
+
+
+class HelmRepository(objects.ApiObject):
+    """A Helm repository whose index the source-controller stores, or OCI settings for charts."""
+
+    crd: ClassVar[objects.CrdInfo] = objects.CrdInfo(
+        group=GROUP,
+        version=VERSION,
+        kind="HelmRepository",
+        plural="helmrepositories",
+        singular="helmrepository",
+        short_names=("helmrepo",),
+        categories=CATEGORIES,
+        printer_columns=(
+            objects.PrinterColumn(name="URL", type="string", json_path=".spec.url"),
+            objects.AGE_COLUMN,
+            *objects.ready_columns(),
+        ),
+        status_default=STATUS_DEFAULT,
+        annotations=CRD_ANNOTATIONS,
+    )
+
+    api_version: Literal["source.toolkit.fluxcd.io/v1"] = "source.toolkit.fluxcd.io/v1"
+    kind: Literal["HelmRepository"] = "HelmRepository"
+    spec: HelmRepositorySpec
+    status: HelmRepositoryStatus | None = None
+
+
+# --- HelmChart ---------------------------------------------------------------------------
+
+
+class LocalHelmChartSourceReference(objects.ApiModel):
+    """The source a chart is built from, in the HelmChart's namespace."""
+
+    api_version: str | None = None
+    """API version of the source."""
+    kind: Literal["HelmRepository", "GitRepository", "Bucket"]
+    """Kind of the source."""
+    name: str
+    """Name of the source."""
+
+
+class HelmChartSpec(objects.ApiModel):
+    """Which chart to build, from which source."""
+
+    cel_rules = (
+        validation.CelRule(
+            rule="!has(self.verify) || self.sourceRef.kind == 'HelmRepository'",
+            message="spec.verify is only supported when spec.sourceRef.kind is 'HelmRepository'",
+        ),
+    )
+
+    chart: str
+    """Chart name in a HelmRepository, or chart path in a Git or Bucket artifact."""
+    version: str = "*"
+    """Semver constraint for HelmRepository sources; ignored for Git and Bucket sources."""
+    source_ref: LocalHelmChartSourceReference
+    """Where the chart comes from."""
+    interval: meta.Interval
+    """How often to check the source for a new chart."""
+    reconcile_strategy: Literal["ChartVersion", "Revision"] = "ChartVersion"
+    """What makes a new artifact: a new chart version, or any new source revision."""
+    values_files: list[str] | None = None
+    """Values files in the source, merged in order (last wins) as the chart's values."""
+    ignore_missing_values_files: bool | None = None
+    """Skip missing values files instead of failing."""
+    suspend: bool | None = None
+    """Pause reconciliation."""
+    verify: HelmChartVerification | None = None
+    """Signature verification of an OCI chart (HelmRepository sources of type oci only)."""
+
+
+class HelmChartStatus(objects.ApiModel):
+    """The observed state of a HelmChart."""
+
+    observed_generation: meta.Int64 | None = None
+    """The last generation fully reconciled."""
+    observed_source_artifact_revision: str | None = None
+    """The source artifact revision seen on the last reconcile."""
+    observed_chart_name: str | None = None
+    """The chart name resolved from the chart reference."""
+    observed_values_files: list[str] | None = None
+    """The values files that went into the stored chart."""
+    conditions: list[meta.Condition] | None = None
+    """Conditions of the HelmChart."""
+    url: str | None = None
+    """Stable download address of the latest packaged chart."""
+    artifact: meta.Artifact | None = None
+    """The packaged chart; its revision is the chart version."""
+    last_handled_reconcile_at: str | None = None
+    """The last reconcile.fluxcd.io/requestedAt value handled."""
+
+
+class HelmChart(objects.ApiObject):
+    """A Helm chart the source-controller pulls or packages as an artifact."""
+
+    crd: ClassVar[objects.CrdInfo] = objects.CrdInfo(
+        group=GROUP,
+        version=VERSION,
+        kind="HelmChart",
+        plural="helmcharts",
+        singular="helmchart",
+        short_names=("hc",),
+        categories=CATEGORIES,
+        printer_columns=(
+            objects.PrinterColumn(name="Chart", type="string", json_path=".spec.chart"),
+            objects.PrinterColumn(name="Version", type="string", json_path=".spec.version"),
+            objects.PrinterColumn(
+                name="Source Kind", type="string", json_path=".spec.sourceRef.kind"
+            ),
+            objects.PrinterColumn(
+                name="Source Name", type="string", json_path=".spec.sourceRef.name"
+            ),
+            objects.AGE_COLUMN,
+            *objects.ready_columns(),
+        ),
+        status_default=STATUS_DEFAULT,
+        annotations=CRD_ANNOTATIONS,
+    )
+
+    api_version: Literal["source.toolkit.fluxcd.io/v1"] = "source.toolkit.fluxcd.io/v1"
+    kind: Literal["HelmChart"] = "HelmChart"
+    spec: HelmChartSpec
+    status: HelmChartStatus | None = None
+
+
+# --- Bucket ------------------------------------------------------------------------------
+
+STS_ENDPOINT_PATTERN = r"^(http|https)://.*$"
+
+
+class BucketSTSSpec(objects.ApiModel):
+    """A Security Token Service issuing temporary credentials for the bucket."""
+
+    provider: Literal["aws", "ldap"]
+    """The STS flavour."""
+    endpoint: Annotated[str, pydantic.Field(pattern=STS_ENDPOINT_PATTERN)]
+    """HTTP(S) address of the STS."""
+    secret_ref: meta.LocalObjectReference | None = None
+    """Secret with username and password for the STS (ldap only)."""
+    cert_secret_ref: meta.LocalObjectReference | None = None
+    """TLS Secret (tls.crt, tls.key, ca.crt) for the STS connection (ldap only)."""
+
+
+class BucketSpec(objects.ApiModel):
+    """Which object storage bucket to sync and how to reach it."""
+
+    # NB: the rules read self.provider without has(): they rely on the CRD
+    # default (generic) having been applied, as the model's default is here.
+    cel_rules = (
+        validation.CelRule(
+            rule="self.provider == 'aws' || self.provider == 'generic' || !has(self.sts)",
+            message="STS configuration is only supported for the 'aws' and 'generic' Bucket "
+            "providers",
+        ),
+        validation.CelRule(
+            rule="self.provider != 'aws' || !has(self.sts) || self.sts.provider == 'aws'",
+            message="'aws' is the only supported STS provider for the 'aws' Bucket provider",
+        ),
+        validation.CelRule(
+            rule="self.provider != 'generic' || !has(self.sts) || self.sts.provider == 'ldap'",
+            message="'ldap' is the only supported STS provider for the 'generic' Bucket provider",
+        ),
+        validation.CelRule(
+            rule="!has(self.sts) || self.sts.provider != 'aws' || !has(self.sts.secretRef)",
+            message="spec.sts.secretRef is not required for the 'aws' STS provider",
+        ),
+        validation.CelRule(
+            rule="!has(self.sts) || self.sts.provider != 'aws' || !has(self.sts.certSecretRef)",
+            message="spec.sts.certSecretRef is not required for the 'aws' STS provider",
+        ),
+        validation.CelRule(
+            rule="self.provider != 'generic' || !has(self.serviceAccountName)",
+            message="ServiceAccountName is not supported for the 'generic' Bucket provider",
+        ),
+        validation.CelRule(
+            rule="!has(self.secretRef) || !has(self.serviceAccountName)",
+            message="cannot set both .spec.secretRef and .spec.serviceAccountName",
+        ),
+    )
+
+    provider: Literal["generic", "aws", "gcp", "azure"] = "generic"
+    """Storage API and authentication: generic (any S3 API), aws, gcp or azure."""
+    bucket_name: str
+    """Name of the bucket (or Azure container)."""
+    endpoint: str
+    """Address of the object storage service."""
+    sts: BucketSTSSpec | None = None
+    """Security Token Service for temporary credentials (aws and generic providers)."""
+    insecure: bool | None = None
+    """Connect to the endpoint over plain HTTP."""
+    region: str | None = None
+    """Region of the bucket, where the provider needs one."""
+    prefix: str | None = None
+    """Only objects whose keys start with this prefix are fetched."""
+    secret_ref: meta.LocalObjectReference | None = None
+    """Secret with static credentials; its keys depend on the provider."""
+    service_account_name: str | None = None
+    """ServiceAccount for cloud workload identity (not with the generic provider)."""
+    cert_secret_ref: meta.LocalObjectReference | None = None
+    """TLS Secret (tls.crt, tls.key, ca.crt) for the endpoint; generic provider only."""
+    proxy_secret_ref: meta.LocalObjectReference | None = None
+    """Secret with proxy settings: address, optional username and password."""
+    interval: meta.Interval
+    """How often to check the bucket for changes."""
+    timeout: meta.Timeout = "60s"
+    """Timeout for fetch operations."""
+    ignore: str | None = None
+    """.sourceignore patterns replacing the default exclusions ("" disables them)."""
+    suspend: bool | None = None
+    """Pause reconciliation."""
+
+
+class BucketStatus(objects.ApiModel):
+    """The observed state of a Bucket."""
+
+    observed_generation: meta.Int64 | None = None
+    """The last generation fully reconciled."""
+    conditions: list[meta.Condition] | None = None
+    """Conditions of the Bucket."""
+    url: str | None = None
+    """Stable download address of the latest artifact."""
+    artifact: meta.Artifact | None = None
+    """The last artifact produced; its revision is the digest of the object index."""
+    observed_ignore: str | None = None
+    """The spec.ignore used for the artifact."""
+    last_handled_reconcile_at: str | None = None
+    """The last reconcile.fluxcd.io/requestedAt value handled."""
+
+
+class Bucket(objects.ApiObject):
+    """An object storage bucket the source-controller syncs and packages as an artifact."""
+
+    crd: ClassVar[objects.CrdInfo] = objects.CrdInfo(
+        group=GROUP,
+        version=VERSION,
+        kind="Bucket",
+        plural="buckets",
+        singular="bucket",
+        categories=CATEGORIES,
+        printer_columns=(
+            objects.PrinterColumn(name="Endpoint", type="string", json_path=".spec.endpoint"),
+            objects.AGE_COLUMN,
+            *objects.ready_columns(),
+        ),
+        status_default=STATUS_DEFAULT,
+        annotations=CRD_ANNOTATIONS,
+    )
+
+    api_version: Literal["source.toolkit.fluxcd.io/v1"] = "source.toolkit.fluxcd.io/v1"
+    kind: Literal["Bucket"] = "Bucket"
+    spec: BucketSpec
+    status: BucketStatus | None = None
+
+
+# --- ExternalArtifact --------------------------------------------------------------------
+
+
+class ExternalArtifactSpec(objects.ApiModel):
+    """What a third-party controller published this artifact for."""
+
+    source_ref: meta.NamespacedObjectKindReference | None = None
+    """The custom resource the artifact was produced from."""
+
+
+class ExternalArtifactStatus(objects.ApiModel):
+    """The artifact a third-party controller published, and its conditions."""
+
+    artifact: meta.Artifact | None = None
+    """The published artifact."""
+    conditions: list[meta.Condition] | None = None
+    """Conditions set by the producer."""
+
+
+class ExternalArtifact(objects.ApiObject):
+    """An artifact produced by a third-party controller for Flux to consume (not reconciled)."""
+
+    crd: ClassVar[objects.CrdInfo] = objects.CrdInfo(
+        group=GROUP,
+        version=VERSION,
+        kind="ExternalArtifact",
+        plural="externalartifacts",
+        singular="externalartifact",
+        short_names=("ea",),
+        categories=CATEGORIES,
+        printer_columns=(
+            objects.AGE_COLUMN,
+            *objects.ready_columns(),
+            objects.PrinterColumn(name="Source", type="string", json_path=".spec.sourceRef.name"),
+        ),
+        # NB: no status default: nothing in Flux reconciles this kind.
+        annotations=CRD_ANNOTATIONS,
+    )
+
+    api_version: Literal["source.toolkit.fluxcd.io/v1"] = "source.toolkit.fluxcd.io/v1"
+    kind: Literal["ExternalArtifact"] = "ExternalArtifact"
+    spec: ExternalArtifactSpec
+    status: ExternalArtifactStatus | None = None

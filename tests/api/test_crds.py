@@ -49,7 +49,7 @@ def test_crd_file_parses_as_one_crd_document(kind: type[objects.ApiObject]) -> N
     (version,) = crd["spec"]["versions"]
     assert version["served"]
     assert version["storage"]
-    assert version["subresources"] == {"status": {}}
+    assert version["subresources"] == ({"status": {}} if kind.crd.status_subresource else {})
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.crd.kind)
@@ -156,3 +156,35 @@ STRUCTURAL_CASES = [
 )
 def test_structural_checker(schema: dict[str, Any], problems: list[str]) -> None:
     assert structural.check_schema(schema) == problems
+
+
+# What `kubectl get <kind>` shows a Flux user (column names in Flux's CRD order;
+# columns with priority 1 appear only with -o wide).
+FLUX_COLUMNS = {
+    "GitRepository": ["URL", "Age", "Ready", "Status"],
+    "OCIRepository": ["URL", "Ready", "Status", "Age"],
+    "HelmRepository": ["URL", "Age", "Ready", "Status"],
+    "HelmChart": ["Chart", "Version", "Source Kind", "Source Name", "Age", "Ready", "Status"],
+    "Bucket": ["Endpoint", "Age", "Ready", "Status"],
+    "ExternalArtifact": ["Age", "Ready", "Status", "Source"],
+    "Kustomization": ["Age", "Ready", "Status"],
+    "HelmRelease": ["Age", "Ready", "Status"],
+    "ImageRepository": ["Image", "Tags", "Ready", "Status", "Last scan", "Age"],
+    "ImagePolicy": ["Image", "Tag", "Ready", "Status", "Age"],
+    "ImageUpdateAutomation": ["Ready", "Status", "Last run", "Age"],
+    "Receiver": ["Age", "Ready", "Status"],
+    "Provider": ["Age"],
+    "Alert": ["Age"],
+}
+
+
+def test_all_fourteen_flux_kinds_are_modelled() -> None:
+    assert sorted(k.crd.kind for k in KINDS) == sorted(FLUX_COLUMNS)
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.crd.kind)
+def test_printer_columns_match_flux(kind: type[objects.ApiObject]) -> None:
+    (version,) = crdgen.crd_for(kind)["spec"]["versions"]
+
+    columns = [column["name"] for column in version.get("additionalPrinterColumns", [])]
+    assert columns == FLUX_COLUMNS[kind.crd.kind]

@@ -1,0 +1,52 @@
+"""``python -m headwater.devcluster``: run the local Kubernetes-compatible API server.
+
+Writes the kubeconfig once it accepts requests; exits 0 on SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import pathlib
+import signal
+
+from headwater.devcluster import server
+
+
+def parse_args(argv: list[str] | None = None) -> server.Settings:
+    parser = argparse.ArgumentParser(prog="python -m headwater.devcluster", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=6443)
+    parser.add_argument("--kubeconfig", type=pathlib.Path, required=True)
+    parser.add_argument("--data-dir", type=pathlib.Path, default=None, help="SQLite state (default: in memory)")
+    parser.add_argument("--tls", action="store_true", help="serve HTTPS with a bearer token")
+    parser.add_argument("--token", default=None, help="bearer token to require (default: random with --tls)")
+    parser.add_argument("--simulate-delay", type=float, default=0.3, help="seconds until simulated workloads are ready")
+    args = parser.parse_args(argv)
+    return server.Settings(
+        host=args.host,
+        port=args.port,
+        kubeconfig=args.kubeconfig,
+        data_dir=args.data_dir,
+        tls=args.tls,
+        simulate_delay=args.simulate_delay,
+        token=args.token,
+    )
+
+
+async def _main(settings: server.Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await server.run(settings, stop=stop)
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(_main(parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()

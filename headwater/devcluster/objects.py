@@ -1,0 +1,85 @@
+"""Small pure helpers on API objects: timestamps, names, metadata checks.
+
+``validate_name`` mirrors apimachinery's name rules (RFC 1123 DNS subdomain
+for most kinds, DNS label for namespaces) and returns the messages the API
+server gives, so 422 responses read the same.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import secrets
+from typing import Any
+
+_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_SUBDOMAIN_MESSAGE = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
+    "'-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "
+    "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+_LABEL_MESSAGE = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+    "and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
+    "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+# Kinds whose names must be DNS labels rather than subdomains.
+LABEL_NAMED = {"namespaces", "services"}
+
+
+def now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def timestamp(moment: datetime.datetime | None = None) -> str:
+    """RFC 3339 with second precision, as ``metav1.Time`` marshals."""
+    return (moment or now()).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_timestamp(text: str) -> datetime.datetime:
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
+
+
+def validate_name(name: str, *, plural: str) -> list[str]:
+    """Messages for a name the API server would reject (empty when valid)."""
+    problems: list[str] = []
+    if plural in LABEL_NAMED:
+        if len(name) > 63:
+            problems.append("must be no more than 63 characters")
+        if not _LABEL.fullmatch(name):
+            problems.append(_LABEL_MESSAGE)
+    else:
+        if len(name) > 253:
+            problems.append("must be no more than 253 characters")
+        if not _SUBDOMAIN.fullmatch(name):
+            problems.append(_SUBDOMAIN_MESSAGE)
+    return problems
+
+
+def generate_name(prefix: str) -> str:
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"
+    return prefix + "".join(secrets.choice(alphabet) for _ in range(5))
+
+
+def meta(obj: dict[str, Any]) -> dict[str, Any]:
+    value = obj.get("metadata")
+    return value if isinstance(value, dict) else {}
+
+
+def without_volatile(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` minus what changes on every write (for no-op detection)."""
+    metadata = dict(meta(obj))
+    metadata.pop("resourceVersion", None)
+    fields = metadata.get("managedFields")
+    if isinstance(fields, list):
+        metadata["managedFields"] = [
+            {k: v for k, v in entry.items() if k != "time"} if isinstance(entry, dict) else entry
+            for entry in fields
+        ]
+    return {**obj, "metadata": metadata}
+
+
+def spec_part(obj: dict[str, Any]) -> dict[str, Any]:
+    """Everything but metadata and status: what ``generation`` counts changes of."""
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}

@@ -1,0 +1,246 @@
+"""OpenAPI v3 documents: the ``/openapi/v3`` index and one document per group-version.
+
+Schemas are never hand-written: built-in ones are kubernetes-validate's
+``$defs`` converted back to OpenAPI form (``type: [x, "null"]`` → ``type: x``,
+``#/$defs/`` → ``#/components/schemas/``, a ``$ref`` with siblings wrapped in
+``allOf`` as the API server publishes it), custom ones the CRD's
+``openAPIV3Schema`` with ``metadata`` pointing at ObjectMeta. Every PATCH
+operation carries ``x-kubernetes-group-version-kind`` and the
+``fieldValidation`` parameter: kubectl and Helm read those to decide how to
+apply (without them they fall back to ``/openapi/v2``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from headwater.devcluster import crds, resources, schemas
+
+_REF = "#/components/schemas/"
+_META = "io.k8s.apimachinery.pkg.apis.meta.v1."
+_COMMON = (
+    _META + "DeleteOptions",
+    _META + "Status",
+    _META + "Patch",
+    _META + "ListMeta",
+    _META + "ObjectMeta",
+    _META + "WatchEvent",
+)
+_PATCH_TYPES = (
+    "application/apply-patch+yaml",
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+)
+
+
+def _convert(node: Any, refs: set[str]) -> Any:
+    """One schema node in OpenAPI form; ``refs`` collects the definitions it names."""
+    if isinstance(node, list):
+        return [_convert(item, refs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "$ref":
+            continue
+        if key == "type" and isinstance(value, list):
+            kept = [t for t in value if t != "null"]
+            if len(kept) == 1:
+                out["type"] = kept[0]
+            continue
+        if key == "properties" and isinstance(value, dict):
+            # Keys here are field names (JSONSchemaProps has one called "$ref").
+            out[key] = {name: _convert(child, refs) for name, child in value.items()}
+            continue
+        out[key] = _convert(value, refs) if key not in ("enum", "default", "example") else value
+    if isinstance(node.get("$ref"), str):
+        name = schemas.ref_name(node["$ref"])
+        refs.add(name)
+        target = {"$ref": _REF + name}
+        if not out:
+            return target
+        return {"allOf": [target], **out}
+    return out
+
+
+def _closure(roots: list[str]) -> dict[str, Any]:
+    """Converted definitions of ``roots`` and everything they reference."""
+    defs = schemas.definitions()
+    done: dict[str, Any] = {}
+    pending = list(roots)
+    while pending:
+        name = pending.pop()
+        if name in done or name not in defs:
+            continue
+        refs: set[str] = set()
+        done[name] = _convert(defs[name], refs)
+        pending.extend(refs - done.keys())
+    return done
+
+
+def _custom_schema_name(res: resources.Resource) -> str:
+    reversed_group = ".".join(reversed(res.group.split(".")))
+    return f"{reversed_group}.{res.version}.{res.kind}"
+
+
+def _custom_schema(res: resources.Resource) -> dict[str, Any]:
+    assert res.crd is not None
+    schema = json.loads(json.dumps(crds.version_schema(res.crd, res.version)))
+    properties = schema.setdefault("properties", {})
+    properties["apiVersion"] = {"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object."}
+    properties["kind"] = {"type": "string", "description": "Kind is a string value representing the REST resource this object represents."}
+    properties["metadata"] = {"allOf": [{"$ref": _REF + _META + "ObjectMeta"}], "description": "Standard object's metadata."}
+    schema["x-kubernetes-group-version-kind"] = [
+        {"group": res.group, "version": res.version, "kind": res.kind}
+    ]
+    return schema
+
+
+def _param(name: str, where: str, description: str, *, required: bool = False, kind: str = "string") -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": where,
+        "description": description,
+        "required": required,
+        "schema": {"type": kind, "uniqueItems": True},
+    }
+
+
+_DRY_RUN = _param("dryRun", "query", "When present, indicates that modifications should not be persisted.")
+_FIELD_MANAGER = _param("fieldManager", "query", "fieldManager is a name associated with the actor or entity that is making these changes.")
+_FIELD_VALIDATION = _param("fieldValidation", "query", "fieldValidation instructs the server on how to handle objects in the request (POST/PUT/PATCH) containing unknown or duplicate fields. Valid values are: Ignore, Warn, Strict.")
+_FORCE = _param("force", "query", "Force is going to \"force\" Apply requests.", kind="boolean")
+_LIST_PARAMS = [
+    _param(name, "query", name, kind=kind)
+    for name, kind in (
+        ("allowWatchBookmarks", "boolean"),
+        ("continue", "string"),
+        ("fieldSelector", "string"),
+        ("labelSelector", "string"),
+        ("limit", "integer"),
+        ("resourceVersion", "string"),
+        ("resourceVersionMatch", "string"),
+        ("sendInitialEvents", "boolean"),
+        ("timeoutSeconds", "integer"),
+        ("watch", "boolean"),
+    )
+]
+
+
+def _operation(
+    res: resources.Resource, action: str, verb: str, schema_ref: str, *, params: list[dict[str, Any]], body: bool
+) -> dict[str, Any]:
+    group_name = "".join(part.capitalize() for part in (res.group or "core").split(".")[0].split("-"))
+    op: dict[str, Any] = {
+        "tags": [f"{(res.group or 'core').split('.')[0]}_{res.version}"],
+        "operationId": f"{action}{group_name}{res.version.capitalize()}{'Namespaced' if res.namespaced else ''}{res.kind}",
+        "parameters": params,
+        "responses": {
+            "200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": _REF + schema_ref}}}},
+            "401": {"description": "Unauthorized"},
+        },
+        "x-kubernetes-action": verb,
+        "x-kubernetes-group-version-kind": {"group": res.group, "version": res.version, "kind": res.kind},
+    }
+    if body:
+        types = _PATCH_TYPES if verb == "patch" else ("application/json", "application/yaml")
+        target = _META + "Patch" if verb == "patch" else schema_ref
+        op["requestBody"] = {
+            "content": {t: {"schema": {"$ref": _REF + target}} for t in types},
+            "required": True,
+        }
+    return op
+
+
+def _paths(res: resources.Resource, schema_name: str) -> dict[str, Any]:
+    base = f"/apis/{res.group}/{res.version}" if res.group else "/api/v1"
+    prefix = f"{base}/namespaces/{{namespace}}/{res.plural}" if res.namespaced else f"{base}/{res.plural}"
+    list_name = schema_name + "List"
+    common = [_param("name", "path", f"name of the {res.kind}", required=True)]
+    if res.namespaced:
+        common.append(_param("namespace", "path", "object name and auth scope", required=True))
+    collection_common = common[1:]
+    writes = [_DRY_RUN, _FIELD_MANAGER, _FIELD_VALIDATION]
+    paths: dict[str, Any] = {
+        prefix: {
+            "parameters": collection_common,
+            "get": _operation(res, "list", "list", list_name, params=_LIST_PARAMS, body=False),
+            "post": _operation(res, "create", "post", schema_name, params=writes, body=True),
+            "delete": _operation(res, "deletecollection", "deletecollection", _META + "Status", params=[_DRY_RUN], body=False),
+        },
+        f"{prefix}/{{name}}": {
+            "parameters": common,
+            "get": _operation(res, "read", "get", schema_name, params=[], body=False),
+            "put": _operation(res, "replace", "put", schema_name, params=writes, body=True),
+            "patch": _operation(res, "patch", "patch", schema_name, params=[*writes, _FORCE], body=True),
+            "delete": _operation(res, "delete", "delete", _META + "Status", params=[_DRY_RUN], body=False),
+        },
+    }
+    if res.has_status:
+        paths[f"{prefix}/{{name}}/status"] = {
+            "parameters": common,
+            "get": _operation(res, "read", "get", schema_name, params=[], body=False),
+            "put": _operation(res, "replace", "put", schema_name, params=writes, body=True),
+            "patch": _operation(res, "patch", "patch", schema_name, params=[*writes, _FORCE], body=True),
+        }
+    return paths
+
+
+def document(registry: resources.Registry, group: str, version: str) -> dict[str, Any] | None:
+    served = registry.in_group_version(group, version)
+    if not served:
+        return None
+    roots = list(_COMMON)
+    custom: dict[str, Any] = {}
+    paths: dict[str, Any] = {}
+    for res in sorted(served, key=lambda r: r.plural):
+        if res.definition is not None:
+            name = res.definition
+            roots.append(name)
+            list_def = schemas.definition_for(res.group, res.version, res.list_kind)
+            if list_def:
+                roots.append(list_def)
+        else:
+            name = _custom_schema_name(res)
+            custom[name] = _custom_schema(res)
+            custom[name + "List"] = {
+                "type": "object",
+                "required": ["items"],
+                "properties": {
+                    "apiVersion": {"type": "string"},
+                    "kind": {"type": "string"},
+                    "metadata": {"allOf": [{"$ref": _REF + _META + "ListMeta"}]},
+                    "items": {"type": "array", "items": {"$ref": _REF + name}},
+                },
+                "x-kubernetes-group-version-kind": [
+                    {"group": res.group, "version": res.version, "kind": res.list_kind}
+                ],
+            }
+        paths.update(_paths(res, name))
+    components = _closure(roots)
+    components.update(custom)
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": "v1.37.1"},
+        "paths": paths,
+        "components": {"schemas": components},
+    }
+
+
+def index(registry: resources.Registry, hashes: dict[str, str]) -> dict[str, Any]:
+    """``/openapi/v3``: path → serverRelativeURL with the document's hash."""
+    paths: dict[str, Any] = {}
+    for group, versions in registry.group_versions().items():
+        for version in versions:
+            key = f"apis/{group}/{version}" if group else "api/v1"
+            url = f"/openapi/v3/{key}"
+            digest = hashes.get(key)
+            paths[key] = {"serverRelativeURL": f"{url}?hash={digest}" if digest else url}
+    return {"paths": paths}
+
+
+def digest(body: bytes) -> str:
+    return hashlib.sha512(body).hexdigest()[:64].upper()

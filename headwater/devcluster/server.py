@@ -1,0 +1,274 @@
+"""The devcluster HTTP server: routing, middleware, lifecycle.
+
+``run`` opens the store, builds the ``Cluster``, serves HTTP (or HTTPS with
+a bearer token), writes the kubeconfig only once requests are accepted, runs
+the in-process controllers (simulated kubelet, garbage collector) as
+background clients of its own API, and stops cleanly when ``stop`` is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import json
+import logging
+import pathlib
+import secrets
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from headwater.devcluster import (
+    cluster as cluster_mod,
+    controllermanager,
+    discovery,
+    errors,
+    handlers,
+    kubeconfig,
+    openapi,
+    requests,
+    storage,
+    typeinfo,
+)
+
+log = logging.getLogger("headwater.devcluster")
+BODY_LIMIT = 3 * 1024 * 1024
+VERSION = {
+    "major": "1",
+    "minor": "37",
+    "emulationMajor": "1",
+    "emulationMinor": "37",
+    "minCompatibilityMajor": "1",
+    "minCompatibilityMinor": "36",
+    "gitVersion": "v1.37.1+devcluster",
+    "gitCommit": "0000000000000000000000000000000000000000",
+    "gitTreeState": "clean",
+    "buildDate": "2026-01-01T00:00:00Z",
+    "goVersion": "python",
+    "compiler": "python",
+    "platform": "linux/amd64",
+}
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 0
+    kubeconfig: pathlib.Path | None = None
+    data_dir: pathlib.Path | None = None
+    tls: bool = False
+    simulate_delay: float = 0.3
+    token: str | None = None
+
+
+class Server:
+    """Routes requests to discovery, OpenAPI and REST handlers of one ``Cluster``."""
+
+    def __init__(self, state: cluster_mod.Cluster, *, token: str | None, address: str) -> None:
+        self.state = state
+        self.token = token
+        self.address = address
+        self._openapi: dict[str, tuple[str, bytes]] = {}
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=BODY_LIMIT, middlewares=[self._guard])
+        app.router.add_route("*", "/{tail:.*}", self.dispatch)
+        return app
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            if self.token is not None and request.path not in ("/healthz", "/livez", "/readyz"):
+                given = request.headers.get("Authorization", "")
+                if not secrets.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
+                    raise errors.unauthorized()
+            return await handler(request)
+        except errors.ApiError as error:
+            return handlers.reply(error.status(), status=error.code)
+        except web.HTTPRequestEntityTooLarge:
+            error = errors.too_large(BODY_LIMIT)
+            return handlers.reply(error.status(), status=error.code)
+        except web.HTTPException:
+            raise
+        except (ConnectionResetError, asyncio.CancelledError):
+            raise
+        except Exception as failure:
+            log.exception("request failed: %s %s", request.method, request.path_qs)
+            error = errors.internal(repr(failure))
+            return handlers.reply(error.status(), status=error.code)
+
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        path = request.path.rstrip("/") or "/"
+        method = request.method
+        if path in ("/healthz", "/livez", "/readyz"):
+            return web.Response(text="ok")
+        if method == "GET":
+            found = self._non_resource(request, path)
+            if found is not None:
+                return found
+        target = requests.parse_path(self.state.registry, path)
+        if target is None:
+            raise errors.no_resource(path)
+        if target.subresource == "finalize" and method != "PUT":
+            raise errors.method_not_allowed()
+        if target.subresource == "scale":
+            return await handlers.scale(request, self.state, target)
+        if method == "GET":
+            if target.name is None:
+                return await handlers.list_or_watch(request, self.state, target)
+            return await handlers.get(request, self.state, target)
+        if method == "POST":
+            return await handlers.create(request, self.state, target)
+        if method == "PUT":
+            return await handlers.replace(request, self.state, target)
+        if method == "PATCH":
+            return await handlers.patch(request, self.state, target)
+        if method == "DELETE":
+            if target.name is None:
+                return await handlers.delete_collection(request, self.state, target)
+            return await handlers.delete(request, self.state, target)
+        raise errors.method_not_allowed()
+
+    def _non_resource(self, request: web.Request, path: str) -> web.StreamResponse | None:
+        registry = self.state.registry
+        accept = request.headers.get("Accept")
+        if path == "/version":
+            return handlers.reply(VERSION)
+        if path in ("/api", "/apis"):
+            aggregated = discovery.negotiate_aggregated(accept)
+            if aggregated is not None:
+                body = discovery.aggregated(registry, legacy=path == "/api", version=aggregated)
+                return handlers.reply(body, content_type=discovery.aggregated_content_type(aggregated))
+            if path == "/api":
+                return handlers.reply(discovery.api_versions(self.address))
+            return handlers.reply(discovery.group_list(registry))
+        if path == "/openapi/v3":
+            hashes = {key: self._hash(key) for key in self._openapi_keys()}
+            return handlers.reply(openapi.index(registry, hashes))
+        if path.startswith("/openapi/v3/"):
+            key = path[len("/openapi/v3/") :]
+            body = self._openapi_document(key)
+            if body is None:
+                raise errors.no_resource(path)
+            return web.Response(body=body, content_type="application/json")
+        segments = path.strip("/").split("/")
+        if segments[0] == "api" and len(segments) == 2:
+            doc = discovery.resource_list(registry, "", segments[1])
+        elif segments[0] == "apis" and len(segments) == 2:
+            doc = discovery.group(registry, segments[1])
+        elif segments[0] == "apis" and len(segments) == 3:
+            doc = discovery.resource_list(registry, segments[1], segments[2])
+        else:
+            return None
+        if doc is None:
+            raise errors.no_resource(path)
+        return handlers.reply(doc)
+
+    def _openapi_keys(self) -> list[str]:
+        keys = []
+        for group, versions in self.state.registry.group_versions().items():
+            keys.extend(f"apis/{group}/{v}" if group else f"api/{v}" for v in versions)
+        return keys
+
+    def _gv(self, key: str) -> tuple[str, str] | None:
+        parts = key.split("/")
+        if len(parts) == 2 and parts[0] == "api":
+            return "", parts[1]
+        if len(parts) == 3 and parts[0] == "apis":
+            return parts[1], parts[2]
+        return None
+
+    def _hash(self, key: str) -> str:
+        """Changes exactly when the document would (CRD versions of the group-version)."""
+        gv = self._gv(key)
+        if gv is None:
+            return ""
+        identity = [
+            (r.plural, (r.crd or {}).get("metadata", {}).get("resourceVersion"))
+            for r in sorted(self.state.registry.in_group_version(*gv), key=lambda r: r.plural)
+        ]
+        return hashlib.sha256(json.dumps([key, identity]).encode()).hexdigest()[:32].upper()
+
+    def _openapi_document(self, key: str) -> bytes | None:
+        gv = self._gv(key)
+        if gv is None:
+            return None
+        digest = self._hash(key)
+        cached = self._openapi.get(key)
+        if cached is not None and cached[0] == digest:
+            return cached[1]
+        doc = openapi.document(self.state.registry, *gv)
+        if doc is None:
+            return None
+        body = json.dumps(doc, separators=(",", ":")).encode()
+        self._openapi[key] = (digest, body)
+        return body
+
+
+async def run(
+    settings: Settings,
+    *,
+    stop: asyncio.Event,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve until ``stop`` is set; ``on_ready(base_url)`` once requests are accepted."""
+    store = storage.open_storage(settings.data_dir)
+    state = cluster_mod.Cluster(store=store, catalog=typeinfo.load_builtin())
+    token = settings.token
+    ssl_context: ssl.SSLContext | None = None
+    credentials: kubeconfig.Credentials | None = None
+    if settings.tls:
+        credentials = kubeconfig.self_signed(settings.host)
+        ssl_context = credentials.server_context()
+        token = token or secrets.token_urlsafe(24)
+    scheme = "https" if settings.tls else "http"
+    server = Server(state, token=token, address=f"{settings.host}:{settings.port}")
+    runner = web.AppRunner(server.app(), access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=ssl_context)
+    await site.start()
+    port = _bound_port(runner, settings.port)
+    base_url = f"{scheme}://{settings.host}:{port}"
+    server.address = f"{settings.host}:{port}"
+    background: list[asyncio.Task[Any]] = []
+    try:
+        if settings.kubeconfig is not None:
+            kubeconfig.write(settings.kubeconfig, server=base_url, token=token, credentials=credentials)
+        client_ssl: ssl.SSLContext | bool = False
+        if credentials is not None:
+            client_ssl = ssl.create_default_context(cafile=str(credentials.cert))
+        background.append(
+            asyncio.create_task(
+                controllermanager.run(
+                    base_url=base_url,
+                    token=token,
+                    ssl=client_ssl,
+                    simulate_delay=settings.simulate_delay,
+                    stop=stop,
+                )
+            )
+        )
+        state.collector_running = True
+        if on_ready is not None:
+            on_ready(base_url)
+        log.info("devcluster serving on %s", base_url)
+        await stop.wait()
+    finally:
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        await runner.cleanup()
+        store.close()
+        if credentials is not None:
+            credentials.cleanup()
+
+
+def _bound_port(runner: web.AppRunner, fallback: int) -> int:
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    return fallback

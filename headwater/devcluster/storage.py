@@ -1,0 +1,130 @@
+"""Object storage behind one small interface, in memory (tests) or SQLite.
+
+Objects are JSON-able dicts addressed by ``(resource key, namespace, name)``
+where the resource key is ``<group>/<plural>`` and the namespace is ``""``
+for cluster-scoped objects. The store also owns the global resourceVersion
+counter so it survives restarts with the data (SQLite).
+
+Contract: callers never mutate a dict they got from or gave to the store;
+writes always pass a fresh object. That lets reads skip copying.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sqlite3
+from typing import Any, Protocol
+
+Key = tuple[str, str, str]
+Obj = dict[str, Any]
+
+
+class Storage(Protocol):
+    """What the server needs from a store."""
+
+    def get(self, key: Key) -> Obj | None: ...
+
+    def list(self, resource: str, namespace: str | None) -> list[Obj]:
+        """Objects of ``resource``, in ``namespace`` or (``None``) every namespace, sorted."""
+        ...
+
+    def put(self, key: Key, obj: Obj) -> None: ...
+
+    def delete(self, key: Key) -> None: ...
+
+    def next_version(self) -> int:
+        """Advance the global resourceVersion and return the new value."""
+        ...
+
+    def current_version(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class MemoryStorage:
+    """Dicts in memory: ``resource → {(namespace, name): object}``."""
+
+    def __init__(self) -> None:
+        self._objects: dict[str, dict[tuple[str, str], Obj]] = {}
+        self._version = 0
+
+    def get(self, key: Key) -> Obj | None:
+        return self._objects.get(key[0], {}).get((key[1], key[2]))
+
+    def list(self, resource: str, namespace: str | None) -> list[Obj]:
+        bucket = self._objects.get(resource, {})
+        keys = sorted(bucket)
+        if namespace is not None:
+            keys = [k for k in keys if k[0] == namespace]
+        return [bucket[k] for k in keys]
+
+    def put(self, key: Key, obj: Obj) -> None:
+        self._objects.setdefault(key[0], {})[(key[1], key[2])] = obj
+
+    def delete(self, key: Key) -> None:
+        self._objects.get(key[0], {}).pop((key[1], key[2]), None)
+
+    def next_version(self) -> int:
+        self._version += 1
+        return self._version
+
+    def current_version(self) -> int:
+        return self._version
+
+    def close(self) -> None:
+        self._objects.clear()
+
+
+class SqliteStorage(MemoryStorage):
+    """Memory storage written through to SQLite, loaded back at start.
+
+    Reads are served from memory; each write is one committed statement, so a
+    crash loses at most the write in flight. The resourceVersion counter is
+    stored with the data, so versions keep increasing across restarts.
+    """
+
+    def __init__(self, directory: pathlib.Path) -> None:
+        super().__init__()
+        directory.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(directory / "devcluster.sqlite3", isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS objects (resource TEXT, namespace TEXT, name TEXT,"
+            " body TEXT, PRIMARY KEY (resource, namespace, name))"
+        )
+        self._db.execute("CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY, value INTEGER)")
+        row = self._db.execute("SELECT value FROM counter WHERE id = 1").fetchone()
+        self._version = int(row[0]) if row else 0
+        for resource, namespace, name, body in self._db.execute(
+            "SELECT resource, namespace, name, body FROM objects"
+        ):
+            super().put((resource, namespace, name), json.loads(body))
+
+    def put(self, key: Key, obj: Obj) -> None:
+        super().put(key, obj)
+        self._db.execute(
+            "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)",
+            (*key, json.dumps(obj, separators=(",", ":"))),
+        )
+
+    def delete(self, key: Key) -> None:
+        super().delete(key)
+        self._db.execute(
+            "DELETE FROM objects WHERE resource = ? AND namespace = ? AND name = ?", key
+        )
+
+    def next_version(self) -> int:
+        version = super().next_version()
+        self._db.execute("INSERT OR REPLACE INTO counter VALUES (1, ?)", (version,))
+        return version
+
+    def close(self) -> None:
+        self._db.close()
+        super().close()
+
+
+def open_storage(data_dir: pathlib.Path | None) -> MemoryStorage:
+    """SQLite under ``data_dir`` when given, else memory."""
+    return SqliteStorage(data_dir) if data_dir is not None else MemoryStorage()

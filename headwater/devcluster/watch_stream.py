@@ -1,0 +1,174 @@
+"""Watch responses: a chunked stream of ``{"type", "object"}`` JSON lines.
+
+Semantics (DEVCLUSTER.md item 9):
+
+- no ``resourceVersion`` or ``"0"``: synthetic ADDED events for what exists,
+  then changes;
+- version N: only changes after N; older than the retained history: one
+  ERROR event carrying a 410 Expired Status ("too old resource version");
+- ``sendInitialEvents=true``: ADDED events for what exists, then a BOOKMARK
+  annotated ``k8s.io/initial-events-end: "true"`` (kubectl delete/wait and
+  Helm's wait block on it);
+- ``allowWatchBookmarks``: periodic BOOKMARKs carrying only the version;
+- ``timeoutSeconds`` ends the stream; namespace, label and field selectors
+  filter events (by the object's state after the change);
+- Accept ``as=Table``: each event object is a one-row Table (``kubectl get -w``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from aiohttp import web
+
+from headwater.devcluster import cluster as cluster_mod
+from headwater.devcluster import errors, requests, selectors, tables, watching
+
+Obj = dict[str, Any]
+BOOKMARK_INTERVAL = 1.0
+DEFAULT_TIMEOUT = 1800.0
+
+
+class _Filter:
+    def __init__(
+        self,
+        target: requests.Target,
+        labels: tuple[selectors.Requirement, ...],
+        fields: tuple[selectors.FieldRequirement, ...],
+    ) -> None:
+        self.namespace = target.namespace
+        self.labels = labels
+        self.fields = fields
+
+    def matches(self, obj: Obj) -> bool:
+        meta = obj.get("metadata") or {}
+        if self.namespace is not None and meta.get("namespace") != self.namespace:
+            return False
+        return selectors.labels_match(self.labels, obj) and selectors.fields_match(self.fields, obj)
+
+
+async def serve(
+    request: web.Request,
+    state: cluster_mod.Cluster,
+    target: requests.Target,
+    *,
+    labels: tuple[selectors.Requirement, ...],
+    fields: tuple[selectors.FieldRequirement, ...],
+) -> web.StreamResponse:
+    query = request.query
+    res = target.resource
+    version_text = query.get("resourceVersion", "")
+    initial = requests.flag(query, "sendInitialEvents")
+    bookmarks = requests.flag(query, "allowWatchBookmarks")
+    if initial and query.get("resourceVersionMatch") != "NotOlderThan":
+        raise errors.invalid(
+            "meta.k8s.io", "ListOptions", "",
+            [("FieldValueForbidden", "resourceVersionMatch", "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan")],
+        )
+    try:
+        timeout = float(query.get("timeoutSeconds") or DEFAULT_TIMEOUT)
+    except ValueError as error:
+        raise errors.bad_request("invalid timeoutSeconds") from error
+    table_version = tables.negotiate(request.headers.get("Accept"))
+    include = query.get("includeObject", "Metadata")
+    selection = _Filter(target, labels, fields)
+
+    synthetic = initial or version_text in ("", "0")
+    since: int | None
+    if synthetic:
+        since = None
+    else:
+        try:
+            since = int(version_text)
+        except ValueError as error:
+            raise errors.bad_request(f"invalid resource version: {version_text}") from error
+
+    response = web.StreamResponse(status=200)
+    response.content_type = "application/json"
+    response.enable_chunked_encoding()
+
+    def encode(kind: str, obj: Obj) -> bytes:
+        if table_version is not None and kind != "BOOKMARK" and kind != "ERROR":
+            obj = tables.table(res, [obj], version=table_version, include=include)
+        return json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
+
+    try:
+        subscription, backlog = state.hub.subscribe(res.key, since=since)
+    except watching.TooOld:
+        await response.prepare(request)
+        current = state.store.current_version()
+        status = errors.expired(f"too old resource version: {version_text} ({current})").status()
+        await response.write(encode("ERROR", status))
+        await response.write_eof()
+        return response
+
+    await response.prepare(request)
+    last_version = state.store.current_version()
+    try:
+        if synthetic:
+            for obj in state.list(res, target.namespace):
+                if selection.matches(obj):
+                    await response.write(encode("ADDED", obj))
+            if initial:
+                await response.write(
+                    encode(
+                        "BOOKMARK",
+                        {
+                            "kind": res.kind,
+                            "apiVersion": res.group_version,
+                            "metadata": {
+                                "resourceVersion": str(last_version),
+                                "annotations": {"k8s.io/initial-events-end": "true"},
+                            },
+                        },
+                    )
+                )
+        for event in backlog:
+            await _send(response, encode, state, res, selection, event)
+            last_version = event.version
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                event = await asyncio.wait_for(
+                    subscription.queue.get(), timeout=min(remaining, BOOKMARK_INTERVAL)
+                )
+            except TimeoutError:
+                if bookmarks:
+                    await response.write(
+                        encode(
+                            "BOOKMARK",
+                            {
+                                "kind": res.kind,
+                                "apiVersion": res.group_version,
+                                "metadata": {"resourceVersion": str(max(last_version, state.store.current_version()))},
+                            },
+                        )
+                    )
+                continue
+            await _send(response, encode, state, res, selection, event)
+            last_version = event.version
+        await response.write_eof()
+    except ConnectionResetError:
+        pass
+    finally:
+        subscription.close()
+    return response
+
+
+async def _send(
+    response: web.StreamResponse,
+    encode: Any,
+    state: cluster_mod.Cluster,
+    res: Any,
+    selection: _Filter,
+    event: watching.Event,
+) -> None:
+    obj = state.as_version(res, event.object)
+    if selection.matches(obj):
+        await response.write(encode(event.type, obj))

@@ -1,0 +1,249 @@
+"""The HTTP connection to one Kubernetes API server.
+
+``connect`` loads the configuration the way Flux controllers do: an explicit
+``--kubeconfig`` (and context), else ``$KUBECONFIG``, else the in-cluster
+service-account token and CA, else ``~/.kube/config``. Authentication
+(bearer tokens, exec plugins, client certificates) comes from
+kubernetes-asyncio's configuration loader; requests go through one aiohttp
+session per process, behind the client-side rate limiter.
+
+Every request is counted by verb in ``stats`` so that tests and benchmarks can
+assert how many API calls a reconcile cost. Errors are raised as
+``shared.kube.errors`` types, never as aiohttp or kubernetes-asyncio ones.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import os
+import ssl
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+import aiohttp
+from kubernetes_asyncio import client as kube_client
+from kubernetes_asyncio import config as kube_config
+
+from shared.kube import errors, ratelimit
+
+JSON = "application/json"
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+
+
+async def load_configuration(
+    *, kubeconfig: str | None = None, context: str | None = None
+) -> kube_client.Configuration:
+    """The API server address and credentials, found as Flux controllers find them."""
+    configuration = kube_client.Configuration()
+    path = kubeconfig or os.environ.get("KUBECONFIG")
+    try:
+        if path:
+            # NB: KUBECONFIG may list several files; the first one is the primary.
+            primary = path.split(os.pathsep)[0]
+            await kube_config.load_kube_config(
+                config_file=primary,
+                context=context,
+                client_configuration=configuration,
+                persist_config=False,
+            )
+            return configuration
+        if os.environ.get("KUBERNETES_SERVICE_HOST"):
+            with contextlib.suppress(kube_config.ConfigException):
+                kube_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+                return configuration
+        await kube_config.load_kube_config(
+            context=context, client_configuration=configuration, persist_config=False
+        )
+    except (kube_config.ConfigException, OSError) as error:
+        raise errors.UnreachableError(
+            f"cannot load the Kubernetes configuration: {error}"
+        ) from error
+    return configuration
+
+
+def _ssl_context(configuration: kube_client.Configuration) -> ssl.SSLContext | bool:
+    if not str(configuration.host or "").startswith("https"):
+        return False
+    context = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
+    if configuration.cert_file:
+        context.load_cert_chain(configuration.cert_file, keyfile=configuration.key_file)
+    if not configuration.verify_ssl:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class Client:
+    """Requests to one API server: auth, rate limit, error translation, counting."""
+
+    def __init__(
+        self,
+        *,
+        configuration: kube_client.Configuration,
+        session: aiohttp.ClientSession,
+        limiter: ratelimit.TokenBucket,
+        stats: collections.Counter[str] | None = None,
+        impersonate_user: str | None = None,
+        impersonate_groups: Sequence[str] = (),
+        user_agent: str = "headwater",
+    ) -> None:
+        self.configuration = configuration
+        self._session = session
+        self._limiter = limiter
+        self.stats: collections.Counter[str] = stats if stats is not None else collections.Counter()
+        self._impersonate_user = impersonate_user
+        self._impersonate_groups = tuple(impersonate_groups)
+        self._user_agent = user_agent
+        self._owner = impersonate_user is None
+        self._ssl = _ssl_context(configuration)
+
+    @property
+    def host(self) -> str:
+        return str(self.configuration.host).rstrip("/")
+
+    def impersonating(self, user: str, *, groups: Sequence[str] = ()) -> Client:
+        """A client that acts as ``user`` (``Impersonate-User``), sharing this connection."""
+        return Client(
+            configuration=self.configuration,
+            session=self._session,
+            limiter=self._limiter,
+            stats=self.stats,
+            impersonate_user=user,
+            impersonate_groups=groups,
+            user_agent=self._user_agent,
+        )
+
+    async def _headers(self, *, accept: str, content_type: str | None) -> dict[str, str]:
+        headers = {"Accept": accept, "User-Agent": self._user_agent}
+        if content_type:
+            headers["Content-Type"] = content_type
+        auth = (await self.configuration.auth_settings()).get("BearerToken")
+        if auth and auth.get("value"):
+            headers[auth["key"]] = auth["value"]
+        if self._impersonate_user:
+            headers["Impersonate-User"] = self._impersonate_user
+        return headers
+
+    def _impersonation_items(self) -> list[tuple[str, str]]:
+        return [("Impersonate-Group", group) for group in self._impersonate_groups]
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+        accept: str = JSON,
+        verb: str | None = None,
+        request_timeout: float | None = None,
+    ) -> Any:
+        """Send one request and return the decoded JSON answer.
+
+        Raises a ``shared.kube.errors.KubeError`` subclass for any non-2xx
+        answer or when the server cannot be reached.
+        """
+        self.stats[verb or method.lower()] += 1
+        await self._limiter.acquire()
+        headers = await self._headers(
+            accept=accept, content_type=content_type or (JSON if body is not None else None)
+        )
+        data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body))
+        for attempt in (1, 2):
+            try:
+                async with self._session.request(
+                    method,
+                    self.host + path,
+                    params=query,
+                    data=data,
+                    headers=[*headers.items(), *self._impersonation_items()],
+                    ssl=self._ssl,
+                    timeout=aiohttp.ClientTimeout(total=request_timeout)
+                    if request_timeout
+                    else None,
+                ) as response:
+                    payload = await response.read()
+                    if response.status >= 300:
+                        raise errors.from_status(response.status, payload)
+                break
+            except aiohttp.ServerDisconnectedError as error:
+                # NB: a pooled keep-alive connection to a restarted API server
+                # fails on first use; one retry on a fresh connection is safe.
+                if attempt == 2:
+                    raise errors.translate(error) from error
+            except (aiohttp.ClientError, TimeoutError, OSError) as error:
+                raise errors.translate(error) from error
+        if not payload:
+            return None
+        try:
+            return json.loads(payload)
+        except ValueError as error:
+            raise errors.ServerError(f"undecodable answer from {path}: {error}") from error
+
+    async def stream(
+        self,
+        path: str,
+        *,
+        query: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        request_timeout: float | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The JSON objects of a streamed answer (a watch), one per line, until it ends."""
+        self.stats["watch"] += 1
+        await self._limiter.acquire()
+        headers = await self._headers(accept=JSON, content_type=None)
+        try:
+            async with self._session.get(
+                self.host + path,
+                params=query,
+                headers=[*headers.items(), *self._impersonation_items()],
+                ssl=self._ssl,
+                timeout=aiohttp.ClientTimeout(total=request_timeout, sock_read=request_timeout),
+            ) as response:
+                if response.status >= 300:
+                    raise errors.from_status(response.status, await response.read())
+                async for line in response.content:
+                    if line.strip():
+                        yield json.loads(line)
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            raise errors.translate(error) from error
+        except ValueError as error:
+            raise errors.ServerError(f"undecodable watch event from {path}: {error}") from error
+
+    async def close(self) -> None:
+        if self._owner:
+            await self._session.close()
+
+
+async def connect(
+    *,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    qps: float = 50.0,
+    burst: int = 300,
+    user_agent: str = "headwater",
+) -> Client:
+    """A client for the configured cluster (see ``load_configuration``)."""
+    configuration = await load_configuration(kubeconfig=kubeconfig, context=context)
+    session = aiohttp.ClientSession(read_bufsize=2**21)
+    return Client(
+        configuration=configuration,
+        session=session,
+        limiter=ratelimit.TokenBucket(qps=qps, burst=burst),
+        user_agent=user_agent,
+    )
+
+
+@contextlib.asynccontextmanager
+async def connected(**kwargs: Any) -> AsyncIterator[Client]:
+    """``connect`` as a context manager that always closes the session."""
+    client = await connect(**kwargs)
+    try:
+        yield client
+    finally:
+        await client.close()

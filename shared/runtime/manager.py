@@ -1,0 +1,179 @@
+"""The manager: one controller process's lifetime.
+
+It owns the API client, discovery, the shared informers (one per resource and
+scope, shared by every controller that reads that kind), the metrics and
+probe listeners, the event recorder and — when enabled — leader election.
+``run`` starts the listeners and informers at once (so caches are warm and
+``/readyz`` can report), then the controllers once this process leads, and on
+SIGTERM/SIGINT (or ``stop``) drains the work queues, releases the lease and
+closes everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from aiohttp import web
+
+from shared.kube import client, resources
+from shared.runtime import (
+    controller,
+    events,
+    informers,
+    leaderelection,
+    logging,
+    metrics,
+    options,
+    probes,
+    reconciling,
+)
+
+
+class Manager:
+    """Runs informers and controllers for one process (see the module docstring)."""
+
+    def __init__(self, *, name: str, opts: options.Options, api: client.Client) -> None:
+        self.name = name
+        self.options = opts
+        self.api = api
+        self.discovery = resources.Discovery(api)
+        self.metrics = metrics.Metrics()
+        self.readiness = probes.Readiness()
+        self.recorder = events.Recorder(
+            api=api,
+            controller=name,
+            instance=opts.instance,
+            events_addr=opts.events_addr or None,
+        )
+        self.controllers: list[controller.Controller] = []
+        self._informers: dict[tuple[str, str, informers.Scope], informers.Informer] = {}
+        self._side_tasks: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        self._stop = asyncio.Event()
+        self.elector: leaderelection.LeaderElector | None = None
+        self._log = logging.get_logger(controller=name)
+        self.readiness.add("informers", lambda: all(i.synced for i in self._informers.values()))
+
+    def default_scope(self) -> informers.Scope:
+        """The scope of the controllers' own kinds, from the watch flags."""
+        namespace = None if self.options.watch_all_namespaces else self.options.runtime_namespace
+        return informers.Scope(
+            namespace=namespace or None,
+            label_selector=self.options.watch_label_selector or None,
+        )
+
+    async def informer(
+        self, api_version: str, kind: str, *, scope: informers.Scope | None = None
+    ) -> informers.Informer:
+        """The shared informer of ``kind`` (created on first use)."""
+        scope = scope or informers.Scope()
+        key = (api_version, kind, scope)
+        existing = self._informers.get(key)
+        if existing is not None:
+            return existing
+        resource = await self.discovery.resolve(api_version, kind)
+        created = informers.Informer(api=self.api, resource=resource, scope=scope)
+        self._informers[key] = created
+        return created
+
+    async def add_controller(
+        self, reconciler: reconciling.Reconciler, *, workers: int | None = None
+    ) -> controller.Controller:
+        """Reconcile ``reconciler.kind`` in the default scope."""
+        crd = reconciler.kind.crd
+        informer = await self.informer(crd.api_version, crd.kind, scope=self.default_scope())
+        skeleton = reconciling.Skeleton(
+            api=self.api,
+            resource=informer.resource,
+            reconciler=reconciler,
+            recorder=self.recorder,
+        )
+        created = controller.Controller(
+            name=crd.kind.lower(),
+            informer=informer,
+            skeleton=skeleton,
+            registry=self.metrics,
+            workers=workers or self.options.concurrent,
+        )
+        self.controllers.append(created)
+        return created
+
+    def add_task(self, task: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``task`` alongside the controllers (for example an artifact server)."""
+        self._side_tasks.append(task)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def _serve(self, addr: str, routes: list[web.RouteDef]) -> web.AppRunner:
+        app = web.Application()
+        app.add_routes(routes)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        host, port = options.split_addr(addr)
+        await web.TCPSite(runner, host, port).start()
+        return runner
+
+    async def run(self) -> None:
+        """Run until ``stop`` or a termination signal; always cleans up."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, self.stop)
+        runners = [
+            await self._serve(self.options.metrics_addr, metrics.routes(self.metrics)),
+            await self._serve(self.options.health_addr, probes.routes(self.readiness)),
+        ]
+        tasks: list[asyncio.Task[Any]] = [
+            asyncio.create_task(informer.run()) for informer in self._informers.values()
+        ]
+        try:
+            if self.options.enable_leader_election:
+                self.elector = leaderelection.LeaderElector(
+                    api=self.api,
+                    config=leaderelection.LeaseConfig(
+                        namespace=self.options.leader_election_namespace
+                        or self.options.runtime_namespace
+                        or "default",
+                        name=f"{self.name}-leader-election",
+                        identity=self.options.instance,
+                        lease_duration=self.options.leader_election_lease_duration,
+                        renew_deadline=self.options.leader_election_renew_deadline,
+                        retry_period=self.options.leader_election_retry_period,
+                    ),
+                )
+                election = asyncio.create_task(self.elector.run())
+                tasks.append(election)
+                leading = asyncio.create_task(self.elector.leading.wait())
+                stopping = asyncio.create_task(self._stop.wait())
+                await asyncio.wait({leading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                leading.cancel()
+                stopping.cancel()
+            if not self._stop.is_set():
+                self._log.info("starting controllers", count=len(self.controllers))
+                tasks += [asyncio.create_task(c.run()) for c in self.controllers]
+                tasks += [asyncio.create_task(task()) for task in self._side_tasks]
+                stop_waiter = asyncio.create_task(self._stop.wait())
+                lost = (
+                    asyncio.create_task(self.elector.lost.wait())
+                    if self.elector is not None
+                    else None
+                )
+                waiters = {stop_waiter, *([lost] if lost else [])}
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in waiters:
+                    waiter.cancel()
+        finally:
+            self._log.info("shutting down")
+            await asyncio.gather(*(c.stop() for c in self.controllers))
+            if self.elector is not None:
+                await self.elector.release()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.recorder.close()
+            for runner in runners:
+                await runner.cleanup()

@@ -1,0 +1,228 @@
+"""The command-line flags every controller shares, named as Flux names them.
+
+``add_common_flags`` registers them on a controller's parser; ``Options``
+is the parsed, typed result that the manager and controllers receive (no
+global flag state). Controllers add their own flags next to these.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import socket
+
+from shared.api import meta
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Options:
+    """The common settings of one controller process."""
+
+    concurrent: int = 4
+    requeue_dependency: float = 30.0
+    kube_api_qps: float = 50.0
+    kube_api_burst: int = 300
+    kubeconfig: str | None = None
+    enable_leader_election: bool = False
+    leader_election_namespace: str = ""
+    leader_election_lease_duration: float = 35.0
+    leader_election_renew_deadline: float = 30.0
+    leader_election_retry_period: float = 5.0
+    metrics_addr: str = ":8080"
+    health_addr: str = ":9440"
+    events_addr: str = ""
+    watch_all_namespaces: bool = True
+    watch_label_selector: str = ""
+    runtime_namespace: str = ""
+    no_cross_namespace_refs: bool = False
+    default_service_account: str = ""
+    log_level: str = "info"
+    log_encoding: str = "json"
+    min_retry_delay: float = 0.75
+    max_retry_delay: float = 900.0
+    instance: str = ""
+
+
+def _duration(value: str) -> float:
+    try:
+        return meta.parse_duration(value).total_seconds()
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def _bool(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean {value!r}")
+
+
+def add_common_flags(parser: argparse.ArgumentParser) -> None:
+    """Register the flags shared by every controller on ``parser``."""
+    defaults = Options()
+    add = parser.add_argument
+    add(
+        "--concurrent",
+        type=int,
+        default=defaults.concurrent,
+        help="the number of concurrent reconciles",
+    )
+    add(
+        "--requeue-dependency",
+        type=_duration,
+        default=defaults.requeue_dependency,
+        help="the interval at which failing dependencies are re-checked (e.g. 30s)",
+    )
+    add(
+        "--kube-api-qps",
+        type=float,
+        default=defaults.kube_api_qps,
+        help="the maximum queries per second to the Kubernetes API",
+    )
+    add(
+        "--kube-api-burst",
+        type=int,
+        default=defaults.kube_api_burst,
+        help="the maximum burst of queries to the Kubernetes API",
+    )
+    add(
+        "--kubeconfig",
+        default=os.environ.get("KUBECONFIG"),
+        help="path to a kubeconfig; in-cluster configuration when unset",
+    )
+    add(
+        "--enable-leader-election",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=defaults.enable_leader_election,
+        help="elect a leader through a Lease; only the leader reconciles",
+    )
+    add(
+        "--leader-election-namespace",
+        default=defaults.leader_election_namespace,
+        help="namespace of the leader-election Lease (the runtime namespace by default)",
+    )
+    add(
+        "--leader-election-lease-duration",
+        type=_duration,
+        default=35.0,
+        help="how long a lease is valid without renewal (default 35s)",
+    )
+    add(
+        "--leader-election-renew-deadline",
+        type=_duration,
+        default=30.0,
+        help="how long the leader keeps trying to renew before giving up (default 30s)",
+    )
+    add(
+        "--leader-election-retry-period",
+        type=_duration,
+        default=5.0,
+        help="how often candidates retry acquiring or renewing (default 5s)",
+    )
+    add(
+        "--metrics-addr",
+        default=defaults.metrics_addr,
+        help="the address the Prometheus metrics endpoint binds to",
+    )
+    add(
+        "--health-addr",
+        default=defaults.health_addr,
+        help="the address the health and readiness probes bind to",
+    )
+    add(
+        "--events-addr",
+        default=defaults.events_addr,
+        help="the notification-controller address events are posted to",
+    )
+    add(
+        "--watch-all-namespaces",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=defaults.watch_all_namespaces,
+        help="watch every namespace; when false only the runtime namespace",
+    )
+    add(
+        "--watch-label-selector",
+        default=defaults.watch_label_selector,
+        help="reconcile only objects matching this label selector",
+    )
+    add(
+        "--no-cross-namespace-refs",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=defaults.no_cross_namespace_refs,
+        help="refuse references to objects in other namespaces",
+    )
+    add(
+        "--default-service-account",
+        default=defaults.default_service_account,
+        help="impersonate this service account when an object names none",
+    )
+    add(
+        "--log-level",
+        default=defaults.log_level,
+        choices=("trace", "debug", "info", "error"),
+        help="log verbosity",
+    )
+    add(
+        "--log-encoding",
+        default=defaults.log_encoding,
+        choices=("json", "console"),
+        help="log format",
+    )
+    add(
+        "--min-retry-delay",
+        type=_duration,
+        default=defaults.min_retry_delay,
+        help="the first delay after a failed reconcile (default 750ms)",
+    )
+    add(
+        "--max-retry-delay",
+        type=_duration,
+        default=defaults.max_retry_delay,
+        help="the longest delay between retries of a failing reconcile (default 15m)",
+    )
+
+
+def from_args(args: argparse.Namespace) -> Options:
+    """The common ``Options`` from parsed arguments."""
+    return Options(
+        concurrent=args.concurrent,
+        requeue_dependency=args.requeue_dependency,
+        kube_api_qps=args.kube_api_qps,
+        kube_api_burst=args.kube_api_burst,
+        kubeconfig=args.kubeconfig,
+        enable_leader_election=args.enable_leader_election,
+        leader_election_namespace=args.leader_election_namespace,
+        leader_election_lease_duration=args.leader_election_lease_duration,
+        leader_election_renew_deadline=args.leader_election_renew_deadline,
+        leader_election_retry_period=args.leader_election_retry_period,
+        metrics_addr=args.metrics_addr,
+        health_addr=args.health_addr,
+        events_addr=args.events_addr,
+        watch_all_namespaces=args.watch_all_namespaces,
+        watch_label_selector=args.watch_label_selector,
+        runtime_namespace=os.environ.get("RUNTIME_NAMESPACE", ""),
+        no_cross_namespace_refs=args.no_cross_namespace_refs,
+        default_service_account=args.default_service_account,
+        log_level=args.log_level,
+        log_encoding=args.log_encoding,
+        min_retry_delay=args.min_retry_delay,
+        max_retry_delay=args.max_retry_delay,
+        instance=os.environ.get("POD_NAME", socket.gethostname()),
+    )
+
+
+def split_addr(addr: str) -> tuple[str, int]:
+    """``(host, port)`` of a Go-style listen address (``:8080`` means every interface)."""
+    host, _, port = addr.rpartition(":")
+    if not port.isdigit():
+        raise ValueError(f"invalid listen address {addr!r}: want [host]:port")
+    return host or "0.0.0.0", int(port)

@@ -1,0 +1,155 @@
+"""The kube layer against a real devcluster: config, discovery, apply, impersonation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from kubernetes_asyncio import client as kube_client
+
+from shared.api import crdgen
+from shared.kube import applying, client, errors, ratelimit, resources
+from tests.fixtures import devcluster as devcluster_fixtures
+from tests.runtime import widgets
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devcluster_fixtures.Devcluster]:
+    with devcluster_fixtures.start_devcluster(tmp_path_factory.mktemp("kube")) as running:
+        yield running
+
+
+@pytest.fixture
+async def api(cluster: devcluster_fixtures.Devcluster) -> AsyncIterator[client.Client]:
+    async with client.connected(kubeconfig=str(cluster.kubeconfig)) as connected:
+        yield connected
+
+
+def _configmap(name: str, **data: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": "default"},
+        "data": data,
+    }
+
+
+async def test_kubeconfig_from_the_environment(
+    cluster: devcluster_fixtures.Devcluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
+    async with client.connected() as api:
+        version = await api.request("GET", "/version")
+
+    assert version["major"] == "1"
+
+
+async def test_missing_kubeconfig_is_a_clear_error(tmp_path: Any) -> None:
+    with pytest.raises(errors.UnreachableError, match="cannot load the Kubernetes configuration"):
+        await client.connect(kubeconfig=str(tmp_path / "nope"))
+
+
+async def test_discovery_finds_a_crd_established_after_the_cache_was_filled(
+    cluster: devcluster_fixtures.Devcluster, api: client.Client
+) -> None:
+    discovery = resources.Discovery(api)
+    configmaps = await discovery.resolve("v1", "ConfigMap")
+    assert (configmaps.plural, configmaps.namespaced) == ("configmaps", True)
+    cluster.kubectl("delete", "crd", "widgets.test.headwater.dev", "--ignore-not-found")
+    with pytest.raises(errors.NotFoundError, match='no matches for kind "Widget"'):
+        await discovery.resolve("test.headwater.dev/v1", "Widget")
+
+    cluster.kubectl(
+        "apply", "--server-side", "-f", "-", input=json.dumps(crdgen.crd_for(widgets.Widget))
+    )
+    cluster.kubectl("wait", "--for=condition=Established", "crd/widgets.test.headwater.dev")
+    widget = await discovery.resolve("test.headwater.dev/v1", "Widget")
+
+    assert (
+        widget.path(namespace="x", name="y") == "/apis/test.headwater.dev/v1/namespaces/x/widgets/y"
+    )
+
+
+async def test_apply_then_conflict_names_the_fields(api: client.Client) -> None:
+    objects = applying.Objects(api=api, discovery=resources.Discovery(api))
+    await objects.apply(_configmap("owned", color="blue"), field_manager="first")
+
+    with pytest.raises(errors.ConflictError) as caught:
+        await objects.apply(_configmap("owned", color="red"), field_manager="second")
+
+    assert any(".data.color" in conflict for conflict in caught.value.field_conflicts)
+    forced = await objects.apply(
+        _configmap("owned", color="red"), field_manager="second", force=True
+    )
+    assert forced["data"] == {"color": "red"}
+
+
+async def test_dry_run_apply_persists_nothing(api: client.Client) -> None:
+    objects = applying.Objects(api=api, discovery=resources.Discovery(api))
+
+    answer = await objects.apply(_configmap("dry", a="1"), field_manager="t", dry_run=True)
+
+    assert answer["data"] == {"a": "1"}
+    with pytest.raises(errors.NotFoundError):
+        await objects.get("v1", "ConfigMap", "dry", namespace="default")
+
+
+async def test_requests_are_counted_by_verb(api: client.Client) -> None:
+    objects = applying.Objects(api=api, discovery=resources.Discovery(api))
+    await objects.apply(_configmap("counted"), field_manager="t")
+    await objects.get("v1", "ConfigMap", "counted", namespace="default")
+
+    assert api.stats["patch"] == 1
+    assert api.stats["get"] == 1
+    assert api.stats["discovery"] == 1
+
+
+async def test_impersonation_headers_are_sent() -> None:
+    seen: list[dict[str, Any]] = []
+
+    async def record(request: web.Request) -> web.Response:
+        seen.append(
+            {
+                "user": request.headers.get("Impersonate-User"),
+                "groups": request.headers.getall("Impersonate-Group", []),
+                "auth": request.headers.get("Authorization"),
+            }
+        )
+        return web.json_response({"kind": "Status"})
+
+    app = web.Application()
+    app.router.add_get("/api/v1/namespaces", record)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        configuration = kube_client.Configuration(host=f"http://127.0.0.1:{port}")
+        configuration.api_key = {"BearerToken": "secret-token"}
+        configuration.api_key_prefix = {"BearerToken": "Bearer"}
+        async with aiohttp.ClientSession() as session:
+            base = client.Client(
+                configuration=configuration,
+                session=session,
+                limiter=ratelimit.TokenBucket(qps=0, burst=1),
+            )
+            tenant = base.impersonating(
+                "system:serviceaccount:team-a:deployer",
+                groups=["system:serviceaccounts", "system:serviceaccounts:team-a"],
+            )
+            await tenant.request("GET", "/api/v1/namespaces")
+            await base.request("GET", "/api/v1/namespaces")
+    finally:
+        await runner.cleanup()
+
+    assert seen[0] == {
+        "user": "system:serviceaccount:team-a:deployer",
+        "groups": ["system:serviceaccounts", "system:serviceaccounts:team-a"],
+        "auth": "Bearer secret-token",
+    }
+    assert seen[1]["user"] is None

@@ -1,0 +1,268 @@
+"""The runtime end to end against a devcluster, with the test-only Widget reconciler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from shared.api import meta
+from shared.kube import client, errors
+from tests.fixtures.polling import eventually
+from tests.runtime import widgets
+from tests.runtime.conftest import running_manager
+
+WIDGETS = "/apis/test.headwater.dev/v1/namespaces/{ns}/widgets"
+
+
+def _widget(name: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "test.headwater.dev/v1",
+        "kind": "Widget",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+
+
+async def _create(api: client.Client, namespace: str, name: str, **spec: Any) -> dict[str, Any]:
+    body = _widget(name, **spec)
+    created: dict[str, Any] = await api.request(
+        "POST", WIDGETS.format(ns=namespace), body=body, verb="create"
+    )
+    return created
+
+
+async def _get(api: client.Client, namespace: str, name: str) -> dict[str, Any]:
+    got: dict[str, Any] = await api.request("GET", f"{WIDGETS.format(ns=namespace)}/{name}")
+    return got
+
+
+async def _merge(api: client.Client, namespace: str, name: str, patch: dict[str, Any]) -> None:
+    await api.request(
+        "PATCH",
+        f"{WIDGETS.format(ns=namespace)}/{name}",
+        body=patch,
+        content_type=client.MERGE_PATCH,
+    )
+
+
+def _ready(obj: dict[str, Any]) -> dict[str, Any] | None:
+    for condition in obj.get("status", {}).get("conditions", []):
+        if condition["type"] == meta.READY:
+            return dict(condition)
+    return None
+
+
+async def test_create_reconciles_adds_finalizer_and_reports_ready(
+    api: client.Client, namespace: str
+) -> None:
+    reconciler = widgets.WidgetReconciler()
+    async with running_manager(api, reconciler, namespace=namespace):
+        await _create(api, namespace, "a", message="all good")
+
+        obj = await eventually(
+            lambda: _ready_widget(api, namespace, "a"), message="widget never became Ready"
+        )
+
+    assert obj["metadata"]["finalizers"] == [meta.FINALIZER]
+    ready = _ready(obj)
+    assert ready is not None
+    assert (ready["status"], ready["reason"], ready["message"]) == ("True", "Succeeded", "all good")
+    assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"]
+
+
+async def _ready_widget(api: client.Client, namespace: str, name: str) -> dict[str, Any] | None:
+    obj = await _get(api, namespace, name)
+    ready = _ready(obj)
+    return obj if ready is not None and ready["status"] == "True" else None
+
+
+async def test_update_is_seen_and_delete_runs_finalize(api: client.Client, namespace: str) -> None:
+    reconciler = widgets.WidgetReconciler()
+    async with running_manager(api, reconciler, namespace=namespace):
+        await _create(api, namespace, "b")
+        await eventually(lambda: _ready_widget(api, namespace, "b"))
+        await _merge(api, namespace, "b", {"spec": {"message": "second"}})
+        await eventually(
+            lambda: _message_is(api, namespace, "b", "second"), message="update not reconciled"
+        )
+
+        await api.request("DELETE", f"{WIDGETS.format(ns=namespace)}/b")
+
+        await eventually(lambda: f"{namespace}/b" in reconciler.finalized)
+        await eventually(lambda: _gone(api, namespace, "b"), message="finalizer not removed")
+    assert reconciler.reconciles[f"{namespace}/b"] >= 2
+
+
+async def _message_is(api: client.Client, namespace: str, name: str, message: str) -> bool:
+    ready = _ready(await _get(api, namespace, name))
+    return ready is not None and ready["message"] == message
+
+
+async def _gone(api: client.Client, namespace: str, name: str) -> bool:
+    try:
+        await _get(api, namespace, name)
+    except errors.NotFoundError:
+        return True
+    return False
+
+
+async def test_suspended_object_is_not_reconciled(api: client.Client, namespace: str) -> None:
+    reconciler = widgets.WidgetReconciler()
+    async with running_manager(api, reconciler, namespace=namespace) as mgr:
+        await _create(api, namespace, "s", suspend=True)
+        await eventually(lambda: _has_finalizer(api, namespace, "s"))
+        await eventually(lambda: len(mgr.controllers[0].queue) == 0)
+
+        assert reconciler.reconciles[f"{namespace}/s"] == 0
+        await _merge(api, namespace, "s", {"spec": {"suspend": None}})
+        await eventually(lambda: _ready_widget(api, namespace, "s"), message="resume ignored")
+
+
+async def _has_finalizer(api: client.Client, namespace: str, name: str) -> bool:
+    obj = await _get(api, namespace, name)
+    return meta.FINALIZER in (obj["metadata"].get("finalizers") or [])
+
+
+async def test_requested_at_triggers_a_reconcile_and_is_echoed(
+    api: client.Client, namespace: str
+) -> None:
+    reconciler = widgets.WidgetReconciler()
+    async with running_manager(api, reconciler, namespace=namespace):
+        await _create(api, namespace, "r")
+        await eventually(lambda: _ready_widget(api, namespace, "r"))
+        before = reconciler.reconciles[f"{namespace}/r"]
+
+        token = "2026-11-28T06:00:00Z"
+        await _merge(
+            api,
+            namespace,
+            "r",
+            {"metadata": {"annotations": {meta.RECONCILE_REQUEST_ANNOTATION: token}}},
+        )
+
+        obj = await eventually(lambda: _handled(api, namespace, "r", token))
+    assert reconciler.reconciles[f"{namespace}/r"] == before + 1
+    assert obj["status"]["lastHandledReconcileAt"] == token
+
+
+async def _handled(
+    api: client.Client, namespace: str, name: str, token: str
+) -> dict[str, Any] | None:
+    obj = await _get(api, namespace, name)
+    return obj if obj.get("status", {}).get("lastHandledReconcileAt") == token else None
+
+
+async def test_errors_set_ready_false_and_stalled(api: client.Client, namespace: str) -> None:
+    reconciler = widgets.WidgetReconciler()
+    async with running_manager(api, reconciler, namespace=namespace):
+        await _create(api, namespace, "stall", fail="stall")
+        await _create(api, namespace, "retry", fail="retry")
+
+        stalled = await eventually(lambda: _condition(api, namespace, "stall", meta.STALLED))
+        retrying = await eventually(lambda: _condition(api, namespace, "retry", meta.RECONCILING))
+
+    assert (stalled["reason"], stalled["message"]) == ("WidgetBroken", "widget cannot work")
+    assert retrying["reason"] == meta.PROGRESSING_WITH_RETRY_REASON
+    for name, reason in (("stall", "WidgetBroken"), ("retry", "WidgetFailed")):
+        ready = _ready(await _get(api, namespace, name))
+        assert ready is not None
+        assert (ready["status"], ready["reason"]) == ("False", reason)
+
+
+async def _condition(
+    api: client.Client, namespace: str, name: str, type_: str
+) -> dict[str, Any] | None:
+    obj = await _get(api, namespace, name)
+    for condition in obj.get("status", {}).get("conditions", []):
+        if condition["type"] == type_:
+            return dict(condition)
+    return None
+
+
+async def test_noop_reconcile_writes_nothing(api: client.Client, namespace: str) -> None:
+    reconciler = widgets.WidgetReconciler()
+    async with running_manager(api, reconciler, namespace=namespace):
+        await _create(api, namespace, "n", interval="1s")
+        await eventually(lambda: _ready_widget(api, namespace, "n"))
+        await eventually(lambda: reconciler.reconciles[f"{namespace}/n"] >= 2)
+        writes_before = _writes(api)
+        reads_before = api.stats["get"] + api.stats["list"]
+        count_before = reconciler.reconciles[f"{namespace}/n"]
+
+        await eventually(
+            lambda: reconciler.reconciles[f"{namespace}/n"] >= count_before + 3,
+            message="interval requeues did not happen",
+        )
+
+        assert _writes(api) == writes_before
+        assert api.stats["get"] + api.stats["list"] == reads_before
+
+
+def _writes(api: client.Client) -> int:
+    return sum(api.stats[verb] for verb in ("create", "update", "patch", "delete"))
+
+
+async def test_events_recorded_and_posted_in_flux_format(
+    api: client.Client, namespace: str
+) -> None:
+    received: list[dict[str, Any]] = []
+    app = aiohttp.web.Application()
+
+    async def sink(request: aiohttp.web.Request) -> aiohttp.web.Response:
+        received.append(await request.json())
+        return aiohttp.web.Response(status=202)
+
+    app.router.add_post("/", sink)
+    runner = aiohttp.web.AppRunner(app)
+    await runner.setup()
+    site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        reconciler = widgets.WidgetReconciler()
+        async with running_manager(
+            api, reconciler, namespace=namespace, events_addr=f"http://127.0.0.1:{port}/"
+        ):
+            await _create(api, namespace, "e", fail="retry")
+            await eventually(lambda: received, message="no event posted")
+            events = await eventually(lambda: _events(api, namespace), message="no Event")
+    finally:
+        await runner.cleanup()
+
+    body = received[0]
+    assert body["involvedObject"]["kind"] == "Widget"
+    assert body["involvedObject"]["name"] == "e"
+    assert body["involvedObject"]["apiVersion"] == "test.headwater.dev/v1"
+    assert (body["severity"], body["reason"]) == ("error", "WidgetFailed")
+    assert body["reportingController"] == "widget-controller"
+    assert body["timestamp"].endswith("Z")
+    event = events[0]
+    assert (event["type"], event["reason"], event["message"]) == (
+        "Warning",
+        "WidgetFailed",
+        "widget failed",
+    )
+    assert event["involvedObject"]["name"] == "e"
+
+
+async def _events(api: client.Client, namespace: str) -> list[dict[str, Any]]:
+    listing = await api.request("GET", f"/api/v1/namespaces/{namespace}/events")
+    return list(listing.get("items", []))
+
+
+async def test_metrics_and_readiness(api: client.Client, namespace: str) -> None:
+    reconciler = widgets.WidgetReconciler()
+    async with running_manager(api, reconciler, namespace=namespace) as mgr:
+        await _create(api, namespace, "m")
+        await eventually(lambda: _ready_widget(api, namespace, "m"))
+        health = mgr.options.health_addr
+        metrics_addr = mgr.options.metrics_addr
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://{health}/readyz") as ready:
+                assert ready.status == 200
+            async with session.get(f"http://{metrics_addr}/metrics") as response:
+                text = await response.text()
+
+    assert 'gotk_reconcile_duration_seconds_count{kind="Widget",name="m"' in text
+    assert 'workqueue_adds_total{name="widget"}' in text
