@@ -33,28 +33,28 @@ import dulwich.client
 import dulwich.errors
 import urllib3.exceptions
 
-from shared.api import source
+from shared.api import source_conditions
 
 
 class GitError(Exception):
     """A Git source operation failed; ``reason`` is the Flux condition reason."""
 
-    reason: ClassVar[str] = source.GIT_OPERATION_FAILED_REASON
+    reason: ClassVar[str] = source_conditions.GIT_OPERATION_FAILED_REASON
     stalling: ClassVar[bool] = False
     """True when retrying cannot help until the spec (not the remote) changes."""
 
 
 class InvalidUrlError(GitError):
-    reason = source.URL_INVALID_REASON
+    reason = source_conditions.URL_INVALID_REASON
     stalling = True
 
 
 class AuthError(GitError):
-    reason = source.AUTHENTICATION_FAILED_REASON
+    reason = source_conditions.AUTHENTICATION_FAILED_REASON
 
 
 class GitOperationError(GitError):
-    reason = source.GIT_OPERATION_FAILED_REASON
+    reason = source_conditions.GIT_OPERATION_FAILED_REASON
 
 
 class UnreachableError(GitOperationError):
@@ -70,41 +70,41 @@ class RefNotFoundError(GitOperationError):
 
 
 class EmptyRepositoryError(GitError):
-    reason = source.EMPTY_GIT_REPOSITORY_REASON
+    reason = source_conditions.EMPTY_GIT_REPOSITORY_REASON
 
 
 class IllegalPathError(GitError):
-    reason = source.ILLEGAL_PATH_REASON
+    reason = source_conditions.ILLEGAL_PATH_REASON
     stalling = True
 
 
 class CopyError(GitError):
-    reason = source.COPY_FAILURE_REASON
+    reason = source_conditions.COPY_FAILURE_REASON
 
 
 class StorageOperationError(GitError):
-    reason = source.ARCHIVE_OPERATION_FAILED_REASON
+    reason = source_conditions.ARCHIVE_OPERATION_FAILED_REASON
 
 
 class VerificationError(GitError):
-    reason = source.VERIFICATION_ERROR_REASON
+    reason = source_conditions.VERIFICATION_ERROR_REASON
 
 
 class InvalidModeError(VerificationError):
-    reason = source.INVALID_VERIFICATION_MODE_REASON
+    reason = source_conditions.INVALID_VERIFICATION_MODE_REASON
     stalling = True
 
 
 class InvalidGitObjectError(VerificationError):
-    reason = source.INVALID_GIT_OBJECT_REASON
+    reason = source_conditions.INVALID_GIT_OBJECT_REASON
 
 
 class InvalidTagSignatureError(VerificationError):
-    reason = source.INVALID_TAG_SIGNATURE_REASON
+    reason = source_conditions.INVALID_TAG_SIGNATURE_REASON
 
 
 class InvalidCommitSignatureError(VerificationError):
-    reason = source.INVALID_COMMIT_SIGNATURE_REASON
+    reason = source_conditions.INVALID_COMMIT_SIGNATURE_REASON
 
 
 _SSH_AUTH_MARKERS = ("permission denied", "host key verification failed", "no matching host key")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from controllers.source.git import errors, refs
-from shared.api import source
+from shared.api import source, source_conditions
 
 C1 = "1" * 40
 C2 = "2" * 40
@@ -105,7 +105,7 @@ def test_semver_ignores_non_version_tags_and_picks_highest() -> None:
 def test_missing_ref_is_a_readable_error(ref: dict[str, str], message: str) -> None:
     with pytest.raises(errors.RefNotFoundError, match=message) as info:
         _resolve(**ref)
-    assert info.value.reason == source.GIT_OPERATION_FAILED_REASON
+    assert info.value.reason == source_conditions.GIT_OPERATION_FAILED_REASON
 
 
 @pytest.mark.parametrize(

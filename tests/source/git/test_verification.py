@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from controllers.source.git import auth, checkout, errors, refs, verification
-from shared.api import source
+from shared.api import source, source_conditions
 from tests.fixtures import gitservers
 
 TIME_LIMIT = 20.0
@@ -82,7 +82,7 @@ async def test_unsigned_commit_is_refused(
         await _verify(
             http_server, tmp_path, ref=ref, mode="HEAD", keys={"a.asc": gpg_key.public_armor}
         )
-    assert info.value.reason == source.INVALID_COMMIT_SIGNATURE_REASON
+    assert info.value.reason == source_conditions.INVALID_COMMIT_SIGNATURE_REASON
 
 
 async def test_commit_signed_by_an_untrusted_key_is_refused(
