@@ -325,7 +325,9 @@ def _fetch_resolved(
         if packs.oid(resolved.target) not in objects:
             raise errors.RefNotFoundError(f"commit {resolved.target} not found in {display}")
         return objects
-    objects, _ = packs.receive(transport, wants=[resolved.target], depth=1, spool_dir=spool_dir)
+    objects, _ = packs.receive(
+        transport, wants=[resolved.target], depth=1, spool_dir=spool_dir, wants_are_tips=True
+    )
     return objects
 
 

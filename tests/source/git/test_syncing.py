@@ -331,3 +331,18 @@ async def test_verified_sync_records_mode(
     assert outcome.verified is not None
     assert outcome.verified.mode == "TagAndHEAD"
     assert outcome.artifact.revision == f"v1.0.0@sha1:{repo.rev()}"
+
+
+async def test_cold_sync_is_ls_remote_plus_one_shallow_fetch(
+    app: gitservers.RepoBuilder, http_server: gitservers.GitServer, store: storage.Storage
+) -> None:
+    spec = _spec(http_server.url("app.git"))
+    http_server.reset_log()
+    await syncing.sync(
+        key=KEY, spec=spec, status=None, credentials=syncing.Credentials(), store=store
+    )
+    assert http_server.requests() == [
+        "GET /app.git/info/refs?service=git-upload-pack 200",  # ls-remote
+        "GET /app.git/info/refs?service=git-upload-pack 200",  # fetch: advertisement
+        "POST /app.git/git-upload-pack 200",  # fetch: depth-1 pack
+    ]
