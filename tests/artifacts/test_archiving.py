@@ -190,17 +190,31 @@ def test_write_failure_is_archive_error(tmp_path: pathlib.Path) -> None:
         archiving.write_archive(tmp_path, Broken())  # type: ignore[arg-type]
 
 
+def _remove_deep_tree(top: pathlib.Path, depth: int) -> None:
+    """Delete a ``d/d/…`` chain bottom-up (shutil.rmtree would recurse past the limit)."""
+    levels = [top / "/".join(["d"] * n) for n in range(depth, 0, -1)]
+    for level in levels:
+        for child in level.iterdir():
+            if not child.is_dir():
+                child.unlink()
+        level.rmdir()
+
+
 def test_very_deep_tree_does_not_exhaust_recursion(tmp_path: pathlib.Path) -> None:
     depth = 1100  # deeper than Python's default recursion limit (1000)
     deepest = tmp_path
     for _ in range(depth):  # NB: mkdir(parents=True) recurses too
         deepest = deepest / "d"
         deepest.mkdir()
-    (deepest / "leaf.yaml").write_bytes(b"leaf")
-    (deepest / ".sourceignore").write_bytes(b"*.txt\n")
-    matcher = ignoring.source_matcher(tmp_path, spec_ignore=None)
-    data, result = _archive(tmp_path, exclude=matcher)
-    assert (result.files, result.directories) == (2, depth)
-    assert matcher.patterns[-1].domain == "/".join(["d"] * depth)
-    names = [m.name for m in _members(data)]
-    assert names[-1] == "/".join(["d"] * depth) + "/leaf.yaml"
+    try:
+        (deepest / "leaf.yaml").write_bytes(b"leaf")
+        (deepest / ".sourceignore").write_bytes(b"*.txt\n")
+        matcher = ignoring.source_matcher(tmp_path, spec_ignore=None)
+        data, result = _archive(tmp_path, exclude=matcher)
+        assert (result.files, result.directories) == (2, depth)
+        assert matcher.patterns[-1].domain == "/".join(["d"] * depth)
+        names = [m.name for m in _members(data)]
+        assert names[-1] == "/".join(["d"] * depth) + "/leaf.yaml"
+    finally:
+        # NB: pytest's later clean-up of old temp dirs would hit the recursion limit.
+        _remove_deep_tree(tmp_path, depth)
