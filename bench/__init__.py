@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): each prints machine-independent ratios as JSON."""

@@ -92,7 +92,7 @@ class GitRepositorySpec(objects.ApiModel):
     proxy_secret_ref: meta.LocalObjectReference | None = None
     """Secret with proxy settings: address, optional username and password."""
     ignore: str | None = None
-    """.sourceignore patterns replacing the default exclusions ("" disables them)."""
+    """.sourceignore patterns replacing the default exclusions (Flux keeps the VCS ones)."""
     suspend: bool | None = None
     """Pause reconciliation."""
     recurse_submodules: bool | None = None
@@ -244,7 +244,7 @@ class OCIRepositorySpec(objects.ApiModel):
     timeout: meta.Timeout = "60s"
     """Timeout for registry operations such as pulling."""
     ignore: str | None = None
-    """.sourceignore patterns replacing the default exclusions ("" disables them)."""
+    """.sourceignore patterns replacing the default exclusions (Flux keeps the VCS ones)."""
     insecure: bool | None = None
     """Allow a plain-HTTP registry."""
     suspend: bool | None = None
@@ -550,7 +550,7 @@ class BucketSpec(objects.ApiModel):
     timeout: meta.Timeout = "60s"
     """Timeout for fetch operations."""
     ignore: str | None = None
-    """.sourceignore patterns replacing the default exclusions ("" disables them)."""
+    """.sourceignore patterns replacing the default exclusions (Flux keeps the VCS ones)."""
     suspend: bool | None = None
     """Pause reconciliation."""
 

@@ -1,0 +1,143 @@
+"""source-controller: ``python -m controllers.source`` (or ``source-controller``).
+
+Reconciles GitRepositories into artifacts under ``--storage-path`` and serves
+them read-only on ``--storage-addr``; artifact URLs are built from
+``--storage-adv-addr``. Takes the common controller flags too (see
+``shared.runtime.options``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from controllers.source.gitrepository import reconciler
+from shared.api import meta, source
+from shared.artifacts import serving, storage
+from shared.kube import client, errors
+from shared.runtime import informers, logging, manager, options
+
+CONTROLLER_NAME = "source-controller"
+INCLUDES_INDEX = "includes"
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=CONTROLLER_NAME, description=__doc__.splitlines()[0])
+    options.add_common_flags(parser)
+    namespace = os.environ.get("RUNTIME_NAMESPACE", "flux-system")
+    parser.add_argument(
+        "--storage-path",
+        default=os.environ.get("STORAGE_PATH", "/data"),
+        help="the local directory artifacts are stored in",
+    )
+    parser.add_argument(
+        "--storage-addr", default=":9090", help="the address the artifact file server binds to"
+    )
+    parser.add_argument(
+        "--storage-adv-addr",
+        default=f"{CONTROLLER_NAME}.{namespace}.svc.cluster.local.",
+        help="the host[:port] or base URL artifact URLs are built from",
+    )
+    parser.add_argument(
+        "--artifact-retention-ttl",
+        default="60s",
+        help="how long superseded artifacts are kept (e.g. 60s)",
+    )
+    parser.add_argument(
+        "--artifact-retention-records",
+        type=int,
+        default=2,
+        help="how many superseded artifacts are kept at most",
+    )
+    return parser.parse_args(argv)
+
+
+async def run(args: argparse.Namespace) -> int:
+    opts = options.from_args(args)
+    try:
+        ttl = meta.parse_duration(args.artifact_retention_ttl).total_seconds()
+    except ValueError as error:
+        print(f"{CONTROLLER_NAME}: --artifact-retention-ttl: {error}", file=sys.stderr)
+        return 2
+    store = storage.Storage(
+        args.storage_path,
+        advertised_address=args.storage_adv_addr,
+        retention=storage.RetentionPolicy(
+            ttl=datetime.timedelta(seconds=ttl), records=args.artifact_retention_records
+        ),
+    )
+    try:
+        api = await client.connect(
+            kubeconfig=opts.kubeconfig,
+            qps=opts.kube_api_qps,
+            burst=opts.kube_api_burst,
+            user_agent=CONTROLLER_NAME,
+        )
+    except errors.KubeError as error:
+        logging.get_logger().error("unable to connect to the Kubernetes API", error=error)
+        return 1
+    try:
+        mgr = manager.Manager(name=CONTROLLER_NAME, opts=opts, api=api)
+        repositories = await mgr.informer(
+            source.API_VERSION, "GitRepository", scope=mgr.default_scope()
+        )
+        controller = await mgr.add_controller(
+            reconciler.GitRepositoryReconciler(
+                api=api, store=store, recorder=mgr.recorder, repositories=repositories
+            )
+        )
+        # A repository that includes another is reconciled again when the
+        # included one gets a new artifact.
+        repositories.add_index(INCLUDES_INDEX, _included_keys)
+        controller.watch(
+            repositories,
+            lambda obj: [
+                informers.key_of(o)
+                for o in repositories.by_index(INCLUDES_INDEX, informers.key_of(obj))
+            ],
+            when=_artifact_changed,
+        )
+        host, port = options.split_addr(args.storage_addr)
+
+        async def serve_artifacts() -> None:
+            async with serving.running(store.root, host=host, port=port):
+                await asyncio.Event().wait()
+
+        mgr.add_task(serve_artifacts)
+        await mgr.run()
+    except errors.KubeError as error:
+        logging.get_logger().error("source-controller failed", error=error)
+        return 1
+    finally:
+        await api.close()
+    return 0
+
+
+def _artifact_changed(_: str, new: dict[str, Any], old: dict[str, Any] | None) -> bool:
+    def artifact(obj: dict[str, Any] | None) -> Any:
+        return ((obj or {}).get("status") or {}).get("artifact")
+
+    return bool(artifact(new) != artifact(old))
+
+
+def _included_keys(obj: dict[str, Any]) -> list[str]:
+    """``namespace/name`` of every GitRepository that ``obj`` includes."""
+    namespace = obj["metadata"].get("namespace")
+    includes = (obj.get("spec") or {}).get("include") or []
+    return [f"{namespace}/{i['repository']['name']}" for i in includes if i.get("repository")]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.configure(level=args.log_level, encoding=args.log_encoding)
+    os.makedirs(args.storage_path, exist_ok=True)
+    return asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""GitRepository: the reconciler that turns a Git ref into a served artifact."""

@@ -1,0 +1,305 @@
+"""The GitRepository reconciler: Kubernetes in, ``git.syncing.sync`` in the middle.
+
+Steps (each sets only its own conditions; the runtime's summarizer derives
+Ready/Reconciling/Stalled):
+
+1. **credentials** — read the Secrets ``spec.secretRef``, ``proxySecretRef``
+   and ``verify.secretRef`` name (a missing Secret is ``FetchFailed``/
+   ``AuthenticationFailed``, retried);
+2. **includes** — every ``spec.include`` must name a GitRepository with an
+   artifact in this storage, else ``IncludeUnavailable`` (a wait, retried
+   after the interval);
+3. **sync** — remote revision first; unchanged → nothing cloned or written;
+   else checkout, verify, include, package, garbage-collect. Failures map to
+   ``FetchFailed``, ``StorageOperationFailed`` or ``SourceVerified=False``;
+   URL and mode errors stall;
+4. **status** — artifact, included artifacts, observed settings,
+   ``ArtifactInStorage``, ``SourceVerified``; on a new revision a
+   ``NewArtifact`` event carrying the commit subject, author and revision.
+
+Deleting a GitRepository removes its storage directory.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from controllers.source.git import errors as git_errors
+from controllers.source.git import including, syncing, verification
+from shared.api import meta, source, source_conditions
+from shared.artifacts import storage
+from shared.kube import client, errors
+from shared.runtime import conditions, events, informers, logging, results
+
+SUMMARY = conditions.Summary(
+    owned=(
+        source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
+        source_conditions.FETCH_FAILED_CONDITION,
+        source_conditions.INCLUDE_UNAVAILABLE_CONDITION,
+        source_conditions.ARTIFACT_OUTDATED_CONDITION,
+        source_conditions.ARTIFACT_IN_STORAGE_CONDITION,
+        source_conditions.SOURCE_VERIFIED_CONDITION,
+    ),
+    negative=frozenset(
+        {
+            source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
+            source_conditions.FETCH_FAILED_CONDITION,
+            source_conditions.INCLUDE_UNAVAILABLE_CONDITION,
+            source_conditions.ARTIFACT_OUTDATED_CONDITION,
+        }
+    ),
+    bipolar=frozenset({source_conditions.SOURCE_VERIFIED_CONDITION}),
+)
+
+_STORAGE_REASONS = frozenset(
+    {
+        source_conditions.ARCHIVE_OPERATION_FAILED_REASON,
+        source_conditions.ILLEGAL_PATH_REASON,
+        source_conditions.COPY_FAILURE_REASON,
+    }
+)
+_FAILURE_CONDITIONS = (
+    source_conditions.FETCH_FAILED_CONDITION,
+    source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
+    source_conditions.INCLUDE_UNAVAILABLE_CONDITION,
+    source_conditions.ARTIFACT_OUTDATED_CONDITION,
+)
+
+
+def _decode(secret: dict[str, Any]) -> dict[str, bytes]:
+    data = {key: base64.b64decode(value) for key, value in (secret.get("data") or {}).items()}
+    for key, value in (secret.get("stringData") or {}).items():
+        data[key] = str(value).encode()
+    return data
+
+
+class GitRepositoryReconciler:
+    """Reconciles GitRepositories into artifacts in ``store``."""
+
+    kind = source.GitRepository
+    summary = SUMMARY
+
+    def __init__(
+        self,
+        *,
+        api: client.Client,
+        store: storage.Storage,
+        recorder: events.Recorder,
+        repositories: informers.Informer,
+    ) -> None:
+        self._api = api
+        self._store = store
+        self._recorder = recorder
+        self._repositories = repositories
+
+    def interval(self, obj: source.GitRepository) -> float:
+        return meta.parse_duration(obj.spec.interval).total_seconds()
+
+    @staticmethod
+    def _key(obj: source.GitRepository) -> storage.ObjectKey:
+        return storage.ObjectKey(
+            kind="GitRepository",
+            namespace=obj.metadata.namespace or "default",
+            name=obj.metadata.name or "",
+        )
+
+    async def finalize(self, obj: source.GitRepository) -> None:
+        await self._store.remove_object(self._key(obj))
+
+    async def _secret(self, namespace: str, name: str) -> dict[str, bytes]:
+        try:
+            secret = await self._api.request(
+                "GET", f"/api/v1/namespaces/{namespace}/secrets/{name}", verb="get"
+            )
+        except errors.NotFoundError as missing:
+            raise git_errors.AuthError(f"secret '{namespace}/{name}' not found") from missing
+        return _decode(secret)
+
+    async def _credentials(self, obj: source.GitRepository) -> syncing.Credentials:
+        namespace = obj.metadata.namespace or "default"
+        spec = obj.spec
+        return syncing.Credentials(
+            secret=await self._secret(namespace, spec.secret_ref.name) if spec.secret_ref else None,
+            proxy=(
+                await self._secret(namespace, spec.proxy_secret_ref.name)
+                if spec.proxy_secret_ref
+                else None
+            ),
+            verification=(
+                await self._secret(namespace, spec.verify.secret_ref.name)
+                if spec.verify is not None
+                else None
+            ),
+        )
+
+    def _includes(self, obj: source.GitRepository) -> list[including.IncludedArtifact]:
+        namespace = obj.metadata.namespace or "default"
+        found = []
+        for include in obj.spec.include or []:
+            name = include.repository.name
+            raw = self._repositories.get(f"{namespace}/{name}")
+            if raw is None:
+                raise results.WaitingError(
+                    f"could not get resource for include '{name}': GitRepository "
+                    f"'{namespace}/{name}' not found",
+                    reason=source_conditions.NOT_FOUND_REASON,
+                    requeue_after=self.interval(obj),
+                )
+            artifact_raw = (raw.get("status") or {}).get("artifact")
+            included = meta.Artifact.model_validate(artifact_raw) if artifact_raw else None
+            if included is None or not self._store.exists(included):
+                raise results.WaitingError(
+                    f"no artifact available for include '{name}'",
+                    reason=source_conditions.NO_ARTIFACT_REASON,
+                    requeue_after=self.interval(obj),
+                )
+            found.append(
+                including.IncludedArtifact(
+                    include=include,
+                    artifact=included,
+                    archive=self._store.local_path(included.path),
+                )
+            )
+        return found
+
+    async def reconcile(self, obj: source.GitRepository) -> str | None:
+        status = obj.status
+        assert status is not None
+        generation = obj.metadata.generation
+        try:
+            includes = self._includes(obj)
+        except results.WaitingError as waiting:
+            status.conditions = conditions.mark_true(
+                status.conditions,
+                source_conditions.INCLUDE_UNAVAILABLE_CONDITION,
+                reason=waiting.reason,
+                message=waiting.message,
+                generation=generation,
+            )
+            raise
+        status.conditions = conditions.delete(
+            status.conditions, source_conditions.INCLUDE_UNAVAILABLE_CONDITION
+        )
+        try:
+            credentials = await self._credentials(obj)
+            outcome = await syncing.sync(
+                key=self._key(obj),
+                spec=obj.spec,
+                status=status,
+                credentials=credentials,
+                includes=includes,
+                store=self._store,
+            )
+        except git_errors.GitError as failure:
+            raise self._failed(obj, failure) from failure
+        self._succeeded(obj, outcome)
+        if outcome.changed:
+            await self._announce(obj, outcome)
+        return f"stored artifact for revision '{outcome.artifact.revision}'"
+
+    def _failed(self, obj: source.GitRepository, failure: git_errors.GitError) -> Exception:
+        """Record ``failure`` in its condition and return the error the skeleton sees."""
+        status = obj.status
+        assert status is not None
+        generation = obj.metadata.generation
+        message = str(failure)
+        if isinstance(failure, git_errors.VerificationError):
+            status.conditions = conditions.mark_false(
+                status.conditions,
+                source_conditions.SOURCE_VERIFIED_CONDITION,
+                reason=failure.reason,
+                message=message,
+                generation=generation,
+            )
+        else:
+            condition = (
+                source_conditions.STORAGE_OPERATION_FAILED_CONDITION
+                if failure.reason in _STORAGE_REASONS
+                else source_conditions.FETCH_FAILED_CONDITION
+            )
+            status.conditions = conditions.mark_true(
+                status.conditions,
+                condition,
+                reason=failure.reason,
+                message=message,
+                generation=generation,
+            )
+        if failure.stalling:
+            return results.StallingError(message, reason=failure.reason)
+        return results.ReconcileError(message, reason=failure.reason)
+
+    def _succeeded(self, obj: source.GitRepository, outcome: syncing.Outcome) -> None:
+        status = obj.status
+        spec = obj.spec
+        assert status is not None
+        generation = obj.metadata.generation
+        for type_ in _FAILURE_CONDITIONS:
+            status.conditions = conditions.delete(status.conditions, type_)
+        status.artifact = outcome.artifact
+        status.included_artifacts = list(outcome.included_artifacts) or None
+        status.observed_ignore = spec.ignore
+        status.observed_recurse_submodules = spec.recurse_submodules
+        status.observed_include = spec.include
+        status.observed_sparse_checkout = spec.sparse_checkout
+        status.conditions = conditions.mark_true(
+            status.conditions,
+            source_conditions.ARTIFACT_IN_STORAGE_CONDITION,
+            reason=meta.SUCCEEDED_REASON,
+            message=f"stored artifact for revision '{outcome.artifact.revision}'",
+            generation=generation,
+        )
+        if spec.verify is None:
+            status.source_verification_mode = None
+            status.conditions = conditions.delete(
+                status.conditions, source_conditions.SOURCE_VERIFIED_CONDITION
+            )
+        elif outcome.verified is not None:
+            status.source_verification_mode = verification.normalize_mode(spec.verify.mode)
+            status.conditions = conditions.mark_true(
+                status.conditions,
+                source_conditions.SOURCE_VERIFIED_CONDITION,
+                reason=meta.SUCCEEDED_REASON,
+                message=_verified_message(outcome),
+                generation=generation,
+            )
+
+    async def _announce(self, obj: source.GitRepository, outcome: syncing.Outcome) -> None:
+        """The audit trail: which commit, by whom, with which subject."""
+        commit = outcome.commit
+        metadata = {"revision": outcome.artifact.revision, "digest": outcome.artifact.digest}
+        message = f"stored artifact for revision '{outcome.artifact.revision}'"
+        if commit is not None:
+            metadata |= commit.event_metadata()
+            message = commit.event_message()
+        logging.get_logger().info(
+            "stored artifact", revision=outcome.artifact.revision, **_log_fields(metadata)
+        )
+        await self._recorder.emit(
+            obj.model_dump(mode="json", by_alias=True, exclude_none=True),
+            type_=events.NORMAL,
+            reason=source_conditions.NEW_ARTIFACT_EVENT_REASON,
+            message=message,
+            metadata=metadata,
+        )
+
+
+def _log_fields(metadata: dict[str, str]) -> dict[str, str]:
+    return {
+        "author": metadata.get("commit.author", ""),
+        "subject": metadata.get("commit.subject", ""),
+    }
+
+
+def _verified_message(outcome: syncing.Outcome) -> str:
+    """Flux's SourceVerified=True message: what was verified, with which keys."""
+    verified = outcome.verified
+    assert verified is not None
+    commit = outcome.commit.sha if outcome.commit is not None else outcome.artifact.revision
+    parts = []
+    if verified.tag_signer is not None:
+        tag = (outcome.resolved.ref or "").removeprefix("refs/tags/")
+        parts.append(f"tag '{tag}' with key '{verified.tag_signer}'")
+    if verified.commit_signer is not None:
+        parts.append(f"commit '{commit}' with key '{verified.commit_signer}'")
+    return "verified signature of " + " and ".join(parts)

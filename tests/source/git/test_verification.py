@@ -1,0 +1,189 @@
+"""OpenPGP verification of commits and tags signed by real gpg, served over HTTP."""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Callable
+
+import pytest
+
+from controllers.source.git import auth, checkout, errors, refs, verification
+from shared.api import source, source_conditions
+from tests.fixtures import gitservers
+
+TIME_LIMIT = 20.0
+
+
+@pytest.fixture
+def signed_repo(
+    make_repo: Callable[..., gitservers.RepoBuilder], gpg_key: gitservers.GpgKey
+) -> gitservers.RepoBuilder:
+    """master: unsigned c1 (tags: v0.1.0 lightweight, v0.2.0 annotated unsigned)
+    → signed c2 (tag v1.0.0 signed)."""
+    repo = make_repo("app.git")
+    repo.commit("unsigned", {"a.txt": "1"})
+    repo.tag("v0.1.0")
+    repo.tag("v0.2.0", message="unsigned annotated")
+    repo.commit("signed", {"a.txt": "2"}, sign=gpg_key)
+    repo.tag("v1.0.0", message="signed release", sign=gpg_key)
+    return repo
+
+
+async def _verify(
+    server: gitservers.GitServer,
+    tmp_path: pathlib.Path,
+    *,
+    ref: source.GitRepositoryRef | None,
+    mode: str | None,
+    keys: dict[str, bytes],
+) -> verification.Verified:
+    options = auth.options_for(server.url("app.git"))
+    plan = refs.plan(ref)
+    resolved = await checkout.resolve(options, ref=ref, time_limit=TIME_LIMIT)
+    dest = tmp_path / "out"
+    dest.mkdir()
+    result = await checkout.checkout(options, resolved, dest=dest, time_limit=TIME_LIMIT)
+    return await verification.verify(mode=mode, plan=plan, result=result, secret_data=keys)
+
+
+@pytest.mark.parametrize(
+    ("ref", "mode"),
+    [(None, "HEAD"), (None, "head"), (None, None),
+     ({"tag": "v1.0.0"}, "Tag"), ({"tag": "v1.0.0"}, "TagAndHEAD"),
+     ({"semver": ">=1"}, "TagAndHEAD")],
+)  # fmt: skip
+async def test_signed_commit_and_tag_are_verified(
+    signed_repo: gitservers.RepoBuilder,
+    http_server: gitservers.GitServer,
+    gpg_key: gitservers.GpgKey,
+    tmp_path: pathlib.Path,
+    ref: dict[str, str] | None,
+    mode: str | None,
+) -> None:
+    spec_ref = source.GitRepositoryRef(**ref) if ref else None
+    verified = await _verify(
+        http_server, tmp_path, ref=spec_ref, mode=mode, keys={"author.asc": gpg_key.public_armor}
+    )
+    assert verified.mode == (mode if mode in ("Tag", "TagAndHEAD") else "HEAD")
+    if verified.mode in ("HEAD", "TagAndHEAD"):
+        assert verified.commit_signer == gpg_key.fingerprint
+    if verified.mode in ("Tag", "TagAndHEAD"):
+        assert verified.tag_signer == gpg_key.fingerprint
+
+
+async def test_unsigned_commit_is_refused(
+    signed_repo: gitservers.RepoBuilder,
+    http_server: gitservers.GitServer,
+    gpg_key: gitservers.GpgKey,
+    tmp_path: pathlib.Path,
+) -> None:
+    ref = source.GitRepositoryRef(tag="v0.1.0")
+    with pytest.raises(errors.InvalidCommitSignatureError, match="it is not signed") as info:
+        await _verify(
+            http_server, tmp_path, ref=ref, mode="HEAD", keys={"a.asc": gpg_key.public_armor}
+        )
+    assert info.value.reason == source_conditions.INVALID_COMMIT_SIGNATURE_REASON
+
+
+async def test_commit_signed_by_an_untrusted_key_is_refused(
+    signed_repo: gitservers.RepoBuilder,
+    http_server: gitservers.GitServer,
+    other_gpg_key: gitservers.GpgKey,
+    tmp_path: pathlib.Path,
+) -> None:
+    with pytest.raises(errors.InvalidCommitSignatureError, match="not in the verification secret"):
+        await _verify(
+            http_server, tmp_path, ref=None, mode="HEAD", keys={"x.asc": other_gpg_key.public_armor}
+        )
+
+
+async def test_any_trusted_key_may_sign(
+    signed_repo: gitservers.RepoBuilder,
+    http_server: gitservers.GitServer,
+    gpg_key: gitservers.GpgKey,
+    other_gpg_key: gitservers.GpgKey,
+    tmp_path: pathlib.Path,
+) -> None:
+    keys = {"a.asc": other_gpg_key.public_armor, "b.asc": gpg_key.public_armor, "c.txt": b"x"}
+    verified = await _verify(http_server, tmp_path, ref=None, mode="HEAD", keys=keys)
+    assert verified.commit_signer == gpg_key.fingerprint
+
+
+async def test_unsigned_annotated_tag_is_refused(
+    signed_repo: gitservers.RepoBuilder,
+    http_server: gitservers.GitServer,
+    gpg_key: gitservers.GpgKey,
+    tmp_path: pathlib.Path,
+) -> None:
+    ref = source.GitRepositoryRef(tag="v0.2.0")
+    with pytest.raises(errors.InvalidTagSignatureError, match="it is not signed"):
+        await _verify(
+            http_server, tmp_path, ref=ref, mode="Tag", keys={"a.asc": gpg_key.public_armor}
+        )
+
+
+async def test_lightweight_tag_cannot_be_verified(
+    signed_repo: gitservers.RepoBuilder,
+    http_server: gitservers.GitServer,
+    gpg_key: gitservers.GpgKey,
+    tmp_path: pathlib.Path,
+) -> None:
+    ref = source.GitRepositoryRef(tag="v0.1.0")
+    with pytest.raises(errors.InvalidGitObjectError, match="lightweight tag"):
+        await _verify(
+            http_server, tmp_path, ref=ref, mode="Tag", keys={"a.asc": gpg_key.public_armor}
+        )
+
+
+async def test_tampered_commit_payload_is_refused(
+    signed_repo: gitservers.RepoBuilder,
+    http_server: gitservers.GitServer,
+    gpg_key: gitservers.GpgKey,
+    tmp_path: pathlib.Path,
+) -> None:
+    options = auth.options_for(http_server.url("app.git"))
+    resolved = await checkout.resolve(options, ref=None, time_limit=TIME_LIMIT)
+    dest = tmp_path / "out"
+    dest.mkdir()
+    result = await checkout.checkout(options, resolved, dest=dest, time_limit=TIME_LIMIT)
+    payload = result.commit_signature.payload.replace(b"signed", b"forged")
+    tampered = checkout.CheckoutResult(
+        commit=result.commit,
+        commit_signature=checkout.SignedPayload(
+            payload=payload, signature=result.commit_signature.signature
+        ),
+        tag_signature=None,
+        files=result.files,
+        submodules=(),
+    )
+    with pytest.raises(errors.InvalidCommitSignatureError, match="BADSIG"):
+        await verification.verify(
+            mode="HEAD",
+            plan=refs.plan(None),
+            result=tampered,
+            secret_data={"a.asc": gpg_key.public_armor},
+        )
+
+
+def test_tag_mode_needs_a_tag_reference() -> None:
+    with pytest.raises(errors.InvalidModeError, match="needs a tag reference") as info:
+        verification.check_mode("Tag", plan=refs.plan(source.GitRepositoryRef(branch="main")))
+    assert info.value.stalling
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [({}, "no OpenPGP keys"), ({"k.sshpub": b"ssh-ed25519 AAAA"}, "only SSH keys")],
+)
+def test_secret_without_pgp_keys_is_a_verification_error(
+    data: dict[str, bytes], message: str
+) -> None:
+    with pytest.raises(errors.VerificationError, match=message):
+        verification.trusted_keys(data)
+
+
+async def test_garbage_key_is_a_verification_error(
+    signed_repo: gitservers.RepoBuilder, http_server: gitservers.GitServer, tmp_path: pathlib.Path
+) -> None:
+    with pytest.raises(errors.VerificationError, match="cannot import a key"):
+        await _verify(http_server, tmp_path, ref=None, mode="HEAD", keys={"a.asc": b"garbage"})
