@@ -53,6 +53,8 @@ class Manager:
         self._informers: dict[tuple[str, str, informers.Scope], informers.Informer] = {}
         self._side_tasks: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._stop = asyncio.Event()
+        self._informer_tasks: list[asyncio.Task[None]] = []
+        self._running = False
         self.elector: leaderelection.LeaderElector | None = None
         self._log = logging.get_logger(controller=name)
         self.readiness.add("informers", lambda: all(i.synced for i in self._informers.values()))
@@ -68,7 +70,11 @@ class Manager:
     async def informer(
         self, api_version: str, kind: str, *, scope: informers.Scope | None = None
     ) -> informers.Informer:
-        """The shared informer of ``kind`` (created on first use)."""
+        """The shared informer of ``kind`` (created on first use).
+
+        An informer created while the manager runs (a kind first met during a
+        reconcile) starts at once; ``wait_synced`` tells when its cache is ready.
+        """
         scope = scope or informers.Scope()
         key = (api_version, kind, scope)
         existing = self._informers.get(key)
@@ -77,6 +83,8 @@ class Manager:
         resource = await self.discovery.resolve(api_version, kind)
         created = informers.Informer(api=self.api, resource=resource, scope=scope)
         self._informers[key] = created
+        if self._running:
+            self._informer_tasks.append(asyncio.create_task(created.run()))
         return created
 
     async def add_controller(
@@ -127,9 +135,11 @@ class Manager:
             await self._serve(self.options.metrics_addr, metrics.routes(self.metrics)),
             await self._serve(self.options.health_addr, probes.routes(self.readiness)),
         ]
-        tasks: list[asyncio.Task[Any]] = [
+        self._running = True
+        self._informer_tasks = [
             asyncio.create_task(informer.run()) for informer in self._informers.values()
         ]
+        tasks: list[asyncio.Task[Any]] = []
         try:
             if self.options.enable_leader_election:
                 self.elector = leaderelection.LeaderElector(
@@ -171,6 +181,8 @@ class Manager:
             await asyncio.gather(*(c.stop() for c in self.controllers))
             if self.elector is not None:
                 await self.elector.release()
+            self._running = False
+            tasks += self._informer_tasks
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
