@@ -4,7 +4,9 @@ Subcommands:
 - ``headwater version``: the installed Headwater version and the Flux API
   versions it implements;
 - ``headwater export crds [--kind KIND …]``: the generated CRDs as one YAML
-  stream, ready for ``kubectl apply --server-side -f -``.
+  stream, ready for ``kubectl apply --server-side -f -``;
+- ``headwater dev up|down|status``: a local GitOps environment (see
+  ``headwater.dev``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import importlib.metadata
 import sys
 from collections.abc import Sequence
 
+from headwater import dev
 from shared.api import crdgen, objects, registry
 
 
@@ -64,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--kind", action="append", default=[], help="only this kind (name, plural or short name)"
     )
     crds.set_defaults(run=_export_crds)
+    dev.register(commands)
     return parser
 
 
