@@ -51,7 +51,8 @@ def _duration(value: str) -> float:
         raise argparse.ArgumentTypeError(str(error)) from error
 
 
-def _bool(value: str) -> bool:
+def parse_bool(value: str) -> bool:
+    """A Go-style boolean flag value (true/false/1/0/yes/no)."""
     lowered = value.lower()
     if lowered in ("true", "1", "yes"):
         return True
@@ -95,7 +96,7 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--enable-leader-election",
-        type=_bool,
+        type=parse_bool,
         nargs="?",
         const=True,
         default=defaults.enable_leader_election,
@@ -141,7 +142,7 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--watch-all-namespaces",
-        type=_bool,
+        type=parse_bool,
         nargs="?",
         const=True,
         default=defaults.watch_all_namespaces,
@@ -154,7 +155,7 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--no-cross-namespace-refs",
-        type=_bool,
+        type=parse_bool,
         nargs="?",
         const=True,
         default=defaults.no_cross_namespace_refs,

@@ -1,0 +1,163 @@
+"""kustomize-controller: ``python -m controllers.kustomize`` (or ``kustomize-controller``).
+
+Reconciles Kustomizations: builds source artifacts with kustomize and applies
+them with server-side apply, pruning, drift correction and health checks.
+Takes the common controller flags (see ``shared.runtime.options``) plus
+``--no-remote-bases``, ``--concurrent-ssa`` and
+``--default-decryption-service-account``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import pathlib
+import shutil
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+
+from controllers.kustomize.kustomization import reconciler
+from shared.api import kustomize
+from shared.kube import client, errors, resourcemanager
+from shared.runtime import informers, logging, manager, options
+
+CONTROLLER_NAME = "kustomize-controller"
+SOURCE_KINDS = {
+    "GitRepository": "source.toolkit.fluxcd.io/v1",
+    "OCIRepository": "source.toolkit.fluxcd.io/v1",
+    "Bucket": "source.toolkit.fluxcd.io/v1",
+    "ExternalArtifact": "source.toolkit.fluxcd.io/v1",
+}
+SOURCE_INDEX = "source"
+OWNED = informers.Scope(label_selector=f"{resourcemanager.KUSTOMIZE_GROUP}/name")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=CONTROLLER_NAME, description=__doc__.splitlines()[0])
+    options.add_common_flags(parser)
+    parser.add_argument(
+        "--no-remote-bases",
+        type=options.parse_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        help="refuse kustomize remote bases (only files in the source artifact)",
+    )
+    parser.add_argument(
+        "--concurrent-ssa", type=int, default=4, help="objects applied concurrently per reconcile"
+    )
+    parser.add_argument(
+        "--default-decryption-service-account",
+        default="",
+        help="service account used for decryption when a Kustomization names none",
+    )
+    return parser.parse_args(argv)
+
+
+def _source_key(obj: dict[str, Any]) -> list[str]:
+    ref = (obj.get("spec") or {}).get("sourceRef") or {}
+    namespace = ref.get("namespace") or obj["metadata"].get("namespace")
+    return [f"{ref.get('kind')}/{namespace}/{ref.get('name')}"]
+
+
+def _revision_changed(_: str, new: dict[str, Any], old: dict[str, Any] | None) -> bool:
+    def revision(obj: dict[str, Any] | None) -> Any:
+        return (((obj or {}).get("status") or {}).get("artifact") or {}).get("revision")
+
+    return bool(revision(new) != revision(old))
+
+
+def _kubectl() -> str:
+    beside = pathlib.Path(sys.executable).parent / "kubectl"
+    return str(beside) if beside.exists() else (shutil.which("kubectl") or "kubectl")
+
+
+async def run(args: argparse.Namespace) -> int:
+    opts = options.from_args(args)
+    try:
+        api = await client.connect(
+            kubeconfig=opts.kubeconfig,
+            qps=opts.kube_api_qps,
+            burst=opts.kube_api_burst,
+            user_agent=CONTROLLER_NAME,
+        )
+    except errors.KubeError as error:
+        logging.get_logger().error("unable to connect to the Kubernetes API", error=error)
+        return 1
+    session = aiohttp.ClientSession()
+    try:
+        mgr = manager.Manager(name=CONTROLLER_NAME, opts=opts, api=api)
+        kustomizations = await mgr.informer(
+            kustomize.API_VERSION, "Kustomization", scope=mgr.default_scope()
+        )
+        kustomizations.add_index(SOURCE_INDEX, _source_key)
+        sources: dict[str, informers.Informer] = {}
+        for kind, api_version in SOURCE_KINDS.items():
+            try:
+                sources[kind] = await mgr.informer(api_version, kind)
+            except errors.NotFoundError:
+                logging.get_logger().info("source kind not served; not watching it", kind=kind)
+
+        async def lookup(kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+            informer = sources.get(kind)
+            if informer is None:
+                return None
+            await informer.wait_synced()
+            return informer.get(f"{namespace}/{name}")
+
+        async def live(api_version: str, kind: str) -> resourcemanager.CachedKind:
+            return await mgr.informer(api_version, kind, scope=OWNED)
+
+        controller = await mgr.add_controller(
+            reconciler.KustomizationReconciler(
+                api=api,
+                discovery=mgr.discovery,
+                recorder=mgr.recorder,
+                kustomizations=kustomizations,
+                source=lookup,
+                live=live,
+                session=session,
+                settings=reconciler.Settings(
+                    requeue_dependency=opts.requeue_dependency,
+                    no_cross_namespace_refs=opts.no_cross_namespace_refs,
+                    no_remote_bases=args.no_remote_bases,
+                    default_service_account=opts.default_service_account,
+                    default_decryption_service_account=args.default_decryption_service_account,
+                    kubectl=_kubectl(),
+                    concurrent_ssa=args.concurrent_ssa,
+                ),
+            )
+        )
+        for kind, informer in sources.items():
+            controller.watch(
+                informer,
+                lambda obj, kind=kind: [  # type: ignore[misc]
+                    informers.key_of(k)
+                    for k in kustomizations.by_index(
+                        SOURCE_INDEX,
+                        f"{kind}/{obj['metadata'].get('namespace')}/{obj['metadata']['name']}",
+                    )
+                ],
+                when=_revision_changed,
+            )
+        await mgr.run()
+    except errors.KubeError as error:
+        logging.get_logger().error("kustomize-controller failed", error=error)
+        return 1
+    finally:
+        await session.close()
+        await api.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.configure(level=args.log_level, encoding=args.log_encoding)
+    return asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

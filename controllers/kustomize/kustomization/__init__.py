@@ -1,0 +1,1 @@
+"""Kustomization: the reconciler that applies a source artifact to the cluster."""
