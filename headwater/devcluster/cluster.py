@@ -196,6 +196,8 @@ class Cluster:
             )
         if res.key == "apiextensions.k8s.io/customresourcedefinitions":
             new = crds.admit_definition(new, old, self.registry)
+        if res.key == "/secrets":
+            new = objects.fold_string_data(new)
         return new
 
     def _initialize(self, res: resources.Resource, namespace: str, new: Obj) -> Obj:

@@ -7,6 +7,7 @@ server gives, so 422 responses read the same.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import re
 import secrets
@@ -83,3 +84,22 @@ def without_volatile(obj: dict[str, Any]) -> dict[str, Any]:
 def spec_part(obj: dict[str, Any]) -> dict[str, Any]:
     """Everything but metadata and status: what ``generation`` counts changes of."""
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
+
+def fold_string_data(secret: dict[str, Any]) -> dict[str, Any]:
+    """A Secret as the API server stores it: ``stringData`` merged into ``data``.
+
+    ``stringData`` is write-only: each entry is base64-encoded into ``data``
+    (overriding a ``data`` entry of the same key) and ``stringData`` is dropped.
+    """
+    string_data = secret.get("stringData")
+    if not string_data:
+        secret.pop("stringData", None)
+        return secret
+    folded = dict(secret)
+    data = dict(folded.get("data") or {})
+    for key, value in string_data.items():
+        data[key] = base64.b64encode(str(value).encode()).decode()
+    folded["data"] = data
+    del folded["stringData"]
+    return folded

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import pathlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import pyrage  # type: ignore[import-untyped]
 import pytest
+import yaml
 
 from tests.fixtures import devcluster as devcluster_fixtures
 from tests.fixtures import processes
 from tests.fixtures.gitservers import GitServer, RepoBuilder
 from tests.fixtures.polling import eventually_sync
+from tests.kustomize import sops_vectors
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -416,3 +420,45 @@ def test_digest_mismatch_is_an_artifact_failure(
 
     ready = eventually_sync(digest_failure, within=60)
     assert "sha256:" + "0" * 64 in ready["message"]
+
+
+def test_sops_secret_is_decrypted_and_a_wrong_key_refused(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    controllers: tuple[processes.Controller, processes.Controller],
+    make_repo: Callable[..., RepoBuilder],
+    http_server: GitServer,
+) -> None:
+    identity = pyrage.x25519.Identity.generate()
+    stranger = pyrage.x25519.Identity.generate()
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db"},
+        "stringData": {"password": "correct horse battery staple"},
+    }
+    sealed = sops_vectors.encrypt(
+        secret, [identity.to_public()], encrypted_regex="^(data|stringData)$"
+    )
+    repo = make_repo("sops.git")
+    head = repo.commit("Encrypted secret", {"deploy/secret.yaml": yaml.safe_dump(sealed)})
+    for name, key in (("right-key", identity), ("wrong-key", stranger)):
+        keys = sops_vectors.age_secret(key, name=name)
+        keys["metadata"]["namespace"] = namespace
+        _apply(cluster, keys)
+    _sources(
+        cluster, namespace, http_server.url("sops.git"), path="./deploy",
+        decryption={"provider": "sops", "secretRef": {"name": "wrong-key"}},
+    )  # fmt: skip
+    failed = eventually_sync(_failed_with(cluster, namespace, "app", "BuildFailed"), within=90)
+    assert "decrypt" in failed["message"].lower()
+    assert _get(cluster, namespace, "secret", "db") is None
+
+    _kustomization(
+        cluster, namespace, "app", path="./deploy",
+        decryption={"provider": "sops", "secretRef": {"name": "right-key"}},
+    )  # fmt: skip
+    eventually_sync(_ready(cluster, namespace, "app", f"master@sha1:{head}"), within=90)
+    applied = _get(cluster, namespace, "secret", "db")
+    assert applied is not None
+    assert base64.b64decode(applied["data"]["password"]) == b"correct horse battery staple"
