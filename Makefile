@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := git openssh-server openssh-client docker-registry apache2-utils gpg openssl
 PYTEST_ARGS ?=
 
-.PHONY: setup system-packages lint test manifests verify clean
+.PHONY: setup system-packages lint test manifests verify clean demo
 
 setup: system-packages $(STAMP)
 
@@ -46,6 +46,11 @@ lint: setup
 
 test: setup lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The core GitOps loop, step by step, on a fresh local environment under .headwater/
+# (headwater dev up --reset); exits 0 only when every step was verified.
+demo: setup
+	$(BIN)/python -m headwater.demo
 
 manifests: setup
 	$(BIN)/python -m shared.api.crdgen --output crds
