@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the tests use: git (git daemon, http-backend), sshd, the OCI registry.
-APT_PACKAGES := git openssh-server openssh-client docker-registry apache2-utils gpg openssl
+APT_PACKAGES := git openssh-server openssh-client docker-registry apache2-utils gnupg openssl
 PYTEST_ARGS ?=
 
 .PHONY: setup system-packages lint test manifests verify clean demo
@@ -27,7 +27,7 @@ system-packages:
 	command -v ssh-keygen >/dev/null || missing="$$missing openssh-client"; \
 	command -v docker-registry >/dev/null || test -x /usr/bin/docker-registry || missing="$$missing docker-registry"; \
 	command -v htpasswd >/dev/null || missing="$$missing apache2-utils"; \
-	command -v gpg >/dev/null || missing="$$missing gpg"; \
+	command -v gpg >/dev/null && command -v gpgconf >/dev/null || missing="$$missing gnupg"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

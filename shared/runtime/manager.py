@@ -42,6 +42,7 @@ class Manager:
         self.api = api
         self.discovery = resources.Discovery(api)
         self.metrics = metrics.Metrics()
+        self.metrics.track_requests(api.stats)
         self.readiness = probes.Readiness()
         self.recorder = events.Recorder(
             api=api,

@@ -15,7 +15,12 @@ object (no module-level registry), which ``serve`` exposes on ``/metrics``.
 
 from __future__ import annotations
 
+import collections
+from collections.abc import Iterator
+
 import prometheus_client
+import prometheus_client.metrics_core
+import prometheus_client.registry
 from aiohttp import web
 
 RECONCILE_BUCKETS = (0.01, 0.1, 1.0, 10.0, 100.0)
@@ -75,6 +80,22 @@ class Metrics:
             buckets=WORKQUEUE_BUCKETS,
             registry=self.registry,
         )
+
+    def track_requests(self, stats: collections.Counter[str]) -> None:
+        """Expose an API client's request counts as ``rest_client_requests_total{verb}``."""
+
+        class _Requests(prometheus_client.registry.Collector):
+            def collect(self) -> Iterator[prometheus_client.metrics_core.Metric]:
+                family = prometheus_client.metrics_core.CounterMetricFamily(
+                    "rest_client_requests",
+                    "Number of requests to the Kubernetes API, by verb.",
+                    labels=["verb"],
+                )
+                for verb, count in sorted(stats.items()):
+                    family.add_metric([verb], count)
+                yield family
+
+        self.registry.register(_Requests())
 
     def render(self) -> bytes:
         """The registry in the Prometheus text exposition format."""

@@ -8,7 +8,7 @@ import pathlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import pyrage  # type: ignore[import-untyped]
+import pyrage
 import pytest
 import yaml
 

@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-import pyrage  # type: ignore[import-untyped]  # no stubs; see the report
+import pyrage
 from cryptography.hazmat.primitives.ciphers import aead
 
 

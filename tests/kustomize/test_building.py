@@ -8,7 +8,7 @@ import sys
 import textwrap
 from typing import Any
 
-import pyrage  # type: ignore[import-untyped]  # no stubs; see the report
+import pyrage
 import pytest
 
 from controllers.kustomize import building, decrypting, manifests

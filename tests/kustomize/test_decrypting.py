@@ -6,7 +6,7 @@ import base64
 import copy
 from typing import Any
 
-import pyrage  # type: ignore[import-untyped]  # no stubs; see the report
+import pyrage
 import pytest
 
 from controllers.kustomize import decrypting, sopsfiles

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import sys
 
-import pyrage  # type: ignore[import-untyped]  # no stubs; see the report
+import pyrage
 import pytest
 
 from controllers.kustomize import decrypting, manifests, sopsfiles
