@@ -171,10 +171,8 @@ def run(count: int, workdir: pathlib.Path) -> dict[str, Any]:
                 ]
                 requests_before = _requests(kustomize.metrics_addr)
                 started = time.monotonic()
-                cluster.kubectl(
-                    "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
-                                                           "items": documents}), timeout=600,
-                )  # fmt: skip
+                stream = "\n---\n".join(json.dumps(document) for document in documents)
+                cluster.kubectl("apply", "-f", "-", input=stream, timeout=600)
                 deadline = started + 1800
                 while _ready_count(cluster) < count:
                     if time.monotonic() > deadline:
