@@ -1,0 +1,152 @@
+"""``headwater dev up|status|down`` and the Git server it runs, as real processes."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from headwater import dev, devprocesses
+from tests.fixtures import devcluster as devcluster_fixtures
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+REPO = pathlib.Path(__file__).resolve().parents[2]
+GIT_ENV = {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "PATH": "/usr/bin:/bin"}
+
+
+def _headwater(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "headwater.cli.main", *args],
+        cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+def _wait_ready(layout: dev.Layout, process: subprocess.Popen[str], *, within: float) -> None:
+    deadline = time.monotonic() + within
+    while not (dev.read_run(layout) or {}).get("ready"):
+        assert process.poll() is None, f"dev up exited:\n{process.communicate()[0]}"
+        assert time.monotonic() < deadline, f"dev up not ready in {within}s"
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dev.Layout]:
+    """One ``headwater dev up`` for the module; stopped by PID at the end."""
+    layout = dev.Layout(tmp_path_factory.mktemp("dev") / "state")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "headwater.cli.main", "dev", "up", "--state-dir", str(layout.root)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        _wait_ready(layout, process, within=120)
+        yield layout
+    finally:
+        record = dev.read_run(layout) or {}
+        devprocesses_stop = [record.get("supervisor"), *(record.get("children") or {}).values()]
+        devcluster_fixtures.stop_process(process, grace=60)
+        for child in devprocesses_stop:
+            if child:
+                devprocesses.terminate(devprocesses.Identity.from_json(child), grace=15)
+
+
+def _git(cwd: pathlib.Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", "-c", "user.name=T", "-c", "user.email=t@example.invalid", *args],
+        cwd=cwd, env=GIT_ENV, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_status_lists_every_process_as_ready(environment: dev.Layout) -> None:
+    result = _headwater("dev", "status", "--state-dir", str(environment.root))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in ("devcluster", "gitserver", "source-controller", "kustomize-controller"):
+        assert any(
+            line.split()[:1] == [name] and line.split()[2] == "ready"
+            for line in result.stdout.splitlines()
+        ), result.stdout
+
+
+def test_crds_and_the_runtime_namespace_are_installed(environment: dev.Layout) -> None:
+    crds = dev.kubectl(environment, "get", "crd", "-o", "name")
+    namespace = dev.kubectl(environment, "get", "namespace", dev.RUNTIME_NAMESPACE)
+
+    assert (
+        "customresourcedefinition.apiextensions.k8s.io/kustomizations.kustomize.toolkit.fluxcd.io"
+        in crds.stdout
+    )
+    assert "gitrepositories.source.toolkit.fluxcd.io" in crds.stdout
+    assert namespace.returncode == 0, namespace.stderr
+
+
+def test_a_push_creates_the_repository_and_a_clone_reads_it_back(
+    environment: dev.Layout, tmp_path: pathlib.Path
+) -> None:
+    port = json.loads(environment.ports_file.read_text())["git"]
+    url = f"http://127.0.0.1:{port}/team/app.git"
+    work = tmp_path / "work"
+    work.mkdir()
+    _git(work, "init", "--quiet", "--initial-branch=main")
+    (work / "app.yaml").write_text("kind: ConfigMap\n")
+    _git(work, "add", "app.yaml")
+    _git(work, "commit", "--quiet", "-m", "first")
+    _git(work, "push", "--quiet", url, "main")
+    _git(tmp_path, "clone", "--quiet", url, "clone")
+
+    assert (tmp_path / "clone" / "app.yaml").read_text() == "kind: ConfigMap\n"
+    assert (environment.git / "team" / "app.git" / "HEAD").exists()
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["missing.git/info/refs?service=git-upload-pack", "../escape.git/info/refs", "notrepo/x"],
+)
+def test_the_git_server_refuses_what_is_not_a_repository(
+    environment: dev.Layout, path: str
+) -> None:
+    port = json.loads(environment.ports_file.read_text())["git"]
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/{path}", timeout=10)
+
+    assert refused.value.code == 404
+    assert not (environment.git / "missing.git").exists()
+
+
+def test_a_second_up_in_the_same_directory_is_refused(environment: dev.Layout) -> None:
+    result = _headwater("dev", "up", "--state-dir", str(environment.root))
+
+    assert result.returncode == 1
+    assert "already running" in result.stderr
+
+
+def test_down_stops_the_supervisor_and_every_child(tmp_path: pathlib.Path) -> None:
+    layout = dev.Layout(tmp_path / "state")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "headwater.cli.main", "dev", "up", "--state-dir", str(layout.root)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        _wait_ready(layout, process, within=120)
+        record = dev.read_run(layout) or {}
+        children = [devprocesses.Identity.from_json(c) for c in record["children"].values()]
+
+        result = _headwater("dev", "down", "--state-dir", str(layout.root))
+        process.wait(timeout=30)
+
+        assert result.returncode == 0, result.stderr
+        assert process.returncode == 0
+        assert len(children) == 4
+        assert not [c for c in children if c.alive()]
+        assert not layout.run_file.exists()
+        assert _headwater("dev", "status", "--state-dir", str(layout.root)).returncode == 1
+    finally:
+        devcluster_fixtures.stop_process(process, grace=60)
