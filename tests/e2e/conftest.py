@@ -1,4 +1,7 @@
-"""End-to-end fixtures: a devcluster with Headwater's CRDs, a Git server, a namespace."""
+"""End-to-end fixtures: a cluster with Headwater's CRDs, a Git server, a namespace.
+
+Set ``HEADWATER_TEST_KUBECONFIG`` to run the end-to-end tests against a real cluster.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fixtures import devcluster as devcluster_fixtures
+from tests.fixtures import clusters
 from tests.fixtures.gitservers import (  # noqa: F401 - pytest fixtures
     git_root,
     http_server,
@@ -21,16 +24,16 @@ _names = itertools.count()
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devcluster_fixtures.Devcluster]:
-    """A devcluster (one per module) with every Headwater CRD established."""
-    with devcluster_fixtures.start_devcluster(tmp_path_factory.mktemp("e2e")) as running:
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[clusters.Cluster]:
+    """A cluster (one per module; see ``clusters``) with every Headwater CRD established."""
+    with clusters.test_cluster(tmp_path_factory.mktemp("e2e")) as running:
         running.kubectl("apply", "--server-side", "-f", str(CRDS))
         running.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         yield running
 
 
 @pytest.fixture
-def namespace(cluster: devcluster_fixtures.Devcluster) -> Iterator[str]:
+def namespace(cluster: clusters.Cluster) -> Iterator[str]:
     name = f"e2e{next(_names)}"
     cluster.kubectl("create", "namespace", name)
     yield name
