@@ -49,8 +49,11 @@ kind: Service
 metadata:
   name: app-${INDEX}
 spec:
-  selector: {app: app-${INDEX}}
-  ports: [{port: 80, targetPort: 8080}]
+  selector:
+    app: app-${INDEX}
+  ports:
+    - port: 80
+      targetPort: 8080
 """,
     "deployment.yaml": """apiVersion: apps/v1
 kind: Deployment
@@ -59,10 +62,12 @@ metadata:
 spec:
   replicas: 0
   selector:
-    matchLabels: {app: app-${INDEX}}
+    matchLabels:
+      app: app-${INDEX}
   template:
     metadata:
-      labels: {app: app-${INDEX}}
+      labels:
+        app: app-${INDEX}
     spec:
       serviceAccountName: app-${INDEX}
       containers:
@@ -81,7 +86,10 @@ spec:
           - path: /
             pathType: Prefix
             backend:
-              service: {name: app-${INDEX}, port: {number: 80}}
+              service:
+                name: app-${INDEX}
+                port:
+                  number: 80
 """,
 }
 
