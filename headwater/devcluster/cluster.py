@@ -28,6 +28,7 @@ from typing import Any
 
 from headwater.devcluster import (
     crds,
+    defaults,
     errors,
     fieldmanager,
     objects,
@@ -61,11 +62,13 @@ class WriteOptions:
 class Cluster:
     """All state of one devcluster server; single-threaded (the event loop)."""
 
-    def __init__(self, *, store: storage.MemoryStorage, catalog: typeinfo.Catalog) -> None:
+    def __init__(
+        self, *, store: storage.MemoryStorage, catalog: typeinfo.Catalog, watch_history: int = 20000
+    ) -> None:
         self.store = store
         self.catalog = catalog
         self.registry = resources.Registry()
-        self.hub = watching.Hub(start_version=store.current_version())
+        self.hub = watching.Hub(start_version=store.current_version(), retain=watch_history)
         # Whether a garbage collector runs (then Foreground/Orphan add finalizers
         # and namespace contents are left to it).
         self.collector_running = False
@@ -194,6 +197,9 @@ class Cluster:
             new = validation.check_builtin(
                 res, new, field_validation=opts.field_validation, warnings=opts.warnings
             )
+            fill = defaults.defaulter(res.key)
+            if fill is not None:
+                new = fill(new)
         if res.key == "apiextensions.k8s.io/customresourcedefinitions":
             new = crds.admit_definition(new, old, self.registry)
         return new
@@ -248,17 +254,21 @@ class Cluster:
         subresource: str = "",
     ) -> tuple[Obj, bool]:
         """Server-side apply by ``opts.manager``; returns the object and whether it was created."""
-        config = self._check_body(res, body, namespace)
-        if config["metadata"].get("name", name) != name:
-            raise errors.bad_request(
-                f"the name of the object ({config['metadata'].get('name')}) does not match the"
-                f" name on the URL ({name})"
-            )
-        config["metadata"]["name"] = name
+        try:
+            fieldmanager.check_apply_body(body, api_version=res.group_version, kind=res.kind, name=name)
+        except fieldmanager.FieldManagerError as error:
+            raise errors.ApiError(error.code, error.reason, str(error)) from error
+        self._check_body(res, body, namespace)
+        # The applied configuration is kept as sent (kubectl's last-applied copy is of it).
+        config = copy.deepcopy(body)
+        metadata = config.get("metadata")
+        if not isinstance(metadata, dict):
+            metadata = config["metadata"] = {}
+        metadata["name"] = name
         old = self.store.get((res.key, namespace if res.namespaced else "", name))
         if old is None and subresource:
             raise errors.not_found(res.group, res.plural, name)
-        given = config["metadata"].get("resourceVersion")
+        given = metadata.get("resourceVersion")
         if given and (old is None or given != objects.meta(old).get("resourceVersion")):
             raise errors.modified(res.group, res.plural, name)
         if old is None:
@@ -273,12 +283,15 @@ class Cluster:
                 force=opts.force,
                 subresource=subresource,
                 status_subresource=res.has_status,
+                defaulter=defaults.defaulter(res.key) if res.crd is None else None,
             )
         except fieldmanager.FieldManagerError as error:
             raise errors.ApiError(
                 error.code, error.reason, str(error), details=error.status().get("details")
             ) from error
         new = copy.deepcopy(new)
+        if res.namespaced:
+            new.setdefault("metadata", {})["namespace"] = namespace
         if old is None:
             new = self._initialize(res, namespace, new)
             new = self._admit(res, None, new, opts)

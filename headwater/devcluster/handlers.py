@@ -172,8 +172,10 @@ async def patch(request: web.Request, state: cluster_mod.Cluster, target: reques
     if kind not in requests.PATCH_TYPES:
         raise errors.unsupported_media(request.headers.get("Content-Type", ""))
     opts = write_options(request)
-    if opts.force and kind != "application/apply-patch+yaml":
-        raise errors.bad_request("force flag is not allowed for non-apply patch types")
+    try:
+        fieldmanager.check_force(opts.force, apply=kind == "application/apply-patch+yaml")
+    except fieldmanager.FieldManagerError as error:
+        raise errors.ApiError(error.code, error.reason, str(error), details=error.status().get("details")) from error
     body = await read_body(request)
     res = target.resource
     namespace = target.namespace or ""

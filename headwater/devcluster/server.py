@@ -63,6 +63,8 @@ class Settings:
     tls: bool = False
     simulate_delay: float = 0.3
     token: str | None = None
+    controllers: bool = True
+    watch_history: int = 20000
 
 
 class Server:
@@ -142,7 +144,9 @@ class Server:
             aggregated = discovery.negotiate_aggregated(accept)
             if aggregated is not None:
                 body = discovery.aggregated(registry, legacy=path == "/api", version=aggregated)
-                return handlers.reply(body, content_type=discovery.aggregated_content_type(aggregated))
+                return handlers.reply(
+                    body, content_type=discovery.aggregated_content_type(aggregated)
+                )
             if path == "/api":
                 return handlers.reply(discovery.api_versions(self.address))
             return handlers.reply(discovery.group_list(registry))
@@ -217,7 +221,9 @@ async def run(
 ) -> None:
     """Serve until ``stop`` is set; ``on_ready(base_url)`` once requests are accepted."""
     store = storage.open_storage(settings.data_dir)
-    state = cluster_mod.Cluster(store=store, catalog=typeinfo.load_builtin())
+    state = cluster_mod.Cluster(
+        store=store, catalog=typeinfo.load_builtin(), watch_history=settings.watch_history
+    )
     token = settings.token
     ssl_context: ssl.SSLContext | None = None
     credentials: kubeconfig.Credentials | None = None
@@ -237,22 +243,25 @@ async def run(
     background: list[asyncio.Task[Any]] = []
     try:
         if settings.kubeconfig is not None:
-            kubeconfig.write(settings.kubeconfig, server=base_url, token=token, credentials=credentials)
+            kubeconfig.write(
+                settings.kubeconfig, server=base_url, token=token, credentials=credentials
+            )
         client_ssl: ssl.SSLContext | bool = False
         if credentials is not None:
             client_ssl = ssl.create_default_context(cafile=str(credentials.cert))
-        background.append(
-            asyncio.create_task(
-                controllermanager.run(
-                    base_url=base_url,
-                    token=token,
-                    ssl=client_ssl,
-                    simulate_delay=settings.simulate_delay,
-                    stop=stop,
+        if settings.controllers:
+            background.append(
+                asyncio.create_task(
+                    controllermanager.run(
+                        base_url=base_url,
+                        token=token,
+                        ssl=client_ssl,
+                        simulate_delay=settings.simulate_delay,
+                        stop=stop,
+                    )
                 )
             )
-        )
-        state.collector_running = True
+            state.collector_running = True
         if on_ready is not None:
             on_ready(base_url)
         log.info("devcluster serving on %s", base_url)

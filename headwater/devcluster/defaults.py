@@ -1,0 +1,155 @@
+"""Defaults the API server fills into common built-in kinds.
+
+kubernetes-validate ships schemas without defaults, so these are the values
+of the Kubernetes defaulting functions (``pkg/apis/*/v1/defaults.go``) for
+the kinds GitOps workloads use: workloads and their pod templates, Pods,
+Services, Jobs. SSA relies on them (a field let go of returns to its default
+with no owner) and so do diffs (``kubectl diff`` shows no noise for them).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+Obj = dict[str, Any]
+
+
+def _missing(obj: Obj, key: str, value: Any) -> None:
+    if obj.get(key) is None:
+        obj[key] = copy.deepcopy(value)
+
+
+def _container(item: Obj) -> None:
+    image = str(item.get("image") or "")
+    latest = ":" not in image.rsplit("/", 1)[-1] or image.endswith(":latest")
+    _missing(item, "imagePullPolicy", "Always" if latest and "@" not in image else "IfNotPresent")
+    _missing(item, "terminationMessagePath", "/dev/termination-log")
+    _missing(item, "terminationMessagePolicy", "File")
+    _missing(item, "resources", {})
+    for port in item.get("ports") or []:
+        if isinstance(port, dict):
+            _missing(port, "protocol", "TCP")
+
+
+def pod_spec(spec: Obj) -> None:
+    _missing(spec, "restartPolicy", "Always")
+    _missing(spec, "terminationGracePeriodSeconds", 30)
+    _missing(spec, "dnsPolicy", "ClusterFirst")
+    _missing(spec, "schedulerName", "default-scheduler")
+    _missing(spec, "securityContext", {})
+    for key in ("containers", "initContainers"):
+        for item in spec.get(key) or []:
+            if isinstance(item, dict):
+                _container(item)
+
+
+def _template(spec: Obj) -> None:
+    template = spec.get("template")
+    if isinstance(template, dict) and isinstance(template.get("spec"), dict):
+        pod_spec(template["spec"])
+
+
+def deployment(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    _missing(spec, "replicas", 1)
+    _missing(spec, "revisionHistoryLimit", 10)
+    _missing(spec, "progressDeadlineSeconds", 600)
+    strategy = spec.setdefault("strategy", {})
+    _missing(strategy, "type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = strategy.setdefault("rollingUpdate", {})
+        _missing(rolling, "maxUnavailable", "25%")
+        _missing(rolling, "maxSurge", "25%")
+    _template(spec)
+
+
+def replica_set(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    _missing(spec, "replicas", 1)
+    _template(spec)
+
+
+def stateful_set(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    _missing(spec, "replicas", 1)
+    _missing(spec, "podManagementPolicy", "OrderedReady")
+    _missing(spec, "revisionHistoryLimit", 10)
+    _missing(spec, "persistentVolumeClaimRetentionPolicy", {"whenDeleted": "Retain", "whenScaled": "Retain"})
+    strategy = spec.setdefault("updateStrategy", {})
+    _missing(strategy, "type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        _missing(strategy, "rollingUpdate", {"partition": 0})
+    _template(spec)
+
+
+def daemon_set(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    _missing(spec, "revisionHistoryLimit", 10)
+    strategy = spec.setdefault("updateStrategy", {})
+    _missing(strategy, "type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        _missing(strategy, "rollingUpdate", {"maxUnavailable": 1, "maxSurge": 0})
+    _template(spec)
+
+
+def job(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    _missing(spec, "parallelism", 1)
+    _missing(spec, "completions", 1)
+    _missing(spec, "backoffLimit", 6)
+    _missing(spec, "completionMode", "NonIndexed")
+    _missing(spec, "suspend", False)
+    template = spec.get("template")
+    if isinstance(template, dict) and isinstance(template.get("spec"), dict):
+        _missing(template["spec"], "restartPolicy", "Never")
+        pod_spec(template["spec"])
+
+
+def pod(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    pod_spec(spec)
+    _missing(spec, "enableServiceLinks", True)
+    _missing(spec, "preemptionPolicy", "PreemptLowerPriority")
+    _missing(spec, "priority", 0)
+
+
+def service(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    _missing(spec, "type", "ClusterIP")
+    _missing(spec, "sessionAffinity", "None")
+    if spec["type"] in ("ClusterIP", "NodePort", "LoadBalancer"):
+        _missing(spec, "internalTrafficPolicy", "Cluster")
+        _missing(spec, "ipFamilyPolicy", "SingleStack")
+        _missing(spec, "ipFamilies", ["IPv4"])
+    for port in spec.get("ports") or []:
+        if isinstance(port, dict):
+            _missing(port, "protocol", "TCP")
+            if port.get("targetPort") is None and port.get("port") is not None:
+                port["targetPort"] = port["port"]
+
+
+_BY_RESOURCE: dict[str, Callable[[Obj], None]] = {
+    "apps/deployments": deployment,
+    "apps/replicasets": replica_set,
+    "apps/statefulsets": stateful_set,
+    "apps/daemonsets": daemon_set,
+    "batch/jobs": job,
+    "/pods": pod,
+    "/services": service,
+}
+
+
+def defaulter(resource_key: str) -> Callable[[Obj], Obj] | None:
+    """A function returning a defaulted copy of an object of ``resource_key``, if it has defaults."""
+    fill = _BY_RESOURCE.get(resource_key)
+    if fill is None:
+        return None
+
+    def apply(obj: Obj) -> Obj:
+        result = copy.deepcopy(obj)
+        fill(result)
+        return result
+
+    return apply
