@@ -79,7 +79,12 @@ class Cluster:
             if store.get((*_NAMESPACES, name)) is None:
                 namespace_res = self.registry.lookup("", "v1", "namespaces")
                 assert namespace_res is not None
-                self.create(namespace_res, "", {"metadata": {"name": name}}, WriteOptions(manager="devcluster"))
+                self.create(
+                    namespace_res,
+                    "",
+                    {"metadata": {"name": name}},
+                    WriteOptions(manager="devcluster"),
+                )
 
     # --- types ---------------------------------------------------------------
 
@@ -94,7 +99,9 @@ class Cluster:
                     ),
                 )
             else:
-                built = self.catalog.object_type(group=res.group, version=res.version, kind=res.kind)
+                built = self.catalog.object_type(
+                    group=res.group, version=res.version, kind=res.kind
+                )
                 if built is None:
                     raise errors.internal(f"no schema for {res.kind}")
                 found = built
@@ -175,7 +182,16 @@ class Cluster:
         name = objects.meta(obj).get("name")
         if not isinstance(name, str) or not name:
             raise errors.invalid(
-                res.group, res.kind, "", [("FieldValueRequired", "metadata.name", "Required value: name or generateName is required")]
+                res.group,
+                res.kind,
+                "",
+                [
+                    (
+                        "FieldValueRequired",
+                        "metadata.name",
+                        "Required value: name or generateName is required",
+                    )
+                ],
             )
         problems = objects.validate_name(name, plural=res.plural)
         if problems:
@@ -183,7 +199,10 @@ class Cluster:
                 res.group,
                 res.kind,
                 name,
-                [("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {p}') for p in problems],
+                [
+                    ("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {p}')
+                    for p in problems
+                ],
             )
 
     def _admit(self, res: resources.Resource, old: Obj | None, new: Obj, opts: WriteOptions) -> Obj:
@@ -211,9 +230,18 @@ class Cluster:
             metadata["name"] = objects.generate_name(str(metadata["generateName"]))
         self.require_namespace(res, namespace, creating=True)
         name = metadata.get("name")
-        if name and self.store.get((res.key, namespace if res.namespaced else "", name)) is not None:
+        if (
+            name
+            and self.store.get((res.key, namespace if res.namespaced else "", name)) is not None
+        ):
             raise errors.already_exists(res.group, res.plural, name)
-        for field in ("uid", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "resourceVersion"):
+        for field in (
+            "uid",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "resourceVersion",
+        ):
             metadata.pop(field, None)
         metadata["uid"] = str(uuid.uuid4())
         metadata["creationTimestamp"] = objects.timestamp()
@@ -224,7 +252,10 @@ class Cluster:
         if res.key == "/namespaces":
             new["spec"] = {"finalizers": ["kubernetes"]}
             new["status"] = {"phase": "Active"}
-            metadata["labels"] = {**(metadata.get("labels") or {}), "kubernetes.io/metadata.name": name}
+            metadata["labels"] = {
+                **(metadata.get("labels") or {}),
+                "kubernetes.io/metadata.name": name,
+            }
         return new
 
     def create(self, res: resources.Resource, namespace: str, body: Obj, opts: WriteOptions) -> Obj:
@@ -255,7 +286,9 @@ class Cluster:
     ) -> tuple[Obj, bool]:
         """Server-side apply by ``opts.manager``; returns the object and whether it was created."""
         try:
-            fieldmanager.check_apply_body(body, api_version=res.group_version, kind=res.kind, name=name)
+            fieldmanager.check_apply_body(
+                body, api_version=res.group_version, kind=res.kind, name=name
+            )
         except fieldmanager.FieldManagerError as error:
             raise errors.ApiError(error.code, error.reason, str(error)) from error
         self._check_body(res, body, namespace)
@@ -326,8 +359,16 @@ class Cluster:
             raise errors.modified(res.group, res.plural, name)
         if not given and res.crd is not None:
             raise errors.invalid(
-                res.group, res.kind, name,
-                [("FieldValueInvalid", "metadata.resourceVersion", "Invalid value: 0x0: must be specified for an update")],
+                res.group,
+                res.kind,
+                name,
+                [
+                    (
+                        "FieldValueInvalid",
+                        "metadata.resourceVersion",
+                        "Invalid value: 0x0: must be specified for an update",
+                    )
+                ],
             )
         new = self.strategy(res, old, new, subresource=subresource)
         new = self._admit(res, old, new, opts)
@@ -353,14 +394,21 @@ class Cluster:
                 else:
                     kept.pop("status", None)
             else:
-                kept.setdefault("spec", {})["finalizers"] = (new.get("spec") or {}).get("finalizers") or []
+                kept.setdefault("spec", {})["finalizers"] = (new.get("spec") or {}).get(
+                    "finalizers"
+                ) or []
             fields = new["metadata"].get("managedFields")
             if fields is not None:
                 kept["metadata"]["managedFields"] = fields
             return kept
         new = dict(new)
         metadata = dict(new["metadata"])
-        for field in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
+        for field in (
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+        ):
             if field in old_meta:
                 metadata[field] = old_meta[field]
             else:
@@ -402,7 +450,12 @@ class Cluster:
             return new
         self.store.put(key, new)
         self.hub.publish(
-            watching.Event("ADDED" if old is None else "MODIFIED", res.key, new, int(metadata["resourceVersion"]))
+            watching.Event(
+                "ADDED" if old is None else "MODIFIED",
+                res.key,
+                new,
+                int(metadata["resourceVersion"]),
+            )
         )
         if res.key == "apiextensions.k8s.io/customresourcedefinitions":
             self._serve_crd(new)
@@ -410,7 +463,9 @@ class Cluster:
 
     def _remove(self, res: resources.Resource, key: storage.Key, obj: Obj) -> None:
         self.store.delete(key)
-        self.hub.publish(watching.Event("DELETED", res.key, obj, int(obj["metadata"]["resourceVersion"])))
+        self.hub.publish(
+            watching.Event("DELETED", res.key, obj, int(obj["metadata"]["resourceVersion"]))
+        )
         if res.key == "apiextensions.k8s.io/customresourcedefinitions":
             self._unserve_crd(obj)
         if res.key == "/namespaces" and not self.collector_running:
@@ -423,11 +478,16 @@ class Cluster:
             self._types.pop(res, None)
         if not crds.is_established(crd):
             established = crds.with_established(crd)
-            established["metadata"] = {**established["metadata"], "resourceVersion": str(self.store.next_version())}
+            established["metadata"] = {
+                **established["metadata"],
+                "resourceVersion": str(self.store.next_version()),
+            }
             key = ("apiextensions.k8s.io/customresourcedefinitions", "", crd["metadata"]["name"])
             self.store.put(key, established)
             self.hub.publish(
-                watching.Event("MODIFIED", key[0], established, int(established["metadata"]["resourceVersion"]))
+                watching.Event(
+                    "MODIFIED", key[0], established, int(established["metadata"]["resourceVersion"])
+                )
             )
 
     def _unserve_crd(self, crd: Obj) -> None:
@@ -441,7 +501,9 @@ class Cluster:
                 gone["metadata"]["resourceVersion"] = str(self.store.next_version())
                 metadata = gone["metadata"]
                 self.store.delete((key, metadata.get("namespace", ""), metadata["name"]))
-                self.hub.publish(watching.Event("DELETED", key, gone, int(metadata["resourceVersion"])))
+                self.hub.publish(
+                    watching.Event("DELETED", key, gone, int(metadata["resourceVersion"]))
+                )
 
     def _purge_namespace(self, namespace: str) -> None:
         """Without a collector, a namespace's contents go with it."""
@@ -455,7 +517,9 @@ class Cluster:
                 gone["metadata"]["resourceVersion"] = str(self.store.next_version())
                 self.store.delete((res.key, namespace, gone["metadata"]["name"]))
                 self.hub.publish(
-                    watching.Event("DELETED", res.key, gone, int(gone["metadata"]["resourceVersion"]))
+                    watching.Event(
+                        "DELETED", res.key, gone, int(gone["metadata"]["resourceVersion"])
+                    )
                 )
 
     def delete(
@@ -475,13 +539,22 @@ class Cluster:
         old_meta = objects.meta(old)
         if preconditions.get("uid") and preconditions["uid"] != old_meta.get("uid"):
             raise errors.conflict(
-                res.group, res.plural, name,
-                f"Precondition failed: UID in precondition: {preconditions['uid']}, UID in object meta: {old_meta.get('uid')}",
+                res.group,
+                res.plural,
+                name,
+                f"Precondition failed: UID in precondition: {preconditions['uid']}, UID in "
+                f"object meta: {old_meta.get('uid')}",
             )
-        if preconditions.get("resourceVersion") and preconditions["resourceVersion"] != old_meta.get("resourceVersion"):
+        if preconditions.get("resourceVersion") and preconditions[
+            "resourceVersion"
+        ] != old_meta.get("resourceVersion"):
             raise errors.conflict(
-                res.group, res.plural, name,
-                f"Precondition failed: ResourceVersion in precondition: {preconditions['resourceVersion']}, ResourceVersion in object meta: {old_meta.get('resourceVersion')}",
+                res.group,
+                res.plural,
+                name,
+                "Precondition failed: ResourceVersion in precondition: "
+                f"{preconditions['resourceVersion']}, ResourceVersion in object meta: "
+                f"{old_meta.get('resourceVersion')}",
             )
         finalizers = list(old_meta.get("finalizers") or [])
         policy = options.get("propagationPolicy")
@@ -509,7 +582,7 @@ class Cluster:
             return self.as_version(res, stored), gone
         if opts.dry_run:
             return self.as_version(res, old), True
-        gone = copy.deepcopy(old)
-        gone["metadata"]["resourceVersion"] = str(self.store.next_version())
-        self._remove(res, key, gone)
-        return self.as_version(res, gone), True
+        removed = copy.deepcopy(old)
+        removed["metadata"]["resourceVersion"] = str(self.store.next_version())
+        self._remove(res, key, removed)
+        return self.as_version(res, removed), True

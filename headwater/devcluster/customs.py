@@ -25,13 +25,19 @@ _ROOT_KEEP = ("apiVersion", "kind", "metadata")
 
 
 def prune(value: Any, schema: Obj, path: str, unknown: list[str]) -> Any:
-    if schema.get("x-kubernetes-preserve-unknown-fields") and "properties" not in schema and "additionalProperties" not in schema:
+    if (
+        schema.get("x-kubernetes-preserve-unknown-fields")
+        and "properties" not in schema
+        and "additionalProperties" not in schema
+    ):
         return value
     if isinstance(value, dict):
         properties = schema.get("properties")
         extra = schema.get("additionalProperties")
         if isinstance(extra, dict):
-            return {k: prune(v, extra, f"{path}.{k}" if path else k, unknown) for k, v in value.items()}
+            return {
+                k: prune(v, extra, f"{path}.{k}" if path else k, unknown) for k, v in value.items()
+            }
         if extra is True:
             return value
         properties = properties or {}
@@ -48,7 +54,9 @@ def prune(value: Any, schema: Obj, path: str, unknown: list[str]) -> Any:
                 unknown.append(where)
         return kept
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
-        return [prune(item, schema["items"], f"{path}[{i}]", unknown) for i, item in enumerate(value)]
+        return [
+            prune(item, schema["items"], f"{path}[{i}]", unknown) for i, item in enumerate(value)
+        ]
     return value
 
 
@@ -110,19 +118,46 @@ def check(value: Any, schema: Obj, path: str, causes: list[Cause]) -> None:
     shown = path or "<root>"
     if value is None:
         if not schema.get("nullable") and schema.get("type"):
-            causes.append(("FieldValueTypeInvalid", shown, f'Invalid value: "null": {shown} in body must be of type {schema["type"]}: "null"'))
+            causes.append(
+                (
+                    "FieldValueTypeInvalid",
+                    shown,
+                    f'Invalid value: "null": {shown} in body must be of type {schema["type"]}: '
+                    '"null"',
+                )
+            )
         return
     if schema.get("x-kubernetes-int-or-string"):
         if not isinstance(value, int | str) or isinstance(value, bool):
-            causes.append(("FieldValueTypeInvalid", shown, f"Invalid value: {_quote(value)}: {shown} in body must be of type integer or string: {_quote(value)}"))
+            causes.append(
+                (
+                    "FieldValueTypeInvalid",
+                    shown,
+                    f"Invalid value: {_quote(value)}: {shown} in body must be of type integer "
+                    f"or string: {_quote(value)}",
+                )
+            )
             return
     elif schema.get("type") and not _type_matches(value, schema["type"]):
-        causes.append(("FieldValueTypeInvalid", shown, f'Invalid value: "{_type_name(value)}": {shown} in body must be of type {schema["type"]}: "{_type_name(value)}"'))
+        causes.append(
+            (
+                "FieldValueTypeInvalid",
+                shown,
+                f'Invalid value: "{_type_name(value)}": {shown} in body must be of type '
+                f'{schema["type"]}: "{_type_name(value)}"',
+            )
+        )
         return
     enum = schema.get("enum")
     if enum is not None and value not in enum:
         supported = ", ".join(_quote(v) for v in enum)
-        causes.append(("FieldValueNotSupported", shown, f"Unsupported value: {_quote(value)}: supported values: {supported}"))
+        causes.append(
+            (
+                "FieldValueNotSupported",
+                shown,
+                f"Unsupported value: {_quote(value)}: supported values: {supported}",
+            )
+        )
     _check_bounds(value, schema, shown, causes)
     if isinstance(value, dict):
         for key in schema.get("required") or ():
@@ -145,15 +180,34 @@ def check(value: Any, schema: Obj, path: str, causes: list[Cause]) -> None:
         _check_list_uniqueness(value, schema, shown, causes)
     for sub in schema.get("allOf") or ():
         check(value, sub, path, causes)
-    if schema.get("anyOf"):
-        if not any(_passes(value, sub, path) for sub in schema["anyOf"]):
-            causes.append(("FieldValueInvalid", shown, f"Invalid value: {_quote(value)}: {shown} in body must match at least one schema in anyOf"))
+    if schema.get("anyOf") and not any(_passes(value, sub, path) for sub in schema["anyOf"]):
+        causes.append(
+            (
+                "FieldValueInvalid",
+                shown,
+                f"Invalid value: {_quote(value)}: {shown} in body must match at least one "
+                "schema in anyOf",
+            )
+        )
     if schema.get("oneOf"):
         matching = sum(1 for sub in schema["oneOf"] if _passes(value, sub, path))
         if matching != 1:
-            causes.append(("FieldValueInvalid", shown, f"Invalid value: {_quote(value)}: {shown} in body must match exactly one schema in oneOf"))
+            causes.append(
+                (
+                    "FieldValueInvalid",
+                    shown,
+                    f"Invalid value: {_quote(value)}: {shown} in body must match exactly one "
+                    "schema in oneOf",
+                )
+            )
     if isinstance(schema.get("not"), dict) and _passes(value, schema["not"], path):
-        causes.append(("FieldValueInvalid", shown, f"Invalid value: {_quote(value)}: {shown} in body must not match the schema in not"))
+        causes.append(
+            (
+                "FieldValueInvalid",
+                shown,
+                f"Invalid value: {_quote(value)}: {shown} in body must not match the schema in not",
+            )
+        )
 
 
 def _passes(value: Any, schema: Obj, path: str) -> bool:
@@ -164,7 +218,13 @@ def _passes(value: Any, schema: Obj, path: str) -> bool:
 
 def _check_bounds(value: Any, schema: Obj, shown: str, causes: list[Cause]) -> None:
     def bad(message: str) -> None:
-        causes.append(("FieldValueInvalid", shown, f"Invalid value: {_quote(value)}: {shown} in body {message}"))
+        causes.append(
+            (
+                "FieldValueInvalid",
+                shown,
+                f"Invalid value: {_quote(value)}: {shown} in body {message}",
+            )
+        )
 
     if isinstance(value, int | float) and not isinstance(value, bool):
         if "minimum" in schema:
@@ -181,19 +241,37 @@ def _check_bounds(value: Any, schema: Obj, shown: str, causes: list[Cause]) -> N
             bad(f"should be a multiple of {schema['multipleOf']}")
     if isinstance(value, str):
         if "maxLength" in schema and len(value) > schema["maxLength"]:
-            causes.append(("FieldValueTooLong", shown, f"Too long: may not be more than {schema['maxLength']} bytes"))
+            causes.append(
+                (
+                    "FieldValueTooLong",
+                    shown,
+                    f"Too long: may not be more than {schema['maxLength']} bytes",
+                )
+            )
         if "minLength" in schema and len(value) < schema["minLength"]:
             bad(f"should be at least {schema['minLength']} chars long")
         if "pattern" in schema and re.search(schema["pattern"], value) is None:
             bad(f"should match '{schema['pattern']}'")
     if isinstance(value, list):
         if "maxItems" in schema and len(value) > schema["maxItems"]:
-            causes.append(("FieldValueTooMany", shown, f"Too many: {len(value)}: must have at most {schema['maxItems']} items"))
+            causes.append(
+                (
+                    "FieldValueTooMany",
+                    shown,
+                    f"Too many: {len(value)}: must have at most {schema['maxItems']} items",
+                )
+            )
         if "minItems" in schema and len(value) < schema["minItems"]:
             bad(f"should have at least {schema['minItems']} items")
     if isinstance(value, dict):
         if "maxProperties" in schema and len(value) > schema["maxProperties"]:
-            causes.append(("FieldValueTooMany", shown, f"Too many: {len(value)}: must have at most {schema['maxProperties']} items"))
+            causes.append(
+                (
+                    "FieldValueTooMany",
+                    shown,
+                    f"Too many: {len(value)}: must have at most {schema['maxProperties']} items",
+                )
+            )
         if "minProperties" in schema and len(value) < schema["minProperties"]:
             bad(f"should have at least {schema['minProperties']} properties")
 
@@ -204,7 +282,9 @@ def _check_list_uniqueness(value: list[Any], schema: Obj, shown: str, causes: li
         seen: list[Any] = []
         for index, item in enumerate(value):
             if item in seen:
-                causes.append(("FieldValueDuplicate", f"{shown}[{index}]", f"Duplicate value: {_quote(item)}"))
+                causes.append(
+                    ("FieldValueDuplicate", f"{shown}[{index}]", f"Duplicate value: {_quote(item)}")
+                )
             seen.append(item)
     elif kind == "map":
         keys = schema.get("x-kubernetes-list-map-keys") or []
@@ -214,7 +294,9 @@ def _check_list_uniqueness(value: list[Any], schema: Obj, shown: str, causes: li
                 continue
             key = {k: item.get(k) for k in keys}
             if key in seen_keys:
-                causes.append(("FieldValueDuplicate", f"{shown}[{index}]", f"Duplicate value: {_quote(key)}"))
+                causes.append(
+                    ("FieldValueDuplicate", f"{shown}[{index}]", f"Duplicate value: {_quote(key)}")
+                )
             seen_keys.append(key)
 
 

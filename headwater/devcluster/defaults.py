@@ -76,7 +76,11 @@ def stateful_set(obj: Obj) -> None:
     _missing(spec, "replicas", 1)
     _missing(spec, "podManagementPolicy", "OrderedReady")
     _missing(spec, "revisionHistoryLimit", 10)
-    _missing(spec, "persistentVolumeClaimRetentionPolicy", {"whenDeleted": "Retain", "whenScaled": "Retain"})
+    _missing(
+        spec,
+        "persistentVolumeClaimRetentionPolicy",
+        {"whenDeleted": "Retain", "whenScaled": "Retain"},
+    )
     strategy = spec.setdefault("updateStrategy", {})
     _missing(strategy, "type", "RollingUpdate")
     if strategy["type"] == "RollingUpdate":
@@ -142,7 +146,8 @@ _BY_RESOURCE: dict[str, Callable[[Obj], None]] = {
 
 
 def defaulter(resource_key: str) -> Callable[[Obj], Obj] | None:
-    """A function returning a defaulted copy of an object of ``resource_key``, if it has defaults."""
+    """A function returning a defaulted copy of an object of ``resource_key``, if it has "
+    "defaults."""
     fill = _BY_RESOURCE.get(resource_key)
     if fill is None:
         return None

@@ -19,6 +19,8 @@ from aiohttp import web
 
 from headwater.devcluster import (
     cluster as cluster_mod,
+)
+from headwater.devcluster import (
     errors,
     fieldmanager,
     objects,
@@ -38,8 +40,12 @@ def dumps(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def reply(body: Any, *, status: int = 200, warnings: list[str] | None = None, content_type: str = JSON) -> web.Response:
-    response = web.Response(body=dumps(body), status=status, content_type=content_type.split(";")[0])
+def reply(
+    body: Any, *, status: int = 200, warnings: list[str] | None = None, content_type: str = JSON
+) -> web.Response:
+    response = web.Response(
+        body=dumps(body), status=status, content_type=content_type.split(";")[0]
+    )
     if ";" in content_type:
         response.headers["Content-Type"] = content_type
     for warning in warnings or ():
@@ -56,7 +62,8 @@ def write_options(request: web.Request) -> cluster_mod.WriteOptions:
     validation = query.get("fieldValidation") or "Warn"
     if validation not in ("Strict", "Warn", "Ignore"):
         raise errors.bad_request(
-            f"fieldValidation parameter {validation} is invalid; valid options are Ignore, Warn, Strict"
+            f"fieldValidation parameter {validation} is invalid; valid options are Ignore, "
+            "Warn, Strict"
         )
     return cluster_mod.WriteOptions(
         dry_run=bool(dry_run),
@@ -74,15 +81,34 @@ async def read_body(request: web.Request) -> Any:
     return requests.decode_body(raw, request.headers.get("Content-Type"))
 
 
-def _render_one(request: web.Request, target: requests.Target, obj: Obj, *, status: int = 200, warnings: list[str] | None = None) -> web.Response:
+def _render_one(
+    request: web.Request,
+    target: requests.Target,
+    obj: Obj,
+    *,
+    status: int = 200,
+    warnings: list[str] | None = None,
+) -> web.Response:
     version = tables.negotiate(request.headers.get("Accept"))
     if version is not None:
-        body = tables.table(target.resource, [obj], version=version, include=request.query.get("includeObject", "Metadata"))
-        return reply(body, status=status, warnings=warnings, content_type=f"application/json;as=Table;v={version};g=meta.k8s.io")
+        body = tables.table(
+            target.resource,
+            [obj],
+            version=version,
+            include=request.query.get("includeObject", "Metadata"),
+        )
+        return reply(
+            body,
+            status=status,
+            warnings=warnings,
+            content_type=f"application/json;as=Table;v={version};g=meta.k8s.io",
+        )
     return reply(obj, status=status, warnings=warnings)
 
 
-async def get(request: web.Request, state: cluster_mod.Cluster, target: requests.Target) -> web.Response:
+async def get(
+    request: web.Request, state: cluster_mod.Cluster, target: requests.Target
+) -> web.Response:
     assert target.name is not None
     obj = state.get(target.resource, target.namespace or "", target.name)
     return _render_one(request, target, obj)
@@ -101,7 +127,9 @@ def _parse_continue(token: str) -> tuple[str, str]:
         raise errors.bad_request("continue key is not valid: invalid continue token") from error
 
 
-async def list_or_watch(request: web.Request, state: cluster_mod.Cluster, target: requests.Target) -> web.StreamResponse:
+async def list_or_watch(
+    request: web.Request, state: cluster_mod.Cluster, target: requests.Target
+) -> web.StreamResponse:
     query = request.query
     labels = selectors.parse_labels(query.get("labelSelector"))
     fields = selectors.parse_fields(query.get("fieldSelector"))
@@ -116,7 +144,9 @@ async def list_or_watch(request: web.Request, state: cluster_mod.Cluster, target
     token = query.get("continue")
     if token:
         after = _parse_continue(token)
-        items = [o for o in items if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > after]
+        items = [
+            o for o in items if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > after
+        ]
     list_meta: Obj = {"resourceVersion": str(version)}
     limit_text = query.get("limit")
     if limit_text:
@@ -126,46 +156,75 @@ async def list_or_watch(request: web.Request, state: cluster_mod.Cluster, target
             raise errors.bad_request(f"invalid limit: {limit_text}") from error
         if 0 < limit < len(items):
             last = items[limit - 1]["metadata"]
-            list_meta["continue"] = _continue_token(version, (last.get("namespace", ""), last["name"]))
+            list_meta["continue"] = _continue_token(
+                version, (last.get("namespace", ""), last["name"])
+            )
             list_meta["remainingItemCount"] = len(items) - limit
             items = items[:limit]
     table_version = tables.negotiate(request.headers.get("Accept"))
     if table_version is not None:
         body = tables.table(
-            target.resource, items, version=table_version, include=query.get("includeObject", "Metadata"), list_meta=list_meta
+            target.resource,
+            items,
+            version=table_version,
+            include=query.get("includeObject", "Metadata"),
+            list_meta=list_meta,
         )
-        return reply(body, content_type=f"application/json;as=Table;v={table_version};g=meta.k8s.io")
+        return reply(
+            body, content_type=f"application/json;as=Table;v={table_version};g=meta.k8s.io"
+        )
     res = target.resource
     # Built-in list responses carry no kind/apiVersion per item; custom ones do.
     if res.crd is None:
         items = [{k: v for k, v in o.items() if k not in ("apiVersion", "kind")} for o in items]
-    return reply({"kind": res.list_kind, "apiVersion": res.group_version, "metadata": list_meta, "items": items})
+    return reply(
+        {
+            "kind": res.list_kind,
+            "apiVersion": res.group_version,
+            "metadata": list_meta,
+            "items": items,
+        }
+    )
 
 
-async def create(request: web.Request, state: cluster_mod.Cluster, target: requests.Target) -> web.Response:
+async def create(
+    request: web.Request, state: cluster_mod.Cluster, target: requests.Target
+) -> web.Response:
     opts = write_options(request)
     body = await read_body(request)
     if target.name is not None:
         raise errors.method_not_allowed()
     namespace = target.namespace or ""
     if target.resource.namespaced and target.namespace is None:
-        namespace = (body.get("metadata") or {}).get("namespace") if isinstance(body, dict) else None
-        if not namespace:
+        given = (body.get("metadata") or {}).get("namespace") if isinstance(body, dict) else None
+        if not isinstance(given, str) or not given:
             raise errors.method_not_allowed()
+        namespace = given
     obj = state.create(target.resource, namespace, body, opts)
     return _render_one(request, target, obj, status=201, warnings=opts.warnings)
 
 
-async def replace(request: web.Request, state: cluster_mod.Cluster, target: requests.Target) -> web.Response:
+async def replace(
+    request: web.Request, state: cluster_mod.Cluster, target: requests.Target
+) -> web.Response:
     if target.name is None:
         raise errors.method_not_allowed()
     opts = write_options(request)
     body = await read_body(request)
-    obj = state.replace(target.resource, target.namespace or "", target.name, body, opts, subresource=target.subresource)
+    obj = state.replace(
+        target.resource,
+        target.namespace or "",
+        target.name,
+        body,
+        opts,
+        subresource=target.subresource,
+    )
     return _render_one(request, target, obj, warnings=opts.warnings)
 
 
-async def patch(request: web.Request, state: cluster_mod.Cluster, target: requests.Target) -> web.Response:
+async def patch(
+    request: web.Request, state: cluster_mod.Cluster, target: requests.Target
+) -> web.Response:
     if target.name is None:
         raise errors.method_not_allowed()
     kind = requests.media_type(request.headers.get("Content-Type"))
@@ -175,13 +234,17 @@ async def patch(request: web.Request, state: cluster_mod.Cluster, target: reques
     try:
         fieldmanager.check_force(opts.force, apply=kind == "application/apply-patch+yaml")
     except fieldmanager.FieldManagerError as error:
-        raise errors.ApiError(error.code, error.reason, str(error), details=error.status().get("details")) from error
+        raise errors.ApiError(
+            error.code, error.reason, str(error), details=error.status().get("details")
+        ) from error
     body = await read_body(request)
     res = target.resource
     namespace = target.namespace or ""
     if kind == "application/apply-patch+yaml":
         obj, created = apply(state, target, body, opts)
-        return _render_one(request, target, obj, status=201 if created else 200, warnings=opts.warnings)
+        return _render_one(
+            request, target, obj, status=201 if created else 200, warnings=opts.warnings
+        )
     current = state.get(res, namespace, target.name)
     try:
         if kind == "application/merge-patch+json":
@@ -218,13 +281,24 @@ def apply(
     try:
         fieldmanager.check_manager(opts.manager, apply=True)
     except fieldmanager.FieldManagerError as error:
-        raise errors.ApiError(error.code, error.reason, str(error), details=error.status().get("details")) from error
+        raise errors.ApiError(
+            error.code, error.reason, str(error), details=error.status().get("details")
+        ) from error
     if not isinstance(body, dict):
         raise errors.bad_request("the apply configuration must be an object")
-    return state.apply(target.resource, target.namespace or "", target.name, body, opts, subresource=target.subresource)
+    return state.apply(
+        target.resource,
+        target.namespace or "",
+        target.name,
+        body,
+        opts,
+        subresource=target.subresource,
+    )
 
 
-async def delete(request: web.Request, state: cluster_mod.Cluster, target: requests.Target) -> web.Response:
+async def delete(
+    request: web.Request, state: cluster_mod.Cluster, target: requests.Target
+) -> web.Response:
     if target.name is None or target.subresource:
         raise errors.method_not_allowed()
     opts = write_options(request)
@@ -239,17 +313,29 @@ async def delete(request: web.Request, state: cluster_mod.Cluster, target: reque
     obj, gone = state.delete(target.resource, target.namespace or "", target.name, options, opts)
     res = target.resource
     if gone and res.crd is None:
-        details: Obj = {"name": target.name, "kind": res.plural, "uid": objects.meta(obj).get("uid")}
+        details: Obj = {
+            "name": target.name,
+            "kind": res.plural,
+            "uid": objects.meta(obj).get("uid"),
+        }
         if res.group:
             details["group"] = res.group
         return reply(
-            {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details},
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "details": details,
+            },
             warnings=opts.warnings,
         )
     return reply(obj, warnings=opts.warnings)
 
 
-async def delete_collection(request: web.Request, state: cluster_mod.Cluster, target: requests.Target) -> web.Response:
+async def delete_collection(
+    request: web.Request, state: cluster_mod.Cluster, target: requests.Target
+) -> web.Response:
     opts = write_options(request)
     labels = selectors.parse_labels(request.query.get("labelSelector"))
     fields = selectors.parse_fields(request.query.get("fieldSelector"))
@@ -257,13 +343,24 @@ async def delete_collection(request: web.Request, state: cluster_mod.Cluster, ta
     for obj in state.list(target.resource, target.namespace):
         if selectors.labels_match(labels, obj) and selectors.fields_match(fields, obj):
             meta = obj["metadata"]
-            gone, _ = state.delete(target.resource, meta.get("namespace", ""), meta["name"], {}, opts)
+            gone, _ = state.delete(
+                target.resource, meta.get("namespace", ""), meta["name"], {}, opts
+            )
             deleted.append(gone)
     res = target.resource
-    return reply({"kind": res.list_kind, "apiVersion": res.group_version, "metadata": {"resourceVersion": str(state.store.current_version())}, "items": deleted})
+    return reply(
+        {
+            "kind": res.list_kind,
+            "apiVersion": res.group_version,
+            "metadata": {"resourceVersion": str(state.store.current_version())},
+            "items": deleted,
+        }
+    )
 
 
-async def scale(request: web.Request, state: cluster_mod.Cluster, target: requests.Target) -> web.Response:
+async def scale(
+    request: web.Request, state: cluster_mod.Cluster, target: requests.Target
+) -> web.Response:
     """GET/PUT/PATCH of ``/scale``: a Scale view onto ``spec.replicas``."""
     assert target.name is not None
     res = target.resource

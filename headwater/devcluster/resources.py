@@ -87,10 +87,13 @@ storage.k8s.io/v1 StorageClass storageclasses C sc - -
 scheduling.k8s.io/v1 PriorityClass priorityclasses C pc - -
 coordination.k8s.io/v1 Lease leases N - - -
 events.k8s.io/v1 Event events N ev - -
-admissionregistration.k8s.io/v1 MutatingWebhookConfiguration mutatingwebhookconfigurations C - - -
-admissionregistration.k8s.io/v1 ValidatingWebhookConfiguration validatingwebhookconfigurations C - - -
-apiextensions.k8s.io/v1 CustomResourceDefinition customresourcedefinitions C crd,crds api-extensions s
+admission/v1 MutatingWebhookConfiguration mutatingwebhookconfigurations C - - -
+admission/v1 ValidatingWebhookConfiguration validatingwebhookconfigurations C - - -
+apiext/v1 CustomResourceDefinition customresourcedefinitions C crd,crds api-extensions s
 """
+
+# Short group names used in the table above.
+_GROUP_ALIASES = {"admission": "admissionregistration.k8s.io", "apiext": "apiextensions.k8s.io"}
 
 # Group preference order in discovery (the API server lists legacy groups first).
 PREFERRED_VERSIONS = {"autoscaling": "v2"}
@@ -105,6 +108,7 @@ def builtins() -> list[Resource]:
     for line in _BUILTINS.strip().splitlines():
         gv, kind, plural, scope, short, categories, status = line.split()
         group, _, version = gv.rpartition("/")
+        group = _GROUP_ALIASES.get(group, group)
         found.append(
             Resource(
                 group=group,

@@ -61,8 +61,16 @@ def scaled(current: Obj, scale: Obj) -> Obj:
     name = (current.get("metadata") or {}).get("name", "")
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
         raise errors.invalid(
-            "autoscaling", "Scale", name,
-            [("FieldValueInvalid", "spec.replicas", f"Invalid value: {replicas!r}: must be greater than or equal to 0")],
+            "autoscaling",
+            "Scale",
+            name,
+            [
+                (
+                    "FieldValueInvalid",
+                    "spec.replicas",
+                    f"Invalid value: {replicas!r}: must be greater than or equal to 0",
+                )
+            ],
         )
     given = (scale.get("metadata") or {}).get("resourceVersion")
     updated = copy.deepcopy(current)

@@ -23,6 +23,8 @@ from aiohttp import web
 
 from headwater.devcluster import (
     cluster as cluster_mod,
+)
+from headwater.devcluster import (
     controllermanager,
     discovery,
     errors,
@@ -92,16 +94,16 @@ class Server:
         except errors.ApiError as error:
             return handlers.reply(error.status(), status=error.code)
         except web.HTTPRequestEntityTooLarge:
-            error = errors.too_large(BODY_LIMIT)
-            return handlers.reply(error.status(), status=error.code)
+            too_large = errors.too_large(BODY_LIMIT)
+            return handlers.reply(too_large.status(), status=too_large.code)
         except web.HTTPException:
             raise
         except (ConnectionResetError, asyncio.CancelledError):
             raise
         except Exception as failure:
             log.exception("request failed: %s %s", request.method, request.path_qs)
-            error = errors.internal(repr(failure))
-            return handlers.reply(error.status(), status=error.code)
+            internal = errors.internal(repr(failure))
+            return handlers.reply(internal.status(), status=internal.code)
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.path.rstrip("/") or "/"
@@ -155,10 +157,10 @@ class Server:
             return handlers.reply(openapi.index(registry, hashes))
         if path.startswith("/openapi/v3/"):
             key = path[len("/openapi/v3/") :]
-            body = self._openapi_document(key)
-            if body is None:
+            document = self._openapi_document(key)
+            if document is None:
                 raise errors.no_resource(path)
-            return web.Response(body=body, content_type="application/json")
+            return web.Response(body=document, content_type="application/json")
         segments = path.strip("/").split("/")
         if segments[0] == "api" and len(segments) == 2:
             doc = discovery.resource_list(registry, "", segments[1])
@@ -173,7 +175,7 @@ class Server:
         return handlers.reply(doc)
 
     def _openapi_keys(self) -> list[str]:
-        keys = []
+        keys: list[str] = []
         for group, versions in self.state.registry.group_versions().items():
             keys.extend(f"apis/{group}/{v}" if group else f"api/{v}" for v in versions)
         return keys

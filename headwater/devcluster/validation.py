@@ -47,9 +47,14 @@ def _allowed(node: dict[str, Any]) -> set[str]:
 
 
 def _describe(value: Any) -> str:
-    return {bool: "bool", int: "number", float: "number", str: "string", list: "array", dict: "object"}.get(
-        type(value), "value"
-    )
+    return {
+        bool: "bool",
+        int: "number",
+        float: "number",
+        str: "string",
+        list: "array",
+        dict: "object",
+    }.get(type(value), "value")
 
 
 def walk(
@@ -85,7 +90,9 @@ def walk(
             return kept
         if isinstance(extra, dict):
             return {
-                key: walk(item, extra, f"{path}[{key}]" if path else key, unknown=unknown, wrong=wrong)
+                key: walk(
+                    item, extra, f"{path}[{key}]" if path else key, unknown=unknown, wrong=wrong
+                )
                 for key, item in value.items()
             }
         return value
@@ -99,9 +106,7 @@ def walk(
     return value
 
 
-def report_unknown(
-    unknown: list[str], *, field_validation: str, warnings: list[str]
-) -> None:
+def report_unknown(unknown: list[str], *, field_validation: str, warnings: list[str]) -> None:
     """Act on unknown fields per ``fieldValidation`` (Strict raises 400)."""
     if not unknown:
         return

@@ -65,8 +65,17 @@ async def serve(
     bookmarks = requests.flag(query, "allowWatchBookmarks")
     if initial and query.get("resourceVersionMatch") != "NotOlderThan":
         raise errors.invalid(
-            "meta.k8s.io", "ListOptions", "",
-            [("FieldValueForbidden", "resourceVersionMatch", "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan")],
+            "meta.k8s.io",
+            "ListOptions",
+            "",
+            [
+                (
+                    "FieldValueForbidden",
+                    "resourceVersionMatch",
+                    "Forbidden: sendInitialEvents requires setting resourceVersionMatch to "
+                    "NotOlderThan",
+                )
+            ],
         )
     try:
         timeout = float(query.get("timeoutSeconds") or DEFAULT_TIMEOUT)
@@ -97,7 +106,7 @@ async def serve(
 
     try:
         subscription, backlog = state.hub.subscribe(res.key, since=since)
-    except watching.TooOld:
+    except watching.TooOldError:
         await response.prepare(request)
         current = state.store.current_version()
         status = errors.expired(f"too old resource version: {version_text} ({current})").status()
@@ -146,7 +155,11 @@ async def serve(
                             {
                                 "kind": res.kind,
                                 "apiVersion": res.group_version,
-                                "metadata": {"resourceVersion": str(max(last_version, state.store.current_version()))},
+                                "metadata": {
+                                    "resourceVersion": str(
+                                        max(last_version, state.store.current_version())
+                                    )
+                                },
                             },
                         )
                     )

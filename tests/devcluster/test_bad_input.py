@@ -55,7 +55,8 @@ async def session(devcluster: fixtures.Devcluster) -> AsyncIterator[aiohttp.Clie
 
 async def _status(response: aiohttp.ClientResponse) -> dict[str, Any]:
     body: dict[str, Any] = await response.json(content_type=None)
-    assert body["kind"] == "Status" and body["status"] == "Failure"
+    assert body["kind"] == "Status"
+    assert body["status"] == "Failure"
     assert body["code"] == response.status
     return body
 
@@ -72,7 +73,9 @@ async def _still_serving(session: aiohttp.ClientSession) -> None:
         ("application/yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata: [unclosed\n  name: x"),
     ],
 )
-async def test_malformed_body_is_400(session: aiohttp.ClientSession, content_type: str, body: bytes) -> None:
+async def test_malformed_body_is_400(
+    session: aiohttp.ClientSession, content_type: str, body: bytes
+) -> None:
     async with session.post(CMS, data=body, headers={"Content-Type": content_type}) as response:
         assert response.status == 400
         assert (await _status(response))["reason"] == "BadRequest"
@@ -81,14 +84,20 @@ async def test_malformed_body_is_400(session: aiohttp.ClientSession, content_typ
 
 async def test_malformed_apply_patch_is_400(session: aiohttp.ClientSession) -> None:
     headers = {"Content-Type": "application/apply-patch+yaml"}
-    async with session.patch(f"{CMS}/x", params={"fieldManager": "t"}, data=b"a: [b\n", headers=headers) as response:
+    async with session.patch(
+        f"{CMS}/x", params={"fieldManager": "t"}, data=b"a: [b\n", headers=headers
+    ) as response:
         assert response.status == 400
     await _still_serving(session)
 
 
 @pytest.mark.parametrize(
     "path",
-    ["/api/v1/namespaces/default/nothings", "/apis/nowhere.example.com/v1/things", "/apis/apps/v9/deployments"],
+    [
+        "/api/v1/namespaces/default/nothings",
+        "/apis/nowhere.example.com/v1/things",
+        "/apis/apps/v9/deployments",
+    ],
 )
 async def test_unknown_resource_is_404(session: aiohttp.ClientSession, path: str) -> None:
     async with session.get(path) as response:
@@ -108,8 +117,15 @@ async def test_invalid_name_is_422(session: aiohttp.ClientSession) -> None:
 
 
 async def test_body_over_3_mib_is_413(session: aiohttp.ClientSession) -> None:
-    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "huge"}, "data": {"k": "x" * (3 * 1024 * 1024 + 10)}}
-    async with session.post(CMS, data=json.dumps(body), headers={"Content-Type": "application/json"}) as response:
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "huge"},
+        "data": {"k": "x" * (3 * 1024 * 1024 + 10)},
+    }
+    async with session.post(
+        CMS, data=json.dumps(body), headers={"Content-Type": "application/json"}
+    ) as response:
         assert response.status == 413
         assert (await _status(response))["reason"] == "RequestEntityTooLarge"
     await _still_serving(session)
@@ -118,7 +134,9 @@ async def test_body_over_3_mib_is_413(session: aiohttp.ClientSession) -> None:
 
 
 async def test_schema_violations_are_422_listing_each_field(session: aiohttp.ClientSession) -> None:
-    async with session.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=CRD) as response:
+    async with session.post(
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=CRD
+    ) as response:
         assert response.status in (201, 409), await response.text()
     bad = {
         "apiVersion": "bad.example.com/v1",
@@ -126,40 +144,64 @@ async def test_schema_violations_are_422_listing_each_field(session: aiohttp.Cli
         "metadata": {"name": "p"},
         "spec": {"port": 70000, "mode": "udp"},
     }
-    async with session.post("/apis/bad.example.com/v1/namespaces/default/probes", json=bad) as response:
+    async with session.post(
+        "/apis/bad.example.com/v1/namespaces/default/probes", json=bad
+    ) as response:
         assert response.status == 422
         status = await _status(response)
     fields = sorted(cause["field"] for cause in status["details"]["causes"])
     assert fields == ["spec.mode", "spec.port", "spec.target"]
     for field in fields:
         assert field in status["message"]
-    assert status["details"]["kind"] == "Probe" and status["details"]["group"] == "bad.example.com"
+    assert status["details"]["kind"] == "Probe"
+    assert status["details"]["group"] == "bad.example.com"
     await _still_serving(session)
 
 
 async def test_wrong_type_in_builtin_is_400(session: aiohttp.ClientSession) -> None:
-    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "typed"}, "data": {"n": 5}}
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "typed"},
+        "data": {"n": 5},
+    }
     async with session.post(CMS, json=body) as response:
         assert response.status == 400
         assert "data" in (await _status(response))["message"]
 
 
 async def test_unsupported_media_type_is_415(session: aiohttp.ClientSession) -> None:
-    async with session.patch(f"{CMS}/x", data=b"{}", headers={"Content-Type": "text/plain"}) as response:
+    async with session.patch(
+        f"{CMS}/x", data=b"{}", headers={"Content-Type": "text/plain"}
+    ) as response:
         assert response.status == 415
 
 
-async def test_namespace_mismatch_is_400_and_missing_namespace_404(session: aiohttp.ClientSession) -> None:
-    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "m", "namespace": "other"}}
+async def test_namespace_mismatch_is_400_and_missing_namespace_404(
+    session: aiohttp.ClientSession,
+) -> None:
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "m", "namespace": "other"},
+    }
     async with session.post(CMS, json=body) as response:
         assert response.status == 400
-    async with session.post("/api/v1/namespaces/absent/configmaps", json={"metadata": {"name": "m"}}) as response:
+    async with session.post(
+        "/api/v1/namespaces/absent/configmaps", json={"metadata": {"name": "m"}}
+    ) as response:
         assert response.status == 404
         assert (await _status(response))["details"]["kind"] == "namespaces"
 
 
 async def test_strict_field_validation_lists_unknown_fields(session: aiohttp.ClientSession) -> None:
-    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "strict"}, "bogus": 1, "data": {"a": "b"}}
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "strict"},
+        "bogus": 1,
+        "data": {"a": "b"},
+    }
     async with session.post(CMS, json=body, params={"fieldValidation": "Strict"}) as response:
         assert response.status == 400
         assert 'unknown field "bogus"' in (await _status(response))["message"]

@@ -25,7 +25,9 @@ def small_history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[fixtures
 @pytest.fixture
 async def api(small_history: fixtures.Devcluster) -> AsyncIterator[client.ApiClient]:
     configuration = client.Configuration()
-    await config.load_kube_config(config_file=str(small_history.kubeconfig), client_configuration=configuration)
+    await config.load_kube_config(
+        config_file=str(small_history.kubeconfig), client_configuration=configuration
+    )
     async with client.ApiClient(configuration) as api_client:
         yield api_client
 
@@ -41,7 +43,8 @@ async def test_crud(api: client.ApiClient) -> None:
     created = await core.create_namespaced_config_map(
         ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="c"), data={"a": "1"})
     )
-    assert created.metadata.uid and created.metadata.resource_version
+    assert created.metadata.uid
+    assert created.metadata.resource_version
     read = await core.read_namespaced_config_map("c", ns)
     assert read.data == {"a": "1"}
     read.data["b"] = "2"
@@ -64,12 +67,16 @@ async def test_crud(api: client.ApiClient) -> None:
 async def test_list_then_watch_resumes_from_version(api: client.ApiClient) -> None:
     core = client.CoreV1Api(api)
     ns = await _namespace(core, "ka-watch")
-    await core.create_namespaced_config_map(ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="before")))
+    await core.create_namespaced_config_map(
+        ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="before"))
+    )
     listed = await core.list_namespaced_config_map(ns)
     version = listed.metadata.resource_version
 
     async def change() -> None:
-        await core.create_namespaced_config_map(ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="after")))
+        await core.create_namespaced_config_map(
+            ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="after"))
+        )
         await core.delete_namespaced_config_map("after", ns)
 
     seen: list[tuple[str, str]] = []
@@ -88,16 +95,22 @@ async def test_list_then_watch_resumes_from_version(api: client.ApiClient) -> No
 async def test_expired_version_is_410(api: client.ApiClient) -> None:
     core = client.CoreV1Api(api)
     ns = await _namespace(core, "ka-expired")
-    first = await core.create_namespaced_config_map(ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="x")))
+    first = await core.create_namespaced_config_map(
+        ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="x"))
+    )
     old_version = first.metadata.resource_version
     for index in range(30):  # more writes than the server keeps events for
         await core.patch_namespaced_config_map("x", ns, {"data": {"i": str(index)}})
-    with pytest.raises(client.ApiException) as gone:
+
+    async def drain() -> None:
         async with watch.Watch().stream(
             core.list_namespaced_config_map, ns, resource_version=old_version, timeout_seconds=5
         ) as stream:
             async for _ in stream:
                 pass
+
+    with pytest.raises(client.ApiException) as gone:
+        await drain()
     assert gone.value.status == 410
 
 
@@ -112,7 +125,11 @@ async def test_apply_patch_and_status_patch(api: client.ApiClient) -> None:
         "data": {"k": "v"},
     }
     applied = await core.patch_namespaced_config_map(
-        "applied", ns, body, field_manager="ka", _content_type="application/apply-patch+yaml"
+        "applied",
+        ns,
+        body,
+        field_manager="ka",
+        _content_type="application/apply-patch+yaml",  # type: ignore[call-arg]
     )
     assert applied.data == {"k": "v"}
     assert [m.manager for m in applied.metadata.managed_fields] == ["ka"]
@@ -120,19 +137,37 @@ async def test_apply_patch_and_status_patch(api: client.ApiClient) -> None:
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": "d", "namespace": ns, "annotations": {"devcluster.headwater.dev/simulate": "pending"}},
+        "metadata": {
+            "name": "d",
+            "namespace": ns,
+            "annotations": {"devcluster.headwater.dev/simulate": "pending"},
+        },
         "spec": {
             "replicas": 1,
             "selector": {"matchLabels": {"app": "d"}},
-            "template": {"metadata": {"labels": {"app": "d"}}, "spec": {"containers": [{"name": "c", "image": "busybox:1"}]}},
+            "template": {
+                "metadata": {"labels": {"app": "d"}},
+                "spec": {"containers": [{"name": "c", "image": "busybox:1"}]},
+            },
         },
     }
     created = await apps.patch_namespaced_deployment(
-        "d", ns, deployment, field_manager="ka", _content_type="application/apply-patch+yaml"
+        "d",
+        ns,
+        deployment,
+        field_manager="ka",
+        _content_type="application/apply-patch+yaml",  # type: ignore[call-arg]
     )
     generation = created.metadata.generation
     patched = await apps.patch_namespaced_deployment_status(
-        "d", ns, {"status": {"observedGeneration": generation, "conditions": [{"type": "Custom", "status": "True"}]}}
+        "d",
+        ns,
+        {
+            "status": {
+                "observedGeneration": generation,
+                "conditions": [{"type": "Custom", "status": "True"}],
+            }
+        },
     )
     assert any(c.type == "Custom" for c in patched.status.conditions)
     assert patched.metadata.generation == generation  # status writes never bump generation

@@ -20,7 +20,10 @@ from tests.devcluster import ssa_cases
 from tests.devcluster.unit import ssa_runner
 from tests.fixtures import devcluster as fixtures
 
-_PATHS = {"configmaps": "/api/v1/namespaces/{ns}/configmaps", "deployments": "/apis/apps/v1/namespaces/{ns}/deployments"}
+_PATHS = {
+    "configmaps": "/api/v1/namespaces/{ns}/configmaps",
+    "deployments": "/apis/apps/v1/namespaces/{ns}/deployments",
+}
 
 
 async def _read(session: aiohttp.ClientSession, url: str) -> dict[str, Any] | None:
@@ -48,15 +51,37 @@ async def _step(
     target = f"{url}/{step.subresource}" if step.subresource else url
     data = json.dumps(body)
     if step.action == "apply":
-        request = session.patch(target, params=params, data=data, headers={"Content-Type": "application/apply-patch+yaml"})
+        request = session.patch(
+            target,
+            params=params,
+            data=data,
+            headers={"Content-Type": "application/apply-patch+yaml"},
+        )
     elif step.action == "create":
-        request = session.post(f"{base}{collection}", params=params, data=data, headers={"Content-Type": "application/json"})
+        request = session.post(
+            f"{base}{collection}",
+            params=params,
+            data=data,
+            headers={"Content-Type": "application/json"},
+        )
     elif step.action == "merge":
-        request = session.patch(target, params=params, data=data, headers={"Content-Type": "application/merge-patch+json"})
+        request = session.patch(
+            target,
+            params=params,
+            data=data,
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
     elif step.action == "json":
-        request = session.patch(target, params=params, data=data, headers={"Content-Type": "application/json-patch+json"})
+        request = session.patch(
+            target,
+            params=params,
+            data=data,
+            headers={"Content-Type": "application/json-patch+json"},
+        )
     elif step.action == "put":
-        request = session.put(target, params=params, data=data, headers={"Content-Type": "application/json"})
+        request = session.put(
+            target, params=params, data=data, headers={"Content-Type": "application/json"}
+        )
     else:
         raise AssertionError(step.action)
     async with request as response:
@@ -73,8 +98,12 @@ def bare_devcluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[fixtur
         yield running
 
 
-@pytest.mark.parametrize("case", ssa_cases.CASES, ids=[f"{c.id}-{c.title[:40]}" for c in ssa_cases.CASES])
-async def test_case_through_server(bare_devcluster: fixtures.Devcluster, case: ssa_cases.Case) -> None:
+@pytest.mark.parametrize(
+    "case", ssa_cases.CASES, ids=[f"{c.id}-{c.title[:40]}" for c in ssa_cases.CASES]
+)
+async def test_case_through_server(
+    bare_devcluster: fixtures.Devcluster, case: ssa_cases.Case
+) -> None:
     namespace = f"ssa-{case.id}".lower().replace("_", "-")
     async with aiohttp.ClientSession() as session:
         async with session.post(

@@ -1,0 +1,62 @@
+"""TLS with bearer token, SQLite persistence across restarts, clean SIGTERM exit."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import ssl
+import urllib.error
+import urllib.request
+
+import pytest
+import yaml
+
+from tests.fixtures import devcluster as fixtures
+
+
+def test_tls_with_bearer_token(tmp_path: pathlib.Path) -> None:
+    with fixtures.start_devcluster(tmp_path / "tls", tls=True, controllers=False) as cluster:
+        config = yaml.safe_load(cluster.kubeconfig.read_text())
+        assert config["clusters"][0]["cluster"]["server"].startswith("https://")
+        assert "certificate-authority-data" in config["clusters"][0]["cluster"]
+        out = cluster.kubectl("get", "namespaces", "-o", "name").stdout.split()
+        assert "namespace/kube-system" in out
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        request = urllib.request.Request(f"{cluster.base_url}/api/v1/namespaces")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, context=context, timeout=10)
+        assert refused.value.code == 401
+        assert json.loads(refused.value.read())["reason"] == "Unauthorized"
+        request.add_header("Authorization", f"Bearer {cluster.token()}")
+        with urllib.request.urlopen(request, context=context, timeout=10) as response:
+            assert response.status == 200
+        assert fixtures.stop(cluster.process) == 0
+
+
+def test_sqlite_persists_objects_and_versions(tmp_path: pathlib.Path) -> None:
+    data = tmp_path / "data"
+    cm = json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "kept", "namespace": "default"},
+            "data": {"a": "1"},
+        }
+    )
+    with fixtures.start_devcluster(tmp_path / "one", data_dir=data, controllers=False) as first:
+        first.kubectl("create", "-f", "-", input=cm)
+        before = json.loads(first.kubectl("get", "cm", "kept", "-o", "json").stdout)
+        assert fixtures.stop(first.process) == 0
+    with fixtures.start_devcluster(tmp_path / "two", data_dir=data, controllers=False) as second:
+        after = json.loads(second.kubectl("get", "cm", "kept", "-o", "json").stdout)
+        assert after["metadata"]["uid"] == before["metadata"]["uid"]
+        assert after["data"] == {"a": "1"}
+        second.kubectl("patch", "cm", "kept", "--type=merge", "-p", '{"data":{"a":"2"}}')
+        patched = json.loads(second.kubectl("get", "cm", "kept", "-o", "json").stdout)
+        assert int(patched["metadata"]["resourceVersion"]) > int(
+            before["metadata"]["resourceVersion"]
+        )
+        namespaces = second.kubectl("get", "ns", "-o", "name").stdout.split()
+        assert namespaces.count("namespace/default") == 1
