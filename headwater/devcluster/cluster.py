@@ -21,7 +21,6 @@ delegated to ``crds``.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import uuid
 from typing import Any
@@ -293,11 +292,10 @@ class Cluster:
             raise errors.ApiError(error.code, error.reason, str(error)) from error
         self._check_body(res, body, namespace)
         # The applied configuration is kept as sent (kubectl's last-applied copy is of it).
-        config = copy.deepcopy(body)
-        metadata = config.get("metadata")
-        if not isinstance(metadata, dict):
-            metadata = config["metadata"] = {}
+        config = dict(body)
+        metadata = dict(config.get("metadata") or {})
         metadata["name"] = name
+        config["metadata"] = metadata
         old = self.store.get((res.key, namespace if res.namespaced else "", name))
         if old is None and subresource:
             raise errors.not_found(res.group, res.plural, name)
@@ -322,10 +320,12 @@ class Cluster:
             raise errors.ApiError(
                 error.code, error.reason, str(error), details=error.status().get("details")
             ) from error
-        new = copy.deepcopy(new)
+        # The result is fresh except for parts shared with the stored object, which
+        # the strategy below copies before changing; a created object is all new.
         if res.namespaced:
-            new.setdefault("metadata", {})["namespace"] = namespace
+            new["metadata"] = {**new.get("metadata", {}), "namespace": namespace}
         if old is None:
+            new = objects.clone(new)
             new = self._initialize(res, namespace, new)
             new = self._admit(res, None, new, opts)
             return self._store(res, None, new, opts), True
@@ -387,7 +387,7 @@ class Cluster:
         """Copy server-owned fields from ``old`` and bump ``generation`` as the API server does."""
         old_meta = objects.meta(old)
         if subresource in ("status", "finalize"):
-            kept = copy.deepcopy(old)
+            kept = objects.clone(old)
             if subresource == "status":
                 if "status" in new:
                     kept["status"] = new["status"]
@@ -497,7 +497,7 @@ class Cluster:
             self._types.pop(res, None)
         for key in keys:
             for obj in self.store.list(key, None):
-                gone = copy.deepcopy(obj)
+                gone = objects.clone(obj)
                 gone["metadata"]["resourceVersion"] = str(self.store.next_version())
                 metadata = gone["metadata"]
                 self.store.delete((key, metadata.get("namespace", ""), metadata["name"]))
@@ -513,7 +513,7 @@ class Cluster:
                 continue
             seen.add(res.key)
             for obj in self.store.list(res.key, namespace):
-                gone = copy.deepcopy(obj)
+                gone = objects.clone(obj)
                 gone["metadata"]["resourceVersion"] = str(self.store.next_version())
                 self.store.delete((res.key, namespace, gone["metadata"]["name"]))
                 self.hub.publish(
@@ -568,7 +568,7 @@ class Cluster:
         if held:
             if old_meta.get("deletionTimestamp"):
                 return self.as_version(res, old), False
-            new = copy.deepcopy(old)
+            new = objects.clone(old)
             new["metadata"]["deletionTimestamp"] = objects.timestamp()
             new["metadata"]["deletionGracePeriodSeconds"] = 0
             if finalizers:
@@ -582,7 +582,7 @@ class Cluster:
             return self.as_version(res, stored), gone
         if opts.dry_run:
             return self.as_version(res, old), True
-        removed = copy.deepcopy(old)
+        removed = objects.clone(old)
         removed["metadata"]["resourceVersion"] = str(self.store.next_version())
         self._remove(res, key, removed)
         return self.as_version(res, removed), True

@@ -12,12 +12,11 @@ and pass untouched (metadata may only restrict name and generateName).
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from typing import Any
 
-from headwater.devcluster import errors, validation
+from headwater.devcluster import errors, objects, validation
 
 Obj = dict[str, Any]
 Cause = tuple[str, str, str]
@@ -66,7 +65,7 @@ def default(value: Any, schema: Obj) -> Any:
         result = dict(value)
         for key, child in properties.items():
             if key not in result and "default" in child:
-                result[key] = copy.deepcopy(child["default"])
+                result[key] = objects.clone(child["default"])
             if key in result:
                 result[key] = default(result[key], child)
         extra = schema.get("additionalProperties")

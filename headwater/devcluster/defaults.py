@@ -9,16 +9,17 @@ with no owner) and so do diffs (``kubectl diff`` shows no noise for them).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
+
+from headwater.devcluster import objects
 
 Obj = dict[str, Any]
 
 
 def _missing(obj: Obj, key: str, value: Any) -> None:
     if obj.get(key) is None:
-        obj[key] = copy.deepcopy(value)
+        obj[key] = objects.clone(value)
 
 
 def _container(item: Obj) -> None:
@@ -153,7 +154,7 @@ def defaulter(resource_key: str) -> Callable[[Obj], Obj] | None:
         return None
 
     def apply(obj: Obj) -> Obj:
-        result = copy.deepcopy(obj)
+        result = objects.clone(obj)
         fill(result)
         return result
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import json
 from typing import Any
 
@@ -265,7 +264,7 @@ async def patch(
         raise errors.ApiError(422, "Invalid", str(error)) from error
     if not isinstance(patched, dict):
         raise errors.bad_request("the patch result is not an object")
-    patched = copy.deepcopy(patched)
+    patched = objects.clone(patched)
     metadata = patched.setdefault("metadata", {})
     # A resourceVersion in the patch is a precondition; none means "latest".
     if not metadata.get("resourceVersion"):

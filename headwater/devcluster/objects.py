@@ -10,7 +10,10 @@ from __future__ import annotations
 import datetime
 import re
 import secrets
+import typing
 from typing import Any
+
+_T = typing.TypeVar("_T")
 
 _SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -61,6 +64,19 @@ def validate_name(name: str, *, plural: str) -> list[str]:
 def generate_name(prefix: str) -> str:
     alphabet = "bcdfghjklmnpqrstvwxz2456789"
     return prefix + "".join(secrets.choice(alphabet) for _ in range(5))
+
+
+def clone(value: _T) -> _T:
+    """A deep copy of a JSON value (several times faster than ``copy.deepcopy``)."""
+    return typing.cast(_T, _clone(value))
+
+
+def _clone(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _clone(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_clone(item) for item in value]
+    return value
 
 
 def meta(obj: dict[str, Any]) -> dict[str, Any]:

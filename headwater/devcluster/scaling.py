@@ -7,10 +7,9 @@ the object, as ``kubectl scale`` and autoscalers expect.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from headwater.devcluster import errors, patches
+from headwater.devcluster import errors, objects, patches
 
 Obj = dict[str, Any]
 SCALABLE = ("apps/deployments", "apps/replicasets", "apps/statefulsets")
@@ -73,7 +72,7 @@ def scaled(current: Obj, scale: Obj) -> Obj:
             ],
         )
     given = (scale.get("metadata") or {}).get("resourceVersion")
-    updated = copy.deepcopy(current)
+    updated = objects.clone(current)
     updated["spec"]["replicas"] = replicas
     if given:
         updated["metadata"]["resourceVersion"] = given
