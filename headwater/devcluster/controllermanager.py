@@ -38,9 +38,12 @@ async def run(
         client = apiclient.Client(
             session, base_url=base_url, token=token, field_manager="kube-controller-manager"
         )
+        simulator = kubelet.Kubelet(client, delay=simulate_delay)
+        # The collector shares the kubelet's watches of workloads and pods.
+        shared = {(i.gvr.group, i.gvr.plural): i for i in simulator.informers.values()}
         parts = {
-            "kubelet": kubelet.Kubelet(client, delay=simulate_delay).run(stop),
-            "collector": collector.Collector(client).run(stop),
+            "kubelet": simulator.run(stop),
+            "collector": collector.Collector(client, shared=shared).run(stop),
         }
         tasks: dict[asyncio.Future[Any], str] = {
             asyncio.ensure_future(coro): name for name, coro in parts.items()
