@@ -455,6 +455,7 @@ class Cluster:
                 res.key,
                 new,
                 int(metadata["resourceVersion"]),
+                old=old,
             )
         )
         if res.key == "apiextensions.k8s.io/customresourcedefinitions":

@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 from headwater.devcluster import errors, objects, validation
+from shared.api import validation as validation_rules
 
 Obj = dict[str, Any]
 Cause = tuple[str, str, str]
@@ -158,6 +159,7 @@ def check(value: Any, schema: Obj, path: str, causes: list[Cause]) -> None:
             )
         )
     _check_bounds(value, schema, shown, causes)
+    _check_rules(value, schema, shown, causes)
     if isinstance(value, dict):
         for key in schema.get("required") or ():
             if key not in value:
@@ -207,6 +209,25 @@ def check(value: Any, schema: Obj, path: str, causes: list[Cause]) -> None:
                 f"Invalid value: {_quote(value)}: {shown} in body must not match the schema in not",
             )
         )
+
+
+def _check_rules(value: Any, schema: Obj, shown: str, causes: list[Cause]) -> None:
+    """``x-kubernetes-validations`` (CEL) of a node; transition rules (``oldSelf``) are skipped."""
+    for entry in schema.get("x-kubernetes-validations") or ():
+        rule = entry.get("rule")
+        if not isinstance(rule, str) or "oldSelf" in rule:
+            continue
+        message = entry.get("message") or f"failed rule: {rule}"
+        try:
+            validation_rules.check_rules(
+                (validation_rules.CelRule(rule=rule, message=message),), value
+            )
+        except validation_rules.CelRuleError:
+            causes.append(
+                ("FieldValueInvalid", shown, f'Invalid value: "{_type_name(value)}": {message}')
+            )
+        except Exception as error:  # a rule cel-python cannot compile counts as failed
+            causes.append(("FieldValueInvalid", shown, f"Invalid value: {message}: {error}"))
 
 
 def _passes(value: Any, schema: Obj, path: str) -> bool:

@@ -11,13 +11,14 @@ kubernetes-asyncio sends ``watch=True``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
-from headwater.devcluster import errors, protobuf, resources, scaling
+from headwater.devcluster import errors, objects, protobuf, resources, scaling
 
 JSON_TYPES = ("application/json", "*/*", "")
 YAML_TYPES = ("application/yaml", "application/apply-patch+yaml")
@@ -38,6 +39,36 @@ def _timestamp_as_text(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
 
 
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
+
+
+_SCALARS: dict[str, Any] = {
+    "tag:yaml.org,2002:str": str,
+    "tag:yaml.org,2002:int": lambda text: int(text.replace("_", ""), 0),
+    "tag:yaml.org,2002:float": float,
+    "tag:yaml.org,2002:bool": lambda text: text.lower() in ("true", "yes", "on"),
+    "tag:yaml.org,2002:null": lambda text: None,
+    "tag:yaml.org,2002:timestamp": str,
+}
+
+
+def _convert(node: yaml.Node) -> Any:
+    """A composed YAML node as plain data (the C composer plus this is ~2x ``yaml.load``)."""
+    if isinstance(node, yaml.MappingNode):
+        return {_convert(key): _convert(value) for key, value in node.value}
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(item) for item in node.value]
+    return _SCALARS[node.tag](node.value)
+
+
+@functools.lru_cache(maxsize=128)
+def _parse_yaml(raw: bytes) -> Any:
+    """Parse YAML; memoized because GitOps loops re-apply identical bodies."""
+    try:
+        node = yaml.compose(raw, Loader=yaml.CSafeLoader)
+        return None if node is None else _convert(node)
+    except (KeyError, ValueError):
+        # Merge keys, custom tags, sexagesimal ints…: the full loader knows them.
+        return yaml.load(raw, Loader=_Loader)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,7 +134,7 @@ def decode_body(raw: bytes, content_type: str | None) -> Any:
         except ValueError:
             pass
         try:
-            return yaml.load(raw, Loader=_Loader)
+            return objects.clone(_parse_yaml(raw))
         except yaml.YAMLError as error:
             raise errors.bad_request(f"error decoding YAML: {error}") from error
     if kind in JSON_TYPES or kind in PATCH_TYPES:

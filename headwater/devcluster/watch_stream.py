@@ -11,7 +11,8 @@ Semantics (DEVCLUSTER.md item 9):
   Helm's wait block on it);
 - ``allowWatchBookmarks``: periodic BOOKMARKs carrying only the version;
 - ``timeoutSeconds`` ends the stream; namespace, label and field selectors
-  filter events (by the object's state after the change);
+  filter events, and a change that makes an object start or stop matching
+  is sent as ADDED or DELETED (as the API server's watch cache does);
 - Accept ``as=Table``: each event object is a one-row Table (``kubectl get -w``).
 """
 
@@ -183,5 +184,13 @@ async def _send(
     event: watching.Event,
 ) -> None:
     obj = state.as_version(res, event.object)
-    if selection.matches(obj):
-        await response.write(encode(event.type, obj))
+    matches = selection.matches(obj)
+    kind = event.type
+    if kind == "MODIFIED" and event.old is not None:
+        matched = selection.matches(event.old)
+        if matches and not matched:
+            kind = "ADDED"
+        elif matched and not matches:
+            kind, matches = "DELETED", True
+    if matches:
+        await response.write(encode(kind, obj))

@@ -21,6 +21,9 @@ class Event:
     resource: str  # storage key of the resource, "<group>/<plural>"
     object: dict[str, Any]
     version: int
+    # The object before a MODIFIED change, so selector watches can turn it into
+    # ADDED/DELETED when it starts or stops matching.
+    old: dict[str, Any] | None = None
 
 
 class TooOldError(Exception):

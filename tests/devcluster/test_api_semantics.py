@@ -290,3 +290,48 @@ async def test_non_structural_crd_is_422(http: aiohttp.ClientSession) -> None:
     async with http.post(crds, json=bad) as response:
         status = await _json(response, 422)
     assert status["details"]["causes"]
+
+
+async def test_crd_cel_rules_are_enforced(http: aiohttp.ClientSession) -> None:
+    crd = json.loads(json.dumps(CRD))
+    crd["metadata"]["name"] = "ruled.sem.example.com"
+    crd["spec"]["names"] = {"plural": "ruled", "kind": "Ruled"}
+    spec_schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    spec_schema["properties"]["max"] = {"type": "integer"}
+    spec_schema["x-kubernetes-validations"] = [
+        {"rule": "!has(self.max) || self.size <= self.max", "message": "size must not exceed max"}
+    ]
+    crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    async with http.post(crds, json=crd) as response:
+        await _json(response, 201)
+    base = "/apis/sem.example.com/v1/ruled"
+    good = {"apiVersion": "sem.example.com/v1", "kind": "Ruled", "metadata": {"name": "ok"}}
+    async with http.post(base, json={**good, "spec": {"size": 2, "max": 3}}) as response:
+        await _json(response, 201)
+    bad = {**good, "metadata": {"name": "bad"}, "spec": {"size": 5, "max": 3}}
+    async with http.post(base, json=bad) as response:
+        status = await _json(response, 422)
+    assert status["details"]["causes"][0]["field"] == "spec"
+    assert "size must not exceed max" in status["message"]
+
+
+async def test_watch_with_selector_sees_objects_enter_and_leave(
+    http: aiohttp.ClientSession,
+) -> None:
+    ns = await _namespace(http, "wat3")
+    base = f"/api/v1/namespaces/{ns}/configmaps"
+    async with http.post(
+        base, json={"metadata": {"name": "m", "labels": {"on": "no"}}}
+    ) as response:
+        version = (await _json(response, 201))["metadata"]["resourceVersion"]
+
+    async def relabel() -> None:
+        for value in ("yes", "no"):
+            body = json.dumps({"metadata": {"labels": {"on": value}}})
+            async with http.patch(f"{base}/m", data=body, headers=MERGE) as response:
+                await _json(response, 200)
+
+    task = asyncio.create_task(relabel())
+    events = await _events(http, base, {"resourceVersion": version, "labelSelector": "on=yes"}, 2)
+    await task
+    assert [e["type"] for e in events] == ["ADDED", "DELETED"]
