@@ -73,11 +73,19 @@ def write_options(request: web.Request) -> cluster_mod.WriteOptions:
     )
 
 
-async def read_body(request: web.Request) -> Any:
+async def read_body(request: web.Request, opts: cluster_mod.WriteOptions) -> Any:
+    """The decoded body; duplicate fields are handled per ``fieldValidation``."""
     raw = await request.read()
     if not raw:
         raise errors.bad_request("the request body is empty")
-    return requests.decode_body(raw, request.headers.get("Content-Type"))
+    duplicates: list[str] = []
+    body = requests.decode_body(raw, request.headers.get("Content-Type"), duplicates)
+    messages = [f'duplicate field "{key}"' for key in duplicates]
+    if messages and opts.field_validation == "Strict":
+        raise errors.bad_request("strict decoding error: " + ", ".join(messages))
+    if opts.field_validation == "Warn":
+        opts.warnings.extend(messages)
+    return body
 
 
 def _render_one(
@@ -190,7 +198,7 @@ async def create(
     request: web.Request, state: cluster_mod.Cluster, target: requests.Target
 ) -> web.Response:
     opts = write_options(request)
-    body = await read_body(request)
+    body = await read_body(request, opts)
     if target.name is not None:
         raise errors.method_not_allowed()
     namespace = target.namespace or ""
@@ -209,7 +217,7 @@ async def replace(
     if target.name is None:
         raise errors.method_not_allowed()
     opts = write_options(request)
-    body = await read_body(request)
+    body = await read_body(request, opts)
     obj = state.replace(
         target.resource,
         target.namespace or "",
@@ -236,7 +244,7 @@ async def patch(
         raise errors.ApiError(
             error.code, error.reason, str(error), details=error.status().get("details")
         ) from error
-    body = await read_body(request)
+    body = await read_body(request, opts)
     res = target.resource
     namespace = target.namespace or ""
     if kind == "application/apply-patch+yaml":
@@ -368,7 +376,7 @@ async def scale(
     if request.method == "GET":
         return reply(scaling.view(current))
     opts = write_options(request)
-    body = await read_body(request)
+    body = await read_body(request, opts)
     if request.method == "PUT":
         if not isinstance(body, dict):
             raise errors.bad_request("the body must be a Scale object")

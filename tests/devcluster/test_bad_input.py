@@ -208,3 +208,23 @@ async def test_strict_field_validation_lists_unknown_fields(session: aiohttp.Cli
     async with session.post(CMS, json=body, params={"fieldValidation": "Warn"}) as response:
         assert response.status == 201
         assert 'unknown field "bogus"' in response.headers.get("Warning", "")
+
+
+async def test_strict_field_validation_lists_duplicate_fields(
+    session: aiohttp.ClientSession,
+) -> None:
+    raw = (
+        b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"dup"},"data":{"a":"1","a":"2"}}'
+    )
+    headers = {"Content-Type": "application/json"}
+    strict = {"fieldValidation": "Strict"}
+    async with session.post(CMS, data=raw, headers=headers, params=strict) as response:
+        assert response.status == 400
+        assert 'duplicate field "a"' in (await _status(response))["message"]
+    yaml_body = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dupy\n  name: dupy\n"
+    yaml_headers = {"Content-Type": "application/yaml"}
+    async with session.post(CMS, data=yaml_body, headers=yaml_headers, params=strict) as response:
+        assert response.status == 400
+    async with session.post(CMS, data=raw, headers=headers) as response:
+        assert response.status == 201
+        assert 'duplicate field "a"' in response.headers.get("Warning", "")

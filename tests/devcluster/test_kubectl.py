@@ -256,17 +256,14 @@ def test_delete_waits_for_finalizer(devcluster: Devcluster, namespace: str) -> N
 
 
 def test_namespace_deletion_removes_contents(devcluster: Devcluster) -> None:
-    devcluster.kubectl(
-        "create",
-        "-f",
-        "-",
-        input='{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"doomed"}}',
-    )
+    devcluster.kubectl("create", "namespace", "doomed")  # a protobuf request body
     devcluster.kubectl("create", "-f", "-", input=_cm("inside", "doomed"))
+    devcluster.kubectl("create", "secret", "generic", "s", "-n", "doomed", "--from-literal=k=v")
     devcluster.kubectl("delete", "namespace", "doomed", "--timeout=30s")
     assert devcluster.kubectl("get", "namespace", "doomed", check=False).returncode == 1
-    listed = _get(devcluster, "cm", "-A")
-    assert not [i for i in listed["items"] if i["metadata"]["namespace"] == "doomed"]
+    for kind in ("cm", "secrets"):
+        listed = _get(devcluster, kind, "-A")
+        assert not [i for i in listed["items"] if i["metadata"]["namespace"] == "doomed"]
 
 
 def test_get_with_set_based_label_selector(devcluster: Devcluster, namespace: str) -> None:
