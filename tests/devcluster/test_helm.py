@@ -8,17 +8,24 @@ needs the simulated kubelet for its Deployment to become ready.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
+import dataclasses
 import gzip
 import json
 import pathlib
 import textwrap
+import threading
 from collections.abc import Iterator
 from typing import Any
 
+import aiohttp
 import helm_python as helm
 import pytest
+from aiohttp import web
 
+from headwater.devcluster import protobuf
 from tests.fixtures import devcluster as fixtures
 
 Devcluster = fixtures.Devcluster
@@ -246,6 +253,110 @@ def test_uninstall_removes_resources_and_history(
     assert names(devcluster, namespace, "services") == []
     # Helm never deletes CRDs it installed from crds/.
     get(devcluster, "", "crd", "gadgets.helm.example.org")
+
+
+@dataclasses.dataclass(frozen=True)
+class Recorded:
+    method: str
+    path: str
+    content_type: str
+    body: bytes
+
+
+@contextlib.contextmanager
+def recording_proxy(upstream: str) -> Iterator[tuple[str, list[Recorded]]]:
+    """A plain HTTP proxy on 127.0.0.1 that forwards to ``upstream`` and records
+    every request. Runs its own event loop in a thread (the Helm SDK blocks)."""
+    recorded: list[Recorded] = []
+    ready = threading.Event()
+    loop = asyncio.new_event_loop()
+    address: list[str] = []
+
+    async def forward(request: web.Request) -> web.Response:
+        body = await request.read()
+        recorded.append(
+            Recorded(request.method, request.path_qs, request.headers.get("Content-Type", ""), body)
+        )
+        headers = {
+            k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")
+        }
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                request.method, upstream + request.path_qs, data=body or None, headers=headers
+            ) as response,
+        ):
+            payload = await response.read()
+            # NB: Content-Type verbatim: discovery's media-type parameters matter.
+            kept = {
+                k: v
+                for k, v in response.headers.items()
+                if k.lower() in ("content-type", "warning")
+            }
+            return web.Response(body=payload, status=response.status, headers=kept)
+
+    async def serve() -> web.AppRunner:
+        app = web.Application(client_max_size=4 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", forward)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        address.append(f"http://{host}:{port}")
+        return runner
+
+    def main() -> None:
+        asyncio.set_event_loop(loop)
+        runner = loop.run_until_complete(serve())
+        ready.set()
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+
+    thread = threading.Thread(target=main, daemon=True)
+    thread.start()
+    ready.wait(timeout=10)
+    try:
+        yield address[0], recorded
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+def test_protobuf_bodies_helm_sends_decode_to_what_the_server_stores(
+    devcluster: Devcluster, namespace: str, chart_dir: pathlib.Path
+) -> None:
+    with recording_proxy(devcluster.base_url) as (proxy, recorded):
+        config_text = devcluster.kubeconfig.read_text().replace(devcluster.base_url, proxy)
+        with helm.Config(kubeconfig_content=config_text, namespace=namespace) as config:
+            config.install(helm.Chart.load(chart_dir), "demo")
+            stored = release_secrets(devcluster, namespace)
+            config.uninstall("demo")
+
+    sent = [r for r in recorded if protobuf.is_protobuf(r.content_type)]
+    decoded = [(r.method, r.path, protobuf.decode(r.body)) for r in sent]
+    release_path = f"/api/v1/namespaces/{namespace}/secrets/sh.helm.release.v1.demo.v1"
+    assert [(method, path, body["kind"]) for method, path, body in decoded] == [
+        ("POST", f"/api/v1/namespaces/{namespace}/secrets", "Secret"),
+        ("PUT", release_path, "Secret"),
+        ("PUT", release_path, "Secret"),
+        ("DELETE", release_path, "DeleteOptions"),
+    ]
+    created = decoded[0][2]
+    assert created["apiVersion"] == "v1"
+    assert created["metadata"]["name"] == "sh.helm.release.v1.demo.v1"
+    assert created["metadata"]["labels"]["status"] == "pending-install"
+    assert decode_release(created)["name"] == "demo"
+    # What the first update sent is exactly what the server then held.
+    (secret,) = stored
+    updated = decoded[1][2]
+    assert updated["data"] == secret["data"]
+    assert updated["type"] == secret["type"] == "helm.sh/release.v1"
+    assert updated["metadata"]["labels"] == secret["metadata"]["labels"]
+    assert updated["metadata"]["labels"]["status"] == "deployed"
+    assert decoded[2][2]["metadata"]["labels"]["status"] == "uninstalling"
+    assert decoded[3][2] == {"kind": "DeleteOptions", "apiVersion": "v1"}
 
 
 def test_wait_fails_when_the_deployment_fails(
