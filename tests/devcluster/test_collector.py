@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from tests.devcluster import test_kubelet as workloads
 from tests.fixtures import devcluster as fixtures
 
@@ -232,6 +234,7 @@ def test_custom_resource_owner_is_discovered(devcluster: Devcluster, namespace: 
     )
 
 
+@pytest.mark.slow
 def test_namespace_deletion_empties_it_then_removes_it(devcluster: Devcluster) -> None:
     namespace = "doomed-ns"
     devcluster.kubectl("create", "namespace", namespace)

@@ -359,6 +359,7 @@ def test_protobuf_bodies_helm_sends_decode_to_what_the_server_stores(
     assert decoded[3][2] == {"kind": "DeleteOptions", "apiVersion": "v1"}
 
 
+@pytest.mark.slow
 def test_wait_fails_when_the_deployment_fails(
     devcluster: Devcluster, namespace: str, helm_config: helm.Config, chart_dir: pathlib.Path
 ) -> None:
