@@ -150,8 +150,10 @@ class Collector:
         # Keyed by group and kind: an ownerReference may name any served version.
         self._kinds = {(gvr.group, gvr.kind): gvr for gvr in found}
         wanted = {_unversioned(g): g for g in found}
-        for gvr in list(self._tasks):
-            if gvr is not CRDS and _unversioned(gvr) not in wanted:
+        for gvr, task in list(self._tasks.items()):
+            # An informer ends by itself when its resource stops being served
+            # (404); a CRD deleted and re-created quickly needs a new one.
+            if gvr is not CRDS and (_unversioned(gvr) not in wanted or task.done()):
                 self._tasks.pop(gvr).cancel()
                 self._watched.discard(_unversioned(gvr))
         for key, gvr in wanted.items():
