@@ -142,6 +142,8 @@ class Server:
         accept = request.headers.get("Accept")
         if path == "/version":
             return handlers.reply(VERSION)
+        if path == "/":
+            return handlers.reply({"paths": self._root_paths()})
         if path in ("/api", "/apis"):
             aggregated = discovery.negotiate_aggregated(accept)
             if aggregated is not None:
@@ -173,6 +175,23 @@ class Server:
         if doc is None:
             raise errors.no_resource(path)
         return handlers.reply(doc)
+
+    def _root_paths(self) -> list[str]:
+        paths = [
+            "/api",
+            "/api/v1",
+            "/apis",
+            "/healthz",
+            "/livez",
+            "/openapi/v3",
+            "/readyz",
+            "/version",
+        ]
+        for group, versions in self.state.registry.group_versions().items():
+            if group:
+                paths.append(f"/apis/{group}")
+                paths.extend(f"/apis/{group}/{version}" for version in versions)
+        return sorted(paths)
 
     def _openapi_keys(self) -> list[str]:
         keys: list[str] = []
