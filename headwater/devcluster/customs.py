@@ -2,8 +2,9 @@
 
 The order is the API server's: unknown fields are reported per
 ``fieldValidation`` and pruned (kept under
-``x-kubernetes-preserve-unknown-fields``), defaults are filled where a field
-is absent and its parent present, then the object is validated. Every
+``x-kubernetes-preserve-unknown-fields``) and so are nulls of non-nullable
+fields, defaults are filled where a field is absent and its parent present,
+then the object is validated. Every
 violation becomes one cause of a 422 Invalid, with the API server's wording
 (``spec.size: Invalid value: "big": spec.size in body must be of type
 integer: "big"``). ``apiVersion``, ``kind`` and ``metadata`` are the server's
@@ -47,6 +48,8 @@ def prune(value: Any, schema: Obj, path: str, unknown: list[str]) -> Any:
             if not path and key in _ROOT_KEEP:
                 kept[key] = item
             elif key in properties:
+                if item is None and not properties[key].get("nullable"):
+                    continue  # nulls of non-nullable fields are pruned (then defaulted)
                 kept[key] = prune(item, properties[key], where, unknown)
             elif schema.get("x-kubernetes-preserve-unknown-fields"):
                 kept[key] = item

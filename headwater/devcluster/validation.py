@@ -112,6 +112,11 @@ def walk(
             changed: dict[str, Any] | None = None
             for key, item in value.items():
                 child = properties.get(key)
+                if item is None and child is not None:
+                    # A null decodes to Go's zero value, which JSON omits.
+                    changed = changed if changed is not None else dict(value)
+                    del changed[key]
+                    continue
                 if child is None:
                     if not preserve:
                         unknown.append(render((path, key)))

@@ -112,6 +112,15 @@ async def test_optimistic_concurrency(http: aiohttp.ClientSession) -> None:
         assert (await _json(response, 409))["reason"] == "Conflict"
 
 
+async def test_nulls_in_builtin_objects_are_dropped(http: aiohttp.ClientSession) -> None:
+    ns = await _namespace(http, "nulls")
+    body = {"metadata": {"name": "c", "annotations": None}, "data": {"a": "1"}, "immutable": None}
+    async with http.post(f"/api/v1/namespaces/{ns}/configmaps", json=body) as response:
+        created = await _json(response, 201)
+    assert "annotations" not in created["metadata"]
+    assert "immutable" not in created
+
+
 async def test_dry_run_changes_nothing(http: aiohttp.ClientSession) -> None:
     ns = await _namespace(http, "dry")
     base = f"/api/v1/namespaces/{ns}/configmaps"
@@ -263,6 +272,9 @@ async def test_crd_lifecycle(http: aiohttp.ClientSession) -> None:
     }
     async with http.post("/apis/sem.example.com/v1/gizmos", json=gizmo) as response:
         assert (await _json(response, 201))["spec"] == {"size": 1}
+    nulled = dict(gizmo, metadata={"name": "n"}, spec={"size": None})
+    async with http.post("/apis/sem.example.com/v1/gizmos", json=nulled) as response:
+        assert (await _json(response, 201))["spec"] == {"size": 1}  # null pruned, then defaulted
     unknown = dict(gizmo, metadata={"name": "h"}, spec={"size": 2, "extra": True})
     params = {"fieldValidation": "Ignore"}
     async with http.post(
