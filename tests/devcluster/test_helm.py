@@ -372,7 +372,7 @@ def test_legacy_wait_install_and_upgrade(
 
     installed = helm_config.install(chart, "demo", wait="legacy", timeout=10)
     upgraded = helm_config.upgrade(
-        chart, "demo", {"image": "nginx:1.28"}, wait="legacy", timeout=20
+        chart, "demo", {"image": "nginx:1.28"}, wait="legacy", timeout=10
     )
 
     assert (installed["status"], upgraded["status"]) == ("deployed", "deployed")
