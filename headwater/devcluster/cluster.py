@@ -62,7 +62,7 @@ class Cluster:
     """All state of one devcluster server; single-threaded (the event loop)."""
 
     def __init__(
-        self, *, store: storage.MemoryStorage, catalog: typeinfo.Catalog, watch_history: int = 20000
+        self, *, store: storage.Storage, catalog: typeinfo.Catalog, watch_history: int = 20000
     ) -> None:
         self.store = store
         self.catalog = catalog
@@ -192,17 +192,13 @@ class Cluster:
                     )
                 ],
             )
-        problems = objects.validate_name(name, plural=res.plural)
-        if problems:
-            raise errors.invalid(
-                res.group,
-                res.kind,
-                name,
-                [
-                    ("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {p}')
-                    for p in problems
-                ],
-            )
+        causes = [
+            ("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {problem}')
+            for problem in objects.validate_name(name, plural=res.plural)
+        ]
+        causes.extend(objects.validate_metadata(objects.meta(obj)))
+        if causes:
+            raise errors.invalid(res.group, res.kind, name, causes)
 
     def _admit(self, res: resources.Resource, old: Obj | None, new: Obj, opts: WriteOptions) -> Obj:
         """Validate (and for custom resources prune/default) ``new``."""

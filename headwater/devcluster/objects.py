@@ -61,6 +61,73 @@ def validate_name(name: str, *, plural: str) -> list[str]:
     return problems
 
 
+_QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_QUALIFIED_MESSAGE = (
+    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and "
+    "end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex "
+    "used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+)
+_LABEL_VALUE_MESSAGE = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "
+    "or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "
+    "'my_value',  or '12345', regex used for validation is "
+    "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+)
+ANNOTATIONS_LIMIT = 256 * 1024
+
+
+def _key_problems(key: str) -> list[str]:
+    prefix, slash, name = key.rpartition("/")
+    problems: list[str] = []
+    if slash and (not prefix or len(prefix) > 253 or not _SUBDOMAIN.fullmatch(prefix)):
+        problems.append("prefix part " + _SUBDOMAIN_MESSAGE)
+    if not name or len(name) > 63 or not _QUALIFIED_NAME.fullmatch(name):
+        problems.append(_QUALIFIED_MESSAGE if name else "name part must be non-empty")
+    return problems
+
+
+def validate_metadata(metadata: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Causes for invalid label keys/values and annotation keys/size."""
+    causes: list[tuple[str, str, str]] = []
+    labels = metadata.get("labels") or {}
+    if isinstance(labels, dict):
+        for key, value in labels.items():
+            for problem in _key_problems(str(key)):
+                causes.append(
+                    ("FieldValueInvalid", "metadata.labels", f'Invalid value: "{key}": {problem}')
+                )
+            text = "" if value is None else str(value)
+            if len(text) > 63 or (text and not _QUALIFIED_NAME.fullmatch(text)):
+                causes.append(
+                    (
+                        "FieldValueInvalid",
+                        "metadata.labels",
+                        f'Invalid value: "{text}": {_LABEL_VALUE_MESSAGE}',
+                    )
+                )
+    annotations = metadata.get("annotations") or {}
+    if isinstance(annotations, dict):
+        for key in annotations:
+            for problem in _key_problems(str(key).lower()):
+                causes.append(
+                    (
+                        "FieldValueInvalid",
+                        "metadata.annotations",
+                        f'Invalid value: "{key}": {problem}',
+                    )
+                )
+        size = sum(len(str(k)) + len(str(v or "")) for k, v in annotations.items())
+        if size > ANNOTATIONS_LIMIT:
+            causes.append(
+                (
+                    "FieldValueTooLong",
+                    "metadata.annotations",
+                    f"Too long: must have at most {ANNOTATIONS_LIMIT} bytes",
+                )
+            )
+    return causes
+
+
 def generate_name(prefix: str) -> str:
     alphabet = "bcdfghjklmnpqrstvwxz2456789"
     return prefix + "".join(secrets.choice(alphabet) for _ in range(5))

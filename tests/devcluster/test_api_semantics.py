@@ -199,6 +199,20 @@ async def test_watch_from_version_and_timeout(http: aiohttp.ClientSession) -> No
     assert [json.loads(line)["type"] for line in lines] == ["ADDED", "ADDED"]
 
 
+async def test_delete_collection_by_label(http: aiohttp.ClientSession) -> None:
+    ns = await _namespace(http, "coll")
+    base = f"/api/v1/namespaces/{ns}/configmaps"
+    for name, doomed in (("a", "yes"), ("b", "yes"), ("c", "no")):
+        body = {"metadata": {"name": name, "labels": {"doomed": doomed}}}
+        async with http.post(base, json=body) as response:
+            await _json(response, 201)
+    async with http.delete(base, params={"labelSelector": "doomed=yes"}) as response:
+        await _json(response, 200)
+    async with http.get(base) as response:
+        names = [item["metadata"]["name"] for item in (await _json(response, 200))["items"]]
+    assert names == ["c"]
+
+
 async def test_pagination(http: aiohttp.ClientSession) -> None:
     ns = await _namespace(http, "page")
     base = f"/api/v1/namespaces/{ns}/configmaps"

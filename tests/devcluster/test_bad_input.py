@@ -228,3 +228,15 @@ async def test_strict_field_validation_lists_duplicate_fields(
     async with session.post(CMS, data=raw, headers=headers) as response:
         assert response.status == 201
         assert 'duplicate field "a"' in response.headers.get("Warning", "")
+
+
+async def test_invalid_labels_are_422(session: aiohttp.ClientSession) -> None:
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "labelled", "labels": {"bad key!": "x", "ok": "not valid value"}},
+    }
+    async with session.post(CMS, json=body) as response:
+        assert response.status == 422
+        status = await _status(response)
+    assert [c["field"] for c in status["details"]["causes"]] == ["metadata.labels"] * 2

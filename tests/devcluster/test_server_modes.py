@@ -35,6 +35,41 @@ def test_tls_with_bearer_token(tmp_path: pathlib.Path) -> None:
         assert fixtures.stop(cluster.process) == 0
 
 
+CRD = json.dumps(
+    {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "things.persist.example.com"},
+        "spec": {
+            "group": "persist.example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "things", "kind": "Thing"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "x-kubernetes-preserve-unknown-fields": True,
+                        }
+                    },
+                }
+            ],
+        },
+    }
+)
+THING = json.dumps(
+    {
+        "apiVersion": "persist.example.com/v1",
+        "kind": "Thing",
+        "metadata": {"name": "t1", "namespace": "default"},
+        "spec": {"a": 1},
+    }
+)
+
+
 def test_sqlite_persists_objects_and_versions(tmp_path: pathlib.Path) -> None:
     data = tmp_path / "data"
     cm = json.dumps(
@@ -47,6 +82,8 @@ def test_sqlite_persists_objects_and_versions(tmp_path: pathlib.Path) -> None:
     )
     with fixtures.start_devcluster(tmp_path / "one", data_dir=data, controllers=False) as first:
         first.kubectl("create", "-f", "-", input=cm)
+        first.kubectl("apply", "-f", "-", input=CRD)
+        first.kubectl("apply", "--server-side", "-f", "-", input=THING)
         before = json.loads(first.kubectl("get", "cm", "kept", "-o", "json").stdout)
         assert fixtures.stop(first.process) == 0
     with fixtures.start_devcluster(tmp_path / "two", data_dir=data, controllers=False) as second:
@@ -58,5 +95,7 @@ def test_sqlite_persists_objects_and_versions(tmp_path: pathlib.Path) -> None:
         assert int(patched["metadata"]["resourceVersion"]) > int(
             before["metadata"]["resourceVersion"]
         )
+        things = second.kubectl("get", "things", "-o", "name").stdout.split()
+        assert things == ["thing.persist.example.com/t1"]
         namespaces = second.kubectl("get", "ns", "-o", "name").stdout.split()
         assert namespaces.count("namespace/default") == 1
