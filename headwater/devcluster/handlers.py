@@ -48,7 +48,9 @@ def reply(
     if ";" in content_type:
         response.headers["Content-Type"] = content_type
     for warning in warnings or ():
-        response.headers.add("Warning", f'299 - "{warning}"')
+        # RFC 7234 warn-text is a quoted-string: escape backslashes and quotes.
+        text = warning.replace("\\", "\\\\").replace('"', '\\"')
+        response.headers.add("Warning", f'299 - "{text}"')
     return response
 
 
