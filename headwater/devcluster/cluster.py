@@ -412,7 +412,8 @@ class Cluster:
         metadata["resourceVersion"] = old_meta.get("resourceVersion")
         if "generation" in old_meta:
             metadata["generation"] = old_meta["generation"]
-            if objects.spec_part(new) != objects.spec_part(old):
+            changed = objects.spec_part(new, with_status=not res.has_status)
+            if changed != objects.spec_part(old, with_status=not res.has_status):
                 metadata["generation"] = int(old_meta["generation"]) + 1
         else:
             metadata.pop("generation", None)

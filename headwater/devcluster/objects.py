@@ -164,6 +164,12 @@ def without_volatile(obj: dict[str, Any]) -> dict[str, Any]:
     return {**obj, "metadata": metadata}
 
 
-def spec_part(obj: dict[str, Any]) -> dict[str, Any]:
-    """Everything but metadata and status: what ``generation`` counts changes of."""
-    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+def spec_part(obj: dict[str, Any], *, with_status: bool = False) -> dict[str, Any]:
+    """What ``generation`` counts changes of: all but metadata (and status, when it
+    is a subresource: without one, a status change is a change of the object)."""
+    skipped = (
+        ("metadata", "apiVersion", "kind")
+        if with_status
+        else ("metadata", "status", "apiVersion", "kind")
+    )
+    return {k: v for k, v in obj.items() if k not in skipped}

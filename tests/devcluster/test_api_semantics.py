@@ -361,3 +361,24 @@ async def test_watch_with_selector_sees_objects_enter_and_leave(
     events = await _events(http, base, {"resourceVersion": version, "labelSelector": "on=yes"}, 2)
     await task
     assert [e["type"] for e in events] == ["ADDED", "DELETED"]
+
+
+async def test_generation_of_custom_objects_without_status_subresource(
+    http: aiohttp.ClientSession,
+) -> None:
+    crd = json.loads(json.dumps(CRD))
+    crd["metadata"]["name"] = "plain.sem.example.com"
+    crd["spec"]["names"] = {"plural": "plain", "kind": "Plain"}
+    properties = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]
+    properties["status"] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    async with http.post(crds, json=crd) as response:
+        await _json(response, 201)
+    body = {"apiVersion": "sem.example.com/v1", "kind": "Plain", "metadata": {"name": "p"}}
+    base = "/apis/sem.example.com/v1/plain"
+    async with http.post(base, json={**body, "spec": {}, "status": {"x": 1}}) as response:
+        created = await _json(response, 201)
+    assert created["status"] == {"x": 1}  # no status subresource: status is written as sent
+    patch = json.dumps({"status": {"x": 2}})
+    async with http.patch(f"{base}/p", data=patch, headers=MERGE) as response:
+        assert (await _json(response, 200))["metadata"]["generation"] == 2
