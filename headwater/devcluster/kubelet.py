@@ -7,11 +7,13 @@ workload controllers and the kubelet over the devcluster's HTTP API:
   older ones scaled to 0; ReplicaSet, StatefulSet, DaemonSet (one simulated
   node) and Job → Pods with controller ownerReferences; a StatefulSet's
   volumeClaimTemplates → PersistentVolumeClaims (bound by ``infrastructure``);
-- each Pod becomes Running and Ready (Job pods: Succeeded) ``delay`` seconds
-  after it was first seen, and every owner's status is derived from its pods,
-  with the fields and condition reasons the real controllers write, so kstatus,
-  ``kubectl rollout status``, ``kubectl wait --for=condition=Available`` and
-  Helm's wait reach their verdicts;
+- each Pod becomes Running and Ready ``delay`` seconds after it was first seen,
+  or Succeeded when it runs to completion (Job pods, and pods with
+  ``restartPolicy`` Never/OnFailure such as Helm test hooks), and every
+  owner's status is derived from its pods, with the fields and condition
+  reasons the real controllers write, so kstatus, ``kubectl rollout status``,
+  ``kubectl wait --for=condition=Available`` and Helm's wait reach their
+  verdicts;
 - annotation ``devcluster.headwater.dev/simulate`` on a workload (copied to
   what it creates) or on a Pod: ``fail`` → containers in CrashLoopBackOff, the
   Deployment's Progressing=False/ProgressDeadlineExceeded, a Job Failed with
@@ -170,10 +172,11 @@ class Kubelet:
             namespace, name = apiclient.object_key(pod)
             self._queue.add_after(("pods", namespace, name), remaining)
             return
-        owner = workloads.controller_of(pod) or {}
-        completes = owner.get("kind") == "Job"
         status = workloads.pod_status(
-            pod, mode=workloads.simulate_mode(pod), completes=completes, now=now()
+            pod,
+            mode=workloads.simulate_mode(pod),
+            completes=workloads.runs_to_completion(pod),
+            now=now(),
         )
         await self._patch_status(PODS, pod, status)
 

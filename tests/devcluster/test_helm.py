@@ -105,6 +105,30 @@ CHART = {
           selector: {app: {{ .Release.Name }}-web}
           ports: [{port: 80, targetPort: 80}]
     """,
+    "templates/hooks.yaml": """
+        apiVersion: batch/v1
+        kind: Job
+        metadata:
+          name: {{ .Release.Name }}-migrate
+          annotations:
+            helm.sh/hook: pre-install,pre-upgrade
+            helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+        spec:
+          template:
+            spec:
+              restartPolicy: Never
+              containers: [{name: migrate, image: busybox}]
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: {{ .Release.Name }}-smoke
+          annotations:
+            helm.sh/hook: test
+        spec:
+          restartPolicy: Never
+          containers: [{name: smoke, image: busybox}]
+    """,
     "templates/gadget.yaml": """
         apiVersion: helm.example.org/v1
         kind: Gadget
@@ -176,6 +200,18 @@ def test_install_waits_until_everything_is_ready(
     assert {c["type"]: c["status"] for c in crd["status"]["conditions"]}["Established"] == "True"
     gadget = get(devcluster, namespace, "gadgets.helm.example.org", "demo-gadget")
     assert gadget["spec"] == {"size": 3}
+
+
+def test_hooks_run_and_helm_test_passes(
+    devcluster: Devcluster, namespace: str, helm_config: helm.Config, chart_dir: pathlib.Path
+) -> None:
+    install(helm_config, chart_dir)
+    # The pre-install Job completed and was deleted (hook-succeeded policy).
+    assert names(devcluster, namespace, "jobs") == []
+
+    result = helm_config.test("demo", timeout=60)
+
+    assert result["release"]["status"] == "deployed"
 
 
 def test_list_and_release_secrets(
@@ -272,7 +308,7 @@ def recording_proxy(upstream: str) -> Iterator[tuple[str, list[Recorded]]]:
     loop = asyncio.new_event_loop()
     address: list[str] = []
 
-    async def forward(request: web.Request) -> web.Response:
+    async def forward(request: web.Request) -> web.StreamResponse:
         body = await request.read()
         recorded.append(
             Recorded(request.method, request.path_qs, request.headers.get("Content-Type", ""), body)
@@ -280,25 +316,31 @@ def recording_proxy(upstream: str) -> Iterator[tuple[str, list[Recorded]]]:
         headers = {
             k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")
         }
+        timeout = aiohttp.ClientTimeout(total=None)
         async with (
-            aiohttp.ClientSession() as session,
+            aiohttp.ClientSession(timeout=timeout) as session,
             session.request(
                 request.method, upstream + request.path_qs, data=body or None, headers=headers
             ) as response,
         ):
-            payload = await response.read()
             # NB: Content-Type verbatim: discovery's media-type parameters matter.
             kept = {
                 k: v
                 for k, v in response.headers.items()
                 if k.lower() in ("content-type", "warning")
             }
-            return web.Response(body=payload, status=response.status, headers=kept)
+            # Streamed, so watches (Helm's hook and resource waits) work through it.
+            reply = web.StreamResponse(status=response.status, headers=kept)
+            await reply.prepare(request)
+            async for chunk in response.content.iter_any():
+                await reply.write(chunk)
+            await reply.write_eof()
+            return reply
 
     async def serve() -> web.AppRunner:
         app = web.Application(client_max_size=4 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", forward)
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
@@ -306,12 +348,13 @@ def recording_proxy(upstream: str) -> Iterator[tuple[str, list[Recorded]]]:
         address.append(f"http://{host}:{port}")
         return runner
 
+    runners: list[web.AppRunner] = []
+
     def main() -> None:
         asyncio.set_event_loop(loop)
-        runner = loop.run_until_complete(serve())
+        runners.append(loop.run_until_complete(serve()))
         ready.set()
         loop.run_forever()
-        loop.run_until_complete(runner.cleanup())
 
     thread = threading.Thread(target=main, daemon=True)
     thread.start()
@@ -319,6 +362,7 @@ def recording_proxy(upstream: str) -> Iterator[tuple[str, list[Recorded]]]:
     try:
         yield address[0], recorded
     finally:
+        asyncio.run_coroutine_threadsafe(runners[0].cleanup(), loop).result(timeout=10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
         loop.close()
@@ -337,26 +381,25 @@ def test_protobuf_bodies_helm_sends_decode_to_what_the_server_stores(
     sent = [r for r in recorded if protobuf.is_protobuf(r.content_type)]
     decoded = [(r.method, r.path, protobuf.decode(r.body)) for r in sent]
     release_path = f"/api/v1/namespaces/{namespace}/secrets/sh.helm.release.v1.demo.v1"
-    assert [(method, path, body["kind"]) for method, path, body in decoded] == [
-        ("POST", f"/api/v1/namespaces/{namespace}/secrets", "Secret"),
-        ("PUT", release_path, "Secret"),
-        ("PUT", release_path, "Secret"),
-        ("DELETE", release_path, "DeleteOptions"),
-    ]
+    assert decoded[0][:2] == ("POST", f"/api/v1/namespaces/{namespace}/secrets")
+    assert decoded[-1] == ("DELETE", release_path, {"kind": "DeleteOptions", "apiVersion": "v1"})
+    updates = decoded[1:-1]
+    assert updates
+    assert {(method, path, body["kind"]) for method, path, body in updates} == {
+        ("PUT", release_path, "Secret")
+    }
     created = decoded[0][2]
     assert created["apiVersion"] == "v1"
     assert created["metadata"]["name"] == "sh.helm.release.v1.demo.v1"
     assert created["metadata"]["labels"]["status"] == "pending-install"
     assert decode_release(created)["name"] == "demo"
-    # What the first update sent is exactly what the server then held.
+    # The last update of the install is exactly what the server then held.
     (secret,) = stored
-    updated = decoded[1][2]
-    assert updated["data"] == secret["data"]
-    assert updated["type"] == secret["type"] == "helm.sh/release.v1"
-    assert updated["metadata"]["labels"] == secret["metadata"]["labels"]
-    assert updated["metadata"]["labels"]["status"] == "deployed"
-    assert decoded[2][2]["metadata"]["labels"]["status"] == "uninstalling"
-    assert decoded[3][2] == {"kind": "DeleteOptions", "apiVersion": "v1"}
+    deployed = [b for _, _, b in updates if b["metadata"]["labels"]["status"] == "deployed"]
+    assert deployed[-1]["data"] == secret["data"]
+    assert deployed[-1]["type"] == secret["type"] == "helm.sh/release.v1"
+    assert deployed[-1]["metadata"]["labels"] == secret["metadata"]["labels"]
+    assert updates[-1][2]["metadata"]["labels"]["status"] == "uninstalling"
 
 
 @pytest.mark.slow

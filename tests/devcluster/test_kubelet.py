@@ -306,17 +306,23 @@ def test_failing_job_fails_with_backoff_limit_exceeded(
 
 
 @pytest.mark.parametrize(
-    ("mode", "phase", "ready"), [(None, "Running", "True"), ("pending", "Pending", "False")]
+    ("mode", "restart", "phase", "ready"),
+    [
+        (None, "Always", "Running", "True"),
+        ("pending", "Always", "Pending", "False"),
+        (None, "Never", "Succeeded", "False"),
+        ("fail", "Never", "Failed", "False"),
+    ],
 )
 def test_bare_pod(
-    devcluster: Devcluster, namespace: str, mode: str | None, phase: str, ready: str
+    devcluster: Devcluster, namespace: str, mode: str | None, restart: str, phase: str, ready: str
 ) -> None:
     template = pod_template("solo")
-    pod = {
+    pod: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "solo", **template["metadata"]},
-        "spec": template["spec"],
+        "spec": {**template["spec"], "restartPolicy": restart},
     }
     if mode:
         pod["metadata"]["annotations"] = {SIMULATE: mode}
