@@ -149,6 +149,9 @@ async def serve(
                     subscription.queue.get(), timeout=min(remaining, BOOKMARK_INTERVAL)
                 )
             except TimeoutError:
+                transport = request.transport
+                if transport is None or transport.is_closing():
+                    break  # the client went away; nothing will read further events
                 if bookmarks:
                     await response.write(
                         encode(
