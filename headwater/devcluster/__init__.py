@@ -12,7 +12,8 @@ Layers, from the wire inwards:
 - ``handlers`` (REST verbs), ``watch_stream`` (watch responses), ``requests``
   (paths, queries, body decoding; ``protobuf`` for client-go bodies),
   ``discovery``, ``openapi``, ``tables``, ``scaling``;
-- ``cluster`` (state and the write pipeline), ``crds`` and ``customs``
+- ``cluster`` (state and the write pipeline), ``strategies`` (its pure rules),
+  ``crds`` and ``customs``
   (CustomResourceDefinitions and custom objects), ``validation`` and
   ``defaults`` (built-in kinds), ``objects``, ``selectors``, ``jsonpaths``,
   ``errors`` (Status bodies);

@@ -24,7 +24,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import json
-import uuid
 from typing import Any
 
 from headwater.devcluster import (
@@ -35,6 +34,7 @@ from headwater.devcluster import (
     objects,
     resources,
     storage,
+    strategies,
     typeinfo,
     validation,
     watching,
@@ -149,67 +149,9 @@ class Cluster:
 
     # --- writes --------------------------------------------------------------
 
-    def _check_body(self, res: resources.Resource, body: Obj, namespace: str) -> Obj:
-        """Fill in and check apiVersion, kind and namespace of a request body."""
-        if not isinstance(body, dict):
-            raise errors.bad_request("the body of the request must be a JSON object")
-        body = dict(body)
-        api_version = body.setdefault("apiVersion", res.group_version)
-        kind = body.setdefault("kind", res.kind)
-        if api_version != res.group_version:
-            raise errors.bad_request(
-                f"the API version in the data ({api_version}) does not match the expected API"
-                f" version ({res.group_version})"
-            )
-        if kind != res.kind:
-            raise errors.bad_request(
-                f"the kind in the data ({kind}) does not match the expected kind ({res.kind})"
-            )
-        metadata = body.get("metadata")
-        if metadata is None:
-            metadata = {}
-        if not isinstance(metadata, dict):
-            raise errors.bad_request("metadata must be an object")
-        metadata = dict(metadata)
-        if res.namespaced:
-            given = metadata.get("namespace")
-            if given and given != namespace:
-                raise errors.bad_request(
-                    "the namespace of the provided object does not match the namespace sent on"
-                    " the request"
-                )
-            metadata["namespace"] = namespace
-        else:
-            metadata.pop("namespace", None)
-        body["metadata"] = metadata
-        return body
-
-    def _check_name(self, res: resources.Resource, obj: Obj) -> None:
-        name = objects.meta(obj).get("name")
-        if not isinstance(name, str) or not name:
-            raise errors.invalid(
-                res.group,
-                res.kind,
-                "",
-                [
-                    (
-                        "FieldValueRequired",
-                        "metadata.name",
-                        "Required value: name or generateName is required",
-                    )
-                ],
-            )
-        causes = [
-            ("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {problem}')
-            for problem in objects.validate_name(name, plural=res.plural)
-        ]
-        causes.extend(objects.validate_metadata(objects.meta(obj)))
-        if causes:
-            raise errors.invalid(res.group, res.kind, name, causes)
-
     def _admit(self, res: resources.Resource, old: Obj | None, new: Obj, opts: WriteOptions) -> Obj:
         """Validate (and for custom resources prune/default) ``new``."""
-        self._check_name(res, new)
+        strategies.check_metadata(res, new)
         if res.crd is not None:
             new = crds.admit_custom(
                 res, new, field_validation=opts.field_validation, warnings=opts.warnings
@@ -237,31 +179,10 @@ class Cluster:
             and self.store.get((res.key, namespace if res.namespaced else "", name)) is not None
         ):
             raise errors.already_exists(res.group, res.plural, name)
-        for field in (
-            "uid",
-            "deletionTimestamp",
-            "deletionGracePeriodSeconds",
-            "generation",
-            "resourceVersion",
-        ):
-            metadata.pop(field, None)
-        metadata["uid"] = str(uuid.uuid4())
-        metadata["creationTimestamp"] = objects.timestamp()
-        if res.crd is not None or "spec" in new:
-            metadata["generation"] = 1
-        if res.has_status and res.key != "/namespaces":
-            new.pop("status", None)
-        if res.key == "/namespaces":
-            new["spec"] = {"finalizers": ["kubernetes"]}
-            new["status"] = {"phase": "Active"}
-            metadata["labels"] = {
-                **(metadata.get("labels") or {}),
-                "kubernetes.io/metadata.name": name,
-            }
-        return new
+        return strategies.create(res, new)
 
     def create(self, res: resources.Resource, namespace: str, body: Obj, opts: WriteOptions) -> Obj:
-        new = self._check_body(res, body, namespace)
+        new = strategies.check_body(res, body, namespace)
         if new["metadata"].get("resourceVersion"):
             raise errors.bad_request("resourceVersion should not be set on objects to be created")
         new = self._initialize(res, namespace, new)
@@ -293,7 +214,7 @@ class Cluster:
             )
         except fieldmanager.FieldManagerError as error:
             raise errors.ApiError(error.code, error.reason, str(error)) from error
-        self._check_body(res, body, namespace)
+        strategies.check_body(res, body, namespace)
         # The applied configuration is kept as sent (kubectl's last-applied copy is of it).
         config = dict(body)
         metadata = dict(config.get("metadata") or {})
@@ -350,7 +271,7 @@ class Cluster:
             new = self._admit(res, None, new, opts)
             stored = self._store(res, None, new, opts)
         else:
-            new = self.strategy(res, old, new, subresource=subresource)
+            new = strategies.update(res, old, new, subresource=subresource)
             new = self._admit(res, old, new, opts)
             stored = self._store(res, old, new, opts)
         if not opts.dry_run and not opts.warnings:
@@ -377,7 +298,7 @@ class Cluster:
         subresource: str = "",
     ) -> Obj:
         """PUT: ``body`` replaces the object (or its status)."""
-        new = self._check_body(res, body, namespace)
+        new = strategies.check_body(res, body, namespace)
         if new["metadata"].get("name", name) != name:
             raise errors.bad_request(
                 f"the name of the object ({new['metadata'].get('name')}) does not match the name"
@@ -403,7 +324,7 @@ class Cluster:
                     )
                 ],
             )
-        new = self.strategy(res, old, new, subresource=subresource)
+        new = strategies.update(res, old, new, subresource=subresource)
         new = self._admit(res, old, new, opts)
         new = fieldmanager.update(
             old,
@@ -415,54 +336,6 @@ class Cluster:
             status_subresource=res.has_status,
         )
         return self._store(res, old, new, opts)
-
-    def strategy(self, res: resources.Resource, old: Obj, new: Obj, *, subresource: str) -> Obj:
-        """Copy server-owned fields from ``old`` and bump ``generation`` as the API server does."""
-        old_meta = objects.meta(old)
-        if subresource in ("status", "finalize"):
-            kept = objects.clone(old)
-            if subresource == "status":
-                if "status" in new:
-                    kept["status"] = new["status"]
-                else:
-                    kept.pop("status", None)
-            else:
-                kept.setdefault("spec", {})["finalizers"] = (new.get("spec") or {}).get(
-                    "finalizers"
-                ) or []
-            fields = new["metadata"].get("managedFields")
-            if fields is not None:
-                kept["metadata"]["managedFields"] = fields
-            return kept
-        new = dict(new)
-        metadata = dict(new["metadata"])
-        for field in (
-            "uid",
-            "creationTimestamp",
-            "deletionTimestamp",
-            "deletionGracePeriodSeconds",
-        ):
-            if field in old_meta:
-                metadata[field] = old_meta[field]
-            else:
-                metadata.pop(field, None)
-        metadata["resourceVersion"] = old_meta.get("resourceVersion")
-        if "generation" in old_meta:
-            metadata["generation"] = old_meta["generation"]
-            changed = objects.spec_part(new, with_status=not res.has_status)
-            if changed != objects.spec_part(old, with_status=not res.has_status):
-                metadata["generation"] = int(old_meta["generation"]) + 1
-        else:
-            metadata.pop("generation", None)
-        if res.key == "/namespaces":
-            new["spec"] = old.get("spec", {})
-        if res.has_status:
-            if "status" in old:
-                new["status"] = old["status"]
-            else:
-                new.pop("status", None)
-        new["metadata"] = metadata
-        return new
 
     def _store(self, res: resources.Resource, old: Obj | None, new: Obj, opts: WriteOptions) -> Obj:
         if old is not None and objects.without_volatile(new) == objects.without_volatile(old):
