@@ -6,7 +6,8 @@ OwnerReference, ManagedFieldsEntry, DeleteOptions, Preconditions,
 LabelSelector), k8s.io/api core/v1 (Secret, ConfigMap, Namespace, Pod, PodSpec,
 Container, ContainerPort, LocalObjectReference, ServiceAccount, Service,
 ServiceSpec, ServicePort) and apps/v1 (Deployment,
-DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment). A table may
+DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment) and batch/v1
+(Job, JobSpec). A table may
 leave fields out; the decoder then accepts them only empty, so nothing a
 client sends is silently dropped. Pure data, no I/O.
 """
@@ -257,6 +258,25 @@ MESSAGES: dict[str, Message] = {
         1: Field("maxUnavailable", Kind.INT_OR_STRING, keep_empty=True),
         2: Field("maxSurge", Kind.INT_OR_STRING, keep_empty=True),
     },
+    # batch/v1
+    "Job": {
+        1: Field("metadata", Kind.MESSAGE, message="ObjectMeta", keep_empty=True),
+        2: Field("spec", Kind.MESSAGE, message="JobSpec", keep_empty=True),
+    },
+    "JobSpec": {
+        1: Field("parallelism", Kind.INT, keep_empty=True),
+        2: Field("completions", Kind.INT, keep_empty=True),
+        3: Field("activeDeadlineSeconds", Kind.INT, keep_empty=True),
+        4: Field("selector", Kind.MESSAGE, message="LabelSelector", keep_empty=True),
+        5: Field("manualSelector", Kind.BOOL, keep_empty=True),
+        6: Field("template", Kind.MESSAGE, message="PodTemplateSpec", keep_empty=True),
+        7: Field("backoffLimit", Kind.INT, keep_empty=True),
+        8: Field("ttlSecondsAfterFinished", Kind.INT, keep_empty=True),
+        9: Field("completionMode", Kind.STRING, keep_empty=True),
+        10: Field("suspend", Kind.BOOL, keep_empty=True),
+        14: Field("podReplacementPolicy", Kind.STRING, keep_empty=True),
+        15: Field("managedBy", Kind.STRING, keep_empty=True),
+    },
     "DeleteOptions": {
         1: Field("gracePeriodSeconds", Kind.INT, keep_empty=True),
         2: Field("preconditions", Kind.MESSAGE, message="Preconditions", keep_empty=True),
@@ -283,6 +303,7 @@ TOP_LEVEL: dict[tuple[str | None, str], str] = {
     ("v1", "ServiceAccount"): "ServiceAccount",
     ("v1", "Service"): "Service",
     ("apps/v1", "Deployment"): "Deployment",
+    ("batch/v1", "Job"): "Job",
     (None, "DeleteOptions"): "DeleteOptions",
 }
 

@@ -254,7 +254,19 @@ def _service_account(obj: dict[str, Any]) -> bytes:
     return _ld(1, _object_meta(obj["metadata"]))
 
 
+def _job(obj: dict[str, Any]) -> bytes:
+    spec = obj["spec"]
+    inner = _ld(6, _template(spec["template"]))
+    if "backoffLimit" in spec:
+        inner += _int(7, spec["backoffLimit"])
+    if "suspend" in spec:
+        inner += _bool(10, spec["suspend"])
+    status = _int(4, 0) + _int(5, 0) + _int(6, 0)
+    return _ld(1, _object_meta(obj["metadata"])) + _ld(2, inner) + _ld(3, status)
+
+
 _ENCODERS = {
+    "Job": _job,
     "Deployment": _deployment,
     "Pod": _pod,
     "Service": _service,
@@ -483,6 +495,25 @@ ROUND_TRIPS: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     (
+        "job-as-kubectl-create-job-sends-it",
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "j"},
+            "spec": {
+                "backoffLimit": 0,
+                "suspend": False,
+                "template": {
+                    "metadata": {},
+                    "spec": {
+                        "containers": [{"name": "j", "image": "busybox"}],
+                        "restartPolicy": "Never",
+                    },
+                },
+            },
+        },
+    ),
+    (
         "serviceaccount",
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa"}},
     ),
@@ -645,7 +676,7 @@ def test_malformed_body_is_refused(name: str, body: bytes) -> None:
 
 @pytest.mark.parametrize(
     ("api_version", "kind"),
-    [("rbac.authorization.k8s.io/v1", "Role"), ("batch/v1", "Job"), ("v2", "Secret")],
+    [("rbac.authorization.k8s.io/v1", "Role"), ("batch/v1", "CronJob"), ("v2", "Secret")],
 )
 def test_unsupported_kind_is_refused_by_name(api_version: str, kind: str) -> None:
     with pytest.raises(protobuf.UnsupportedKindError) as caught:

@@ -51,6 +51,14 @@ def test_typed_create(
         assert created["spec"]["selector"] == {"app": "svc"}
 
 
+def test_create_job_completes(devcluster: Devcluster, namespace: str) -> None:
+    devcluster.kubectl("create", "job", "once", "-n", namespace, "--image=busybox")
+
+    devcluster.kubectl(
+        "wait", "-n", namespace, "--for=condition=Complete", "job/once", "--timeout=30s"
+    )
+
+
 def test_unsupported_kind_is_415_not_a_silent_loss(devcluster: Devcluster, namespace: str) -> None:
     result = devcluster.kubectl(
         "create", "role", "reader", "-n", namespace, "--verb=get", "--resource=pods", check=False
