@@ -251,6 +251,9 @@ def _custom_cell(path: str, kind: str) -> Callable[[Obj], Any]:
             if len(found) == 1
             else ",".join(json.dumps(v) if not isinstance(v, str) else v for v in found)
         )
+        if kind == "date":
+            # Custom-resource tables show dates as ages (kubectl prints them as sent).
+            return age(value) if isinstance(value, str) else None
         if kind == "string" and not isinstance(value, str):
             return (
                 json.dumps(value)

@@ -29,6 +29,7 @@ spec:
     additionalPrinterColumns:
     - {name: Size, type: integer, jsonPath: .spec.size}
     - {name: Color, type: string, jsonPath: .spec.color}
+    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
     schema:
       openAPIV3Schema:
         type: object
@@ -153,8 +154,9 @@ def test_get_yaml_and_table_with_printer_columns(devcluster: Devcluster, namespa
     result = devcluster.kubectl("get", "-n", namespace, "wd")
     table = result.stdout.splitlines()
     assert len(table) == 2, result
-    assert table[0].split() == ["NAME", "SIZE", "COLOR"]
-    assert table[1].split() == ["w1", "3", "red"]
+    assert table[0].split() == ["NAME", "SIZE", "COLOR", "AGE"]
+    assert table[1].split()[:3] == ["w1", "3", "red"]
+    assert table[1].split()[3].endswith("s")  # an age such as "0s", not a timestamp
     devcluster.kubectl("create", "-f", "-", input=_cm("t", namespace, a="1", b="2"))
     cms = devcluster.kubectl("get", "-n", namespace, "cm").stdout.splitlines()
     assert cms[0].split() == ["NAME", "DATA", "AGE"]
