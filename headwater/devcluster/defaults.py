@@ -17,6 +17,27 @@ from headwater.devcluster import objects
 Obj = dict[str, Any]
 
 
+def _own(parent: Obj, key: str) -> Obj:
+    """``parent[key]`` replaced by a shallow copy (or ``{}``) that may be changed.
+
+    Fillers copy exactly the containers they may write into, so defaulting
+    never touches the caller's object and never pays for a deep copy.
+    """
+    value = parent.get(key)
+    owned: Obj = dict(value) if isinstance(value, dict) else {}
+    parent[key] = owned
+    return owned
+
+
+def _own_items(parent: Obj, key: str) -> list[Any]:
+    value = parent.get(key)
+    if not isinstance(value, list):
+        return []
+    owned = [dict(item) if isinstance(item, dict) else item for item in value]
+    parent[key] = owned
+    return owned
+
+
 def _missing(obj: Obj, key: str, value: Any) -> None:
     if obj.get(key) is None:
         obj[key] = objects.clone(value)
@@ -29,7 +50,7 @@ def _container(item: Obj) -> None:
     _missing(item, "terminationMessagePath", "/dev/termination-log")
     _missing(item, "terminationMessagePolicy", "File")
     _missing(item, "resources", {})
-    for port in item.get("ports") or []:
+    for port in _own_items(item, "ports"):
         if isinstance(port, dict):
             _missing(port, "protocol", "TCP")
 
@@ -41,7 +62,7 @@ def pod_spec(spec: Obj) -> None:
     _missing(spec, "schedulerName", "default-scheduler")
     _missing(spec, "securityContext", {})
     for key in ("containers", "initContainers"):
-        for item in spec.get(key) or []:
+        for item in _own_items(spec, key):
             if isinstance(item, dict):
                 _container(item)
 
@@ -49,31 +70,31 @@ def pod_spec(spec: Obj) -> None:
 def _template(spec: Obj) -> None:
     template = spec.get("template")
     if isinstance(template, dict) and isinstance(template.get("spec"), dict):
-        pod_spec(template["spec"])
+        pod_spec(_own(_own(spec, "template"), "spec"))
 
 
 def deployment(obj: Obj) -> None:
-    spec = obj.setdefault("spec", {})
+    spec = _own(obj, "spec")
     _missing(spec, "replicas", 1)
     _missing(spec, "revisionHistoryLimit", 10)
     _missing(spec, "progressDeadlineSeconds", 600)
-    strategy = spec.setdefault("strategy", {})
+    strategy = _own(spec, "strategy")
     _missing(strategy, "type", "RollingUpdate")
     if strategy["type"] == "RollingUpdate":
-        rolling = strategy.setdefault("rollingUpdate", {})
+        rolling = _own(strategy, "rollingUpdate")
         _missing(rolling, "maxUnavailable", "25%")
         _missing(rolling, "maxSurge", "25%")
     _template(spec)
 
 
 def replica_set(obj: Obj) -> None:
-    spec = obj.setdefault("spec", {})
+    spec = _own(obj, "spec")
     _missing(spec, "replicas", 1)
     _template(spec)
 
 
 def stateful_set(obj: Obj) -> None:
-    spec = obj.setdefault("spec", {})
+    spec = _own(obj, "spec")
     _missing(spec, "replicas", 1)
     _missing(spec, "podManagementPolicy", "OrderedReady")
     _missing(spec, "revisionHistoryLimit", 10)
@@ -82,7 +103,7 @@ def stateful_set(obj: Obj) -> None:
         "persistentVolumeClaimRetentionPolicy",
         {"whenDeleted": "Retain", "whenScaled": "Retain"},
     )
-    strategy = spec.setdefault("updateStrategy", {})
+    strategy = _own(spec, "updateStrategy")
     _missing(strategy, "type", "RollingUpdate")
     if strategy["type"] == "RollingUpdate":
         _missing(strategy, "rollingUpdate", {"partition": 0})
@@ -90,9 +111,9 @@ def stateful_set(obj: Obj) -> None:
 
 
 def daemon_set(obj: Obj) -> None:
-    spec = obj.setdefault("spec", {})
+    spec = _own(obj, "spec")
     _missing(spec, "revisionHistoryLimit", 10)
-    strategy = spec.setdefault("updateStrategy", {})
+    strategy = _own(spec, "updateStrategy")
     _missing(strategy, "type", "RollingUpdate")
     if strategy["type"] == "RollingUpdate":
         _missing(strategy, "rollingUpdate", {"maxUnavailable": 1, "maxSurge": 0})
@@ -100,7 +121,7 @@ def daemon_set(obj: Obj) -> None:
 
 
 def job(obj: Obj) -> None:
-    spec = obj.setdefault("spec", {})
+    spec = _own(obj, "spec")
     _missing(spec, "parallelism", 1)
     _missing(spec, "completions", 1)
     _missing(spec, "backoffLimit", 6)
@@ -108,12 +129,13 @@ def job(obj: Obj) -> None:
     _missing(spec, "suspend", False)
     template = spec.get("template")
     if isinstance(template, dict) and isinstance(template.get("spec"), dict):
-        _missing(template["spec"], "restartPolicy", "Never")
-        pod_spec(template["spec"])
+        pod = _own(_own(spec, "template"), "spec")
+        _missing(pod, "restartPolicy", "Never")
+        pod_spec(pod)
 
 
 def pod(obj: Obj) -> None:
-    spec = obj.setdefault("spec", {})
+    spec = _own(obj, "spec")
     pod_spec(spec)
     _missing(spec, "enableServiceLinks", True)
     _missing(spec, "preemptionPolicy", "PreemptLowerPriority")
@@ -121,14 +143,14 @@ def pod(obj: Obj) -> None:
 
 
 def service(obj: Obj) -> None:
-    spec = obj.setdefault("spec", {})
+    spec = _own(obj, "spec")
     _missing(spec, "type", "ClusterIP")
     _missing(spec, "sessionAffinity", "None")
     if spec["type"] in ("ClusterIP", "NodePort", "LoadBalancer"):
         _missing(spec, "internalTrafficPolicy", "Cluster")
         _missing(spec, "ipFamilyPolicy", "SingleStack")
         _missing(spec, "ipFamilies", ["IPv4"])
-    for port in spec.get("ports") or []:
+    for port in _own_items(spec, "ports"):
         if isinstance(port, dict):
             _missing(port, "protocol", "TCP")
             if port.get("targetPort") is None and port.get("port") is not None:
@@ -154,7 +176,7 @@ def defaulter(resource_key: str) -> Callable[[Obj], Obj] | None:
         return None
 
     def apply(obj: Obj) -> Obj:
-        result = objects.clone(obj)
+        result = dict(obj)
         fill(result)
         return result
 
