@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import pathlib
 import ssl
+import time
 import urllib.error
 import urllib.request
 
+import aiohttp
 import pytest
 import yaml
 
@@ -99,3 +101,14 @@ def test_sqlite_persists_objects_and_versions(tmp_path: pathlib.Path) -> None:
         assert things == ["thing.persist.example.com/t1"]
         namespaces = second.kubectl("get", "ns", "-o", "name").stdout.split()
         assert namespaces.count("namespace/default") == 1
+
+
+async def test_sigterm_exits_promptly_with_open_watches(tmp_path: pathlib.Path) -> None:
+    with fixtures.start_devcluster(tmp_path / "term", controllers=False) as cluster:
+        async with aiohttp.ClientSession() as session:
+            url = f"{cluster.base_url}/api/v1/configmaps"
+            async with session.get(url, params={"watch": "true"}) as response:
+                assert response.status == 200
+                started = time.monotonic()
+                assert fixtures.stop(cluster.process) == 0
+                assert time.monotonic() - started < 8
