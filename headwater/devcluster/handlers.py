@@ -136,6 +136,44 @@ def _parse_continue(token: str) -> tuple[str, str]:
         raise errors.bad_request("continue key is not valid: invalid continue token") from error
 
 
+def _check_list_version(text: str | None, match: str | None, current: int) -> None:
+    """A list is served from the current state; refuse what that cannot honour."""
+    if match and not text:
+        raise errors.invalid(
+            "meta.k8s.io",
+            "ListOptions",
+            "",
+            [
+                (
+                    "FieldValueForbidden",
+                    "resourceVersionMatch",
+                    "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is"
+                    " provided",
+                )
+            ],
+        )
+    if not text or text == "0":
+        return
+    try:
+        wanted = int(text)
+    except ValueError as error:
+        raise errors.bad_request(f"invalid resource version: {text}") from error
+    if wanted > current:
+        raise errors.ApiError(
+            504,
+            "Timeout",
+            f"Too large resource version: {wanted}, current: {current}",
+            details={
+                "causes": [
+                    {"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}
+                ],
+                "retryAfterSeconds": 1,
+            },
+        )
+    if match == "Exact" and wanted != current:
+        raise errors.expired(f"too old resource version: {wanted} ({current})")
+
+
 async def list_or_watch(
     request: web.Request, state: cluster_mod.Cluster, target: requests.Target
 ) -> web.StreamResponse:
@@ -150,6 +188,7 @@ async def list_or_watch(
         if selectors.labels_match(labels, obj) and selectors.fields_match(fields, obj)
     ]
     version = state.store.current_version()
+    _check_list_version(query.get("resourceVersion"), query.get("resourceVersionMatch"), version)
     token = query.get("continue")
     if token:
         after = _parse_continue(token)

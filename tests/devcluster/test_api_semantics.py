@@ -382,3 +382,17 @@ async def test_generation_of_custom_objects_without_status_subresource(
     patch = json.dumps({"status": {"x": 2}})
     async with http.patch(f"{base}/p", data=patch, headers=MERGE) as response:
         assert (await _json(response, 200))["metadata"]["generation"] == 2
+
+
+async def test_list_resource_version_semantics(http: aiohttp.ClientSession) -> None:
+    base = "/api/v1/namespaces/default/configmaps"
+    async with http.get(base) as response:
+        current = int((await _json(response, 200))["metadata"]["resourceVersion"])
+    params = {"resourceVersion": str(current), "resourceVersionMatch": "NotOlderThan"}
+    async with http.get(base, params=params) as response:
+        await _json(response, 200)
+    async with http.get(base, params={"resourceVersion": str(current + 1000)}) as response:
+        assert (await _json(response, 504))["reason"] == "Timeout"
+    exact = {"resourceVersion": "1", "resourceVersionMatch": "Exact"}
+    async with http.get(base, params=exact) as response:
+        assert (await _json(response, 410))["reason"] == "Expired"
