@@ -32,6 +32,7 @@ from headwater.devcluster import (
     kubeconfig,
     openapi,
     requests,
+    resources,
     storage,
     typeinfo,
 )
@@ -119,6 +120,12 @@ class Server:
             raise errors.no_resource(path)
         if target.subresource == "finalize" and method != "PUT":
             raise errors.method_not_allowed()
+        if target.resource.verbs != resources.VERBS and not target.subresource:
+            verb = {"GET": "list" if target.name is None else "get", "POST": "create"}.get(
+                method, method.lower()
+            )
+            if verb not in target.resource.verbs:
+                raise errors.method_not_allowed()
         if target.subresource == "scale":
             return await handlers.scale(request, self.state, target)
         if method == "GET":

@@ -396,3 +396,18 @@ async def test_list_resource_version_semantics(http: aiohttp.ClientSession) -> N
     exact = {"resourceVersion": "1", "resourceVersionMatch": "Exact"}
     async with http.get(base, params=exact) as response:
         assert (await _json(response, 410))["reason"] == "Expired"
+
+
+async def test_access_reviews_are_allowed_and_not_stored(http: aiohttp.ClientSession) -> None:
+    base = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": {"verb": "get", "resource": "pods"}},
+    }
+    async with http.post(base, json=review) as response:
+        answer = await _json(response, 201)
+    assert answer["status"]["allowed"] is True
+    assert answer["spec"] == review["spec"]
+    async with http.get(base) as response:
+        assert response.status == 405
