@@ -112,3 +112,16 @@ async def test_sigterm_exits_promptly_with_open_watches(tmp_path: pathlib.Path) 
                 started = time.monotonic()
                 assert fixtures.stop(cluster.process) == 0
                 assert time.monotonic() - started < 8
+
+
+async def test_kubernetes_asyncio_over_tls_with_token(tmp_path: pathlib.Path) -> None:
+    from kubernetes_asyncio import client, config
+
+    with fixtures.start_devcluster(tmp_path / "ka-tls", tls=True, controllers=False) as cluster:
+        configuration = client.Configuration()
+        await config.load_kube_config(
+            config_file=str(cluster.kubeconfig), client_configuration=configuration
+        )
+        async with client.ApiClient(configuration) as api:
+            namespaces = await client.CoreV1Api(api).list_namespace()
+        assert "kube-system" in [item.metadata.name for item in namespaces.items]
