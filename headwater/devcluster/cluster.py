@@ -311,6 +311,15 @@ class Cluster:
         given = new["metadata"].get("resourceVersion")
         if given and given != objects.meta(old).get("resourceVersion"):
             raise errors.modified(res.group, res.plural, name)
+        uid = new["metadata"].get("uid")
+        if uid and uid != objects.meta(old).get("uid"):
+            raise errors.conflict(
+                res.group,
+                res.plural,
+                name,
+                f"Precondition failed: UID in precondition: {uid}, UID in object meta:"
+                f" {objects.meta(old).get('uid')}",
+            )
         if not given and res.crd is not None:
             raise errors.invalid(
                 res.group,

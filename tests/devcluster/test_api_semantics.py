@@ -97,6 +97,9 @@ async def test_optimistic_concurrency(http: aiohttp.ClientSession) -> None:
         conflict = await _json(response, 409)
     assert conflict["reason"] == "Conflict"
     assert "the object has been modified" in conflict["message"]
+    other_uid = {"metadata": {"name": "c", "uid": "not-the-uid"}, "data": {"a": "9"}}
+    async with http.put(f"{base}/c", json=other_uid) as response:
+        assert "Precondition failed: UID" in (await _json(response, 409))["message"]
     unconditional = {"metadata": {"name": "c"}, "data": {"a": "3"}}
     async with http.put(f"{base}/c", json=unconditional) as response:
         assert (await _json(response, 200))["data"] == {"a": "3"}
