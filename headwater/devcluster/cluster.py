@@ -8,15 +8,18 @@ applies the API server's strategy rules in one place:
   namespace existence (404) and termination (403);
 - ``resourceVersion``: one global counter; a stale precondition is 409;
   a write that changes nothing is skipped and keeps the version (SSA no-op);
-- ``generation`` bumps when anything but metadata and status changes;
-  the main resource ignores status, ``/status`` ignores everything else;
+- ``generation`` and the status/main-resource split (pure rules in
+  ``strategies``);
 - deletion: finalizers hold the object with ``deletionTimestamp`` set;
   it goes (DELETED event) when the last finalizer is removed;
 - ``managedFields`` on every write through ``fieldmanager``;
-- dry runs do all of this but store and publish nothing.
+- dry runs do all of this but store and publish nothing;
+- a re-apply of the same configuration to the same object version is
+  answered from memory (apply is a pure function of both).
 
 Resource-specific hooks (CRD registration, custom-resource validation) are
-delegated to ``crds``.
+delegated to ``crds``; built-in validation and defaults to ``validation`` and
+``defaults``.
 """
 
 from __future__ import annotations
