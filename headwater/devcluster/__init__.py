@@ -1,6 +1,27 @@
 """devcluster: a Kubernetes-API-compatible server for tests and ``headwater dev``.
 
 A server, not a controller: it imports nothing from ``shared.runtime`` or
-``controllers``. Real clients (kubectl, Helm's client-go, kubernetes-asyncio)
-are the judges of its faithfulness.
+``controllers`` (only ``shared.api`` for CRD structural checks and CEL rules).
+Real clients (kubectl, Helm's client-go, kubernetes-asyncio) are the judges of
+its faithfulness.
+
+Layers, from the wire inwards:
+
+- ``__main__`` (CLI), ``server`` (aiohttp app, routing, lifecycle),
+  ``kubeconfig`` (kubeconfig file, TLS material);
+- ``handlers`` (REST verbs), ``watch_stream`` (watch responses), ``requests``
+  (paths, queries, body decoding; ``protobuf`` for client-go bodies),
+  ``discovery``, ``openapi``, ``tables``, ``scaling``;
+- ``cluster`` (state and the write pipeline), ``strategies`` (its pure rules),
+  ``crds`` and ``customs``
+  (CustomResourceDefinitions and custom objects), ``validation`` and
+  ``defaults`` (built-in kinds), ``objects``, ``selectors``, ``jsonpaths``,
+  ``errors`` (Status bodies);
+- pure patch/apply machinery: ``patches``, ``fieldmanager``, ``typeinfo`` and
+  its helpers;
+- storage: ``storage`` (memory / SQLite behind one interface), ``watching``
+  (change events), ``resources`` and ``schemas`` (what is served, from
+  kubernetes-validate);
+- in-process controllers, clients of the HTTP API like kube-controller-manager:
+  ``controllermanager``, ``kubelet``, ``collector``.
 """

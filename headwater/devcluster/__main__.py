@@ -19,10 +19,30 @@ def parse_args(argv: list[str] | None = None) -> server.Settings:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=6443)
     parser.add_argument("--kubeconfig", type=pathlib.Path, required=True)
-    parser.add_argument("--data-dir", type=pathlib.Path, default=None, help="SQLite state (default: in memory)")
+    parser.add_argument(
+        "--data-dir", type=pathlib.Path, default=None, help="SQLite state (default: in memory)"
+    )
     parser.add_argument("--tls", action="store_true", help="serve HTTPS with a bearer token")
-    parser.add_argument("--token", default=None, help="bearer token to require (default: random with --tls)")
-    parser.add_argument("--simulate-delay", type=float, default=0.3, help="seconds until simulated workloads are ready")
+    parser.add_argument(
+        "--token", default=None, help="bearer token to require (default: random with --tls)"
+    )
+    parser.add_argument(
+        "--simulate-delay",
+        type=float,
+        default=0.3,
+        help="seconds until simulated workloads are ready",
+    )
+    parser.add_argument(
+        "--no-controllers",
+        action="store_true",
+        help="do not run the simulated kubelet and garbage collector",
+    )
+    parser.add_argument(
+        "--watch-history",
+        type=int,
+        default=20000,
+        help="change events kept for watches (older ones get 410)",
+    )
     args = parser.parse_args(argv)
     return server.Settings(
         host=args.host,
@@ -32,6 +52,8 @@ def parse_args(argv: list[str] | None = None) -> server.Settings:
         tls=args.tls,
         simulate_delay=args.simulate_delay,
         token=args.token,
+        controllers=not args.no_controllers,
+        watch_history=args.watch_history,
     )
 
 

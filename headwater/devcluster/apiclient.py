@@ -215,9 +215,10 @@ class Informer(Generic[T]):
     """A list+watch cache of one resource across all namespaces.
 
     ``transform`` turns each object into what the cache keeps (the garbage
-    collector keeps only a small record). ``handler(type, new, old)`` runs
+    collector keeps only a small record). Each handler ``(type, new, old)`` runs
     synchronously for ADDED, MODIFIED and DELETED, with ``old`` the cached
-    value before the change.
+    value before the change; ``add_handler`` lets a second controller share
+    the watch instead of opening its own.
     """
 
     def __init__(
@@ -233,7 +234,13 @@ class Informer(Generic[T]):
         self.cache: dict[tuple[str, str], T] = {}
         self.synced = asyncio.Event()
         self._transform = transform
-        self._handler = handler
+        self._handlers = [handler]
+
+    def add_handler(self, handler: Handler[T]) -> None:
+        """Also call ``handler``; it first sees the cached objects as ADDED."""
+        self._handlers.append(handler)
+        for value in list(self.cache.values()):
+            handler("ADDED", value, None)
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff = 0.05
@@ -270,7 +277,8 @@ class Informer(Generic[T]):
             seen.add(object_key(item))
         for key in [k for k in self.cache if k not in seen]:
             old = self.cache.pop(key)
-            self._handler("DELETED", old, old)
+            for handler in self._handlers:
+                handler("DELETED", old, old)
         return str((listing.get("metadata") or {}).get("resourceVersion") or "")
 
     async def _watch(self, version: str) -> str:
@@ -299,7 +307,8 @@ class Informer(Generic[T]):
             self.cache[key] = new
             if old is None:
                 kind = "ADDED"
-        self._handler(kind, new, old)
+        for handler in self._handlers:
+            handler(kind, new, old)
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

@@ -8,37 +8,43 @@ applies the API server's strategy rules in one place:
   namespace existence (404) and termination (403);
 - ``resourceVersion``: one global counter; a stale precondition is 409;
   a write that changes nothing is skipped and keeps the version (SSA no-op);
-- ``generation`` bumps when anything but metadata and status changes;
-  the main resource ignores status, ``/status`` ignores everything else;
+- ``generation`` and the status/main-resource split (pure rules in
+  ``strategies``);
 - deletion: finalizers hold the object with ``deletionTimestamp`` set;
   it goes (DELETED event) when the last finalizer is removed;
 - ``managedFields`` on every write through ``fieldmanager``;
-- dry runs do all of this but store and publish nothing.
+- dry runs do all of this but store and publish nothing;
+- a re-apply of the same configuration to the same object version is
+  answered from memory (apply is a pure function of both).
 
 Resource-specific hooks (CRD registration, custom-resource validation) are
-delegated to ``crds``.
+delegated to ``crds``; built-in validation and defaults to ``validation`` and
+``defaults``.
 """
 
 from __future__ import annotations
 
-import copy
+import collections
 import dataclasses
-import uuid
+import json
 from typing import Any
 
 from headwater.devcluster import (
     crds,
+    defaults,
     errors,
     fieldmanager,
     objects,
     resources,
     storage,
+    strategies,
     typeinfo,
     validation,
     watching,
 )
 
 Obj = dict[str, Any]
+APPLY_MEMO_SIZE = 4096
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 _NAMESPACES = ("/namespaces", "")
 
@@ -61,22 +67,33 @@ class WriteOptions:
 class Cluster:
     """All state of one devcluster server; single-threaded (the event loop)."""
 
-    def __init__(self, *, store: storage.MemoryStorage, catalog: typeinfo.Catalog) -> None:
+    def __init__(
+        self, *, store: storage.Storage, catalog: typeinfo.Catalog, watch_history: int = 20000
+    ) -> None:
         self.store = store
         self.catalog = catalog
         self.registry = resources.Registry()
-        self.hub = watching.Hub(start_version=store.current_version())
+        self.hub = watching.Hub(start_version=store.current_version(), retain=watch_history)
         # Whether a garbage collector runs (then Foreground/Orphan add finalizers
         # and namespace contents are left to it).
         self.collector_running = False
         self._types: dict[resources.Resource, typeinfo.Struct] = {}
+        # Last configuration applied per (object, manager…) with the version it produced.
+        self._applied: collections.OrderedDict[tuple[Any, ...], tuple[str, int, str]] = (
+            collections.OrderedDict()
+        )
         for crd in store.list("apiextensions.k8s.io/customresourcedefinitions", None):
             self.registry.set_crd(crd["metadata"]["name"], crds.served_resources(crd))
         for name in SYSTEM_NAMESPACES:
             if store.get((*_NAMESPACES, name)) is None:
                 namespace_res = self.registry.lookup("", "v1", "namespaces")
                 assert namespace_res is not None
-                self.create(namespace_res, "", {"metadata": {"name": name}}, WriteOptions(manager="devcluster"))
+                self.create(
+                    namespace_res,
+                    "",
+                    {"metadata": {"name": name}},
+                    WriteOptions(manager="devcluster"),
+                )
 
     # --- types ---------------------------------------------------------------
 
@@ -91,7 +108,9 @@ class Cluster:
                     ),
                 )
             else:
-                built = self.catalog.object_type(group=res.group, version=res.version, kind=res.kind)
+                built = self.catalog.object_type(
+                    group=res.group, version=res.version, kind=res.kind
+                )
                 if built is None:
                     raise errors.internal(f"no schema for {res.kind}")
                 found = built
@@ -133,59 +152,9 @@ class Cluster:
 
     # --- writes --------------------------------------------------------------
 
-    def _check_body(self, res: resources.Resource, body: Obj, namespace: str) -> Obj:
-        """Fill in and check apiVersion, kind and namespace of a request body."""
-        if not isinstance(body, dict):
-            raise errors.bad_request("the body of the request must be a JSON object")
-        body = dict(body)
-        api_version = body.setdefault("apiVersion", res.group_version)
-        kind = body.setdefault("kind", res.kind)
-        if api_version != res.group_version:
-            raise errors.bad_request(
-                f"the API version in the data ({api_version}) does not match the expected API"
-                f" version ({res.group_version})"
-            )
-        if kind != res.kind:
-            raise errors.bad_request(
-                f"the kind in the data ({kind}) does not match the expected kind ({res.kind})"
-            )
-        metadata = body.get("metadata")
-        if metadata is None:
-            metadata = {}
-        if not isinstance(metadata, dict):
-            raise errors.bad_request("metadata must be an object")
-        metadata = dict(metadata)
-        if res.namespaced:
-            given = metadata.get("namespace")
-            if given and given != namespace:
-                raise errors.bad_request(
-                    "the namespace of the provided object does not match the namespace sent on"
-                    " the request"
-                )
-            metadata["namespace"] = namespace
-        else:
-            metadata.pop("namespace", None)
-        body["metadata"] = metadata
-        return body
-
-    def _check_name(self, res: resources.Resource, obj: Obj) -> None:
-        name = objects.meta(obj).get("name")
-        if not isinstance(name, str) or not name:
-            raise errors.invalid(
-                res.group, res.kind, "", [("FieldValueRequired", "metadata.name", "Required value: name or generateName is required")]
-            )
-        problems = objects.validate_name(name, plural=res.plural)
-        if problems:
-            raise errors.invalid(
-                res.group,
-                res.kind,
-                name,
-                [("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {p}') for p in problems],
-            )
-
     def _admit(self, res: resources.Resource, old: Obj | None, new: Obj, opts: WriteOptions) -> Obj:
         """Validate (and for custom resources prune/default) ``new``."""
-        self._check_name(res, new)
+        strategies.check_metadata(res, new)
         if res.crd is not None:
             new = crds.admit_custom(
                 res, new, field_validation=opts.field_validation, warnings=opts.warnings
@@ -194,6 +163,9 @@ class Cluster:
             new = validation.check_builtin(
                 res, new, field_validation=opts.field_validation, warnings=opts.warnings
             )
+            fill = defaults.defaulter(res.key)
+            if fill is not None:
+                new = fill(new)
         if res.key == "apiextensions.k8s.io/customresourcedefinitions":
             new = crds.admit_definition(new, old, self.registry)
         if res.key == "/secrets":
@@ -207,24 +179,15 @@ class Cluster:
             metadata["name"] = objects.generate_name(str(metadata["generateName"]))
         self.require_namespace(res, namespace, creating=True)
         name = metadata.get("name")
-        if name and self.store.get((res.key, namespace if res.namespaced else "", name)) is not None:
+        if (
+            name
+            and self.store.get((res.key, namespace if res.namespaced else "", name)) is not None
+        ):
             raise errors.already_exists(res.group, res.plural, name)
-        for field in ("uid", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "resourceVersion"):
-            metadata.pop(field, None)
-        metadata["uid"] = str(uuid.uuid4())
-        metadata["creationTimestamp"] = objects.timestamp()
-        if res.crd is not None or "spec" in new:
-            metadata["generation"] = 1
-        if res.has_status and res.key != "/namespaces":
-            new.pop("status", None)
-        if res.key == "/namespaces":
-            new["spec"] = {"finalizers": ["kubernetes"]}
-            new["status"] = {"phase": "Active"}
-            metadata["labels"] = {**(metadata.get("labels") or {}), "kubernetes.io/metadata.name": name}
-        return new
+        return strategies.create(res, new)
 
     def create(self, res: resources.Resource, namespace: str, body: Obj, opts: WriteOptions) -> Obj:
-        new = self._check_body(res, body, namespace)
+        new = strategies.check_body(res, body, namespace)
         if new["metadata"].get("resourceVersion"):
             raise errors.bad_request("resourceVersion should not be set on objects to be created")
         new = self._initialize(res, namespace, new)
@@ -250,21 +213,43 @@ class Cluster:
         subresource: str = "",
     ) -> tuple[Obj, bool]:
         """Server-side apply by ``opts.manager``; returns the object and whether it was created."""
-        config = self._check_body(res, body, namespace)
-        if config["metadata"].get("name", name) != name:
-            raise errors.bad_request(
-                f"the name of the object ({config['metadata'].get('name')}) does not match the"
-                f" name on the URL ({name})"
+        try:
+            fieldmanager.check_apply_body(
+                body, api_version=res.group_version, kind=res.kind, name=name
             )
-        config["metadata"]["name"] = name
+        except fieldmanager.FieldManagerError as error:
+            raise errors.ApiError(error.code, error.reason, str(error)) from error
+        strategies.check_body(res, body, namespace)
+        # The applied configuration is kept as sent (kubectl's last-applied copy is of it).
+        config = dict(body)
+        metadata = dict(config.get("metadata") or {})
+        metadata["name"] = name
+        config["metadata"] = metadata
         old = self.store.get((res.key, namespace if res.namespaced else "", name))
         if old is None and subresource:
             raise errors.not_found(res.group, res.plural, name)
-        given = config["metadata"].get("resourceVersion")
+        given = metadata.get("resourceVersion")
         if given and (old is None or given != objects.meta(old).get("resourceVersion")):
             raise errors.modified(res.group, res.plural, name)
         if old is None:
             self.require_namespace(res, namespace, creating=True)
+        memo_key = (
+            res.key,
+            namespace,
+            name,
+            str(opts.manager),
+            subresource,
+            opts.force,
+            opts.field_validation,
+        )
+        fingerprint = json.dumps(config, sort_keys=True, separators=(",", ":"))
+        if old is not None:
+            memo = self._applied.get(memo_key)
+            version = objects.meta(old).get("resourceVersion")
+            if memo is not None and memo == (version, self.registry.generation, fingerprint):
+                # The same configuration applied to the same object version: apply is a
+                # pure function of both, so the (unchanged) stored object is the answer.
+                return self.as_version(res, old), False
         try:
             new = fieldmanager.apply(
                 old,
@@ -275,19 +260,37 @@ class Cluster:
                 force=opts.force,
                 subresource=subresource,
                 status_subresource=res.has_status,
+                defaulter=defaults.defaulter(res.key) if res.crd is None else None,
             )
         except fieldmanager.FieldManagerError as error:
             raise errors.ApiError(
                 error.code, error.reason, str(error), details=error.status().get("details")
             ) from error
-        new = copy.deepcopy(new)
+        # The result is fresh except for parts shared with the stored object, which
+        # the strategy below copies before changing; a created object is all new.
+        if res.namespaced:
+            new["metadata"] = {**new.get("metadata", {}), "namespace": namespace}
         if old is None:
+            new = objects.clone(new)
             new = self._initialize(res, namespace, new)
             new = self._admit(res, None, new, opts)
-            return self._store(res, None, new, opts), True
-        new = self.strategy(res, old, new, subresource=subresource)
-        new = self._admit(res, old, new, opts)
-        return self._store(res, old, new, opts), False
+            stored = self._store(res, None, new, opts)
+        else:
+            new = strategies.update(res, old, new, subresource=subresource)
+            new = self._admit(res, old, new, opts)
+            stored = self._store(res, old, new, opts)
+        if not opts.dry_run and not opts.warnings:
+            self._remember_apply(
+                memo_key,
+                (stored["metadata"]["resourceVersion"], self.registry.generation, fingerprint),
+            )
+        return stored, old is None
+
+    def _remember_apply(self, key: tuple[Any, ...], entry: tuple[str, int, str]) -> None:
+        self._applied[key] = entry
+        self._applied.move_to_end(key)
+        while len(self._applied) > APPLY_MEMO_SIZE:
+            self._applied.popitem(last=False)
 
     def replace(
         self,
@@ -300,7 +303,7 @@ class Cluster:
         subresource: str = "",
     ) -> Obj:
         """PUT: ``body`` replaces the object (or its status)."""
-        new = self._check_body(res, body, namespace)
+        new = strategies.check_body(res, body, namespace)
         if new["metadata"].get("name", name) != name:
             raise errors.bad_request(
                 f"the name of the object ({new['metadata'].get('name')}) does not match the name"
@@ -313,12 +316,29 @@ class Cluster:
         given = new["metadata"].get("resourceVersion")
         if given and given != objects.meta(old).get("resourceVersion"):
             raise errors.modified(res.group, res.plural, name)
+        uid = new["metadata"].get("uid")
+        if uid and uid != objects.meta(old).get("uid"):
+            raise errors.conflict(
+                res.group,
+                res.plural,
+                name,
+                f"Precondition failed: UID in precondition: {uid}, UID in object meta:"
+                f" {objects.meta(old).get('uid')}",
+            )
         if not given and res.crd is not None:
             raise errors.invalid(
-                res.group, res.kind, name,
-                [("FieldValueInvalid", "metadata.resourceVersion", "Invalid value: 0x0: must be specified for an update")],
+                res.group,
+                res.kind,
+                name,
+                [
+                    (
+                        "FieldValueInvalid",
+                        "metadata.resourceVersion",
+                        "Invalid value: 0x0: must be specified for an update",
+                    )
+                ],
             )
-        new = self.strategy(res, old, new, subresource=subresource)
+        new = strategies.update(res, old, new, subresource=subresource)
         new = self._admit(res, old, new, opts)
         new = fieldmanager.update(
             old,
@@ -330,46 +350,6 @@ class Cluster:
             status_subresource=res.has_status,
         )
         return self._store(res, old, new, opts)
-
-    def strategy(self, res: resources.Resource, old: Obj, new: Obj, *, subresource: str) -> Obj:
-        """Copy server-owned fields from ``old`` and bump ``generation`` as the API server does."""
-        old_meta = objects.meta(old)
-        if subresource in ("status", "finalize"):
-            kept = copy.deepcopy(old)
-            if subresource == "status":
-                if "status" in new:
-                    kept["status"] = new["status"]
-                else:
-                    kept.pop("status", None)
-            else:
-                kept.setdefault("spec", {})["finalizers"] = (new.get("spec") or {}).get("finalizers") or []
-            fields = new["metadata"].get("managedFields")
-            if fields is not None:
-                kept["metadata"]["managedFields"] = fields
-            return kept
-        new = dict(new)
-        metadata = dict(new["metadata"])
-        for field in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
-            if field in old_meta:
-                metadata[field] = old_meta[field]
-            else:
-                metadata.pop(field, None)
-        metadata["resourceVersion"] = old_meta.get("resourceVersion")
-        if "generation" in old_meta:
-            metadata["generation"] = old_meta["generation"]
-            if objects.spec_part(new) != objects.spec_part(old):
-                metadata["generation"] = int(old_meta["generation"]) + 1
-        else:
-            metadata.pop("generation", None)
-        if res.key == "/namespaces":
-            new["spec"] = old.get("spec", {})
-        if res.has_status:
-            if "status" in old:
-                new["status"] = old["status"]
-            else:
-                new.pop("status", None)
-        new["metadata"] = metadata
-        return new
 
     def _store(self, res: resources.Resource, old: Obj | None, new: Obj, opts: WriteOptions) -> Obj:
         if old is not None and objects.without_volatile(new) == objects.without_volatile(old):
@@ -391,7 +371,13 @@ class Cluster:
             return new
         self.store.put(key, new)
         self.hub.publish(
-            watching.Event("ADDED" if old is None else "MODIFIED", res.key, new, int(metadata["resourceVersion"]))
+            watching.Event(
+                "ADDED" if old is None else "MODIFIED",
+                res.key,
+                new,
+                int(metadata["resourceVersion"]),
+                old=old,
+            )
         )
         if res.key == "apiextensions.k8s.io/customresourcedefinitions":
             self._serve_crd(new)
@@ -399,7 +385,9 @@ class Cluster:
 
     def _remove(self, res: resources.Resource, key: storage.Key, obj: Obj) -> None:
         self.store.delete(key)
-        self.hub.publish(watching.Event("DELETED", res.key, obj, int(obj["metadata"]["resourceVersion"])))
+        self.hub.publish(
+            watching.Event("DELETED", res.key, obj, int(obj["metadata"]["resourceVersion"]))
+        )
         if res.key == "apiextensions.k8s.io/customresourcedefinitions":
             self._unserve_crd(obj)
         if res.key == "/namespaces" and not self.collector_running:
@@ -412,11 +400,16 @@ class Cluster:
             self._types.pop(res, None)
         if not crds.is_established(crd):
             established = crds.with_established(crd)
-            established["metadata"] = {**established["metadata"], "resourceVersion": str(self.store.next_version())}
+            established["metadata"] = {
+                **established["metadata"],
+                "resourceVersion": str(self.store.next_version()),
+            }
             key = ("apiextensions.k8s.io/customresourcedefinitions", "", crd["metadata"]["name"])
             self.store.put(key, established)
             self.hub.publish(
-                watching.Event("MODIFIED", key[0], established, int(established["metadata"]["resourceVersion"]))
+                watching.Event(
+                    "MODIFIED", key[0], established, int(established["metadata"]["resourceVersion"])
+                )
             )
 
     def _unserve_crd(self, crd: Obj) -> None:
@@ -426,11 +419,13 @@ class Cluster:
             self._types.pop(res, None)
         for key in keys:
             for obj in self.store.list(key, None):
-                gone = copy.deepcopy(obj)
+                gone = objects.clone(obj)
                 gone["metadata"]["resourceVersion"] = str(self.store.next_version())
                 metadata = gone["metadata"]
                 self.store.delete((key, metadata.get("namespace", ""), metadata["name"]))
-                self.hub.publish(watching.Event("DELETED", key, gone, int(metadata["resourceVersion"])))
+                self.hub.publish(
+                    watching.Event("DELETED", key, gone, int(metadata["resourceVersion"]))
+                )
 
     def _purge_namespace(self, namespace: str) -> None:
         """Without a collector, a namespace's contents go with it."""
@@ -440,11 +435,13 @@ class Cluster:
                 continue
             seen.add(res.key)
             for obj in self.store.list(res.key, namespace):
-                gone = copy.deepcopy(obj)
+                gone = objects.clone(obj)
                 gone["metadata"]["resourceVersion"] = str(self.store.next_version())
                 self.store.delete((res.key, namespace, gone["metadata"]["name"]))
                 self.hub.publish(
-                    watching.Event("DELETED", res.key, gone, int(gone["metadata"]["resourceVersion"]))
+                    watching.Event(
+                        "DELETED", res.key, gone, int(gone["metadata"]["resourceVersion"])
+                    )
                 )
 
     def delete(
@@ -464,13 +461,22 @@ class Cluster:
         old_meta = objects.meta(old)
         if preconditions.get("uid") and preconditions["uid"] != old_meta.get("uid"):
             raise errors.conflict(
-                res.group, res.plural, name,
-                f"Precondition failed: UID in precondition: {preconditions['uid']}, UID in object meta: {old_meta.get('uid')}",
+                res.group,
+                res.plural,
+                name,
+                f"Precondition failed: UID in precondition: {preconditions['uid']}, UID in "
+                f"object meta: {old_meta.get('uid')}",
             )
-        if preconditions.get("resourceVersion") and preconditions["resourceVersion"] != old_meta.get("resourceVersion"):
+        if preconditions.get("resourceVersion") and preconditions[
+            "resourceVersion"
+        ] != old_meta.get("resourceVersion"):
             raise errors.conflict(
-                res.group, res.plural, name,
-                f"Precondition failed: ResourceVersion in precondition: {preconditions['resourceVersion']}, ResourceVersion in object meta: {old_meta.get('resourceVersion')}",
+                res.group,
+                res.plural,
+                name,
+                "Precondition failed: ResourceVersion in precondition: "
+                f"{preconditions['resourceVersion']}, ResourceVersion in object meta: "
+                f"{old_meta.get('resourceVersion')}",
             )
         finalizers = list(old_meta.get("finalizers") or [])
         policy = options.get("propagationPolicy")
@@ -484,7 +490,7 @@ class Cluster:
         if held:
             if old_meta.get("deletionTimestamp"):
                 return self.as_version(res, old), False
-            new = copy.deepcopy(old)
+            new = objects.clone(old)
             new["metadata"]["deletionTimestamp"] = objects.timestamp()
             new["metadata"]["deletionGracePeriodSeconds"] = 0
             if finalizers:
@@ -498,7 +504,7 @@ class Cluster:
             return self.as_version(res, stored), gone
         if opts.dry_run:
             return self.as_version(res, old), True
-        gone = copy.deepcopy(old)
-        gone["metadata"]["resourceVersion"] = str(self.store.next_version())
-        self._remove(res, key, gone)
-        return self.as_version(res, gone), True
+        removed = objects.clone(old)
+        removed["metadata"]["resourceVersion"] = str(self.store.next_version())
+        self._remove(res, key, removed)
+        return self.as_version(res, removed), True

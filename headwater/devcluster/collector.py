@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -97,12 +98,22 @@ def to_node(gvr: apiclient.Gvr, obj: Obj) -> Node:
 class Collector:
     """The garbage collector and namespace controller of one server."""
 
-    def __init__(self, client: apiclient.Client) -> None:
+    def __init__(
+        self,
+        client: apiclient.Client,
+        *,
+        shared: Mapping[tuple[str, str], apiclient.Informer[Obj]] | None = None,
+    ) -> None:
+        """``shared``: informers of full objects another controller runs, by
+        (group, plural); the collector adds its handler to them instead of
+        opening a second watch of the same resource."""
         self._client = client.with_manager("kube-controller-manager")
+        self._shared = dict(shared or {})
+        self._watched: set[tuple[str, str]] = set()
+        self._synced_events: list[asyncio.Event] = []
         self._nodes: dict[str, Node] = {}
         self._dependents: dict[str, set[str]] = {}
         self._terminating: set[str] = set()
-        self._informers: dict[apiclient.Gvr, apiclient.Informer[Node]] = {}
         self._tasks: dict[apiclient.Gvr, asyncio.Task[None]] = {}
         self._kinds: dict[tuple[str, str], apiclient.Gvr] = {}
         self._queue: apiclient.WorkQueue[WorkKey] = apiclient.WorkQueue()
@@ -139,27 +150,39 @@ class Collector:
         # Keyed by group and kind: an ownerReference may name any served version.
         self._kinds = {(gvr.group, gvr.kind): gvr for gvr in found}
         wanted = {_unversioned(g): g for g in found}
-        for gvr in list(self._tasks):
-            if gvr is not CRDS and _unversioned(gvr) not in wanted:
+        for gvr, task in list(self._tasks.items()):
+            # An informer ends by itself when its resource stops being served
+            # (404); a CRD deleted and re-created quickly needs a new one.
+            if gvr is not CRDS and (_unversioned(gvr) not in wanted or task.done()):
                 self._tasks.pop(gvr).cancel()
-                self._informers.pop(gvr, None)
-        running = {_unversioned(g) for g in self._tasks}
+                self._watched.discard(_unversioned(gvr))
         for key, gvr in wanted.items():
-            if key not in running:
+            if key not in self._watched:
                 self._start(gvr)
 
     def _start(self, gvr: apiclient.Gvr) -> None:
+        key = _unversioned(gvr)
+        self._watched.add(key)
+        shared = self._shared.get(key)
+        if shared is not None:
+
+            def handle(kind: str, new: Obj, old: Obj | None) -> None:
+                self._handle(kind, to_node(gvr, new), None if old is None else to_node(gvr, old))
+
+            shared.add_handler(handle)
+            self._synced_events.append(shared.synced)
+            return
         informer: apiclient.Informer[Node] = apiclient.Informer(
             self._client,
             gvr,
             transform=functools.partial(to_node, gvr),
             handler=self._handle,
         )
-        self._informers[gvr] = informer
+        self._synced_events.append(informer.synced)
         self._tasks[gvr] = asyncio.create_task(informer.run(self._stop))
 
     def _synced(self) -> bool:
-        return all(i.synced.is_set() for i in self._informers.values())
+        return all(event.is_set() for event in self._synced_events)
 
     # --- the graph -------------------------------------------------------------
 

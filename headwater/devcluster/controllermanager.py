@@ -1,4 +1,4 @@
-"""The in-process controller manager: simulated kubelet plus garbage collector.
+"""The in-process controller manager: simulated kubelet and infrastructure, GC.
 
 The server starts ``run`` as a background task once it accepts requests and
 sets ``stop`` on shutdown. Both controllers are HTTP clients of the server's own
@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import structlog
 
-from headwater.devcluster import apiclient, collector, kubelet
+from headwater.devcluster import apiclient, collector, infrastructure, kubelet
 
 DEFAULT_SIMULATE_DELAY = 0.2
 
@@ -38,9 +38,21 @@ async def run(
         client = apiclient.Client(
             session, base_url=base_url, token=token, field_manager="kube-controller-manager"
         )
+        infra = infrastructure.Infrastructure(client, delay=simulate_delay)
+        simulator = kubelet.Kubelet(
+            client,
+            delay=simulate_delay,
+            claims=infra.informers[infrastructure.CLAIMS.plural].cache,
+        )
+        # The collector shares the other controllers' watches.
+        shared = {
+            (i.gvr.group, i.gvr.plural): i
+            for i in [*simulator.informers.values(), *infra.informers.values()]
+        }
         parts = {
-            "kubelet": kubelet.Kubelet(client, delay=simulate_delay).run(stop),
-            "collector": collector.Collector(client).run(stop),
+            "kubelet": simulator.run(stop),
+            "infrastructure": infra.run(stop),
+            "collector": collector.Collector(client, shared=shared).run(stop),
         }
         tasks: dict[asyncio.Future[Any], str] = {
             asyncio.ensure_future(coro): name for name, coro in parts.items()

@@ -59,7 +59,7 @@ def served_resources(crd: Obj) -> list[resources.Resource]:
                 namespaced=spec.get("scope", "Namespaced") == "Namespaced",
                 short_names=tuple(names.get("shortNames") or ()),
                 categories=tuple(names.get("categories") or ()),
-                has_status="status" in ((entry.get("subresources") or {})),
+                has_status="status" in (entry.get("subresources") or {}),
                 crd=crd,
             )
         )
@@ -94,9 +94,12 @@ def _status(crd: Obj) -> Obj:
     now = objects.timestamp()
     previous = {c.get("type"): c for c in (crd.get("status") or {}).get("conditions") or ()}
     conditions = [
-        previous.get("NamesAccepted") or _condition("NamesAccepted", "NoConflicts", "no conflicts found", now),
+        previous.get("NamesAccepted")
+        or _condition("NamesAccepted", "NoConflicts", "no conflicts found", now),
         previous.get("Established")
-        or _condition("Established", "InitialNamesAccepted", "the initial names have been accepted", now),
+        or _condition(
+            "Established", "InitialNamesAccepted", "the initial names have been accepted", now
+        ),
     ]
     stored = [v["name"] for v in spec["versions"] if v.get("storage")]
     old_stored = (crd.get("status") or {}).get("storedVersions") or []
@@ -114,7 +117,9 @@ def admit_definition(crd: Obj, old: Obj | None, registry: resources.Registry) ->
     causes: list[tuple[str, str, str]] = []
     spec = crd.get("spec")
     if not isinstance(spec, dict):
-        raise errors.invalid(_GROUP, _KIND, name, [("FieldValueRequired", "spec", "Required value")])
+        raise errors.invalid(
+            _GROUP, _KIND, name, [("FieldValueRequired", "spec", "Required value")]
+        )
     names = spec.get("names") or {}
     group = spec.get("group") or ""
     plural = names.get("plural") or ""
@@ -127,19 +132,41 @@ def admit_definition(crd: Obj, old: Obj | None, registry: resources.Registry) ->
         causes.append(("FieldValueRequired", "spec.names.kind", "Required value"))
     if group and plural and name != f"{plural}.{group}":
         causes.append(
-            ("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": must be spec.names.plural+"."+spec.group')
+            (
+                "FieldValueInvalid",
+                "metadata.name",
+                f'Invalid value: "{name}": must be spec.names.plural+"."+spec.group',
+            )
         )
     if spec.get("scope") not in ("Namespaced", "Cluster"):
         causes.append(
-            ("FieldValueNotSupported", "spec.scope", f'Unsupported value: "{spec.get("scope")}": supported values: "Cluster", "Namespaced"')
+            (
+                "FieldValueNotSupported",
+                "spec.scope",
+                f'Unsupported value: "{spec.get("scope")}": supported values: "Cluster", '
+                '"Namespaced"',
+            )
         )
     versions = spec.get("versions")
     if not isinstance(versions, list) or not versions:
-        causes.append(("FieldValueRequired", "spec.versions", "Required value: must have exactly one version marked as storage version"))
+        causes.append(
+            (
+                "FieldValueRequired",
+                "spec.versions",
+                "Required value: must have exactly one version marked as storage version",
+            )
+        )
         versions = []
     storage_count = sum(1 for v in versions if isinstance(v, dict) and v.get("storage"))
     if versions and storage_count != 1:
-        causes.append(("FieldValueInvalid", "spec.versions", f"Invalid value: []apiextensions.CustomResourceDefinitionVersion{{...}}: must have exactly one version marked as storage version"))
+        causes.append(
+            (
+                "FieldValueInvalid",
+                "spec.versions",
+                "Invalid value: []apiextensions.CustomResourceDefinitionVersion{...}: must have "
+                "exactly one version marked as storage version",
+            )
+        )
     for index, entry in enumerate(versions):
         where = f"spec.versions[{index}].schema.openAPIV3Schema"
         schema = ((entry or {}).get("schema") or {}).get("openAPIV3Schema")
@@ -156,9 +183,25 @@ def admit_definition(crd: Obj, old: Obj | None, registry: resources.Registry) ->
     spec.setdefault("conversion", {"strategy": "None"})
     for existing in registry.all():
         if existing.crd is None and (existing.group, existing.plural) == (group, plural):
-            raise errors.invalid(_GROUP, _KIND, name, [("FieldValueInvalid", "spec.group", "Invalid value: the group and plural are served by a built-in resource")])
+            raise errors.invalid(
+                _GROUP,
+                _KIND,
+                name,
+                [
+                    (
+                        "FieldValueInvalid",
+                        "spec.group",
+                        "Invalid value: the group and plural are served by a built-in resource",
+                    )
+                ],
+            )
     if old is not None and old["spec"].get("group") != group:
-        raise errors.invalid(_GROUP, _KIND, name, [("FieldValueInvalid", "spec.group", "Invalid value: field is immutable")])
+        raise errors.invalid(
+            _GROUP,
+            _KIND,
+            name,
+            [("FieldValueInvalid", "spec.group", "Invalid value: field is immutable")],
+        )
     crd["status"] = _status({**crd, "status": (old or {}).get("status") or {}})
     return crd
 

@@ -2,8 +2,9 @@
 
 The order is the API server's: unknown fields are reported per
 ``fieldValidation`` and pruned (kept under
-``x-kubernetes-preserve-unknown-fields``), defaults are filled where a field
-is absent and its parent present, then the object is validated. Every
+``x-kubernetes-preserve-unknown-fields``) and so are nulls of non-nullable
+fields, defaults are filled where a field is absent and its parent present,
+then the object is validated. Every
 violation becomes one cause of a 422 Invalid, with the API server's wording
 (``spec.size: Invalid value: "big": spec.size in body must be of type
 integer: "big"``). ``apiVersion``, ``kind`` and ``metadata`` are the server's
@@ -12,12 +13,12 @@ and pass untouched (metadata may only restrict name and generateName).
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from typing import Any
 
-from headwater.devcluster import errors, validation
+from headwater.devcluster import errors, objects, validation
+from shared.api import validation as validation_rules
 
 Obj = dict[str, Any]
 Cause = tuple[str, str, str]
@@ -25,13 +26,19 @@ _ROOT_KEEP = ("apiVersion", "kind", "metadata")
 
 
 def prune(value: Any, schema: Obj, path: str, unknown: list[str]) -> Any:
-    if schema.get("x-kubernetes-preserve-unknown-fields") and "properties" not in schema and "additionalProperties" not in schema:
+    if (
+        schema.get("x-kubernetes-preserve-unknown-fields")
+        and "properties" not in schema
+        and "additionalProperties" not in schema
+    ):
         return value
     if isinstance(value, dict):
         properties = schema.get("properties")
         extra = schema.get("additionalProperties")
         if isinstance(extra, dict):
-            return {k: prune(v, extra, f"{path}.{k}" if path else k, unknown) for k, v in value.items()}
+            return {
+                k: prune(v, extra, f"{path}.{k}" if path else k, unknown) for k, v in value.items()
+            }
         if extra is True:
             return value
         properties = properties or {}
@@ -41,6 +48,8 @@ def prune(value: Any, schema: Obj, path: str, unknown: list[str]) -> Any:
             if not path and key in _ROOT_KEEP:
                 kept[key] = item
             elif key in properties:
+                if item is None and not properties[key].get("nullable"):
+                    continue  # nulls of non-nullable fields are pruned (then defaulted)
                 kept[key] = prune(item, properties[key], where, unknown)
             elif schema.get("x-kubernetes-preserve-unknown-fields"):
                 kept[key] = item
@@ -48,7 +57,9 @@ def prune(value: Any, schema: Obj, path: str, unknown: list[str]) -> Any:
                 unknown.append(where)
         return kept
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
-        return [prune(item, schema["items"], f"{path}[{i}]", unknown) for i, item in enumerate(value)]
+        return [
+            prune(item, schema["items"], f"{path}[{i}]", unknown) for i, item in enumerate(value)
+        ]
     return value
 
 
@@ -58,7 +69,7 @@ def default(value: Any, schema: Obj) -> Any:
         result = dict(value)
         for key, child in properties.items():
             if key not in result and "default" in child:
-                result[key] = copy.deepcopy(child["default"])
+                result[key] = objects.clone(child["default"])
             if key in result:
                 result[key] = default(result[key], child)
         extra = schema.get("additionalProperties")
@@ -110,20 +121,48 @@ def check(value: Any, schema: Obj, path: str, causes: list[Cause]) -> None:
     shown = path or "<root>"
     if value is None:
         if not schema.get("nullable") and schema.get("type"):
-            causes.append(("FieldValueTypeInvalid", shown, f'Invalid value: "null": {shown} in body must be of type {schema["type"]}: "null"'))
+            causes.append(
+                (
+                    "FieldValueTypeInvalid",
+                    shown,
+                    f'Invalid value: "null": {shown} in body must be of type {schema["type"]}: '
+                    '"null"',
+                )
+            )
         return
     if schema.get("x-kubernetes-int-or-string"):
         if not isinstance(value, int | str) or isinstance(value, bool):
-            causes.append(("FieldValueTypeInvalid", shown, f"Invalid value: {_quote(value)}: {shown} in body must be of type integer or string: {_quote(value)}"))
+            causes.append(
+                (
+                    "FieldValueTypeInvalid",
+                    shown,
+                    f"Invalid value: {_quote(value)}: {shown} in body must be of type integer "
+                    f"or string: {_quote(value)}",
+                )
+            )
             return
     elif schema.get("type") and not _type_matches(value, schema["type"]):
-        causes.append(("FieldValueTypeInvalid", shown, f'Invalid value: "{_type_name(value)}": {shown} in body must be of type {schema["type"]}: "{_type_name(value)}"'))
+        causes.append(
+            (
+                "FieldValueTypeInvalid",
+                shown,
+                f'Invalid value: "{_type_name(value)}": {shown} in body must be of type '
+                f'{schema["type"]}: "{_type_name(value)}"',
+            )
+        )
         return
     enum = schema.get("enum")
     if enum is not None and value not in enum:
         supported = ", ".join(_quote(v) for v in enum)
-        causes.append(("FieldValueNotSupported", shown, f"Unsupported value: {_quote(value)}: supported values: {supported}"))
+        causes.append(
+            (
+                "FieldValueNotSupported",
+                shown,
+                f"Unsupported value: {_quote(value)}: supported values: {supported}",
+            )
+        )
     _check_bounds(value, schema, shown, causes)
+    _check_rules(value, schema, shown, causes)
     if isinstance(value, dict):
         for key in schema.get("required") or ():
             if key not in value:
@@ -145,15 +184,53 @@ def check(value: Any, schema: Obj, path: str, causes: list[Cause]) -> None:
         _check_list_uniqueness(value, schema, shown, causes)
     for sub in schema.get("allOf") or ():
         check(value, sub, path, causes)
-    if schema.get("anyOf"):
-        if not any(_passes(value, sub, path) for sub in schema["anyOf"]):
-            causes.append(("FieldValueInvalid", shown, f"Invalid value: {_quote(value)}: {shown} in body must match at least one schema in anyOf"))
+    if schema.get("anyOf") and not any(_passes(value, sub, path) for sub in schema["anyOf"]):
+        causes.append(
+            (
+                "FieldValueInvalid",
+                shown,
+                f"Invalid value: {_quote(value)}: {shown} in body must match at least one "
+                "schema in anyOf",
+            )
+        )
     if schema.get("oneOf"):
         matching = sum(1 for sub in schema["oneOf"] if _passes(value, sub, path))
         if matching != 1:
-            causes.append(("FieldValueInvalid", shown, f"Invalid value: {_quote(value)}: {shown} in body must match exactly one schema in oneOf"))
+            causes.append(
+                (
+                    "FieldValueInvalid",
+                    shown,
+                    f"Invalid value: {_quote(value)}: {shown} in body must match exactly one "
+                    "schema in oneOf",
+                )
+            )
     if isinstance(schema.get("not"), dict) and _passes(value, schema["not"], path):
-        causes.append(("FieldValueInvalid", shown, f"Invalid value: {_quote(value)}: {shown} in body must not match the schema in not"))
+        causes.append(
+            (
+                "FieldValueInvalid",
+                shown,
+                f"Invalid value: {_quote(value)}: {shown} in body must not match the schema in not",
+            )
+        )
+
+
+def _check_rules(value: Any, schema: Obj, shown: str, causes: list[Cause]) -> None:
+    """``x-kubernetes-validations`` (CEL) of a node; transition rules (``oldSelf``) are skipped."""
+    for entry in schema.get("x-kubernetes-validations") or ():
+        rule = entry.get("rule")
+        if not isinstance(rule, str) or "oldSelf" in rule:
+            continue
+        message = entry.get("message") or f"failed rule: {rule}"
+        try:
+            validation_rules.check_rules(
+                (validation_rules.CelRule(rule=rule, message=message),), value
+            )
+        except validation_rules.CelRuleError:
+            causes.append(
+                ("FieldValueInvalid", shown, f'Invalid value: "{_type_name(value)}": {message}')
+            )
+        except Exception as error:  # a rule cel-python cannot compile counts as failed
+            causes.append(("FieldValueInvalid", shown, f"Invalid value: {message}: {error}"))
 
 
 def _passes(value: Any, schema: Obj, path: str) -> bool:
@@ -164,7 +241,13 @@ def _passes(value: Any, schema: Obj, path: str) -> bool:
 
 def _check_bounds(value: Any, schema: Obj, shown: str, causes: list[Cause]) -> None:
     def bad(message: str) -> None:
-        causes.append(("FieldValueInvalid", shown, f"Invalid value: {_quote(value)}: {shown} in body {message}"))
+        causes.append(
+            (
+                "FieldValueInvalid",
+                shown,
+                f"Invalid value: {_quote(value)}: {shown} in body {message}",
+            )
+        )
 
     if isinstance(value, int | float) and not isinstance(value, bool):
         if "minimum" in schema:
@@ -181,19 +264,37 @@ def _check_bounds(value: Any, schema: Obj, shown: str, causes: list[Cause]) -> N
             bad(f"should be a multiple of {schema['multipleOf']}")
     if isinstance(value, str):
         if "maxLength" in schema and len(value) > schema["maxLength"]:
-            causes.append(("FieldValueTooLong", shown, f"Too long: may not be more than {schema['maxLength']} bytes"))
+            causes.append(
+                (
+                    "FieldValueTooLong",
+                    shown,
+                    f"Too long: may not be more than {schema['maxLength']} bytes",
+                )
+            )
         if "minLength" in schema and len(value) < schema["minLength"]:
             bad(f"should be at least {schema['minLength']} chars long")
         if "pattern" in schema and re.search(schema["pattern"], value) is None:
             bad(f"should match '{schema['pattern']}'")
     if isinstance(value, list):
         if "maxItems" in schema and len(value) > schema["maxItems"]:
-            causes.append(("FieldValueTooMany", shown, f"Too many: {len(value)}: must have at most {schema['maxItems']} items"))
+            causes.append(
+                (
+                    "FieldValueTooMany",
+                    shown,
+                    f"Too many: {len(value)}: must have at most {schema['maxItems']} items",
+                )
+            )
         if "minItems" in schema and len(value) < schema["minItems"]:
             bad(f"should have at least {schema['minItems']} items")
     if isinstance(value, dict):
         if "maxProperties" in schema and len(value) > schema["maxProperties"]:
-            causes.append(("FieldValueTooMany", shown, f"Too many: {len(value)}: must have at most {schema['maxProperties']} items"))
+            causes.append(
+                (
+                    "FieldValueTooMany",
+                    shown,
+                    f"Too many: {len(value)}: must have at most {schema['maxProperties']} items",
+                )
+            )
         if "minProperties" in schema and len(value) < schema["minProperties"]:
             bad(f"should have at least {schema['minProperties']} properties")
 
@@ -204,7 +305,9 @@ def _check_list_uniqueness(value: list[Any], schema: Obj, shown: str, causes: li
         seen: list[Any] = []
         for index, item in enumerate(value):
             if item in seen:
-                causes.append(("FieldValueDuplicate", f"{shown}[{index}]", f"Duplicate value: {_quote(item)}"))
+                causes.append(
+                    ("FieldValueDuplicate", f"{shown}[{index}]", f"Duplicate value: {_quote(item)}")
+                )
             seen.append(item)
     elif kind == "map":
         keys = schema.get("x-kubernetes-list-map-keys") or []
@@ -214,7 +317,9 @@ def _check_list_uniqueness(value: list[Any], schema: Obj, shown: str, causes: li
                 continue
             key = {k: item.get(k) for k in keys}
             if key in seen_keys:
-                causes.append(("FieldValueDuplicate", f"{shown}[{index}]", f"Duplicate value: {_quote(key)}"))
+                causes.append(
+                    ("FieldValueDuplicate", f"{shown}[{index}]", f"Duplicate value: {_quote(key)}")
+                )
             seen_keys.append(key)
 
 

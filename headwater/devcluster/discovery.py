@@ -22,9 +22,7 @@ _SUBRESOURCE_VERBS = ["get", "patch", "update"]
 def negotiate_aggregated(accept: str | None) -> str | None:
     """The aggregated version (``v2``/``v2beta1``) the Accept header asks for first, if any."""
     for part in (accept or "").split(","):
-        params = dict(
-            item.strip().split("=", 1) for item in part.split(";")[1:] if "=" in item
-        )
+        params = dict(item.strip().split("=", 1) for item in part.split(";")[1:] if "=" in item)
         if (
             params.get("g") == AGGREGATED
             and params.get("as") == "APIGroupDiscoveryList"
@@ -86,7 +84,9 @@ def aggregated(registry: resources.Registry, *, legacy: bool, version: str) -> d
                         "version": v,
                         "resources": [
                             _resource_entry(r)
-                            for r in sorted(registry.in_group_version(group, v), key=lambda r: r.plural)
+                            for r in sorted(
+                                registry.in_group_version(group, v), key=lambda r: r.plural
+                            )
                         ],
                         "freshness": "Current",
                     }
@@ -106,7 +106,9 @@ def api_versions(server_address: str) -> dict[str, Any]:
     return {
         "kind": "APIVersions",
         "versions": ["v1"],
-        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
+        "serverAddressByClientCIDRs": [
+            {"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}
+        ],
     }
 
 

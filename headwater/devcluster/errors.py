@@ -84,23 +84,25 @@ def conflict(group: str, plural: str, name: str, why: str) -> ApiError:
     )
 
 
-MODIFIED = "the object has been modified; please apply your changes to the latest version and try again"
+MODIFIED = (
+    "the object has been modified; please apply your changes to the latest version and try again"
+)
 
 
 def modified(group: str, plural: str, name: str) -> ApiError:
     return conflict(group, plural, name, MODIFIED)
 
 
-def invalid(
-    group: str, kind: str, name: str, causes: list[tuple[str, str, str]]
-) -> ApiError:
+def invalid(group: str, kind: str, name: str, causes: list[tuple[str, str, str]]) -> ApiError:
     """422 Invalid; ``causes`` are ``(reason, field, message)`` triples."""
     qualified = f"{kind}.{group}" if group else kind
     summary = "; ".join(f"{field}: {message}" if field else message for _, field, message in causes)
     if len(causes) > 1:
-        summary = "[" + ", ".join(
-            f"{field}: {message}" if field else message for _, field, message in causes
-        ) + "]"
+        summary = (
+            "["
+            + ", ".join(f"{field}: {message}" if field else message for _, field, message in causes)
+            + "]"
+        )
     details: dict[str, Any] = {
         "name": name,
         "kind": kind,
@@ -111,27 +113,36 @@ def invalid(
     }
     if group:
         details["group"] = group
-    return ApiError(
-        422, "Invalid", f'{qualified} "{name}" is invalid: {summary}', details=details
-    )
+    return ApiError(422, "Invalid", f'{qualified} "{name}" is invalid: {summary}', details=details)
 
 
 def bad_request(message: str) -> ApiError:
     return ApiError(400, "BadRequest", message)
 
 
-def method_not_allowed(message: str = "the server does not allow this method on the requested resource") -> ApiError:
+def method_not_allowed(
+    message: str = "the server does not allow this method on the requested resource",
+) -> ApiError:
     return ApiError(405, "MethodNotAllowed", message)
 
 
 def unsupported_media(content_type: str) -> ApiError:
     return ApiError(
-        415, "UnsupportedMediaType", f'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf; got "{content_type}"'
+        415,
+        "UnsupportedMediaType",
+        "the body of the request was in an unknown format - accepted media types include: "
+        "application/json, application/yaml, application/vnd.kubernetes.protobuf; got "
+        f'"{content_type}"',
     )
 
 
 def not_acceptable(accept: str) -> ApiError:
-    return ApiError(406, "NotAcceptable", f'only the following media types are accepted: application/json, application/yaml, got "{accept}"')
+    return ApiError(
+        406,
+        "NotAcceptable",
+        "only the following media types are accepted: application/json, application/yaml, got "
+        f'"{accept}"',
+    )
 
 
 def expired(message: str) -> ApiError:
@@ -139,9 +150,7 @@ def expired(message: str) -> ApiError:
 
 
 def too_large(limit: int) -> ApiError:
-    return ApiError(
-        413, "RequestEntityTooLarge", f"Request entity too large: limit is {limit}"
-    )
+    return ApiError(413, "RequestEntityTooLarge", f"Request entity too large: limit is {limit}")
 
 
 def unauthorized() -> ApiError:
@@ -150,7 +159,16 @@ def unauthorized() -> ApiError:
 
 def no_resource(path: str) -> ApiError:
     """The path names no served resource (same body as the API server's)."""
-    return ApiError(404, "NotFound", "the server could not find the requested resource", details={"causes": [{"reason": "UnexpectedServerResponse", "message": f"404 page not found: {path}"}]})
+    return ApiError(
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+        details={
+            "causes": [
+                {"reason": "UnexpectedServerResponse", "message": f"404 page not found: {path}"}
+            ]
+        },
+    )
 
 
 def internal(message: str) -> ApiError:
@@ -158,4 +176,6 @@ def internal(message: str) -> ApiError:
 
 
 def forbidden(message: str, *, group: str = "", plural: str = "", name: str = "") -> ApiError:
-    return ApiError(403, "Forbidden", message, details=_details(group, plural, name) if plural else None)
+    return ApiError(
+        403, "Forbidden", message, details=_details(group, plural, name) if plural else None
+    )

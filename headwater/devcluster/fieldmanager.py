@@ -37,14 +37,13 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from headwater.devcluster import fieldpaths, managedfields, typedvalues, typeinfo
+from headwater.devcluster import fieldpaths, lastapplied, managedfields, typedvalues, typeinfo
 
 Object = dict[str, Any]
 Defaulter = Callable[[Object], Object]
 Path = fieldpaths.Path
 
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-_LAST_APPLIED_LIMIT = 256 * 1024
+LAST_APPLIED = lastapplied.ANNOTATION
 _MAX_MANAGER_LENGTH = 128
 
 _F = fieldpaths.Field
@@ -413,7 +412,7 @@ def apply(
         for path in entry.fields & changed:
             conflicts.append((entry, path))
     if conflicts and not force:
-        conflicts = _allowed_by_last_applied(
+        conflicts = lastapplied.unexplained_conflicts(
             conflicts, manager=manager, live=live_obj, config=config, schema=schema
         )
         if conflicts:
@@ -438,7 +437,7 @@ def apply(
             dataclasses.replace(me, fields=mine, time=time, encoded=encoded),
         ]
     if manager == "kubectl":
-        result = _rewrite_last_applied(result, config)
+        result = lastapplied.rewrite(result, config)
     return managedfields.store(result, final_entries)
 
 
@@ -468,62 +467,6 @@ def _prune(
 
 def _semantic_equal(a: Object, b: Object) -> bool:
     return _strip_managed(a) == _strip_managed(b)
-
-
-def _allowed_by_last_applied(
-    conflicts: list[tuple[managedfields.Entry, Path]],
-    *,
-    manager: str,
-    live: Object,
-    config: Object,
-    schema: typeinfo.Struct,
-) -> list[tuple[managedfields.Entry, Path]]:
-    """kubectl's client-side → server-side upgrade: drop conflicts the last-applied annotation
-    explains (its value there equals live's), as the API server does for manager ``kubectl``."""
-    if manager != "kubectl":
-        return conflicts
-    annotations = (live.get("metadata") or {}).get("annotations") or {}
-    raw = annotations.get(LAST_APPLIED)
-    if not isinstance(raw, str):
-        return conflicts
-    try:
-        last_applied = json.loads(raw)
-    except json.JSONDecodeError:
-        return conflicts
-    if not isinstance(last_applied, dict) or last_applied.get("apiVersion") != config.get(
-        "apiVersion"
-    ):
-        return conflicts
-    remaining = []
-    for entry, path in conflicts:
-        before = typedvalues.get_path(last_applied, path, schema)
-        now = typedvalues.get_path(live, path, schema)
-        if before is typedvalues.MISSING or before != now:
-            remaining.append((entry, path))
-    return remaining
-
-
-def _rewrite_last_applied(result: Object, config: Object) -> Object:
-    meta = result.get("metadata")
-    if not isinstance(meta, dict):
-        return result
-    annotations = meta.get("annotations")
-    if not isinstance(annotations, dict) or LAST_APPLIED not in annotations:
-        return result
-    body = copy.deepcopy(config)
-    body_annotations = (body.get("metadata") or {}).get("annotations")
-    if isinstance(body_annotations, dict):
-        body_annotations.pop(LAST_APPLIED, None)
-        if not body_annotations:
-            del body["metadata"]["annotations"]
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
-    annotations = dict(annotations)
-    size = sum(len(k) + len(v) for k, v in annotations.items() if k != LAST_APPLIED)
-    if size + len(LAST_APPLIED) + len(text) > _LAST_APPLIED_LIMIT:
-        del annotations[LAST_APPLIED]
-    else:
-        annotations[LAST_APPLIED] = text
-    return {**result, "metadata": {**meta, "annotations": annotations}}
 
 
 def update(

@@ -21,40 +21,44 @@ Pure data, no I/O.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 Scalar = str | int | float | bool | None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Field:
+# NB: path elements are NamedTuples, not dataclasses: sets of paths are hashed
+# constantly and tuple hashing stays in C. The constant ``kind`` tag keeps
+# ``Field("x")`` and ``Value("x")`` distinct.
+
+
+class Field(NamedTuple):
     """A struct field or a map key."""
 
     name: str
+    kind: str = "f"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Key:
+class Key(NamedTuple):
     """An item of an associative list, named by its key fields (sorted by name)."""
 
     fields: tuple[tuple[str, Scalar], ...]
+    kind: str = "k"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Value:
+class Value(NamedTuple):
     """An item of a set-list, named by its (scalar) value."""
 
     value: Scalar
+    kind: str = "v"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Index:
+class Index(NamedTuple):
     """An item of a list by position (only produced when decoding ``i:`` keys)."""
 
-    index: int
+    position: int
+    kind: str = "i"
 
 
 PathElement = Field | Key | Value | Index
@@ -152,7 +156,7 @@ def _element_sort_key(element: PathElement) -> tuple[Any, ...]:
         )
     if isinstance(element, Value):
         return (2, _value_rank(element.value))
-    return (3, element.index)
+    return (3, element.position)
 
 
 def _compact(value: Any) -> str:
@@ -175,7 +179,7 @@ def element_key(element: PathElement) -> str:
         return "k:" + _compact(dict(element.fields))
     if isinstance(element, Value):
         return "v:" + _compact(element.value)
-    return f"i:{element.index}"
+    return f"i:{element.position}"
 
 
 def encode(fields: FieldSet) -> dict[str, Any]:
@@ -294,5 +298,5 @@ def path_string(path: Path) -> str:
         elif isinstance(element, Value):
             parts.append(f"[={_go_quote(element.value)}]")
         else:
-            parts.append(f"[{element.index}]")
+            parts.append(f"[{element.position}]")
     return "".join(parts)

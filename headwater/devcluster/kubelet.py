@@ -5,12 +5,15 @@ workload controllers and the kubelet over the devcluster's HTTP API:
 
 - Deployment → one ReplicaSet per pod template (``<name>-<pod-template-hash>``),
   older ones scaled to 0; ReplicaSet, StatefulSet, DaemonSet (one simulated
-  node) and Job → Pods with controller ownerReferences;
-- each Pod becomes Running and Ready (Job pods: Succeeded) ``delay`` seconds
-  after it was first seen, and every owner's status is derived from its pods,
-  with the fields and condition reasons the real controllers write, so kstatus,
-  ``kubectl rollout status``, ``kubectl wait --for=condition=Available`` and
-  Helm's wait reach their verdicts;
+  node) and Job → Pods with controller ownerReferences; a StatefulSet's
+  volumeClaimTemplates → PersistentVolumeClaims (bound by ``infrastructure``);
+- each Pod becomes Running and Ready ``delay`` seconds after it was first seen,
+  or Succeeded when it runs to completion (Job pods, and pods with
+  ``restartPolicy`` Never/OnFailure such as Helm test hooks), and every
+  owner's status is derived from its pods, with the fields and condition
+  reasons the real controllers write, so kstatus, ``kubectl rollout status``,
+  ``kubectl wait --for=condition=Available`` and Helm's wait reach their
+  verdicts;
 - annotation ``devcluster.headwater.dev/simulate`` on a workload (copied to
   what it creates) or on a Pod: ``fail`` → containers in CrashLoopBackOff, the
   Deployment's Progressing=False/ProgressDeadlineExceeded, a Job Failed with
@@ -40,6 +43,7 @@ STATEFULSETS = apiclient.Gvr("apps", "v1", "statefulsets", True, "StatefulSet")
 DAEMONSETS = apiclient.Gvr("apps", "v1", "daemonsets", True, "DaemonSet")
 JOBS = apiclient.Gvr("batch", "v1", "jobs", True, "Job")
 RESOURCES = (PODS, REPLICASETS, DEPLOYMENTS, STATEFULSETS, DAEMONSETS, JOBS)
+CLAIMS = apiclient.Gvr("", "v1", "persistentvolumeclaims", True, "PersistentVolumeClaim")
 _BY_KIND = {gvr.kind: gvr for gvr in RESOURCES}
 
 
@@ -68,8 +72,17 @@ def child_name(parent_uid: str, parent_name: str, index: int) -> str:
 class Kubelet:
     """Reconciles workloads and pods; one instance per server."""
 
-    def __init__(self, client: apiclient.Client, *, delay: float) -> None:
+    def __init__(
+        self,
+        client: apiclient.Client,
+        *,
+        delay: float,
+        claims: dict[tuple[str, str], Obj] | None = None,
+    ) -> None:
+        """``claims``: a cache of PersistentVolumeClaims by (namespace, name), to
+        create a StatefulSet's claims only once (another informer keeps it)."""
         self._client = client.with_manager("kube-controller-manager")
+        self._claims = claims if claims is not None else {}
         self._kubelet = client.with_manager("kubelet")
         self._delay = delay
         self._queue: apiclient.WorkQueue[Key] = apiclient.WorkQueue()
@@ -159,10 +172,11 @@ class Kubelet:
             namespace, name = apiclient.object_key(pod)
             self._queue.add_after(("pods", namespace, name), remaining)
             return
-        owner = workloads.controller_of(pod) or {}
-        completes = owner.get("kind") == "Job"
         status = workloads.pod_status(
-            pod, mode=workloads.simulate_mode(pod), completes=completes, now=now()
+            pod,
+            mode=workloads.simulate_mode(pod),
+            completes=workloads.runs_to_completion(pod),
+            now=now(),
         )
         await self._patch_status(PODS, pod, status)
 
@@ -268,6 +282,7 @@ class Kubelet:
             )
             for i, n in enumerate(names)
         ]
+        await self._ensure_claims(sts, replicas)
         pods = await self._ensure_pods(sts, wanted)
         on_delete = (spec.get("updateStrategy") or {}).get("type") == "OnDelete"
         outdated = [
@@ -294,6 +309,30 @@ class Kubelet:
             "collisionCount": 0,
         }
         await self._patch_status(STATEFULSETS, sts, status)
+
+    async def _ensure_claims(self, sts: Obj, replicas: int) -> None:
+        """One PVC per volumeClaimTemplate and ordinal, as the StatefulSet controller
+        makes them (``<template>-<statefulset>-<ordinal>``, kept after scale-down)."""
+        meta = sts["metadata"]
+        namespace = meta.get("namespace", "")
+        selector = ((sts.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        for template in (sts.get("spec") or {}).get("volumeClaimTemplates") or []:
+            tmeta = template.get("metadata") or {}
+            for ordinal in range(replicas):
+                name = f"{tmeta.get('name')}-{meta['name']}-{ordinal}"
+                if self._claims.get((namespace, name)) is not None:
+                    continue
+                claim = {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolumeClaim",
+                    "metadata": {
+                        "name": name,
+                        "namespace": namespace,
+                        "labels": {**(tmeta.get("labels") or {}), **selector},
+                    },
+                    "spec": template.get("spec") or {},
+                }
+                await self._client.create(CLAIMS.path(namespace), claim)
 
     # --- DaemonSet -------------------------------------------------------------
 

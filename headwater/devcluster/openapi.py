@@ -12,8 +12,8 @@ apply (without them they fall back to ``/openapi/v2``).
 
 from __future__ import annotations
 
+import copy
 import hashlib
-import json
 from typing import Any
 
 from headwater.devcluster import crds, resources, schemas
@@ -88,18 +88,31 @@ def _custom_schema_name(res: resources.Resource) -> str:
 
 def _custom_schema(res: resources.Resource) -> dict[str, Any]:
     assert res.crd is not None
-    schema = json.loads(json.dumps(crds.version_schema(res.crd, res.version)))
+    schema: dict[str, Any] = copy.deepcopy(crds.version_schema(res.crd, res.version))
     properties = schema.setdefault("properties", {})
-    properties["apiVersion"] = {"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object."}
-    properties["kind"] = {"type": "string", "description": "Kind is a string value representing the REST resource this object represents."}
-    properties["metadata"] = {"allOf": [{"$ref": _REF + _META + "ObjectMeta"}], "description": "Standard object's metadata."}
+    properties["apiVersion"] = {
+        "type": "string",
+        "description": "APIVersion defines the versioned schema of this representation of an "
+        "object.",
+    }
+    properties["kind"] = {
+        "type": "string",
+        "description": "Kind is a string value representing the REST resource this object "
+        "represents.",
+    }
+    properties["metadata"] = {
+        "allOf": [{"$ref": _REF + _META + "ObjectMeta"}],
+        "description": "Standard object's metadata.",
+    }
     schema["x-kubernetes-group-version-kind"] = [
         {"group": res.group, "version": res.version, "kind": res.kind}
     ]
     return schema
 
 
-def _param(name: str, where: str, description: str, *, required: bool = False, kind: str = "string") -> dict[str, Any]:
+def _param(
+    name: str, where: str, description: str, *, required: bool = False, kind: str = "string"
+) -> dict[str, Any]:
     return {
         "name": name,
         "in": where,
@@ -109,10 +122,22 @@ def _param(name: str, where: str, description: str, *, required: bool = False, k
     }
 
 
-_DRY_RUN = _param("dryRun", "query", "When present, indicates that modifications should not be persisted.")
-_FIELD_MANAGER = _param("fieldManager", "query", "fieldManager is a name associated with the actor or entity that is making these changes.")
-_FIELD_VALIDATION = _param("fieldValidation", "query", "fieldValidation instructs the server on how to handle objects in the request (POST/PUT/PATCH) containing unknown or duplicate fields. Valid values are: Ignore, Warn, Strict.")
-_FORCE = _param("force", "query", "Force is going to \"force\" Apply requests.", kind="boolean")
+_DRY_RUN = _param(
+    "dryRun", "query", "When present, indicates that modifications should not be persisted."
+)
+_FIELD_MANAGER = _param(
+    "fieldManager",
+    "query",
+    "fieldManager is a name associated with the actor or entity that is making these changes.",
+)
+_FIELD_VALIDATION = _param(
+    "fieldValidation",
+    "query",
+    "fieldValidation instructs the server on how to handle objects in the request "
+    "(POST/PUT/PATCH) containing unknown or duplicate fields. Valid values are: Ignore, Warn, "
+    "Strict.",
+)
+_FORCE = _param("force", "query", 'Force is going to "force" Apply requests.', kind="boolean")
 _LIST_PARAMS = [
     _param(name, "query", name, kind=kind)
     for name, kind in (
@@ -131,19 +156,35 @@ _LIST_PARAMS = [
 
 
 def _operation(
-    res: resources.Resource, action: str, verb: str, schema_ref: str, *, params: list[dict[str, Any]], body: bool
+    res: resources.Resource,
+    action: str,
+    verb: str,
+    schema_ref: str,
+    *,
+    params: list[dict[str, Any]],
+    body: bool,
 ) -> dict[str, Any]:
-    group_name = "".join(part.capitalize() for part in (res.group or "core").split(".")[0].split("-"))
+    group_name = "".join(
+        part.capitalize() for part in (res.group or "core").split(".")[0].split("-")
+    )
+    scope = "Namespaced" if res.namespaced else ""
     op: dict[str, Any] = {
         "tags": [f"{(res.group or 'core').split('.')[0]}_{res.version}"],
-        "operationId": f"{action}{group_name}{res.version.capitalize()}{'Namespaced' if res.namespaced else ''}{res.kind}",
+        "operationId": f"{action}{group_name}{res.version.capitalize()}{scope}{res.kind}",
         "parameters": params,
         "responses": {
-            "200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": _REF + schema_ref}}}},
+            "200": {
+                "description": "OK",
+                "content": {"application/json": {"schema": {"$ref": _REF + schema_ref}}},
+            },
             "401": {"description": "Unauthorized"},
         },
         "x-kubernetes-action": verb,
-        "x-kubernetes-group-version-kind": {"group": res.group, "version": res.version, "kind": res.kind},
+        "x-kubernetes-group-version-kind": {
+            "group": res.group,
+            "version": res.version,
+            "kind": res.kind,
+        },
     }
     if body:
         types = _PATCH_TYPES if verb == "patch" else ("application/json", "application/yaml")
@@ -157,7 +198,11 @@ def _operation(
 
 def _paths(res: resources.Resource, schema_name: str) -> dict[str, Any]:
     base = f"/apis/{res.group}/{res.version}" if res.group else "/api/v1"
-    prefix = f"{base}/namespaces/{{namespace}}/{res.plural}" if res.namespaced else f"{base}/{res.plural}"
+    prefix = (
+        f"{base}/namespaces/{{namespace}}/{res.plural}"
+        if res.namespaced
+        else f"{base}/{res.plural}"
+    )
     list_name = schema_name + "List"
     common = [_param("name", "path", f"name of the {res.kind}", required=True)]
     if res.namespaced:
@@ -169,14 +214,25 @@ def _paths(res: resources.Resource, schema_name: str) -> dict[str, Any]:
             "parameters": collection_common,
             "get": _operation(res, "list", "list", list_name, params=_LIST_PARAMS, body=False),
             "post": _operation(res, "create", "post", schema_name, params=writes, body=True),
-            "delete": _operation(res, "deletecollection", "deletecollection", _META + "Status", params=[_DRY_RUN], body=False),
+            "delete": _operation(
+                res,
+                "deletecollection",
+                "deletecollection",
+                _META + "Status",
+                params=[_DRY_RUN],
+                body=False,
+            ),
         },
         f"{prefix}/{{name}}": {
             "parameters": common,
             "get": _operation(res, "read", "get", schema_name, params=[], body=False),
             "put": _operation(res, "replace", "put", schema_name, params=writes, body=True),
-            "patch": _operation(res, "patch", "patch", schema_name, params=[*writes, _FORCE], body=True),
-            "delete": _operation(res, "delete", "delete", _META + "Status", params=[_DRY_RUN], body=False),
+            "patch": _operation(
+                res, "patch", "patch", schema_name, params=[*writes, _FORCE], body=True
+            ),
+            "delete": _operation(
+                res, "delete", "delete", _META + "Status", params=[_DRY_RUN], body=False
+            ),
         },
     }
     if res.has_status:
@@ -184,7 +240,9 @@ def _paths(res: resources.Resource, schema_name: str) -> dict[str, Any]:
             "parameters": common,
             "get": _operation(res, "read", "get", schema_name, params=[], body=False),
             "put": _operation(res, "replace", "put", schema_name, params=writes, body=True),
-            "patch": _operation(res, "patch", "patch", schema_name, params=[*writes, _FORCE], body=True),
+            "patch": _operation(
+                res, "patch", "patch", schema_name, params=[*writes, _FORCE], body=True
+            ),
         }
     return paths
 

@@ -28,12 +28,12 @@ no protobuf dependency. Pure: no I/O.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import datetime
-import enum
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
+
+from headwater.devcluster import protomessages
 
 MAGIC = b"k8s\x00"
 CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
@@ -50,6 +50,22 @@ class UnsupportedKindError(ProtobufError):
         super().__init__(f"protobuf request bodies of kind {api_version}/{kind} are not supported")
         self.api_version = api_version
         self.kind = kind
+
+
+class UnsupportedFieldError(UnsupportedKindError):
+    """A field this decoder has no table entry for arrived with a value.
+
+    Known kinds are decoded field by field; a field left out of a table is
+    accepted only empty, so no client data is ever silently dropped.
+    """
+
+    def __init__(self, message: str, number: int) -> None:
+        ProtobufError.__init__(
+            self, f"field {number} of {message} is not supported in protobuf bodies; send JSON"
+        )
+        self.api_version = ""
+        self.kind = message
+        self.number = number
 
 
 def is_protobuf(content_type: str | None) -> bool:
@@ -120,148 +136,7 @@ def _fields(data: bytes) -> list[tuple[int, int, int | bytes]]:
     return out
 
 
-# --- message tables ----------------------------------------------------------
-
-
-class Kind(enum.Enum):
-    """How a field's wire value becomes a JSON value."""
-
-    STRING = "string"
-    BYTES = "bytes"  # base64 in JSON
-    BOOL = "bool"
-    INT = "int"  # int32/int64 varint, two's complement when negative
-    TIME = "time"  # metav1.Time → RFC 3339, seconds precision
-    RAW_JSON = "raw_json"  # FieldsV1: its Raw bytes are JSON
-    MESSAGE = "message"
-    MAP_STRING = "map_string"  # map<string, string>
-    MAP_BYTES = "map_bytes"  # map<string, bytes>
-
-
-@dataclasses.dataclass(frozen=True)
-class Field:
-    """One field of a message table.
-
-    ``keep_empty`` marks fields Go marshals to JSON even when empty: pointer
-    fields (present on the wire only when set) and required fields without
-    ``omitempty``. Others are dropped when empty, as ``omitempty`` drops them.
-    """
-
-    name: str
-    kind: Kind
-    repeated: bool = False
-    message: str | None = None
-    keep_empty: bool = False
-
-
-Message = Mapping[int, Field]
-
-# Field numbers from the generated.proto files named in the module docstring.
-_MESSAGES: dict[str, Message] = {
-    "Unknown": {
-        1: Field("typeMeta", Kind.MESSAGE, message="TypeMeta"),
-        2: Field("raw", Kind.BYTES),
-        3: Field("contentEncoding", Kind.STRING),
-        4: Field("contentType", Kind.STRING),
-    },
-    "TypeMeta": {
-        1: Field("apiVersion", Kind.STRING),
-        2: Field("kind", Kind.STRING),
-    },
-    "ObjectMeta": {
-        1: Field("name", Kind.STRING),
-        2: Field("generateName", Kind.STRING),
-        3: Field("namespace", Kind.STRING),
-        4: Field("selfLink", Kind.STRING),
-        5: Field("uid", Kind.STRING),
-        6: Field("resourceVersion", Kind.STRING),
-        7: Field("generation", Kind.INT),
-        8: Field("creationTimestamp", Kind.TIME),
-        9: Field("deletionTimestamp", Kind.TIME),
-        10: Field("deletionGracePeriodSeconds", Kind.INT, keep_empty=True),
-        11: Field("labels", Kind.MAP_STRING),
-        12: Field("annotations", Kind.MAP_STRING),
-        13: Field("ownerReferences", Kind.MESSAGE, repeated=True, message="OwnerReference"),
-        14: Field("finalizers", Kind.STRING, repeated=True),
-        17: Field("managedFields", Kind.MESSAGE, repeated=True, message="ManagedFieldsEntry"),
-    },
-    "OwnerReference": {
-        1: Field("kind", Kind.STRING, keep_empty=True),
-        3: Field("name", Kind.STRING, keep_empty=True),
-        4: Field("uid", Kind.STRING, keep_empty=True),
-        5: Field("apiVersion", Kind.STRING, keep_empty=True),
-        6: Field("controller", Kind.BOOL, keep_empty=True),
-        7: Field("blockOwnerDeletion", Kind.BOOL, keep_empty=True),
-    },
-    "ManagedFieldsEntry": {
-        1: Field("manager", Kind.STRING),
-        2: Field("operation", Kind.STRING),
-        3: Field("apiVersion", Kind.STRING),
-        4: Field("time", Kind.TIME),
-        6: Field("fieldsType", Kind.STRING),
-        7: Field("fieldsV1", Kind.RAW_JSON),
-        8: Field("subresource", Kind.STRING),
-    },
-    "Secret": {
-        1: Field("metadata", Kind.MESSAGE, message="ObjectMeta", keep_empty=True),
-        2: Field("data", Kind.MAP_BYTES),
-        3: Field("type", Kind.STRING),
-        4: Field("stringData", Kind.MAP_STRING),
-        5: Field("immutable", Kind.BOOL, keep_empty=True),
-    },
-    "ConfigMap": {
-        1: Field("metadata", Kind.MESSAGE, message="ObjectMeta", keep_empty=True),
-        2: Field("data", Kind.MAP_STRING),
-        3: Field("binaryData", Kind.MAP_BYTES),
-        4: Field("immutable", Kind.BOOL, keep_empty=True),
-    },
-    "Namespace": {
-        1: Field("metadata", Kind.MESSAGE, message="ObjectMeta", keep_empty=True),
-        2: Field("spec", Kind.MESSAGE, message="NamespaceSpec", keep_empty=True),
-        3: Field("status", Kind.MESSAGE, message="NamespaceStatus", keep_empty=True),
-    },
-    "NamespaceSpec": {
-        1: Field("finalizers", Kind.STRING, repeated=True),
-    },
-    "NamespaceStatus": {
-        1: Field("phase", Kind.STRING),
-        2: Field("conditions", Kind.MESSAGE, repeated=True, message="NamespaceCondition"),
-    },
-    "NamespaceCondition": {
-        1: Field("type", Kind.STRING, keep_empty=True),
-        2: Field("status", Kind.STRING, keep_empty=True),
-        4: Field("lastTransitionTime", Kind.TIME),
-        5: Field("reason", Kind.STRING),
-        6: Field("message", Kind.STRING),
-    },
-    "DeleteOptions": {
-        1: Field("gracePeriodSeconds", Kind.INT, keep_empty=True),
-        2: Field("preconditions", Kind.MESSAGE, message="Preconditions", keep_empty=True),
-        3: Field("orphanDependents", Kind.BOOL, keep_empty=True),
-        4: Field("propagationPolicy", Kind.STRING, keep_empty=True),
-        5: Field("dryRun", Kind.STRING, repeated=True),
-        6: Field("ignoreStoreReadErrorWithClusterBreakingPotential", Kind.BOOL, keep_empty=True),
-    },
-    "Preconditions": {
-        1: Field("uid", Kind.STRING, keep_empty=True),
-        2: Field("resourceVersion", Kind.STRING, keep_empty=True),
-    },
-}
-
-# The kinds a request body may carry: (apiVersion or None for any, kind) → message.
-# NB: DeleteOptions is registered in every group version, so clients label it
-# with the group version of the resource they delete ("v1", "apps/v1", …) or
-# with "meta.k8s.io/v1".
-_TOP_LEVEL: dict[tuple[str | None, str], str] = {
-    ("v1", "Secret"): "Secret",
-    ("v1", "ConfigMap"): "ConfigMap",
-    ("v1", "Namespace"): "Namespace",
-    (None, "DeleteOptions"): "DeleteOptions",
-}
-
-SUPPORTED_KINDS: frozenset[str] = frozenset(kind for _, kind in _TOP_LEVEL)
-
-
-def _string(value: int | bytes, field: Field) -> str:
+def _string(value: int | bytes, field: protomessages.Field) -> str:
     raw = _bytes(value, field)
     try:
         return raw.decode("utf-8")
@@ -269,20 +144,20 @@ def _string(value: int | bytes, field: Field) -> str:
         raise ProtobufError(f"{field.name}: not valid UTF-8") from exc
 
 
-def _bytes(value: int | bytes, field: Field) -> bytes:
+def _bytes(value: int | bytes, field: protomessages.Field) -> bytes:
     if not isinstance(value, bytes):
         raise ProtobufError(f"{field.name}: expected a length-delimited value")
     return value
 
 
-def _int(value: int | bytes, field: Field) -> int:
+def _int(value: int | bytes, field: protomessages.Field) -> int:
     if not isinstance(value, int):
         raise ProtobufError(f"{field.name}: expected a varint")
     # int32 and int64 both encode negatives as 10-byte two's complement varints.
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
-def _time(value: int | bytes, field: Field) -> str | None:
+def _time(value: int | bytes, field: protomessages.Field) -> str | None:
     raw = _bytes(value, field)
     if not raw:
         # A zero metav1.Time marshals as an empty message; JSON gives null.
@@ -299,7 +174,7 @@ def _time(value: int | bytes, field: Field) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _map(value: int | bytes, field: Field, *, binary: bool) -> tuple[str, str]:
+def _map(value: int | bytes, field: protomessages.Field, *, binary: bool) -> tuple[str, str]:
     key = ""
     item: str = ""
     for number, _, inner in _fields(_bytes(value, field)):
@@ -314,18 +189,44 @@ def _map(value: int | bytes, field: Field, *, binary: bool) -> tuple[str, str]:
     return key, item
 
 
-def _scalar(value: int | bytes, field: Field) -> Any:
-    convert: dict[Kind, Callable[[int | bytes, Field], Any]] = {
-        Kind.STRING: _string,
-        Kind.BYTES: lambda v, f: base64.b64encode(_bytes(v, f)).decode("ascii"),
-        Kind.BOOL: lambda v, f: _int(v, f) != 0,
-        Kind.INT: _int,
-        Kind.TIME: _time,
+def _scalar(value: int | bytes, field: protomessages.Field) -> Any:
+    convert: dict[protomessages.Kind, Callable[[int | bytes, protomessages.Field], Any]] = {
+        protomessages.Kind.STRING: _string,
+        protomessages.Kind.BYTES: lambda v, f: base64.b64encode(_bytes(v, f)).decode("ascii"),
+        protomessages.Kind.BOOL: lambda v, f: _int(v, f) != 0,
+        protomessages.Kind.INT: _int,
+        protomessages.Kind.TIME: _time,
     }
     return convert[field.kind](value, field)
 
 
-def _raw_json(value: int | bytes, field: Field) -> Any:
+def _int_or_string(value: int | bytes, field: protomessages.Field) -> int | str:
+    """intstr.IntOrString: JSON has the number or the string, per ``type``."""
+    kind, number, text = 0, 0, ""
+    for tag, _, inner in _fields(_bytes(value, field)):
+        if tag == 1:
+            kind = _int(inner, field)
+        elif tag == 2:
+            number = _int(inner, field)
+        elif tag == 3:
+            text = _string(inner, field)
+    return text if kind == 1 else number
+
+
+def _wire_empty(value: int | bytes) -> bool:
+    """Whether a wire value is a zero: 0, or bytes that are empty or an
+    embedded message of zeros only (how gogo writes an unset struct)."""
+    if isinstance(value, int):
+        return value == 0
+    if not value:
+        return True
+    try:
+        return all(_wire_empty(inner) for _, _, inner in _fields(value))
+    except ProtobufError:
+        return False
+
+
+def _raw_json(value: int | bytes, field: protomessages.Field) -> Any:
     raw = b""
     for number, _, inner in _fields(_bytes(value, field)):
         if number == 1:
@@ -348,24 +249,28 @@ def decode_message(data: bytes, message: str) -> dict[str, Any]:
     Repeated occurrences of a singular message field are merged, as protobuf
     specifies, by decoding their concatenated bytes.
     """
-    table = _MESSAGES[message]
+    table = protomessages.MESSAGES[message]
     out: dict[str, Any] = {}
     pending: dict[int, bytes] = {}
     for number, _, value in _fields(data):
         field = table.get(number)
         if field is None:
+            if not _wire_empty(value):
+                raise UnsupportedFieldError(message, number)
             continue
-        if field.kind is Kind.MESSAGE:
+        if field.kind is protomessages.Kind.MESSAGE:
             assert field.message is not None
             raw = _bytes(value, field)
             if field.repeated:
                 out.setdefault(field.name, []).append(decode_message(raw, field.message))
             else:
                 pending[number] = pending.get(number, b"") + raw
-        elif field.kind in (Kind.MAP_STRING, Kind.MAP_BYTES):
-            key, item = _map(value, field, binary=field.kind is Kind.MAP_BYTES)
+        elif field.kind in (protomessages.Kind.MAP_STRING, protomessages.Kind.MAP_BYTES):
+            key, item = _map(value, field, binary=field.kind is protomessages.Kind.MAP_BYTES)
             out.setdefault(field.name, {})[key] = item
-        elif field.kind is Kind.RAW_JSON:
+        elif field.kind is protomessages.Kind.INT_OR_STRING:
+            out[field.name] = _int_or_string(value, field)
+        elif field.kind is protomessages.Kind.RAW_JSON:
             out[field.name] = _raw_json(value, field)
         elif field.repeated:
             out.setdefault(field.name, []).append(_scalar(value, field))
@@ -389,7 +294,7 @@ def decode(body: bytes) -> dict[str, Any]:
     """Decode a ``k8s\\0`` protobuf request body into the equivalent JSON object."""
     if not body.startswith(MAGIC):
         raise ProtobufError("missing the k8s\\0 protobuf prefix")
-    envelope = _MESSAGES["Unknown"]
+    envelope = protomessages.MESSAGES["Unknown"]
     type_meta: dict[str, Any] = {}
     raw = b""
     encoding = content_type = ""
@@ -412,7 +317,9 @@ def decode(body: bytes) -> dict[str, Any]:
         if content_type.split(";", 1)[0].strip().lower() != "application/json":
             raise ProtobufError(f"unsupported raw content type {content_type!r}")
         return _decode_json(raw, api_version=api_version, kind=kind)
-    message = _TOP_LEVEL.get((api_version, kind)) or _TOP_LEVEL.get((None, kind))
+    message = protomessages.TOP_LEVEL.get((api_version, kind)) or protomessages.TOP_LEVEL.get(
+        (None, kind)
+    )
     if message is None:
         raise UnsupportedKindError(api_version, kind)
     obj: dict[str, Any] = {"kind": kind}

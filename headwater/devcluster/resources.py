@@ -87,10 +87,24 @@ storage.k8s.io/v1 StorageClass storageclasses C sc - -
 scheduling.k8s.io/v1 PriorityClass priorityclasses C pc - -
 coordination.k8s.io/v1 Lease leases N - - -
 events.k8s.io/v1 Event events N ev - -
-admissionregistration.k8s.io/v1 MutatingWebhookConfiguration mutatingwebhookconfigurations C - - -
-admissionregistration.k8s.io/v1 ValidatingWebhookConfiguration validatingwebhookconfigurations C - - -
-apiextensions.k8s.io/v1 CustomResourceDefinition customresourcedefinitions C crd,crds api-extensions s
+admission/v1 MutatingWebhookConfiguration mutatingwebhookconfigurations C - - -
+admission/v1 ValidatingWebhookConfiguration validatingwebhookconfigurations C - - -
+authorization.k8s.io/v1 SelfSubjectAccessReview selfsubjectaccessreviews C - - -
+authorization.k8s.io/v1 SelfSubjectRulesReview selfsubjectrulesreviews C - - -
+authorization.k8s.io/v1 SubjectAccessReview subjectaccessreviews C - - -
+apiext/v1 CustomResourceDefinition customresourcedefinitions C crd,crds api-extensions s
 """
+
+# Short group names used in the table above.
+_GROUP_ALIASES = {"admission": "admissionregistration.k8s.io", "apiext": "apiextensions.k8s.io"}
+
+# Reviews are answered, never stored: the devcluster enforces no RBAC, so
+# every access review is allowed.
+REVIEWS = {
+    "authorization.k8s.io/selfsubjectaccessreviews",
+    "authorization.k8s.io/subjectaccessreviews",
+    "authorization.k8s.io/selfsubjectrulesreviews",
+}
 
 # Group preference order in discovery (the API server lists legacy groups first).
 PREFERRED_VERSIONS = {"autoscaling": "v2"}
@@ -105,6 +119,8 @@ def builtins() -> list[Resource]:
     for line in _BUILTINS.strip().splitlines():
         gv, kind, plural, scope, short, categories, status = line.split()
         group, _, version = gv.rpartition("/")
+        group = _GROUP_ALIASES.get(group, group)
+        review = f"{group}/{plural}" in REVIEWS
         found.append(
             Resource(
                 group=group,
@@ -116,6 +132,7 @@ def builtins() -> list[Resource]:
                 short_names=_split(short),
                 categories=_split(categories),
                 has_status=status == "s",
+                verbs=("create",) if review else VERBS,
                 definition=schemas.definition_for(group, version, kind),
             )
         )

@@ -7,10 +7,9 @@ the object, as ``kubectl scale`` and autoscalers expect.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from headwater.devcluster import errors, patches
+from headwater.devcluster import errors, objects, patches
 
 Obj = dict[str, Any]
 SCALABLE = ("apps/deployments", "apps/replicasets", "apps/statefulsets")
@@ -61,11 +60,19 @@ def scaled(current: Obj, scale: Obj) -> Obj:
     name = (current.get("metadata") or {}).get("name", "")
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
         raise errors.invalid(
-            "autoscaling", "Scale", name,
-            [("FieldValueInvalid", "spec.replicas", f"Invalid value: {replicas!r}: must be greater than or equal to 0")],
+            "autoscaling",
+            "Scale",
+            name,
+            [
+                (
+                    "FieldValueInvalid",
+                    "spec.replicas",
+                    f"Invalid value: {replicas!r}: must be greater than or equal to 0",
+                )
+            ],
         )
     given = (scale.get("metadata") or {}).get("resourceVersion")
-    updated = copy.deepcopy(current)
+    updated = objects.clone(current)
     updated["spec"]["replicas"] = replicas
     if given:
         updated["metadata"]["resourceVersion"] = given

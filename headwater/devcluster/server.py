@@ -23,6 +23,8 @@ from aiohttp import web
 
 from headwater.devcluster import (
     cluster as cluster_mod,
+)
+from headwater.devcluster import (
     controllermanager,
     discovery,
     errors,
@@ -30,6 +32,7 @@ from headwater.devcluster import (
     kubeconfig,
     openapi,
     requests,
+    resources,
     storage,
     typeinfo,
 )
@@ -63,6 +66,8 @@ class Settings:
     tls: bool = False
     simulate_delay: float = 0.3
     token: str | None = None
+    controllers: bool = True
+    watch_history: int = 20000
 
 
 class Server:
@@ -90,16 +95,16 @@ class Server:
         except errors.ApiError as error:
             return handlers.reply(error.status(), status=error.code)
         except web.HTTPRequestEntityTooLarge:
-            error = errors.too_large(BODY_LIMIT)
-            return handlers.reply(error.status(), status=error.code)
+            too_large = errors.too_large(BODY_LIMIT)
+            return handlers.reply(too_large.status(), status=too_large.code)
         except web.HTTPException:
             raise
         except (ConnectionResetError, asyncio.CancelledError):
             raise
         except Exception as failure:
             log.exception("request failed: %s %s", request.method, request.path_qs)
-            error = errors.internal(repr(failure))
-            return handlers.reply(error.status(), status=error.code)
+            internal = errors.internal(repr(failure))
+            return handlers.reply(internal.status(), status=internal.code)
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.path.rstrip("/") or "/"
@@ -115,6 +120,12 @@ class Server:
             raise errors.no_resource(path)
         if target.subresource == "finalize" and method != "PUT":
             raise errors.method_not_allowed()
+        if target.resource.verbs != resources.VERBS and not target.subresource:
+            verb = {"GET": "list" if target.name is None else "get", "POST": "create"}.get(
+                method, method.lower()
+            )
+            if verb not in target.resource.verbs:
+                raise errors.method_not_allowed()
         if target.subresource == "scale":
             return await handlers.scale(request, self.state, target)
         if method == "GET":
@@ -138,11 +149,15 @@ class Server:
         accept = request.headers.get("Accept")
         if path == "/version":
             return handlers.reply(VERSION)
+        if path == "/":
+            return handlers.reply({"paths": self._root_paths()})
         if path in ("/api", "/apis"):
             aggregated = discovery.negotiate_aggregated(accept)
             if aggregated is not None:
                 body = discovery.aggregated(registry, legacy=path == "/api", version=aggregated)
-                return handlers.reply(body, content_type=discovery.aggregated_content_type(aggregated))
+                return handlers.reply(
+                    body, content_type=discovery.aggregated_content_type(aggregated)
+                )
             if path == "/api":
                 return handlers.reply(discovery.api_versions(self.address))
             return handlers.reply(discovery.group_list(registry))
@@ -151,10 +166,10 @@ class Server:
             return handlers.reply(openapi.index(registry, hashes))
         if path.startswith("/openapi/v3/"):
             key = path[len("/openapi/v3/") :]
-            body = self._openapi_document(key)
-            if body is None:
+            document = self._openapi_document(key)
+            if document is None:
                 raise errors.no_resource(path)
-            return web.Response(body=body, content_type="application/json")
+            return web.Response(body=document, content_type="application/json")
         segments = path.strip("/").split("/")
         if segments[0] == "api" and len(segments) == 2:
             doc = discovery.resource_list(registry, "", segments[1])
@@ -168,8 +183,25 @@ class Server:
             raise errors.no_resource(path)
         return handlers.reply(doc)
 
+    def _root_paths(self) -> list[str]:
+        paths = [
+            "/api",
+            "/api/v1",
+            "/apis",
+            "/healthz",
+            "/livez",
+            "/openapi/v3",
+            "/readyz",
+            "/version",
+        ]
+        for group, versions in self.state.registry.group_versions().items():
+            if group:
+                paths.append(f"/apis/{group}")
+                paths.extend(f"/apis/{group}/{version}" for version in versions)
+        return sorted(paths)
+
     def _openapi_keys(self) -> list[str]:
-        keys = []
+        keys: list[str] = []
         for group, versions in self.state.registry.group_versions().items():
             keys.extend(f"apis/{group}/{v}" if group else f"api/{v}" for v in versions)
         return keys
@@ -217,7 +249,9 @@ async def run(
 ) -> None:
     """Serve until ``stop`` is set; ``on_ready(base_url)`` once requests are accepted."""
     store = storage.open_storage(settings.data_dir)
-    state = cluster_mod.Cluster(store=store, catalog=typeinfo.load_builtin())
+    state = cluster_mod.Cluster(
+        store=store, catalog=typeinfo.load_builtin(), watch_history=settings.watch_history
+    )
     token = settings.token
     ssl_context: ssl.SSLContext | None = None
     credentials: kubeconfig.Credentials | None = None
@@ -237,22 +271,25 @@ async def run(
     background: list[asyncio.Task[Any]] = []
     try:
         if settings.kubeconfig is not None:
-            kubeconfig.write(settings.kubeconfig, server=base_url, token=token, credentials=credentials)
+            kubeconfig.write(
+                settings.kubeconfig, server=base_url, token=token, credentials=credentials
+            )
         client_ssl: ssl.SSLContext | bool = False
         if credentials is not None:
             client_ssl = ssl.create_default_context(cafile=str(credentials.cert))
-        background.append(
-            asyncio.create_task(
-                controllermanager.run(
-                    base_url=base_url,
-                    token=token,
-                    ssl=client_ssl,
-                    simulate_delay=settings.simulate_delay,
-                    stop=stop,
+        if settings.controllers:
+            background.append(
+                asyncio.create_task(
+                    controllermanager.run(
+                        base_url=base_url,
+                        token=token,
+                        ssl=client_ssl,
+                        simulate_delay=settings.simulate_delay,
+                        stop=stop,
+                    )
                 )
             )
-        )
-        state.collector_running = True
+            state.collector_running = True
         if on_ready is not None:
             on_ready(base_url)
         log.info("devcluster serving on %s", base_url)

@@ -94,7 +94,9 @@ class SqliteStorage(MemoryStorage):
             "CREATE TABLE IF NOT EXISTS objects (resource TEXT, namespace TEXT, name TEXT,"
             " body TEXT, PRIMARY KEY (resource, namespace, name))"
         )
-        self._db.execute("CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY, value INTEGER)")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY, value INTEGER)"
+        )
         row = self._db.execute("SELECT value FROM counter WHERE id = 1").fetchone()
         self._version = int(row[0]) if row else 0
         for resource, namespace, name, body in self._db.execute(

@@ -25,7 +25,11 @@ def negotiate(accept: str | None) -> str | None:
     """``v1``/``v1beta1`` when the Accept header asks for a Table first."""
     for part in (accept or "").split(","):
         params = dict(item.strip().split("=", 1) for item in part.split(";")[1:] if "=" in item)
-        if params.get("as") == "Table" and params.get("g") == "meta.k8s.io" and params.get("v") in ("v1", "v1beta1"):
+        if (
+            params.get("as") == "Table"
+            and params.get("g") == "meta.k8s.io"
+            and params.get("v") in ("v1", "v1beta1")
+        ):
             return params["v"]
     return None
 
@@ -71,6 +75,15 @@ def _get(obj: Obj, *path: str, default: Any = None) -> Any:
     return default if node is None else node
 
 
+def _ratio(obj: Obj, done: tuple[str, ...], wanted: tuple[str, ...]) -> str:
+    return f"{_get(obj, *done, default=0)}/{_get(obj, *wanted, default=1)}"
+
+
+def _involved(obj: Obj) -> str:
+    kind = str(_get(obj, "involvedObject", "kind", default="")).lower()
+    return f"{kind}/{_get(obj, 'involvedObject', 'name', default='')}"
+
+
 def _age(obj: Obj) -> str:
     return age(_get(obj, "metadata", "creationTimestamp"))
 
@@ -84,7 +97,11 @@ def _pod_ready(obj: Obj) -> str:
 
 def _ports(obj: Obj) -> str:
     ports = _get(obj, "spec", "ports", default=[])
-    shown = [f"{p.get('port')}{':' + str(p['nodePort']) if p.get('nodePort') else ''}/{p.get('protocol', 'TCP')}" for p in ports]
+    shown = [
+        f"{p.get('port')}{':' + str(p['nodePort']) if p.get('nodePort') else ''}"
+        f"/{p.get('protocol', 'TCP')}"
+        for p in ports
+    ]
     return ",".join(shown) or "<none>"
 
 
@@ -98,19 +115,37 @@ def _job_status(obj: Obj) -> str:
 _NAME: Column = ("Name", "string", lambda o: _get(o, "metadata", "name", default=""), 0)
 _AGE: Column = ("Age", "string", _age, 0)
 _BUILTIN: dict[str, list[Column]] = {
-    "/configmaps": [_NAME, ("Data", "integer", lambda o: len(o.get("data") or {}) + len(o.get("binaryData") or {}), 0), _AGE],
+    "/configmaps": [
+        _NAME,
+        ("Data", "integer", lambda o: len(o.get("data") or {}) + len(o.get("binaryData") or {}), 0),
+        _AGE,
+    ],
     "/secrets": [
         _NAME,
         ("Type", "string", lambda o: o.get("type", "Opaque"), 0),
         ("Data", "integer", lambda o: len(o.get("data") or {}), 0),
         _AGE,
     ],
-    "/namespaces": [_NAME, ("Status", "string", lambda o: _get(o, "status", "phase", default=""), 0), _AGE],
+    "/namespaces": [
+        _NAME,
+        ("Status", "string", lambda o: _get(o, "status", "phase", default=""), 0),
+        _AGE,
+    ],
     "/pods": [
         _NAME,
         ("Ready", "string", _pod_ready, 0),
         ("Status", "string", lambda o: _get(o, "status", "phase", default="Pending"), 0),
-        ("Restarts", "string", lambda o: str(sum(s.get("restartCount", 0) for s in _get(o, "status", "containerStatuses", default=[]))), 0),
+        (
+            "Restarts",
+            "string",
+            lambda o: str(
+                sum(
+                    s.get("restartCount", 0)
+                    for s in _get(o, "status", "containerStatuses", default=[])
+                )
+            ),
+            0,
+        ),
         _AGE,
         ("IP", "string", lambda o: _get(o, "status", "podIP", default="<none>"), 1),
         ("Node", "string", lambda o: _get(o, "spec", "nodeName", default="<none>"), 1),
@@ -119,13 +154,23 @@ _BUILTIN: dict[str, list[Column]] = {
         _NAME,
         ("Type", "string", lambda o: _get(o, "spec", "type", default="ClusterIP"), 0),
         ("Cluster-IP", "string", lambda o: _get(o, "spec", "clusterIP", default="<none>"), 0),
-        ("External-IP", "string", lambda o: ",".join(_get(o, "spec", "externalIPs", default=[])) or "<none>", 0),
+        (
+            "External-IP",
+            "string",
+            lambda o: ",".join(_get(o, "spec", "externalIPs", default=[])) or "<none>",
+            0,
+        ),
         ("Port(s)", "string", _ports, 0),
         _AGE,
     ],
     "apps/deployments": [
         _NAME,
-        ("Ready", "string", lambda o: f"{_get(o, 'status', 'readyReplicas', default=0)}/{_get(o, 'spec', 'replicas', default=1)}", 0),
+        (
+            "Ready",
+            "string",
+            lambda o: _ratio(o, ("status", "readyReplicas"), ("spec", "replicas")),
+            0,
+        ),
         ("Up-to-date", "integer", lambda o: _get(o, "status", "updatedReplicas", default=0), 0),
         ("Available", "integer", lambda o: _get(o, "status", "availableReplicas", default=0), 0),
         _AGE,
@@ -139,7 +184,12 @@ _BUILTIN: dict[str, list[Column]] = {
     ],
     "apps/statefulsets": [
         _NAME,
-        ("Ready", "string", lambda o: f"{_get(o, 'status', 'readyReplicas', default=0)}/{_get(o, 'spec', 'replicas', default=1)}", 0),
+        (
+            "Ready",
+            "string",
+            lambda o: _ratio(o, ("status", "readyReplicas"), ("spec", "replicas")),
+            0,
+        ),
         _AGE,
     ],
     "apps/daemonsets": [
@@ -147,14 +197,24 @@ _BUILTIN: dict[str, list[Column]] = {
         ("Desired", "integer", lambda o: _get(o, "status", "desiredNumberScheduled", default=0), 0),
         ("Current", "integer", lambda o: _get(o, "status", "currentNumberScheduled", default=0), 0),
         ("Ready", "integer", lambda o: _get(o, "status", "numberReady", default=0), 0),
-        ("Up-to-date", "integer", lambda o: _get(o, "status", "updatedNumberScheduled", default=0), 0),
+        (
+            "Up-to-date",
+            "integer",
+            lambda o: _get(o, "status", "updatedNumberScheduled", default=0),
+            0,
+        ),
         ("Available", "integer", lambda o: _get(o, "status", "numberAvailable", default=0), 0),
         _AGE,
     ],
     "batch/jobs": [
         _NAME,
         ("Status", "string", _job_status, 0),
-        ("Completions", "string", lambda o: f"{_get(o, 'status', 'succeeded', default=0)}/{_get(o, 'spec', 'completions', default=1)}", 0),
+        (
+            "Completions",
+            "string",
+            lambda o: _ratio(o, ("status", "succeeded"), ("spec", "completions")),
+            0,
+        ),
         _AGE,
     ],
     "apiextensions.k8s.io/customresourcedefinitions": [
@@ -162,10 +222,20 @@ _BUILTIN: dict[str, list[Column]] = {
         ("Created At", "date", lambda o: _get(o, "metadata", "creationTimestamp", default=""), 0),
     ],
     "/events": [
-        ("Last Seen", "string", lambda o: age(o.get("lastTimestamp") or _get(o, "metadata", "creationTimestamp")), 0),
+        (
+            "Last Seen",
+            "string",
+            lambda o: age(o.get("lastTimestamp") or _get(o, "metadata", "creationTimestamp")),
+            0,
+        ),
         ("Type", "string", lambda o: o.get("type", ""), 0),
         ("Reason", "string", lambda o: o.get("reason", ""), 0),
-        ("Object", "string", lambda o: f"{str(_get(o, 'involvedObject', 'kind', default='')).lower()}/{_get(o, 'involvedObject', 'name', default='')}", 0),
+        (
+            "Object",
+            "string",
+            lambda o: _involved(o),
+            0,
+        ),
         ("Message", "string", lambda o: o.get("message", ""), 0),
     ],
 }
@@ -176,9 +246,22 @@ def _custom_cell(path: str, kind: str) -> Callable[[Obj], Any]:
         found = jsonpaths.evaluate(path, obj)
         if not found:
             return None
-        value = found[0] if len(found) == 1 else ",".join(json.dumps(v) if not isinstance(v, str) else v for v in found)
+        value = (
+            found[0]
+            if len(found) == 1
+            else ",".join(json.dumps(v) if not isinstance(v, str) else v for v in found)
+        )
+        if kind == "date":
+            # Custom-resource tables show dates as ages (kubectl prints them as sent).
+            return age(value) if isinstance(value, str) else None
         if kind == "string" and not isinstance(value, str):
-            return json.dumps(value) if isinstance(value, dict | list) else str(value).lower() if isinstance(value, bool) else str(value)
+            return (
+                json.dumps(value)
+                if isinstance(value, dict | list)
+                else str(value).lower()
+                if isinstance(value, bool)
+                else str(value)
+            )
         return value
 
     return cell
@@ -190,7 +273,12 @@ def columns(res: resources.Resource) -> list[Column]:
         if not custom:
             return [_NAME, _AGE]
         return [_NAME] + [
-            (c["name"], c.get("type", "string"), _custom_cell(c["jsonPath"], c.get("type", "string")), int(c.get("priority", 0)))
+            (
+                c["name"],
+                c.get("type", "string"),
+                _custom_cell(c["jsonPath"], c.get("type", "string")),
+                int(c.get("priority", 0)),
+            )
             for c in custom
         ]
     return _BUILTIN.get(res.key, [_NAME, _AGE])

@@ -46,62 +46,112 @@ def _allowed(node: dict[str, Any]) -> set[str]:
     return found
 
 
+# Memo of (resolved node, allowed types) per schema node. Schema nodes come from
+# the process-wide, never-mutated definitions, so their ids are stable keys.
+_COMPILED: dict[int, tuple[dict[str, Any], set[str]]] = {}
+
+
+def _compiled(node: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    found = _COMPILED.get(id(node))
+    if found is None:
+        resolved = schemas.resolve(node)
+        found = _COMPILED[id(node)] = (resolved, _allowed(resolved))
+    return found
+
+
 def _describe(value: Any) -> str:
-    return {bool: "bool", int: "number", float: "number", str: "string", list: "array", dict: "object"}.get(
-        type(value), "value"
-    )
+    return {
+        bool: "bool",
+        int: "number",
+        float: "number",
+        str: "string",
+        list: "array",
+        dict: "object",
+    }.get(type(value), "value")
+
+
+# A path as a cons list ((parent, step) or None), rendered only when reported.
+Path = tuple[Any, str] | None
+
+
+def render(path: Path) -> str:
+    parts: list[str] = []
+    while path is not None:
+        path, step = path
+        parts.append(step)
+    text = ""
+    for step in reversed(parts):
+        text += step if step.startswith("[") or not text else "." + step
+    return text
 
 
 def walk(
     value: Any,
     node: dict[str, Any],
-    path: str,
+    path: Path,
     *,
     unknown: list[str],
     wrong: list[str],
 ) -> Any:
-    """Check ``value`` against ``node``; return it with unknown fields removed."""
-    node = schemas.resolve(node)
-    allowed = _allowed(node)
-    if not _type_ok(value, allowed):
+    """Check ``value`` against ``node``; return it with unknown fields removed.
+
+    Returns ``value`` itself when nothing was removed (the common case), so a
+    valid object is checked without being copied.
+    """
+    node, allowed = _compiled(node)
+    if value is None or not allowed:
+        pass
+    elif not _type_ok(value, allowed):
         wanted = "/".join(sorted(allowed))
-        wrong.append(f"{path or '.'}: expected {wanted}, got {_describe(value)}")
+        wrong.append(f"{render(path) or '.'}: expected {wanted}, got {_describe(value)}")
         return value
     if isinstance(value, dict):
         properties = node.get("properties")
-        extra = node.get("additionalProperties")
         if isinstance(properties, dict):
-            kept: dict[str, Any] = {}
+            preserve = node.get("x-kubernetes-preserve-unknown-fields")
+            changed: dict[str, Any] | None = None
             for key, item in value.items():
                 child = properties.get(key)
-                where = f"{path}.{key}" if path else key
-                if child is None:
-                    if node.get("x-kubernetes-preserve-unknown-fields"):
-                        kept[key] = item
-                    else:
-                        unknown.append(where)
+                if item is None and child is not None:
+                    # A null decodes to Go's zero value, which JSON omits.
+                    changed = changed if changed is not None else dict(value)
+                    del changed[key]
                     continue
-                kept[key] = walk(item, child, where, unknown=unknown, wrong=wrong)
-            return kept
+                if child is None:
+                    if not preserve:
+                        unknown.append(render((path, key)))
+                        changed = changed if changed is not None else dict(value)
+                        del changed[key]
+                    continue
+                checked = walk(item, child, (path, key), unknown=unknown, wrong=wrong)
+                if checked is not item:
+                    changed = changed if changed is not None else dict(value)
+                    changed[key] = checked
+            return value if changed is None else changed
+        extra = node.get("additionalProperties")
         if isinstance(extra, dict):
-            return {
-                key: walk(item, extra, f"{path}[{key}]" if path else key, unknown=unknown, wrong=wrong)
-                for key, item in value.items()
-            }
+            changed = None
+            for key, item in value.items():
+                checked = walk(item, extra, (path, f"[{key}]"), unknown=unknown, wrong=wrong)
+                if checked is not item:
+                    changed = changed if changed is not None else dict(value)
+                    changed[key] = checked
+            return value if changed is None else changed
         return value
     if isinstance(value, list):
         items = node.get("items")
         if isinstance(items, dict):
-            return [
-                walk(item, items, f"{path}[{index}]", unknown=unknown, wrong=wrong)
-                for index, item in enumerate(value)
-            ]
+            result: list[Any] | None = None
+            for index, item in enumerate(value):
+                checked = walk(item, items, (path, f"[{index}]"), unknown=unknown, wrong=wrong)
+                if checked is not item:
+                    result = result if result is not None else list(value)
+                    result[index] = checked
+            return value if result is None else result
     return value
 
 
-def report_unknown(
-    unknown: list[str], *, field_validation: str, warnings: list[str]
-) -> None:
+def report_unknown(unknown: list[str], *, field_validation: str, warnings: list[str]) -> None:
     """Act on unknown fields per ``fieldValidation`` (Strict raises 400)."""
     if not unknown:
         return
@@ -124,7 +174,7 @@ def check_builtin(
         return obj
     unknown: list[str] = []
     wrong: list[str] = []
-    cleaned = walk(obj, schemas.definitions()[res.definition], "", unknown=unknown, wrong=wrong)
+    cleaned = walk(obj, schemas.definitions()[res.definition], None, unknown=unknown, wrong=wrong)
     if wrong:
         name = (obj.get("metadata") or {}).get("name", "")
         raise errors.bad_request(

@@ -11,7 +11,8 @@ Semantics (DEVCLUSTER.md item 9):
   Helm's wait block on it);
 - ``allowWatchBookmarks``: periodic BOOKMARKs carrying only the version;
 - ``timeoutSeconds`` ends the stream; namespace, label and field selectors
-  filter events (by the object's state after the change);
+  filter events, and a change that makes an object start or stop matching
+  is sent as ADDED or DELETED (as the API server's watch cache does);
 - Accept ``as=Table``: each event object is a one-row Table (``kubectl get -w``).
 """
 
@@ -65,8 +66,17 @@ async def serve(
     bookmarks = requests.flag(query, "allowWatchBookmarks")
     if initial and query.get("resourceVersionMatch") != "NotOlderThan":
         raise errors.invalid(
-            "meta.k8s.io", "ListOptions", "",
-            [("FieldValueForbidden", "resourceVersionMatch", "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan")],
+            "meta.k8s.io",
+            "ListOptions",
+            "",
+            [
+                (
+                    "FieldValueForbidden",
+                    "resourceVersionMatch",
+                    "Forbidden: sendInitialEvents requires setting resourceVersionMatch to "
+                    "NotOlderThan",
+                )
+            ],
         )
     try:
         timeout = float(query.get("timeoutSeconds") or DEFAULT_TIMEOUT)
@@ -97,7 +107,7 @@ async def serve(
 
     try:
         subscription, backlog = state.hub.subscribe(res.key, since=since)
-    except watching.TooOld:
+    except watching.TooOldError:
         await response.prepare(request)
         current = state.store.current_version()
         status = errors.expired(f"too old resource version: {version_text} ({current})").status()
@@ -139,6 +149,9 @@ async def serve(
                     subscription.queue.get(), timeout=min(remaining, BOOKMARK_INTERVAL)
                 )
             except TimeoutError:
+                transport = request.transport
+                if transport is None or transport.is_closing():
+                    break  # the client went away; nothing will read further events
                 if bookmarks:
                     await response.write(
                         encode(
@@ -146,7 +159,11 @@ async def serve(
                             {
                                 "kind": res.kind,
                                 "apiVersion": res.group_version,
-                                "metadata": {"resourceVersion": str(max(last_version, state.store.current_version()))},
+                                "metadata": {
+                                    "resourceVersion": str(
+                                        max(last_version, state.store.current_version())
+                                    )
+                                },
                             },
                         )
                     )
@@ -170,5 +187,13 @@ async def _send(
     event: watching.Event,
 ) -> None:
     obj = state.as_version(res, event.object)
-    if selection.matches(obj):
-        await response.write(encode(event.type, obj))
+    matches = selection.matches(obj)
+    kind = event.type
+    if kind == "MODIFIED" and event.old is not None:
+        matched = selection.matches(event.old)
+        if matches and not matched:
+            kind = "ADDED"
+        elif matched and not matches:
+            kind, matches = "DELETED", True
+    if matches:
+        await response.write(encode(kind, obj))

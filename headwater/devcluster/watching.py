@@ -21,9 +21,12 @@ class Event:
     resource: str  # storage key of the resource, "<group>/<plural>"
     object: dict[str, Any]
     version: int
+    # The object before a MODIFIED change, so selector watches can turn it into
+    # ADDED/DELETED when it starts or stops matching.
+    old: dict[str, Any] | None = None
 
 
-class TooOld(Exception):
+class TooOldError(Exception):
     """The requested version is older than the retained history."""
 
 
@@ -58,10 +61,10 @@ class Hub:
     def subscribe(self, resource: str, *, since: int | None) -> tuple[Subscription, list[Event]]:
         """Subscribe; with ``since``, also return the retained events after it.
 
-        Raises ``TooOld`` when events after ``since`` may have been dropped.
+        Raises ``TooOldError`` when events after ``since`` may have been dropped.
         """
         if since is not None and since < self._floor:
-            raise TooOld(since)
+            raise TooOldError(since)
         subscription = Subscription(self, resource)
         self._subscribers.setdefault(resource, set()).add(subscription)
         backlog: list[Event] = []

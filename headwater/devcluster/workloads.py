@@ -90,6 +90,14 @@ def pod_ready(pod: Obj) -> bool:
     )
 
 
+def runs_to_completion(pod: Obj) -> bool:
+    """Job pods and pods that are not restarted (``kubectl run --restart=Never``,
+    Helm test hooks) end Succeeded/Failed; the others keep running."""
+    owner = controller_of(pod) or {}
+    restart = (pod.get("spec") or {}).get("restartPolicy") or "Always"
+    return owner.get("kind") == "Job" or restart in ("Never", "OnFailure")
+
+
 def crash_looping(pod: Obj) -> bool:
     return any(
         ((s.get("state") or {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff"

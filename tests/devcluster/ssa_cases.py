@@ -88,6 +88,19 @@ class Case:
     steps: tuple[Step, ...]
     server_only: bool = False
 
+    def known_managers(self) -> frozenset[str]:
+        """Managers the case itself involves; others (a server's controllers writing
+        status, e.g. a simulated kubelet) are ignored by the checks."""
+        names = {"before-first-apply", "ancient-changes"}
+        for step in self.steps:
+            if step.manager:
+                names.add(step.manager)
+            expect = step.expect
+            keys = [*(expect.entries or ()), *expect.entries_prefix, *expect.fields]
+            keys += [*expect.fields_subset, *expect.timed]
+            names.update(key.split(":", 1)[0] for key in keys)
+        return frozenset(names)
+
 
 def cm(
     data: Mapping[str, str] | None = None,

@@ -167,3 +167,30 @@ def test_job_status(succeeded: int, failing: bool, types: list[str]) -> None:
     assert status["startTime"] == NOW
     assert [c["type"] for c in status.get("conditions", [])] == types
     assert ("completionTime" in status) == (succeeded == 1)
+
+
+@pytest.mark.parametrize(
+    ("pod", "expected"),
+    [
+        ({"spec": {}}, False),
+        ({"spec": {"restartPolicy": "Always"}}, False),
+        ({"spec": {"restartPolicy": "Never"}}, True),
+        ({"spec": {"restartPolicy": "OnFailure"}}, True),
+        (
+            {
+                "metadata": {"ownerReferences": [{"kind": "Job", "controller": True}]},
+                "spec": {"restartPolicy": "Always"},
+            },
+            True,
+        ),
+        (
+            {
+                "metadata": {"ownerReferences": [{"kind": "ReplicaSet", "controller": True}]},
+                "spec": {},
+            },
+            False,
+        ),
+    ],
+)
+def test_runs_to_completion(pod: dict[str, Any], expected: bool) -> None:
+    assert workloads.runs_to_completion(pod) is expected

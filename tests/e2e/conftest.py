@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fixtures import clusters
+from tests.fixtures import devcluster as devcluster_fixtures
 from tests.fixtures.gitservers import (  # noqa: F401 - pytest fixtures
     git_root,
     http_server,
@@ -19,21 +19,23 @@ from tests.fixtures.gitservers import (  # noqa: F401 - pytest fixtures
     start_http,
 )
 
+kube_cluster = devcluster_fixtures.kube_cluster
 CRDS = pathlib.Path(__file__).resolve().parents[2] / "crds"
 _names = itertools.count()
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[clusters.Cluster]:
-    """A cluster (one per module; see ``clusters``) with every Headwater CRD established."""
-    with clusters.test_cluster(tmp_path_factory.mktemp("e2e")) as running:
-        running.kubectl("apply", "--server-side", "-f", str(CRDS))
-        running.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
-        yield running
+def cluster(
+    kube_cluster: devcluster_fixtures.Devcluster,
+) -> devcluster_fixtures.Devcluster:
+    """The test cluster (see ``kube_cluster``) with every Headwater CRD established."""
+    kube_cluster.kubectl("apply", "--server-side", "-f", str(CRDS))
+    kube_cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    return kube_cluster
 
 
 @pytest.fixture
-def namespace(cluster: clusters.Cluster) -> Iterator[str]:
+def namespace(cluster: devcluster_fixtures.Devcluster) -> Iterator[str]:
     name = f"e2e{next(_names)}"
     cluster.kubectl("create", "namespace", name)
     yield name

@@ -12,8 +12,8 @@ import pyrage
 import pytest
 import yaml
 
-from tests.fixtures import clusters, processes
 from tests.fixtures import devcluster as devcluster_fixtures
+from tests.fixtures import processes
 from tests.fixtures.gitservers import GitServer, RepoBuilder
 from tests.fixtures.polling import eventually_sync
 from tests.kustomize import sops_vectors
@@ -48,7 +48,7 @@ metadata:
 
 @pytest.fixture
 def controllers(
-    cluster: clusters.Cluster, namespace: str, tmp_path: pathlib.Path
+    cluster: devcluster_fixtures.Devcluster, namespace: str, tmp_path: pathlib.Path
 ) -> Iterator[tuple[processes.Controller, processes.Controller]]:
     """source-controller and kustomize-controller, watching the test's namespace."""
     addr = f"127.0.0.1:{devcluster_fixtures.free_port()}"
@@ -72,11 +72,13 @@ def controllers(
         yield source, kustomize
 
 
-def _apply(cluster: clusters.Cluster, manifest: dict[str, Any]) -> None:
+def _apply(cluster: devcluster_fixtures.Devcluster, manifest: dict[str, Any]) -> None:
     cluster.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(manifest))
 
 
-def _get(cluster: clusters.Cluster, namespace: str, kind: str, name: str) -> dict[str, Any] | None:
+def _get(
+    cluster: devcluster_fixtures.Devcluster, namespace: str, kind: str, name: str
+) -> dict[str, Any] | None:
     result = cluster.kubectl("get", "-n", namespace, kind, name, "-o", "json", check=False)
     if result.returncode != 0:
         return None
@@ -91,7 +93,9 @@ def _condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
     return None
 
 
-def _sources(cluster: clusters.Cluster, namespace: str, url: str, **kustomization: Any) -> None:
+def _sources(
+    cluster: devcluster_fixtures.Devcluster, namespace: str, url: str, **kustomization: Any
+) -> None:
     _apply(
         cluster,
         {
@@ -104,7 +108,9 @@ def _sources(cluster: clusters.Cluster, namespace: str, url: str, **kustomizatio
     _kustomization(cluster, namespace, "app", **kustomization)
 
 
-def _kustomization(cluster: clusters.Cluster, namespace: str, name: str, **spec: Any) -> None:
+def _kustomization(
+    cluster: devcluster_fixtures.Devcluster, namespace: str, name: str, **spec: Any
+) -> None:
     _apply(
         cluster,
         {
@@ -124,7 +130,7 @@ def _kustomization(cluster: clusters.Cluster, namespace: str, name: str, **spec:
 
 
 def _ready(
-    cluster: clusters.Cluster, namespace: str, name: str, revision: str
+    cluster: devcluster_fixtures.Devcluster, namespace: str, name: str, revision: str
 ) -> Callable[[], dict[str, Any] | None]:
     def probe() -> dict[str, Any] | None:
         obj = _get(cluster, namespace, "kustomization", name)
@@ -142,7 +148,7 @@ def _ready(
 
 
 def _failed_with(
-    cluster: clusters.Cluster, namespace: str, name: str, reason: str
+    cluster: devcluster_fixtures.Devcluster, namespace: str, name: str, reason: str
 ) -> Callable[[], dict[str, Any] | None]:
     """A probe for Ready=False with ``reason`` (other failures may come first)."""
 
@@ -153,7 +159,7 @@ def _failed_with(
     return probe
 
 
-def _refresh(cluster: clusters.Cluster, namespace: str, token: str) -> None:
+def _refresh(cluster: devcluster_fixtures.Devcluster, namespace: str, token: str) -> None:
     cluster.kubectl(
         "annotate", "-n", namespace, "gitrepository", "repo", "--overwrite",
         f"reconcile.fluxcd.io/requestedAt={token}",
@@ -161,7 +167,7 @@ def _refresh(cluster: clusters.Cluster, namespace: str, token: str) -> None:
 
 
 def test_commits_are_applied_pruned_and_drift_is_restored(
-    cluster: clusters.Cluster,
+    cluster: devcluster_fixtures.Devcluster,
     namespace: str,
     controllers: tuple[processes.Controller, processes.Controller],
     make_repo: Callable[..., RepoBuilder],
@@ -240,7 +246,7 @@ def test_commits_are_applied_pruned_and_drift_is_restored(
 
 
 def test_build_failure_applies_nothing(
-    cluster: clusters.Cluster,
+    cluster: devcluster_fixtures.Devcluster,
     namespace: str,
     controllers: tuple[processes.Controller, processes.Controller],
     make_repo: Callable[..., RepoBuilder],
@@ -264,7 +270,7 @@ def test_build_failure_applies_nothing(
 
 
 def test_failing_workload_fails_the_health_check(
-    cluster: clusters.Cluster,
+    cluster: devcluster_fixtures.Devcluster,
     namespace: str,
     controllers: tuple[processes.Controller, processes.Controller],
     make_repo: Callable[..., RepoBuilder],
@@ -293,7 +299,7 @@ def test_failing_workload_fails_the_health_check(
 
 
 def test_substitution_from_configmap_and_secret(
-    cluster: clusters.Cluster,
+    cluster: devcluster_fixtures.Devcluster,
     namespace: str,
     controllers: tuple[processes.Controller, processes.Controller],
     make_repo: Callable[..., RepoBuilder],
@@ -327,7 +333,7 @@ def test_substitution_from_configmap_and_secret(
 
 
 def test_depends_on_orders_and_suspend_pauses(
-    cluster: clusters.Cluster,
+    cluster: devcluster_fixtures.Devcluster,
     namespace: str,
     controllers: tuple[processes.Controller, processes.Controller],
     make_repo: Callable[..., RepoBuilder],
@@ -378,7 +384,7 @@ def test_depends_on_orders_and_suspend_pauses(
 
 
 def test_digest_mismatch_is_an_artifact_failure(
-    cluster: clusters.Cluster,
+    cluster: devcluster_fixtures.Devcluster,
     namespace: str,
     controllers: tuple[processes.Controller, processes.Controller],
     make_repo: Callable[..., RepoBuilder],
@@ -417,7 +423,7 @@ def test_digest_mismatch_is_an_artifact_failure(
 
 
 def test_sops_secret_is_decrypted_and_a_wrong_key_refused(
-    cluster: clusters.Cluster,
+    cluster: devcluster_fixtures.Devcluster,
     namespace: str,
     controllers: tuple[processes.Controller, processes.Controller],
     make_repo: Callable[..., RepoBuilder],

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures import clusters, processes
 from tests.fixtures import devcluster as devcluster_fixtures
+from tests.fixtures import processes
 from tests.fixtures.gitservers import GitServer, RepoBuilder
 from tests.fixtures.polling import eventually_sync
 
@@ -28,7 +28,7 @@ def storage_port() -> int:
 
 @pytest.fixture
 def controller(
-    cluster: clusters.Cluster,
+    cluster: devcluster_fixtures.Devcluster,
     namespace: str,
     tmp_path: pathlib.Path,
     storage_port: int,
@@ -57,7 +57,7 @@ def controller(
         yield running
 
 
-def _apply(cluster: clusters.Cluster, manifest: dict[str, Any]) -> None:
+def _apply(cluster: devcluster_fixtures.Devcluster, manifest: dict[str, Any]) -> None:
     cluster.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(manifest))
 
 
@@ -70,7 +70,7 @@ def _gitrepository(namespace: str, name: str, url: str, **spec: Any) -> dict[str
     }
 
 
-def _get(cluster: clusters.Cluster, namespace: str, name: str) -> dict[str, Any]:
+def _get(cluster: devcluster_fixtures.Devcluster, namespace: str, name: str) -> dict[str, Any]:
     out = cluster.kubectl("get", "-n", namespace, "gitrepository", name, "-o", "json").stdout
     result: dict[str, Any] = json.loads(out)
     return result
@@ -84,7 +84,7 @@ def _condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:
 
 
 def _ready_at(
-    cluster: clusters.Cluster, namespace: str, name: str, revision: str
+    cluster: devcluster_fixtures.Devcluster, namespace: str, name: str, revision: str
 ) -> Callable[[], dict[str, Any] | None]:
     def probe() -> dict[str, Any] | None:
         obj = _get(cluster, namespace, name)
@@ -112,7 +112,7 @@ def _files(archive: bytes) -> dict[str, bytes]:
 
 
 def test_new_commits_become_served_artifacts_and_old_ones_are_collected(
-    cluster: clusters.Cluster,
+    cluster: devcluster_fixtures.Devcluster,
     namespace: str,
     controller: processes.Controller,
     make_repo: Callable[..., RepoBuilder],
@@ -171,7 +171,7 @@ def test_new_commits_become_served_artifacts_and_old_ones_are_collected(
 
 
 def test_unchanged_remote_is_not_cloned_again(
-    cluster: clusters.Cluster,
+    cluster: devcluster_fixtures.Devcluster,
     namespace: str,
     controller: processes.Controller,
     make_repo: Callable[..., RepoBuilder],
@@ -207,7 +207,7 @@ def test_unchanged_remote_is_not_cloned_again(
 
 
 def test_unreachable_remote_reports_fetch_failed_and_keeps_the_artifact(
-    cluster: clusters.Cluster,
+    cluster: devcluster_fixtures.Devcluster,
     namespace: str,
     controller: processes.Controller,
     make_repo: Callable[..., RepoBuilder],
@@ -239,7 +239,7 @@ def test_unreachable_remote_reports_fetch_failed_and_keeps_the_artifact(
 
 
 def test_missing_secret_and_bad_credentials_fail_readably(
-    cluster: clusters.Cluster,
+    cluster: devcluster_fixtures.Devcluster,
     namespace: str,
     controller: processes.Controller,
     make_repo: Callable[..., RepoBuilder],

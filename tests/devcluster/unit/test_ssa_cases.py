@@ -36,5 +36,5 @@ def test_case(case: ssa_cases.Case, catalog: typeinfo.Catalog) -> None:
     store = ssa_runner.PureStore(resource=case.resource, catalog=catalog)
     for number, step in enumerate(case.steps, start=1):
         outcome = store.run(step)
-        problems = ssa_runner.check(step.expect, outcome)
+        problems = ssa_runner.check(step.expect, outcome, known=case.known_managers())
         assert not problems, f"step {number} ({step.action} by {step.manager}): {problems}"

@@ -1,0 +1,368 @@
+"""Benchmark of the devcluster API server (not a test): four figures, printed.
+
+1. Server-side apply throughput: 4 concurrent clients, each re-applying a
+   ~60-line Deployment (``application/apply-patch+yaml``) with a changed
+   annotation every time (a real write per request), and again unchanged
+   (the no-op re-apply of a GitOps loop).
+2. Watch delivery latency: time from sending a ConfigMap write to receiving its
+   watch event on an open watch, p50/p99 over sequential writes.
+3. LIST of 10,000 ConfigMaps (one unpaginated JSON request).
+4. Resident memory (VmRSS) of the server process holding those ConfigMaps.
+
+The server is started as ``python -m headwater.devcluster`` on a free
+127.0.0.1 port (in-memory store, its controllers running as usual) and stopped
+by PID. Usage::
+
+    .venv/bin/python bench/devcluster_bench.py [--configmaps 10000] [--seconds 5]
+        [--output bench/results/devcluster.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+import pathlib
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import aiohttp
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+NAMESPACE = "bench"
+TARGETS = {
+    "ssa_changed_per_s": (">=", 400.0),
+    "watch_latency_p99_ms": ("<", 50.0),
+    "list_10k_s": ("<", 1.0),
+    "rss_10k_mib": ("<", 300.0),
+}
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  namespace: {namespace}
+  labels:
+    app.kubernetes.io/name: {name}
+    app.kubernetes.io/part-of: bench
+    app.kubernetes.io/managed-by: devcluster-bench
+  annotations:
+    bench.headwater.dev/iteration: "{iteration}"
+spec:
+  replicas: 1
+  revisionHistoryLimit: 5
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: {name}
+  strategy:
+    type: RollingUpdate
+    rollingUpdate:
+      maxSurge: 1
+      maxUnavailable: 0
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/name: {name}
+    spec:
+      containers:
+      - name: app
+        image: ghcr.io/example/app:1.2.3
+        imagePullPolicy: IfNotPresent
+        args: ["--listen=:8080", "--log-level=info"]
+        ports:
+        - name: http
+          containerPort: 8080
+          protocol: TCP
+        env:
+        - name: MODE
+          value: production
+        - name: REGION
+          value: eu-west-1
+        resources:
+          requests:
+            cpu: 100m
+            memory: 128Mi
+          limits:
+            memory: 256Mi
+        readinessProbe:
+          httpGet:
+            path: /healthz
+            port: http
+          periodSeconds: 5
+        livenessProbe:
+          httpGet:
+            path: /livez
+            port: http
+          periodSeconds: 10
+      - name: sidecar
+        image: ghcr.io/example/sidecar:0.9
+        ports:
+        - name: metrics
+          containerPort: 9090
+          protocol: TCP
+"""
+
+
+@dataclasses.dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    base_url: str
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def devcluster(directory: pathlib.Path) -> Iterator[Server]:
+    port = _free_port()
+    kubeconfig = directory / "kubeconfig"
+    log = (directory / "devcluster.log").open("wb")
+    command = [
+        sys.executable,
+        "-m",
+        "headwater.devcluster",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--kubeconfig",
+        str(kubeconfig),
+    ]
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    try:
+        deadline = time.monotonic() + 60
+        while not kubeconfig.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"devcluster did not start; see {directory}/devcluster.log")
+            time.sleep(0.05)
+        yield Server(process, f"http://127.0.0.1:{port}")
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait()
+        log.close()
+
+
+def rss_mib(pid: int) -> float:
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+async def _check(response: aiohttp.ClientResponse) -> Any:
+    body = await response.read()
+    if response.status >= 300:
+        raise RuntimeError(f"{response.method} {response.url}: {response.status} {body[:300]!r}")
+    return json.loads(body) if body else None
+
+
+async def create_namespace(session: aiohttp.ClientSession, base: str) -> None:
+    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
+    async with session.post(f"{base}/api/v1/namespaces", json=body) as response:
+        await _check(response)
+
+
+# --- 1. SSA throughput ------------------------------------------------------------
+
+
+async def ssa_throughput(base: str, *, clients: int, seconds: float, change: bool) -> float:
+    async def client(index: int) -> int:
+        name = f"bench-{'changed' if change else 'same'}-{index}"
+        url = f"{base}/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{name}"
+        params = {"fieldManager": f"bench-{index}", "fieldValidation": "Strict", "force": "false"}
+        headers = {"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"}
+        count = 0
+        async with aiohttp.ClientSession() as session:
+            body = DEPLOYMENT.format(name=name, namespace=NAMESPACE, iteration=0)
+            async with session.patch(url, params=params, data=body, headers=headers) as response:
+                await _check(response)
+            deadline = time.perf_counter() + seconds
+            while time.perf_counter() < deadline:
+                count += 1
+                body = DEPLOYMENT.format(
+                    name=name, namespace=NAMESPACE, iteration=count if change else 0
+                )
+                async with session.patch(
+                    url, params=params, data=body, headers=headers
+                ) as response:
+                    await _check(response)
+        return count
+
+    started = time.perf_counter()
+    counts = await asyncio.gather(*(client(i) for i in range(clients)))
+    return sum(counts) / (time.perf_counter() - started)
+
+
+# --- 2. watch latency -------------------------------------------------------------
+
+
+async def watch_latency(base: str, *, writes: int) -> list[float]:
+    url = f"{base}/api/v1/namespaces/{NAMESPACE}/configmaps"
+    sent: dict[str, float] = {}
+    latencies: list[float] = []
+    done = asyncio.Event()
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url) as response:
+            version = (await _check(response))["metadata"]["resourceVersion"]
+        params = {"watch": "true", "resourceVersion": version, "allowWatchBookmarks": "true"}
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
+        async with session.get(url, params=params, timeout=timeout) as stream:
+
+            async def read() -> None:
+                async for line in stream.content:
+                    if not line.strip():
+                        continue
+                    arrived = time.perf_counter()
+                    event = json.loads(line)
+                    name = event["object"].get("metadata", {}).get("name", "")
+                    if event["type"] == "ADDED" and name in sent:
+                        latencies.append((arrived - sent.pop(name)) * 1000)
+                        if len(latencies) == writes:
+                            done.set()
+                            return
+
+            reader = asyncio.create_task(read())
+            async with aiohttp.ClientSession() as writer:
+                for i in range(writes):
+                    name = f"latency-{i}"
+                    body = {"metadata": {"name": name}, "data": {"i": str(i)}}
+                    sent[name] = time.perf_counter()
+                    async with writer.post(url, json=body) as response:
+                        await _check(response)
+            await asyncio.wait_for(done.wait(), timeout=30)
+            reader.cancel()
+    return latencies
+
+
+# --- 3 and 4. many ConfigMaps -----------------------------------------------------
+
+
+def config_map(index: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": f"cm-{index:05d}",
+            "labels": {"app.kubernetes.io/part-of": "bench", "shard": str(index % 16)},
+        },
+        "data": {f"key{k}": f"value-{index}-{k}-" + "x" * 180 for k in range(4)},
+    }
+
+
+async def create_config_maps(base: str, *, count: int, concurrency: int = 16) -> float:
+    url = f"{base}/api/v1/namespaces/{NAMESPACE}/configmaps"
+    queue = iter(range(count))
+    started = time.perf_counter()
+
+    async def worker() -> None:
+        async with aiohttp.ClientSession() as session:
+            for index in queue:
+                async with session.post(url, json=config_map(index)) as response:
+                    await _check(response)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return count / (time.perf_counter() - started)
+
+
+async def list_timings(
+    base: str, *, expected: int, repeats: int
+) -> tuple[list[float], list[float]]:
+    url = f"{base}/api/v1/namespaces/{NAMESPACE}/configmaps"
+    received, parsed = [], []
+    async with aiohttp.ClientSession() as session:
+        for _ in range(repeats):
+            started = time.perf_counter()
+            async with session.get(
+                url, params={"labelSelector": "app.kubernetes.io/part-of=bench"}
+            ) as r:
+                body = await r.read()
+            received.append(time.perf_counter() - started)
+            items = json.loads(body)["items"]
+            parsed.append(time.perf_counter() - started)
+            if len(items) != expected:
+                raise RuntimeError(f"listed {len(items)} ConfigMaps, expected {expected}")
+    return received, parsed
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
+    base = server.base_url
+    results: dict[str, Any] = {}
+    async with aiohttp.ClientSession() as session:
+        await create_namespace(session, base)
+    results["rss_start_mib"] = round(rss_mib(server.process.pid), 1)
+
+    results["ssa_changed_per_s"] = round(
+        await ssa_throughput(base, clients=4, seconds=args.seconds, change=True), 1
+    )
+    results["ssa_unchanged_per_s"] = round(
+        await ssa_throughput(base, clients=4, seconds=args.seconds, change=False), 1
+    )
+
+    latencies = await watch_latency(base, writes=args.watch_writes)
+    results["watch_latency_p50_ms"] = round(percentile(latencies, 0.5), 2)
+    results["watch_latency_p99_ms"] = round(percentile(latencies, 0.99), 2)
+    results["watch_latency_max_ms"] = round(max(latencies), 2)
+
+    results["create_configmaps_per_s"] = round(
+        await create_config_maps(base, count=args.configmaps), 1
+    )
+    received, parsed = await list_timings(base, expected=args.configmaps, repeats=5)
+    results["list_10k_s"] = round(statistics.median(received), 3)
+    results["list_10k_s_min"] = round(min(received), 3)
+    results["list_10k_with_client_parse_s"] = round(statistics.median(parsed), 3)
+    results["rss_10k_mib"] = round(rss_mib(server.process.pid), 1)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--configmaps", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per SSA measurement")
+    parser.add_argument("--watch-writes", type=int, default=500)
+    parser.add_argument("--output", type=pathlib.Path, default=None, help="also write JSON here")
+    args = parser.parse_args()
+    with (
+        tempfile.TemporaryDirectory(prefix="devcluster-bench-") as tmp,
+        devcluster(pathlib.Path(tmp)) as server,
+    ):
+        results = asyncio.run(run(args, server))
+    print(f"{'figure':34} {'value':>10}  target")
+    for key, value in results.items():
+        target = TARGETS.get(key)
+        verdict = ""
+        if target is not None:
+            op, limit = target
+            ok = value >= limit if op == ">=" else value < limit
+            verdict = f"{op} {limit:g}  {'met' if ok else 'MISSED'}"
+        print(f"{key:34} {value:>10}  {verdict}")
+    if args.output is not None:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,416 @@
+"""API-server semantics over plain HTTP: versions, generation, status, watch, paging, CRDs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.fixtures import devcluster as fixtures
+
+JSON = {"Content-Type": "application/json"}
+MERGE = {"Content-Type": "application/merge-patch+json"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[fixtures.Devcluster]:
+    with fixtures.start_devcluster(tmp_path_factory.mktemp("sem"), controllers=False) as running:
+        yield running
+
+
+@pytest.fixture
+async def http(server: fixtures.Devcluster) -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(base_url=server.base_url) as session:
+        yield session
+
+
+async def _json(response: aiohttp.ClientResponse, code: int) -> dict[str, Any]:
+    text = await response.text()
+    assert response.status == code, text
+    body: dict[str, Any] = json.loads(text)
+    return body
+
+
+async def _namespace(http: aiohttp.ClientSession, name: str) -> str:
+    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+    async with http.post("/api/v1/namespaces", json=body) as response:
+        await _json(response, 201)
+    return name
+
+
+def _deployment(name: str, image: str = "nginx:1.27") -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "c", "image": image}]},
+            },
+        },
+    }
+
+
+async def test_generation_and_status_subresource(http: aiohttp.ClientSession) -> None:
+    ns = await _namespace(http, "gen")
+    base = f"/apis/apps/v1/namespaces/{ns}/deployments"
+    async with http.post(base, json=_deployment("d")) as response:
+        created = await _json(response, 201)
+    assert created["metadata"]["generation"] == 1
+    assert created["spec"]["replicas"] == 1  # defaulted
+    label = {"metadata": {"labels": {"x": "y"}}}
+    async with http.patch(f"{base}/d", data=json.dumps(label), headers=MERGE) as response:
+        labelled = await _json(response, 200)
+    assert labelled["metadata"]["generation"] == 1
+    spec = {"spec": {"replicas": 3}}
+    async with http.patch(f"{base}/d", data=json.dumps(spec), headers=MERGE) as response:
+        scaled = await _json(response, 200)
+    assert scaled["metadata"]["generation"] == 2
+    status = {"status": {"replicas": 3}, "spec": {"replicas": 9}}
+    async with http.patch(f"{base}/d/status", data=json.dumps(status), headers=MERGE) as response:
+        after_status = await _json(response, 200)
+    assert after_status["status"]["replicas"] == 3
+    assert after_status["spec"]["replicas"] == 3  # /status ignores spec
+    assert after_status["metadata"]["generation"] == 2
+    ignored = {"status": {"replicas": 7}}
+    async with http.patch(f"{base}/d", data=json.dumps(ignored), headers=MERGE) as response:
+        main = await _json(response, 200)
+    assert main["status"]["replicas"] == 3  # the main resource ignores status
+
+
+async def test_optimistic_concurrency(http: aiohttp.ClientSession) -> None:
+    ns = await _namespace(http, "occ")
+    base = f"/api/v1/namespaces/{ns}/configmaps"
+    async with http.post(base, json={"metadata": {"name": "c"}, "data": {"a": "1"}}) as response:
+        created = await _json(response, 201)
+    stale = dict(created, data={"a": "2"})
+    async with http.put(f"{base}/c", json=stale) as response:
+        await _json(response, 200)
+    async with http.put(f"{base}/c", json=stale) as response:
+        conflict = await _json(response, 409)
+    assert conflict["reason"] == "Conflict"
+    assert "the object has been modified" in conflict["message"]
+    other_uid = {"metadata": {"name": "c", "uid": "not-the-uid"}, "data": {"a": "9"}}
+    async with http.put(f"{base}/c", json=other_uid) as response:
+        assert "Precondition failed: UID" in (await _json(response, 409))["message"]
+    unconditional = {"metadata": {"name": "c"}, "data": {"a": "3"}}
+    async with http.put(f"{base}/c", json=unconditional) as response:
+        assert (await _json(response, 200))["data"] == {"a": "3"}
+    guarded = [
+        {"op": "test", "path": "/metadata/resourceVersion", "value": "1"},
+        {"op": "replace", "path": "/data/a", "value": "4"},
+    ]
+    headers = {"Content-Type": "application/json-patch+json"}
+    async with http.patch(f"{base}/c", data=json.dumps(guarded), headers=headers) as response:
+        assert response.status == 422
+    precondition = {"metadata": {"resourceVersion": created["metadata"]["resourceVersion"]}}
+    async with http.patch(f"{base}/c", data=json.dumps(precondition), headers=MERGE) as response:
+        assert (await _json(response, 409))["reason"] == "Conflict"
+
+
+async def test_nulls_in_builtin_objects_are_dropped(http: aiohttp.ClientSession) -> None:
+    ns = await _namespace(http, "nulls")
+    body = {"metadata": {"name": "c", "annotations": None}, "data": {"a": "1"}, "immutable": None}
+    async with http.post(f"/api/v1/namespaces/{ns}/configmaps", json=body) as response:
+        created = await _json(response, 201)
+    assert "annotations" not in created["metadata"]
+    assert "immutable" not in created
+
+
+async def test_dry_run_changes_nothing(http: aiohttp.ClientSession) -> None:
+    ns = await _namespace(http, "dry")
+    base = f"/api/v1/namespaces/{ns}/configmaps"
+    params = {"dryRun": "All"}
+    async with http.post(base, json={"metadata": {"name": "c"}}, params=params) as response:
+        await _json(response, 201)
+    async with http.get(f"{base}/c") as response:
+        assert response.status == 404
+    async with http.post(base, json={"metadata": {"name": "c"}, "data": {"a": "1"}}) as response:
+        created = await _json(response, 201)
+    body = json.dumps({"data": {"a": "2"}})
+    async with http.patch(f"{base}/c", data=body, headers=MERGE, params=params) as response:
+        assert (await _json(response, 200))["data"] == {"a": "2"}
+    async with http.delete(f"{base}/c", params=params) as response:
+        await _json(response, 200)
+    async with http.get(f"{base}/c") as response:
+        stored = await _json(response, 200)
+    assert stored == created
+
+
+async def _events(
+    http: aiohttp.ClientSession, path: str, params: dict[str, str], count: int
+) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    async with http.get(path, params={"watch": "true", **params}) as response:
+        assert response.status == 200
+        async for line in response.content:
+            events.append(json.loads(line))
+            if len(events) == count:
+                break
+    return events
+
+
+async def test_watch_initial_events_bookmark_and_selectors(http: aiohttp.ClientSession) -> None:
+    ns = await _namespace(http, "wat")
+    base = f"/api/v1/namespaces/{ns}/configmaps"
+    for name, tier in (("a", "web"), ("b", "db")):
+        body = {"metadata": {"name": name, "labels": {"tier": tier}}}
+        async with http.post(base, json=body) as response:
+            await _json(response, 201)
+    params = {
+        "sendInitialEvents": "true",
+        "resourceVersionMatch": "NotOlderThan",
+        "allowWatchBookmarks": "true",
+        "labelSelector": "tier in (web)",
+    }
+    events = await _events(http, base, params, 2)
+    assert [(e["type"], e["object"]["metadata"].get("name")) for e in events] == [
+        ("ADDED", "a"),
+        ("BOOKMARK", None),
+    ]
+    annotations = events[1]["object"]["metadata"]["annotations"]
+    assert annotations == {"k8s.io/initial-events-end": "true"}
+
+
+async def test_watch_from_version_and_timeout(http: aiohttp.ClientSession) -> None:
+    ns = await _namespace(http, "wat2")
+    base = f"/api/v1/namespaces/{ns}/configmaps"
+    async with http.get(base) as response:
+        version = (await _json(response, 200))["metadata"]["resourceVersion"]
+
+    async def writes() -> None:
+        for name in ("x", "y"):
+            async with http.post(base, json={"metadata": {"name": name}}) as response:
+                await _json(response, 201)
+
+    task = asyncio.create_task(writes())
+    params = {"resourceVersion": version, "fieldSelector": "metadata.name=y"}
+    events = await _events(http, base, params, 1)
+    await task
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "y")]
+    started = time.monotonic()
+    async with http.get(base, params={"watch": "1", "timeoutSeconds": "1"}) as response:
+        lines = [line async for line in response.content]
+    assert time.monotonic() - started < 5
+    assert [json.loads(line)["type"] for line in lines] == ["ADDED", "ADDED"]
+
+
+async def test_delete_collection_by_label(http: aiohttp.ClientSession) -> None:
+    ns = await _namespace(http, "coll")
+    base = f"/api/v1/namespaces/{ns}/configmaps"
+    for name, doomed in (("a", "yes"), ("b", "yes"), ("c", "no")):
+        body = {"metadata": {"name": name, "labels": {"doomed": doomed}}}
+        async with http.post(base, json=body) as response:
+            await _json(response, 201)
+    async with http.delete(base, params={"labelSelector": "doomed=yes"}) as response:
+        await _json(response, 200)
+    async with http.get(base) as response:
+        names = [item["metadata"]["name"] for item in (await _json(response, 200))["items"]]
+    assert names == ["c"]
+
+
+async def test_pagination(http: aiohttp.ClientSession) -> None:
+    ns = await _namespace(http, "page")
+    base = f"/api/v1/namespaces/{ns}/configmaps"
+    for index in range(5):
+        async with http.post(base, json={"metadata": {"name": f"c{index}"}}) as response:
+            await _json(response, 201)
+    names: list[str] = []
+    token = ""
+    pages = 0
+    while True:
+        params = {"limit": "2", **({"continue": token} if token else {})}
+        async with http.get(base, params=params) as response:
+            page = await _json(response, 200)
+        names += [item["metadata"]["name"] for item in page["items"]]
+        pages += 1
+        token = page["metadata"].get("continue", "")
+        if not token:
+            break
+    assert names == [f"c{i}" for i in range(5)]
+    assert pages == 3
+
+
+CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "gizmos.sem.example.com"},
+    "spec": {
+        "group": "sem.example.com",
+        "scope": "Cluster",
+        "names": {"plural": "gizmos", "kind": "Gizmo", "categories": ["all"]},
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "properties": {
+                            "spec": {
+                                "type": "object",
+                                "properties": {"size": {"type": "integer", "default": 1}},
+                            }
+                        },
+                    }
+                },
+            }
+        ],
+    },
+}
+
+
+async def test_crd_lifecycle(http: aiohttp.ClientSession) -> None:
+    crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    async with http.post(crds, json=CRD) as response:
+        created = await _json(response, 201)
+    conditions = {c["type"]: c["status"] for c in created["status"]["conditions"]}
+    assert conditions == {"NamesAccepted": "True", "Established": "True"}
+    aggregated = {"Accept": "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"}
+    async with http.get("/apis", headers=aggregated) as response:
+        assert response.headers["Content-Type"] == aggregated["Accept"]
+        groups = [item["metadata"]["name"] for item in (await _json(response, 200))["items"]]
+    assert "sem.example.com" in groups
+    async with http.get("/openapi/v3") as response:
+        assert "apis/sem.example.com/v1" in (await _json(response, 200))["paths"]
+    gizmo = {
+        "apiVersion": "sem.example.com/v1",
+        "kind": "Gizmo",
+        "metadata": {"name": "g"},
+        "spec": {},
+    }
+    async with http.post("/apis/sem.example.com/v1/gizmos", json=gizmo) as response:
+        assert (await _json(response, 201))["spec"] == {"size": 1}
+    nulled = dict(gizmo, metadata={"name": "n"}, spec={"size": None})
+    async with http.post("/apis/sem.example.com/v1/gizmos", json=nulled) as response:
+        assert (await _json(response, 201))["spec"] == {"size": 1}  # null pruned, then defaulted
+    unknown = dict(gizmo, metadata={"name": "h"}, spec={"size": 2, "extra": True})
+    params = {"fieldValidation": "Ignore"}
+    async with http.post(
+        "/apis/sem.example.com/v1/gizmos", json=unknown, params=params
+    ) as response:
+        assert (await _json(response, 201))["spec"] == {"size": 2}  # pruned
+    async with http.delete(f"{crds}/gizmos.sem.example.com") as response:
+        await _json(response, 200)
+    async with http.get("/apis/sem.example.com/v1/gizmos") as response:
+        assert response.status == 404
+    async with http.post(crds, json=CRD) as response:
+        await _json(response, 201)
+    async with http.get("/apis/sem.example.com/v1/gizmos") as response:
+        assert (await _json(response, 200))["items"] == []  # objects went with the CRD
+
+
+async def test_non_structural_crd_is_422(http: aiohttp.ClientSession) -> None:
+    bad = json.loads(json.dumps(CRD))
+    bad["metadata"]["name"] = "bads.sem.example.com"
+    bad["spec"]["names"] = {"plural": "bads", "kind": "Bad"}
+    bad["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"] = {
+        "properties": {"x": {"type": "string"}}
+    }
+    crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    async with http.post(crds, json=bad) as response:
+        status = await _json(response, 422)
+    assert status["details"]["causes"]
+
+
+async def test_crd_cel_rules_are_enforced(http: aiohttp.ClientSession) -> None:
+    crd = json.loads(json.dumps(CRD))
+    crd["metadata"]["name"] = "ruled.sem.example.com"
+    crd["spec"]["names"] = {"plural": "ruled", "kind": "Ruled"}
+    spec_schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    spec_schema["properties"]["max"] = {"type": "integer"}
+    spec_schema["x-kubernetes-validations"] = [
+        {"rule": "!has(self.max) || self.size <= self.max", "message": "size must not exceed max"}
+    ]
+    crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    async with http.post(crds, json=crd) as response:
+        await _json(response, 201)
+    base = "/apis/sem.example.com/v1/ruled"
+    good = {"apiVersion": "sem.example.com/v1", "kind": "Ruled", "metadata": {"name": "ok"}}
+    async with http.post(base, json={**good, "spec": {"size": 2, "max": 3}}) as response:
+        await _json(response, 201)
+    bad = {**good, "metadata": {"name": "bad"}, "spec": {"size": 5, "max": 3}}
+    async with http.post(base, json=bad) as response:
+        status = await _json(response, 422)
+    assert status["details"]["causes"][0]["field"] == "spec"
+    assert "size must not exceed max" in status["message"]
+
+
+async def test_watch_with_selector_sees_objects_enter_and_leave(
+    http: aiohttp.ClientSession,
+) -> None:
+    ns = await _namespace(http, "wat3")
+    base = f"/api/v1/namespaces/{ns}/configmaps"
+    async with http.post(
+        base, json={"metadata": {"name": "m", "labels": {"on": "no"}}}
+    ) as response:
+        version = (await _json(response, 201))["metadata"]["resourceVersion"]
+
+    async def relabel() -> None:
+        for value in ("yes", "no"):
+            body = json.dumps({"metadata": {"labels": {"on": value}}})
+            async with http.patch(f"{base}/m", data=body, headers=MERGE) as response:
+                await _json(response, 200)
+
+    task = asyncio.create_task(relabel())
+    events = await _events(http, base, {"resourceVersion": version, "labelSelector": "on=yes"}, 2)
+    await task
+    assert [e["type"] for e in events] == ["ADDED", "DELETED"]
+
+
+async def test_generation_of_custom_objects_without_status_subresource(
+    http: aiohttp.ClientSession,
+) -> None:
+    crd = json.loads(json.dumps(CRD))
+    crd["metadata"]["name"] = "plain.sem.example.com"
+    crd["spec"]["names"] = {"plural": "plain", "kind": "Plain"}
+    properties = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]
+    properties["status"] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    async with http.post(crds, json=crd) as response:
+        await _json(response, 201)
+    body = {"apiVersion": "sem.example.com/v1", "kind": "Plain", "metadata": {"name": "p"}}
+    base = "/apis/sem.example.com/v1/plain"
+    async with http.post(base, json={**body, "spec": {}, "status": {"x": 1}}) as response:
+        created = await _json(response, 201)
+    assert created["status"] == {"x": 1}  # no status subresource: status is written as sent
+    patch = json.dumps({"status": {"x": 2}})
+    async with http.patch(f"{base}/p", data=patch, headers=MERGE) as response:
+        assert (await _json(response, 200))["metadata"]["generation"] == 2
+
+
+async def test_list_resource_version_semantics(http: aiohttp.ClientSession) -> None:
+    base = "/api/v1/namespaces/default/configmaps"
+    async with http.get(base) as response:
+        current = int((await _json(response, 200))["metadata"]["resourceVersion"])
+    params = {"resourceVersion": str(current), "resourceVersionMatch": "NotOlderThan"}
+    async with http.get(base, params=params) as response:
+        await _json(response, 200)
+    async with http.get(base, params={"resourceVersion": str(current + 1000)}) as response:
+        assert (await _json(response, 504))["reason"] == "Timeout"
+    exact = {"resourceVersion": "1", "resourceVersionMatch": "Exact"}
+    async with http.get(base, params=exact) as response:
+        assert (await _json(response, 410))["reason"] == "Expired"
+
+
+async def test_access_reviews_are_allowed_and_not_stored(http: aiohttp.ClientSession) -> None:
+    base = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": {"verb": "get", "resource": "pods"}},
+    }
+    async with http.post(base, json=review) as response:
+        answer = await _json(response, 201)
+    assert answer["status"]["allowed"] is True
+    assert answer["spec"] == review["spec"]
+    async with http.get(base) as response:
+        assert response.status == 405
