@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import json
 import os
 import pathlib
 import re
@@ -343,6 +344,44 @@ def post_build(
     return Build(objects=objects, manifests=rendered, digest=digest)
 
 
+async def render(
+    root: pathlib.Path,
+    spec: kustomize.KustomizationSpec,
+    *,
+    options: Options,
+    keys: decrypting.Keys | None = None,
+) -> str:
+    """Steps 1-5: kustomize's output for ``spec.path`` of the tree at ``root`` (modified)."""
+    directory = resolve_path(root, spec.path)
+    await asyncio.to_thread(_prepare, directory, spec, root, keys)
+    return await run_kustomize(directory, root=root, options=options)
+
+
+def render_key(artifact_digest: str, spec: kustomize.KustomizationSpec) -> str:
+    """What ``render``'s output depends on: the artifact and the build-shaping fields.
+
+    Post-build settings are left out (they are applied per Kustomization), so
+    Kustomizations that build one path of one artifact alike share a render.
+    """
+    shaping = spec.model_dump(
+        mode="json",
+        by_alias=True,
+        include={
+            "path",
+            "target_namespace",
+            "name_prefix",
+            "name_suffix",
+            "patches",
+            "images",
+            "components",
+            "ignore_missing_components",
+            "build_metadata",
+        },
+    )
+    text = json.dumps(shaping, sort_keys=True)
+    return f"{artifact_digest}:{hashlib.sha256(text.encode()).hexdigest()}"
+
+
 async def build(
     root: pathlib.Path,
     spec: kustomize.KustomizationSpec,
@@ -353,9 +392,7 @@ async def build(
     strict: bool = False,
 ) -> Build:
     """Build ``spec.path`` of the artifact tree at ``root`` (a scratch copy: it is modified)."""
-    directory = resolve_path(root, spec.path)
-    await asyncio.to_thread(_prepare, directory, spec, root, keys)
-    output = await run_kustomize(directory, root=root, options=options)
+    output = await render(root, spec, options=options, keys=keys)
     return await asyncio.to_thread(
         post_build, output, spec, variables=variables or {}, keys=keys, strict=strict
     )

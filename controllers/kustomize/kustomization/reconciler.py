@@ -27,6 +27,8 @@ deleted, with the revision.
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import contextlib
 import dataclasses
 import time
@@ -62,6 +64,7 @@ SUMMARY = conditions.Summary(
 HEALTHY_SUCCEEDED_REASON = meta.SUCCEEDED_REASON
 ORIGIN_REVISION_KEY = "org.opencontainers.image.revision"
 HISTORY_LIMIT = 5
+RENDER_CACHE_SIZE = 64
 
 SourceLookup = Callable[[str, str, str], Awaitable[dict[str, Any] | None]]
 """``(kind, namespace, name)`` → the source object from the caches, or None."""
@@ -115,6 +118,7 @@ class KustomizationReconciler:
         self._settings = settings
         self._session = session
         self._managers: dict[tuple[str, str], resourcemanager.ResourceManager] = {}
+        self._renders: collections.OrderedDict[str, str] = collections.OrderedDict()
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -254,25 +258,19 @@ class KustomizationReconciler:
             raise self._failure(obj, meta.BUILD_FAILED_REASON, str(invalid)) from invalid
 
     async def _build(self, obj: kustomize.Kustomization, artifact: meta.Artifact) -> building.Build:
+        status = obj.status
+        assert status is not None
         variables = await self._variables(obj) if obj.spec.post_build else {}
         keys = await self._keys(obj)
-        options = building.Options(
-            kubectl=self._settings.kubectl,
-            allow_remote_bases=not self._settings.no_remote_bases,
-        )
         try:
-            async with fetching.fetched(
-                self._session, artifact.url, digest=artifact.digest
-            ) as root:
-                status = obj.status
-                assert status is not None
-                status.last_attempted_revision = artifact.revision
-                try:
-                    return await building.build(
-                        root, obj.spec, options=options, variables=variables, keys=keys
-                    )
-                except building.PathNotFoundError as missing:
-                    raise self._failure(obj, meta.ARTIFACT_FAILED_REASON, str(missing)) from missing
+            output = await self._render(obj, artifact, keys=keys)
+            status.last_attempted_revision = artifact.revision
+            return await asyncio.to_thread(
+                building.post_build, output, obj.spec, variables=variables, keys=keys, strict=False
+            )
+        except building.PathNotFoundError as missing:
+            status.last_attempted_revision = artifact.revision
+            raise self._failure(obj, meta.ARTIFACT_FAILED_REASON, str(missing)) from missing
         except artifact_errors.ArtifactError as failed:
             raise self._failure(
                 obj,
@@ -285,6 +283,35 @@ class KustomizationReconciler:
             decrypting.DecryptionError,
         ) as failed:
             raise self._failure(obj, meta.BUILD_FAILED_REASON, str(failed)) from failed
+
+    async def _render(
+        self,
+        obj: kustomize.Kustomization,
+        artifact: meta.Artifact,
+        *,
+        keys: decrypting.Keys | None,
+    ) -> str:
+        """kustomize's output, shared by Kustomizations that build the same thing.
+
+        The cache is keyed by the artifact digest and the build-shaping spec
+        fields; a hit needs neither the download nor a kustomize run. Builds
+        with decryption keys are never cached (their inputs include secrets).
+        """
+        key = None if keys is not None else building.render_key(artifact.digest, obj.spec)
+        if key is not None and key in self._renders:
+            self._renders.move_to_end(key)
+            return self._renders[key]
+        options = building.Options(
+            kubectl=self._settings.kubectl,
+            allow_remote_bases=not self._settings.no_remote_bases,
+        )
+        async with fetching.fetched(self._session, artifact.url, digest=artifact.digest) as root:
+            output = await building.render(root, obj.spec, options=options, keys=keys)
+        if key is not None:
+            self._renders[key] = output
+            while len(self._renders) > RENDER_CACHE_SIZE:
+                self._renders.popitem(last=False)
+        return output
 
     async def _health(
         self,
