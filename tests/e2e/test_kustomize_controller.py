@@ -462,3 +462,31 @@ def test_sops_secret_is_decrypted_and_a_wrong_key_refused(
     applied = _get(cluster, namespace, "secret", "db")
     assert applied is not None
     assert base64.b64decode(applied["data"]["password"]) == b"correct horse battery staple"
+
+
+def test_kubeconfig_applies_to_a_remote_cluster(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    controllers: tuple[processes.Controller, processes.Controller],
+    make_repo: Callable[..., RepoBuilder],
+    http_server: GitServer,
+    tmp_path: pathlib.Path,
+) -> None:
+    repo = make_repo("remote.git")
+    head = repo.commit("Config", {"deploy/config.yaml": CONFIGMAP.format(name="far", color="blue")})
+    with devcluster_fixtures.start_devcluster(tmp_path / "remote") as remote:
+        remote.kubectl("create", "namespace", namespace)
+        cluster.kubectl(
+            "create", "secret", "generic", "remote-kubeconfig", "-n", namespace,
+            f"--from-file=value={remote.kubeconfig}",
+        )  # fmt: skip
+        _sources(
+            cluster, namespace, http_server.url("remote.git"), path="./deploy",
+            kubeConfig={"secretRef": {"name": "remote-kubeconfig"}},
+        )  # fmt: skip
+
+        eventually_sync(_ready(cluster, namespace, "app", f"master@sha1:{head}"), within=90)
+        far = _get(remote, namespace, "configmap", "far")
+        assert far is not None
+        assert far["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] == "app"
+        assert _get(cluster, namespace, "configmap", "far") is None

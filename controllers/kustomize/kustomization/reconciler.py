@@ -28,9 +28,14 @@ deleted, with the revision.
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import contextlib
 import dataclasses
+import hashlib
+import pathlib
+import shutil
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -91,6 +96,20 @@ def _go_duration(seconds: float) -> str:
     return f"{seconds:.3g}s"
 
 
+@dataclasses.dataclass
+class _Target:
+    """The cluster a Kustomization applies to, and how."""
+
+    identity: tuple[str, str]
+    """(service account, kubeconfig digest): a change means a new target."""
+    manager: resourcemanager.ResourceManager
+    remote: client.Client | None = None
+
+    async def close(self) -> None:
+        if self.remote is not None:
+            await self.remote.close()
+
+
 class KustomizationReconciler:
     """Reconciles Kustomizations (see the module docstring)."""
 
@@ -117,7 +136,7 @@ class KustomizationReconciler:
         self._live = live
         self._settings = settings
         self._session = session
-        self._managers: dict[tuple[str, str], resourcemanager.ResourceManager] = {}
+        self._targets: dict[tuple[str, str], _Target] = {}
         self._renders: collections.OrderedDict[str, str] = collections.OrderedDict()
 
     # --- helpers -------------------------------------------------------------------------
@@ -133,29 +152,92 @@ class KustomizationReconciler:
     ) -> results.WaitingError:
         return results.WaitingError(message, reason=reason, requeue_after=self._retry(obj))
 
-    def _manager(self, obj: kustomize.Kustomization) -> resourcemanager.ResourceManager:
-        """The resource manager of one Kustomization, acting as its service account."""
+    async def _target(self, obj: kustomize.Kustomization) -> _Target:
+        """Where one Kustomization applies: this cluster or ``spec.kubeConfig``'s, as whom.
+
+        Cached per Kustomization and rebuilt when the service account or the
+        kubeconfig changes. A remote cluster has no watch caches here, so
+        objects there are applied every reconcile (one write each) and read
+        with a GET for health.
+        """
         namespace = obj.metadata.namespace or "default"
         account = obj.spec.service_account_name or self._settings.default_service_account
+        kubeconfig = await self._kubeconfig(obj)
+        identity = (account, hashlib.sha256(kubeconfig.encode()).hexdigest() if kubeconfig else "")
         key = (namespace, obj.metadata.name or "")
-        manager = self._managers.get(key)
-        if manager is None or getattr(manager, "_headwater_account", None) != account:
-            api = (
-                self._api.impersonating(
-                    f"system:serviceaccount:{namespace}:{account}",
-                    groups=["system:serviceaccounts", f"system:serviceaccounts:{namespace}"],
-                )
-                if account
-                else self._api
+        target = self._targets.get(key)
+        if target is not None and target.identity == identity:
+            return target
+        if target is not None:
+            await target.close()
+        remote = await self._connect_remote(obj, kubeconfig) if kubeconfig else None
+        base = remote if remote is not None else self._api
+        api = (
+            base.impersonating(
+                f"system:serviceaccount:{namespace}:{account}",
+                groups=["system:serviceaccounts", f"system:serviceaccounts:{namespace}"],
             )
-            manager = resourcemanager.ResourceManager(
-                objects=applying.Objects(api=api, discovery=self._discovery),
-                live=self._live,
+            if account
+            else base
+        )
+        discovery = resources.Discovery(base) if remote is not None else self._discovery
+        target = _Target(
+            identity=identity,
+            manager=resourcemanager.ResourceManager(
+                objects=applying.Objects(api=api, discovery=discovery),
+                live=None if remote is not None else self._live,
                 concurrency=self._settings.concurrent_ssa,
+            ),
+            remote=remote,
+        )
+        self._targets[key] = target
+        return target
+
+    async def _kubeconfig(self, obj: kustomize.Kustomization) -> str | None:
+        """The kubeconfig text ``spec.kubeConfig.secretRef`` names, if any."""
+        reference = obj.spec.kube_config
+        if reference is None:
+            return None
+        if reference.secret_ref is None:
+            raise results.StallingError(
+                "spec.kubeConfig.configMapRef (cloud provider authentication) is not supported",
+                reason=meta.RECONCILIATION_FAILED_REASON,
             )
-            manager._headwater_account = account  # type: ignore[attr-defined]
-            self._managers[key] = manager
-        return manager
+        namespace = obj.metadata.namespace or "default"
+        name = reference.secret_ref.name
+        try:
+            secret = await self._api.request(
+                "GET", f"/api/v1/namespaces/{namespace}/secrets/{name}", verb="get"
+            )
+        except errors.NotFoundError as missing:
+            raise self._failure(
+                obj,
+                meta.RECONCILIATION_FAILED_REASON,
+                f"kubeconfig secret '{namespace}/{name}' not found",
+            ) from missing
+        data = secret.get("data") or {}
+        keys = [reference.secret_ref.key] if reference.secret_ref.key else ["value", "value.yaml"]
+        for data_key in keys:
+            if data_key in data:
+                return base64.b64decode(data[data_key]).decode()
+        raise self._failure(
+            obj,
+            meta.RECONCILIATION_FAILED_REASON,
+            f"kubeconfig secret '{namespace}/{name}' has no key {' or '.join(map(repr, keys))}",
+        )
+
+    async def _connect_remote(self, obj: kustomize.Kustomization, kubeconfig: str) -> client.Client:
+        directory = await asyncio.to_thread(tempfile.mkdtemp, prefix="kubeconfig-")
+        path = pathlib.Path(directory) / "kubeconfig"
+        try:
+            await asyncio.to_thread(path.write_text, kubeconfig)
+            return await client.connect(kubeconfig=str(path), user_agent="kustomize-controller")
+        except errors.KubeError as invalid:
+            raise self._failure(
+                obj, meta.RECONCILIATION_FAILED_REASON, f"invalid kubeconfig: {invalid.message}"
+            ) from invalid
+        finally:
+            await asyncio.to_thread(shutil.rmtree, directory, True)
 
     @staticmethod
     def _owner(obj: kustomize.Kustomization) -> resourcemanager.Owner:
@@ -385,7 +467,7 @@ class KustomizationReconciler:
         artifact = await self._artifact(obj)
         with logging.bound(revision=artifact.revision):
             built = await self._build(obj, artifact)
-            manager = self._manager(obj)
+            manager = (await self._target(obj)).manager
             owner = self._owner(obj)
             old = inventory.from_entries(
                 [objects.dump(e) for e in status.inventory.entries] if status.inventory else []
@@ -519,7 +601,8 @@ class KustomizationReconciler:
         delete = policy in ("Delete", "WaitForTermination") or (
             policy == "MirrorPrune" and obj.spec.prune
         )
-        manager = self._manager(obj)
+        target = await self._target(obj)
+        manager = target.manager
         if delete and refs and not obj.spec.suspend:
             await manager.prune(refs, owner=self._owner(obj))
             if policy == "WaitForTermination":
@@ -528,7 +611,8 @@ class KustomizationReconciler:
                     await manager.wait_for_termination(
                         refs, interval=2.0, within=timeout.total_seconds()
                     )
-        self._managers.pop((obj.metadata.namespace or "default", obj.metadata.name or ""), None)
+        self._targets.pop((obj.metadata.namespace or "default", obj.metadata.name or ""), None)
+        await target.close()
 
 
 def _ready_expr(expression: str, *, dep: Mapping[str, Any], self_: Mapping[str, Any]) -> bool:
