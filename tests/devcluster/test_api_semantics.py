@@ -414,3 +414,19 @@ async def test_access_reviews_are_allowed_and_not_stored(http: aiohttp.ClientSes
     assert answer["spec"] == review["spec"]
     async with http.get(base) as response:
         assert response.status == 405
+
+
+async def test_services_get_cluster_ips_and_node_ports(http: aiohttp.ClientSession) -> None:
+    ns = await _namespace(http, "svc")
+    base = f"/api/v1/namespaces/{ns}/services"
+    made = []
+    for name, kind in (("a", "ClusterIP"), ("b", "NodePort")):
+        body = {"metadata": {"name": name}, "spec": {"type": kind, "ports": [{"port": 80}]}}
+        async with http.post(base, json=body) as response:
+            made.append((await _json(response, 201))["spec"])
+    assert made[0]["clusterIP"] != made[1]["clusterIP"]
+    assert made[0]["clusterIPs"] == [made[0]["clusterIP"]]
+    assert 30000 <= made[1]["ports"][0]["nodePort"] <= 32767
+    replaced = {"metadata": {"name": "a"}, "spec": {"ports": [{"port": 81}]}}
+    async with http.put(f"{base}/a", json=replaced) as response:
+        assert (await _json(response, 200))["spec"]["clusterIP"] == made[0]["clusterIP"]
