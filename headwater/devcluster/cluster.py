@@ -174,6 +174,8 @@ class Cluster:
                     services.keep_allocated(old, new)
         if res.key == "apiextensions.k8s.io/customresourcedefinitions":
             new = crds.admit_definition(new, old, self.registry)
+        if old is not None:
+            strategies.check_immutable(res, old, new)
         return new
 
     def _initialize(self, res: resources.Resource, namespace: str, new: Obj) -> Obj:

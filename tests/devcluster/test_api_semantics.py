@@ -430,3 +430,28 @@ async def test_services_get_cluster_ips_and_node_ports(http: aiohttp.ClientSessi
     replaced = {"metadata": {"name": "a"}, "spec": {"ports": [{"port": 81}]}}
     async with http.put(f"{base}/a", json=replaced) as response:
         assert (await _json(response, 200))["spec"]["clusterIP"] == made[0]["clusterIP"]
+
+
+async def test_immutable_fields_are_422(http: aiohttp.ClientSession) -> None:
+    ns = await _namespace(http, "immut")
+    deployments = f"/apis/apps/v1/namespaces/{ns}/deployments"
+    async with http.post(deployments, json=_deployment("d")) as response:
+        await _json(response, 201)
+    moved = json.dumps({"spec": {"selector": {"matchLabels": {"app": "other"}}}})
+    async with http.patch(f"{deployments}/d", data=moved, headers=MERGE) as response:
+        status = await _json(response, 422)
+    assert status["details"]["causes"][0]["field"] == "spec.selector"
+    assert "field is immutable" in status["message"]
+    scaled = json.dumps({"spec": {"replicas": 2}})
+    async with http.patch(f"{deployments}/d", data=scaled, headers=MERGE) as response:
+        await _json(response, 200)
+    configmaps = f"/api/v1/namespaces/{ns}/configmaps"
+    frozen = {"metadata": {"name": "f"}, "data": {"a": "1"}, "immutable": True}
+    async with http.post(configmaps, json=frozen) as response:
+        await _json(response, 201)
+    change = json.dumps({"data": {"a": "2"}})
+    async with http.patch(f"{configmaps}/f", data=change, headers=MERGE) as response:
+        assert "immutable" in (await _json(response, 422))["message"]
+    relabel = json.dumps({"metadata": {"labels": {"x": "y"}}})
+    async with http.patch(f"{configmaps}/f", data=relabel, headers=MERGE) as response:
+        await _json(response, 200)
