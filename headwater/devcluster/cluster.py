@@ -36,6 +36,7 @@ from headwater.devcluster import (
     fieldmanager,
     objects,
     resources,
+    services,
     storage,
     strategies,
     typeinfo,
@@ -165,11 +166,18 @@ class Cluster:
             )
             fill = defaults.defaulter(res.key)
             if fill is not None:
-                new = fill(new)
+                new = fill(new)  # owns spec and its ports: safe to change below
+            if res.key == "/services":
+                if old is None:
+                    services.allocate(new, self.store.list(res.key, None))
+                else:
+                    services.keep_allocated(old, new)
         if res.key == "apiextensions.k8s.io/customresourcedefinitions":
             new = crds.admit_definition(new, old, self.registry)
         if res.key == "/secrets":
             new = objects.fold_string_data(new)
+        if old is not None:
+            strategies.check_immutable(res, old, new)
         return new
 
     def _initialize(self, res: resources.Resource, namespace: str, new: Obj) -> Obj:

@@ -7,11 +7,16 @@
 - ``update``: what a write may not change — server-owned metadata copied from
   the stored object, ``generation`` bumped when anything but metadata (and
   status, where it is a subresource) changed, the main resource ignoring
-  status and ``/status`` (or ``/finalize``) ignoring everything else.
+  status and ``/status`` (or ``/finalize``) ignoring everything else;
+- ``check_immutable``: fields fixed at creation (workload selectors, Job
+  templates, StatefulSet specs, immutable ConfigMaps/Secrets, Service
+  cluster IPs) give 422 "field is immutable" on change, which is what tools
+  like Flux's ``force`` recreation react to.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -156,3 +161,97 @@ def update(res: resources.Resource, old: Obj, new: Obj, *, subresource: str) -> 
             new.pop("status", None)
     new["metadata"] = metadata
     return new
+
+
+_SELECTOR_IMMUTABLE = (
+    "apps/deployments",
+    "apps/replicasets",
+    "apps/statefulsets",
+    "apps/daemonsets",
+)
+# StatefulSet spec fields an update may change; the rest are fixed at creation.
+_STATEFULSET_MUTABLE = {
+    "replicas",
+    "template",
+    "updateStrategy",
+    "persistentVolumeClaimRetentionPolicy",
+    "minReadySeconds",
+    "ordinals",
+    "revisionHistoryLimit",
+}
+
+
+def _go_value(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def check_immutable(res: resources.Resource, old: Obj, new: Obj) -> None:
+    """422 when an update changes a field the API server fixes after creation."""
+    causes: list[tuple[str, str, str]] = []
+    old_spec = old.get("spec") or {}
+    new_spec = new.get("spec") or {}
+
+    def fixed(field: str, path: str) -> None:
+        if field in old_spec and old_spec.get(field) != new_spec.get(field):
+            shown = _go_value(new_spec.get(field))
+            causes.append(
+                ("FieldValueInvalid", path, f"Invalid value: {shown}: field is immutable")
+            )
+
+    if res.key in _SELECTOR_IMMUTABLE:
+        fixed("selector", "spec.selector")
+    if res.key == "apps/statefulsets":
+        changed = sorted(
+            key
+            for key in set(old_spec) | set(new_spec)
+            if key not in _STATEFULSET_MUTABLE and old_spec.get(key) != new_spec.get(key)
+        )
+        if changed:
+            allowed = "', '".join(sorted(_STATEFULSET_MUTABLE))
+            causes.append(
+                (
+                    "FieldValueForbidden",
+                    "spec",
+                    f"Forbidden: updates to statefulset spec for fields other than '{allowed}'"
+                    " are forbidden",
+                )
+            )
+    if res.key == "batch/jobs":
+        fixed("selector", "spec.selector")
+        fixed("template", "spec.template")
+        fixed("completions", "spec.completions")
+    if res.key in ("/configmaps", "/secrets") and old.get("immutable") is True:
+        for field in ("data", "binaryData", "stringData"):
+            if old.get(field) != new.get(field):
+                causes.append(
+                    (
+                        "FieldValueForbidden",
+                        field,
+                        "Forbidden: field is immutable when `immutable` is set",
+                    )
+                )
+        if new.get("immutable") is not True:
+            causes.append(
+                (
+                    "FieldValueForbidden",
+                    "immutable",
+                    "Forbidden: field is immutable when `immutable` is set",
+                )
+            )
+    if res.key == "/services":
+        before, after = old_spec.get("clusterIP"), new_spec.get("clusterIP")
+        if before and after and before != after:
+            causes.append(
+                (
+                    "FieldValueInvalid",
+                    "spec.clusterIPs[0]",
+                    f'Invalid value: ["{after}"]: may not change once set',
+                )
+            )
+    if res.key == "/secrets" and old.get("type") != new.get("type"):
+        causes.append(
+            ("FieldValueInvalid", "type", f'Invalid value: "{new.get("type")}": field is immutable')
+        )
+    if causes:
+        name = objects.meta(new).get("name", "")
+        raise errors.invalid(res.group, res.kind, str(name), causes)

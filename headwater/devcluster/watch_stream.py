@@ -100,10 +100,7 @@ async def serve(
     response.content_type = "application/json"
     response.enable_chunked_encoding()
 
-    def encode(kind: str, obj: Obj) -> bytes:
-        if table_version is not None and kind != "BOOKMARK" and kind != "ERROR":
-            obj = tables.table(res, [obj], version=table_version, include=include)
-        return json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
+    encode = _Encoder(res, table_version, include)
 
     try:
         subscription, backlog = state.hub.subscribe(res.key, since=since)
@@ -178,9 +175,24 @@ async def serve(
     return response
 
 
+class _Encoder:
+    """Encodes events as watch lines; ``plain`` ones (no Table) are the same for all watchers."""
+
+    def __init__(self, res: Any, table_version: str | None, include: str) -> None:
+        self.res = res
+        self.table_version = table_version
+        self.include = include
+        self.plain = table_version is None
+
+    def __call__(self, kind: str, obj: Obj) -> bytes:
+        if self.table_version is not None and kind not in ("BOOKMARK", "ERROR"):
+            obj = tables.table(self.res, [obj], version=self.table_version, include=self.include)
+        return json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
+
+
 async def _send(
     response: web.StreamResponse,
-    encode: Any,
+    encode: _Encoder,
     state: cluster_mod.Cluster,
     res: Any,
     selection: _Filter,
@@ -195,5 +207,13 @@ async def _send(
             kind = "ADDED"
         elif matched and not matches:
             kind, matches = "DELETED", True
-    if matches:
+    if not matches:
+        return
+    if encode.plain:
+        key = (kind, str(obj.get("apiVersion")))
+        line = event.lines.get(key)
+        if line is None:
+            line = event.lines[key] = encode(kind, obj)
+        await response.write(line)
+    else:
         await response.write(encode(kind, obj))

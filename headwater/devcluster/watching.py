@@ -24,6 +24,10 @@ class Event:
     # The object before a MODIFIED change, so selector watches can turn it into
     # ADDED/DELETED when it starts or stops matching.
     old: dict[str, Any] | None = None
+    # Encoded watch lines by (type, apiVersion), shared by every watcher of the event.
+    lines: dict[tuple[str, str], bytes] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 class TooOldError(Exception):

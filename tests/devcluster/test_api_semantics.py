@@ -414,3 +414,44 @@ async def test_access_reviews_are_allowed_and_not_stored(http: aiohttp.ClientSes
     assert answer["spec"] == review["spec"]
     async with http.get(base) as response:
         assert response.status == 405
+
+
+async def test_services_get_cluster_ips_and_node_ports(http: aiohttp.ClientSession) -> None:
+    ns = await _namespace(http, "svc")
+    base = f"/api/v1/namespaces/{ns}/services"
+    made = []
+    for name, kind in (("a", "ClusterIP"), ("b", "NodePort")):
+        body = {"metadata": {"name": name}, "spec": {"type": kind, "ports": [{"port": 80}]}}
+        async with http.post(base, json=body) as response:
+            made.append((await _json(response, 201))["spec"])
+    assert made[0]["clusterIP"] != made[1]["clusterIP"]
+    assert made[0]["clusterIPs"] == [made[0]["clusterIP"]]
+    assert 30000 <= made[1]["ports"][0]["nodePort"] <= 32767
+    replaced = {"metadata": {"name": "a"}, "spec": {"ports": [{"port": 81}]}}
+    async with http.put(f"{base}/a", json=replaced) as response:
+        assert (await _json(response, 200))["spec"]["clusterIP"] == made[0]["clusterIP"]
+
+
+async def test_immutable_fields_are_422(http: aiohttp.ClientSession) -> None:
+    ns = await _namespace(http, "immut")
+    deployments = f"/apis/apps/v1/namespaces/{ns}/deployments"
+    async with http.post(deployments, json=_deployment("d")) as response:
+        await _json(response, 201)
+    moved = json.dumps({"spec": {"selector": {"matchLabels": {"app": "other"}}}})
+    async with http.patch(f"{deployments}/d", data=moved, headers=MERGE) as response:
+        status = await _json(response, 422)
+    assert status["details"]["causes"][0]["field"] == "spec.selector"
+    assert "field is immutable" in status["message"]
+    scaled = json.dumps({"spec": {"replicas": 2}})
+    async with http.patch(f"{deployments}/d", data=scaled, headers=MERGE) as response:
+        await _json(response, 200)
+    configmaps = f"/api/v1/namespaces/{ns}/configmaps"
+    frozen = {"metadata": {"name": "f"}, "data": {"a": "1"}, "immutable": True}
+    async with http.post(configmaps, json=frozen) as response:
+        await _json(response, 201)
+    change = json.dumps({"data": {"a": "2"}})
+    async with http.patch(f"{configmaps}/f", data=change, headers=MERGE) as response:
+        assert "immutable" in (await _json(response, 422))["message"]
+    relabel = json.dumps({"metadata": {"labels": {"x": "y"}}})
+    async with http.patch(f"{configmaps}/f", data=relabel, headers=MERGE) as response:
+        await _json(response, 200)

@@ -403,11 +403,6 @@ def test_protobuf_bodies_helm_sends_decode_to_what_the_server_stores(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="devcluster allocates no Service spec.clusterIP; Helm's legacy ready checker "
-    "waits for one (the same chart without its Service installs fine with wait=legacy)",
-)
 def test_legacy_wait_install_and_upgrade(
     devcluster: Devcluster, namespace: str, helm_config: helm.Config, chart_dir: pathlib.Path
 ) -> None:
