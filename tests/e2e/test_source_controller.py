@@ -275,3 +275,21 @@ def test_missing_secret_and_bad_credentials_fail_readably(
 
     message = eventually_sync(denied, within=60)
     assert "wrong" not in message
+
+
+def test_unsupported_provider_stalls_with_a_clear_message(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    controller: processes.Controller,
+) -> None:
+    _apply(
+        cluster,
+        _gitrepository(namespace, "cloud", "https://github.com/org/repo", provider="github"),
+    )
+
+    def stalled() -> dict[str, Any] | None:
+        return _condition(_get(cluster, namespace, "cloud"), "Stalled")
+
+    condition = eventually_sync(stalled, within=60)
+    assert condition["reason"] == "InvalidProviderConfiguration"
+    assert "provider 'github' is not supported" in condition["message"]

@@ -167,6 +167,21 @@ class GitRepositoryReconciler:
         status = obj.status
         assert status is not None
         generation = obj.metadata.generation
+        if obj.spec.provider not in (None, "generic"):
+            # NB: these authenticate against cloud identity services (GitHub
+            # Apps, AWS CodeCommit IAM, Azure workload identity), which
+            # Headwater does not implement yet; say so instead of ignoring it.
+            message = f"provider '{obj.spec.provider}' is not supported; use 'generic'"
+            status.conditions = conditions.mark_true(
+                status.conditions,
+                source_conditions.FETCH_FAILED_CONDITION,
+                reason=source_conditions.INVALID_PROVIDER_CONFIGURATION_REASON,
+                message=message,
+                generation=generation,
+            )
+            raise results.StallingError(
+                message, reason=source_conditions.INVALID_PROVIDER_CONFIGURATION_REASON
+            )
         try:
             includes = self._includes(obj)
         except results.WaitingError as waiting:
