@@ -68,11 +68,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     crds.set_defaults(run=_export_crds)
     dev.register(commands)
+    # Listed for --help; its arguments are the server's own (see main).
+    commands.add_parser(
+        "devcluster", help="run the local Kubernetes-compatible API server (see --help)"
+    )
     return parser
 
 
+def _devcluster(argv: list[str]) -> int:
+    # NB: imported here so that every other command starts without the server's modules.
+    from headwater.devcluster import __main__ as devcluster_main
+
+    devcluster_main.main(argv)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["devcluster"]:
+        # NB: argparse cannot hand a subcommand's options over untouched, so
+        # the server's own parser gets them directly.
+        return _devcluster(arguments[1:])
+    args = build_parser().parse_args(arguments)
     result: int = args.run(args)
     return result
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pathlib
 import subprocess
 import sys
 
 from ruamel.yaml import YAML
 
 from shared.api import registry
+from tests.fixtures import devcluster as devcluster_fixtures
+from tests.fixtures.polling import eventually_sync
 
 
 def _headwater(*args: str) -> subprocess.CompletedProcess[str]:
@@ -52,3 +55,23 @@ def test_export_crds_names_an_unknown_kind() -> None:
 
     assert result.returncode != 0
     assert "unknown kind widgets" in result.stderr
+
+
+def test_devcluster_subcommand_serves_until_sigterm(tmp_path: pathlib.Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "headwater.cli.main", "devcluster",
+            "--host", "127.0.0.1", "--port", str(devcluster_fixtures.free_port()),
+            "--kubeconfig", str(kubeconfig), "--no-controllers",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        eventually_sync(lambda: kubeconfig.exists() or process.poll() is not None, within=30)
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        version = devcluster_fixtures.external(kubeconfig, tmp_path).kubectl("version")
+        assert "Server Version" in version.stdout
+    finally:
+        assert devcluster_fixtures.stop(process) == 0
