@@ -20,6 +20,11 @@ CATEGORIES = ("all", "fluxcd", "fluxcd-sources")
 STATUS_DEFAULT = {"observedGeneration": -1}
 CRD_ANNOTATIONS = {meta.SUBSTITUTE_DISABLED_ANNOTATION: "disabled"}
 
+# Headwater extension: artifact metadata keys naming the commit an artifact was
+# built from, so that appliers can put who changed what, and why, in their events.
+ARTIFACT_COMMIT_SUBJECT_KEY = "source.headwater.dev/commit-subject"
+ARTIFACT_COMMIT_AUTHOR_KEY = "source.headwater.dev/commit-author"
+
 # --- GitRepository -----------------------------------------------------------------------
 
 GIT_URL_PATTERN = r"^(http|https|ssh)://.*$"

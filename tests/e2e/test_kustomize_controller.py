@@ -215,6 +215,12 @@ def test_commits_are_applied_pruned_and_drift_is_restored(
         message=f"drift not restored:\n{kustomize.output()}",
     )
     events = json.loads(cluster.kubectl("get", "-n", namespace, "events", "-o", "json").stdout)
+    applied = [e for e in events["items"] if e["reason"] == "ReconciliationSucceeded"]
+    assert any(
+        (e["metadata"].get("annotations") or {}).get("commitSubject") == "Add config and app"
+        and "ConfigMap/" in e["message"]
+        for e in applied
+    ), applied
     drift_events = [e["message"] for e in events["items"] if "drift" in e["message"]]
     assert any("ConfigMap/" in m and "data.color" in m for m in drift_events), drift_events
 

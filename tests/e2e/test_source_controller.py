@@ -135,6 +135,8 @@ def test_new_commits_become_served_artifacts_and_old_ones_are_collected(
     archive = _download(artifact["url"])
     assert artifact["digest"] == "sha256:" + hashlib.sha256(archive).hexdigest()
     assert set(_files(archive)) == {"deploy/app.yaml", ".sourceignore"}
+    assert artifact["metadata"]["source.headwater.dev/commit-subject"] == "Add an ignored file"
+    assert artifact["metadata"]["source.headwater.dev/commit-author"].startswith("Test Author")
     assert obj["metadata"]["finalizers"] == ["finalizers.fluxcd.io"]
     assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"]
 

@@ -48,7 +48,7 @@ import celpy.celtypes
 import celpy.evaluation
 
 from controllers.kustomize import building, decrypting, substituting
-from shared.api import kustomize, meta, objects
+from shared.api import kustomize, meta, objects, source
 from shared.artifacts import errors as artifact_errors
 from shared.artifacts import fetching
 from shared.kube import (
@@ -578,9 +578,14 @@ class KustomizationReconciler:
             return
         logging.get_logger().info("server-side apply completed", changes=lines)
         metadata = {"revision": artifact.revision, "commit_status": "update"}
-        origin = (artifact.metadata or {}).get(ORIGIN_REVISION_KEY)
-        if origin:
-            metadata["originRevision"] = origin
+        upstream = artifact.metadata or {}
+        for key, name in (
+            (ORIGIN_REVISION_KEY, "originRevision"),
+            (source.ARTIFACT_COMMIT_SUBJECT_KEY, "commitSubject"),
+            (source.ARTIFACT_COMMIT_AUTHOR_KEY, "commitAuthor"),
+        ):
+            if upstream.get(key):
+                metadata[name] = upstream[key]
         await self._recorder.emit(
             objects.dump(obj),
             type_=events.NORMAL,

@@ -251,7 +251,18 @@ class GitRepositoryReconciler:
         generation = obj.metadata.generation
         for type_ in _FAILURE_CONDITIONS:
             status.conditions = conditions.delete(status.conditions, type_)
-        status.artifact = outcome.artifact
+        artifact = outcome.artifact
+        if outcome.commit is not None:
+            artifact = artifact.model_copy(
+                update={
+                    "metadata": {
+                        **(artifact.metadata or {}),
+                        source.ARTIFACT_COMMIT_SUBJECT_KEY: outcome.commit.subject,
+                        source.ARTIFACT_COMMIT_AUTHOR_KEY: str(outcome.commit.author),
+                    }
+                }
+            )
+        status.artifact = artifact
         status.included_artifacts = list(outcome.included_artifacts) or None
         status.observed_ignore = spec.ignore
         status.observed_recurse_submodules = spec.recurse_submodules
