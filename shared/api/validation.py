@@ -33,7 +33,11 @@ class CelRuleError(ValueError):
 
 
 @functools.cache
-def _program(rule: str) -> Any:
+def program(rule: str) -> Any:
+    """The compiled CEL program of ``rule`` (cached: rules repeat across objects).
+
+    Raises celpy's ``CELParseError`` when ``rule`` does not parse.
+    """
     environment = celpy.Environment()
     return environment.program(environment.compile(rule))
 
@@ -43,7 +47,7 @@ def check_rules(rules: tuple[CelRule, ...], obj: dict[str, Any]) -> None:
     failed: list[str] = []
     activation = {"self": celpy.adapter.json_to_cel(obj)}
     for rule in rules:
-        result = _program(rule.rule).evaluate(activation)
+        result = program(rule.rule).evaluate(activation)
         # NB: cel-python returns error values instead of raising; anything but
         # a true boolean counts as a failure, as it does in the API server.
         if not (isinstance(result, celpy.celtypes.BoolType) and bool(result)):

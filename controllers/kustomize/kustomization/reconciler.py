@@ -48,7 +48,7 @@ import celpy.celtypes
 import celpy.evaluation
 
 from controllers.kustomize import building, decrypting, substituting
-from shared.api import kustomize, meta, objects, source
+from shared.api import kustomize, meta, objects, source, validation
 from shared.artifacts import errors as artifact_errors
 from shared.artifacts import fetching
 from shared.kube import (
@@ -621,10 +621,8 @@ class KustomizationReconciler:
 
 
 def _ready_expr(expression: str, *, dep: Mapping[str, Any], self_: Mapping[str, Any]) -> bool:
-    environment = celpy.Environment()
     try:
-        program = environment.program(environment.compile(expression))
-        value = program.evaluate(
+        value = validation.program(expression).evaluate(
             {
                 "dep": celpy.adapter.json_to_cel(dict(dep)),
                 "self": celpy.adapter.json_to_cel(dict(self_)),
