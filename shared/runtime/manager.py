@@ -29,6 +29,7 @@ from shared.runtime import (
     metrics,
     options,
     probes,
+    queue,
     reconciling,
 )
 
@@ -106,6 +107,9 @@ class Manager:
             skeleton=skeleton,
             registry=self.metrics,
             workers=workers or self.options.concurrent,
+            backoff=queue.Backoff(
+                base=self.options.min_retry_delay, cap=self.options.max_retry_delay
+            ),
         )
         self.controllers.append(created)
         return created

@@ -193,30 +193,16 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def from_args(args: argparse.Namespace) -> Options:
-    """The common ``Options`` from parsed arguments."""
+    """The common ``Options`` from parsed arguments (and the pod's environment)."""
+    # NB: every common flag's dest is the name of an Options field.
+    parsed = {
+        field.name: getattr(args, field.name)
+        for field in dataclasses.fields(Options)
+        if hasattr(args, field.name)
+    }
     return Options(
-        concurrent=args.concurrent,
-        requeue_dependency=args.requeue_dependency,
-        kube_api_qps=args.kube_api_qps,
-        kube_api_burst=args.kube_api_burst,
-        kubeconfig=args.kubeconfig,
-        enable_leader_election=args.enable_leader_election,
-        leader_election_namespace=args.leader_election_namespace,
-        leader_election_lease_duration=args.leader_election_lease_duration,
-        leader_election_renew_deadline=args.leader_election_renew_deadline,
-        leader_election_retry_period=args.leader_election_retry_period,
-        metrics_addr=args.metrics_addr,
-        health_addr=args.health_addr,
-        events_addr=args.events_addr,
-        watch_all_namespaces=args.watch_all_namespaces,
-        watch_label_selector=args.watch_label_selector,
+        **parsed,
         runtime_namespace=os.environ.get("RUNTIME_NAMESPACE", ""),
-        no_cross_namespace_refs=args.no_cross_namespace_refs,
-        default_service_account=args.default_service_account,
-        log_level=args.log_level,
-        log_encoding=args.log_encoding,
-        min_retry_delay=args.min_retry_delay,
-        max_retry_delay=args.max_retry_delay,
         instance=os.environ.get("POD_NAME", socket.gethostname()),
     )
 

@@ -1,0 +1,63 @@
+"""The common flags parse into Options, named as Flux names them."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+import pytest
+
+from shared.runtime import options
+
+
+def _parse(*argv: str) -> options.Options:
+    parser = argparse.ArgumentParser()
+    options.add_common_flags(parser)
+    return options.from_args(parser.parse_args(list(argv)))
+
+
+def test_defaults_are_fluxs() -> None:
+    parsed = _parse()
+
+    expected = dataclasses.replace(
+        options.Options(), runtime_namespace=parsed.runtime_namespace, instance=parsed.instance
+    )
+    assert dataclasses.replace(parsed, kubeconfig=None) == expected
+
+
+def test_every_flag_reaches_its_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNTIME_NAMESPACE", "flux-system")
+    monkeypatch.setenv("POD_NAME", "source-controller-abc")
+
+    parsed = _parse(
+        "--concurrent", "8", "--requeue-dependency", "10s", "--kube-api-qps", "20",
+        "--kube-api-burst", "40", "--enable-leader-election", "--watch-all-namespaces=false",
+        "--watch-label-selector", "shard=a", "--no-cross-namespace-refs",
+        "--default-service-account", "tenant", "--min-retry-delay", "1s",
+        "--max-retry-delay", "5m", "--leader-election-lease-duration", "1m",
+    )  # fmt: skip
+
+    assert (parsed.concurrent, parsed.requeue_dependency) == (8, 10.0)
+    assert (parsed.kube_api_qps, parsed.kube_api_burst) == (20.0, 40)
+    assert parsed.enable_leader_election is True
+    assert parsed.watch_all_namespaces is False
+    assert parsed.watch_label_selector == "shard=a"
+    assert parsed.no_cross_namespace_refs is True
+    assert parsed.default_service_account == "tenant"
+    assert (parsed.min_retry_delay, parsed.max_retry_delay) == (1.0, 300.0)
+    assert parsed.leader_election_lease_duration == 60.0
+    assert (parsed.runtime_namespace, parsed.instance) == ("flux-system", "source-controller-abc")
+
+
+def test_bad_duration_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        _parse("--requeue-dependency", "1d")
+
+    assert "invalid duration '1d'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("addr", "split"), [(":8080", ("0.0.0.0", 8080)), ("127.0.0.1:9", ("127.0.0.1", 9))]
+)
+def test_listen_addresses(addr: str, split: tuple[str, int]) -> None:
+    assert options.split_addr(addr) == split
