@@ -158,7 +158,7 @@ class Cluster:
         strategies.check_metadata(res, new)
         if res.crd is not None:
             new = crds.admit_custom(
-                res, new, field_validation=opts.field_validation, warnings=opts.warnings
+                res, new, field_validation=opts.field_validation, warnings=opts.warnings, old=old
             )
         else:
             new = validation.check_builtin(

@@ -207,9 +207,17 @@ def admit_definition(crd: Obj, old: Obj | None, registry: resources.Registry) ->
 
 
 def admit_custom(
-    res: resources.Resource, obj: Obj, *, field_validation: str, warnings: list[str]
+    res: resources.Resource,
+    obj: Obj,
+    *,
+    field_validation: str,
+    warnings: list[str],
+    old: Obj | None = None,
 ) -> Obj:
-    """Prune, default and validate a custom object (422 listing each violation)."""
+    """Prune, default and validate a custom object (422 listing each violation).
+
+    ``old`` is the stored object on an update, for transition rules (``oldSelf``).
+    """
     assert res.crd is not None
     return customs.admit(
         obj,
@@ -218,4 +226,5 @@ def admit_custom(
         kind=res.kind,
         field_validation=field_validation,
         warnings=warnings,
+        old=old,
     )

@@ -17,8 +17,7 @@ import json
 import re
 from typing import Any
 
-from headwater.devcluster import errors, objects, validation
-from shared.api import validation as validation_rules
+from headwater.devcluster import celrules, errors, objects, validation
 
 Obj = dict[str, Any]
 Cause = tuple[str, str, str]
@@ -116,8 +115,17 @@ def _type_matches(value: Any, wanted: str) -> bool:
     return actual == wanted
 
 
-def check(value: Any, schema: Obj, path: str, causes: list[Cause]) -> None:
-    """Append every violation of ``schema`` by ``value`` at ``path``."""
+def check(
+    value: Any, schema: Obj, path: str, causes: list[Cause], old: Any = celrules.ABSENT
+) -> None:
+    """Append every violation of ``schema`` by ``value`` at ``path``.
+
+    ``old`` is the node's value before this update (``celrules.ABSENT`` on a
+    create or for a node without one): transition rules see it as ``oldSelf``.
+    It follows the value down through object properties and the items of
+    ``x-kubernetes-list-type: map`` lists (matched by their keys), the only
+    places where the API server can correlate old and new.
+    """
     shown = path or "<root>"
     if value is None:
         if not schema.get("nullable") and schema.get("type"):
@@ -162,7 +170,7 @@ def check(value: Any, schema: Obj, path: str, causes: list[Cause]) -> None:
             )
         )
     _check_bounds(value, schema, shown, causes)
-    _check_rules(value, schema, shown, causes)
+    _check_rules(value, schema, shown, causes, old)
     if isinstance(value, dict):
         for key in schema.get("required") or ():
             if key not in value:
@@ -174,13 +182,15 @@ def check(value: Any, schema: Obj, path: str, causes: list[Cause]) -> None:
             if not path and key in _ROOT_KEEP:
                 continue
             where = f"{path}.{key}" if path else key
+            previous = old.get(key, celrules.ABSENT) if isinstance(old, dict) else celrules.ABSENT
             if key in properties:
-                check(item, properties[key], where, causes)
+                check(item, properties[key], where, causes, previous)
             elif isinstance(extra, dict):
-                check(item, extra, where, causes)
+                check(item, extra, where, causes, previous)
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        previous_items = _correlated_items(value, schema, old)
         for index, item in enumerate(value):
-            check(item, schema["items"], f"{path}[{index}]", causes)
+            check(item, schema["items"], f"{path}[{index}]", causes, previous_items[index])
         _check_list_uniqueness(value, schema, shown, causes)
     for sub in schema.get("allOf") or ():
         check(value, sub, path, causes)
@@ -214,23 +224,41 @@ def check(value: Any, schema: Obj, path: str, causes: list[Cause]) -> None:
         )
 
 
-def _check_rules(value: Any, schema: Obj, shown: str, causes: list[Cause]) -> None:
-    """``x-kubernetes-validations`` (CEL) of a node; transition rules (``oldSelf``) are skipped."""
+def _correlated_items(value: list[Any], schema: Obj, old: Any) -> list[Any]:
+    """Each item's previous value: by list-map keys, else none (atomic and set lists)."""
+    keys = schema.get("x-kubernetes-list-map-keys") or []
+    if schema.get("x-kubernetes-list-type") != "map" or not keys or not isinstance(old, list):
+        return [celrules.ABSENT] * len(value)
+    before = {tuple(item.get(k) for k in keys): item for item in old if isinstance(item, dict)}
+    return [
+        before.get(tuple(item.get(k) for k in keys), celrules.ABSENT)
+        if isinstance(item, dict)
+        else celrules.ABSENT
+        for item in value
+    ]
+
+
+def _check_rules(
+    value: Any, schema: Obj, shown: str, causes: list[Cause], old: Any = celrules.ABSENT
+) -> None:
+    """``x-kubernetes-validations`` (CEL) of a node, transition rules with ``old``."""
     for entry in schema.get("x-kubernetes-validations") or ():
         rule = entry.get("rule")
-        if not isinstance(rule, str) or "oldSelf" in rule:
+        if not isinstance(rule, str):
+            continue
+        optional = bool(entry.get("optionalOldSelf"))
+        if not celrules.applies(rule, optional_old_self=optional, old=old):
             continue
         message = entry.get("message") or f"failed rule: {rule}"
         try:
-            validation_rules.check_rules(
-                (validation_rules.CelRule(rule=rule, message=message),), value
-            )
-        except validation_rules.CelRuleError:
+            holds = celrules.evaluate(rule, value, old=old, optional_old_self=optional)
+        except celrules.RuleError as error:
+            causes.append(("FieldValueInvalid", shown, f"Invalid value: {message}: {error}"))
+            continue
+        if not holds:
             causes.append(
                 ("FieldValueInvalid", shown, f'Invalid value: "{_type_name(value)}": {message}')
             )
-        except Exception as error:  # a rule cel-python cannot compile counts as failed
-            causes.append(("FieldValueInvalid", shown, f"Invalid value: {message}: {error}"))
 
 
 def _passes(value: Any, schema: Obj, path: str) -> bool:
@@ -331,14 +359,19 @@ def admit(
     kind: str,
     field_validation: str,
     warnings: list[str],
+    old: Obj | None = None,
 ) -> Obj:
-    """The stored form of ``obj``: pruned, defaulted and valid (else ApiError)."""
+    """The stored form of ``obj``: pruned, defaulted and valid (else ApiError).
+
+    ``old`` is the stored object an update replaces (``None`` on create); its
+    values are ``oldSelf`` of transition rules.
+    """
     unknown: list[str] = []
     pruned = prune(obj, schema, "", unknown)
     validation.report_unknown(unknown, field_validation=field_validation, warnings=warnings)
     defaulted = default(pruned, schema)
     causes: list[Cause] = []
-    check(defaulted, schema, "", causes)
+    check(defaulted, schema, "", causes, celrules.ABSENT if old is None else old)
     if causes:
         name = (obj.get("metadata") or {}).get("name", "")
         raise errors.invalid(group, kind, name, causes)

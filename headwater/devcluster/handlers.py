@@ -20,6 +20,7 @@ from headwater.devcluster import (
     cluster as cluster_mod,
 )
 from headwater.devcluster import (
+    encoding,
     errors,
     fieldmanager,
     objects,
@@ -37,7 +38,7 @@ JSON = "application/json"
 
 
 def dumps(body: Any) -> bytes:
-    return json.dumps(body, separators=(",", ":")).encode()
+    return encoding.to_json(body)
 
 
 def reply(

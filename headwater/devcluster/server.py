@@ -27,6 +27,7 @@ from headwater.devcluster import (
 from headwater.devcluster import (
     controllermanager,
     discovery,
+    encoding,
     errors,
     handlers,
     kubeconfig,
@@ -236,7 +237,7 @@ class Server:
         doc = openapi.document(self.state.registry, *gv)
         if doc is None:
             return None
-        body = json.dumps(doc, separators=(",", ":")).encode()
+        body = encoding.to_json(doc)
         self._openapi[key] = (digest, body)
         return body
 

@@ -19,14 +19,13 @@ Semantics (DEVCLUSTER.md item 9):
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Any
 
 from aiohttp import web
 
 from headwater.devcluster import cluster as cluster_mod
-from headwater.devcluster import errors, requests, selectors, tables, watching
+from headwater.devcluster import encoding, errors, requests, selectors, tables, watching
 
 Obj = dict[str, Any]
 BOOKMARK_INTERVAL = 1.0
@@ -187,7 +186,7 @@ class _Encoder:
     def __call__(self, kind: str, obj: Obj) -> bytes:
         if self.table_version is not None and kind not in ("BOOKMARK", "ERROR"):
             obj = tables.table(self.res, [obj], version=self.table_version, include=self.include)
-        return json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
+        return encoding.to_json({"type": kind, "object": obj}) + b"\n"
 
 
 async def _send(

@@ -344,6 +344,36 @@ async def test_crd_cel_rules_are_enforced(http: aiohttp.ClientSession) -> None:
     assert "size must not exceed max" in status["message"]
 
 
+async def test_crd_transition_rule_refuses_changing_an_immutable_field(
+    http: aiohttp.ClientSession,
+) -> None:
+    crd = json.loads(json.dumps(CRD))
+    crd["metadata"]["name"] = "fixeds.sem.example.com"
+    crd["spec"]["names"] = {"plural": "fixeds", "kind": "Fixed"}
+    spec_schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    spec_schema["properties"]["note"] = {"type": "string"}
+    spec_schema["properties"]["size"]["x-kubernetes-validations"] = [
+        {"rule": "self == oldSelf", "message": "size is immutable"}
+    ]
+    crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    async with http.post(crds, json=crd) as response:
+        await _json(response, 201)
+    base = "/apis/sem.example.com/v1/fixeds"
+    body = {"apiVersion": "sem.example.com/v1", "kind": "Fixed", "metadata": {"name": "f"}}
+    async with http.post(base, json={**body, "spec": {"size": 2}}) as response:
+        await _json(response, 201)
+    other = json.dumps({"spec": {"note": "changed", "size": 2}})
+    async with http.patch(f"{base}/f", data=other, headers=MERGE) as response:
+        assert (await _json(response, 200))["spec"] == {"note": "changed", "size": 2}
+    resize = json.dumps({"spec": {"size": 3}})
+    async with http.patch(f"{base}/f", data=resize, headers=MERGE) as response:
+        status = await _json(response, 422)
+    assert status["details"]["causes"][0]["field"] == "spec.size"
+    assert "size is immutable" in status["message"]
+    async with http.get(f"{base}/f") as response:
+        assert (await _json(response, 200))["spec"]["size"] == 2
+
+
 async def test_watch_with_selector_sees_objects_enter_and_leave(
     http: aiohttp.ClientSession,
 ) -> None:
