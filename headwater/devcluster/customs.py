@@ -125,7 +125,13 @@ def check(
     It follows the value down through object properties and the items of
     ``x-kubernetes-list-type: map`` lists (matched by their keys), the only
     places where the API server can correlate old and new.
+
+    Validation ratchets, as in the API server since 1.33: a correlated node
+    whose value is unchanged is not validated again, so an object stored
+    before a schema tightened can still be updated elsewhere.
     """
+    if old is not celrules.ABSENT and old == value:
+        return
     shown = path or "<root>"
     if value is None:
         if not schema.get("nullable") and schema.get("type"):

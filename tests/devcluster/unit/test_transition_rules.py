@@ -1,4 +1,4 @@
-"""CRD transition rules (``oldSelf``): when they run and what they see."""
+"""CRD transition rules (``oldSelf``) and ratcheting: when rules run and what they see."""
 
 from __future__ import annotations
 
@@ -125,7 +125,31 @@ def test_optional_old_self_sees_the_previous_value_on_update() -> None:
 def test_a_rule_that_does_not_compile_fails_with_its_error() -> None:
     schema: Obj = {"type": "integer", "x-kubernetes-validations": [{"rule": "self ==="}]}
     causes: list[tuple[str, str, str]] = []
-    customs.check(1, schema, "spec.n", causes, 1)
+    customs.check(1, schema, "spec.n", causes)
     assert len(causes) == 1
     assert causes[0][:2] == ("FieldValueInvalid", "spec.n")
     assert causes[0][2].startswith("Invalid value: failed rule: self ===: ")
+
+
+def test_unchanged_invalid_values_ratchet_but_changed_ones_are_checked() -> None:
+    schema: Obj = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "maxLength": 3},
+                    "mode": {"type": "string", "enum": ["a", "b"]},
+                },
+            }
+        },
+    }
+    old = {"spec": {"name": "too-long", "mode": "a"}}
+    causes: list[tuple[str, str, str]] = []
+    customs.check({"spec": {"name": "too-long", "mode": "b"}}, schema, "", causes, old)
+    assert causes == []
+    customs.check({"spec": {"name": "still-long", "mode": "b"}}, schema, "", causes, old)
+    assert [c[1] for c in causes] == ["spec.name"]
+    causes.clear()
+    customs.check({"spec": {"name": "too-long", "mode": "c"}}, schema, "", causes)
+    assert sorted(c[1] for c in causes) == ["spec.mode", "spec.name"]
