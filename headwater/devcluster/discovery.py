@@ -65,6 +65,18 @@ def _resource_entry(res: resources.Resource) -> dict[str, Any]:
                 "verbs": _SUBRESOURCE_VERBS,
             }
         )
+    if res.key == "/serviceaccounts":
+        subresources.append(
+            {
+                "subresource": "token",
+                "responseKind": {
+                    "group": "authentication.k8s.io",
+                    "version": "v1",
+                    "kind": "TokenRequest",
+                },
+                "verbs": ["create"],
+            }
+        )
     if subresources:
         entry["subresources"] = subresources
     return entry
@@ -161,6 +173,18 @@ def resource_list(registry: resources.Registry, group: str, version: str) -> dic
                 }
             )
     for res in served:
+        if res.key == "/serviceaccounts":
+            entries.append(
+                {
+                    "name": f"{res.plural}/token",
+                    "singularName": "",
+                    "namespaced": res.namespaced,
+                    "group": "authentication.k8s.io",
+                    "version": "v1",
+                    "kind": "TokenRequest",
+                    "verbs": ["create"],
+                }
+            )
         if res.key in scaling.SCALABLE:
             entries.append(
                 {

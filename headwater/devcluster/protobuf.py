@@ -1,11 +1,12 @@
 """Kubernetes protobuf *request* bodies, decoded into the dicts a JSON body gives.
 
 client-go (Helm's release storage) sends Secrets, ConfigMaps and DeleteOptions as
-``application/vnd.kubernetes.protobuf`` and never falls back to JSON (kubectl's
-typed commands, e.g. ``kubectl create namespace``, do the same; Namespaces are
-decoded too). The body is the 4-byte magic ``k8s\\0`` followed by a
-``runtime.Unknown`` message whose ``typeMeta`` names the kind and whose ``raw``
-holds the typed message.
+``application/vnd.kubernetes.protobuf`` and never falls back to JSON; kubectl's
+typed commands (``kubectl create role|cronjob|ingress|quota|token|…``) do the
+same for the kinds they build. The body is the 4-byte magic ``k8s\\0`` followed
+by a ``runtime.Unknown`` message whose ``typeMeta`` names the kind and whose
+``raw`` holds the typed message. The kinds decoded are the ``TOP_LEVEL`` keys
+of ``protomessages`` and ``protokinds``.
 
 Contract:
 
@@ -18,8 +19,10 @@ Contract:
   well-formed body of a kind this module cannot decode raises
   ``UnsupportedKindError`` (answer 415 UnsupportedMediaType).
 - Field numbers are those of the Kubernetes ``generated.proto`` files
-  (k8s.io/api core/v1, k8s.io/apimachinery meta/v1 and runtime). Unknown fields
-  are skipped, as a protobuf decoder must.
+  (k8s.io/api, k8s.io/apimachinery meta/v1 and runtime). A field missing from
+  a table is accepted only when empty (gogo writes every non-pointer field,
+  set or not); one with a value raises ``UnsupportedFieldError`` (415), so
+  client data is refused, never silently dropped.
 
 A small wire-format reader plus declarative message tables; no generated code and
 no protobuf dependency. Pure: no I/O.
@@ -33,10 +36,17 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from headwater.devcluster import protomessages
+from headwater.devcluster import protokinds, protomessages
 
 MAGIC = b"k8s\x00"
 CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
+
+# Read-only merges of the two table modules (message names are unique across them).
+MESSAGES: dict[str, protomessages.Message] = {**protomessages.MESSAGES, **protokinds.MESSAGES}
+TOP_LEVEL: dict[tuple[str | None, str], str] = {
+    **protomessages.TOP_LEVEL,
+    **protokinds.TOP_LEVEL,
+}
 
 
 class ProtobufError(ValueError):
@@ -174,19 +184,32 @@ def _time(value: int | bytes, field: protomessages.Field) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _map(value: int | bytes, field: protomessages.Field, *, binary: bool) -> tuple[str, str]:
+def _map(value: int | bytes, field: protomessages.Field) -> tuple[str, str]:
+    """One map entry (key = 1, value = 2) as JSON gives it."""
     key = ""
     item: str = ""
     for number, _, inner in _fields(_bytes(value, field)):
         if number == 1:
             key = _string(inner, field)
         elif number == 2:
-            item = (
-                base64.b64encode(_bytes(inner, field)).decode("ascii")
-                if binary
-                else _string(inner, field)
-            )
+            if field.kind is protomessages.Kind.MAP_BYTES:
+                item = base64.b64encode(_bytes(inner, field)).decode("ascii")
+            elif field.kind is protomessages.Kind.MAP_QUANTITY:
+                item = _quantity(inner, field)
+            else:
+                item = _string(inner, field)
     return key, item
+
+
+def _quantity(value: int | bytes, field: protomessages.Field) -> str:
+    """resource.Quantity's protobuf form is its canonical string in field 1, as in JSON."""
+    text = ""
+    for number, _, inner in _fields(_bytes(value, field)):
+        if number == 1:
+            text = _string(inner, field)
+        elif not _wire_empty(inner):
+            raise UnsupportedFieldError("Quantity", number)
+    return text
 
 
 def _scalar(value: int | bytes, field: protomessages.Field) -> Any:
@@ -243,13 +266,21 @@ def _is_empty(value: Any) -> bool:
     return value is None or value == "" or value == 0 or value is False or value in ({}, [])
 
 
+_MAPS = (
+    protomessages.Kind.MAP_STRING,
+    protomessages.Kind.MAP_BYTES,
+    protomessages.Kind.MAP_QUANTITY,
+)
+
+
 def decode_message(data: bytes, message: str) -> dict[str, Any]:
-    """Decode one message of the tables above into its JSON-shaped dict.
+    """Decode one message of the tables into its JSON-shaped dict.
 
     Repeated occurrences of a singular message field are merged, as protobuf
-    specifies, by decoding their concatenated bytes.
+    specifies, by decoding their concatenated bytes. An ``inline`` field's
+    keys go into this message's dict, as Go's ``json:",inline"`` puts them.
     """
-    table = protomessages.MESSAGES[message]
+    table = MESSAGES[message]
     out: dict[str, Any] = {}
     pending: dict[int, bytes] = {}
     for number, _, value in _fields(data):
@@ -265,8 +296,8 @@ def decode_message(data: bytes, message: str) -> dict[str, Any]:
                 out.setdefault(field.name, []).append(decode_message(raw, field.message))
             else:
                 pending[number] = pending.get(number, b"") + raw
-        elif field.kind in (protomessages.Kind.MAP_STRING, protomessages.Kind.MAP_BYTES):
-            key, item = _map(value, field, binary=field.kind is protomessages.Kind.MAP_BYTES)
+        elif field.kind in _MAPS:
+            key, item = _map(value, field)
             out.setdefault(field.name, {})[key] = item
         elif field.kind is protomessages.Kind.INT_OR_STRING:
             out[field.name] = _int_or_string(value, field)
@@ -279,7 +310,11 @@ def decode_message(data: bytes, message: str) -> dict[str, Any]:
     for number, raw in pending.items():
         field = table[number]
         assert field.message is not None
-        out[field.name] = decode_message(raw, field.message)
+        decoded = decode_message(raw, field.message)
+        if field.inline:
+            out.update(decoded)
+        else:
+            out[field.name] = decoded
     keep = {f.name for f in table.values() if f.keep_empty}
     # NB: a zero time is null in Go's JSON; it is left out here, which every
     # reader treats the same as null.
@@ -294,7 +329,7 @@ def decode(body: bytes) -> dict[str, Any]:
     """Decode a ``k8s\\0`` protobuf request body into the equivalent JSON object."""
     if not body.startswith(MAGIC):
         raise ProtobufError("missing the k8s\\0 protobuf prefix")
-    envelope = protomessages.MESSAGES["Unknown"]
+    envelope = MESSAGES["Unknown"]
     type_meta: dict[str, Any] = {}
     raw = b""
     encoding = content_type = ""
@@ -317,9 +352,7 @@ def decode(body: bytes) -> dict[str, Any]:
         if content_type.split(";", 1)[0].strip().lower() != "application/json":
             raise ProtobufError(f"unsupported raw content type {content_type!r}")
         return _decode_json(raw, api_version=api_version, kind=kind)
-    message = protomessages.TOP_LEVEL.get((api_version, kind)) or protomessages.TOP_LEVEL.get(
-        (None, kind)
-    )
+    message = TOP_LEVEL.get((api_version, kind)) or TOP_LEVEL.get((None, kind))
     if message is None:
         raise UnsupportedKindError(api_version, kind)
     obj: dict[str, Any] = {"kind": kind}

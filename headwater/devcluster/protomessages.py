@@ -4,12 +4,12 @@ Field numbers are those of the Kubernetes ``generated.proto`` files:
 k8s.io/apimachinery runtime (Unknown, TypeMeta) and meta/v1 (ObjectMeta,
 OwnerReference, ManagedFieldsEntry, DeleteOptions, Preconditions,
 LabelSelector), k8s.io/api core/v1 (Secret, ConfigMap, Namespace, Pod, PodSpec,
-Container, ContainerPort, LocalObjectReference, ServiceAccount, Service,
-ServiceSpec, ServicePort) and apps/v1 (Deployment,
+Container, ContainerPort, ResourceRequirements, LocalObjectReference,
+ServiceAccount, Service, ServiceSpec, ServicePort) and apps/v1 (Deployment,
 DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment) and batch/v1
-(Job, JobSpec). A table may
-leave fields out; the decoder then accepts them only empty, so nothing a
-client sends is silently dropped. Pure data, no I/O.
+(Job, JobSpec). The kinds of the other API groups are in ``protokinds``. A
+table may leave fields out; the decoder then accepts them only empty, so
+nothing a client sends is silently dropped. Pure data, no I/O.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ class Kind(enum.Enum):
     MAP_STRING = "map_string"  # map<string, string>
     MAP_BYTES = "map_bytes"  # map<string, bytes>
     INT_OR_STRING = "int_or_string"  # intstr.IntOrString{type = 1, intVal = 2, strVal = 3}
+    MAP_QUANTITY = "map_quantity"  # map<string, resource.Quantity{string = 1}> → strings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +42,8 @@ class Field:
     ``keep_empty`` marks fields Go marshals to JSON even when empty: pointer
     fields (present on the wire only when set) and required fields without
     ``omitempty``. Others are dropped when empty, as ``omitempty`` drops them.
+    ``inline`` marks an embedded Go struct with ``json:",inline"``: a message on
+    the wire whose fields JSON puts in the enclosing object.
     """
 
     name: str
@@ -48,6 +51,7 @@ class Field:
     repeated: bool = False
     message: str | None = None
     keep_empty: bool = False
+    inline: bool = False
 
 
 Message = Mapping[int, Field]
@@ -177,6 +181,7 @@ MESSAGES: dict[str, Message] = {
         4: Field("args", Kind.STRING, repeated=True),
         5: Field("workingDir", Kind.STRING),
         6: Field("ports", Kind.MESSAGE, repeated=True, message="ContainerPort"),
+        8: Field("resources", Kind.MESSAGE, message="ResourceRequirements"),
         13: Field("terminationMessagePath", Kind.STRING),
         14: Field("imagePullPolicy", Kind.STRING),
         16: Field("stdin", Kind.BOOL),
@@ -191,6 +196,10 @@ MESSAGES: dict[str, Message] = {
         3: Field("containerPort", Kind.INT, keep_empty=True),
         4: Field("protocol", Kind.STRING),
         5: Field("hostIP", Kind.STRING),
+    },
+    "ResourceRequirements": {
+        1: Field("limits", Kind.MAP_QUANTITY),
+        2: Field("requests", Kind.MAP_QUANTITY),
     },
     "LabelSelector": {
         1: Field("matchLabels", Kind.MAP_STRING),
@@ -306,5 +315,3 @@ TOP_LEVEL: dict[tuple[str | None, str], str] = {
     ("batch/v1", "Job"): "Job",
     (None, "DeleteOptions"): "DeleteOptions",
 }
-
-SUPPORTED_KINDS: frozenset[str] = frozenset(kind for _, kind in TOP_LEVEL)

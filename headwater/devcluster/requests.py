@@ -127,6 +127,7 @@ def parse_path(registry: resources.Registry, path: str) -> Target | None:
         (subresource == "status" and res.has_status)
         or (subresource == "finalize" and res.key == "/namespaces")
         or (subresource == "scale" and res.key in scaling.SCALABLE)
+        or (subresource == "token" and res.key == "/serviceaccounts")
     ):
         return None
     return Target(res, namespace, name, subresource)

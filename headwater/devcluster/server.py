@@ -35,6 +35,7 @@ from headwater.devcluster import (
     requests,
     resources,
     storage,
+    tokens,
     typeinfo,
 )
 
@@ -78,6 +79,7 @@ class Server:
         self.state = state
         self.token = token
         self.address = address
+        self.tokens = tokens.Issuer()
         self._openapi: dict[str, tuple[str, bytes]] = {}
 
     def app(self) -> web.Application:
@@ -129,6 +131,8 @@ class Server:
                 raise errors.method_not_allowed()
         if target.subresource == "scale":
             return await handlers.scale(request, self.state, target)
+        if target.subresource == "token":
+            return await tokens.create(request, self.state, target, self.tokens)
         if method == "GET":
             if target.name is None:
                 return await handlers.list_or_watch(request, self.state, target)

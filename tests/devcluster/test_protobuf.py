@@ -676,7 +676,11 @@ def test_malformed_body_is_refused(name: str, body: bytes) -> None:
 
 @pytest.mark.parametrize(
     ("api_version", "kind"),
-    [("rbac.authorization.k8s.io/v1", "Role"), ("batch/v1", "CronJob"), ("v2", "Secret")],
+    [
+        ("autoscaling/v2", "HorizontalPodAutoscaler"),
+        ("storage.k8s.io/v1", "StorageClass"),
+        ("v2", "Secret"),
+    ],
 )
 def test_unsupported_kind_is_refused_by_name(api_version: str, kind: str) -> None:
     with pytest.raises(protobuf.UnsupportedKindError) as caught:

@@ -60,9 +60,15 @@ def test_create_job_completes(devcluster: Devcluster, namespace: str) -> None:
 
 
 def test_unsupported_kind_is_415_not_a_silent_loss(devcluster: Devcluster, namespace: str) -> None:
+    devcluster.kubectl("create", "deployment", "web", "-n", namespace, "--image=nginx")
+
+    # NB: kubectl autoscale sends a protobuf HorizontalPodAutoscaler, a kind
+    # the decoder has no table for; -v=6 shows the server's answer.
     result = devcluster.kubectl(
-        "create", "role", "reader", "-n", namespace, "--verb=get", "--resource=pods", check=False
+        "autoscale", "deployment", "web", "-n", namespace, "--max=3", "-v=6", check=False
     )
 
     assert result.returncode != 0
-    assert "unknown format" in result.stderr
+    assert "415 Unsupported Media Type" in result.stderr
+    missing = devcluster.kubectl("get", "hpa", "web", "-n", namespace, check=False)
+    assert "NotFound" in missing.stderr
