@@ -219,6 +219,7 @@ def _scalar(value: int | bytes, field: protomessages.Field) -> Any:
         protomessages.Kind.BOOL: lambda v, f: _int(v, f) != 0,
         protomessages.Kind.INT: _int,
         protomessages.Kind.TIME: _time,
+        protomessages.Kind.QUANTITY: _quantity,
     }
     return convert[field.kind](value, field)
 

@@ -5,8 +5,11 @@ k8s.io/api rbac/v1 (Role, ClusterRole, RoleBinding, ClusterRoleBinding,
 PolicyRule, AggregationRule, Subject, RoleRef), batch/v1 (CronJob,
 CronJobSpec, JobTemplateSpec), networking/v1 (Ingress and its spec types),
 policy/v1 (PodDisruptionBudget), scheduling/v1 (PriorityClass),
-authentication/v1 (TokenRequest, BoundObjectReference) and core/v1
-(ResourceQuota, ScopeSelector, TypedLocalObjectReference). ``keep_empty``
+authentication/v1 (TokenRequest, BoundObjectReference), autoscaling/v2
+(HorizontalPodAutoscaler, sent by ``kubectl autoscale``, with its spec, metric
+sources and scaling behavior; its status is left out, so only an empty one is
+accepted) and core/v1 (ResourceQuota, ScopeSelector,
+TypedLocalObjectReference). ``keep_empty``
 follows the Go types: pointers and fields without ``omitempty``. The tables'
 messages may refer to those of ``protomessages`` (ObjectMeta, LabelSelector,
 JobSpec, …) and the other way round; ``protobuf`` looks both up as one set.
@@ -188,6 +191,89 @@ MESSAGES: dict[str, protomessages.Message] = {
         3: Field("name", Kind.STRING),
         4: Field("uid", Kind.STRING),
     },
+    # autoscaling/v2, the body of kubectl autoscale
+    "HorizontalPodAutoscaler": {
+        1: _META,
+        2: Field("spec", Kind.MESSAGE, message="HorizontalPodAutoscalerSpec", keep_empty=True),
+    },
+    "HorizontalPodAutoscalerSpec": {
+        1: Field(
+            "scaleTargetRef", Kind.MESSAGE, message="CrossVersionObjectReference", keep_empty=True
+        ),
+        2: Field("minReplicas", Kind.INT, keep_empty=True),
+        3: Field("maxReplicas", Kind.INT, keep_empty=True),
+        4: Field("metrics", Kind.MESSAGE, repeated=True, message="MetricSpec"),
+        5: Field(
+            "behavior", Kind.MESSAGE, message="HorizontalPodAutoscalerBehavior", keep_empty=True
+        ),
+    },
+    "CrossVersionObjectReference": {
+        1: Field("kind", Kind.STRING, keep_empty=True),
+        2: Field("name", Kind.STRING, keep_empty=True),
+        3: Field("apiVersion", Kind.STRING),
+    },
+    "MetricSpec": {
+        1: Field("type", Kind.STRING, keep_empty=True),
+        2: Field("object", Kind.MESSAGE, message="ObjectMetricSource", keep_empty=True),
+        3: Field("pods", Kind.MESSAGE, message="PodsMetricSource", keep_empty=True),
+        4: Field("resource", Kind.MESSAGE, message="ResourceMetricSource", keep_empty=True),
+        5: Field("external", Kind.MESSAGE, message="ExternalMetricSource", keep_empty=True),
+        7: Field(
+            "containerResource",
+            Kind.MESSAGE,
+            message="ContainerResourceMetricSource",
+            keep_empty=True,
+        ),
+    },
+    "ObjectMetricSource": {
+        1: Field(
+            "describedObject", Kind.MESSAGE, message="CrossVersionObjectReference", keep_empty=True
+        ),
+        2: Field("target", Kind.MESSAGE, message="MetricTarget", keep_empty=True),
+        3: Field("metric", Kind.MESSAGE, message="MetricIdentifier", keep_empty=True),
+    },
+    "PodsMetricSource": {
+        1: Field("metric", Kind.MESSAGE, message="MetricIdentifier", keep_empty=True),
+        2: Field("target", Kind.MESSAGE, message="MetricTarget", keep_empty=True),
+    },
+    "ResourceMetricSource": {
+        1: Field("name", Kind.STRING, keep_empty=True),
+        2: Field("target", Kind.MESSAGE, message="MetricTarget", keep_empty=True),
+    },
+    "ContainerResourceMetricSource": {
+        1: Field("name", Kind.STRING, keep_empty=True),
+        2: Field("target", Kind.MESSAGE, message="MetricTarget", keep_empty=True),
+        3: Field("container", Kind.STRING, keep_empty=True),
+    },
+    "ExternalMetricSource": {
+        1: Field("metric", Kind.MESSAGE, message="MetricIdentifier", keep_empty=True),
+        2: Field("target", Kind.MESSAGE, message="MetricTarget", keep_empty=True),
+    },
+    "MetricIdentifier": {
+        1: Field("name", Kind.STRING, keep_empty=True),
+        2: Field("selector", Kind.MESSAGE, message="LabelSelector", keep_empty=True),
+    },
+    "MetricTarget": {
+        1: Field("type", Kind.STRING, keep_empty=True),
+        2: Field("value", Kind.QUANTITY),
+        3: Field("averageValue", Kind.QUANTITY),
+        4: Field("averageUtilization", Kind.INT, keep_empty=True),
+    },
+    "HorizontalPodAutoscalerBehavior": {
+        1: Field("scaleUp", Kind.MESSAGE, message="HPAScalingRules", keep_empty=True),
+        2: Field("scaleDown", Kind.MESSAGE, message="HPAScalingRules", keep_empty=True),
+    },
+    "HPAScalingRules": {
+        1: Field("selectPolicy", Kind.STRING, keep_empty=True),
+        2: Field("policies", Kind.MESSAGE, repeated=True, message="HPAScalingPolicy"),
+        3: Field("stabilizationWindowSeconds", Kind.INT, keep_empty=True),
+        4: Field("tolerance", Kind.QUANTITY),
+    },
+    "HPAScalingPolicy": {
+        1: Field("type", Kind.STRING, keep_empty=True),
+        2: Field("value", Kind.INT, keep_empty=True),
+        3: Field("periodSeconds", Kind.INT, keep_empty=True),
+    },
 }
 
 TOP_LEVEL: dict[tuple[str | None, str], str] = {
@@ -201,4 +287,5 @@ TOP_LEVEL: dict[tuple[str | None, str], str] = {
     ("scheduling.k8s.io/v1", "PriorityClass"): "PriorityClass",
     ("v1", "ResourceQuota"): "ResourceQuota",
     ("authentication.k8s.io/v1", "TokenRequest"): "TokenRequest",
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): "HorizontalPodAutoscaler",
 }

@@ -677,8 +677,9 @@ def test_malformed_body_is_refused(name: str, body: bytes) -> None:
 @pytest.mark.parametrize(
     ("api_version", "kind"),
     [
-        ("autoscaling/v2", "HorizontalPodAutoscaler"),
+        ("networking.k8s.io/v1", "NetworkPolicy"),
         ("storage.k8s.io/v1", "StorageClass"),
+        ("autoscaling/v1", "HorizontalPodAutoscaler"),
         ("v2", "Secret"),
     ],
 )

@@ -112,6 +112,16 @@ def test_bound_token_request() -> None:
     }
 
 
+def test_autoscale_metric_targets_keep_quantities_and_percentages() -> None:
+    spec = protobuf.decode(_load("hpa-quantities"))["spec"]
+
+    assert "minReplicas" not in spec
+    assert [metric["resource"] for metric in spec["metrics"]] == [
+        {"name": "cpu", "target": {"type": "AverageValue", "averageValue": "500m"}},
+        {"name": "memory", "target": {"type": "Utilization", "averageUtilization": 70}},
+    ]
+
+
 # --- refusals: a field no table knows is refused when it carries a value ---------
 
 
@@ -156,8 +166,24 @@ def _envelope(raw: bytes, *, api_version: str, kind: str) -> bytes:
         ),
         # TokenRequestSpec field 2 was never assigned.
         ("authentication.k8s.io/v1", "TokenRequest", _ld(2, _ld(2, b"x")), "TokenRequestSpec", 2),
+        # HPA status with desiredReplicas = 2: status has no table.
+        (
+            "autoscaling/v2",
+            "HorizontalPodAutoscaler",
+            _ld(3, _varint(4 << 3) + _varint(2)),
+            "HorizontalPodAutoscaler",
+            3,
+        ),
+        # MetricSpec field 6 was never assigned.
+        (
+            "autoscaling/v2",
+            "HorizontalPodAutoscaler",
+            _ld(2, _ld(4, _ld(6, b"x"))),
+            "MetricSpec",
+            6,
+        ),
     ],
-    ids=["policy-rule", "pdb-status", "quantity", "token-spec"],
+    ids=["policy-rule", "pdb-status", "quantity", "token-spec", "hpa-status", "metric-spec"],
 )
 def test_unknown_field_with_a_value_is_refused(
     api_version: str, kind: str, raw: bytes, message: str, number: int

@@ -1,9 +1,15 @@
-"""kubectl's typed commands send protobuf bodies; the devcluster decodes them."""
+"""kubectl's typed commands send protobuf bodies; the devcluster decodes them.
+
+A kind the decoder has no table for (none of kubectl's generators sends one)
+is refused with 415, never stored without its data.
+"""
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 
+from headwater.devcluster import protobuf
 from tests.devcluster import test_kubelet as workloads
 from tests.fixtures import devcluster as fixtures
 
@@ -59,16 +65,60 @@ def test_create_job_completes(devcluster: Devcluster, namespace: str) -> None:
     )
 
 
-def test_unsupported_kind_is_415_not_a_silent_loss(devcluster: Devcluster, namespace: str) -> None:
-    devcluster.kubectl("create", "deployment", "web", "-n", namespace, "--image=nginx")
+def test_autoscale_creates_a_v2_hpa(devcluster: Devcluster, namespace: str) -> None:
+    devcluster.kubectl("create", "deployment", "x", "-n", namespace, "--image=nginx")
 
-    # NB: kubectl autoscale sends a protobuf HorizontalPodAutoscaler, a kind
-    # the decoder has no table for; -v=6 shows the server's answer.
-    result = devcluster.kubectl(
-        "autoscale", "deployment", "web", "-n", namespace, "--max=3", "-v=6", check=False
+    devcluster.kubectl(
+        "autoscale", "deployment/x", "-n", namespace, "--min=1", "--max=3", "--cpu-percent=80"
     )
 
-    assert result.returncode != 0
-    assert "415 Unsupported Media Type" in result.stderr
-    missing = devcluster.kubectl("get", "hpa", "web", "-n", namespace, check=False)
+    hpa = get(devcluster, namespace, "hpa", "x", "--show-managed-fields")
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"] == {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "x"},
+        "minReplicas": 1,
+        "maxReplicas": 3,
+        "metrics": [
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": {"type": "Utilization", "averageUtilization": 80},
+                },
+            }
+        ],
+    }
+    managers = {entry["manager"] for entry in hpa["metadata"]["managedFields"]}
+    assert managers == {"kubectl-autoscale"}
+
+
+def _network_policy_body(name: str) -> bytes:
+    """A protobuf NetworkPolicy envelope: a kind no kubectl command sends as protobuf."""
+
+    def ld(number: int, payload: bytes) -> bytes:
+        assert len(payload) < 128
+        return bytes([number << 3 | 2, len(payload)]) + payload
+
+    type_meta = ld(1, b"networking.k8s.io/v1") + ld(2, b"NetworkPolicy")
+    raw = ld(1, ld(1, name.encode()))
+    return protobuf.MAGIC + ld(1, type_meta) + ld(2, raw)
+
+
+async def test_unsupported_kind_is_415_not_a_silent_loss(
+    devcluster: Devcluster, namespace: str
+) -> None:
+    url = f"/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies"
+    async with (
+        aiohttp.ClientSession(base_url=devcluster.base_url) as session,
+        session.post(
+            url,
+            data=_network_policy_body("deny"),
+            headers={"Content-Type": protobuf.CONTENT_TYPE, "Accept": "application/json"},
+        ) as response,
+    ):
+        status = await response.json()
+
+    assert response.status == 415
+    assert (status["kind"], status["reason"]) == ("Status", "UnsupportedMediaType")
+    missing = devcluster.kubectl("get", "networkpolicy", "deny", "-n", namespace, check=False)
     assert "NotFound" in missing.stderr

@@ -2,7 +2,8 @@
 
 Starts a devcluster and, in front of it, a recording proxy on 127.0.0.1 that
 saves every protobuf request body before forwarding it unchanged; then runs
-each command of ``COMMANDS`` with the real kubectl through the proxy (saving
+each command of ``COMMANDS`` (``kubectl create …`` or ``kubectl autoscale
+…``) with the real kubectl through the proxy (saving
 ``<name>.pb``) and again with ``--dry-run=client -o json`` (saving
 ``<name>.json``). A command whose create is refused is still captured: the
 body is what kubectl sent, whatever the server answered.
@@ -30,11 +31,12 @@ NAMESPACE = "default"
 
 @dataclasses.dataclass(frozen=True)
 class Command:
-    """One capture: ``args`` after ``kubectl create``; ``client_json`` when it has a dry run."""
+    """One capture: ``args`` after ``kubectl <verb>``; ``client_json`` when it has a dry run."""
 
     name: str
     args: tuple[str, ...]
     client_json: bool = True
+    verb: str = "create"
 
 
 # Objects the captured commands refer to, created first from JSON (not captured).
@@ -57,6 +59,18 @@ SETUP: tuple[dict[str, object], ...] = (
                         }
                     }
                 }
+            },
+        },
+    },
+    {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
             },
         },
     },
@@ -140,6 +154,16 @@ COMMANDS: tuple[Command, ...] = (
          "--bound-object-uid=0b6e8f2c-1111-4222-8333-444455556666"),
         client_json=False,
     ),
+    Command(
+        "hpa-cpu-percent",
+        ("deployment/web", "--min=1", "--max=3", "--cpu-percent=80"),
+        verb="autoscale",
+    ),
+    Command(
+        "hpa-quantities",
+        ("deployment/web", "--name=web-q", "--max=5", "--cpu=500m", "--memory=70%"),
+        verb="autoscale",
+    ),
 )  # fmt: skip
 
 
@@ -163,7 +187,7 @@ async def _record(request: web.Request, *, upstream: str, sink: list[bytes]) -> 
 
 async def _kubectl(
     kubeconfig: pathlib.Path, cache: pathlib.Path, *args: str, stdin: bytes | None = None
-) -> tuple[int, str]:
+) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         str(fixtures.KUBECTL), "--kubeconfig", str(kubeconfig), "--cache-dir", str(cache),
         "-n", NAMESPACE, *args,
@@ -171,7 +195,8 @@ async def _kubectl(
         env={**os.environ, "KUBECACHEDIR": str(cache)},
     )  # fmt: skip
     out, err = await process.communicate(stdin)
-    return int(process.returncode or 0), (out + err).decode()
+    # NB: stdout alone: kubectl prints deprecation warnings (--cpu-percent) on stderr.
+    return int(process.returncode or 0), out.decode(), err.decode()
 
 
 async def capture(
@@ -201,27 +226,27 @@ async def capture(
         )
         cache = directory / "cache"
         for obj in SETUP:
-            code, text = await _kubectl(
+            code, _, err = await _kubectl(
                 kubeconfig, cache, "create", "-f", "-", stdin=json.dumps(obj).encode()
             )
             if code:
-                raise RuntimeError(f"setup failed: {text}")
+                raise RuntimeError(f"setup failed: {err}")
         for command in COMMANDS:
             printed: Any = None
             if command.client_json:
                 # NB: the flags go right after the subcommand: anything after a
                 # "--" in the arguments is the container's command.
                 subcommand, *rest = command.args
-                code, text = await _kubectl(
-                    kubeconfig, cache, "create", subcommand, "--dry-run=client", "-o", "json",
+                code, text, err = await _kubectl(
+                    kubeconfig, cache, command.verb, subcommand, "--dry-run=client", "-o", "json",
                     *rest,
                 )  # fmt: skip
                 if code:
-                    raise RuntimeError(f"{command.name}: client dry run failed: {text}")
+                    raise RuntimeError(f"{command.name}: client dry run failed: {err}")
                 printed = json.loads(text)
             sink.clear()
-            code, text = await _kubectl(proxied, cache, "create", *command.args)
-            print(f"{command.name}: exit {code}: {text.strip()}")
+            code, text, err = await _kubectl(proxied, cache, command.verb, *command.args)
+            print(f"{command.name}: exit {code}: {(text + err).strip()}")
             if len(sink) != 1:
                 raise RuntimeError(f"{command.name}: {len(sink)} protobuf bodies, expected 1")
             captured[command.name] = (sink[0], printed)
