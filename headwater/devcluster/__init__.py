@@ -11,7 +11,8 @@ Layers, from the wire inwards:
   ``kubeconfig`` (kubeconfig file, TLS material);
 - ``handlers`` (REST verbs), ``watch_stream`` (watch responses), ``requests``
   (paths, queries, body decoding; ``protobuf`` for client-go bodies),
-  ``discovery``, ``openapi``, ``tables``, ``scaling``;
+  ``discovery``, ``openapi`` (v3) and ``openapiv2`` (``gnostic`` for its
+  protobuf form), ``tables``, ``scaling``;
 - ``cluster`` (state and the write pipeline), ``strategies`` (its pure rules),
   ``crds`` and ``customs``
   (CustomResourceDefinitions and custom objects), ``validation`` and

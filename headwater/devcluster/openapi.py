@@ -20,7 +20,8 @@ from headwater.devcluster import crds, resources, schemas
 
 _REF = "#/components/schemas/"
 _META = "io.k8s.apimachinery.pkg.apis.meta.v1."
-_COMMON = (
+# Definitions every document carries (request and response bodies of all paths).
+COMMON = (
     _META + "DeleteOptions",
     _META + "Status",
     _META + "Patch",
@@ -81,7 +82,8 @@ def _closure(roots: list[str]) -> dict[str, Any]:
     return done
 
 
-def _custom_schema_name(res: resources.Resource) -> str:
+def custom_schema_name(res: resources.Resource) -> str:
+    """A CRD kind's definition name, as the API server forms it: ``com.example.v1.Widget``."""
     reversed_group = ".".join(reversed(res.group.split(".")))
     return f"{reversed_group}.{res.version}.{res.kind}"
 
@@ -251,7 +253,7 @@ def document(registry: resources.Registry, group: str, version: str) -> dict[str
     served = registry.in_group_version(group, version)
     if not served:
         return None
-    roots = list(_COMMON)
+    roots = list(COMMON)
     custom: dict[str, Any] = {}
     paths: dict[str, Any] = {}
     for res in sorted(served, key=lambda r: r.plural):
@@ -262,7 +264,7 @@ def document(registry: resources.Registry, group: str, version: str) -> dict[str
             if list_def:
                 roots.append(list_def)
         else:
-            name = _custom_schema_name(res)
+            name = custom_schema_name(res)
             custom[name] = _custom_schema(res)
             custom[name + "List"] = {
                 "type": "object",

@@ -29,9 +29,11 @@ from headwater.devcluster import (
     discovery,
     encoding,
     errors,
+    gnostic,
     handlers,
     kubeconfig,
     openapi,
+    openapiv2,
     requests,
     resources,
     storage,
@@ -81,6 +83,9 @@ class Server:
         self.address = address
         self.tokens = tokens.Issuer()
         self._openapi: dict[str, tuple[str, bytes]] = {}
+        # /openapi/v2 by media type: (identity of the served resources, body).
+        self._openapi_v2: dict[str, tuple[str, bytes]] = {}
+        self._openapi_v2_lock = asyncio.Lock()
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=BODY_LIMIT, middlewares=[self._guard])
@@ -114,6 +119,8 @@ class Server:
         method = request.method
         if path in ("/healthz", "/livez", "/readyz"):
             return web.Response(text="ok")
+        if method == "GET" and path == "/openapi/v2":
+            return await self._serve_openapi_v2(request)
         if method == "GET":
             found = self._non_resource(request, path)
             if found is not None:
@@ -195,6 +202,7 @@ class Server:
             "/apis",
             "/healthz",
             "/livez",
+            "/openapi/v2",
             "/openapi/v3",
             "/readyz",
             "/version",
@@ -244,6 +252,45 @@ class Server:
         body = encoding.to_json(doc)
         self._openapi[key] = (digest, body)
         return body
+
+    def _identity(self) -> str:
+        """Changes exactly when ``/openapi/v2`` would: served resources and CRD versions."""
+        identity = sorted(
+            (r.group, r.version, r.plural, (r.crd or {}).get("metadata", {}).get("resourceVersion"))
+            for r in self.state.registry.all()
+        )
+        return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:32].upper()
+
+    async def _serve_openapi_v2(self, request: web.Request) -> web.Response:
+        """``/openapi/v2`` as JSON or gnostic protobuf, with an ETag, as the API server has it."""
+        media = openapiv2.negotiate(request.headers.get("Accept"))
+        if media is None:
+            # NB: the API server's OpenAPI handler answers a bare 406, no Status body.
+            return web.Response(status=406, headers={"Vary": "Accept"})
+        body = await self._openapi_v2_body(media)
+        etag = '"' + openapi.digest(body) + '"'
+        headers = {"ETag": etag, "Vary": "Accept"}
+        if etag in (tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")):
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=body, content_type=media, headers=headers)
+
+    async def _openapi_v2_body(self, media: str) -> bytes:
+        # NB: one build at a time; a request waiting here finds the fresh cache.
+        async with self._openapi_v2_lock:
+            identity = self._identity()
+            cached = self._openapi_v2.get(media)
+            if cached is not None and cached[0] == identity:
+                return cached[1]
+            doc = openapiv2.document(self.state.registry)
+            if media == openapiv2.JSON:
+                body = encoding.to_json(doc)
+            else:
+                # The protobuf encoder is pure Python (~0.3 s for the whole
+                # document): keep the event loop serving meanwhile. ``doc`` is
+                # this build's own, so another thread may read it.
+                body = await asyncio.to_thread(gnostic.encode, doc)
+            self._openapi_v2[media] = (identity, body)
+            return body
 
 
 async def run(
