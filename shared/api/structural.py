@@ -7,7 +7,9 @@ The rules (apiextensions.k8s.io/v1, "Specifying a structural schema"):
    ``x-kubernetes-preserve-unknown-fields: true`` stands in for it;
 2. inside ``allOf``/``anyOf``/``oneOf``/``not`` there is no ``description``,
    ``type``, ``default``, ``additionalProperties`` or ``nullable``, and every
-   field named there is also specified outside them;
+   field named there is also specified outside them — except the one pattern
+   kubebuilder writes for IntOrString fields: ``x-kubernetes-int-or-string:
+   true`` beside ``anyOf: [{type: integer}, {type: string}]``;
 3. ``metadata`` at the root may restrict only ``name`` and ``generateName``;
 4. forbidden keywords: ``$ref``, ``definitions``, ``dependencies``,
    ``patternProperties``, ``additionalItems``, ``uniqueItems: true``, ``id``,
@@ -27,6 +29,7 @@ _FORBIDDEN = ("$ref", "definitions", "dependencies", "patternProperties", "addit
 _JUNCTORS = ("allOf", "anyOf", "oneOf", "not")
 _NOT_IN_JUNCTORS = ("description", "type", "default", "additionalProperties", "nullable")
 _TYPES = {"object", "array", "string", "integer", "number", "boolean"}
+_INT_OR_STRING_ANY_OF = [{"type": "integer"}, {"type": "string"}]
 
 
 class NotStructuralError(ValueError):
@@ -95,7 +98,7 @@ def _check_node(node: Any, path: str, problems: list[str]) -> None:
         _check_default(node, where, problems)
     _check_list_type(node, where, problems)
     for junctor in _JUNCTORS:
-        if junctor in node:
+        if junctor in node and not _int_or_string_pattern(node, junctor):
             _check_junctor(node, junctor, where, problems)
     for name, child in node.get("properties", {}).items():
         _check_node(child, f"{path}.{name}", problems)
@@ -155,6 +158,14 @@ def _check_list_type(node: dict[str, Any], where: str, problems: list[str]) -> N
                     problems.append(f"{where}: list-map key {key!r} must be required or defaulted")
     elif keys:
         problems.append(f"{where}: x-kubernetes-list-map-keys needs x-kubernetes-list-type map")
+
+
+def _int_or_string_pattern(node: dict[str, Any], junctor: str) -> bool:
+    return (
+        junctor == "anyOf"
+        and node.get("x-kubernetes-int-or-string") is True
+        and node["anyOf"] == _INT_OR_STRING_ANY_OF
+    )
 
 
 def _check_junctor(node: dict[str, Any], junctor: str, where: str, problems: list[str]) -> None:

@@ -109,6 +109,31 @@ STRUCTURAL_CASES = [
         [".a: type is not allowed inside anyOf"],
     ),
     (
+        "int-or-string with kubebuilder's anyOf of integer and string",
+        _root(
+            port={
+                "x-kubernetes-int-or-string": True,
+                "anyOf": [{"type": "integer"}, {"type": "string"}],
+            }
+        ),
+        [],
+    ),
+    (
+        "type inside anyOf of int-or-string beyond the pattern",
+        _root(
+            port={
+                "x-kubernetes-int-or-string": True,
+                "anyOf": [{"type": "integer"}, {"type": "boolean"}],
+            }
+        ),
+        [".port: type is not allowed inside anyOf"] * 2,
+    ),
+    (
+        "integer-and-string anyOf without int-or-string",
+        _root(port={"type": "string", "anyOf": [{"type": "integer"}, {"type": "string"}]}),
+        [".port: type is not allowed inside anyOf"] * 2,
+    ),
+    (
         "field only inside oneOf",
         _root(a={"type": "object", "oneOf": [{"properties": {"b": {}}}]}),
         [".a: oneOf names 'b', which is not specified outside"],

@@ -374,6 +374,29 @@ async def test_crd_transition_rule_refuses_changing_an_immutable_field(
         assert (await _json(response, 200))["spec"]["size"] == 2
 
 
+async def test_crd_with_kubebuilder_int_or_string_fields(http: aiohttp.ClientSession) -> None:
+    crd = json.loads(json.dumps(CRD))
+    crd["metadata"]["name"] = "ports.sem.example.com"
+    crd["spec"]["names"] = {"plural": "ports", "kind": "Port"}
+    spec_schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    spec_schema["properties"]["target"] = {
+        "x-kubernetes-int-or-string": True,
+        "anyOf": [{"type": "integer"}, {"type": "string"}],
+    }
+    crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    async with http.post(crds, json=crd) as response:
+        await _json(response, 201)
+    base = "/apis/sem.example.com/v1/ports"
+    for name, target in (("number", 8080), ("name", "http")):
+        body = {"apiVersion": "sem.example.com/v1", "kind": "Port", "metadata": {"name": name}}
+        async with http.post(base, json={**body, "spec": {"target": target}}) as response:
+            assert (await _json(response, 201))["spec"]["target"] == target
+    body = {"apiVersion": "sem.example.com/v1", "kind": "Port", "metadata": {"name": "bad"}}
+    async with http.post(base, json={**body, "spec": {"target": True}}) as response:
+        status = await _json(response, 422)
+    assert status["details"]["causes"][0]["field"] == "spec.target"
+
+
 async def test_watch_with_selector_sees_objects_enter_and_leave(
     http: aiohttp.ClientSession,
 ) -> None:
