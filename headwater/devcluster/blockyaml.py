@@ -1,0 +1,400 @@
+"""A fast parser for the block-style YAML that Kubernetes manifests are written in.
+
+``parse`` turns one YAML document into plain data exactly as the libyaml path
+of ``requests`` does (``yaml.compose`` with ``CSafeLoader``, then ``SCALARS``),
+or returns ``None`` — it *declines* — and the caller must use that path.
+It is ~4x faster because it handles only this subset, line by line:
+
+- block mappings and sequences, including ``- key: value`` items, compact
+  nested sequences (``- - a``) and sequences at their key's indentation;
+- single-line scalars: plain, ``'single'`` and ``"double"`` quoted (the libyaml
+  escapes), typed by PyYAML's own implicit resolver table and ``SCALARS``;
+- one-line flow sequences of scalars (``args: ["--a", b]``), ``[]`` and ``{}``;
+- comments, blank lines and one leading ``---``.
+
+It declines everything else and everything it cannot prove it reads the same
+way: anchors, aliases, tags, block scalars, multi-line scalars, flow mappings
+with content, nested or multi-line flow collections, complex keys, directives,
+more than one document, tabs, CR and other line breaks, non-UTF-8 input, empty
+documents, a scalar that does not convert (``017``, ``1:20``, ``.inf``, ``<<``)
+and any indentation libyaml would reject. Declining is always safe; reading a
+document differently is not, so when in doubt the code declines.
+
+Duplicate keys are reported as ``_convert`` in ``requests`` reports them: the
+``str`` of the typed key, in document order, the first key object kept.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+# Scalar conversions of the libyaml path, by resolved tag; timestamps stay text
+# as in sigs.k8s.io/yaml. A tag missing here (merge ``<<``, value ``=``) or a
+# conversion that raises sends the document to PyYAML's full loader.
+SCALARS: dict[str, Callable[[str], Any]] = {
+    "tag:yaml.org,2002:str": str,
+    "tag:yaml.org,2002:int": lambda text: int(text.replace("_", ""), 0),
+    "tag:yaml.org,2002:float": float,
+    "tag:yaml.org,2002:bool": lambda text: text.lower() in ("true", "yes", "on"),
+    "tag:yaml.org,2002:null": lambda text: None,
+    "tag:yaml.org,2002:timestamp": str,
+}
+
+# Characters libyaml accepts that are not line breaks: printable ASCII, LF, and
+# printable non-ASCII minus NEL, LS, PS and the BOM. Tabs and CR are left out
+# on purpose (tabs are not indentation; CRLF handling is libyaml's business).
+_UNSUPPORTED = re.compile(
+    "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
+# Characters that may not start a plain scalar (a leading "-" is allowed when
+# a non-space follows, see ``_plain_start``).
+_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
+# A plain scalar inside a flow sequence, kept narrower than YAML allows: no
+# spaces, no ":" "?" "#" (whose meaning in flow context differs by libyaml
+# version) and no flow indicators.
+_FLOW_PLAIN = re.compile(r"(?:-(?=[^\s,\[\]{}])|[^\s,\[\]{}#:?'\"&*!|>%@`-])[^\s,\[\]{}#:?]*")
+_DOUBLE = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)")
+_ESCAPES = {
+    "0": "\0",
+    "a": "\a",
+    "b": "\b",
+    "t": "\t",
+    "n": "\n",
+    "v": "\v",
+    "f": "\f",
+    "r": "\r",
+    "e": "\x1b",
+    " ": " ",
+    '"': '"',
+    "/": "/",
+    "\\": "\\",
+    "N": "\x85",
+    "_": "\xa0",
+    "L": "\u2028",
+    "P": "\u2029",
+}
+# One line: indentation, an item's "-" with its spaces, a simple plain key
+# with its ":" and spaces (keys that need more go through ``_entry``), the rest.
+_LINE = re.compile(
+    r"^( *+)(-(?: ++|$)|)(?:([A-Za-z0-9_/][A-Za-z0-9_./-]{0,250}+) *+:(?: ++|$)|)(.*)$",
+    re.MULTILINE,
+)
+# libyaml reports a simple key longer than this as an error.
+_MAX_KEY = 1000
+# NB: the same dict CSafeLoader resolves with, so a resolver added to it later
+# is seen here (the memos above would then be stale: register resolvers first).
+_FIRSTS = yaml.CSafeLoader.yaml_implicit_resolvers
+
+
+class _DeclineError(Exception):
+    """The document is outside the subset."""
+
+
+_DECLINED = object()
+
+
+@functools.lru_cache(maxsize=4096)
+def plain_tag(text: str) -> str:
+    """The tag PyYAML's resolver gives a plain scalar (memoized: manifests repeat values).
+
+    This is ``BaseResolver.resolve`` for an untagged plain scalar when no path
+    resolvers are registered, as with ``CSafeLoader``.
+    """
+    resolvers = yaml.CSafeLoader.yaml_implicit_resolvers
+    for tag, regexp in resolvers.get(text[0] if text else "", []) + resolvers.get(None, []):
+        if regexp.match(text):
+            return str(tag)
+    return "tag:yaml.org,2002:str"
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolved(text: str) -> Any:
+    """The typed value of a plain scalar, or ``_DECLINED``."""
+    try:
+        return SCALARS[plain_tag(text)](text)
+    except (KeyError, ValueError):
+        return _DECLINED
+
+
+def _typed(text: str) -> Any:
+    # Most keys and values start with a character no implicit resolver claims.
+    if text and text[0] not in _FIRSTS and None not in _FIRSTS:
+        return text
+    value = _resolved(text)
+    if value is _DECLINED:
+        raise _DeclineError
+    return value
+
+
+_EMPTY = _resolved("")
+
+
+def parse(raw: bytes) -> tuple[Any, list[str]] | None:
+    """The document and its duplicate keys, or ``None`` when outside the subset."""
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
+        return None
+    if text.isascii():
+        # NB: for ASCII, "printable" is exactly \x20-\x7e; much faster than the regex.
+        if not text.replace("\n", "").isprintable():
+            return None
+    elif _UNSUPPORTED.search(text) is not None:
+        return None
+    try:
+        return _Document(text).parse()
+    except (_DeclineError, IndexError, RecursionError):
+        return None
+
+
+def _plain_start(text: str) -> bool:
+    first = text[0]
+    if first not in _INDICATORS:
+        return True
+    return first == "-" and len(text) > 1 and text[1] != " "
+
+
+def _tail(text: str, end: int) -> None:
+    """Decline unless only spaces or a comment follow ``end``."""
+    rest = text[end:]
+    stripped = rest.lstrip(" ")
+    if stripped and (stripped[0] != "#" or stripped == rest):
+        raise _DeclineError
+
+
+def _unescape(match: re.Match[str]) -> str:
+    code = match.group(1)
+    if len(code) == 1:
+        if code not in _ESCAPES:
+            raise _DeclineError
+        return _ESCAPES[code]
+    point = int(code[1:], 16)
+    if 0xD800 <= point <= 0xDFFF or point > 0x10FFFF:
+        raise _DeclineError
+    return chr(point)
+
+
+def _quoted(text: str, start: int) -> tuple[str, int]:
+    """The quoted scalar at ``text[start]`` and the index after its closing quote."""
+    if text[start] == "'":
+        end = text.find("'", start + 1)
+        while end >= 0 and text[end + 1 : end + 2] == "'":
+            end = text.find("'", end + 2)
+        if end < 0:
+            raise _DeclineError
+        return text[start + 1 : end].replace("''", "'"), end + 1
+    end = text.find('"', start + 1)
+    if end < 0:
+        raise _DeclineError
+    body = text[start + 1 : end]
+    if "\\" not in body:
+        return body, end + 1
+    match = _DOUBLE.match(text, start)
+    if match is None:
+        raise _DeclineError
+    return _ESCAPE.sub(_unescape, match.group(1)), match.end()
+
+
+def _flow_sequence(text: str) -> list[Any]:
+    """A one-line flow sequence of scalars (``text`` starts with ``[``)."""
+    items: list[Any] = []
+    pos = 1
+    length = len(text)
+    while pos < length and text[pos] == " ":
+        pos += 1
+    if text[pos] == "]":
+        _tail(text, pos + 1)
+        return items
+    while True:
+        if text[pos] in "'\"":
+            value, pos = _quoted(text, pos)
+            items.append(value)
+        else:
+            match = _FLOW_PLAIN.match(text, pos)
+            if match is None:
+                raise _DeclineError
+            items.append(_typed(match.group()))
+            pos = match.end()
+        while pos < length and text[pos] == " ":
+            pos += 1
+        separator = text[pos]
+        pos += 1
+        if separator == "]":
+            _tail(text, pos)
+            return items
+        if separator != ",":
+            raise _DeclineError
+        while pos < length and text[pos] == " ":
+            pos += 1
+
+
+def _inline(text: str) -> Any:
+    """A value written on the line of its key or ``-`` (``text`` is stripped on the left)."""
+    first = text[0]
+    if first == '"' or first == "'":
+        value, end = _quoted(text, 0)
+        _tail(text, end)
+        return value
+    if first == "[":
+        return _flow_sequence(text)
+    if first == "{":
+        end = text.find("}")
+        if end < 0 or text[1:end].strip(" "):
+            raise _DeclineError
+        _tail(text, end + 1)
+        return {}
+    if not _plain_start(text):
+        raise _DeclineError
+    comment = text.find(" #")
+    if comment >= 0:
+        text = text[:comment]
+    text = text.rstrip(" ")
+    if ": " in text or text[-1] == ":":
+        raise _DeclineError
+    return _typed(text)
+
+
+def _entry(content: str) -> tuple[Any, str] | None:
+    """The key of a mapping entry and the text after its ``:``; ``None`` if not an entry."""
+    if content[0] == '"' or content[0] == "'":
+        key, end = _quoted(content, 0)
+        if end > _MAX_KEY:
+            raise _DeclineError
+        rest = content[end:].lstrip(" ")
+        if not rest.startswith(":"):
+            if rest and rest[0] != "#":
+                raise _DeclineError
+            return None
+        if len(rest) > 1 and rest[1] != " ":
+            raise _DeclineError
+        return key, rest[1:].lstrip(" ")
+    colon = content.find(": ")
+    if colon < 0:
+        if content[-1] != ":":
+            return None
+        colon = len(content) - 1
+    comment = content.find(" #")
+    if 0 <= comment < colon:
+        return None
+    if colon > _MAX_KEY or not _plain_start(content):
+        raise _DeclineError
+    name = content[:colon].rstrip(" ")
+    return _typed(name), content[colon + 1 :].lstrip(" ")
+
+
+class _Document:
+    """One document's significant lines as rows ``(indent, dash, key, rest)``.
+
+    ``dash`` is a leading ``-`` with its spaces (an item), ``key`` a simple
+    plain key (letters, digits, ``_./-``) already split from its ``:``, and
+    ``rest`` the remaining text; a line that is neither keeps its text in
+    ``rest`` for ``_entry`` and ``_inline``.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.rows: list[tuple[int, str, str, str]] = []
+        self.duplicates: list[str] = []
+        started = False
+        for spaces, dash, key, rest in _LINE.findall(text):
+            if not dash and not key:
+                if not rest or rest[0] == "#":
+                    continue
+                if not spaces and (rest[:3] in ("---", "...") or rest[0] == "%"):
+                    if started or rest[:3] != "---":
+                        raise _DeclineError
+                    _tail(rest, 3)
+                    started = True
+                    continue
+            started = True
+            self.rows.append((len(spaces), dash, key, rest))
+        self.count = len(self.rows)
+
+    def parse(self) -> tuple[Any, list[str]]:
+        if not self.count:
+            raise _DeclineError
+        value, end = self._block(0, self.rows[0][0])
+        if end != self.count:
+            raise _DeclineError
+        return value, self.duplicates
+
+    def _block(self, index: int, indent: int) -> tuple[Any, int]:
+        _, dash, key, rest = self.rows[index]
+        if dash:
+            return self._sequence(index, indent)
+        entry = (_typed(key), rest) if key else _entry(rest)
+        if entry is None:
+            raise _DeclineError
+        return self._mapping(index, indent, entry)
+
+    def _nested(self, index: int, indent: int, *, indentless: bool) -> tuple[Any, int]:
+        """The value of a key or ``-`` with nothing after it on line ``index - 1``."""
+        if index < self.count:
+            below, dash, _, _ = self.rows[index]
+            if below > indent:
+                return self._block(index, below)
+            if indentless and below == indent and dash:
+                return self._sequence(index, indent)
+        return _EMPTY, index
+
+    def _mapping(self, index: int, indent: int, entry: tuple[Any, str]) -> tuple[Any, int]:
+        result: dict[Any, Any] = {}
+        rows, count = self.rows, self.count
+        while True:
+            key, rest = entry
+            if key in result:
+                self.duplicates.append(str(key))
+            if not rest or rest[0] == "#":
+                result[key], index = self._nested(index + 1, indent, indentless=True)
+            else:
+                result[key] = _inline(rest)
+                index += 1
+            if index >= count:
+                return result, index
+            below, dash, name, rest = rows[index]
+            if below < indent:
+                return result, index
+            if below > indent or dash:
+                raise _DeclineError
+            found = (_typed(name), rest) if name else _entry(rest)
+            if found is None:
+                raise _DeclineError
+            entry = found
+
+    def _sequence(self, index: int, indent: int) -> tuple[Any, int]:
+        result: list[Any] = []
+        rows, count = self.rows, self.count
+        while True:
+            _, dash, key, rest = rows[index]
+            column = indent + len(dash)
+            if key:
+                value, index = self._mapping(index, column, (_typed(key), rest))
+            elif not rest or rest[0] == "#":
+                value, index = self._nested(index + 1, indent, indentless=False)
+            elif rest[0] == "-" and (len(rest) == 1 or rest[1] == " "):
+                # A compact nested sequence: re-read this line from its second "-".
+                inner = _LINE.match(rest)
+                if inner is None:
+                    raise _DeclineError
+                rows[index] = (column, inner[2], inner[3], inner[4])
+                value, index = self._sequence(index, column)
+            else:
+                entry = _entry(rest)
+                if entry is None:
+                    value = _inline(rest)
+                    index += 1
+                else:
+                    value, index = self._mapping(index, column, entry)
+            result.append(value)
+            if index >= count:
+                return result, index
+            below, dash, _, _ = rows[index]
+            if below > indent:
+                raise _DeclineError
+            if below < indent or not dash:
+                return result, index

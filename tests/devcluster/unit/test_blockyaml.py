@@ -1,0 +1,530 @@
+"""blockyaml (the fast YAML body parser) against the libyaml path it stands in for.
+
+The reference is the decoder as it was before the fast path: ``yaml.compose``
+with ``CSafeLoader``, the scalar table below, PyYAML's full loader for what that
+cannot type. For every input the fast parser must give the same data (types
+included: ``1``, ``1.0`` and ``True`` differ) and the same duplicate keys, or
+decline. Inputs: every YAML file in the repository, thousands of seeded random
+manifest-like documents (and mutations of them, mostly malformed), and tables
+of supported and unsupported constructs.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import random
+import re
+from typing import Any
+
+import pytest
+import yaml
+
+from bench import devcluster_bench
+from headwater.devcluster import blockyaml, errors, requests
+
+REPO = pathlib.Path(__file__).resolve().parents[3]
+
+# The scalar conversions of the decoder before the fast path, kept here so the
+# reference does not depend on the code under test.
+_REFERENCE_SCALARS: dict[str, Any] = {
+    "tag:yaml.org,2002:str": str,
+    "tag:yaml.org,2002:int": lambda text: int(text.replace("_", ""), 0),
+    "tag:yaml.org,2002:float": float,
+    "tag:yaml.org,2002:bool": lambda text: text.lower() in ("true", "yes", "on"),
+    "tag:yaml.org,2002:null": lambda text: None,
+    "tag:yaml.org,2002:timestamp": str,
+}
+
+
+def shape(value: Any) -> Any:
+    """``value`` with every scalar's type spelled out and mapping order kept."""
+    if isinstance(value, dict):
+        return ("dict", [(shape(key), shape(item)) for key, item in value.items()])
+    if isinstance(value, list):
+        return ("list", [shape(item) for item in value])
+    return (type(value).__name__, repr(value))
+
+
+def _reference_convert(node: yaml.Node, duplicates: list[str]) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        result = {}
+        for key_node, value_node in node.value:
+            key = _reference_convert(key_node, duplicates)
+            if key in result:
+                duplicates.append(str(key))
+            result[key] = _reference_convert(value_node, duplicates)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_reference_convert(item, duplicates) for item in node.value]
+    return _REFERENCE_SCALARS[node.tag](node.value)
+
+
+def reference(raw: bytes) -> tuple[Any, ...]:
+    """``("ok", shape, duplicates)`` or ``("error", message)`` as the old decoder saw ``raw``."""
+    duplicates: list[str] = []
+    try:
+        try:
+            node = yaml.compose(raw, Loader=yaml.CSafeLoader)
+            value = None if node is None else _reference_convert(node, duplicates)
+        except (KeyError, ValueError):
+            duplicates = []
+            value = yaml.load(raw, Loader=requests._Loader)
+    except yaml.YAMLError as error:
+        return ("error", str(error))
+    except TypeError as error:  # a collection as a key: the old decoder crashed
+        return ("crash", str(error))
+    return ("ok", shape(value), duplicates)
+
+
+def check(raw: bytes) -> bool:
+    """Assert the fast parser agrees with the reference or declines; ``True`` if it accepted."""
+    expected = reference(raw)
+    fast = blockyaml.parse(raw)
+    if expected[0] == "ok":
+        slow_value, slow_duplicates = requests._parse_yaml_slowly(raw)
+        assert ("ok", shape(slow_value), slow_duplicates) == expected, raw
+    if fast is None:
+        return False
+    assert expected[0] == "ok", (raw, expected)
+    assert ("ok", shape(fast[0]), fast[1]) == expected, raw
+    return True
+
+
+# --- the repository's YAML ----------------------------------------------------------
+
+
+def _repo_documents() -> list[tuple[str, bytes]]:
+    documents = []
+    for path in sorted(REPO.rglob("*.y*ml")):
+        parts = path.relative_to(REPO).parts
+        if (
+            parts[0].startswith(".")
+            or "node_modules" in parts
+            or path.suffix not in (".yaml", ".yml")
+        ):
+            continue
+        text = path.read_text(errors="replace")
+        for number, part in enumerate(re.split(r"(?m)^---[ \t]*$", text)):
+            if part.strip():
+                documents.append((f"{path.relative_to(REPO)}#{number}", part.encode()))
+    return documents
+
+
+REPO_DOCUMENTS = _repo_documents()
+
+
+def test_repository_yaml_matches_libyaml() -> None:
+    accepted = [name for name, raw in REPO_DOCUMENTS if check(raw)]
+    assert len(REPO_DOCUMENTS) > 100
+    # Most repository manifests are plain block YAML; if this falls, something
+    # common started to be declined.
+    assert len(accepted) > len(REPO_DOCUMENTS) // 2, accepted
+
+
+def test_bench_deployment_takes_the_fast_path() -> None:
+    raw = devcluster_bench.DEPLOYMENT.format(name="n", namespace="ns", iteration=7).encode()
+    assert check(raw)
+
+
+def test_multi_document_files_are_declined() -> None:
+    assert blockyaml.parse(b"a: 1\n---\nb: 2\n") is None
+    assert reference(b"a: 1\n---\nb: 2\n")[0] == "error"
+
+
+# --- supported and unsupported constructs ---------------------------------------------
+
+SUPPORTED = [
+    b"---\na: 1\n",
+    b"--- # start\na: 1\n",
+    b"# lead\n\na: 1 # trailing\n  # indented comment\nb: '#not a comment'\n",
+    b"a:\n- 1\n- b\nc: d\n",
+    b"a:\n  - x: 1\n    y: 2\n  -   z: 3\n      w: [\"--a\", b, 'c''d', 2, 0x1F]\n",
+    b"- - a\n  - b\n- - - c\n-\n- \n  k: v\n",
+    b"a: []\nb: {}\nc: [ ]\nd: { }\ne:\nf: ~\ng: null\n",
+    b'\'quoted key\': 1\n"dq": "a\\"b\\\\n\\x41\\u00e9\\t"\nk-e.y/z: v\na:b: c\n',
+    b"url: http://example.com:8080/x?y=z#frag\nimage: ghcr.io/x/y:1.2@sha256:abc\n",
+    b"n: 017x\nd: 2024-01-01\nt: 2024-01-01T10:00:00Z\nf: 1e3\ng: 1.5e3\nh: -.5\ni: +12\n",
+    b"b: [yes, No, on, OFF, true, False, Y, n]\n",
+    b"caf\xc3\xa9: \xe6\x97\xa5\xe6\x9c\xac\n",
+    b"  indented: root\n  second: 2\n",
+    b"- a\n- 'b'\n- \"c\"\n- [d]\n",
+    b"a: value with spaces   \nb: x#y\nc: a , b\n",
+]
+
+UNSUPPORTED = [
+    b"a: &anchor 1\nb: *anchor\n",
+    b"a: !!str 1\n",
+    b"a: !custom x\n",
+    b"a: |\n  text\n",
+    b"a: >\n  text\n",
+    b"a: multi\n  line\n",
+    b"a: 'multi\n  line'\n",
+    b'a: "multi\n  line"\n',
+    b"a: {b: 1}\n",
+    b"a: [[1]]\n",
+    b"a: [1,\n  2]\n",
+    b"? complex\n: key\n",
+    b"%YAML 1.1\n---\na: 1\n",
+    b"a: 1\n...\n",
+    b"a:\n\tb: 1\n",
+    b"a: 1\r\nb: 2\r\n",
+    b"\xef\xbb\xbfa: 1\n",
+    b"",
+    b"# only a comment\n",
+    b"plain scalar\n",
+    b"a: 017\n",
+    b"a: 1:20\n",
+    b"a: .inf\n",
+    b"<<: {a: 1}\n",
+    b"a: 0_7\n",
+    b"k" * 1100 + b": v\n",
+    b"a: [x: 1]\n",
+    b"a: [b, ]\n",
+    b'a: "\\q"\n',
+    b'a: "\\ud800"\n',
+    b"---#c\na: 1\n",
+    b"a: 'x'#c\n",
+    b"a: \xff\n",
+    b"a: 1\n b: 2\n",
+]
+
+
+@pytest.mark.parametrize("raw", SUPPORTED, ids=lambda raw: repr(raw[:30]))
+def test_supported_constructs_take_the_fast_path(raw: bytes) -> None:
+    assert check(raw)
+
+
+@pytest.mark.parametrize("raw", UNSUPPORTED, ids=lambda raw: repr(raw[:30]))
+def test_unsupported_constructs_are_declined(raw: bytes) -> None:
+    assert blockyaml.parse(raw) is None
+    assert not check(raw)
+
+
+def test_duplicate_keys_are_reported_like_libyaml() -> None:
+    raw = b"a: 1\nb:\n  x: 1\n  x: 2\na: 3\n1: one\ntrue: yes\n'1': s\nnull: 1\n~: 2\n"
+    assert check(raw)
+    parsed = blockyaml.parse(raw)
+    assert parsed is not None
+    value, duplicates = parsed
+    assert duplicates == ["x", "a", "True", "None"]
+    # 1 and True are one key: the first key object stays, with the last value.
+    assert [(type(key).__name__, item) for key, item in value.items()] == [
+        ("str", 3),
+        ("str", {"x": 2}),
+        ("int", True),
+        ("str", "s"),
+        ("NoneType", 2),
+    ]
+
+
+# --- random manifest-like documents ---------------------------------------------------
+
+SCALARS = [
+    "yes",
+    "no",
+    "on",
+    "off",
+    "Yes",
+    "NO",
+    "true",
+    "True",
+    "FALSE",
+    "y",
+    "n",
+    "null",
+    "Null",
+    "~",
+    "",
+    "0x1F",
+    "0o17",
+    "017",
+    "0b101",
+    "1_000",
+    "1e3",
+    "1.0e3",
+    "1.5e+3",
+    ".5",
+    "-.inf",
+    ".NaN",
+    ".nan",
+    "-1",
+    "+1",
+    "0",
+    "00",
+    "1.",
+    "1:20",
+    "2024-01-01",
+    "2024-01-01 10:00:00",
+    "123",
+    "x'y",
+    'a"b\\n',
+    "a#b",
+    "a #b",
+    "#x",
+    "a: b",
+    "a:b",
+    "-",
+    "- a",
+    "-a",
+    "--flag",
+    "?x",
+    ":x",
+    "@x",
+    "`x",
+    "%x",
+    "!x",
+    "&x",
+    "*x",
+    "|",
+    ">",
+    "[a]",
+    "{a}",
+    "a,b",
+    "<<",
+    "=",
+    "caf\u00e9",
+    "\u65e5\u672c",
+    "http://example.com:80/p?q=1#f",
+    "v1.2.3",
+    "100m",
+    "128Mi",
+    "a  b",
+    " lead",
+    "trail ",
+    "tab\there",
+    "line\nbreak",
+    "back\\slash",
+    "---",
+    "...",
+]
+KEYS = [
+    "name",
+    "apiVersion",
+    "app.kubernetes.io/name",
+    "key-with-dashes",
+    "a:b",
+    "with space",
+    "1",
+    "true",
+    "null",
+    "yes",
+    "x",
+    "y",
+    "on",
+    "0x10",
+    "1.5",
+    "~",
+    "#hash",
+    "k#v",
+    "-dash",
+    "'quoted'",
+    "<<",
+    "caf\u00e9",
+    "",
+]
+
+
+def _quote(rng: random.Random, text: str, *, allow_plain: bool = True) -> str:
+    style = rng.randrange(4 if allow_plain else 3)
+    if style == 0:
+        return "'" + text.replace("'", "''") + "'"
+    if style == 1:
+        escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        escaped = escaped.replace("\t", rng.choice(["\\t", "\t"]))
+        return '"' + escaped.replace("\u00e9", rng.choice(["\\u00e9", "\\xe9", "\u00e9"])) + '"'
+    if style == 2:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    return text
+
+
+def _scalar(rng: random.Random) -> str:
+    if rng.random() < 0.3:
+        return rng.choice(["word", "ghcr.io/app:1.0", "value-1", "8080", "3", "production"])
+    return _quote(rng, rng.choice(SCALARS))
+
+
+def _key(rng: random.Random) -> str:
+    if rng.random() < 0.5:
+        return rng.choice(["name", "image", "spec", "metadata", "labels", "ports", "env", "args"])
+    return _quote(rng, rng.choice(KEYS))
+
+
+def _comment(rng: random.Random) -> str:
+    return rng.choice(["", "", "", " # note", "  #: x", "   ", " #"])
+
+
+def _inline(rng: random.Random) -> str:
+    roll = rng.random()
+    if roll < 0.12:
+        items = [_quote(rng, rng.choice(SCALARS)) for _ in range(rng.randrange(4))]
+        return "[" + rng.choice([", ", ",", " , "]).join(items) + "]"
+    if roll < 0.16:
+        return rng.choice(["[]", "{}", "[ ]", "{ }"])
+    return _scalar(rng)
+
+
+def _mapping(rng: random.Random, indent: int, depth: int) -> list[str]:
+    lines = []
+    for _ in range(rng.randint(1, 4)):
+        head = " " * indent + _key(rng) + rng.choice([":", ":", " :"])
+        roll = rng.random() if depth < 4 else 0.0
+        if roll < 0.55:
+            lines.append(head + " " + _inline(rng) + _comment(rng))
+        elif roll < 0.75:
+            lines.append(head + _comment(rng))
+            lines += _mapping(rng, indent + rng.choice([2, 2, 4, 1]), depth + 1)
+        else:
+            lines.append(head + _comment(rng))
+            lines += _sequence(rng, indent + rng.choice([0, 0, 2, 4]), depth + 1)
+        if rng.random() < 0.08:
+            lines.append(" " * rng.randrange(6) + rng.choice(["", "# comment", "#"]))
+    return lines
+
+
+def _sequence(rng: random.Random, indent: int, depth: int) -> list[str]:
+    lines = []
+    for _ in range(rng.randint(1, 4)):
+        dash = "-" + " " * rng.choice([1, 1, 1, 2, 3])
+        column = indent + len(dash)
+        roll = rng.random() if depth < 4 else 0.0
+        if roll < 0.45:
+            lines.append(" " * indent + dash + _inline(rng) + _comment(rng))
+            continue
+        child = (
+            _mapping(rng, column, depth + 1) if roll < 0.8 else _sequence(rng, column, depth + 1)
+        )
+        if rng.random() < 0.8:  # compact: the first child line shares the dash's line
+            lines.append(" " * indent + dash + child[0][column:])
+            lines += child[1:]
+        else:
+            lines.append(" " * indent + "-" + _comment(rng))
+            lines += child
+    return lines
+
+
+def _document(rng: random.Random) -> str:
+    lines = _mapping(rng, 0, 0) if rng.random() < 0.85 else _sequence(rng, 0, 0)
+    if rng.random() < 0.2:
+        lines.insert(0, rng.choice(["---", "--- # doc", "# header", ""]))
+    return "\n".join(lines) + rng.choice(["\n", "", "\n\n"])
+
+
+def _mutate(rng: random.Random, text: str) -> str:
+    lines = text.split("\n")
+    index = rng.randrange(len(lines))
+    line = lines[index]
+    roll = rng.randrange(5)
+    if roll == 0 and line:
+        spot = rng.randrange(len(line))
+        lines[index] = line[:spot] + line[spot + 1 :]
+    elif roll == 1:
+        spot = rng.randrange(len(line) + 1)
+        lines[index] = line[:spot] + rng.choice(":-#'\"[]{}&*!|>, ?\t%@") + line[spot:]
+    elif roll == 2:
+        lines[index] = rng.choice([" ", "  "]) + line
+    elif roll == 3 and line.startswith(" "):
+        lines[index] = line[1:]
+    else:
+        lines.insert(index, line)
+    return "\n".join(lines)
+
+
+def test_random_documents_match_libyaml() -> None:
+    rng = random.Random(20240601)
+    accepted = 0
+    for _ in range(2500):
+        text = _document(rng)
+        accepted += check(text.encode())
+    # The generator mostly writes valid, supported YAML; the fast path must take most of it.
+    assert accepted > 1000
+
+
+def test_mutated_documents_match_libyaml_or_decline() -> None:
+    rng = random.Random(77)
+    bench = devcluster_bench.DEPLOYMENT.format(name="n", namespace="ns", iteration=1)
+    errors_seen = 0
+    for number in range(2500):
+        text = _mutate(rng, bench if number % 2 else _document(rng))
+        errors_seen += reference(text.encode())[0] == "error"
+        check(text.encode())
+    assert errors_seen > 200  # the mutations do reach libyaml's error paths
+
+
+# --- decode_body -------------------------------------------------------------------
+
+
+def _old_decode(raw: bytes) -> Any:
+    """decode_body's YAML branch before the fast path: JSON first, then YAML."""
+    duplicates: list[str] = []
+    try:
+        return shape(requests._json(raw, duplicates)), duplicates
+    except ValueError:
+        pass
+    outcome = reference(raw)
+    assert outcome[0] == "ok"
+    return outcome[1], outcome[2]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"true",
+        b"null",
+        b"NaN",
+        b"-Infinity",
+        b"[1, 2.0]",
+        b'{"a": 1, "a": 2}',
+        b"123",
+        b'"text"',
+        b"yes",
+        b"apiVersion: v1\nkind: ConfigMap\n",
+        b" a: 1\n",
+        b"{a: 1}",
+        '{"a": true}'.encode("utf-16-le"),
+        '["x"]'.encode("utf-32"),
+        b"a: &x [1]\nb: *x\n",
+        b"base: &b {x: 1}\nderived:\n  <<: *b\n  y: 2\n",
+        b"n: 017\n",
+        b"s: 1:20\n",
+    ],
+)
+def test_decode_body_gives_what_it_gave_before(raw: bytes) -> None:
+    for _ in range(2):  # the second call comes from the memo
+        duplicates: list[str] = []
+        value = requests.decode_body(raw, "application/apply-patch+yaml", duplicates)
+        assert (shape(value), duplicates) == _old_decode(raw)
+
+
+def test_decode_body_hands_out_unshared_copies() -> None:
+    raw = b"a: &x [1, {b: 2}]\nc: *x\nd:\n  e: [f]\n"
+    first = requests.decode_body(raw, "application/yaml")
+    first["a"][1]["b"] = 99
+    first["d"]["e"].append("g")
+    second = requests.decode_body(raw, "application/yaml")
+    assert second == {"a": [1, {"b": 2}], "c": [1, {"b": 2}], "d": {"e": ["f"]}}
+    second["a"].append(3)
+    assert second["c"] == [1, {"b": 2}]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata: [unclosed\n  name: x",
+        b"a: 1\n b: 2\n",
+        b"a: b: c\n",
+        b"a: 1\n---\nb: 2\n",
+        b"a: '\n",
+        b"a: \xff\n",
+    ],
+)
+def test_malformed_yaml_is_the_same_bad_request(raw: bytes) -> None:
+    expected = reference(raw)
+    assert expected[0] == "error"
+    with pytest.raises(errors.ApiError) as caught:
+        requests.decode_body(raw, "application/yaml")
+    error = caught.value
+    assert (error.code, error.reason, error.message) == (
+        400,
+        "BadRequest",
+        f"error decoding YAML: {expected[1]}",
+    )
