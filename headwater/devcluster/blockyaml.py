@@ -45,12 +45,12 @@ SCALARS: dict[str, Callable[[str], Any]] = {
     "tag:yaml.org,2002:timestamp": str,
 }
 
-# Characters libyaml accepts that are not line breaks: printable ASCII, LF, and
+# Characters libyaml accepts that are not line breaks: printable ASCII and
 # printable non-ASCII minus NEL, LS, PS and the BOM. Tabs and CR are left out
-# on purpose (tabs are not indentation; CRLF handling is libyaml's business).
-_UNSUPPORTED = re.compile(
-    "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
-)
+# on purpose (tabs are not indentation; CRLF handling is libyaml's business):
+# a line holding anything else does not match ``_LINE``, and the document is
+# declined.
+_PRINTABLE = "[ -~\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
 # Characters that may not start a plain scalar (a leading "-" is allowed when
 # a non-space follows, see ``_plain_start``).
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
@@ -82,7 +82,9 @@ _ESCAPES = {
 # One line: indentation, an item's "-" with its spaces, a simple plain key
 # with its ":" and spaces (keys that need more go through ``_entry``), the rest.
 _LINE = re.compile(
-    r"^( *+)(-(?: ++|$)|)(?:([A-Za-z0-9_/][A-Za-z0-9_./-]{0,250}+) *+:(?: ++|$)|)(.*)$",
+    r"^( *+)(-(?: ++|$)|)(?:([A-Za-z0-9_/][A-Za-z0-9_./-]{0,250}+) *+:(?: ++|$)|)("
+    + _PRINTABLE
+    + "*)$",
     re.MULTILINE,
 )
 # libyaml reports a simple key longer than this as an error.
@@ -90,6 +92,7 @@ _MAX_KEY = 1000
 # NB: the same dict CSafeLoader resolves with, so a resolver added to it later
 # is seen here (the memos above would then be stale: register resolvers first).
 _FIRSTS = yaml.CSafeLoader.yaml_implicit_resolvers
+_WILDCARD = None in _FIRSTS
 
 
 class _DeclineError(Exception):
@@ -124,7 +127,7 @@ def _resolved(text: str) -> Any:
 
 def _typed(text: str) -> Any:
     # Most keys and values start with a character no implicit resolver claims.
-    if text and text[0] not in _FIRSTS and None not in _FIRSTS:
+    if text and text[0] not in _FIRSTS and not _WILDCARD:
         return text
     value = _resolved(text)
     if value is _DECLINED:
@@ -140,12 +143,6 @@ def parse(raw: bytes) -> tuple[Any, list[str]] | None:
     try:
         text = raw.decode()
     except UnicodeDecodeError:
-        return None
-    if text.isascii():
-        # NB: for ASCII, "printable" is exactly \x20-\x7e; much faster than the regex.
-        if not text.replace("\n", "").isprintable():
-            return None
-    elif _UNSUPPORTED.search(text) is not None:
         return None
     try:
         return _Document(text).parse()
@@ -301,7 +298,10 @@ class _Document:
         self.rows: list[tuple[int, str, str, str]] = []
         self.duplicates: list[str] = []
         started = False
-        for spaces, dash, key, rest in _LINE.findall(text):
+        lines = _LINE.findall(text)
+        if len(lines) != text.count("\n") + 1:
+            raise _DeclineError  # a line with a character outside _PRINTABLE
+        for spaces, dash, key, rest in lines:
             if not dash and not key:
                 if not rest or rest[0] == "#":
                     continue

@@ -185,6 +185,9 @@ UNSUPPORTED = [
     b"---#c\na: 1\n",
     b"a: 'x'#c\n",
     b"a: \xff\n",
+    b"a: b\x07\n",
+    b"a: b\xc2\x85c: d\n",
+    b"a: b\xe2\x80\xa8c\n",
     b"a: 1\n b: 2\n",
 ]
 
