@@ -3,7 +3,9 @@
 ``parse`` turns one YAML document into plain data exactly as the libyaml path
 of ``requests`` does (``yaml.compose`` with ``CSafeLoader``, then ``SCALARS``),
 or returns ``None`` — it *declines* — and the caller must use that path.
-It is ~4x faster because it handles only this subset, line by line:
+It is about 3x faster than that path on a typical Deployment
+(``bench/yaml_bench.py``) because it handles only this subset, line by line
+(one regex splits every line, one loop builds the value):
 
 - block mappings and sequences, including ``- key: value`` items, compact
   nested sequences (``- - a``) and sequences at their key's indentation;
@@ -87,10 +89,12 @@ _LINE = re.compile(
     + "*)$",
     re.MULTILINE,
 )
+# Deeper documents go to libyaml, whose converter is recursive (and may fail).
+_MAX_DEPTH = 100
 # libyaml reports a simple key longer than this as an error.
 _MAX_KEY = 1000
-# NB: the same dict CSafeLoader resolves with, so a resolver added to it later
-# is seen here (the memos above would then be stale: register resolvers first).
+# NB: the resolver table CSafeLoader has at import; the memos below assume it
+# never changes afterwards (register any implicit resolver before importing).
 _FIRSTS = yaml.CSafeLoader.yaml_implicit_resolvers
 _WILDCARD = None in _FIRSTS
 
@@ -145,8 +149,8 @@ def parse(raw: bytes) -> tuple[Any, list[str]] | None:
     except UnicodeDecodeError:
         return None
     try:
-        return _Document(text).parse()
-    except (_DeclineError, IndexError, RecursionError):
+        return _build(_rows(text))
+    except (_DeclineError, IndexError):  # IndexError: a line ended where more was needed
         return None
 
 
@@ -285,116 +289,119 @@ def _entry(content: str) -> tuple[Any, str] | None:
     return _typed(name), content[colon + 1 :].lstrip(" ")
 
 
-class _Document:
-    """One document's significant lines as rows ``(indent, dash, key, rest)``.
+def _rows(text: str) -> list[tuple[int, str, str, str]]:
+    """The document's significant lines as rows ``(indent, dash, key, rest)``.
 
     ``dash`` is a leading ``-`` with its spaces (an item), ``key`` a simple
     plain key (letters, digits, ``_./-``) already split from its ``:``, and
     ``rest`` the remaining text; a line that is neither keeps its text in
     ``rest`` for ``_entry`` and ``_inline``.
     """
-
-    def __init__(self, text: str) -> None:
-        self.rows: list[tuple[int, str, str, str]] = []
-        self.duplicates: list[str] = []
-        started = False
-        lines = _LINE.findall(text)
-        if len(lines) != text.count("\n") + 1:
-            raise _DeclineError  # a line with a character outside _PRINTABLE
-        for spaces, dash, key, rest in lines:
-            if not dash and not key:
-                if not rest or rest[0] == "#":
-                    continue
-                if not spaces and (rest[:3] in ("---", "...") or rest[0] == "%"):
-                    if started or rest[:3] != "---":
-                        raise _DeclineError
-                    _tail(rest, 3)
-                    started = True
-                    continue
-            started = True
-            self.rows.append((len(spaces), dash, key, rest))
-        self.count = len(self.rows)
-
-    def parse(self) -> tuple[Any, list[str]]:
-        if not self.count:
-            raise _DeclineError
-        value, end = self._block(0, self.rows[0][0])
-        if end != self.count:
-            raise _DeclineError
-        return value, self.duplicates
-
-    def _block(self, index: int, indent: int) -> tuple[Any, int]:
-        _, dash, key, rest = self.rows[index]
-        if dash:
-            return self._sequence(index, indent)
-        entry = (_typed(key), rest) if key else _entry(rest)
-        if entry is None:
-            raise _DeclineError
-        return self._mapping(index, indent, entry)
-
-    def _nested(self, index: int, indent: int, *, indentless: bool) -> tuple[Any, int]:
-        """The value of a key or ``-`` with nothing after it on line ``index - 1``."""
-        if index < self.count:
-            below, dash, _, _ = self.rows[index]
-            if below > indent:
-                return self._block(index, below)
-            if indentless and below == indent and dash:
-                return self._sequence(index, indent)
-        return _EMPTY, index
-
-    def _mapping(self, index: int, indent: int, entry: tuple[Any, str]) -> tuple[Any, int]:
-        result: dict[Any, Any] = {}
-        rows, count = self.rows, self.count
-        while True:
-            key, rest = entry
-            if key in result:
-                self.duplicates.append(str(key))
+    lines = _LINE.findall(text)
+    if len(lines) != text.count("\n") + 1:
+        raise _DeclineError  # a line with a character outside _PRINTABLE
+    rows = []
+    started = False
+    for spaces, dash, key, rest in lines:
+        if not dash and not key:
             if not rest or rest[0] == "#":
-                result[key], index = self._nested(index + 1, indent, indentless=True)
-            else:
-                result[key] = _inline(rest)
-                index += 1
-            if index >= count:
-                return result, index
-            below, dash, name, rest = rows[index]
-            if below < indent:
-                return result, index
-            if below > indent or dash:
-                raise _DeclineError
-            found = (_typed(name), rest) if name else _entry(rest)
-            if found is None:
-                raise _DeclineError
-            entry = found
+                continue
+            if not spaces and (rest[:3] in ("---", "...") or rest[0] == "%"):
+                if started or rest[:3] != "---":
+                    raise _DeclineError
+                _tail(rest, 3)
+                started = True
+                continue
+        started = True
+        rows.append((len(spaces), dash, key, rest))
+    if not rows:
+        raise _DeclineError
+    return rows
 
-    def _sequence(self, index: int, indent: int) -> tuple[Any, int]:
-        result: list[Any] = []
-        rows, count = self.rows, self.count
-        while True:
-            _, dash, key, rest = rows[index]
-            column = indent + len(dash)
-            if key:
-                value, index = self._mapping(index, column, (_typed(key), rest))
+
+def _build(rows: list[tuple[int, str, str, str]]) -> tuple[Any, list[str]]:
+    """The value the rows spell out, and its duplicate keys, in one pass.
+
+    A stack holds the open collections (indent, container, is a sequence); the
+    top is kept in locals. A key or ``-`` with nothing after it leaves a
+    *pending* slot (holding the empty scalar) that the next row fills when it
+    is deeper, or when it is a ``-`` at a mapping key's own indent.
+    """
+    duplicates: list[str] = []
+    first_indent, first_dash, _, _ = rows[0]
+    root: Any = [] if first_dash else {}
+    indent, container, in_sequence = first_indent, root, bool(first_dash)
+    stack: list[tuple[int, Any, bool]] = []
+    pending: tuple[Any, Any, int, bool] | None = None
+    count = len(rows)
+    index = 0
+    while index < count:
+        row_indent, dash, name, rest = rows[index]
+        index += 1
+        if pending is not None:
+            slot_container, slot, owner, indentless = pending
+            pending = None
+            if row_indent > owner or (indentless and row_indent == owner and dash):
+                stack.append((indent, container, in_sequence))
+                indent, container, in_sequence = row_indent, [] if dash else {}, bool(dash)
+                slot_container[slot] = container
+        if len(stack) > _MAX_DEPTH:
+            raise _DeclineError
+        if row_indent != indent:
+            while row_indent < indent:
+                if not stack:
+                    raise _DeclineError
+                indent, container, in_sequence = stack.pop()
+            if row_indent != indent:
+                raise _DeclineError
+        if in_sequence and not dash:
+            # The end of a sequence at its key's indent: back to that mapping.
+            if not stack or stack[-1][0] != row_indent or stack[-1][2]:
+                raise _DeclineError
+            indent, container, in_sequence = stack.pop()
+        if in_sequence:
+            column = row_indent + len(dash)
+            if name:
+                entry: tuple[Any, str] = (_typed(name), rest)
             elif not rest or rest[0] == "#":
-                value, index = self._nested(index + 1, indent, indentless=False)
+                container.append(_EMPTY)
+                pending = (container, len(container) - 1, row_indent, False)
+                continue
             elif rest[0] == "-" and (len(rest) == 1 or rest[1] == " "):
                 # A compact nested sequence: re-read this line from its second "-".
                 inner = _LINE.match(rest)
                 if inner is None:
                     raise _DeclineError
+                nested: list[Any] = []
+                container.append(nested)
+                stack.append((indent, container, in_sequence))
+                indent, container, in_sequence = column, nested, True
+                index -= 1
                 rows[index] = (column, inner[2], inner[3], inner[4])
-                value, index = self._sequence(index, column)
+                continue
             else:
-                entry = _entry(rest)
-                if entry is None:
-                    value = _inline(rest)
-                    index += 1
-                else:
-                    value, index = self._mapping(index, column, entry)
-            result.append(value)
-            if index >= count:
-                return result, index
-            below, dash, _, _ = rows[index]
-            if below > indent:
+                found = _entry(rest)
+                if found is None:
+                    container.append(_inline(rest))
+                    continue
+                entry = found
+            mapping: dict[Any, Any] = {}
+            container.append(mapping)
+            stack.append((indent, container, in_sequence))
+            indent, container, in_sequence = column, mapping, False
+        else:
+            if dash:
                 raise _DeclineError
-            if below < indent or not dash:
-                return result, index
+            found = (_typed(name), rest) if name else _entry(rest)
+            if found is None:
+                raise _DeclineError
+            entry = found
+        key, rest = entry
+        if key in container:
+            duplicates.append(str(key))
+        if not rest or rest[0] == "#":
+            container[key] = _EMPTY
+            pending = (container, key, indent, True)
+        else:
+            container[key] = _inline(rest)
+    return root, duplicates

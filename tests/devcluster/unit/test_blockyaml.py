@@ -204,6 +204,15 @@ def test_unsupported_constructs_are_declined(raw: bytes) -> None:
     assert not check(raw)
 
 
+def test_deep_documents_are_declined() -> None:
+    def nested(depth: int) -> bytes:
+        return "".join(" " * level + f"k{level}:\n" for level in range(depth)).encode()
+
+    assert check(nested(60))
+    assert blockyaml.parse(nested(150)) is None
+    assert blockyaml.parse(b"- " * 150 + b"a\n") is None
+
+
 def test_duplicate_keys_are_reported_like_libyaml() -> None:
     raw = b"a: 1\nb:\n  x: 1\n  x: 2\na: 3\n1: one\ntrue: yes\n'1': s\nnull: 1\n~: 2\n"
     assert check(raw)
