@@ -150,6 +150,8 @@ SUPPORTED = [
     b"  indented: root\n  second: 2\n",
     b"- a\n- 'b'\n- \"c\"\n- [d]\n",
     b"a: value with spaces   \nb: x#y\nc: a , b\n",
+    b"p:\n- {name: http, containerPort: 9090}\n- {'a': \"x\" , b : yes}  # c\n",
+    b"m: {k: ~, e: {}, l: []}\nn: [{}, [], x]\n",
 ]
 
 UNSUPPORTED = [
@@ -161,7 +163,15 @@ UNSUPPORTED = [
     b"a: multi\n  line\n",
     b"a: 'multi\n  line'\n",
     b'a: "multi\n  line"\n',
-    b"a: {b: 1}\n",
+    b"a: {b: {c: 1}}\n",
+    b"a: {{}: 1}\n",
+    b"a: [[], [1]]\n",
+    b"a: {b}\n",
+    b"a: {b:1}\n",
+    b'a: {"b":1}\n',
+    b"a: {b: 1,}\n",
+    b"a: {b: 1\n  , c: 2}\n",
+    b"{a: 1}: b\n",
     b"a: [[1]]\n",
     b"a: [1,\n  2]\n",
     b"? complex\n: key\n",
@@ -220,6 +230,9 @@ def test_duplicate_keys_are_reported_like_libyaml() -> None:
     assert parsed is not None
     value, duplicates = parsed
     assert duplicates == ["x", "a", "True", "None"]
+    flow = b"a: {x: 1, y: 2, x: 3}\na: {}\n"
+    assert check(flow)
+    assert blockyaml.parse(flow) == ({"a": {}}, ["x", "a"])
     # 1 and True are one key: the first key object stays, with the last value.
     assert [(type(key).__name__, item) for key, item in value.items()] == [
         ("str", 3),

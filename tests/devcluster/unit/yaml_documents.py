@@ -1,7 +1,7 @@
 """Seeded random YAML documents for the blockyaml differential tests.
 
 ``document`` writes manifest-like block YAML (nested mappings and sequences,
-compact ``- key:`` items, indentless sequences, one-line flow sequences, every
+compact ``- key:`` items, indentless sequences, one-line flow collections, every
 quoting style, comments, tricky scalars and keys); most of it is valid and in
 the fast parser's subset. ``mutate`` breaks one line (mostly into invalid
 YAML). ``scrambled`` builds short documents from a handful of indicator
@@ -149,10 +149,18 @@ def _comment(rng: random.Random) -> str:
 def _inline(rng: random.Random) -> str:
     roll = rng.random()
     if roll < 0.12:
-        items = [_quote(rng, rng.choice(SCALARS)) for _ in range(rng.randrange(4))]
+        items = [_quote(rng, rng.choice([*SCALARS, "{}", "[]"])) for _ in range(rng.randrange(4))]
         return "[" + rng.choice([", ", ",", " , "]).join(items) + "]"
     if roll < 0.16:
         return rng.choice(["[]", "{}", "[ ]", "{ }"])
+    if roll < 0.24:
+        pairs = [
+            _quote(rng, rng.choice([*KEYS, "{}"]))
+            + rng.choice([": ", " : ", ":"])
+            + _quote(rng, rng.choice([*SCALARS, "{}", "[]"]))
+            for _ in range(rng.randrange(4))
+        ]
+        return "{" + rng.choice([", ", ",", " , "]).join(pairs) + "}"
     return _scalar(rng)
 
 
