@@ -76,8 +76,9 @@ def _parse_yaml_slowly(raw: bytes) -> tuple[Any, list[str]]:
     try:
         node = yaml.compose(raw, Loader=_ResolvingLoader)
         return (None if node is None else _convert(node, duplicates)), duplicates
-    except (KeyError, ValueError):
-        # Merge keys, custom tags, sexagesimal ints…: the full loader knows them.
+    except (KeyError, ValueError, TypeError):
+        # Merge keys, custom tags, sexagesimal ints…: the full loader knows them
+        # (and words what it refuses, such as a mapping used as a key).
         return yaml.load(raw, Loader=_Loader), []
 
 
@@ -198,7 +199,8 @@ def decode_body(raw: bytes, content_type: str | None, duplicates: list[str] | No
             frozen, repeated = _parse_yaml(raw)
             found.extend(repeated)
             return _thaw(frozen)
-        except yaml.YAMLError as error:
+        except (yaml.YAMLError, ValueError) as error:
+            # ValueError: a scalar the YAML 1.1 resolver types but cannot convert (``0b_``).
             raise errors.bad_request(f"error decoding YAML: {error}") from error
     if kind in JSON_TYPES or kind in PATCH_TYPES:
         try:

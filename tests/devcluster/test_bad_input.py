@@ -71,6 +71,8 @@ async def _still_serving(session: aiohttp.ClientSession) -> None:
     [
         ("application/json", b'{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {'),
         ("application/yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata: [unclosed\n  name: x"),
+        ("application/yaml", b"apiVersion: v1\nkind: ConfigMap\n{a: 1}: mapping as a key\n"),
+        ("application/yaml", b"apiVersion: v1\nkind: ConfigMap\ndata: 0b_\n"),
     ],
 )
 async def test_malformed_body_is_400(
