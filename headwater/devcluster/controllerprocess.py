@@ -131,21 +131,28 @@ class Supervisor:
         try:
             while not stop.is_set():
                 started = loop.time()
-                process = await self._spawn()
-                exited = asyncio.ensure_future(process.wait())
-                await asyncio.wait({exited, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                if not exited.done():
-                    exited.cancel()
-                    return
-                self._close_stdin(process)
-                if loop.time() - started >= self._stable:
-                    delay = self._backoff
-                log.error(
-                    "controller manager (pid %d) exited with %s; restarting in %.1fs",
-                    process.pid,
-                    _describe(process.returncode),
-                    delay,
-                )
+                try:
+                    process = await self._spawn()
+                except OSError as error:
+                    # E.g. the interpreter is gone or fds ran out: retry like a crash.
+                    log.error(
+                        "controller manager could not start (%s); retrying in %.1fs", error, delay
+                    )
+                else:
+                    exited = asyncio.ensure_future(process.wait())
+                    await asyncio.wait({exited, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                    if not exited.done():
+                        exited.cancel()
+                        return
+                    self._close_stdin(process)
+                    if loop.time() - started >= self._stable:
+                        delay = self._backoff
+                    log.error(
+                        "controller manager (pid %d) exited with %s; restarting in %.1fs",
+                        process.pid,
+                        _describe(process.returncode),
+                        delay,
+                    )
                 await asyncio.wait({stopping}, timeout=delay)
                 delay = min(delay * 2, self._backoff_cap)
         finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import pathlib
 import signal
@@ -202,3 +203,46 @@ async def test_eof_watch_fires_once_the_writer_is_gone(pipe: tuple[int, int]) ->
     assert not gone.is_set()
     os.close(write)
     await asyncio.wait_for(gone.wait(), timeout=10)
+
+
+async def test_crashing_child_is_restarted_with_a_capped_backoff(
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A CA file that does not exist makes every real child exit 1 at start-up.
+    crashing = controllerprocess.Launch(
+        base_url="https://127.0.0.1:1",
+        token="t",
+        ca_file=tmp_path / "missing.crt",
+        simulate_delay=0.2,
+    )
+    supervisor = controllerprocess.Supervisor(crashing, backoff=0.05, backoff_cap=0.2)
+    caplog.set_level(logging.INFO, logger="headwater.devcluster")
+    stop = asyncio.Event()
+    supervising = asyncio.create_task(supervisor.run(stop))
+
+    def exits() -> list[tuple[int, float]]:
+        """(pid, backoff) of each logged unexpected exit."""
+        found = []
+        for record in caplog.records:
+            args = record.args
+            if "exited with" in str(record.msg) and isinstance(args, tuple):
+                pid, _, delay = args
+                assert isinstance(pid, int)
+                assert isinstance(delay, float)
+                found.append((pid, delay))
+        return found
+
+    try:
+        deadline = time.monotonic() + 60
+        while len(exits()) < 5:
+            assert not supervising.done(), supervising
+            assert time.monotonic() < deadline, caplog.text
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(supervising, timeout=30)
+    assert [delay for _, delay in exits()[:5]] == [0.05, 0.1, 0.2, 0.2, 0.2]
+    assert all("with code 1" in r.getMessage() for r in caplog.records if "exited" in r.msg)
+    assert len({pid for pid, _ in exits()}) == len(exits())
+    assert supervisor.pid is None
+    assert not any(alive(pid) for pid, _ in exits())
