@@ -176,7 +176,10 @@ class Supervisor:
     async def _terminate(self, process: asyncio.subprocess.Process) -> None:
         """SIGTERM the child by PID; SIGKILL it if it has not exited in ``grace`` seconds."""
         try:
-            os.kill(process.pid, signal.SIGTERM)
+            # NB: a signal to a process already reaped (it exited meanwhile)
+            # fails; then wait() returns at once.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGTERM)
             try:
                 await asyncio.wait_for(process.wait(), timeout=self._grace)
             except TimeoutError:
@@ -185,11 +188,14 @@ class Supervisor:
                     process.pid,
                     self._grace,
                 )
-                os.kill(process.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGKILL)
                 await process.wait()
-        except ProcessLookupError:
-            # Already reaped: it exited between the check and the signal.
-            pass
+            log.info(
+                "controller manager (pid %d) stopped (%s)",
+                process.pid,
+                _describe(process.returncode),
+            )
         finally:
             self._close_stdin(process)
 

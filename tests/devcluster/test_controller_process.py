@@ -246,3 +246,34 @@ async def test_crashing_child_is_restarted_with_a_capped_backoff(
     assert len({pid for pid, _ in exits()}) == len(exits())
     assert supervisor.pid is None
     assert not any(alive(pid) for pid, _ in exits())
+
+
+async def test_child_that_outlasts_the_grace_period_is_killed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A real child (its server unreachable, it keeps retrying) given no grace:
+    # wait_for with a zero timeout gives up at once, so SIGKILL follows.
+    lingering = controllerprocess.Launch(
+        base_url=f"http://127.0.0.1:{fixtures.free_port()}",
+        token=None,
+        ca_file=None,
+        simulate_delay=0.2,
+    )
+    supervisor = controllerprocess.Supervisor(lingering, grace=0.0)
+    caplog.set_level(logging.INFO, logger="headwater.devcluster")
+    stop = asyncio.Event()
+    supervising = asyncio.create_task(supervisor.run(stop))
+    try:
+        deadline = time.monotonic() + 30
+        while supervisor.pid is None:
+            assert time.monotonic() < deadline, caplog.text
+            await asyncio.sleep(0.05)
+        child = supervisor.pid
+    finally:
+        stop.set()
+        await asyncio.wait_for(supervising, timeout=30)
+    assert f"controller manager (pid {child}) ignored SIGTERM" in caplog.text
+    # NB: which signal ended it is a race (a child still importing dies of the
+    # SIGTERM itself); either way it is gone, and the supervisor said so.
+    assert f"controller manager (pid {child}) stopped (signal SIG" in caplog.text
+    assert not alive(child)
