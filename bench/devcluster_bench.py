@@ -3,15 +3,18 @@
 1. Server-side apply throughput: 4 concurrent clients, each re-applying a
    ~60-line Deployment (``application/apply-patch+yaml``) with a changed
    annotation every time (a real write per request), and again unchanged
-   (the no-op re-apply of a GitOps loop).
+   (the no-op re-apply of a GitOps loop). For the changed applies, also the CPU
+   time (user + system, from ``/proc/PID/stat``) the server and its
+   controller-manager child spent per apply.
 2. Watch delivery latency: time from sending a ConfigMap write to receiving its
    watch event on an open watch, p50/p99 over sequential writes.
 3. LIST of 10,000 ConfigMaps (one unpaginated JSON request).
-4. Resident memory (VmRSS) of the server process holding those ConfigMaps.
+4. Resident memory (VmRSS) of the server process holding those ConfigMaps
+   (the target), and of the server plus its controller-manager child.
 
 The server is started as ``python -m headwater.devcluster`` on a free
-127.0.0.1 port (in-memory store, its controllers running as usual) and stopped
-by PID. Usage::
+127.0.0.1 port (in-memory store, its controller-manager child running as
+usual) and stopped by PID. Usage::
 
     .venv/bin/python bench/devcluster_bench.py [--configmaps 10000] [--seconds 5]
         [--output bench/results/devcluster.json]
@@ -168,6 +171,35 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
+def _stat_fields(pid: int) -> list[str]:
+    """Fields of ``/proc/PID/stat`` from field 3 (state) on."""
+    text = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    # NB: field 2, the command name in parentheses, may contain spaces.
+    return text[text.rindex(")") + 2 :].split()
+
+
+def children(pid: int) -> list[int]:
+    """Live child processes of ``pid`` (the server's controller manager)."""
+    found = []
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = _stat_fields(int(entry.name))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = _stat_fields(pid)
+    # utime and stime are fields 14 and 15 of the file: 11 and 12 from the state.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def _check(response: aiohttp.ClientResponse) -> Any:
     body = await response.read()
     if response.status >= 300:
@@ -184,7 +216,11 @@ async def create_namespace(session: aiohttp.ClientSession, base: str) -> None:
 # --- 1. SSA throughput ------------------------------------------------------------
 
 
-async def ssa_throughput(base: str, *, clients: int, seconds: float, change: bool) -> float:
+async def ssa_throughput(
+    base: str, *, clients: int, seconds: float, change: bool
+) -> tuple[int, float]:
+    """(applies done, seconds taken) by ``clients`` concurrent appliers."""
+
     async def client(index: int) -> int:
         name = f"bench-{'changed' if change else 'same'}-{index}"
         url = f"{base}/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{name}"
@@ -209,7 +245,7 @@ async def ssa_throughput(base: str, *, clients: int, seconds: float, change: boo
 
     started = time.perf_counter()
     counts = await asyncio.gather(*(client(i) for i in range(clients)))
-    return sum(counts) / (time.perf_counter() - started)
+    return sum(counts), time.perf_counter() - started
 
 
 # --- 2. watch latency -------------------------------------------------------------
@@ -313,14 +349,29 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
     results: dict[str, Any] = {}
     async with aiohttp.ClientSession() as session:
         await create_namespace(session, base)
-    results["rss_start_mib"] = round(rss_mib(server.process.pid), 1)
+    pid = server.process.pid
+    controllers = children(pid)
+    results["controller_processes"] = len(controllers)
+    results["rss_start_mib"] = round(rss_mib(pid), 1)
+    results["rss_start_with_controllers_mib"] = round(
+        rss_mib(pid) + sum(rss_mib(child) for child in controllers), 1
+    )
 
-    results["ssa_changed_per_s"] = round(
-        await ssa_throughput(base, clients=4, seconds=args.seconds, change=True), 1
+    server_cpu = cpu_seconds(pid)
+    # NB: per child PID, so a child that (re)started during the phase counts from zero.
+    controllers_cpu = {child: cpu_seconds(child) for child in children(pid)}
+    applies, taken = await ssa_throughput(base, clients=4, seconds=args.seconds, change=True)
+    server_cpu = cpu_seconds(pid) - server_cpu
+    controllers_used = sum(
+        cpu_seconds(child) - controllers_cpu.get(child, 0.0) for child in children(pid)
     )
-    results["ssa_unchanged_per_s"] = round(
-        await ssa_throughput(base, clients=4, seconds=args.seconds, change=False), 1
+    results["ssa_changed_per_s"] = round(applies / taken, 1)
+    results["ssa_changed_server_cpu_ms_per_apply"] = round(server_cpu * 1000 / applies, 2)
+    results["ssa_changed_controllers_cpu_ms_per_apply"] = round(
+        controllers_used * 1000 / applies, 2
     )
+    applies, taken = await ssa_throughput(base, clients=4, seconds=args.seconds, change=False)
+    results["ssa_unchanged_per_s"] = round(applies / taken, 1)
 
     latencies = await watch_latency(base, writes=args.watch_writes)
     results["watch_latency_p50_ms"] = round(percentile(latencies, 0.5), 2)
@@ -334,7 +385,10 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
     results["list_10k_s"] = round(statistics.median(received), 3)
     results["list_10k_s_min"] = round(min(received), 3)
     results["list_10k_with_client_parse_s"] = round(statistics.median(parsed), 3)
-    results["rss_10k_mib"] = round(rss_mib(server.process.pid), 1)
+    results["rss_10k_mib"] = round(rss_mib(pid), 1)
+    results["rss_10k_with_controllers_mib"] = round(
+        rss_mib(pid) + sum(rss_mib(child) for child in children(pid)), 1
+    )
     return results
 
 

@@ -8,7 +8,8 @@ its faithfulness.
 Layers, from the wire inwards:
 
 - ``__main__`` (CLI), ``server`` (aiohttp app, routing, lifecycle),
-  ``kubeconfig`` (kubeconfig file, TLS material);
+  ``kubeconfig`` (kubeconfig file, TLS material), ``logs`` (the log format of
+  both processes);
 - ``handlers`` (REST verbs), ``watch_stream`` (watch responses), ``requests``
   (paths, queries, body decoding; ``protobuf`` for client-go bodies),
   ``discovery``, ``openapi`` (v3) and ``openapiv2`` (``gnostic`` for its
@@ -23,6 +24,11 @@ Layers, from the wire inwards:
 - storage: ``storage`` (memory / SQLite behind one interface), ``watching``
   (change events), ``resources`` and ``schemas`` (what is served, from
   kubernetes-validate);
-- in-process controllers, clients of the HTTP API like kube-controller-manager:
-  ``controllermanager``, ``kubelet``, ``collector``.
+- the controller manager, a child process of the server and a client of its
+  HTTP API, as kube-controller-manager is of kube-apiserver:
+  ``controllerprocess`` (the server's side: start, supervise, stop; the
+  command line and stdin protocol), ``controllermanager`` (the child's entry
+  point), ``kubelet``, ``infrastructure``, ``collector`` and their
+  ``apiclient`` (informers, work queues), ``workloads``. The server imports
+  none of these but ``controllerprocess``.
 """

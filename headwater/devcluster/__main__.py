@@ -1,17 +1,18 @@
 """``python -m headwater.devcluster``: run the local Kubernetes-compatible API server.
 
-Writes the kubeconfig once it accepts requests; exits 0 on SIGTERM/SIGINT.
+Writes the kubeconfig once it accepts requests, then starts the controller
+manager child process (unless ``--no-controllers``); on SIGTERM/SIGINT stops
+that child and exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import pathlib
 import signal
 
-from headwater.devcluster import server
+from headwater.devcluster import logs, server
 
 
 def parse_args(argv: list[str] | None = None) -> server.Settings:
@@ -35,7 +36,7 @@ def parse_args(argv: list[str] | None = None) -> server.Settings:
     parser.add_argument(
         "--no-controllers",
         action="store_true",
-        help="do not run the simulated kubelet and garbage collector",
+        help="do not start the controller manager (simulated kubelet, garbage collector)",
     )
     parser.add_argument(
         "--watch-history",
@@ -66,7 +67,7 @@ async def _main(settings: server.Settings) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure()
     asyncio.run(_main(parse_args(argv)))
 
 

@@ -1,9 +1,10 @@
 """The devcluster HTTP server: routing, middleware, lifecycle.
 
 ``run`` opens the store, builds the ``Cluster``, serves HTTP (or HTTPS with
-a bearer token), writes the kubeconfig only once requests are accepted, runs
-the in-process controllers (simulated kubelet, garbage collector) as
-background clients of its own API, and stops cleanly when ``stop`` is set.
+a bearer token), writes the kubeconfig only once requests are accepted, then
+starts the controller manager (simulated kubelet, garbage collector) as a
+supervised child process that is a client of its own API (``controllerprocess``),
+and when ``stop`` is set stops that child by PID before closing.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import pathlib
 import secrets
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 
@@ -25,7 +25,7 @@ from headwater.devcluster import (
     cluster as cluster_mod,
 )
 from headwater.devcluster import (
-    controllermanager,
+    controllerprocess,
     discovery,
     encoding,
     errors,
@@ -320,36 +320,32 @@ async def run(
     port = _bound_port(runner, settings.port)
     base_url = f"{scheme}://{settings.host}:{port}"
     server.address = f"{settings.host}:{port}"
-    background: list[asyncio.Task[Any]] = []
+    supervising: asyncio.Task[None] | None = None
     try:
         if settings.kubeconfig is not None:
             kubeconfig.write(
                 settings.kubeconfig, server=base_url, token=token, credentials=credentials
             )
-        client_ssl: ssl.SSLContext | bool = False
-        if credentials is not None:
-            client_ssl = ssl.create_default_context(cafile=str(credentials.cert))
         if settings.controllers:
-            background.append(
-                asyncio.create_task(
-                    controllermanager.run(
-                        base_url=base_url,
-                        token=token,
-                        ssl=client_ssl,
-                        simulate_delay=settings.simulate_delay,
-                        stop=stop,
-                    )
-                )
+            launch = controllerprocess.Launch(
+                base_url=base_url,
+                token=token,
+                ca_file=credentials.cert if credentials is not None else None,
+                simulate_delay=settings.simulate_delay,
             )
+            supervisor = controllerprocess.Supervisor(launch)
+            supervising = asyncio.create_task(supervisor.run(stop))
             state.collector_running = True
         if on_ready is not None:
             on_ready(base_url)
         log.info("devcluster serving on %s", base_url)
         await stop.wait()
     finally:
-        for task in background:
-            task.cancel()
-        await asyncio.gather(*background, return_exceptions=True)
+        if supervising is not None:
+            if not stop.is_set():
+                # Failing, not stopping: cancelling still stops the child.
+                supervising.cancel()
+            await asyncio.gather(supervising, return_exceptions=True)
         await runner.cleanup()
         store.close()
         if credentials is not None:
