@@ -27,6 +27,8 @@ from typing import Any, Generic, TypeVar
 import aiohttp
 import structlog
 
+from headwater.devcluster import encoding
+
 Obj = dict[str, Any]
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
@@ -111,14 +113,14 @@ class Client:
         data = None
         if body is not None:
             headers["Content-Type"] = content_type
-            data = json.dumps(body)
+            data = encoding.to_json(body)
         async with self._session.request(
             method, self._base + path, params=params, data=data, headers=headers
         ) as response:
-            text = await response.text()
+            raw = await response.read()
             if response.status >= 300:
-                raise _error(response.status, text)
-            result: Obj = json.loads(text) if text else {}
+                raise _error(response.status, raw.decode(errors="replace"))
+            result: Obj = encoding.from_json(raw) if raw else {}
             return result
 
     async def get(self, path: str) -> Obj | None:
@@ -184,7 +186,7 @@ class Client:
                 raise _error(response.status, await response.text())
             async for line in response.content:
                 if line.strip():
-                    event: Obj = json.loads(line)
+                    event: Obj = encoding.from_json(line)
                     yield event
 
 

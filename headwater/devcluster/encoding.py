@@ -1,4 +1,4 @@
-"""JSON encoding of response bodies and watch lines.
+"""JSON encoding of response bodies and watch lines, and fast decoding of them.
 
 ``to_json`` gives compact JSON as UTF-8 bytes, the wire form every reply and
 watch event uses. It is pydantic-core's serializer (several times faster than
@@ -8,6 +8,12 @@ as UTF-8, as the Go API server does, rather than ``\\u`` escapes; the decoded
 values are the same. Text the fast serializer cannot write as UTF-8 (a lone
 surrogate, which a JSON body may carry as ``"\\ud800"``) falls back to
 ``json.dumps`` with ``\\u`` escapes, so such a value still round-trips.
+
+``from_json`` is the matching decoder for what the server sent (the controller
+manager process reads every watch event): pydantic-core's parser, with ``json``
+for what it refuses (those escaped lone surrogates). It keeps the last of
+repeated keys and reports none, so request bodies, whose duplicates
+``fieldValidation`` must see, are not decoded with it.
 """
 
 from __future__ import annotations
@@ -24,3 +30,11 @@ def to_json(value: Any) -> bytes:
         return pydantic_core.to_json(value)
     except pydantic_core.PydanticSerializationError:
         return json.dumps(value, separators=(",", ":")).encode()
+
+
+def from_json(raw: bytes | str) -> Any:
+    """The value of the JSON text ``raw`` (``ValueError`` when it is not JSON)."""
+    try:
+        return pydantic_core.from_json(raw)
+    except ValueError:
+        return json.loads(raw)

@@ -87,6 +87,9 @@ class Kubelet:
         self._delay = delay
         self._queue: apiclient.WorkQueue[Key] = apiclient.WorkQueue()
         self._first_seen: dict[str, float] = {}
+        # Template hashes by owner uid, valid while its generation stands (the
+        # template is spec, so any change to it bumps the generation).
+        self._hashes: dict[str, tuple[int, str]] = {}
         self.informers: dict[str, apiclient.Informer[Obj]] = {
             gvr.plural: apiclient.Informer(
                 client, gvr, transform=lambda o: o, handler=self._handler(gvr)
@@ -107,8 +110,9 @@ class Kubelet:
     def _handler(self, gvr: apiclient.Gvr) -> apiclient.Handler[Obj]:
         def handle(kind: str, obj: Obj, old: Obj | None) -> None:
             namespace, name = apiclient.object_key(obj)
-            if kind == "DELETED" and gvr is PODS:
+            if kind == "DELETED":
                 self._first_seen.pop(str(obj["metadata"].get("uid")), None)
+                self._hashes.pop(str(obj["metadata"].get("uid")), None)
             else:
                 self._queue.add((gvr.plural, namespace, name))
             owner = workloads.controller_of(obj)
@@ -122,6 +126,18 @@ class Kubelet:
                     self._queue.add(("deployments", namespace, grand["name"]))
 
         return handle
+
+    def _template_hash(self, owner: Obj) -> str:
+        """``template_hash`` of the owner's pod template, computed once per generation."""
+        meta = owner["metadata"]
+        uid, generation = str(meta.get("uid")), meta.get("generation")
+        known = self._hashes.get(uid)
+        if known is not None and generation is not None and known[0] == generation:
+            return known[1]
+        digest = template_hash((owner.get("spec") or {}).get("template") or {})
+        if generation is not None:
+            self._hashes[uid] = (generation, digest)
+        return digest
 
     def _get(self, plural: str, namespace: str, name: str) -> Obj | None:
         return self.informers[plural].cache.get((namespace, name))
@@ -221,8 +237,7 @@ class Kubelet:
         meta = deploy["metadata"]
         spec = deploy.get("spec") or {}
         replicas = workloads.spec_replicas(deploy)
-        template = spec.get("template") or {}
-        pod_hash = template_hash(template)
+        pod_hash = self._template_hash(deploy)
         new_name = f"{meta['name']}-{pod_hash}"
         sets = self._owned("replicasets", deploy)
         new = next((s for s in sets if s["metadata"]["name"] == new_name), None)
@@ -267,7 +282,7 @@ class Kubelet:
         meta = sts["metadata"]
         spec = sts.get("spec") or {}
         replicas = workloads.spec_replicas(sts)
-        revision = f"{meta['name']}-{template_hash(spec.get('template') or {})}"
+        revision = f"{meta['name']}-{self._template_hash(sts)}"
         names = [f"{meta['name']}-{i}" for i in range(replicas)]
         wanted = [
             workloads.pod_for(
@@ -338,7 +353,7 @@ class Kubelet:
 
     async def _daemonset(self, ds: Obj) -> None:
         meta = ds["metadata"]
-        revision = template_hash((ds.get("spec") or {}).get("template") or {})
+        revision = self._template_hash(ds)
         name = child_name(meta["uid"], meta["name"], 0)
         wanted = workloads.pod_for(
             ds,

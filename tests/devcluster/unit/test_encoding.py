@@ -39,3 +39,14 @@ def test_lone_surrogate_from_a_json_body_round_trips_escaped() -> None:
     encoded = encoding.to_json(value)
     assert encoded == b'{"k":"\\ud800x"}'
     assert json.loads(encoded) == value
+
+
+@pytest.mark.parametrize("value", VALUES, ids=range(len(VALUES)))
+def test_from_json_reads_what_to_json_wrote(value: Any) -> None:
+    assert encoding.from_json(encoding.to_json(value)) == value
+
+
+def test_from_json_reads_escaped_lone_surrogates_and_refuses_non_json() -> None:
+    assert encoding.from_json(b'{"k":"\\ud800x"}') == {"k": "\ud800x"}
+    with pytest.raises(ValueError):
+        encoding.from_json(b"{not json")
