@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import marshal
 from typing import Any
 
 from headwater.devcluster import fieldmanager, fieldpaths, managedfields, typedvalues, typeinfo
@@ -48,7 +49,7 @@ _METADATA = fieldpaths.Field("metadata")
 
 
 def leaf_changes(before: Any, after: Any) -> list[JsonPath] | None:
-    """Paths of the scalars that differ between two values of the same shape.
+    """Paths of the scalars that differ between two JSON objects of the same shape.
 
     ``None`` when the shapes differ: a key added, removed or moved, a list of
     another length, a container where a scalar was, or ``null`` appearing or
@@ -56,71 +57,59 @@ def leaf_changes(before: Any, after: Any) -> list[JsonPath] | None:
     (``1``, ``1.0`` and ``true`` all differ). ``[]`` means the values are the
     same JSON document.
     """
-    out: list[JsonPath] = []
-    if type(before) is not type(after) or type(before) not in _CONTAINERS:
-        return None if before is not after else out
-    if not _walk(before, after, (), out):
+    if type(before) is not dict or type(after) is not dict:
         return None
-    return out
-
-
-def _walk(a: Any, b: Any, path: JsonPath, out: list[JsonPath]) -> bool:
-    """Compare two containers of the same type; scalars inline (most values are strings)."""
-    if type(a) is dict:
-        if len(a) != len(b):
-            return False
-        pairs: Any = zip(a.items(), b.items(), strict=True)
-        for (step, x), (other, y) in pairs:
-            if step != other:
-                return False
-            if x is y:
-                continue
-            kind = type(x)
-            if kind is not type(y):
-                if kind in _CONTAINERS or type(y) in _CONTAINERS or x is None or y is None:
-                    return False
-                out.append((*path, step))
-            elif kind is dict or kind is list:
-                if not _walk(x, y, (*path, step), out):
-                    return False
-            elif x != y:
-                out.append((*path, step))
-        return True
-    if len(a) != len(b):
-        return False
-    for index, (x, y) in enumerate(zip(a, b, strict=True)):
-        if x is y:
-            continue
-        kind = type(x)
-        if kind is not type(y):
-            if kind in _CONTAINERS or type(y) in _CONTAINERS or x is None or y is None:
-                return False
-            out.append((*path, index))
-        elif kind is dict or kind is list:
-            if not _walk(x, y, (*path, index), out):
-                return False
-        elif x != y:
-            out.append((*path, index))
-    return True
+    out: list[JsonPath] = []
+    if (before == after and _same_document(before, after)) or _walk(before, after, (), out):
+        return out
+    return None
 
 
 _CONTAINERS = (dict, list)
 
 
-def same_json(a: Any, b: Any) -> bool:
-    """Whether two values are the same JSON document (types included, key order ignored)."""
-    if a is b:
-        return True
-    kind = type(a)
-    if kind is not type(b):
+def _walk(a: Any, b: Any, path: JsonPath, out: list[JsonPath]) -> bool:
+    """Compare two containers of the same type, adding changed scalars to ``out``."""
+    if len(a) != len(b):
         return False
-    if kind is dict:
-        if len(a) != len(b):
+    if type(a) is dict:
+        for (step, x), (other, y) in zip(a.items(), b.items(), strict=True):
+            if step != other or not _compare(x, y, path, step, out):
+                return False
+        return True
+    return all(_compare(x, y, path, i, out) for i, (x, y) in enumerate(zip(a, b, strict=True)))
+
+
+def _compare(x: Any, y: Any, path: JsonPath, step: str | int, out: list[JsonPath]) -> bool:
+    if x is y:
+        return True
+    kind = type(x)
+    if kind is not type(y):
+        if kind in _CONTAINERS or type(y) in _CONTAINERS or x is None or y is None:
             return False
-        return all(key in b and same_json(value, b[key]) for key, value in a.items())
-    if kind is list:
-        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
+        out.append((*path, step))
+        return True
+    if kind is dict or kind is list:
+        # NB: equal subtrees (most of them) are skipped at C speed.
+        if x == y and _same_document(x, y):
+            return True
+        return _walk(x, y, (*path, step), out)
+    if x != y or (kind is float and repr(x) != repr(y)):  # -0.0 == 0.0
+        out.append((*path, step))
+    return True
+
+
+def _same_document(x: Any, y: Any) -> bool:
+    """Whether two equal (``==``) containers are the same JSON document.
+
+    ``==`` tells neither ``1``, ``1.0`` and ``true`` apart nor key orders;
+    marshal's version 0 format does, and (unlike later versions, which share
+    repeated objects) it depends on the values alone.
+    """
+    try:
+        return marshal.dumps(x, 0) == marshal.dumps(y, 0)
+    except ValueError:  # not JSON after all: compare item by item
+        return False
 
 
 def round_trips(
@@ -136,9 +125,10 @@ def round_trips(
 ) -> bool:
     """Whether re-applying ``config`` (whose field set was ``applied``) to ``live`` is a no-op.
 
-    True when the merge gives ``live`` back as the same JSON document and the
-    manager's entry among ``live``'s ``entries`` owns nothing ``applied``
-    lacks (so nothing is pruned). The precondition of ``reapply``.
+    True when the merge gives ``live`` back as the same JSON document (key
+    order included) and the manager's entry among ``live``'s ``entries`` owns
+    nothing ``applied`` lacks (so nothing is pruned). The precondition of
+    ``reapply``.
     """
     mine = managedfields.find(entries, ("Apply", manager, subresource))
     if mine is None or not mine.fields <= applied:
@@ -146,7 +136,9 @@ def round_trips(
     live_obj = fieldmanager.strip_managed(live)
     resets = _resets(config, subresource=subresource, status_subresource=status_subresource)
     merged = fieldmanager.merge_config(live_obj, config, schema=schema, resets=resets)
-    return same_json(merged, live_obj)
+    # NB: key order counts: an atomic node takes the configuration's order, and
+    # the full algorithm would write it with the next change.
+    return merged == live_obj and _same_document(merged, live_obj)
 
 
 def _resets(config: Object, *, subresource: str, status_subresource: bool) -> fieldpaths.FieldSet:

@@ -749,3 +749,18 @@ def test_leaf_changes_finds_scalars_and_refuses_other_shapes() -> None:
         {"a": {"b": [1, "x", None]}},  # key dropped
     ):
         assert reapply.leaf_changes(before, after) is None, after
+    # Equal (==) subtrees are still told apart by JSON type and key order.
+    nested = {"s": {"t": {"u": [1, 0, 1.5, -0.0], "v": {"x": 1, "y": 2}}}}
+    assert reapply.leaf_changes(nested, {"s": {"t": {"u": [True, 0.0, 1.5, 0.0]}}}) is None
+    same_shape = {"s": {"t": {"u": [True, 0.0, 1.5, 0.0], "v": {"x": 1.0, "y": 2}}}}
+    assert reapply.leaf_changes(nested, same_shape) == [
+        ("s", "t", "u", 0),
+        ("s", "t", "u", 1),
+        ("s", "t", "u", 3),
+        ("s", "t", "v", "x"),
+    ]
+    assert (
+        reapply.leaf_changes(nested, {"s": {"t": {"u": [1, 0, 1.5, -0.0], "v": {"y": 2, "x": 1}}}})
+        is None
+    )
+    assert reapply.leaf_changes(nested, copy.deepcopy(nested)) == []
