@@ -764,3 +764,20 @@ def test_leaf_changes_finds_scalars_and_refuses_other_shapes() -> None:
         is None
     )
     assert reapply.leaf_changes(nested, copy.deepcopy(nested)) == []
+
+
+def test_key_order_of_an_atomic_map_follows_the_configuration(catalog: typeinfo.Catalog) -> None:
+    """Reordering an atomic map's keys changes nothing (same value), but the next real
+    change writes the configuration's order: the fast path must not keep live's."""
+    pair = Pair(catalog, "widgets")
+    config = copy.deepcopy(CONFIGS["widgets"])
+    config["spec"]["ref"] = {"k": "v", "l": "w"}
+    pair.apply(config)
+    config = copy.deepcopy(config)
+    config["spec"]["ref"] = {"l": "w", "k": "v"}
+    pair.apply(config)  # no change: live keeps {"k", "l"}
+    config = copy.deepcopy(config)
+    config["spec"]["count"] = 2
+    answer = pair.apply(config)
+    assert '"ref": {"l": "w", "k": "v"}' in answer[1]
+    assert pair.paths() == {"full": 3, "declined": 1}
