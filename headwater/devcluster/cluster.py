@@ -15,7 +15,9 @@ applies the API server's strategy rules in one place:
 - ``managedFields`` on every write through ``fieldmanager``;
 - dry runs do all of this but store and publish nothing;
 - a re-apply of the same configuration to the same object version is
-  answered from memory (apply is a pure function of both).
+  answered from memory (apply is a pure function of both); one of the same
+  shape by the same manager takes ``reapply``'s fast path (``applycache``
+  holds what it needs).
 
 Resource-specific hooks (CRD registration, custom-resource validation) are
 delegated to ``crds``; built-in validation and defaults to ``validation`` and
@@ -26,15 +28,19 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import json
+import datetime
+from collections.abc import Callable
 from typing import Any
 
 from headwater.devcluster import (
+    applycache,
     crds,
     defaults,
     errors,
     fieldmanager,
+    managedfields,
     objects,
+    reapply,
     resources,
     services,
     storage,
@@ -45,7 +51,8 @@ from headwater.devcluster import (
 )
 
 Obj = dict[str, Any]
-APPLY_MEMO_SIZE = 4096
+JsonPaths = list[reapply.JsonPath]
+Entries = list[managedfields.Entry]
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 _NAMESPACES = ("/namespaces", "")
 
@@ -60,6 +67,8 @@ class WriteOptions:
     force: bool = False
     user_agent: str | None = None
     warnings: list[str] = dataclasses.field(default_factory=list)
+    # The request body as sent, when the handler has it (a cheap fingerprint of an apply).
+    raw_body: bytes | None = None
 
     def manager_name(self) -> str:
         return self.manager or fieldmanager.manager_from_user_agent(self.user_agent)
@@ -69,8 +78,16 @@ class Cluster:
     """All state of one devcluster server; single-threaded (the event loop)."""
 
     def __init__(
-        self, *, store: storage.Storage, catalog: typeinfo.Catalog, watch_history: int = 20000
+        self,
+        *,
+        store: storage.Storage,
+        catalog: typeinfo.Catalog,
+        watch_history: int = 20000,
+        clock: Callable[[], datetime.datetime] = objects.now,
+        fast_reapply: bool = True,
     ) -> None:
+        """``clock`` gives managedFields times; ``fast_reapply=False`` runs every apply
+        through the full algorithm (no fast path, no decoded-entries cache)."""
         self.store = store
         self.catalog = catalog
         self.registry = resources.Registry()
@@ -79,10 +96,14 @@ class Cluster:
         # and namespace contents are left to it).
         self.collector_running = False
         self._types: dict[resources.Resource, typeinfo.Struct] = {}
-        # Last configuration applied per (object, manager…) with the version it produced.
-        self._applied: collections.OrderedDict[tuple[Any, ...], tuple[str, int, str]] = (
-            collections.OrderedDict()
-        )
+        self._clock = clock
+        self._fast_reapply = fast_reapply
+        self._applied = applycache.Records()
+        self._decoded = applycache.DecodedEntries()
+        # How successful applies were answered: "memo" (unchanged), "fast" (reapply) or
+        # "full"; "declined": the fast path was tried and left it to the full one;
+        # "round_trip_checks": ``reapply.round_trips`` run.
+        self.apply_paths: collections.Counter[str] = collections.Counter()
         for crd in store.list("apiextensions.k8s.io/customresourcedefinitions", None):
             self.registry.set_crd(crd["metadata"]["name"], crds.served_resources(crd))
         for name in SYSTEM_NAMESPACES:
@@ -153,13 +174,27 @@ class Cluster:
 
     # --- writes --------------------------------------------------------------
 
-    def _admit(self, res: resources.Resource, old: Obj | None, new: Obj, opts: WriteOptions) -> Obj:
-        """Validate (and for custom resources prune/default) ``new``."""
+    def _admit(
+        self,
+        res: resources.Resource,
+        old: Obj | None,
+        new: Obj,
+        opts: WriteOptions,
+        *,
+        leaves: JsonPaths | None = None,
+    ) -> Obj:
+        """Validate (and for custom resources prune/default) ``new``.
+
+        ``leaves``: ``new`` is the stored (valid) object with only the scalars
+        at these JSON paths changed, so a built-in kind checks just those.
+        """
         strategies.check_metadata(res, new)
         if res.crd is not None:
             new = crds.admit_custom(
                 res, new, field_validation=opts.field_validation, warnings=opts.warnings, old=old
             )
+        elif leaves is not None and validation.leaves_valid(res, new, leaves):
+            new = dict(new)
         else:
             new = validation.check_builtin(
                 res, new, field_validation=opts.field_validation, warnings=opts.warnings
@@ -205,7 +240,7 @@ class Cluster:
             new,
             manager=opts.manager_name(),
             schema=self.object_type(res),
-            now=objects.now(),
+            now=self._clock(),
             status_subresource=res.has_status,
         )
         return self._store(res, None, new, opts)
@@ -250,30 +285,70 @@ class Cluster:
             opts.force,
             opts.field_validation,
         )
-        fingerprint = json.dumps(config, sort_keys=True, separators=(",", ":"))
-        if old is not None:
-            memo = self._applied.get(memo_key)
-            version = objects.meta(old).get("resourceVersion")
-            if memo is not None and memo == (version, self.registry.generation, fingerprint):
+        record = self._applied.get(memo_key) if old is not None else None
+        if (
+            old is None
+            or record is None
+            or record.version != objects.meta(old).get("resourceVersion")
+            or record.schema_generation != self.registry.generation
+        ):
+            record = None
+        changes: JsonPaths | None = None
+        if old is not None and record is not None:
+            if opts.raw_body is not None and opts.raw_body == record.raw:
+                changes = []
+            else:
+                changes = reapply.leaf_changes(record.config, config)
+            if changes == []:
                 # The same configuration applied to the same object version: apply is a
                 # pure function of both, so the (unchanged) stored object is the answer.
+                self.apply_paths["memo"] += 1
                 return self.as_version(res, old), False
-        try:
-            new = fieldmanager.apply(
+        schema = self.object_type(res)
+        now = self._clock()
+        defaulter = defaults.defaulter(res.key) if res.crd is None else None
+        entries: Entries | None = None
+        if old is not None and self._fast_reapply:
+            entries = self._decoded.of(old)
+        outcome: fieldmanager.Applied | None = None
+        leaves: JsonPaths | None = None
+        if old is not None and entries is not None and record is not None and changes:
+            fast = self._reapply(
+                res,
                 old,
                 config,
-                manager=str(opts.manager),
-                schema=self.object_type(res),
-                now=objects.now(),
-                force=opts.force,
+                record=record,
+                changes=changes,
+                entries=entries,
+                now=now,
                 subresource=subresource,
-                status_subresource=res.has_status,
-                defaulter=defaults.defaulter(res.key) if res.crd is None else None,
+                opts=opts,
+                defaulter=defaulter,
+                schema=schema,
             )
-        except fieldmanager.FieldManagerError as error:
-            raise errors.ApiError(
-                error.code, error.reason, str(error), details=error.status().get("details")
-            ) from error
+            if fast is not None:
+                outcome, leaves = fast.applied, fast.leaves
+            else:
+                self.apply_paths["declined"] += 1
+        if outcome is None:
+            try:
+                outcome = fieldmanager.apply_tracked(
+                    old,
+                    config,
+                    manager=str(opts.manager),
+                    schema=schema,
+                    now=now,
+                    force=opts.force,
+                    subresource=subresource,
+                    status_subresource=res.has_status,
+                    defaulter=defaulter,
+                    entries=entries,
+                )
+            except fieldmanager.FieldManagerError as error:
+                raise errors.ApiError(
+                    error.code, error.reason, str(error), details=error.status().get("details")
+                ) from error
+        new = outcome.object
         # The result is fresh except for parts shared with the stored object, which
         # the strategy below copies before changing; a created object is all new.
         if res.namespaced:
@@ -285,20 +360,106 @@ class Cluster:
             stored = self._store(res, None, new, opts)
         else:
             new = strategies.update(res, old, new, subresource=subresource)
-            new = self._admit(res, old, new, opts)
+            new = self._admit(res, old, new, opts, leaves=leaves)
             stored = self._store(res, old, new, opts)
+        self.apply_paths["full" if leaves is None else "fast"] += 1
         if not opts.dry_run and not opts.warnings:
             self._remember_apply(
                 memo_key,
-                (stored["metadata"]["resourceVersion"], self.registry.generation, fingerprint),
+                old=old,
+                stored=stored,
+                config=config,
+                outcome=outcome,
+                fast=leaves is not None,
+                previous=record if changes is not None else None,
+                raw=opts.raw_body,
             )
         return stored, old is None
 
-    def _remember_apply(self, key: tuple[Any, ...], entry: tuple[str, int, str]) -> None:
-        self._applied[key] = entry
-        self._applied.move_to_end(key)
-        while len(self._applied) > APPLY_MEMO_SIZE:
-            self._applied.popitem(last=False)
+    def _reapply(
+        self,
+        res: resources.Resource,
+        old: Obj,
+        config: Obj,
+        *,
+        record: applycache.Record,
+        changes: JsonPaths,
+        entries: Entries,
+        now: datetime.datetime,
+        subresource: str,
+        opts: WriteOptions,
+        defaulter: fieldmanager.Defaulter | None,
+        schema: typeinfo.Struct,
+    ) -> reapply.Reapplied | None:
+        """The fast path, when ``record`` (the previous apply, still live) allows it."""
+        if not self._fast_reapply:
+            return None
+        if record.should_check():
+            self.apply_paths["round_trip_checks"] += 1
+            record.round_trips = reapply.round_trips(
+                old,
+                record.config,
+                entries=entries,
+                applied=record.applied,
+                manager=str(opts.manager),
+                subresource=subresource,
+                schema=schema,
+                status_subresource=res.has_status,
+            )
+            record.misses = 0 if record.round_trips else record.misses + 1
+        elif record.round_trips is None:
+            record.misses += 1  # a skipped check counts towards the next retry
+        if not record.round_trips:
+            return None
+        return reapply.reapply(
+            old,
+            config,
+            changes=changes,
+            applied=record.applied,
+            entries=entries,
+            manager=str(opts.manager),
+            schema=schema,
+            now=now,
+            subresource=subresource,
+            status_subresource=res.has_status,
+            defaulter=defaulter,
+        )
+
+    def _remember_apply(
+        self,
+        key: tuple[Any, ...],
+        *,
+        old: Obj | None,
+        stored: Obj,
+        config: Obj,
+        outcome: fieldmanager.Applied,
+        fast: bool,
+        previous: applycache.Record | None,
+        raw: bytes | None,
+    ) -> None:
+        """Record a successful apply (and its decoded entries) for the next one."""
+        version = str(stored["metadata"]["resourceVersion"])
+        record = applycache.Record(
+            version=version,
+            schema_generation=self.registry.generation,
+            config=config,
+            applied=outcome.applied,
+            raw=raw,
+        )
+        written = old is None or version != objects.meta(old).get("resourceVersion")
+        if fast and written and _same_content(stored, outcome.object):
+            # Induction: what the fast path wrote round-trips whenever what it started from did.
+            record.round_trips = True
+        elif previous is not None and previous.round_trips is not True and previous.misses:
+            # A same-shaped configuration did not round-trip lately: back off (see Record).
+            record.misses = previous.misses
+        self._applied.put(key, record)
+        if self._fast_reapply and written:
+            stored_fields = objects.meta(stored).get("managedFields")
+            if stored_fields is not None and stored_fields is objects.meta(outcome.object).get(
+                "managedFields"
+            ):
+                self._decoded.remember(stored, outcome.entries)
 
     def replace(
         self,
@@ -353,7 +514,7 @@ class Cluster:
             new,
             manager=opts.manager_name(),
             schema=self.object_type(res),
-            now=objects.now(),
+            now=self._clock(),
             subresource=subresource,
             status_subresource=res.has_status,
         )
@@ -516,3 +677,11 @@ class Cluster:
         removed["metadata"]["resourceVersion"] = str(self.store.next_version())
         self._remove(res, key, removed)
         return self.as_version(res, removed), True
+
+
+def _same_content(a: Obj, b: Obj) -> bool:
+    """Equal but for what every write changes (resourceVersion, generation, managedFields)."""
+    volatile = ("resourceVersion", "generation", "managedFields")
+    meta_a = {k: v for k, v in objects.meta(a).items() if k not in volatile}
+    meta_b = {k: v for k, v in objects.meta(b).items() if k not in volatile}
+    return meta_a == meta_b and {**a, "metadata": None} == {**b, "metadata": None}

@@ -239,13 +239,18 @@ def reset_fields(
     return fieldpaths.EMPTY
 
 
-def _timestamp(now: datetime.datetime) -> str:
+def timestamp(now: datetime.datetime) -> str:
+    """``now`` as a managedFields ``time`` (UTC, whole seconds)."""
     if now.tzinfo is not None:
         now = now.astimezone(datetime.UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # NB: formatted by hand: strftime costs several times more, once per write.
+    return (
+        f"{now.year:04d}-{now.month:02d}-{now.day:02d}"
+        f"T{now.hour:02d}:{now.minute:02d}:{now.second:02d}Z"
+    )
 
 
-def _strip_managed(obj: Object) -> Object:
+def strip_managed(obj: Object) -> Object:
     """A shallow copy without ``metadata.managedFields``."""
     out = dict(obj)
     meta = out.get("metadata")
@@ -256,13 +261,22 @@ def _strip_managed(obj: Object) -> Object:
     return out
 
 
-def _without(paths: Iterable[Path], resets: fieldpaths.FieldSet) -> set[Path]:
+def without(paths: Iterable[Path], resets: fieldpaths.FieldSet) -> set[Path]:
     """RecDiff(paths, resets)."""
     if not resets:
         return set(paths)
     members = resets.members
     depth = max(len(p) for p in members)
-    return {p for p in paths if not any(p[:i] in members for i in range(1, depth + 1))}
+    # NB: reset fields are a few short paths: most paths differ from all of them
+    # in their first element, which is one set lookup instead of ``depth`` slices.
+    heads = {p[0] for p in members}
+    return {
+        p
+        for p in paths
+        if not p
+        or p[0] not in heads
+        or not any(p[:i] in members for i in range(1, min(depth, len(p)) + 1))
+    }
 
 
 def _restore(result: Object, source: Object, paths: Iterable[Path]) -> Object:
@@ -302,6 +316,32 @@ def _restore_server_metadata(result: Object, live: Object) -> Object:
     return {**result, "metadata": meta}
 
 
+def merge_config(
+    live: Object, config: Object, *, schema: typeinfo.Struct, resets: fieldpaths.FieldSet
+) -> Object:
+    """Merge(live, config) with live's server-owned metadata and reset fields kept (§4 step 4).
+
+    ``live`` is without managedFields (``{}`` on create).
+    """
+    merged = typedvalues.merge(live, config, schema)
+    merged = _restore_server_metadata(merged, live)
+    if resets:
+        merged = _restore(merged, live, resets)
+    assert isinstance(merged, dict)
+    return merged
+
+
+@dataclasses.dataclass(frozen=True)
+class Applied:
+    """What an apply produced, with what a later apply of the same manager can reuse."""
+
+    object: Object
+    # The entries written to ``object``'s managedFields, in order (``managedfields.arrange``).
+    entries: list[managedfields.Entry]
+    # RecDiff(FS(config), reset fields): the applier's fields before the §3 ones are dropped.
+    applied: frozenset[Path]
+
+
 def apply(
     live: Object | None,
     config: Object,
@@ -327,6 +367,38 @@ def apply(
 
     Raises ``FieldManagerError`` (400: managedFields in the body, unknown
     field, duplicate list keys; 409: uid on create) and ``ConflictError``.
+    """
+    return apply_tracked(
+        live,
+        config,
+        manager=manager,
+        schema=schema,
+        now=now,
+        force=force,
+        subresource=subresource,
+        status_subresource=status_subresource,
+        defaulter=defaulter,
+    ).object
+
+
+def apply_tracked(
+    live: Object | None,
+    config: Object,
+    *,
+    manager: str,
+    schema: typeinfo.Struct,
+    now: datetime.datetime,
+    force: bool = False,
+    subresource: str = "",
+    status_subresource: bool = False,
+    defaulter: Defaulter | None = None,
+    entries: list[managedfields.Entry] | None = None,
+) -> Applied:
+    """``apply``, also returning the decoded entries and the applier's field set.
+
+    ``entries``, when given, are ``live``'s managedFields already decoded
+    (``managedfields.decode_lenient(live)``): a caller that kept them from
+    the write that stored ``live`` saves decoding them again.
     """
     meta = config.get("metadata")
     meta = meta if isinstance(meta, dict) else {}
@@ -359,10 +431,11 @@ def apply(
         subresource=subresource,
         status_subresource=status_subresource,
     )
-    stamp = _timestamp(now)
+    stamp = timestamp(now)
     if live is not None:
-        entries = managedfields.decode_lenient(live)
-        live_obj = _strip_managed(live)
+        if entries is None:
+            entries = managedfields.decode_lenient(live)
+        live_obj = strip_managed(live)
         if not entries:
             owned = typedvalues.field_set(live_obj, schema) - UNTRACKED
             if owned:
@@ -391,22 +464,21 @@ def apply(
     last: frozenset[Path] = previous.fields if previous is not None else frozenset()
     others = [e for e in entries if e.identity != me.identity]
 
-    merged = typedvalues.merge(live_obj, config, schema)
-    merged = _restore_server_metadata(merged, live_obj)
-    if resets:
-        merged = _restore(merged, live_obj, resets)
-    mine = frozenset(_without(config_paths, resets))
+    merged = merge_config(live_obj, config, schema=schema, resets=resets)
+    applied = frozenset(without(config_paths, resets))
 
     result = merged
     # NB: when the applier still applies everything it applied last time,
     # pruning provably removes nothing (every ancestor of a last-applied path
     # is owned again), so the expensive set algebra is skipped.
-    if last and not last <= mine:
-        result = _prune(merged, last=last, owned=[e.fields for e in others] + [mine], schema=schema)
+    if last and not last <= applied:
+        result = _prune(
+            merged, last=last, owned=[e.fields for e in others] + [applied], schema=schema
+        )
 
     comparison = typedvalues.compare(live_obj, result, schema)
-    changed = _without(comparison.changed(), resets)
-    removed = _without(comparison.removed, resets)
+    changed = without(comparison.changed(), resets)
+    removed = without(comparison.removed, resets)
     conflicts: list[tuple[managedfields.Entry, Path]] = []
     for entry in others:
         for path in entry.fields & changed:
@@ -428,7 +500,7 @@ def apply(
             result = defaulter(result)
         if not _semantic_equal(result, live_obj):
             time = stamp
-    mine = mine - UNTRACKED
+    mine = applied - UNTRACKED
     final_entries = kept_others
     if mine:
         encoded = previous.encoded if previous is not None and previous.fields == mine else None
@@ -438,7 +510,10 @@ def apply(
         ]
     if manager == "kubectl":
         result = lastapplied.rewrite(result, config)
-    return managedfields.store(result, final_entries)
+    arranged = managedfields.arrange(final_entries)
+    return Applied(
+        object=managedfields.store_arranged(result, arranged), entries=arranged, applied=applied
+    )
 
 
 def _prune(
@@ -466,7 +541,7 @@ def _prune(
 
 
 def _semantic_equal(a: Object, b: Object) -> bool:
-    return _strip_managed(a) == _strip_managed(b)
+    return strip_managed(a) == strip_managed(b)
 
 
 def update(
@@ -503,7 +578,7 @@ def update(
             entries = managedfields.decode(sent)
         except ValueError:
             entries = old_entries
-    new_obj = _strip_managed(new)
+    new_obj = strip_managed(new)
     if old is not None and not entries:
         return new_obj
     resets = reset_fields(
@@ -513,18 +588,18 @@ def update(
         status_subresource=status_subresource,
     )
     old_obj = (
-        _strip_managed(old)
+        strip_managed(old)
         if old is not None
         else managedfields.zero_value(api_version=api_version, kind=kind, schema=schema)
     )
     comparison = typedvalues.compare(old_obj, new_obj, schema)
-    changed = _without(comparison.changed(), resets)
-    touched = changed | _without(comparison.removed, resets)
+    changed = without(comparison.changed(), resets)
+    touched = changed | without(comparison.removed, resets)
     me = managedfields.Entry(
         manager=manager,
         operation="Update",
         api_version=api_version,
-        time=_timestamp(now),
+        time=timestamp(now),
         subresource=subresource,
         fields=frozenset(),
     )

@@ -82,6 +82,7 @@ async def read_body(request: web.Request, opts: cluster_mod.WriteOptions) -> Any
     raw = await request.read()
     if not raw:
         raise errors.bad_request("the request body is empty")
+    opts.raw_body = raw
     duplicates: list[str] = []
     body = requests.decode_body(raw, request.headers.get("Content-Type"), duplicates)
     messages = [f'duplicate field "{key}"' for key in duplicates]

@@ -136,13 +136,32 @@ def _sort_key(entry: Entry) -> tuple[Any, ...]:
     )
 
 
+def arrange(entries: Iterable[Entry]) -> list[Entry]:
+    """The non-empty ``entries`` in the API server's order, each with its ``fieldsV1`` encoded.
+
+    The result decodes from what ``store`` writes, so a caller may keep it
+    instead of decoding the stored list again.
+    """
+    kept = sorted((e for e in entries if e.fields), key=_sort_key)
+    return [
+        e
+        if e.encoded is not None
+        else dataclasses.replace(e, encoded=fieldpaths.encode(fieldpaths.FieldSet(e.fields)))
+        for e in kept
+    ]
+
+
 def store(obj: dict[str, Any], entries: Iterable[Entry]) -> dict[str, Any]:
     """``obj`` with its managedFields replaced by ``entries`` (omitted when none)."""
-    kept = sorted((e for e in entries if e.fields), key=_sort_key)
+    return store_arranged(obj, arrange(entries))
+
+
+def store_arranged(obj: dict[str, Any], arranged: list[Entry]) -> dict[str, Any]:
+    """``store`` for entries ``arrange`` returned."""
     meta = obj.get("metadata")
     meta = dict(meta) if isinstance(meta, dict) else {}
-    if kept:
-        meta["managedFields"] = [e.encode() for e in kept]
+    if arranged:
+        meta["managedFields"] = [e.encode() for e in arranged]
     else:
         meta.pop("managedFields", None)
     return {**obj, "metadata": meta}

@@ -455,3 +455,18 @@ def get_path(value: Any, path: Path, node: typeinfo.Node) -> Any:
 
 
 MISSING = _MISSING
+
+
+def granular(node: typeinfo.Node, value: Any) -> str:
+    """How ``value`` of ``node`` is walked: "struct", "map", "set", "list", or "" (a leaf)."""
+    return _granular(node, value)
+
+
+def child_node(node: typeinfo.Node, kind: str, name: str) -> typeinfo.Node:
+    """The node of field or key ``name`` of a "struct" or "map" (undeclared: untyped)."""
+    return _child_node(node, kind, name, strict=False, path=())[0]
+
+
+def differs(a: Any, b: Any) -> bool:
+    """Whether two leaf or atomic values differ as ``compare`` sees them."""
+    return _differs(a, b)

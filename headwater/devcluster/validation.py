@@ -184,3 +184,52 @@ def check_builtin(
         )
     report_unknown(unknown, field_validation=field_validation, warnings=warnings)
     return dict(cleaned)
+
+
+def leaves_valid(
+    res: resources.Resource, obj: dict[str, Any], leaves: list[tuple[str | int, ...]]
+) -> bool:
+    """Whether ``check_builtin`` would accept ``obj`` as it is, given that it accepted the
+    same object with other scalars at ``leaves`` (JSON paths) and left it unchanged.
+
+    Only the scalars at ``leaves`` are checked, as ``walk`` checks them. False
+    means "not sure" (a wrong type, a path the schema does not describe): the
+    caller then runs ``check_builtin`` for the exact error.
+    """
+    if res.definition is None:
+        return True
+    root = schemas.definitions()[res.definition]
+    return all(_leaf_valid(obj, root, leaf) for leaf in leaves)
+
+
+def _leaf_valid(value: Any, node: dict[str, Any], leaf: tuple[str | int, ...]) -> bool:
+    for step in leaf:
+        node, _ = _compiled(node)
+        if isinstance(value, dict):
+            if not isinstance(step, str) or step not in value:
+                return False
+            properties = node.get("properties")
+            extra = node.get("additionalProperties")
+            if isinstance(properties, dict):
+                child = properties.get(step)
+                if child is None:
+                    # Unknown: walk keeps it only where unknown fields are preserved.
+                    return bool(node.get("x-kubernetes-preserve-unknown-fields"))
+            elif isinstance(extra, dict):
+                child = extra
+            else:
+                return True  # walk does not look inside
+        elif isinstance(value, list):
+            items = node.get("items")
+            if not isinstance(step, int) or not 0 <= step < len(value):
+                return False
+            if not isinstance(items, dict):
+                return True  # walk does not look inside
+            child = items
+        else:
+            return False
+        node, value = child, value[step]
+    _, allowed = _compiled(node)
+    if value is None or isinstance(value, dict | list):
+        return False
+    return not allowed or _type_ok(value, allowed)
