@@ -73,7 +73,8 @@ def rewrite(result: Object, config: Object) -> Object:
             del body["metadata"]["annotations"]
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
     annotations = dict(annotations)
-    size = sum(len(k) + len(v) for k, v in annotations.items() if k != ANNOTATION)
+    # NB: a null value (an apply body may hold one) counts as empty, not as a crash.
+    size = sum(len(k) + len(v or "") for k, v in annotations.items() if k != ANNOTATION)
     if size + len(ANNOTATION) + len(text) > _LIMIT:
         del annotations[ANNOTATION]
     else:

@@ -15,6 +15,9 @@ from typing import Any
 
 from headwater.devcluster import errors, resources, schemas
 
+# Go's zero values of scalar types: a JSON null decoded into a map value or a
+# slice element of that type becomes one (``labels: {a: null}`` stores "").
+_ZERO: dict[str, Any] = {"string": "", "integer": 0, "number": 0, "boolean": False}
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "integer": (int,),
@@ -37,6 +40,16 @@ def _type_ok(value: Any, allowed: set[str]) -> bool:
         if isinstance(value, expected):
             return True
     return False
+
+
+def _zero_for_null(node: dict[str, Any]) -> tuple[bool, Any]:
+    """(whether a null in ``node``'s place becomes a zero value, that value)."""
+    _, allowed = _compiled(node)
+    if len(allowed) == 1:
+        (only,) = allowed
+        if only in _ZERO:
+            return True, _ZERO[only]
+    return False, None
 
 
 def _allowed(node: dict[str, Any]) -> set[str]:
@@ -131,7 +144,12 @@ def walk(
         extra = node.get("additionalProperties")
         if isinstance(extra, dict):
             changed = None
+            zeroed, zero = _zero_for_null(extra)
             for key, item in value.items():
+                if item is None and zeroed:
+                    changed = changed if changed is not None else dict(value)
+                    changed[key] = zero
+                    continue
                 checked = walk(item, extra, (path, f"[{key}]"), unknown=unknown, wrong=wrong)
                 if checked is not item:
                     changed = changed if changed is not None else dict(value)
@@ -142,7 +160,12 @@ def walk(
         items = node.get("items")
         if isinstance(items, dict):
             result: list[Any] | None = None
+            zeroed, zero = _zero_for_null(items)
             for index, item in enumerate(value):
+                if item is None and zeroed:
+                    result = result if result is not None else list(value)
+                    result[index] = zero
+                    continue
                 checked = walk(item, items, (path, f"[{index}]"), unknown=unknown, wrong=wrong)
                 if checked is not item:
                     result = result if result is not None else list(value)

@@ -397,6 +397,21 @@ async def test_crd_with_kubebuilder_int_or_string_fields(http: aiohttp.ClientSes
     assert status["details"]["causes"][0]["field"] == "spec.target"
 
 
+async def test_null_map_values_and_list_items_decode_to_go_zero_values(
+    http: aiohttp.ClientSession,
+) -> None:
+    ns = await _namespace(http, "zeros")
+    body = {
+        "metadata": {"name": "n", "labels": {"l": None}, "annotations": {"a": None}},
+        "data": {"empty": None, "kept": "x"},
+    }
+    async with http.post(f"/api/v1/namespaces/{ns}/configmaps", json=body) as response:
+        created = await _json(response, 201)
+    assert created["metadata"]["labels"] == {"l": ""}
+    assert created["metadata"]["annotations"] == {"a": ""}
+    assert created["data"] == {"empty": "", "kept": "x"}
+
+
 async def test_watch_with_selector_sees_objects_enter_and_leave(
     http: aiohttp.ClientSession,
 ) -> None:
