@@ -14,12 +14,12 @@ of several rounds, as the machine is shared):
 - ``components_us``: each part of a changed apply (decoding managedFields,
   validation, the memo's fingerprint, the field manager, the time stamp,
   RecDiff) as called by the server;
-- with ``--baseline REV`` (default: where this branch left ``main``), the
+- with ``--baseline REV`` (e.g. ``7f81631``, main before the fast path), the
   same figures for the code of that git revision, extracted to a temporary directory and run in a
   subprocess, alternating with this tree's runs, and the ratios old/new.
 
 Usage: .venv/bin/python bench/ssa_apply_bench.py [--applies 2000] [--rounds 5]
-    [--baseline REV | --no-baseline]
+    [--baseline REV]
 """
 
 from __future__ import annotations
@@ -229,7 +229,6 @@ def main() -> None:
     parser.add_argument("--applies", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--baseline", help="git revision to compare with")
-    parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument(
         "--inner",
         choices=("fast", "full", "baseline", "components", "components-baseline"),
@@ -240,20 +239,12 @@ def main() -> None:
         _inner(arguments)
         return
     modes = ["fast", "full", "components"]
-    if not arguments.no_baseline:
+    if arguments.baseline is not None:
         modes += ["baseline", "components-baseline"]
     best: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="ssa-apply-bench-") as scratch:
         old_tree = pathlib.Path(scratch)
-        if "baseline" in modes:
-            if arguments.baseline is None:
-                arguments.baseline = subprocess.run(
-                    ["git", "merge-base", "HEAD", "main"],
-                    cwd=REPO,
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                ).stdout.strip()
+        if arguments.baseline is not None:
             archive = subprocess.run(
                 ["git", "archive", arguments.baseline, "headwater"],
                 cwd=REPO,
