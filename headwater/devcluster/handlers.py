@@ -26,7 +26,6 @@ from headwater.devcluster import (
     objects,
     patches,
     requests,
-    resources,
     scaling,
     selectors,
     tables,
@@ -251,27 +250,8 @@ async def create(
         if not isinstance(given, str) or not given:
             raise errors.method_not_allowed()
         namespace = given
-    if target.resource.key in resources.REVIEWS:
-        return reply(_review(target.resource, body), status=201)
     obj = state.create(target.resource, namespace, body, opts)
     return _render_one(request, target, obj, status=201, warnings=opts.warnings)
-
-
-def _review(res: resources.Resource, body: Any) -> Obj:
-    """The answer to an access review: allowed, as there is no RBAC here."""
-    if not isinstance(body, dict):
-        raise errors.bad_request("the body of the request must be a JSON object")
-    answer = {**body, "apiVersion": res.group_version, "kind": res.kind}
-    if res.kind == "SelfSubjectRulesReview":
-        everything = {"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}
-        answer["status"] = {
-            "resourceRules": [everything],
-            "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
-            "incomplete": False,
-        }
-    else:
-        answer["status"] = {"allowed": True, "reason": "the devcluster enforces no RBAC"}
-    return answer
 
 
 async def replace(

@@ -211,32 +211,44 @@ def _paths(res: resources.Resource, schema_name: str) -> dict[str, Any]:
         common.append(_param("namespace", "path", "object name and auth scope", required=True))
     collection_common = common[1:]
     writes = [_DRY_RUN, _FIELD_MANAGER, _FIELD_VALIDATION]
-    paths: dict[str, Any] = {
-        prefix: {
-            "parameters": collection_common,
-            "get": _operation(res, "list", "list", list_name, params=_LIST_PARAMS, body=False),
-            "post": _operation(res, "create", "post", schema_name, params=writes, body=True),
-            "delete": _operation(
-                res,
-                "deletecollection",
-                "deletecollection",
-                _META + "Status",
-                params=[_DRY_RUN],
-                body=False,
-            ),
-        },
-        f"{prefix}/{{name}}": {
-            "parameters": common,
-            "get": _operation(res, "read", "get", schema_name, params=[], body=False),
-            "put": _operation(res, "replace", "put", schema_name, params=writes, body=True),
-            "patch": _operation(
-                res, "patch", "patch", schema_name, params=[*writes, _FORCE], body=True
-            ),
-            "delete": _operation(
-                res, "delete", "delete", _META + "Status", params=[_DRY_RUN], body=False
-            ),
-        },
-    }
+    verbs = set(res.verbs)
+    # Only the operations of the verbs served: a create-only review has its POST alone.
+    collection: dict[str, Any] = {}
+    if "list" in verbs:
+        collection["get"] = _operation(
+            res, "list", "list", list_name, params=_LIST_PARAMS, body=False
+        )
+    if "create" in verbs:
+        collection["post"] = _operation(
+            res, "create", "post", schema_name, params=writes, body=True
+        )
+    if "deletecollection" in verbs:
+        collection["delete"] = _operation(
+            res,
+            "deletecollection",
+            "deletecollection",
+            _META + "Status",
+            params=[_DRY_RUN],
+            body=False,
+        )
+    item: dict[str, Any] = {}
+    if "get" in verbs:
+        item["get"] = _operation(res, "read", "get", schema_name, params=[], body=False)
+    if "update" in verbs:
+        item["put"] = _operation(res, "replace", "put", schema_name, params=writes, body=True)
+    if "patch" in verbs:
+        item["patch"] = _operation(
+            res, "patch", "patch", schema_name, params=[*writes, _FORCE], body=True
+        )
+    if "delete" in verbs:
+        item["delete"] = _operation(
+            res, "delete", "delete", _META + "Status", params=[_DRY_RUN], body=False
+        )
+    paths: dict[str, Any] = {}
+    if collection:
+        paths[prefix] = {"parameters": collection_common, **collection}
+    if item:
+        paths[f"{prefix}/{{name}}"] = {"parameters": common, **item}
     if res.has_status:
         paths[f"{prefix}/{{name}}/status"] = {
             "parameters": common,

@@ -6,7 +6,7 @@ typed commands (``kubectl create role|cronjob|ingress|quota|token|…``) do the
 same for the kinds they build. The body is the 4-byte magic ``k8s\\0`` followed
 by a ``runtime.Unknown`` message whose ``typeMeta`` names the kind and whose
 ``raw`` holds the typed message. The kinds decoded are the ``TOP_LEVEL`` keys
-of ``protomessages`` and ``protokinds``.
+of ``protomessages``, ``protokinds`` and ``protoreviews``.
 
 Contract:
 
@@ -36,16 +36,21 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from headwater.devcluster import protokinds, protomessages
+from headwater.devcluster import protokinds, protomessages, protoreviews
 
 MAGIC = b"k8s\x00"
 CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
 
 # Read-only merges of the two table modules (message names are unique across them).
-MESSAGES: dict[str, protomessages.Message] = {**protomessages.MESSAGES, **protokinds.MESSAGES}
+MESSAGES: dict[str, protomessages.Message] = {
+    **protomessages.MESSAGES,
+    **protokinds.MESSAGES,
+    **protoreviews.MESSAGES,
+}
 TOP_LEVEL: dict[tuple[str | None, str], str] = {
     **protomessages.TOP_LEVEL,
     **protokinds.TOP_LEVEL,
+    **protoreviews.TOP_LEVEL,
 }
 
 
@@ -184,10 +189,10 @@ def _time(value: int | bytes, field: protomessages.Field) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _map(value: int | bytes, field: protomessages.Field) -> tuple[str, str]:
+def _map(value: int | bytes, field: protomessages.Field) -> tuple[str, str | list[str]]:
     """One map entry (key = 1, value = 2) as JSON gives it."""
     key = ""
-    item: str = ""
+    item: str | list[str] = [] if field.kind is protomessages.Kind.MAP_STRINGS else ""
     for number, _, inner in _fields(_bytes(value, field)):
         if number == 1:
             key = _string(inner, field)
@@ -196,9 +201,22 @@ def _map(value: int | bytes, field: protomessages.Field) -> tuple[str, str]:
                 item = base64.b64encode(_bytes(inner, field)).decode("ascii")
             elif field.kind is protomessages.Kind.MAP_QUANTITY:
                 item = _quantity(inner, field)
+            elif field.kind is protomessages.Kind.MAP_STRINGS:
+                item = _strings(inner, field)
             else:
                 item = _string(inner, field)
     return key, item
+
+
+def _strings(value: int | bytes, field: protomessages.Field) -> list[str]:
+    """An ``ExtraValue`` message (``repeated string items = 1``): JSON has the bare list."""
+    items: list[str] = []
+    for number, _, inner in _fields(_bytes(value, field)):
+        if number == 1:
+            items.append(_string(inner, field))
+        elif not _wire_empty(inner):
+            raise UnsupportedFieldError("ExtraValue", number)
+    return items
 
 
 def _quantity(value: int | bytes, field: protomessages.Field) -> str:
@@ -271,6 +289,7 @@ _MAPS = (
     protomessages.Kind.MAP_STRING,
     protomessages.Kind.MAP_BYTES,
     protomessages.Kind.MAP_QUANTITY,
+    protomessages.Kind.MAP_STRINGS,
 )
 
 

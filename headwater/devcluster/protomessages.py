@@ -33,6 +33,7 @@ class Kind(enum.Enum):
     MAP_BYTES = "map_bytes"  # map<string, bytes>
     INT_OR_STRING = "int_or_string"  # intstr.IntOrString{type = 1, intVal = 2, strVal = 3}
     MAP_QUANTITY = "map_quantity"  # map<string, resource.Quantity{string = 1}> → strings
+    MAP_STRINGS = "map_strings"  # map<string, ExtraValue{repeated string items = 1}> → lists
     QUANTITY = "quantity"  # resource.Quantity{string = 1} → its string
 
 

@@ -89,6 +89,8 @@ coordination.k8s.io/v1 Lease leases N - - -
 events.k8s.io/v1 Event events N ev - -
 admission/v1 MutatingWebhookConfiguration mutatingwebhookconfigurations C - - -
 admission/v1 ValidatingWebhookConfiguration validatingwebhookconfigurations C - - -
+authentication.k8s.io/v1 SelfSubjectReview selfsubjectreviews C - - -
+authorization.k8s.io/v1 LocalSubjectAccessReview localsubjectaccessreviews N - - -
 authorization.k8s.io/v1 SelfSubjectAccessReview selfsubjectaccessreviews C - - -
 authorization.k8s.io/v1 SelfSubjectRulesReview selfsubjectrulesreviews C - - -
 authorization.k8s.io/v1 SubjectAccessReview subjectaccessreviews C - - -
@@ -98,12 +100,14 @@ apiext/v1 CustomResourceDefinition customresourcedefinitions C crd,crds api-exte
 # Short group names used in the table above.
 _GROUP_ALIASES = {"admission": "admissionregistration.k8s.io", "apiext": "apiextensions.k8s.io"}
 
-# Reviews are answered, never stored: the devcluster enforces no RBAC, so
-# every access review is allowed.
+# Create-only kinds answered by ``reviews``, never stored (so never listed,
+# watched or read back): the access, rules and identity reviews.
 REVIEWS = {
+    "authentication.k8s.io/selfsubjectreviews",
+    "authorization.k8s.io/localsubjectaccessreviews",
     "authorization.k8s.io/selfsubjectaccessreviews",
-    "authorization.k8s.io/subjectaccessreviews",
     "authorization.k8s.io/selfsubjectrulesreviews",
+    "authorization.k8s.io/subjectaccessreviews",
 }
 
 # Group preference order in discovery (the API server lists legacy groups first).

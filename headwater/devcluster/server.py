@@ -36,6 +36,7 @@ from headwater.devcluster import (
     openapiv2,
     requests,
     resources,
+    reviews,
     storage,
     tokens,
     typeinfo,
@@ -128,6 +129,8 @@ class Server:
         target = requests.parse_path(self.state.registry, path)
         if target is None:
             raise errors.no_resource(path)
+        if target.resource.key in resources.REVIEWS:
+            return await reviews.create(request, target)
         if target.subresource == "finalize" and method != "PUT":
             raise errors.method_not_allowed()
         if target.resource.verbs != resources.VERBS and not target.subresource:

@@ -2,8 +2,8 @@
 
 Starts a devcluster and, in front of it, a recording proxy on 127.0.0.1 that
 saves every protobuf request body before forwarding it unchanged; then runs
-each command of ``COMMANDS`` (``kubectl create …`` or ``kubectl autoscale
-…``) with the real kubectl through the proxy (saving
+each command of ``COMMANDS`` (``kubectl create …``, ``kubectl autoscale
+…`` or ``kubectl auth …``) with the real kubectl through the proxy (saving
 ``<name>.pb``) and again with ``--dry-run=client -o json`` (saving
 ``<name>.json``). A command whose create is refused is still captured: the
 body is what kubectl sent, whatever the server answered.
@@ -164,6 +164,22 @@ COMMANDS: tuple[Command, ...] = (
         ("deployment/web", "--name=web-q", "--max=5", "--cpu=500m", "--memory=70%"),
         verb="autoscale",
     ),
+    Command("can-i", ("can-i", "create", "deployments"), client_json=False, verb="auth"),
+    Command(
+        "can-i-subresource",
+        ("can-i", "get", "pods/web", "--subresource=log"),
+        client_json=False,
+        verb="auth",
+    ),
+    Command(
+        "can-i-all-namespaces",
+        ("can-i", "list", "secrets", "--all-namespaces"),
+        client_json=False,
+        verb="auth",
+    ),
+    Command("can-i-nonresource", ("can-i", "get", "/logs"), client_json=False, verb="auth"),
+    Command("can-i-list", ("can-i", "--list"), client_json=False, verb="auth"),
+    Command("whoami", ("whoami",), client_json=False, verb="auth"),
 )  # fmt: skip
 
 
