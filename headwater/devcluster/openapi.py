@@ -13,6 +13,7 @@ apply (without them they fall back to ``/openapi/v2``).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 from typing import Any
 
@@ -29,7 +30,7 @@ COMMON = (
     _META + "ObjectMeta",
     _META + "WatchEvent",
 )
-_PATCH_TYPES = (
+PATCH_TYPES = (  # as kube-apiserver lists them
     "application/apply-patch+yaml",
     "application/json-patch+json",
     "application/merge-patch+json",
@@ -112,36 +113,62 @@ def _custom_schema(res: resources.Resource) -> dict[str, Any]:
     return schema
 
 
-def _param(
-    name: str, where: str, description: str, *, required: bool = False, kind: str = "string"
-) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": where,
-        "description": description,
-        "required": required,
-        "schema": {"type": kind, "uniqueItems": True},
-    }
+@dataclasses.dataclass(frozen=True)
+class Parameter:
+    """An operation parameter of the served API, in either OpenAPI version.
+
+    One table serves both documents: ``v3()`` renders it for ``/openapi/v3``
+    (type under ``schema``), ``v2()`` for ``/openapi/v2`` (Swagger 2.0: type
+    inline, ``required`` only when true), as kube-apiserver writes them.
+    """
+
+    name: str
+    where: str
+    description: str
+    kind: str = "string"
+    required: bool = False
+
+    def v3(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "in": self.where,
+            "description": self.description,
+            "required": self.required,
+            "schema": {"type": self.kind, "uniqueItems": True},
+        }
+
+    def v2(self) -> dict[str, Any]:
+        param: dict[str, Any] = {
+            "name": self.name,
+            "in": self.where,
+            "description": self.description,
+            "type": self.kind,
+            "uniqueItems": True,
+        }
+        if self.required:
+            param["required"] = True
+        return param
 
 
-_DRY_RUN = _param(
+DRY_RUN = Parameter(
     "dryRun", "query", "When present, indicates that modifications should not be persisted."
 )
-_FIELD_MANAGER = _param(
+FIELD_MANAGER = Parameter(
     "fieldManager",
     "query",
     "fieldManager is a name associated with the actor or entity that is making these changes.",
 )
-_FIELD_VALIDATION = _param(
+FIELD_VALIDATION = Parameter(
     "fieldValidation",
     "query",
     "fieldValidation instructs the server on how to handle objects in the request "
     "(POST/PUT/PATCH) containing unknown or duplicate fields. Valid values are: Ignore, Warn, "
     "Strict.",
 )
-_FORCE = _param("force", "query", 'Force is going to "force" Apply requests.', kind="boolean")
-_LIST_PARAMS = [
-    _param(name, "query", name, kind=kind)
+FORCE = Parameter("force", "query", 'Force is going to "force" Apply requests.', kind="boolean")
+NAMESPACE = Parameter("namespace", "path", "object name and auth scope", required=True)
+LIST_PARAMETERS = tuple(
+    Parameter(name, "query", name, kind=kind)
     for name, kind in (
         ("allowWatchBookmarks", "boolean"),
         ("continue", "string"),
@@ -154,7 +181,18 @@ _LIST_PARAMS = [
         ("timeoutSeconds", "integer"),
         ("watch", "boolean"),
     )
-]
+)
+
+
+def name_parameter(res: resources.Resource) -> Parameter:
+    return Parameter("name", "path", f"name of the {res.kind}", required=True)
+
+
+_DRY_RUN = DRY_RUN.v3()
+_FIELD_MANAGER = FIELD_MANAGER.v3()
+_FIELD_VALIDATION = FIELD_VALIDATION.v3()
+_FORCE = FORCE.v3()
+_LIST_PARAMS = [param.v3() for param in LIST_PARAMETERS]
 
 
 def _operation(
@@ -189,7 +227,7 @@ def _operation(
         },
     }
     if body:
-        types = _PATCH_TYPES if verb == "patch" else ("application/json", "application/yaml")
+        types = PATCH_TYPES if verb == "patch" else ("application/json", "application/yaml")
         target = _META + "Patch" if verb == "patch" else schema_ref
         op["requestBody"] = {
             "content": {t: {"schema": {"$ref": _REF + target}} for t in types},
@@ -206,9 +244,9 @@ def _paths(res: resources.Resource, schema_name: str) -> dict[str, Any]:
         else f"{base}/{res.plural}"
     )
     list_name = schema_name + "List"
-    common = [_param("name", "path", f"name of the {res.kind}", required=True)]
+    common = [name_parameter(res).v3()]
     if res.namespaced:
-        common.append(_param("namespace", "path", "object name and auth scope", required=True))
+        common.append(NAMESPACE.v3())
     collection_common = common[1:]
     writes = [_DRY_RUN, _FIELD_MANAGER, _FIELD_VALIDATION]
     verbs = set(res.verbs)

@@ -42,12 +42,6 @@ _META = "io.k8s.apimachinery.pkg.apis.meta.v1."
 _PRIMITIVES = {"string", "integer", "number", "boolean"}
 # Keys of a Swagger 2.0 schema a CRD schema keeps (junctors are dropped for v2).
 _CRD_KEYS = frozenset(gnostic.MESSAGES["Schema"]) - {"$ref", "allOf"}
-_PATCH_TYPES = [
-    "application/apply-patch+yaml",
-    "application/json-patch+json",
-    "application/merge-patch+json",
-    "application/strategic-merge-patch+json",
-]
 _PRODUCES = ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"]
 _WATCH_PRODUCES = [
     *_PRODUCES,
@@ -187,59 +181,20 @@ def _custom_definitions(res: resources.Resource, name: str) -> dict[str, Any]:
 # --- paths -------------------------------------------------------------------
 
 
-def _param(
-    name: str, where: str, description: str, *, kind: str = "string", required: bool = False
-) -> dict[str, Any]:
-    param: dict[str, Any] = {
-        "name": name,
-        "in": where,
-        "description": description,
-        "type": kind,
-        "uniqueItems": True,
-    }
-    if required:
-        param["required"] = True
-    return param
-
-
-_DRY_RUN = _param(
-    "dryRun", "query", "When present, indicates that modifications should not be persisted."
-)
-_FIELD_MANAGER = _param(
-    "fieldManager",
-    "query",
-    "fieldManager is a name associated with the actor or entity that is making these changes.",
-)
-_FIELD_VALIDATION = _param(
-    "fieldValidation",
-    "query",
-    "fieldValidation instructs the server on how to handle objects in the request "
-    "(POST/PUT/PATCH) containing unknown or duplicate fields. Valid values are: Ignore, Warn, "
-    "Strict.",
-)
-_FORCE = _param("force", "query", 'Force is going to "force" Apply requests.', kind="boolean")
-_PRETTY = _param("pretty", "query", "If 'true', then the output is pretty printed.")
-_LIST_PARAMS = [
-    _param(name, "query", name, kind=kind)
-    for name, kind in (
-        ("allowWatchBookmarks", "boolean"),
-        ("continue", "string"),
-        ("fieldSelector", "string"),
-        ("labelSelector", "string"),
-        ("limit", "integer"),
-        ("resourceVersion", "string"),
-        ("resourceVersionMatch", "string"),
-        ("sendInitialEvents", "boolean"),
-        ("timeoutSeconds", "integer"),
-        ("watch", "boolean"),
-    )
-]
+_DRY_RUN = openapi.DRY_RUN.v2()
+_FIELD_MANAGER = openapi.FIELD_MANAGER.v2()
+_FIELD_VALIDATION = openapi.FIELD_VALIDATION.v2()
+_FORCE = openapi.FORCE.v2()
+_PRETTY = openapi.Parameter("pretty", "query", "If 'true', then the output is pretty printed.").v2()
+_LIST_PARAMS = [param.v2() for param in openapi.LIST_PARAMETERS]
 _DELETE_PARAMS = [
     _DRY_RUN,
-    _param(
+    openapi.Parameter(
         "gracePeriodSeconds", "query", "The duration in seconds before deletion.", kind="integer"
-    ),
-    _param("propagationPolicy", "query", "Whether and how garbage collection will be performed."),
+    ).v2(),
+    openapi.Parameter(
+        "propagationPolicy", "query", "Whether and how garbage collection will be performed."
+    ).v2(),
 ]
 
 
@@ -290,12 +245,8 @@ def _paths(res: resources.Resource, name: str, list_name: str | None) -> dict[st
         if res.namespaced
         else f"{base}/{res.plural}"
     )
-    scope = (
-        [_param("namespace", "path", "object name and auth scope", required=True)]
-        if res.namespaced
-        else []
-    )
-    item_params = [_param("name", "path", f"name of the {res.kind}", required=True), *scope]
+    scope = [openapi.NAMESPACE.v2()] if res.namespaced else []
+    item_params = [openapi.name_parameter(res).v2(), *scope]
     writes = [_DRY_RUN, _FIELD_MANAGER, _FIELD_VALIDATION]
     verbs = set(res.verbs)
     collection: dict[str, Any] = {}
@@ -334,7 +285,7 @@ def _paths(res: resources.Resource, name: str, list_name: str | None) -> dict[st
             verb="patch",
             returns=name,
             params=[_body(_META + "Patch"), *writes, _FORCE],
-            consumes=_PATCH_TYPES,
+            consumes=list(openapi.PATCH_TYPES),
         )
     if "delete" in verbs:
         item["delete"] = _operation(
