@@ -1,4 +1,4 @@
-"""Fixtures of the devcluster tests: the shared server fixture and a namespace per test."""
+"""Fixtures of the devcluster tests: the shared server, an HTTP session on it, a namespace each."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.fixtures import apihttp
 from tests.fixtures import devcluster as devcluster_fixtures
 
 # NB: Helm's client (loaded in-process by test_helm) caches discovery per
@@ -24,6 +25,7 @@ os.environ["KUBECACHEDIR"] = _HELM_CACHE
 atexit.register(shutil.rmtree, _HELM_CACHE, True)
 
 devcluster = devcluster_fixtures.devcluster
+http = apihttp.http
 _counter = itertools.count()
 
 

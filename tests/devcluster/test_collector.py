@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.devcluster import test_kubelet as workloads
+from tests.fixtures import crdbodies
 from tests.fixtures import devcluster as fixtures
 
 Devcluster = fixtures.Devcluster
@@ -180,29 +181,7 @@ def test_dependent_with_a_live_owner_survives_and_loses_the_dead_reference(
 
 
 def test_custom_resource_owner_is_discovered(devcluster: Devcluster, namespace: str) -> None:
-    crd = {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": "owners.gc.example.org"},
-        "spec": {
-            "group": "gc.example.org",
-            "scope": "Namespaced",
-            "names": {"plural": "owners", "singular": "owner", "kind": "Owner"},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "x-kubernetes-preserve-unknown-fields": True,
-                        }
-                    },
-                }
-            ],
-        },
-    }
+    crd = crdbodies.crd(group="gc.example.org", plural="owners", singular="owner", kind="Owner")
     devcluster.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(crd))
     devcluster.kubectl(
         "wait", "--for=condition=Established", "crd/owners.gc.example.org", "--timeout=30s"

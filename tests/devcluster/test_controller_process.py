@@ -15,27 +15,15 @@ import os
 import pathlib
 import signal
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
 from headwater.devcluster import controllerprocess
 from tests.fixtures import devcluster as fixtures
+from tests.fixtures import polling
 
 MODULE = controllerprocess.MODULE
-
-
-def poll(check: Callable[[], Any], *, timeout: float = 20.0, what: str) -> Any:
-    """Return ``check()``'s first truthy result, polling until ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def _stat(pid: int) -> tuple[str, int] | None:
@@ -82,7 +70,7 @@ def the_controller_manager(server: int, *, other_than: int | None = None) -> int
         found = [pid for pid in controller_managers(server) if pid != other_than]
         return found[0] if len(found) == 1 else None
 
-    pid: int = poll(one, what="one controller-manager child of the server")
+    pid: int = polling.poll(one, timeout=20.0, what="one controller-manager child of the server")
     return pid
 
 
@@ -138,7 +126,11 @@ def test_controller_manager_exits_when_the_server_is_killed(tmp_path: pathlib.Pa
         child = the_controller_manager(cluster.pid)
         os.kill(cluster.pid, signal.SIGKILL)
         try:
-            poll(lambda: not alive(child), what=f"orphaned controller manager {child} to exit")
+            polling.poll(
+                lambda: not alive(child),
+                timeout=20.0,
+                what=f"orphaned controller manager {child} to exit",
+            )
         finally:
             if alive(child):
                 os.kill(child, signal.SIGKILL)

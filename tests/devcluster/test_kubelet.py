@@ -7,28 +7,18 @@ the status fields kstatus reads, against a running devcluster.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.fixtures import devcluster as fixtures
+from tests.fixtures import polling
 
 Devcluster = fixtures.Devcluster
 SIMULATE = "devcluster.headwater.dev/simulate"
 
 
-def poll(check: Callable[[], Any], *, timeout: float = 15.0, what: str = "condition") -> Any:
-    """Return ``check()``'s first truthy result, polling until ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+poll = polling.poll
 
 
 def get(devcluster: Devcluster, namespace: str, *what: str) -> dict[str, Any]:

@@ -9,12 +9,12 @@ every ``apply|create -f`` of a List fails.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 
+from tests.fixtures import crdbodies
 from tests.fixtures import devcluster as fixtures
 
 Devcluster = fixtures.Devcluster
@@ -146,49 +146,22 @@ def test_explain_with_the_v2_document(devcluster: Devcluster) -> None:
     assert "FIELD:    maxSurge <string>" in surge
 
 
-GADGETS = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "gadgets.v2.example.com"},
-    "spec": {
-        "group": "v2.example.com",
-        "scope": "Namespaced",
-        "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "properties": {
-                            "spec": {
-                                "type": "object",
-                                "required": ["size"],
-                                "properties": {
-                                    "size": {"type": "integer", "minimum": 1},
-                                    "port": {"x-kubernetes-int-or-string": True},
-                                    "note": {"type": "string", "nullable": True},
-                                    "extra": {
-                                        "type": "object",
-                                        "x-kubernetes-preserve-unknown-fields": True,
-                                    },
-                                },
-                            }
-                        },
-                    }
-                },
-            }
-        ],
+GADGETS = crdbodies.crd(
+    group="v2.example.com",
+    plural="gadgets",
+    singular="gadget",
+    kind="Gadget",
+    spec={
+        "type": "object",
+        "required": ["size"],
+        "properties": {
+            "size": {"type": "integer", "minimum": 1},
+            "port": {"x-kubernetes-int-or-string": True},
+            "note": {"type": "string", "nullable": True},
+            "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+        },
     },
-}
-
-
-@pytest.fixture
-async def http(devcluster: Devcluster) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(base_url=devcluster.base_url) as session:
-        yield session
+)
 
 
 async def _document(http: aiohttp.ClientSession) -> dict[str, Any]:

@@ -17,42 +17,9 @@ from typing import Any
 import pytest
 
 from headwater.devcluster import protobuf
+from tests.devcluster.protobodies import wire
 
 # --- a tiny gogo-style encoder -----------------------------------------------
-
-
-def _varint(value: int) -> bytes:
-    if value < 0:
-        value += 1 << 64
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _key(number: int, wire: int) -> bytes:
-    return _varint(number << 3 | wire)
-
-
-def _ld(number: int, payload: bytes) -> bytes:
-    return _key(number, 2) + _varint(len(payload)) + payload
-
-
-def _str(number: int, value: str) -> bytes:
-    return _ld(number, value.encode())
-
-
-def _int(number: int, value: int) -> bytes:
-    return _key(number, 0) + _varint(value)
-
-
-def _bool(number: int, value: bool) -> bytes:
-    return _int(number, 1 if value else 0)
 
 
 def _map(number: int, items: dict[str, Any], *, binary: bool = False) -> bytes:
@@ -60,209 +27,231 @@ def _map(number: int, items: dict[str, Any], *, binary: bool = False) -> bytes:
     for key in sorted(items):
         value = items[key]
         encoded = base64.b64decode(value) if binary else value.encode()
-        out += _ld(number, _str(1, key) + _ld(2, encoded))
+        out += wire.ld(number, wire.ld(1, key) + wire.ld(2, encoded))
     return out
 
 
 def _time(number: int, value: str | None) -> bytes:
     if value is None:
-        return _ld(number, b"")
+        return wire.ld(number, b"")
     moment = datetime.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
-    return _ld(number, _int(1, int(moment.timestamp())) + _int(2, 0))
+    return wire.ld(number, wire.integer(1, int(moment.timestamp())) + wire.integer(2, 0))
 
 
 def _owner_reference(ref: dict[str, Any]) -> bytes:
-    out = _str(1, ref["kind"]) + _str(3, ref["name"]) + _str(4, ref["uid"])
-    out += _str(5, ref["apiVersion"])
+    out = wire.ld(1, ref["kind"]) + wire.ld(3, ref["name"]) + wire.ld(4, ref["uid"])
+    out += wire.ld(5, ref["apiVersion"])
     if "controller" in ref:
-        out += _bool(6, ref["controller"])
+        out += wire.boolean(6, ref["controller"])
     if "blockOwnerDeletion" in ref:
-        out += _bool(7, ref["blockOwnerDeletion"])
+        out += wire.boolean(7, ref["blockOwnerDeletion"])
     return out
 
 
 def _managed_fields_entry(entry: dict[str, Any]) -> bytes:
-    out = _str(1, entry.get("manager", "")) + _str(2, entry.get("operation", ""))
-    out += _str(3, entry.get("apiVersion", ""))
+    out = wire.ld(1, entry.get("manager", "")) + wire.ld(2, entry.get("operation", ""))
+    out += wire.ld(3, entry.get("apiVersion", ""))
     if "time" in entry:
         out += _time(4, entry["time"])
-    out += _str(6, entry.get("fieldsType", ""))
+    out += wire.ld(6, entry.get("fieldsType", ""))
     if "fieldsV1" in entry:
-        out += _ld(7, _ld(1, json.dumps(entry["fieldsV1"]).encode()))
-    return out + _str(8, entry.get("subresource", ""))
+        out += wire.ld(7, wire.ld(1, json.dumps(entry["fieldsV1"]).encode()))
+    return out + wire.ld(8, entry.get("subresource", ""))
 
 
 def _object_meta(meta: dict[str, Any]) -> bytes:
     out = b"".join(
-        _str(number, meta.get(name, ""))
+        wire.ld(number, meta.get(name, ""))
         for number, name in enumerate(
             ["name", "generateName", "namespace", "selfLink", "uid", "resourceVersion"], 1
         )
     )
-    out += _int(7, meta.get("generation", 0))
+    out += wire.integer(7, meta.get("generation", 0))
     out += _time(8, meta.get("creationTimestamp"))
     if "deletionTimestamp" in meta:
         out += _time(9, meta["deletionTimestamp"])
     if "deletionGracePeriodSeconds" in meta:
-        out += _int(10, meta["deletionGracePeriodSeconds"])
+        out += wire.integer(10, meta["deletionGracePeriodSeconds"])
     out += _map(11, meta.get("labels", {})) + _map(12, meta.get("annotations", {}))
-    out += b"".join(_ld(13, _owner_reference(r)) for r in meta.get("ownerReferences", []))
-    out += b"".join(_str(14, f) for f in meta.get("finalizers", []))
-    out += b"".join(_ld(17, _managed_fields_entry(e)) for e in meta.get("managedFields", []))
+    out += b"".join(wire.ld(13, _owner_reference(r)) for r in meta.get("ownerReferences", []))
+    out += b"".join(wire.ld(14, f) for f in meta.get("finalizers", []))
+    out += b"".join(wire.ld(17, _managed_fields_entry(e)) for e in meta.get("managedFields", []))
     return out
 
 
 def _secret(obj: dict[str, Any]) -> bytes:
-    out = _ld(1, _object_meta(obj.get("metadata", {})))
+    out = wire.ld(1, _object_meta(obj.get("metadata", {})))
     out += _map(2, obj.get("data", {}), binary=True)
-    out += _str(3, obj.get("type", ""))
+    out += wire.ld(3, obj.get("type", ""))
     out += _map(4, obj.get("stringData", {}))
     if "immutable" in obj:
-        out += _bool(5, obj["immutable"])
+        out += wire.boolean(5, obj["immutable"])
     return out
 
 
 def _config_map(obj: dict[str, Any]) -> bytes:
-    out = _ld(1, _object_meta(obj.get("metadata", {})))
+    out = wire.ld(1, _object_meta(obj.get("metadata", {})))
     out += _map(2, obj.get("data", {})) + _map(3, obj.get("binaryData", {}), binary=True)
     if "immutable" in obj:
-        out += _bool(4, obj["immutable"])
+        out += wire.boolean(4, obj["immutable"])
     return out
 
 
 def _delete_options(obj: dict[str, Any]) -> bytes:
     out = b""
     if "gracePeriodSeconds" in obj:
-        out += _int(1, obj["gracePeriodSeconds"])
+        out += wire.integer(1, obj["gracePeriodSeconds"])
     if "preconditions" in obj:
         pre = obj["preconditions"]
         inner = b""
         if "uid" in pre:
-            inner += _str(1, pre["uid"])
+            inner += wire.ld(1, pre["uid"])
         if "resourceVersion" in pre:
-            inner += _str(2, pre["resourceVersion"])
-        out += _ld(2, inner)
+            inner += wire.ld(2, pre["resourceVersion"])
+        out += wire.ld(2, inner)
     if "orphanDependents" in obj:
-        out += _bool(3, obj["orphanDependents"])
+        out += wire.boolean(3, obj["orphanDependents"])
     if "propagationPolicy" in obj:
-        out += _str(4, obj["propagationPolicy"])
-    return out + b"".join(_str(5, d) for d in obj.get("dryRun", []))
+        out += wire.ld(4, obj["propagationPolicy"])
+    return out + b"".join(wire.ld(5, d) for d in obj.get("dryRun", []))
 
 
 def _namespace(obj: dict[str, Any]) -> bytes:
-    spec = b"".join(_str(1, f) for f in obj["spec"].get("finalizers", []))
-    status = _str(1, obj["status"].get("phase", ""))
+    spec = b"".join(wire.ld(1, f) for f in obj["spec"].get("finalizers", []))
+    status = wire.ld(1, obj["status"].get("phase", ""))
     for condition in obj["status"].get("conditions", []):
-        status += _ld(
+        status += wire.ld(
             2,
-            _str(1, condition["type"])
-            + _str(2, condition["status"])
+            wire.ld(1, condition["type"])
+            + wire.ld(2, condition["status"])
             + _time(4, condition.get("lastTransitionTime"))
-            + _str(5, condition.get("reason", ""))
-            + _str(6, condition.get("message", "")),
+            + wire.ld(5, condition.get("reason", ""))
+            + wire.ld(6, condition.get("message", "")),
         )
-    return _ld(1, _object_meta(obj.get("metadata", {}))) + _ld(2, spec) + _ld(3, status)
+    return wire.ld(1, _object_meta(obj.get("metadata", {}))) + wire.ld(2, spec) + wire.ld(3, status)
 
 
 def _int_or_string(number: int, value: int | str) -> bytes:
     if isinstance(value, int):
-        return _ld(number, _int(1, 0) + _int(2, value) + _str(3, ""))
-    return _ld(number, _int(1, 1) + _int(2, 0) + _str(3, value))
+        return wire.ld(number, wire.integer(1, 0) + wire.integer(2, value) + wire.ld(3, ""))
+    return wire.ld(number, wire.integer(1, 1) + wire.integer(2, 0) + wire.ld(3, value))
 
 
 def _container(c: dict[str, Any]) -> bytes:
-    out = _str(1, c["name"]) + _str(2, c.get("image", ""))
-    out += b"".join(_str(3, x) for x in c.get("command", []))
-    out += b"".join(_str(4, x) for x in c.get("args", []))
-    out += _str(5, c.get("workingDir", ""))
+    out = wire.ld(1, c["name"]) + wire.ld(2, c.get("image", ""))
+    out += b"".join(wire.ld(3, x) for x in c.get("command", []))
+    out += b"".join(wire.ld(4, x) for x in c.get("args", []))
+    out += wire.ld(5, c.get("workingDir", ""))
     for port in c.get("ports", []):
-        out += _ld(
+        out += wire.ld(
             6,
-            _str(1, port.get("name", ""))
-            + _int(2, port.get("hostPort", 0))
-            + _int(3, port["containerPort"])
-            + _str(4, port.get("protocol", ""))
-            + _str(5, ""),
+            wire.ld(1, port.get("name", ""))
+            + wire.integer(2, port.get("hostPort", 0))
+            + wire.integer(3, port["containerPort"])
+            + wire.ld(4, port.get("protocol", ""))
+            + wire.ld(5, ""),
         )
-    out += _ld(8, b"")  # resources: an unset non-pointer struct
-    out += _str(13, "") + _str(14, c.get("imagePullPolicy", ""))
-    out += _bool(16, False) + _bool(17, False) + _bool(18, False) + _str(20, "")
+    out += wire.ld(8, b"")  # resources: an unset non-pointer struct
+    out += wire.ld(13, "") + wire.ld(14, c.get("imagePullPolicy", ""))
+    out += (
+        wire.boolean(16, False)
+        + wire.boolean(17, False)
+        + wire.boolean(18, False)
+        + wire.ld(20, "")
+    )
     return out
 
 
 def _pod_spec(spec: dict[str, Any]) -> bytes:
-    out = b"".join(_ld(2, _container(c)) for c in spec["containers"])
-    out += _str(3, spec.get("restartPolicy", ""))
+    out = b"".join(wire.ld(2, _container(c)) for c in spec["containers"])
+    out += wire.ld(3, spec.get("restartPolicy", ""))
     if "terminationGracePeriodSeconds" in spec:
-        out += _int(4, spec["terminationGracePeriodSeconds"])
-    out += _str(6, spec.get("dnsPolicy", "")) + _str(8, "") + _str(9, "") + _str(10, "")
-    out += _bool(11, False) + _bool(12, False) + _bool(13, False)
-    out += _str(16, "") + _str(17, "") + _str(19, "") + _str(24, "")
-    return out + _str(38, "")  # a field newer than the tables, empty
+        out += wire.integer(4, spec["terminationGracePeriodSeconds"])
+    out += wire.ld(6, spec.get("dnsPolicy", "")) + wire.ld(8, "") + wire.ld(9, "") + wire.ld(10, "")
+    out += wire.boolean(11, False) + wire.boolean(12, False) + wire.boolean(13, False)
+    out += wire.ld(16, "") + wire.ld(17, "") + wire.ld(19, "") + wire.ld(24, "")
+    return out + wire.ld(38, "")  # a field newer than the tables, empty
 
 
 def _template(t: dict[str, Any]) -> bytes:
-    return _ld(1, _object_meta(t.get("metadata", {}))) + _ld(2, _pod_spec(t["spec"]))
+    return wire.ld(1, _object_meta(t.get("metadata", {}))) + wire.ld(2, _pod_spec(t["spec"]))
 
 
 def _deployment(obj: dict[str, Any]) -> bytes:
     spec = obj["spec"]
     inner = b""
     if "replicas" in spec:
-        inner += _int(1, spec["replicas"])
+        inner += wire.integer(1, spec["replicas"])
     selector = spec["selector"]
-    inner += _ld(2, _map(1, selector.get("matchLabels", {})))
-    inner += _ld(3, _template(spec["template"]))
+    inner += wire.ld(2, _map(1, selector.get("matchLabels", {})))
+    inner += wire.ld(3, _template(spec["template"]))
     strategy = spec.get("strategy", {})
-    strategy_bytes = _str(1, strategy.get("type", ""))
+    strategy_bytes = wire.ld(1, strategy.get("type", ""))
     if "rollingUpdate" in strategy:
         rolling = strategy["rollingUpdate"]
-        strategy_bytes += _ld(
+        strategy_bytes += wire.ld(
             2,
             _int_or_string(1, rolling["maxUnavailable"]) + _int_or_string(2, rolling["maxSurge"]),
         )
-    inner += _ld(4, strategy_bytes) + _int(5, 0) + _bool(7, False)
-    status = _int(1, 0) + _int(2, 0) + _int(3, 0) + _int(4, 0) + _int(5, 0)
-    return _ld(1, _object_meta(obj["metadata"])) + _ld(2, inner) + _ld(3, status)
+    inner += wire.ld(4, strategy_bytes) + wire.integer(5, 0) + wire.boolean(7, False)
+    status = (
+        wire.integer(1, 0)
+        + wire.integer(2, 0)
+        + wire.integer(3, 0)
+        + wire.integer(4, 0)
+        + wire.integer(5, 0)
+    )
+    return wire.ld(1, _object_meta(obj["metadata"])) + wire.ld(2, inner) + wire.ld(3, status)
 
 
 def _pod(obj: dict[str, Any]) -> bytes:
-    status = _str(1, "") + _str(3, "") + _str(4, "") + _str(5, "") + _str(6, "") + _str(9, "")
-    return _ld(1, _object_meta(obj["metadata"])) + _ld(2, _pod_spec(obj["spec"])) + _ld(3, status)
+    status = (
+        wire.ld(1, "")
+        + wire.ld(3, "")
+        + wire.ld(4, "")
+        + wire.ld(5, "")
+        + wire.ld(6, "")
+        + wire.ld(9, "")
+    )
+    return (
+        wire.ld(1, _object_meta(obj["metadata"]))
+        + wire.ld(2, _pod_spec(obj["spec"]))
+        + wire.ld(3, status)
+    )
 
 
 def _service(obj: dict[str, Any]) -> bytes:
     spec = obj["spec"]
     inner = b""
     for port in spec.get("ports", []):
-        inner += _ld(
+        inner += wire.ld(
             1,
-            _str(1, port.get("name", ""))
-            + _str(2, port.get("protocol", ""))
-            + _int(3, port["port"])
+            wire.ld(1, port.get("name", ""))
+            + wire.ld(2, port.get("protocol", ""))
+            + wire.integer(3, port["port"])
             + _int_or_string(4, port.get("targetPort", 0))
-            + _int(5, 0),
+            + wire.integer(5, 0),
         )
-    inner += _map(2, spec.get("selector", {})) + _str(3, spec.get("clusterIP", ""))
-    inner += _str(4, spec.get("type", "")) + _str(7, "") + _str(8, "") + _str(10, "")
-    inner += _str(11, "") + _int(12, 0) + _bool(13, False)
-    status = _ld(1, b"")  # loadBalancer: {}
-    return _ld(1, _object_meta(obj["metadata"])) + _ld(2, inner) + _ld(3, status)
+    inner += _map(2, spec.get("selector", {})) + wire.ld(3, spec.get("clusterIP", ""))
+    inner += wire.ld(4, spec.get("type", "")) + wire.ld(7, "") + wire.ld(8, "") + wire.ld(10, "")
+    inner += wire.ld(11, "") + wire.integer(12, 0) + wire.boolean(13, False)
+    status = wire.ld(1, b"")  # loadBalancer: {}
+    return wire.ld(1, _object_meta(obj["metadata"])) + wire.ld(2, inner) + wire.ld(3, status)
 
 
 def _service_account(obj: dict[str, Any]) -> bytes:
-    return _ld(1, _object_meta(obj["metadata"]))
+    return wire.ld(1, _object_meta(obj["metadata"]))
 
 
 def _job(obj: dict[str, Any]) -> bytes:
     spec = obj["spec"]
-    inner = _ld(6, _template(spec["template"]))
+    inner = wire.ld(6, _template(spec["template"]))
     if "backoffLimit" in spec:
-        inner += _int(7, spec["backoffLimit"])
+        inner += wire.integer(7, spec["backoffLimit"])
     if "suspend" in spec:
-        inner += _bool(10, spec["suspend"])
-    status = _int(4, 0) + _int(5, 0) + _int(6, 0)
-    return _ld(1, _object_meta(obj["metadata"])) + _ld(2, inner) + _ld(3, status)
+        inner += wire.boolean(10, spec["suspend"])
+    status = wire.integer(4, 0) + wire.integer(5, 0) + wire.integer(6, 0)
+    return wire.ld(1, _object_meta(obj["metadata"])) + wire.ld(2, inner) + wire.ld(3, status)
 
 
 _ENCODERS = {
@@ -278,17 +267,10 @@ _ENCODERS = {
 }
 
 
-def envelope(
-    raw: bytes, *, api_version: str, kind: str, content_type: str = "", encoding: str = ""
-) -> bytes:
-    type_meta = _str(1, api_version) + _str(2, kind)
-    return (
-        protobuf.MAGIC + _ld(1, type_meta) + _ld(2, raw) + _str(3, encoding) + _str(4, content_type)
-    )
-
-
 def encode(obj: dict[str, Any]) -> bytes:
-    return envelope(_ENCODERS[obj["kind"]](obj), api_version=obj["apiVersion"], kind=obj["kind"])
+    return wire.envelope(
+        _ENCODERS[obj["kind"]](obj), api_version=obj["apiVersion"], kind=obj["kind"]
+    )
 
 
 # --- round trips ---------------------------------------------------------------
@@ -566,23 +548,23 @@ def test_binary_secret_data_survives_base64() -> None:
 
 
 def test_negative_int64_is_twos_complement() -> None:
-    body = envelope(_int(1, -1), api_version="v1", kind="DeleteOptions")
+    body = wire.envelope(wire.integer(1, -1), api_version="v1", kind="DeleteOptions")
 
     assert protobuf.decode(body)["gracePeriodSeconds"] == -1
 
 
 def test_empty_unknown_fields_of_every_wire_type_are_skipped() -> None:
     raw = (
-        _ld(1, _str(1, "cm"))
-        + _int(99, 0)
-        + _key(98, 1)
+        wire.ld(1, wire.ld(1, "cm"))
+        + wire.integer(99, 0)
+        + wire.key(98, 1)
         + b"\x00" * 8
-        + _key(97, 5)
+        + wire.key(97, 5)
         + b"\x00" * 4
-        + _str(96, "")
-        + _ld(95, _str(1, "") + _int(2, 0))  # an unset struct, as gogo writes it
+        + wire.ld(96, "")
+        + wire.ld(95, wire.ld(1, "") + wire.integer(2, 0))  # an unset struct, as gogo writes it
     )
-    body = envelope(raw, api_version="v1", kind="ConfigMap")
+    body = wire.envelope(raw, api_version="v1", kind="ConfigMap")
 
     assert protobuf.decode(body) == {
         "apiVersion": "v1",
@@ -592,10 +574,12 @@ def test_empty_unknown_fields_of_every_wire_type_are_skipped() -> None:
 
 
 @pytest.mark.parametrize(
-    "unknown", [_int(99, 5), _str(99, "data"), _ld(99, _str(1, "nested"))], ids=str
+    "unknown",
+    [wire.integer(99, 5), wire.ld(99, "data"), wire.ld(99, wire.ld(1, "nested"))],
+    ids=str,
 )
 def test_unknown_field_with_a_value_is_refused_not_dropped(unknown: bytes) -> None:
-    body = envelope(_ld(1, _str(1, "cm")) + unknown, api_version="v1", kind="ConfigMap")
+    body = wire.envelope(wire.ld(1, wire.ld(1, "cm")) + unknown, api_version="v1", kind="ConfigMap")
 
     with pytest.raises(protobuf.UnsupportedFieldError) as caught:
         protobuf.decode(body)
@@ -604,29 +588,31 @@ def test_unknown_field_with_a_value_is_refused_not_dropped(unknown: bytes) -> No
 
 
 def test_repeated_singular_message_merges() -> None:
-    raw = _ld(1, _str(1, "cm")) + _ld(1, _str(3, "ns"))
-    body = envelope(raw, api_version="v1", kind="ConfigMap")
+    raw = wire.ld(1, wire.ld(1, "cm")) + wire.ld(1, wire.ld(3, "ns"))
+    body = wire.envelope(raw, api_version="v1", kind="ConfigMap")
 
     assert protobuf.decode(body)["metadata"] == {"name": "cm", "namespace": "ns"}
 
 
 def test_later_map_entry_wins_for_a_repeated_key() -> None:
-    raw = _ld(1, b"") + _map(2, {"k": "first"}) + _map(2, {"k": "second"})
-    body = envelope(raw, api_version="v1", kind="ConfigMap")
+    raw = wire.ld(1, b"") + _map(2, {"k": "first"}) + _map(2, {"k": "second"})
+    body = wire.envelope(raw, api_version="v1", kind="ConfigMap")
 
     assert protobuf.decode(body)["data"] == {"k": "second"}
 
 
 def test_times_render_in_rfc3339_utc_seconds() -> None:
-    meta = _str(1, "t") + _ld(8, _int(1, 1_700_000_000) + _int(2, 123_456_789))
-    body = envelope(_ld(1, meta), api_version="v1", kind="ConfigMap")
+    meta = wire.ld(1, "t") + wire.ld(
+        8, wire.integer(1, 1_700_000_000) + wire.integer(2, 123_456_789)
+    )
+    body = wire.envelope(wire.ld(1, meta), api_version="v1", kind="ConfigMap")
 
     assert protobuf.decode(body)["metadata"]["creationTimestamp"] == "2023-11-14T22:13:20Z"
 
 
 def test_json_raw_inside_envelope_is_parsed() -> None:
     raw = json.dumps({"metadata": {"name": "j"}, "data": {"a": "b"}}).encode()
-    body = envelope(raw, api_version="v1", kind="ConfigMap", content_type="application/json")
+    body = wire.envelope(raw, api_version="v1", kind="ConfigMap", content_type="application/json")
 
     assert protobuf.decode(body) == {
         "apiVersion": "v1",
@@ -644,25 +630,29 @@ MALFORMED: list[tuple[str, bytes]] = [
     ("truncated-varint", protobuf.MAGIC + b"\x0a\x80"),
     ("length-past-end", protobuf.MAGIC + b"\x0a\x7f\x0a"),
     ("field-number-zero", protobuf.MAGIC + b"\x00\x01"),
-    ("group-wire-type", protobuf.MAGIC + _key(1, 3)),
-    ("truncated-fixed64", protobuf.MAGIC + _key(9, 1) + b"\x00\x00"),
-    ("overlong-varint", protobuf.MAGIC + _key(9, 0) + b"\xff" * 11),
+    ("group-wire-type", protobuf.MAGIC + wire.key(1, 3)),
+    ("truncated-fixed64", protobuf.MAGIC + wire.key(9, 1) + b"\x00\x00"),
+    ("overlong-varint", protobuf.MAGIC + wire.key(9, 0) + b"\xff" * 11),
     (
         "invalid-utf8-string",
-        envelope(_ld(1, _ld(1, b"\xff\xfe")), api_version="v1", kind="ConfigMap"),
+        wire.envelope(wire.ld(1, wire.ld(1, b"\xff\xfe")), api_version="v1", kind="ConfigMap"),
     ),
     (
         "string-field-as-varint",
-        envelope(_ld(1, _int(1, 5)), api_version="v1", kind="ConfigMap"),
+        wire.envelope(wire.ld(1, wire.integer(1, 5)), api_version="v1", kind="ConfigMap"),
     ),
-    ("gzip-encoding", envelope(b"", api_version="v1", kind="ConfigMap", encoding="gzip")),
+    ("gzip-encoding", wire.envelope(b"", api_version="v1", kind="ConfigMap", encoding="gzip")),
     (
         "yaml-raw",
-        envelope(b"a: b", api_version="v1", kind="ConfigMap", content_type="application/yaml"),
+        wire.envelope(b"a: b", api_version="v1", kind="ConfigMap", content_type="application/yaml"),
     ),
     (
         "bad-fields-v1-json",
-        envelope(_ld(1, _ld(17, _ld(7, _ld(1, b"{not json")))), api_version="v1", kind="ConfigMap"),
+        wire.envelope(
+            wire.ld(1, wire.ld(17, wire.ld(7, wire.ld(1, b"{not json")))),
+            api_version="v1",
+            kind="ConfigMap",
+        ),
     ),
 ]
 
@@ -685,7 +675,7 @@ def test_malformed_body_is_refused(name: str, body: bytes) -> None:
 )
 def test_unsupported_kind_is_refused_by_name(api_version: str, kind: str) -> None:
     with pytest.raises(protobuf.UnsupportedKindError) as caught:
-        protobuf.decode(envelope(b"", api_version=api_version, kind=kind))
+        protobuf.decode(wire.envelope(b"", api_version=api_version, kind=kind))
     assert (caught.value.api_version, caught.value.kind) == (api_version, kind)
     assert kind in str(caught.value)
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from headwater.devcluster import protobuf
-from tests.devcluster.protobodies import capture
+from tests.devcluster.protobodies import capture, wire
 
 FIXTURES = pathlib.Path(capture.__file__).parent
 WITH_JSON = sorted(p.stem for p in FIXTURES.glob("*.json"))
@@ -125,34 +125,16 @@ def test_autoscale_metric_targets_keep_quantities_and_percentages() -> None:
 # --- refusals: a field no table knows is refused when it carries a value ---------
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def _ld(number: int, payload: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
-
-
-def _envelope(raw: bytes, *, api_version: str, kind: str) -> bytes:
-    type_meta = _ld(1, api_version.encode()) + _ld(2, kind.encode())
-    return protobuf.MAGIC + _ld(1, type_meta) + _ld(2, raw)
-
-
 @pytest.mark.parametrize(
     ("api_version", "kind", "raw", "message", "number"),
     [
         # A PolicyRule with a field 6 (none exists in rbac/v1).
-        ("rbac.authorization.k8s.io/v1", "Role", _ld(2, _ld(6, b"x")), "PolicyRule", 6),
+        ("rbac.authorization.k8s.io/v1", "Role", wire.ld(2, wire.ld(6, b"x")), "PolicyRule", 6),
         # PodDisruptionBudget status with disruptionsAllowed = 1: status has no table.
         (
             "policy/v1",
             "PodDisruptionBudget",
-            _ld(3, _varint(3 << 3) + _varint(1)),
+            wire.ld(3, wire.integer(3, 1)),
             "PodDisruptionBudget",
             3,
         ),
@@ -160,17 +142,25 @@ def _envelope(raw: bytes, *, api_version: str, kind: str) -> bytes:
         (
             "v1",
             "ResourceQuota",
-            _ld(2, _ld(1, _ld(1, b"cpu") + _ld(2, _ld(1, b"1") + _ld(9, b"?")))),
+            wire.ld(
+                2, wire.ld(1, wire.ld(1, b"cpu") + wire.ld(2, wire.ld(1, b"1") + wire.ld(9, b"?")))
+            ),
             "Quantity",
             9,
         ),
         # TokenRequestSpec field 2 was never assigned.
-        ("authentication.k8s.io/v1", "TokenRequest", _ld(2, _ld(2, b"x")), "TokenRequestSpec", 2),
+        (
+            "authentication.k8s.io/v1",
+            "TokenRequest",
+            wire.ld(2, wire.ld(2, b"x")),
+            "TokenRequestSpec",
+            2,
+        ),
         # HPA status with desiredReplicas = 2: status has no table.
         (
             "autoscaling/v2",
             "HorizontalPodAutoscaler",
-            _ld(3, _varint(4 << 3) + _varint(2)),
+            wire.ld(3, wire.integer(4, 2)),
             "HorizontalPodAutoscaler",
             3,
         ),
@@ -178,7 +168,7 @@ def _envelope(raw: bytes, *, api_version: str, kind: str) -> bytes:
         (
             "autoscaling/v2",
             "HorizontalPodAutoscaler",
-            _ld(2, _ld(4, _ld(6, b"x"))),
+            wire.ld(2, wire.ld(4, wire.ld(6, b"x"))),
             "MetricSpec",
             6,
         ),
@@ -189,14 +179,14 @@ def test_unknown_field_with_a_value_is_refused(
     api_version: str, kind: str, raw: bytes, message: str, number: int
 ) -> None:
     with pytest.raises(protobuf.UnsupportedFieldError) as caught:
-        protobuf.decode(_envelope(raw, api_version=api_version, kind=kind))
+        protobuf.decode(wire.envelope(raw, api_version=api_version, kind=kind))
 
     assert (caught.value.kind, caught.value.number) == (message, number)
 
 
 def test_kind_in_the_wrong_group_version_is_refused() -> None:
-    body = _envelope(
-        _ld(1, _ld(1, b"r")), api_version="rbac.authorization.k8s.io/v1beta1", kind="Role"
+    body = wire.envelope(
+        wire.ld(1, wire.ld(1, b"r")), api_version="rbac.authorization.k8s.io/v1beta1", kind="Role"
     )
 
     with pytest.raises(protobuf.UnsupportedKindError):

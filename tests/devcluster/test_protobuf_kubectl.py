@@ -11,6 +11,7 @@ import pytest
 
 from headwater.devcluster import protobuf
 from tests.devcluster import test_kubelet as workloads
+from tests.devcluster.protobodies import wire
 from tests.fixtures import devcluster as fixtures
 
 Devcluster = fixtures.Devcluster
@@ -95,13 +96,8 @@ def test_autoscale_creates_a_v2_hpa(devcluster: Devcluster, namespace: str) -> N
 def _network_policy_body(name: str) -> bytes:
     """A protobuf NetworkPolicy envelope: a kind no kubectl command sends as protobuf."""
 
-    def ld(number: int, payload: bytes) -> bytes:
-        assert len(payload) < 128
-        return bytes([number << 3 | 2, len(payload)]) + payload
-
-    type_meta = ld(1, b"networking.k8s.io/v1") + ld(2, b"NetworkPolicy")
-    raw = ld(1, ld(1, name.encode()))
-    return protobuf.MAGIC + ld(1, type_meta) + ld(2, raw)
+    raw = wire.ld(1, wire.ld(1, name))
+    return wire.envelope(raw, api_version="networking.k8s.io/v1", kind="NetworkPolicy")
 
 
 async def test_unsupported_kind_is_415_not_a_silent_loss(

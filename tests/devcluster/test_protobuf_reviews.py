@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from headwater.devcluster import protobuf
-from tests.devcluster.protobodies import capture
+from tests.devcluster.protobodies import capture, wire
 
 FIXTURES = pathlib.Path(capture.__file__).parent
 AUTHZ = "authorization.k8s.io/v1"
@@ -97,40 +97,19 @@ def test_captured_kubectl_auth_body_decodes(name: str, want: dict[str, Any]) -> 
 # --- hand-built bodies --------------------------------------------------------
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def _ld(number: int, payload: bytes | str) -> bytes:
-    data = payload.encode() if isinstance(payload, str) else payload
-    return _varint(number << 3 | 2) + _varint(len(data)) + data
-
-
-def _bool(number: int, value: bool) -> bytes:
-    return _varint(number << 3) + _varint(int(value))
-
-
-def _envelope(raw: bytes, *, kind: str, api_version: str = AUTHZ) -> bytes:
-    type_meta = _ld(1, api_version) + _ld(2, kind)
-    return protobuf.MAGIC + _ld(1, type_meta) + _ld(2, raw)
-
-
 def test_subject_access_review_with_extra_and_uid() -> None:
-    extra = _ld(1, "scopes") + _ld(2, _ld(1, "view") + _ld(1, "edit"))
+    extra = wire.ld(1, "scopes") + wire.ld(2, wire.ld(1, "view") + wire.ld(1, "edit"))
     spec = (
-        _ld(2, _ld(1, "/healthz") + _ld(2, "get"))
-        + _ld(3, "jane")
-        + _ld(4, "devs")
-        + _ld(4, "ops")
-        + _ld(5, extra)
-        + _ld(6, "u-1")
+        wire.ld(2, wire.ld(1, "/healthz") + wire.ld(2, "get"))
+        + wire.ld(3, "jane")
+        + wire.ld(4, "devs")
+        + wire.ld(4, "ops")
+        + wire.ld(5, extra)
+        + wire.ld(6, "u-1")
     )
-    body = _envelope(_ld(1, b"") + _ld(2, spec), kind="SubjectAccessReview")
+    body = wire.envelope(
+        wire.ld(1, b"") + wire.ld(2, spec), api_version=AUTHZ, kind="SubjectAccessReview"
+    )
 
     assert protobuf.decode(body) == {
         "kind": "SubjectAccessReview",
@@ -147,14 +126,22 @@ def test_subject_access_review_with_extra_and_uid() -> None:
 
 
 def test_local_review_with_selectors_and_an_echoed_status() -> None:
-    field_selector = _ld(2, _ld(1, "spec.nodeName") + _ld(2, "In") + _ld(3, "n1"))
-    label_selector = _ld(1, "app=web")
-    attributes = _ld(1, "team") + _ld(2, "list") + _ld(5, "pods") + _ld(8, field_selector)
-    attributes += _ld(9, label_selector)
-    status = _bool(1, True) + _ld(2, "because") + _bool(4, False)
-    raw = _ld(1, _ld(3, "team")) + _ld(2, _ld(1, attributes) + _ld(3, "jane")) + _ld(3, status)
+    field_selector = wire.ld(2, wire.ld(1, "spec.nodeName") + wire.ld(2, "In") + wire.ld(3, "n1"))
+    label_selector = wire.ld(1, "app=web")
+    attributes = (
+        wire.ld(1, "team") + wire.ld(2, "list") + wire.ld(5, "pods") + wire.ld(8, field_selector)
+    )
+    attributes += wire.ld(9, label_selector)
+    status = wire.boolean(1, True) + wire.ld(2, "because") + wire.boolean(4, False)
+    raw = (
+        wire.ld(1, wire.ld(3, "team"))
+        + wire.ld(2, wire.ld(1, attributes) + wire.ld(3, "jane"))
+        + wire.ld(3, status)
+    )
 
-    decoded = protobuf.decode(_envelope(raw, kind="LocalSubjectAccessReview"))
+    decoded = protobuf.decode(
+        wire.envelope(raw, api_version=AUTHZ, kind="LocalSubjectAccessReview")
+    )
 
     assert decoded["metadata"] == {"namespace": "team"}
     assert decoded["spec"]["resourceAttributes"] == {
@@ -170,11 +157,15 @@ def test_local_review_with_selectors_and_an_echoed_status() -> None:
 
 
 def test_rules_review_status_with_rules_decodes() -> None:
-    rule = _ld(1, "get") + _ld(2, "") + _ld(3, "pods") + _ld(4, "web")
-    status = _ld(1, rule) + _ld(2, _ld(1, "get") + _ld(2, "/healthz")) + _bool(3, True)
-    raw = _ld(2, _ld(1, "default")) + _ld(3, status)
+    rule = wire.ld(1, "get") + wire.ld(2, "") + wire.ld(3, "pods") + wire.ld(4, "web")
+    status = (
+        wire.ld(1, rule)
+        + wire.ld(2, wire.ld(1, "get") + wire.ld(2, "/healthz"))
+        + wire.boolean(3, True)
+    )
+    raw = wire.ld(2, wire.ld(1, "default")) + wire.ld(3, status)
 
-    decoded = protobuf.decode(_envelope(raw, kind="SelfSubjectRulesReview"))
+    decoded = protobuf.decode(wire.envelope(raw, api_version=AUTHZ, kind="SelfSubjectRulesReview"))
 
     assert decoded["status"] == {
         "resourceRules": [
@@ -186,11 +177,16 @@ def test_rules_review_status_with_rules_decodes() -> None:
 
 
 def test_self_subject_review_with_user_info_decodes() -> None:
-    info = _ld(1, "jane") + _ld(2, "u") + _ld(3, "devs") + _ld(4, _ld(1, "k") + _ld(2, _ld(1, "v")))
-    raw = _ld(1, b"") + _ld(2, _ld(1, info))
+    info = (
+        wire.ld(1, "jane")
+        + wire.ld(2, "u")
+        + wire.ld(3, "devs")
+        + wire.ld(4, wire.ld(1, "k") + wire.ld(2, wire.ld(1, "v")))
+    )
+    raw = wire.ld(1, b"") + wire.ld(2, wire.ld(1, info))
 
     decoded = protobuf.decode(
-        _envelope(raw, kind="SelfSubjectReview", api_version="authentication.k8s.io/v1")
+        wire.envelope(raw, api_version="authentication.k8s.io/v1", kind="SelfSubjectReview")
     )
 
     assert decoded["status"] == {
@@ -202,11 +198,16 @@ def test_self_subject_review_with_user_info_decodes() -> None:
     ("kind", "raw", "message", "number"),
     [
         # ResourceAttributes has no field 10.
-        ("SelfSubjectAccessReview", _ld(2, _ld(1, _ld(10, "x"))), "ResourceAttributes", 10),
+        (
+            "SelfSubjectAccessReview",
+            wire.ld(2, wire.ld(1, wire.ld(10, "x"))),
+            "ResourceAttributes",
+            10,
+        ),
         # ExtraValue has only items = 1.
         (
             "SubjectAccessReview",
-            _ld(2, _ld(5, _ld(1, "k") + _ld(2, _ld(2, "x")))),
+            wire.ld(2, wire.ld(5, wire.ld(1, "k") + wire.ld(2, wire.ld(2, "x")))),
             "ExtraValue",
             2,
         ),
@@ -217,6 +218,6 @@ def test_unknown_review_field_with_a_value_is_refused(
     kind: str, raw: bytes, message: str, number: int
 ) -> None:
     with pytest.raises(protobuf.UnsupportedFieldError) as caught:
-        protobuf.decode(_envelope(raw, kind=kind))
+        protobuf.decode(wire.envelope(raw, api_version=AUTHZ, kind=kind))
 
     assert (caught.value.kind, caught.value.number) == (message, number)

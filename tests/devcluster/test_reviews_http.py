@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import pathlib
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
 import pytest
 
 from headwater.devcluster import reviews
-from tests.devcluster.protobodies import capture
+from tests.devcluster.protobodies import capture, wire
+from tests.fixtures import apihttp
 from tests.fixtures import devcluster as fixtures
 
 AUTHZ = "/apis/authorization.k8s.io/v1"
@@ -24,23 +23,8 @@ FIXTURES = pathlib.Path(capture.__file__).parent
 UNION = "exactly one of nonResourceAttributes or resourceAttributes must be specified"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[fixtures.Devcluster]:
-    with fixtures.start_devcluster(tmp_path_factory.mktemp("rev"), controllers=False) as running:
-        yield running
-
-
-@pytest.fixture
-async def http(server: fixtures.Devcluster) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(base_url=server.base_url) as session:
-        yield session
-
-
-async def _json(response: aiohttp.ClientResponse, code: int) -> dict[str, Any]:
-    text = await response.text()
-    assert response.status == code, text
-    body: dict[str, Any] = json.loads(text)
-    return body
+# Every test here runs against a server without the simulated controllers.
+devcluster = fixtures.bare_devcluster
 
 
 @pytest.mark.parametrize(
@@ -64,7 +48,7 @@ async def test_only_a_post_to_the_collection_is_served(
     http: aiohttp.ClientSession, method: str, path: str
 ) -> None:
     async with http.request(method, path, json={}) as response:
-        status = await _json(response, 405)
+        status = await apihttp.expect_json(response, 405)
 
     assert status["reason"] == "MethodNotAllowed"
     assert status["message"] == "the server does not allow this method on the requested resource"
@@ -81,7 +65,7 @@ async def test_captured_protobuf_can_i_is_allowed(http: aiohttp.ClientSession) -
     body = (FIXTURES / "can-i.pb").read_bytes()
 
     async with http.post(SELF_ACCESS, data=body, headers=PROTOBUF) as response:
-        answer = await _json(response, 201)
+        answer = await apihttp.expect_json(response, 201)
 
     assert answer["spec"]["resourceAttributes"]["resource"] == "deployments"
     assert answer["status"] == {"allowed": True, "reason": reviews.REASON}
@@ -95,7 +79,7 @@ async def test_yaml_review_is_allowed(http: aiohttp.ClientSession) -> None:
     async with http.post(
         SELF_ACCESS, data=text, headers={"Content-Type": "application/yaml"}
     ) as response:
-        answer = await _json(response, 201)
+        answer = await apihttp.expect_json(response, 201)
 
     assert answer["apiVersion"] == "authorization.k8s.io/v1"
     assert answer["status"]["allowed"] is True
@@ -109,7 +93,7 @@ async def test_missing_attributes_are_422(http: aiohttp.ClientSession) -> None:
     }
 
     async with http.post(SELF_ACCESS, json=review) as response:
-        status = await _json(response, 422)
+        status = await apihttp.expect_json(response, 422)
 
     assert status["reason"] == "Invalid"
     assert (
@@ -123,15 +107,13 @@ async def test_missing_attributes_are_422(http: aiohttp.ClientSession) -> None:
 
 
 async def test_both_attributes_in_protobuf_are_422(http: aiohttp.ClientSession) -> None:
-    def ld(number: int, payload: bytes) -> bytes:
-        return bytes([number << 3 | 2, len(payload)]) + payload
-
-    spec = ld(1, ld(2, b"get")) + ld(2, ld(1, b"/logs") + ld(2, b"get"))
-    type_meta = ld(1, b"authorization.k8s.io/v1") + ld(2, b"SelfSubjectAccessReview")
-    body = b"k8s\x00" + ld(1, type_meta) + ld(2, ld(2, spec))
+    spec = wire.ld(1, wire.ld(2, "get")) + wire.ld(2, wire.ld(1, "/logs") + wire.ld(2, "get"))
+    body = wire.envelope(
+        wire.ld(2, spec), api_version="authorization.k8s.io/v1", kind="SelfSubjectAccessReview"
+    )
 
     async with http.post(SELF_ACCESS, data=body, headers=PROTOBUF) as response:
-        status = await _json(response, 422)
+        status = await apihttp.expect_json(response, 422)
 
     assert status["details"]["causes"][0]["message"] == (
         f'Invalid value: {{"path":"/logs","verb":"get"}}: {UNION}'
@@ -142,10 +124,10 @@ async def test_subject_access_review_needs_a_subject(http: aiohttp.ClientSession
     review: dict[str, Any] = {"spec": {"resourceAttributes": {"verb": "get", "resource": "pods"}}}
 
     async with http.post(f"{AUTHZ}/subjectaccessreviews", json=review) as response:
-        status = await _json(response, 422)
+        status = await apihttp.expect_json(response, 422)
     review["spec"]["user"] = "jane"
     async with http.post(f"{AUTHZ}/subjectaccessreviews", json=review) as response:
-        answer = await _json(response, 201)
+        answer = await apihttp.expect_json(response, 201)
 
     assert [c["field"] for c in status["details"]["causes"]] == ["spec.user"]
     assert answer["status"]["allowed"] is True
@@ -158,12 +140,12 @@ async def test_local_review_must_match_its_namespace(http: aiohttp.ClientSession
         }
 
     async with http.post(LOCAL_ACCESS, json=review("team")) as response:
-        allowed = await _json(response, 201)
+        allowed = await apihttp.expect_json(response, 201)
     async with http.post(LOCAL_ACCESS, json=review("other")) as response:
-        invalid = await _json(response, 422)
+        invalid = await apihttp.expect_json(response, 422)
     conflicting = {**review("team"), "metadata": {"namespace": "other"}}
     async with http.post(LOCAL_ACCESS, json=conflicting) as response:
-        refused = await _json(response, 400)
+        refused = await apihttp.expect_json(response, 400)
 
     assert allowed["metadata"] == {"namespace": "team"}
     assert allowed["status"]["allowed"] is True
@@ -173,9 +155,9 @@ async def test_local_review_must_match_its_namespace(http: aiohttp.ClientSession
 
 async def test_rules_review_needs_a_namespace(http: aiohttp.ClientSession) -> None:
     async with http.post(RULES, json={"spec": {}}) as response:
-        status = await _json(response, 400)
+        status = await apihttp.expect_json(response, 400)
     async with http.post(RULES, json={"spec": {"namespace": "default"}}) as response:
-        answer = await _json(response, 201)
+        answer = await apihttp.expect_json(response, 201)
 
     assert status["message"] == "no namespace on request"
     assert answer["status"]["incomplete"] is False
@@ -188,9 +170,9 @@ async def test_whoami_follows_impersonation(http: aiohttp.ClientSession) -> None
     headers = {"Impersonate-User": "jane", "Impersonate-Group": "devs"}
 
     async with http.post(WHOAMI, json={}) as response:
-        admin = await _json(response, 201)
+        admin = await apihttp.expect_json(response, 201)
     async with http.post(WHOAMI, json={}, headers=headers) as response:
-        jane = await _json(response, 201)
+        jane = await apihttp.expect_json(response, 201)
 
     assert admin["status"]["userInfo"] == {
         "username": "kubernetes-admin",
@@ -216,12 +198,18 @@ async def test_impersonating_a_group_without_a_user_is_500(http: aiohttp.ClientS
 
 async def test_discovery_shows_reviews_with_create_only(http: aiohttp.ClientSession) -> None:
     async with http.get(AUTHZ) as response:
-        authorization = {r["name"]: r for r in (await _json(response, 200))["resources"]}
+        authorization = {
+            r["name"]: r for r in (await apihttp.expect_json(response, 200))["resources"]
+        }
     async with http.get("/apis/authentication.k8s.io/v1") as response:
-        authentication = {r["name"]: r for r in (await _json(response, 200))["resources"]}
+        authentication = {
+            r["name"]: r for r in (await apihttp.expect_json(response, 200))["resources"]
+        }
     aggregated_type = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
     async with http.get("/apis", headers={"Accept": aggregated_type}) as response:
-        groups = {g["metadata"]["name"]: g for g in (await _json(response, 200))["items"]}
+        groups = {
+            g["metadata"]["name"]: g for g in (await apihttp.expect_json(response, 200))["items"]
+        }
 
     assert set(authorization) == {
         "localsubjectaccessreviews",
@@ -239,9 +227,9 @@ async def test_discovery_shows_reviews_with_create_only(http: aiohttp.ClientSess
 
 async def test_openapi_v3_has_only_the_post_of_each_review(http: aiohttp.ClientSession) -> None:
     async with http.get("/openapi/v3/apis/authorization.k8s.io/v1") as response:
-        authorization = await _json(response, 200)
+        authorization = await apihttp.expect_json(response, 200)
     async with http.get("/openapi/v3/apis/authentication.k8s.io/v1") as response:
-        authentication = await _json(response, 200)
+        authentication = await apihttp.expect_json(response, 200)
 
     assert {path: sorted(ops) for path, ops in authorization["paths"].items()} == {
         f"{AUTHZ}/namespaces/{{namespace}}/localsubjectaccessreviews": ["parameters", "post"],

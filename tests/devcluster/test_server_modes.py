@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 import yaml
 
+from tests.fixtures import crdbodies
 from tests.fixtures import devcluster as fixtures
 
 
@@ -37,31 +38,7 @@ def test_tls_with_bearer_token(tmp_path: pathlib.Path) -> None:
         assert fixtures.stop(cluster.process) == 0
 
 
-CRD = json.dumps(
-    {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": "things.persist.example.com"},
-        "spec": {
-            "group": "persist.example.com",
-            "scope": "Namespaced",
-            "names": {"plural": "things", "kind": "Thing"},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "x-kubernetes-preserve-unknown-fields": True,
-                        }
-                    },
-                }
-            ],
-        },
-    }
-)
+CRD = json.dumps(crdbodies.crd(group="persist.example.com", plural="things", kind="Thing"))
 THING = json.dumps(
     {
         "apiVersion": "persist.example.com/v1",

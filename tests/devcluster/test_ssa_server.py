@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
@@ -91,11 +90,8 @@ async def _step(
     return ssa_runner.Outcome(code, reply, before, after)
 
 
-@pytest.fixture(scope="module")
-def bare_devcluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[fixtures.Devcluster]:
-    """No simulated controllers: their status writes would add managedFields entries."""
-    with fixtures.start_devcluster(tmp_path_factory.mktemp("ssa"), controllers=False) as running:
-        yield running
+# No simulated controllers: their status writes would add managedFields entries.
+bare_devcluster = fixtures.bare_devcluster
 
 
 @pytest.mark.parametrize(

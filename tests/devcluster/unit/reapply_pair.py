@@ -25,90 +25,59 @@ from typing import Any
 
 from headwater.devcluster import cluster as cluster_mod
 from headwater.devcluster import errors, resources, storage, typeinfo
+from tests.fixtures import crdbodies
 
 Obj = dict[str, Any]
 NAMESPACE = "ns"
 NAME = "obj"
 EPOCH = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
 
-CRD: Obj = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "widgets.diff.example.com"},
-    "spec": {
-        "group": "diff.example.com",
-        "scope": "Namespaced",
-        "names": {"plural": "widgets", "kind": "Widget"},
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "subresources": {"status": {}},
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "properties": {
-                            "spec": {
-                                "type": "object",
-                                "properties": {
-                                    "count": {"type": "integer"},
-                                    "mode": {"type": "string", "enum": ["a", "b", "c"]},
-                                    "items": {"type": "array", "items": {"type": "string"}},
-                                    "tags": {
-                                        "type": "array",
-                                        "x-kubernetes-list-type": "set",
-                                        "items": {"type": "string"},
-                                    },
-                                    "rules": {
-                                        "type": "array",
-                                        "x-kubernetes-list-type": "map",
-                                        "x-kubernetes-list-map-keys": ["name"],
-                                        "items": {
-                                            "type": "object",
-                                            "required": ["name"],
-                                            "properties": {
-                                                "name": {"type": "string"},
-                                                "v": {"type": "integer"},
-                                                "note": {"type": "string"},
-                                            },
-                                        },
-                                    },
-                                    "ref": {
-                                        "type": "object",
-                                        "x-kubernetes-map-type": "atomic",
-                                        "additionalProperties": {"type": "string"},
-                                    },
-                                    "extra": {
-                                        "type": "object",
-                                        "x-kubernetes-preserve-unknown-fields": True,
-                                    },
-                                    "nested": {
-                                        "type": "object",
-                                        "properties": {
-                                            "a": {"type": "string"},
-                                            "b": {
-                                                "type": "object",
-                                                "properties": {"c": {"type": "integer"}},
-                                            },
-                                        },
-                                    },
-                                },
-                            },
-                            "status": {
-                                "type": "object",
-                                "properties": {
-                                    "phase": {"type": "string"},
-                                    "observed": {"type": "integer"},
-                                },
-                            },
-                        },
-                    }
+STRING = {"type": "string"}
+CRD: Obj = crdbodies.crd(
+    group="diff.example.com",
+    plural="widgets",
+    kind="Widget",
+    status_subresource=True,
+    spec={
+        "type": "object",
+        "properties": {
+            "count": {"type": "integer"},
+            "mode": {"type": "string", "enum": ["a", "b", "c"]},
+            "items": crdbodies.array(STRING),
+            "tags": crdbodies.array(STRING, list_type="set"),
+            "rules": crdbodies.array(
+                {
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {
+                        "name": STRING,
+                        "v": {"type": "integer"},
+                        "note": STRING,
+                    },
                 },
-            }
-        ],
+                list_type="map",
+                map_keys=["name"],
+            ),
+            "ref": {
+                "type": "object",
+                "x-kubernetes-map-type": "atomic",
+                "additionalProperties": STRING,
+            },
+            "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+            "nested": {
+                "type": "object",
+                "properties": {
+                    "a": STRING,
+                    "b": {"type": "object", "properties": {"c": {"type": "integer"}}},
+                },
+            },
+        },
     },
-}
+    status={
+        "type": "object",
+        "properties": {"phase": STRING, "observed": {"type": "integer"}},
+    },
+)
 
 CONFIGS: dict[str, Obj] = {
     "deployments": {

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from headwater.devcluster import fieldmanager, typedvalues, typeinfo
+from tests.fixtures import crdbodies
 
 NOW = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
 LATER = NOW + datetime.timedelta(minutes=1)
@@ -17,16 +18,15 @@ CRD_SCHEMA = {
         "spec": {
             "type": "object",
             "properties": {
-                "items": {"type": "array", "items": {"type": "string"}},
-                "rules": {
-                    "type": "array",
-                    "x-kubernetes-list-type": "map",
-                    "x-kubernetes-list-map-keys": ["name"],
-                    "items": {
+                "items": crdbodies.array({"type": "string"}),
+                "rules": crdbodies.array(
+                    {
                         "type": "object",
                         "properties": {"name": {"type": "string"}, "v": {"type": "integer"}},
                     },
-                },
+                    list_type="map",
+                    map_keys=["name"],
+                ),
                 "ref": {
                     "type": "object",
                     "x-kubernetes-map-type": "atomic",

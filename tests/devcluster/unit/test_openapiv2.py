@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from headwater.devcluster import crds, openapiv2, resources
+from tests.fixtures import crdbodies
 
 DOCUMENT = openapiv2.document(resources.Registry())
 
@@ -163,24 +164,14 @@ def test_structural_schema_in_v2(name: str, schema: dict[str, Any], expected: An
 
 
 def test_crd_kinds_get_definitions_and_paths() -> None:
-    crd = {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": "gadgets.example.com", "resourceVersion": "7"},
-        "spec": {
-            "group": "example.com",
-            "scope": "Cluster",
-            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {"openAPIV3Schema": {"type": "object"}},
-                }
-            ],
-        },
-    }
+    crd = crdbodies.crd(
+        group="example.com",
+        plural="gadgets",
+        singular="gadget",
+        kind="Gadget",
+        scope="Cluster",
+        schema={"type": "object"},
+    )
     registry = resources.Registry()
     registry.set_crd("gadgets.example.com", crds.served_resources(crd))
 

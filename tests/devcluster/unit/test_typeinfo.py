@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from headwater.devcluster import typeinfo
+from tests.fixtures import crdbodies
 
 
 @pytest.fixture(scope="module")
@@ -81,21 +82,13 @@ def test_crd_schema(catalog: typeinfo.Catalog) -> None:
             "spec": {
                 "type": "object",
                 "properties": {
-                    "items": {"type": "array", "items": {"type": "string"}},
-                    "tags": {
-                        "type": "array",
-                        "x-kubernetes-list-type": "set",
-                        "items": {"type": "string"},
-                    },
-                    "rules": {
-                        "type": "array",
-                        "x-kubernetes-list-type": "map",
-                        "x-kubernetes-list-map-keys": ["name"],
-                        "items": {
-                            "type": "object",
-                            "properties": {"name": {"type": "string"}},
-                        },
-                    },
+                    "items": crdbodies.array({"type": "string"}),
+                    "tags": crdbodies.array({"type": "string"}, list_type="set"),
+                    "rules": crdbodies.array(
+                        {"type": "object", "properties": {"name": {"type": "string"}}},
+                        list_type="map",
+                        map_keys=["name"],
+                    ),
                     "env": {"type": "object", "additionalProperties": {"type": "string"}},
                     "ref": {
                         "type": "object",
