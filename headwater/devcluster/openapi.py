@@ -68,21 +68,6 @@ def _convert(node: Any, refs: set[str]) -> Any:
     return out
 
 
-def _closure(roots: list[str]) -> dict[str, Any]:
-    """Converted definitions of ``roots`` and everything they reference."""
-    defs = schemas.definitions()
-    done: dict[str, Any] = {}
-    pending = list(roots)
-    while pending:
-        name = pending.pop()
-        if name in done or name not in defs:
-            continue
-        refs: set[str] = set()
-        done[name] = _convert(defs[name], refs)
-        pending.extend(refs - done.keys())
-    return done
-
-
 def custom_schema_name(res: resources.Resource) -> str:
     """A CRD kind's definition name, as the API server forms it: ``com.example.v1.Widget``."""
     reversed_group = ".".join(reversed(res.group.split(".")))
@@ -330,7 +315,7 @@ def document(registry: resources.Registry, group: str, version: str) -> dict[str
                 ],
             }
         paths.update(_paths(res, name))
-    components = _closure(roots)
+    components = schemas.closure(roots, _convert)
     components.update(custom)
     return {
         "openapi": "3.0.0",

@@ -94,20 +94,6 @@ def _primitive_union(alternatives: list[Any]) -> dict[str, Any]:
     return {"type": "string"}
 
 
-def _builtin_closure(roots: list[str]) -> dict[str, Any]:
-    defs = schemas.definitions()
-    done: dict[str, Any] = {}
-    pending = list(roots)
-    while pending:
-        name = pending.pop()
-        if name in done or name not in defs:
-            continue
-        refs: set[str] = set()
-        done[name] = _builtin(defs[name], refs)
-        pending.extend(refs - done.keys())
-    return done
-
-
 def structural_v2(node: dict[str, Any]) -> dict[str, Any]:
     """A CRD's structural (v3) schema as the API server publishes it in v2."""
     out: dict[str, Any] = {}
@@ -329,7 +315,7 @@ def document(registry: resources.Registry) -> dict[str, Any]:
             list_name = name + "List"
             custom.update(_custom_definitions(res, name))
         paths.update(_paths(res, name, list_name))
-    definitions = _builtin_closure(roots)
+    definitions = schemas.closure(roots, _builtin)
     definitions.update(custom)
     return {
         "swagger": "2.0",

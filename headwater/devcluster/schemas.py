@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import pathlib
+from collections.abc import Callable
 from typing import Any
 
 import kubernetes_validate
@@ -69,3 +70,22 @@ def types_of(node: dict[str, Any]) -> set[str]:
     found = {raw} if isinstance(raw, str) else set(raw)
     found.discard("null")
     return found
+
+
+def closure(roots: list[str], convert: Callable[[Any, set[str]], Any]) -> dict[str, Any]:
+    """``convert`` of the definitions ``roots`` and of everything they reference.
+
+    ``convert(node, refs)`` returns the published form of one definition and
+    adds the names of the definitions it references to ``refs``.
+    """
+    defs = definitions()
+    done: dict[str, Any] = {}
+    pending = list(roots)
+    while pending:
+        name = pending.pop()
+        if name in done or name not in defs:
+            continue
+        refs: set[str] = set()
+        done[name] = convert(defs[name], refs)
+        pending.extend(refs - done.keys())
+    return done
