@@ -256,12 +256,7 @@ class Cluster:
         subresource: str = "",
     ) -> tuple[Obj, bool]:
         """Server-side apply by ``opts.manager``; returns the object and whether it was created."""
-        try:
-            fieldmanager.check_apply_body(
-                body, api_version=res.group_version, kind=res.kind, name=name
-            )
-        except fieldmanager.FieldManagerError as error:
-            raise errors.ApiError(error.code, error.reason, str(error)) from error
+        fieldmanager.check_apply_body(body, api_version=res.group_version, kind=res.kind, name=name)
         strategies.check_body(res, body, namespace)
         # The applied configuration is kept as sent (kubectl's last-applied copy is of it).
         config = dict(body)
@@ -331,23 +326,18 @@ class Cluster:
             else:
                 self.apply_paths["declined"] += 1
         if outcome is None:
-            try:
-                outcome = fieldmanager.apply_tracked(
-                    old,
-                    config,
-                    manager=str(opts.manager),
-                    schema=schema,
-                    now=now,
-                    force=opts.force,
-                    subresource=subresource,
-                    status_subresource=res.has_status,
-                    defaulter=defaulter,
-                    entries=entries,
-                )
-            except fieldmanager.FieldManagerError as error:
-                raise errors.ApiError(
-                    error.code, error.reason, str(error), details=error.status().get("details")
-                ) from error
+            outcome = fieldmanager.apply_tracked(
+                old,
+                config,
+                manager=str(opts.manager),
+                schema=schema,
+                now=now,
+                force=opts.force,
+                subresource=subresource,
+                status_subresource=res.has_status,
+                defaulter=defaulter,
+                entries=entries,
+            )
         new = outcome.object
         # The result is fresh except for parts shared with the stored object, which
         # the strategy below copies before changing; a created object is all new.

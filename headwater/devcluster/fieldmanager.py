@@ -24,8 +24,9 @@ the endpoint's GVK, name/namespace equal the URL's, a body
 ``metadata.resourceVersion`` precondition, ``fieldManager`` presence for apply
 (``check_manager``), ``force`` only with apply.
 
-Conflict/validation failures are ``FieldManagerError`` subclasses carrying the
-HTTP code and a ready Kubernetes ``Status`` body (``.status()``).
+Conflict/validation failures are ``FieldManagerError`` subclasses: they are
+``errors.ApiError``s (HTTP code, reason, ``details.causes``), so the server
+answers them with their ``Status`` body as they are.
 """
 
 from __future__ import annotations
@@ -37,7 +38,14 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from headwater.devcluster import fieldpaths, lastapplied, managedfields, typedvalues, typeinfo
+from headwater.devcluster import (
+    errors,
+    fieldpaths,
+    lastapplied,
+    managedfields,
+    typedvalues,
+    typeinfo,
+)
 
 Object = dict[str, Any]
 Defaulter = Callable[[Object], Object]
@@ -78,37 +86,18 @@ _SERVER_METADATA = (
 )
 
 
-class FieldManagerError(Exception):
+class FieldManagerError(errors.ApiError):
     """A request the field manager rejects; ``status()`` is the response body."""
 
-    code: int
-    reason: str
-
-    def __init__(self, message: str, *, code: int, reason: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.reason = reason
+    def __init__(
+        self, message: str, *, code: int, reason: str, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(code, reason, message, details=details)
 
     def causes(self) -> list[dict[str, str]]:
         """``details.causes`` of the Status (empty unless a conflict)."""
-        return []
-
-    def status(self) -> dict[str, Any]:
-        """The ``kind: Status`` response body."""
-        body: dict[str, Any] = {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-        }
-        causes = self.causes()
-        if causes:
-            body["details"] = {"causes": causes}
-        body["code"] = self.code
-        return body
+        causes: list[dict[str, str]] = (self.details or {}).get("causes", [])
+        return causes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,23 +133,23 @@ class ConflictError(FieldManagerError):
                 )
             detail = "\n".join(lines)
         plural = "" if count == 1 else "s"
+        causes = [
+            {
+                "reason": "FieldManagerConflict",
+                "message": f"conflict with {manager}",
+                "field": fieldpaths.path_string(path),
+            }
+            for manager in sorted({c.manager for c in conflicts})
+            for path in managedfields.sort_paths(
+                [c.path for c in conflicts if c.manager == manager]
+            )
+        ]
         super().__init__(
-            f"Apply failed with {count} conflict{plural}: {detail}", code=409, reason="Conflict"
+            f"Apply failed with {count} conflict{plural}: {detail}",
+            code=409,
+            reason="Conflict",
+            details={"causes": causes},
         )
-
-    def causes(self) -> list[dict[str, str]]:
-        causes: list[dict[str, str]] = []
-        for manager in sorted({c.manager for c in self.conflicts}):
-            paths = [c.path for c in self.conflicts if c.manager == manager]
-            for path in managedfields.sort_paths(paths):
-                causes.append(
-                    {
-                        "reason": "FieldManagerConflict",
-                        "message": f"conflict with {manager}",
-                        "field": fieldpaths.path_string(path),
-                    }
-                )
-        return causes
 
 
 def _invalid(message: str) -> FieldManagerError:

@@ -281,12 +281,7 @@ async def patch(
     if kind not in requests.PATCH_TYPES:
         raise errors.unsupported_media(request.headers.get("Content-Type", ""))
     opts = write_options(request)
-    try:
-        fieldmanager.check_force(opts.force, apply=kind == "application/apply-patch+yaml")
-    except fieldmanager.FieldManagerError as error:
-        raise errors.ApiError(
-            error.code, error.reason, str(error), details=error.status().get("details")
-        ) from error
+    fieldmanager.check_force(opts.force, apply=kind == "application/apply-patch+yaml")
     body = await read_body(request, opts)
     res = target.resource
     namespace = target.namespace or ""
@@ -328,12 +323,7 @@ def apply(
     state: cluster_mod.Cluster, target: requests.Target, body: Any, opts: cluster_mod.WriteOptions
 ) -> tuple[Obj, bool]:
     assert target.name is not None
-    try:
-        fieldmanager.check_manager(opts.manager, apply=True)
-    except fieldmanager.FieldManagerError as error:
-        raise errors.ApiError(
-            error.code, error.reason, str(error), details=error.status().get("details")
-        ) from error
+    fieldmanager.check_manager(opts.manager, apply=True)
     if not isinstance(body, dict):
         raise errors.bad_request("the apply configuration must be an object")
     return state.apply(
