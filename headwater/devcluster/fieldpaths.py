@@ -182,11 +182,10 @@ def element_key(element: PathElement) -> str:
     return f"i:{element.position}"
 
 
-def encode(fields: FieldSet) -> dict[str, Any]:
-    """Return the ``fieldsV1`` object for ``fields`` (sorted as structured-merge-diff sorts)."""
-    # Build a tree: element -> (is_member, children)
+def trie(paths: Iterable[Path]) -> dict[PathElement, list[Any]]:
+    """``paths`` as a tree: element → ``[is_member, children]`` (``children`` the same form)."""
     root: dict[PathElement, list[Any]] = {}
-    for path in fields.members:
+    for path in paths:
         level = root
         for depth, element in enumerate(path):
             node = level.get(element)
@@ -195,7 +194,12 @@ def encode(fields: FieldSet) -> dict[str, Any]:
             if depth == len(path) - 1:
                 node[0] = True
             level = node[1]
-    return _emit(root)
+    return root
+
+
+def encode(fields: FieldSet) -> dict[str, Any]:
+    """Return the ``fieldsV1`` object for ``fields`` (sorted as structured-merge-diff sorts)."""
+    return _emit(trie(fields.members))
 
 
 def _emit(level: dict[PathElement, list[Any]]) -> dict[str, Any]:

@@ -321,26 +321,12 @@ def _merge_list(
     return out
 
 
-def _trie(paths: Iterable[Path]) -> dict[fieldpaths.PathElement, Any]:
-    root: dict[fieldpaths.PathElement, Any] = {}
-    for path in paths:
-        level = root
-        for depth, element in enumerate(path):
-            entry = level.get(element)
-            if entry is None:
-                entry = level[element] = [False, {}]
-            if depth == len(path) - 1:
-                entry[0] = True
-            level = entry[1]
-    return root
-
-
 def remove_items(value: Any, paths: Iterable[Path], node: typeinfo.Node) -> Any:
     """RI(value, paths): drop every entry/item whose path is a member, with its subtree.
 
     A container emptied by the removal is dropped from its parent.
     """
-    trie = _trie(paths)
+    trie = fieldpaths.trie(paths)
     if not trie:
         return value
     result = _remove(value, node, trie, ())
@@ -392,7 +378,7 @@ def _remove(value: Any, node: typeinfo.Node, trie: dict[Any, Any], path: Path) -
 def ensure_named_fields(paths: Iterable[Path], node: typeinfo.Node) -> PathSet:
     """EN(paths): add every ancestor whose last element is a declared struct field."""
     out: PathSet = set(paths)
-    trie = _trie(out)
+    trie = fieldpaths.trie(out)
     _ensure(trie, node, (), out)
     return out
 
