@@ -25,7 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from headwater.devcluster import cluster as cluster_mod
-from headwater.devcluster import encoding, errors, requests, selectors, tables, watching
+from headwater.devcluster import encoding, errors, requests, resources, selectors, tables, watching
 
 Obj = dict[str, Any]
 BOOKMARK_INTERVAL = 1.0
@@ -120,17 +120,7 @@ async def serve(
                     await response.write(encode("ADDED", obj))
             if initial:
                 await response.write(
-                    encode(
-                        "BOOKMARK",
-                        {
-                            "kind": res.kind,
-                            "apiVersion": res.group_version,
-                            "metadata": {
-                                "resourceVersion": str(last_version),
-                                "annotations": {"k8s.io/initial-events-end": "true"},
-                            },
-                        },
-                    )
+                    encode("BOOKMARK", _bookmark(res, last_version, initial_events_end=True))
                 )
         for event in backlog:
             await _send(response, encode, state, res, selection, event)
@@ -149,20 +139,8 @@ async def serve(
                 if transport is None or transport.is_closing():
                     break  # the client went away; nothing will read further events
                 if bookmarks:
-                    await response.write(
-                        encode(
-                            "BOOKMARK",
-                            {
-                                "kind": res.kind,
-                                "apiVersion": res.group_version,
-                                "metadata": {
-                                    "resourceVersion": str(
-                                        max(last_version, state.store.current_version())
-                                    )
-                                },
-                            },
-                        )
-                    )
+                    version = max(last_version, state.store.current_version())
+                    await response.write(encode("BOOKMARK", _bookmark(res, version)))
                 continue
             await _send(response, encode, state, res, selection, event)
             last_version = event.version
@@ -172,6 +150,15 @@ async def serve(
     finally:
         subscription.close()
     return response
+
+
+def _bookmark(res: resources.Resource, version: int, *, initial_events_end: bool = False) -> Obj:
+    """A BOOKMARK event's object: only the kind and ``version`` (plus the end-of-initial-events
+    annotation after a ``sendInitialEvents`` listing)."""
+    metadata: Obj = {"resourceVersion": str(version)}
+    if initial_events_end:
+        metadata["annotations"] = {"k8s.io/initial-events-end": "true"}
+    return {"kind": res.kind, "apiVersion": res.group_version, "metadata": metadata}
 
 
 class _Encoder:
