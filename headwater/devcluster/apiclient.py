@@ -11,6 +11,8 @@ depend on the REST contract only, never on the server's internals.
   of (optionally transformed) objects and calls a handler for every change,
   including the deletions it infers on a relist.
 - ``WorkQueue``: de-duplicating keys, delayed adds, one worker per key at a time.
+- ``run_until_stopped``: a controller's informers and queue workers, cancelled
+  when ``stop`` is set.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import contextlib
 import dataclasses
 import json
 import ssl as ssl_module
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
 from typing import Any, Generic, TypeVar
 
 import aiohttp
@@ -386,3 +388,22 @@ class WorkQueue(Generic[K]):
                 if key in self._dirty:
                     self._dirty.discard(key)
                     self.add(key)
+
+
+async def run_until_stopped(
+    informers: Iterable[Informer[Any]],
+    queue: WorkQueue[K],
+    reconcile: Callable[[K], Awaitable[None]],
+    *,
+    workers: int,
+    stop: asyncio.Event,
+) -> None:
+    """Run ``informers`` and ``workers`` workers of ``queue`` until ``stop`` is set."""
+    tasks = [asyncio.create_task(informer.run(stop)) for informer in informers]
+    tasks.append(asyncio.create_task(queue.run(reconcile, workers=workers, stop=stop)))
+    try:
+        await stop.wait()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

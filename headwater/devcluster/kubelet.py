@@ -98,14 +98,9 @@ class Kubelet:
         }
 
     async def run(self, stop: asyncio.Event) -> None:
-        tasks = [asyncio.create_task(i.run(stop)) for i in self.informers.values()]
-        tasks.append(asyncio.create_task(self._queue.run(self._reconcile, workers=4, stop=stop)))
-        try:
-            await stop.wait()
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await apiclient.run_until_stopped(
+            self.informers.values(), self._queue, self._reconcile, workers=4, stop=stop
+        )
 
     def _handler(self, gvr: apiclient.Gvr) -> apiclient.Handler[Obj]:
         def handle(kind: str, obj: Obj, old: Obj | None) -> None:
