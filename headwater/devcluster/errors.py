@@ -136,15 +136,6 @@ def unsupported_media(content_type: str) -> ApiError:
     )
 
 
-def not_acceptable(accept: str) -> ApiError:
-    return ApiError(
-        406,
-        "NotAcceptable",
-        "only the following media types are accepted: application/json, application/yaml, got "
-        f'"{accept}"',
-    )
-
-
 def expired(message: str) -> ApiError:
     return ApiError(410, "Expired", message)
 

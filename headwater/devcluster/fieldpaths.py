@@ -100,14 +100,6 @@ class FieldSet:
         """Members of either set."""
         return FieldSet(self.members | other.members)
 
-    def intersection(self, other: FieldSet) -> FieldSet:
-        """Members of both sets."""
-        return FieldSet(self.members & other.members)
-
-    def difference(self, other: FieldSet) -> FieldSet:
-        """Members of this set that are not members of ``other``."""
-        return FieldSet(self.members - other.members)
-
     def recursive_difference(self, other: FieldSet) -> FieldSet:
         """Members that are neither in ``other`` nor below a member of ``other``."""
         if not other.members:

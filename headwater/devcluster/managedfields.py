@@ -261,10 +261,6 @@ def _is_builtin(schema: typeinfo.Struct) -> bool:
     return schema.name.startswith("io.k8s.")
 
 
-def group_of(api_version: str) -> str:
-    return api_version.split("/", 1)[0] if "/" in api_version else ""
-
-
 def _deep_copy(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _deep_copy(v) for k, v in value.items()}

@@ -156,12 +156,6 @@ class Registry:
     def lookup(self, group: str, version: str, plural: str) -> Resource | None:
         return self._by_path.get((group, version, plural))
 
-    def by_kind(self, group: str, version: str, kind: str) -> Resource | None:
-        for resource in self._by_path.values():
-            if (resource.group, resource.version, resource.kind) == (group, version, kind):
-                return resource
-        return None
-
     def all(self) -> list[Resource]:
         return list(self._by_path.values())
 
@@ -181,9 +175,6 @@ class Registry:
 
     def in_group_version(self, group: str, version: str) -> list[Resource]:
         return [r for r in self._by_path.values() if (r.group, r.version) == (group, version)]
-
-    def keys_of(self, group: str, plural: str) -> list[Resource]:
-        return [r for r in self._by_path.values() if (r.group, r.plural) == (group, plural)]
 
     def set_crd(self, crd_name: str, resources: list[Resource]) -> None:
         """Serve ``resources`` for the CRD ``crd_name`` (replacing what it served)."""

@@ -144,9 +144,6 @@ class Struct(_Base):
             self._fields[name] = node
         return node
 
-    def field_names(self) -> tuple[str, ...]:
-        return tuple(self._properties)
-
     def __repr__(self) -> str:
         return f"Struct({self.name or list(self._properties)!r}, atomic={self.atomic})"
 

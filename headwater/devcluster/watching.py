@@ -78,9 +78,3 @@ class Hub:
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscribers.get(subscription.resource, set()).discard(subscription)
-
-    def expire_before(self, version: int) -> None:
-        """Forget history before ``version`` (tests use it to force 410)."""
-        while self._history and self._history[0].version < version:
-            self._history.popleft()
-        self._floor = max(self._floor, version)
