@@ -21,8 +21,6 @@ GROUP = "helm.toolkit.fluxcd.io"
 VERSION = "v2"
 API_VERSION = f"{GROUP}/{VERSION}"
 CATEGORIES = ("all", "fluxcd", "fluxcd-appliers")
-STATUS_DEFAULT = {"observedGeneration": -1}
-CRD_ANNOTATIONS = {meta.SUBSTITUTE_DISABLED_ANNOTATION: "disabled"}
 
 # --- condition types ---------------------------------------------------------------------
 
@@ -553,8 +551,8 @@ class HelmRelease(objects.ApiObject):
         short_names=("hr",),
         categories=CATEGORIES,
         printer_columns=(objects.AGE_COLUMN, *objects.ready_columns()),
-        status_default=STATUS_DEFAULT,
-        annotations=CRD_ANNOTATIONS,
+        status_default=meta.CRD_STATUS_DEFAULT,
+        annotations=meta.CRD_ANNOTATIONS,
     )
 
     api_version: Literal["helm.toolkit.fluxcd.io/v2"] = "helm.toolkit.fluxcd.io/v2"

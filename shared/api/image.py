@@ -23,10 +23,6 @@ GROUP = "image.toolkit.fluxcd.io"
 VERSION = "v1"
 API_VERSION = f"{GROUP}/{VERSION}"
 CATEGORIES = ("all", "fluxcd", "fluxcd-images")
-STATUS_DEFAULT = {"observedGeneration": -1}
-# NB: only image-automation-controller's CRD carries the substitute-disabled
-# annotation; image-reflector-controller's CRDs do not.
-AUTOMATION_CRD_ANNOTATIONS = {meta.SUBSTITUTE_DISABLED_ANNOTATION: "disabled"}
 
 # --- reasons (image-reflector-controller) ------------------------------------------------
 
@@ -154,7 +150,7 @@ class ImageRepository(objects.ApiObject):
             ),
             objects.AGE_COLUMN,
         ),
-        status_default=STATUS_DEFAULT,
+        status_default=meta.CRD_STATUS_DEFAULT,
     )
 
     api_version: Literal["image.toolkit.fluxcd.io/v1"] = "image.toolkit.fluxcd.io/v1"
@@ -292,7 +288,7 @@ class ImagePolicy(objects.ApiObject):
             *objects.ready_columns(),
             objects.AGE_COLUMN,
         ),
-        status_default=STATUS_DEFAULT,
+        status_default=meta.CRD_STATUS_DEFAULT,
     )
 
     api_version: Literal["image.toolkit.fluxcd.io/v1"] = "image.toolkit.fluxcd.io/v1"
@@ -460,8 +456,9 @@ class ImageUpdateAutomation(objects.ApiObject):
             ),
             objects.AGE_COLUMN,
         ),
-        status_default=STATUS_DEFAULT,
-        annotations=AUTOMATION_CRD_ANNOTATIONS,
+        status_default=meta.CRD_STATUS_DEFAULT,
+        # NB: image-reflector-controller's CRDs carry no annotations; this one does.
+        annotations=meta.CRD_ANNOTATIONS,
     )
 
     api_version: Literal["image.toolkit.fluxcd.io/v1"] = "image.toolkit.fluxcd.io/v1"

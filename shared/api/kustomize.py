@@ -28,8 +28,6 @@ GROUP = "kustomize.toolkit.fluxcd.io"
 VERSION = "v1"
 API_VERSION = f"{GROUP}/{VERSION}"
 CATEGORIES = ("all", "fluxcd", "fluxcd-appliers")
-STATUS_DEFAULT = {"observedGeneration": -1}
-CRD_ANNOTATIONS = {meta.SUBSTITUTE_DISABLED_ANNOTATION: "disabled"}
 
 # --- conditions and reasons --------------------------------------------------------------
 
@@ -297,8 +295,8 @@ class Kustomization(objects.ApiObject):
         short_names=("ks",),
         categories=CATEGORIES,
         printer_columns=(objects.AGE_COLUMN, *objects.ready_columns()),
-        status_default=STATUS_DEFAULT,
-        annotations=CRD_ANNOTATIONS,
+        status_default=meta.CRD_STATUS_DEFAULT,
+        annotations=meta.CRD_ANNOTATIONS,
     )
 
     api_version: Literal["kustomize.toolkit.fluxcd.io/v1"] = "kustomize.toolkit.fluxcd.io/v1"

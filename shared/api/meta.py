@@ -109,6 +109,13 @@ RESET_REQUEST_ANNOTATION = "reconcile.fluxcd.io/resetAt"
 SUBSTITUTE_DISABLED_ANNOTATION = "kustomize.toolkit.fluxcd.io/substitute"
 EVENT_METADATA_PREFIX = "event.toolkit.fluxcd.io/"
 
+# --- what Flux's CRDs share ---------------------------------------------------------------
+
+CRD_STATUS_DEFAULT = {"observedGeneration": -1}
+"""The CRD default of ``status`` on every kind a controller reconciles."""
+CRD_ANNOTATIONS = {SUBSTITUTE_DISABLED_ANNOTATION: "disabled"}
+"""The annotations on Flux's CRDs: a Kustomization applying them must not substitute ``${…}``."""
+
 # --- shared structs ---------------------------------------------------------------------
 
 CONDITION_TYPE_PATTERN = (

@@ -28,8 +28,6 @@ PROVIDER_API_VERSION = f"{GROUP}/{PROVIDER_VERSION}"
 ALERT_VERSION = "v1beta3"
 ALERT_API_VERSION = f"{GROUP}/{ALERT_VERSION}"
 CATEGORIES = ("all", "fluxcd", "fluxcd-notifications")
-STATUS_DEFAULT = {"observedGeneration": -1}
-CRD_ANNOTATIONS = {meta.SUBSTITUTE_DISABLED_ANNOTATION: "disabled"}
 
 RECEIVER_WEBHOOK_PATH_PREFIX = "/hook/"
 DEFAULT_OIDC_AUDIENCE = "notification-controller"
@@ -228,8 +226,8 @@ class Receiver(objects.ApiObject):
         singular="receiver",
         categories=CATEGORIES,
         printer_columns=(objects.AGE_COLUMN, *objects.ready_columns()),
-        status_default=STATUS_DEFAULT,
-        annotations=CRD_ANNOTATIONS,
+        status_default=meta.CRD_STATUS_DEFAULT,
+        annotations=meta.CRD_ANNOTATIONS,
     )
 
     api_version: Literal["notification.toolkit.fluxcd.io/v1"] = "notification.toolkit.fluxcd.io/v1"
@@ -352,7 +350,7 @@ class Provider(objects.ApiObject):
         singular="provider",
         categories=CATEGORIES,
         printer_columns=(objects.AGE_COLUMN,),
-        annotations=CRD_ANNOTATIONS,
+        annotations=meta.CRD_ANNOTATIONS,
         status_subresource=False,
     )
 
@@ -398,7 +396,7 @@ class Alert(objects.ApiObject):
         singular="alert",
         categories=CATEGORIES,
         printer_columns=(objects.AGE_COLUMN,),
-        annotations=CRD_ANNOTATIONS,
+        annotations=meta.CRD_ANNOTATIONS,
         status_subresource=False,
     )
 

@@ -17,8 +17,6 @@ GROUP = "source.toolkit.fluxcd.io"
 VERSION = "v1"
 API_VERSION = f"{GROUP}/{VERSION}"
 CATEGORIES = ("all", "fluxcd", "fluxcd-sources")
-STATUS_DEFAULT = {"observedGeneration": -1}
-CRD_ANNOTATIONS = {meta.SUBSTITUTE_DISABLED_ANNOTATION: "disabled"}
 
 # Headwater extension: artifact metadata keys naming the commit an artifact was
 # built from, so that appliers can put who changed what, and why, in their events.
@@ -149,8 +147,8 @@ class GitRepository(objects.ApiObject):
             objects.AGE_COLUMN,
             *objects.ready_columns(),
         ),
-        status_default=STATUS_DEFAULT,
-        annotations=CRD_ANNOTATIONS,
+        status_default=meta.CRD_STATUS_DEFAULT,
+        annotations=meta.CRD_ANNOTATIONS,
     )
 
     api_version: Literal["source.toolkit.fluxcd.io/v1"] = "source.toolkit.fluxcd.io/v1"
@@ -292,8 +290,8 @@ class OCIRepository(objects.ApiObject):
             *objects.ready_columns(),
             objects.AGE_COLUMN,
         ),
-        status_default=STATUS_DEFAULT,
-        annotations=CRD_ANNOTATIONS,
+        status_default=meta.CRD_STATUS_DEFAULT,
+        annotations=meta.CRD_ANNOTATIONS,
     )
 
     api_version: Literal["source.toolkit.fluxcd.io/v1"] = "source.toolkit.fluxcd.io/v1"
@@ -365,8 +363,8 @@ class HelmRepository(objects.ApiObject):
             objects.AGE_COLUMN,
             *objects.ready_columns(),
         ),
-        status_default=STATUS_DEFAULT,
-        annotations=CRD_ANNOTATIONS,
+        status_default=meta.CRD_STATUS_DEFAULT,
+        annotations=meta.CRD_ANNOTATIONS,
     )
 
     api_version: Literal["source.toolkit.fluxcd.io/v1"] = "source.toolkit.fluxcd.io/v1"
@@ -463,8 +461,8 @@ class HelmChart(objects.ApiObject):
             objects.AGE_COLUMN,
             *objects.ready_columns(),
         ),
-        status_default=STATUS_DEFAULT,
-        annotations=CRD_ANNOTATIONS,
+        status_default=meta.CRD_STATUS_DEFAULT,
+        annotations=meta.CRD_ANNOTATIONS,
     )
 
     api_version: Literal["source.toolkit.fluxcd.io/v1"] = "source.toolkit.fluxcd.io/v1"
@@ -592,8 +590,8 @@ class Bucket(objects.ApiObject):
             objects.AGE_COLUMN,
             *objects.ready_columns(),
         ),
-        status_default=STATUS_DEFAULT,
-        annotations=CRD_ANNOTATIONS,
+        status_default=meta.CRD_STATUS_DEFAULT,
+        annotations=meta.CRD_ANNOTATIONS,
     )
 
     api_version: Literal["source.toolkit.fluxcd.io/v1"] = "source.toolkit.fluxcd.io/v1"
@@ -638,7 +636,7 @@ class ExternalArtifact(objects.ApiObject):
             objects.PrinterColumn(name="Source", type="string", json_path=".spec.sourceRef.name"),
         ),
         # NB: no status default: nothing in Flux reconciles this kind.
-        annotations=CRD_ANNOTATIONS,
+        annotations=meta.CRD_ANNOTATIONS,
     )
 
     api_version: Literal["source.toolkit.fluxcd.io/v1"] = "source.toolkit.fluxcd.io/v1"

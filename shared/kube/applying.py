@@ -9,6 +9,7 @@ another field manager raises ``errors.ConflictError`` whose
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from shared.kube import client, resources
@@ -21,7 +22,7 @@ class Objects:
         self.api = api
         self.discovery = discovery
 
-    async def _path(self, obj: dict[str, Any], *, subresource: str | None = None) -> str:
+    async def _path(self, obj: Mapping[str, Any], *, subresource: str | None = None) -> str:
         resource = await self.discovery.resolve(obj["apiVersion"], obj["kind"])
         metadata = obj.get("metadata", {})
         return resource.path(
@@ -61,6 +62,15 @@ class Objects:
             verb="patch",
         )
         return applied
+
+    async def patch(
+        self, obj: Mapping[str, Any], body: Any, *, content_type: str
+    ) -> dict[str, Any]:
+        """Patch ``obj`` with ``body`` (a JSON or merge patch); returns the patched object."""
+        patched: dict[str, Any] = await self.api.request(
+            "PATCH", await self._path(obj), body=body, content_type=content_type, verb="patch"
+        )
+        return patched
 
     async def delete(
         self, obj: dict[str, Any], *, propagation: str = "Background"

@@ -126,10 +126,6 @@ def sort_for_apply(objects: Iterable[Mapping[str, Any]]) -> list[Mapping[str, An
     return sorted(objects, key=lambda obj: _sort_key(Ref.of(obj)))
 
 
-def sorted_refs(refs: Iterable[Ref]) -> list[Ref]:
-    return sorted(refs, key=_sort_key)
-
-
 def sort_for_prune(refs: Iterable[Ref]) -> list[Ref]:
     """Refs in delete order: the reverse of apply order."""
     return sorted(refs, key=_sort_key, reverse=True)

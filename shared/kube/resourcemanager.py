@@ -37,7 +37,7 @@ import enum
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from shared.kube import applying, drift, errors, health, inventory, waiting
+from shared.kube import applying, client, drift, errors, health, inventory, waiting
 
 FIELD_MANAGER = "kustomize-controller"
 KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
@@ -265,15 +265,8 @@ class ResourceManager:
         ]
         if not operations:
             return
-        resource = await self.objects.discovery.resolve(live["apiVersion"], live["kind"])
         try:
-            patched = await self.objects.api.request(
-                "PATCH",
-                resource.path(namespace=metadata.get("namespace"), name=metadata["name"]),
-                body=operations,
-                content_type="application/json-patch+json",
-                verb="patch",
-            )
+            patched = await self.objects.patch(live, operations, content_type=client.JSON_PATCH)
         except (errors.InvalidError, errors.NotFoundError):
             return  # NB: a stale cache entry; the leftovers are already gone
         version = str(patched.get("metadata", {}).get("resourceVersion", ""))

@@ -36,16 +36,6 @@ def get(conditions: Iterable[meta.Condition] | None, type_: str) -> meta.Conditi
     return None
 
 
-def is_true(conditions: Iterable[meta.Condition] | None, type_: str) -> bool:
-    condition = get(conditions, type_)
-    return condition is not None and condition.status == "True"
-
-
-def is_false(conditions: Iterable[meta.Condition] | None, type_: str) -> bool:
-    condition = get(conditions, type_)
-    return condition is not None and condition.status == "False"
-
-
 def _trim(message: str) -> str:
     limit = meta.MAX_CONDITION_MESSAGE_LENGTH
     return message if len(message) <= limit else message[: limit - 3] + "..."

@@ -83,6 +83,11 @@ class Manager:
         if existing is not None:
             return existing
         resource = await self.discovery.resolve(api_version, kind)
+        # NB: another caller may have created it while discovery answered (the
+        # kinds of one apply stage are resolved concurrently); share that one.
+        existing = self._informers.get(key)
+        if existing is not None:
+            return existing
         created = informers.Informer(api=self.api, resource=resource, scope=scope)
         self._informers[key] = created
         if self._running:

@@ -61,6 +61,11 @@ def parse_bool(value: str) -> bool:
     raise argparse.ArgumentTypeError(f"invalid boolean {value!r}")
 
 
+def add_bool_flag(parser: argparse.ArgumentParser, flag: str, *, default: bool, help: str) -> None:
+    """Register a Go-style boolean flag: ``--flag`` alone means true, ``--flag=false`` works."""
+    parser.add_argument(flag, type=parse_bool, nargs="?", const=True, default=default, help=help)
+
+
 def add_common_flags(parser: argparse.ArgumentParser) -> None:
     """Register the flags shared by every controller on ``parser``."""
     defaults = Options()
@@ -94,11 +99,9 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("KUBECONFIG"),
         help="path to a kubeconfig; in-cluster configuration when unset",
     )
-    add(
+    add_bool_flag(
+        parser,
         "--enable-leader-election",
-        type=parse_bool,
-        nargs="?",
-        const=True,
         default=defaults.enable_leader_election,
         help="elect a leader through a Lease; only the leader reconciles",
     )
@@ -110,19 +113,19 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     add(
         "--leader-election-lease-duration",
         type=_duration,
-        default=35.0,
+        default=defaults.leader_election_lease_duration,
         help="how long a lease is valid without renewal (default 35s)",
     )
     add(
         "--leader-election-renew-deadline",
         type=_duration,
-        default=30.0,
+        default=defaults.leader_election_renew_deadline,
         help="how long the leader keeps trying to renew before giving up (default 30s)",
     )
     add(
         "--leader-election-retry-period",
         type=_duration,
-        default=5.0,
+        default=defaults.leader_election_retry_period,
         help="how often candidates retry acquiring or renewing (default 5s)",
     )
     add(
@@ -140,11 +143,9 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
         default=defaults.events_addr,
         help="the notification-controller address events are posted to",
     )
-    add(
+    add_bool_flag(
+        parser,
         "--watch-all-namespaces",
-        type=parse_bool,
-        nargs="?",
-        const=True,
         default=defaults.watch_all_namespaces,
         help="watch every namespace; when false only the runtime namespace",
     )
@@ -153,11 +154,9 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
         default=defaults.watch_label_selector,
         help="reconcile only objects matching this label selector",
     )
-    add(
+    add_bool_flag(
+        parser,
         "--no-cross-namespace-refs",
-        type=parse_bool,
-        nargs="?",
-        const=True,
         default=defaults.no_cross_namespace_refs,
         help="refuse references to objects in other namespaces",
     )

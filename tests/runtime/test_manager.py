@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
 
 from shared.api import meta
 from shared.kube import client, errors
+from shared.runtime import manager
 from tests.fixtures.polling import eventually
 from tests.runtime import widgets
-from tests.runtime.conftest import running_manager
+from tests.runtime.conftest import manager_options, running_manager
 
 WIDGETS = "/apis/test.headwater.dev/v1/namespaces/{ns}/widgets"
 
@@ -266,3 +268,15 @@ async def test_metrics_and_readiness(api: client.Client, namespace: str) -> None
 
     assert 'gotk_reconcile_duration_seconds_count{kind="Widget",name="m"' in text
     assert 'workqueue_adds_total{name="widget"}' in text
+
+
+async def test_concurrent_first_uses_of_a_kind_share_one_informer(api: client.Client) -> None:
+    # Two reconciles meeting a kind at once (apply_all's gather) must not start
+    # two LIST+WATCH loops for it.
+    mgr = manager.Manager(name="informer-sharing", opts=manager_options(), api=api)
+
+    first, second = await asyncio.gather(
+        mgr.informer("v1", "ConfigMap"), mgr.informer("v1", "ConfigMap")
+    )
+
+    assert first is second

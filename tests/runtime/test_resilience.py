@@ -201,3 +201,23 @@ async def test_stopping_leader_releases_the_lease(api: client.Client, namespace:
     finally:
         contender.cancel()
         await asyncio.gather(contender, return_exceptions=True)
+
+
+async def test_the_leader_renews_without_reading_the_lease(
+    api: client.Client, namespace: str
+) -> None:
+    config = leaderelection.LeaseConfig(
+        namespace=namespace, name="renewals", identity="a", retry_period=0.05
+    )
+    elector = leaderelection.LeaderElector(api=api, config=config)
+    task = asyncio.create_task(elector.run())
+    try:
+        await eventually(lambda: elector.leading.is_set())
+        gets, updates = api.stats["get"], api.stats["update"]
+        await eventually(lambda: api.stats["update"] >= updates + 3, message="no renewals")
+
+        assert api.stats["get"] == gets
+        assert elector.leading.is_set()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
