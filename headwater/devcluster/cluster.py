@@ -381,9 +381,10 @@ class Cluster:
         defaulter: fieldmanager.Defaulter | None,
         schema: typeinfo.Struct,
     ) -> reapply.Reapplied | None:
-        """The fast path, when ``record`` (the previous apply, still live) allows it."""
-        if not self._fast_reapply:
-            return None
+        """The fast path, when ``record`` (the previous apply, still live) allows it.
+
+        Called only with the fast path on (``entries`` come from its cache).
+        """
         if record.should_check():
             self.apply_paths["round_trip_checks"] += 1
             record.round_trips = reapply.round_trips(
