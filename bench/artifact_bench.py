@@ -38,7 +38,7 @@ from typing import Any
 
 import aiohttp
 
-from bench import trees
+from bench import childrun, trees
 from shared.artifacts import fetching, ignoring, serving, storage
 
 KEY = storage.ObjectKey(kind="GitRepository", namespace="bench", name="tree")
@@ -57,23 +57,6 @@ seconds, cpu, artifact = asyncio.run(main())
 result = {"seconds": seconds, "cpu": cpu, "digest": artifact.digest, "size": artifact.size}
 print(json.dumps(result))
 """
-
-
-def _archive_in_child(tree: pathlib.Path, store_root: pathlib.Path) -> dict[str, Any]:
-    process = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, str(tree), str(store_root)],
-        stdout=subprocess.PIPE,
-        cwd=pathlib.Path(__file__).resolve().parent.parent,
-    )
-    assert process.stdout is not None
-    output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError(f"archive child failed with {process.returncode}")
-    result: dict[str, Any] = json.loads(output)
-    result["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux reports KiB
-    return result
 
 
 def _timed(command: list[str]) -> float:
@@ -120,7 +103,7 @@ def run(files: int, repeat: int) -> dict[str, Any]:
         ours_cpu, theirs_cpu = [], []
         size = 0
         for _ in range(repeat):
-            child = _archive_in_child(tree, store_root)
+            child = childrun.run_python(_CHILD, str(tree), str(store_root), what="archive child")
             ours.append(child["seconds"])
             ours_cpu.append(child["cpu"])
             rss.append(child["peak_rss_mib"])

@@ -29,17 +29,19 @@ import dataclasses
 import json
 import os
 import pathlib
-import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
+
+from headwater import devprocesses
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 NAMESPACE = "bench"
@@ -131,37 +133,22 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def devcluster(directory: pathlib.Path) -> Iterator[Server]:
+    """The server as ``headwater dev`` runs it (``devprocesses``), until the block ends."""
     port = _free_port()
     kubeconfig = directory / "kubeconfig"
-    log = (directory / "devcluster.log").open("wb")
-    command = [
-        sys.executable,
-        "-m",
-        "headwater.devcluster",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--kubeconfig",
-        str(kubeconfig),
-    ]
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    child = devprocesses.spawn(
+        "devcluster",
+        [sys.executable, "-m", "headwater.devcluster", "--host", "127.0.0.1",
+         "--port", str(port), "--kubeconfig", str(kubeconfig)],
+        log=directory / "devcluster.log",
+        cwd=REPO,
+    )  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
-        while not kubeconfig.exists():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"devcluster did not start; see {directory}/devcluster.log")
-            time.sleep(0.05)
-        yield Server(process, f"http://127.0.0.1:{port}")
+        # The kubeconfig is written once the server is serving.
+        devprocesses.wait_ready(child, kubeconfig.exists, timeout=60, stop=threading.Event())
+        yield Server(child.process, f"http://127.0.0.1:{port}")
     finally:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.kill(process.pid, signal.SIGKILL)
-                process.wait()
-        log.close()
+        devprocesses.terminate(child.identity, grace=15, process=child.process)
 
 
 def rss_mib(pid: int) -> float:

@@ -36,7 +36,7 @@ import tempfile
 import time
 from typing import Any
 
-from bench import trees
+from bench import childrun, trees
 from controllers.source.git import syncing
 from shared.api import source
 from shared.artifacts import storage
@@ -64,22 +64,6 @@ seconds, cpu, outcome = asyncio.run(main())
 print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "digest": outcome.artifact.digest,
                   "revision": outcome.artifact.revision, "size": outcome.artifact.size}))
 """
-
-
-def _sync_in_child(url: str, store_root: pathlib.Path) -> dict[str, Any]:
-    process = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, url, str(store_root)], stdout=subprocess.PIPE, cwd=ROOT
-    )
-    assert process.stdout is not None
-    output = process.stdout.read()
-    process.stdout.close()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError(f"sync child failed with {process.returncode}")
-    result: dict[str, Any] = json.loads(output)
-    result["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux reports KiB
-    return result
 
 
 def _run_measured(command: list[str], *, env: dict[str, str] | None = None) -> float:
@@ -169,7 +153,9 @@ def run(files: int, repeat: int) -> dict[str, Any]:
         url = server.url("repo.git")
         ours, theirs, ours_cpu, theirs_cpu, rss, digests_seen = [], [], [], [], [], set()
         for index in range(repeat):
-            child = _sync_in_child(url, work / f"store-{index}")
+            child = childrun.run_python(
+                _CHILD, url, str(work / f"store-{index}"), what="sync child"
+            )
             ours.append(child["seconds"])
             ours_cpu.append(child["cpu_seconds"])
             rss.append(child["peak_rss_mib"])

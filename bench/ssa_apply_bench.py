@@ -34,7 +34,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from headwater.devcluster import cluster as cluster_mod
+    from headwater.devcluster import resources
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 ANNOTATION = "bench.headwater.dev/iteration"
@@ -51,13 +55,11 @@ def _deployment() -> dict[str, Any]:
     return body
 
 
-def measure(*, applies: int, fast: bool | None) -> dict[str, float]:
-    """µs per apply: changed and unchanged. ``fast`` None: the code has no such switch
-    (nor ``WriteOptions.raw_body``)."""
+def _cluster(**options: Any) -> tuple[cluster_mod.Cluster, resources.Resource]:
+    """An in-memory ``Cluster`` (built-in types) with namespace ``bench``, and its Deployments."""
     from headwater.devcluster import cluster as cluster_mod
     from headwater.devcluster import storage, typeinfo
 
-    options: dict[str, Any] = {} if fast is None else {"fast_reapply": fast}
     cluster = cluster_mod.Cluster(
         store=storage.MemoryStorage(), catalog=typeinfo.load_builtin(), **options
     )
@@ -68,6 +70,16 @@ def measure(*, applies: int, fast: bool | None) -> dict[str, float]:
     cluster.create(
         namespaces, "", {"metadata": {"name": "bench"}}, cluster_mod.WriteOptions(manager="x")
     )
+    return cluster, deployments
+
+
+def measure(*, applies: int, fast: bool | None) -> dict[str, float]:
+    """µs per apply: changed and unchanged. ``fast`` None: the code has no such switch
+    (nor ``WriteOptions.raw_body``)."""
+    from headwater.devcluster import cluster as cluster_mod
+
+    options: dict[str, Any] = {} if fast is None else {"fast_reapply": fast}
+    cluster, deployments = _cluster(**options)
     base = _deployment()
     bodies = []
     for iteration in range(applies + 1):
@@ -113,20 +125,11 @@ def components(*, new: bool) -> dict[str, float]:
         defaults,
         fieldmanager,
         managedfields,
-        storage,
         typedvalues,
-        typeinfo,
         validation,
     )
 
-    cluster = cluster_mod.Cluster(store=storage.MemoryStorage(), catalog=typeinfo.load_builtin())
-    namespaces = cluster.registry.lookup("", "v1", "namespaces")
-    deployments = cluster.registry.lookup("apps", "v1", "deployments")
-    assert namespaces is not None
-    assert deployments is not None
-    cluster.create(
-        namespaces, "", {"metadata": {"name": "bench"}}, cluster_mod.WriteOptions(manager="x")
-    )
+    cluster, deployments = _cluster()
     previous = _deployment()
     cluster.apply(
         deployments,

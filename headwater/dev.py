@@ -218,7 +218,6 @@ class Supervisor:
         self.ports = ports
         self.stop = stop
         self.children: list[devprocesses.Child] = []
-        self.addresses: dict[str, str] = {}
         self.record: dict[str, Any] = {
             "supervisor": devprocesses.identity_of(os.getpid()).as_json(),
             "ready": False,
@@ -235,7 +234,6 @@ class Supervisor:
             name, command, log=self.layout.logs / f"{name}.log", cwd=pathlib.Path.cwd(), env=env
         )
         self.children.append(child)
-        self.addresses[name] = address
         self.record["children"][name] = {
             **child.identity.as_json(), "address": address, "log": str(child.log),
         }  # fmt: skip
@@ -250,7 +248,7 @@ class Supervisor:
         took = devprocesses.wait_ready(child, probe, timeout=timeout, stop=self.stop)
         print(
             f"  {child.name:<22} ready in {took:4.1f}s  pid {child.identity.pid:<7} "
-            f"{self.addresses[child.name]}",
+            f"{self.record['children'][child.name]['address']}",
             flush=True,
         )
 

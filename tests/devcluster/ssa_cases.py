@@ -156,6 +156,28 @@ def deploy(
     }
 
 
+def deploy_fields(*, replicas: bool = True, web: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The fieldsV1 an applier of ``deploy()`` owns; ``web``: more fields of its web container.
+
+    ``replicas=False`` for ``deploy(replicas=ABSENT)``. Keys are in the order the
+    server writes them (the runner compares the JSON text).
+    """
+    spec: dict[str, Any] = {
+        "f:selector": {},
+        "f:template": {
+            "f:metadata": {"f:labels": {"f:app": {}}},
+            "f:spec": {
+                "f:containers": {
+                    'k:{"name":"web"}': {".": {}, "f:image": {}, "f:name": {}, **(web or {})},
+                }
+            },
+        },
+    }
+    if replicas:
+        spec = {"f:replicas": {}, **spec}
+    return {"f:metadata": {"f:labels": {"f:app": {}}}, "f:spec": spec}
+
+
 def _with_managed_fields_renamed(current: dict[str, Any] | None) -> dict[str, Any]:
     assert current is not None
     body = copy.deepcopy(current)
@@ -178,37 +200,22 @@ EX2 = deploy(
         )
     ]
 )
-EX2_APPLY = {
-    "f:metadata": {"f:labels": {"f:app": {}}},
-    "f:spec": {
-        "f:replicas": {},
-        "f:selector": {},
-        "f:template": {
-            "f:metadata": {"f:labels": {"f:app": {}}},
-            "f:spec": {
-                "f:containers": {
-                    'k:{"name":"web"}': {
-                        ".": {},
-                        "f:image": {},
-                        "f:name": {},
-                        "f:ports": {
-                            'k:{"containerPort":53,"protocol":"UDP"}': {
-                                ".": {},
-                                "f:containerPort": {},
-                                "f:protocol": {},
-                            },
-                            'k:{"containerPort":80,"protocol":"TCP"}': {
-                                ".": {},
-                                "f:containerPort": {},
-                                "f:name": {},
-                            },
-                        },
-                    }
-                }
+EX2_APPLY = deploy_fields(
+    web={
+        "f:ports": {
+            'k:{"containerPort":53,"protocol":"UDP"}': {
+                ".": {},
+                "f:containerPort": {},
+                "f:protocol": {},
             },
-        },
-    },
-}
+            'k:{"containerPort":80,"protocol":"TCP"}': {
+                ".": {},
+                "f:containerPort": {},
+                "f:name": {},
+            },
+        }
+    }
+)
 PORT80_NAME = (
     '.spec.template.spec.containers[name="web"].ports[containerPort=80,protocol="TCP"].name'
 )
@@ -428,26 +435,7 @@ CASES: tuple[Case, ...] = (
                         (("spec", "replicas"), 1),
                         (("spec", "template", "spec", "hostname"), ABSENT),
                     ),
-                    fields={
-                        "a:Apply": {
-                            "f:metadata": {"f:labels": {"f:app": {}}},
-                            "f:spec": {
-                                "f:selector": {},
-                                "f:template": {
-                                    "f:metadata": {"f:labels": {"f:app": {}}},
-                                    "f:spec": {
-                                        "f:containers": {
-                                            'k:{"name":"web"}': {
-                                                ".": {},
-                                                "f:image": {},
-                                                "f:name": {},
-                                            }
-                                        }
-                                    },
-                                },
-                            },
-                        }
-                    },
+                    fields={"a:Apply": deploy_fields(replicas=False)},
                 ),
             ),
         ),
@@ -932,27 +920,7 @@ CASES: tuple[Case, ...] = (
                 deploy(containers=[container(ports=[])]),
                 Expect(
                     code=201,
-                    fields={
-                        "a:Apply": {
-                            "f:metadata": {"f:labels": {"f:app": {}}},
-                            "f:spec": {
-                                "f:replicas": {},
-                                "f:selector": {},
-                                "f:template": {
-                                    "f:metadata": {"f:labels": {"f:app": {}}},
-                                    "f:spec": {
-                                        "f:containers": {
-                                            'k:{"name":"web"}': {
-                                                ".": {},
-                                                "f:image": {},
-                                                "f:name": {},
-                                            }
-                                        }
-                                    },
-                                },
-                            },
-                        }
-                    },
+                    fields={"a:Apply": deploy_fields()},
                 ),
             ),
         ),

@@ -23,6 +23,14 @@ _PATHS = {
     "configmaps": "/api/v1/namespaces/{ns}/configmaps",
     "deployments": "/apis/apps/v1/namespaces/{ns}/deployments",
 }
+# The HTTP method and body type of each step action (see ``ssa_cases``).
+_REQUESTS = {
+    "apply": ("PATCH", "application/apply-patch+yaml"),
+    "create": ("POST", "application/json"),
+    "merge": ("PATCH", "application/merge-patch+json"),
+    "json": ("PATCH", "application/json-patch+json"),
+    "put": ("PUT", "application/json"),
+}
 
 
 async def _read(session: aiohttp.ClientSession, url: str) -> dict[str, Any] | None:
@@ -48,41 +56,14 @@ async def _step(
     if step.dry_run:
         params["dryRun"] = "All"
     target = f"{url}/{step.subresource}" if step.subresource else url
-    data = json.dumps(body)
-    if step.action == "apply":
-        request = session.patch(
-            target,
-            params=params,
-            data=data,
-            headers={"Content-Type": "application/apply-patch+yaml"},
-        )
-    elif step.action == "create":
-        request = session.post(
-            f"{base}{collection}",
-            params=params,
-            data=data,
-            headers={"Content-Type": "application/json"},
-        )
-    elif step.action == "merge":
-        request = session.patch(
-            target,
-            params=params,
-            data=data,
-            headers={"Content-Type": "application/merge-patch+json"},
-        )
-    elif step.action == "json":
-        request = session.patch(
-            target,
-            params=params,
-            data=data,
-            headers={"Content-Type": "application/json-patch+json"},
-        )
-    elif step.action == "put":
-        request = session.put(
-            target, params=params, data=data, headers={"Content-Type": "application/json"}
-        )
-    else:
-        raise AssertionError(step.action)
+    method, content_type = _REQUESTS[step.action]
+    request = session.request(
+        method,
+        f"{base}{collection}" if step.action == "create" else target,
+        params=params,
+        data=json.dumps(body),
+        headers={"Content-Type": content_type},
+    )
     async with request as response:
         code = response.status
         reply: dict[str, Any] = await response.json()
