@@ -12,35 +12,24 @@ from tests.fixtures.polling import eventually
 from tests.runtime import widgets
 from tests.runtime.conftest import running_manager
 
-WIDGETS = "/apis/test.headwater.dev/v1/namespaces/{ns}/widgets"
-
-
-def _widget(name: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "test.headwater.dev/v1",
-        "kind": "Widget",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
-
 
 async def _create(api: client.Client, namespace: str, name: str, **spec: Any) -> dict[str, Any]:
-    body = _widget(name, **spec)
+    body = widgets.manifest(name, **spec)
     created: dict[str, Any] = await api.request(
-        "POST", WIDGETS.format(ns=namespace), body=body, verb="create"
+        "POST", widgets.PATH.format(ns=namespace), body=body, verb="create"
     )
     return created
 
 
 async def _get(api: client.Client, namespace: str, name: str) -> dict[str, Any]:
-    got: dict[str, Any] = await api.request("GET", f"{WIDGETS.format(ns=namespace)}/{name}")
+    got: dict[str, Any] = await api.request("GET", f"{widgets.PATH.format(ns=namespace)}/{name}")
     return got
 
 
 async def _merge(api: client.Client, namespace: str, name: str, patch: dict[str, Any]) -> None:
     await api.request(
         "PATCH",
-        f"{WIDGETS.format(ns=namespace)}/{name}",
+        f"{widgets.PATH.format(ns=namespace)}/{name}",
         body=patch,
         content_type=client.MERGE_PATCH,
     )
@@ -87,7 +76,7 @@ async def test_update_is_seen_and_delete_runs_finalize(api: client.Client, names
             lambda: _message_is(api, namespace, "b", "second"), message="update not reconciled"
         )
 
-        await api.request("DELETE", f"{WIDGETS.format(ns=namespace)}/b")
+        await api.request("DELETE", f"{widgets.PATH.format(ns=namespace)}/b")
 
         await eventually(lambda: f"{namespace}/b" in reconciler.finalized)
         await eventually(lambda: _gone(api, namespace, "b"), message="finalizer not removed")
