@@ -12,7 +12,7 @@ import socket
 
 import aiohttp
 import pytest
-from aiohttp import web
+from aiohttp import test_utils, web
 
 from shared.artifacts import errors, extracting, fetching, serving, storage
 from tests.artifacts import tarballs
@@ -29,16 +29,8 @@ KEY = storage.ObjectKey(kind="GitRepository", namespace="default", name="app")
 
 @contextlib.asynccontextmanager
 async def _app_server(app: web.Application) -> collections.abc.AsyncIterator[str]:
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    try:
-        await web.SockSite(runner, listener).start()
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        await runner.cleanup()
-        listener.close()
+    async with test_utils.TestServer(app, host="127.0.0.1") as server:
+        yield f"http://127.0.0.1:{server.port}"
 
 
 def _entries(directory: pathlib.Path) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+from aiohttp import test_utils
 
 from shared.api import meta
 from shared.kube import client, errors
@@ -203,21 +204,14 @@ async def test_events_recorded_and_posted_in_flux_format(
         return aiohttp.web.Response(status=202)
 
     app.router.add_post("/", sink)
-    runner = aiohttp.web.AppRunner(app)
-    await runner.setup()
-    site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
+    async with test_utils.TestServer(app, host="127.0.0.1") as server:
         reconciler = widgets.WidgetReconciler()
         async with running_manager(
-            api, reconciler, namespace=namespace, events_addr=f"http://127.0.0.1:{port}/"
+            api, reconciler, namespace=namespace, events_addr=f"http://127.0.0.1:{server.port}/"
         ):
             await _create(api, namespace, "e", fail="retry")
             await eventually(lambda: received, message="no event posted")
             events = await eventually(lambda: _events(api, namespace), message="no Event")
-    finally:
-        await runner.cleanup()
 
     body = received[0]
     assert body["involvedObject"]["kind"] == "Widget"
