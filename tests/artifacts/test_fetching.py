@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections.abc
 import contextlib
+import dataclasses
 import datetime
 import hashlib
 import pathlib
@@ -31,6 +32,30 @@ KEY = storage.ObjectKey(kind="GitRepository", namespace="default", name="app")
 async def _app_server(app: web.Application) -> collections.abc.AsyncIterator[str]:
     async with test_utils.TestServer(app, host="127.0.0.1") as server:
         yield f"http://127.0.0.1:{server.port}"
+
+
+@dataclasses.dataclass
+class _Served:
+    """Fixed bytes at ``url``, and how many times they were asked for."""
+
+    url: str = ""
+    calls: int = 0
+
+
+@contextlib.asynccontextmanager
+async def _serving(route: str, data: bytes) -> collections.abc.AsyncIterator[_Served]:
+    """``data`` served at ``route`` on a free port for the block's duration."""
+    served = _Served()
+
+    async def handler(request: web.Request) -> web.Response:
+        served.calls += 1
+        return web.Response(body=data)
+
+    app = web.Application()
+    app.router.add_get(route, handler)
+    async with _app_server(app) as base:
+        served.url = f"{base}{route}"
+        yield served
 
 
 def _entries(directory: pathlib.Path) -> list[str]:
@@ -73,16 +98,10 @@ async def test_temporary_directory_is_removed_when_the_block_fails(
     tmp_path: pathlib.Path, session: aiohttp.ClientSession
 ) -> None:
     data = tarballs.build(Member("a.yaml", content=b"a"))
-
-    async def handler(request: web.Request) -> web.Response:
-        return web.Response(body=data)
-
-    app = web.Application()
-    app.router.add_get("/a.tar.gz", handler)
-    async with _app_server(app) as base:
+    async with _serving("/a.tar.gz", data) as served:
         with pytest.raises(RuntimeError, match="consumer failed"):
             async with fetching.fetched(
-                session, f"{base}/a.tar.gz", digest=_digest(data), retry=FAST, temp_root=tmp_path
+                session, served.url, digest=_digest(data), retry=FAST, temp_root=tmp_path
             ):
                 raise RuntimeError("consumer failed")
     assert _entries(tmp_path) == []
@@ -92,23 +111,14 @@ async def test_digest_mismatch_is_refused_and_cleaned_up(
     tmp_path: pathlib.Path, session: aiohttp.ClientSession
 ) -> None:
     data = tarballs.build(Member("a.yaml", content=b"a"))
-    calls = 0
-
-    async def handler(request: web.Request) -> web.Response:
-        nonlocal calls
-        calls += 1
-        return web.Response(body=data)
-
-    app = web.Application()
-    app.router.add_get("/a.tar.gz", handler)
     wrong = _digest(b"something else")
-    async with _app_server(app) as base:
+    async with _serving("/a.tar.gz", data) as served:
         with pytest.raises(errors.DigestMismatchError, match=f"expected {wrong}"):
             async with fetching.fetched(
-                session, f"{base}/a.tar.gz", digest=wrong, retry=FAST, temp_root=tmp_path
+                session, served.url, digest=wrong, retry=FAST, temp_root=tmp_path
             ):
                 pytest.fail("a mismatching artifact must not be extracted")
-    assert calls == 1  # not retried
+    assert served.calls == 1  # not retried
     assert _entries(tmp_path) == []
 
 
@@ -116,16 +126,10 @@ async def test_hostile_archive_is_refused_and_cleaned_up(
     tmp_path: pathlib.Path, session: aiohttp.ClientSession
 ) -> None:
     data = tarballs.build(Member("../../escape", content=b"x"))
-
-    async def handler(request: web.Request) -> web.Response:
-        return web.Response(body=data)
-
-    app = web.Application()
-    app.router.add_get("/evil.tar.gz", handler)
-    async with _app_server(app) as base:
+    async with _serving("/evil.tar.gz", data) as served:
         with pytest.raises(errors.UnsafeArchiveError, match=r"path contains '\.\.'"):
             async with fetching.fetched(
-                session, f"{base}/evil.tar.gz", digest=_digest(data), retry=FAST, temp_root=tmp_path
+                session, served.url, digest=_digest(data), retry=FAST, temp_root=tmp_path
             ):
                 pytest.fail("unreachable")
     assert _entries(tmp_path) == []
@@ -269,17 +273,11 @@ async def test_fetched_applies_extraction_limits(
     tmp_path: pathlib.Path, session: aiohttp.ClientSession
 ) -> None:
     data = tarballs.build(*(Member(f"f{i}", content=b"z") for i in range(20)))
-
-    async def handler(request: web.Request) -> web.Response:
-        return web.Response(body=data)
-
-    app = web.Application()
-    app.router.add_get("/many.tar.gz", handler)
-    async with _app_server(app) as base:
+    async with _serving("/many.tar.gz", data) as served:
         with pytest.raises(errors.ArchiveLimitError, match="more than 10 entries"):
             async with fetching.fetched(
                 session,
-                f"{base}/many.tar.gz",
+                served.url,
                 digest=_digest(data),
                 limits=extracting.Limits(max_files=10),
                 retry=FAST,
