@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
@@ -15,18 +14,6 @@ from shared.api import crdgen
 from shared.kube import applying, client, errors, ratelimit, resources
 from tests.fixtures import devcluster as devcluster_fixtures
 from tests.runtime import widgets
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devcluster_fixtures.Devcluster]:
-    with devcluster_fixtures.start_devcluster(tmp_path_factory.mktemp("kube")) as running:
-        yield running
-
-
-@pytest.fixture
-async def api(cluster: devcluster_fixtures.Devcluster) -> AsyncIterator[client.Client]:
-    async with client.connected(kubeconfig=str(cluster.kubeconfig)) as connected:
-        yield connected
 
 
 def _configmap(name: str, **data: str) -> dict[str, Any]:
