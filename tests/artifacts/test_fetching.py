@@ -36,20 +36,24 @@ async def _app_server(app: web.Application) -> collections.abc.AsyncIterator[str
 
 @dataclasses.dataclass
 class _Served:
-    """Fixed bytes at ``url``, and how many times they were asked for."""
+    """A fixed answer at ``url``, and how many times it was asked for."""
 
     url: str = ""
     calls: int = 0
 
 
 @contextlib.asynccontextmanager
-async def _serving(route: str, data: bytes) -> collections.abc.AsyncIterator[_Served]:
-    """``data`` served at ``route`` on a free port for the block's duration."""
+async def _serving(
+    route: str, answer: bytes | type[web.HTTPException]
+) -> collections.abc.AsyncIterator[_Served]:
+    """``answer`` (a body, or an HTTP error raised) at ``route`` for the block's duration."""
     served = _Served()
 
     async def handler(request: web.Request) -> web.Response:
         served.calls += 1
-        return web.Response(body=data)
+        if isinstance(answer, bytes):
+            return web.Response(body=answer)
+        raise answer()
 
     app = web.Application()
     app.router.add_get(route, handler)
@@ -138,32 +142,18 @@ async def test_hostile_archive_is_refused_and_cleaned_up(
 async def test_not_found_fails_at_once(
     tmp_path: pathlib.Path, session: aiohttp.ClientSession
 ) -> None:
-    calls = 0
-
-    async def handler(request: web.Request) -> web.Response:
-        nonlocal calls
-        calls += 1
-        raise web.HTTPNotFound()
-
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", handler)
-    async with _app_server(app) as base:
+    async with _serving("/gone.tar.gz", web.HTTPNotFound) as served:
         with pytest.raises(errors.ArtifactNotFoundError, match="HTTP 404"):
-            await fetching.download(session, f"{base}/gone.tar.gz", tmp_path / "f", retry=FAST)
-    assert calls == 1
+            await fetching.download(session, served.url, tmp_path / "f", retry=FAST)
+    assert served.calls == 1
 
 
 async def test_other_client_errors_are_not_retried(
     tmp_path: pathlib.Path, session: aiohttp.ClientSession
 ) -> None:
-    async def handler(request: web.Request) -> web.Response:
-        raise web.HTTPForbidden()
-
-    app = web.Application()
-    app.router.add_get("/f", handler)
-    async with _app_server(app) as base:
+    async with _serving("/f", web.HTTPForbidden) as served:
         with pytest.raises(errors.FetchError, match="unexpected HTTP 403"):
-            await fetching.download(session, f"{base}/f", tmp_path / "f", retry=FAST)
+            await fetching.download(session, served.url, tmp_path / "f", retry=FAST)
 
 
 async def test_server_errors_are_retried_until_success(
@@ -192,19 +182,10 @@ async def test_server_errors_are_retried_until_success(
 async def test_retries_exhausted_gives_readable_error(
     tmp_path: pathlib.Path, session: aiohttp.ClientSession
 ) -> None:
-    calls = 0
-
-    async def handler(request: web.Request) -> web.Response:
-        nonlocal calls
-        calls += 1
-        raise web.HTTPBadGateway()
-
-    app = web.Application()
-    app.router.add_get("/f", handler)
-    async with _app_server(app) as base:
+    async with _serving("/f", web.HTTPBadGateway) as served:
         with pytest.raises(errors.FetchError, match=r"failed after 3 attempts: HTTP 502"):
-            await fetching.download(session, f"{base}/f", tmp_path / "f", retry=FAST)
-    assert calls == 3
+            await fetching.download(session, served.url, tmp_path / "f", retry=FAST)
+    assert served.calls == 3
 
 
 async def test_unreachable_host_gives_readable_error(
