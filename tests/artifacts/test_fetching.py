@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections.abc
 import contextlib
+import dataclasses
 import datetime
 import hashlib
 import pathlib
@@ -12,7 +13,7 @@ import socket
 
 import aiohttp
 import pytest
-from aiohttp import web
+from aiohttp import test_utils, web
 
 from shared.artifacts import errors, extracting, fetching, serving, storage
 from tests.artifacts import tarballs
@@ -29,16 +30,36 @@ KEY = storage.ObjectKey(kind="GitRepository", namespace="default", name="app")
 
 @contextlib.asynccontextmanager
 async def _app_server(app: web.Application) -> collections.abc.AsyncIterator[str]:
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    try:
-        await web.SockSite(runner, listener).start()
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        await runner.cleanup()
-        listener.close()
+    async with test_utils.TestServer(app, host="127.0.0.1") as server:
+        yield f"http://127.0.0.1:{server.port}"
+
+
+@dataclasses.dataclass
+class _Served:
+    """A fixed answer at ``url``, and how many times it was asked for."""
+
+    url: str = ""
+    calls: int = 0
+
+
+@contextlib.asynccontextmanager
+async def _serving(
+    route: str, answer: bytes | type[web.HTTPException]
+) -> collections.abc.AsyncIterator[_Served]:
+    """``answer`` (a body, or an HTTP error raised) at ``route`` for the block's duration."""
+    served = _Served()
+
+    async def handler(request: web.Request) -> web.Response:
+        served.calls += 1
+        if isinstance(answer, bytes):
+            return web.Response(body=answer)
+        raise answer()
+
+    app = web.Application()
+    app.router.add_get(route, handler)
+    async with _app_server(app) as base:
+        served.url = f"{base}{route}"
+        yield served
 
 
 def _entries(directory: pathlib.Path) -> list[str]:
@@ -81,16 +102,10 @@ async def test_temporary_directory_is_removed_when_the_block_fails(
     tmp_path: pathlib.Path, session: aiohttp.ClientSession
 ) -> None:
     data = tarballs.build(Member("a.yaml", content=b"a"))
-
-    async def handler(request: web.Request) -> web.Response:
-        return web.Response(body=data)
-
-    app = web.Application()
-    app.router.add_get("/a.tar.gz", handler)
-    async with _app_server(app) as base:
+    async with _serving("/a.tar.gz", data) as served:
         with pytest.raises(RuntimeError, match="consumer failed"):
             async with fetching.fetched(
-                session, f"{base}/a.tar.gz", digest=_digest(data), retry=FAST, temp_root=tmp_path
+                session, served.url, digest=_digest(data), retry=FAST, temp_root=tmp_path
             ):
                 raise RuntimeError("consumer failed")
     assert _entries(tmp_path) == []
@@ -100,23 +115,14 @@ async def test_digest_mismatch_is_refused_and_cleaned_up(
     tmp_path: pathlib.Path, session: aiohttp.ClientSession
 ) -> None:
     data = tarballs.build(Member("a.yaml", content=b"a"))
-    calls = 0
-
-    async def handler(request: web.Request) -> web.Response:
-        nonlocal calls
-        calls += 1
-        return web.Response(body=data)
-
-    app = web.Application()
-    app.router.add_get("/a.tar.gz", handler)
     wrong = _digest(b"something else")
-    async with _app_server(app) as base:
+    async with _serving("/a.tar.gz", data) as served:
         with pytest.raises(errors.DigestMismatchError, match=f"expected {wrong}"):
             async with fetching.fetched(
-                session, f"{base}/a.tar.gz", digest=wrong, retry=FAST, temp_root=tmp_path
+                session, served.url, digest=wrong, retry=FAST, temp_root=tmp_path
             ):
                 pytest.fail("a mismatching artifact must not be extracted")
-    assert calls == 1  # not retried
+    assert served.calls == 1  # not retried
     assert _entries(tmp_path) == []
 
 
@@ -124,16 +130,10 @@ async def test_hostile_archive_is_refused_and_cleaned_up(
     tmp_path: pathlib.Path, session: aiohttp.ClientSession
 ) -> None:
     data = tarballs.build(Member("../../escape", content=b"x"))
-
-    async def handler(request: web.Request) -> web.Response:
-        return web.Response(body=data)
-
-    app = web.Application()
-    app.router.add_get("/evil.tar.gz", handler)
-    async with _app_server(app) as base:
+    async with _serving("/evil.tar.gz", data) as served:
         with pytest.raises(errors.UnsafeArchiveError, match=r"path contains '\.\.'"):
             async with fetching.fetched(
-                session, f"{base}/evil.tar.gz", digest=_digest(data), retry=FAST, temp_root=tmp_path
+                session, served.url, digest=_digest(data), retry=FAST, temp_root=tmp_path
             ):
                 pytest.fail("unreachable")
     assert _entries(tmp_path) == []
@@ -142,32 +142,18 @@ async def test_hostile_archive_is_refused_and_cleaned_up(
 async def test_not_found_fails_at_once(
     tmp_path: pathlib.Path, session: aiohttp.ClientSession
 ) -> None:
-    calls = 0
-
-    async def handler(request: web.Request) -> web.Response:
-        nonlocal calls
-        calls += 1
-        raise web.HTTPNotFound()
-
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", handler)
-    async with _app_server(app) as base:
+    async with _serving("/gone.tar.gz", web.HTTPNotFound) as served:
         with pytest.raises(errors.ArtifactNotFoundError, match="HTTP 404"):
-            await fetching.download(session, f"{base}/gone.tar.gz", tmp_path / "f", retry=FAST)
-    assert calls == 1
+            await fetching.download(session, served.url, tmp_path / "f", retry=FAST)
+    assert served.calls == 1
 
 
 async def test_other_client_errors_are_not_retried(
     tmp_path: pathlib.Path, session: aiohttp.ClientSession
 ) -> None:
-    async def handler(request: web.Request) -> web.Response:
-        raise web.HTTPForbidden()
-
-    app = web.Application()
-    app.router.add_get("/f", handler)
-    async with _app_server(app) as base:
+    async with _serving("/f", web.HTTPForbidden) as served:
         with pytest.raises(errors.FetchError, match="unexpected HTTP 403"):
-            await fetching.download(session, f"{base}/f", tmp_path / "f", retry=FAST)
+            await fetching.download(session, served.url, tmp_path / "f", retry=FAST)
 
 
 async def test_server_errors_are_retried_until_success(
@@ -196,19 +182,10 @@ async def test_server_errors_are_retried_until_success(
 async def test_retries_exhausted_gives_readable_error(
     tmp_path: pathlib.Path, session: aiohttp.ClientSession
 ) -> None:
-    calls = 0
-
-    async def handler(request: web.Request) -> web.Response:
-        nonlocal calls
-        calls += 1
-        raise web.HTTPBadGateway()
-
-    app = web.Application()
-    app.router.add_get("/f", handler)
-    async with _app_server(app) as base:
+    async with _serving("/f", web.HTTPBadGateway) as served:
         with pytest.raises(errors.FetchError, match=r"failed after 3 attempts: HTTP 502"):
-            await fetching.download(session, f"{base}/f", tmp_path / "f", retry=FAST)
-    assert calls == 3
+            await fetching.download(session, served.url, tmp_path / "f", retry=FAST)
+    assert served.calls == 3
 
 
 async def test_unreachable_host_gives_readable_error(
@@ -277,17 +254,11 @@ async def test_fetched_applies_extraction_limits(
     tmp_path: pathlib.Path, session: aiohttp.ClientSession
 ) -> None:
     data = tarballs.build(*(Member(f"f{i}", content=b"z") for i in range(20)))
-
-    async def handler(request: web.Request) -> web.Response:
-        return web.Response(body=data)
-
-    app = web.Application()
-    app.router.add_get("/many.tar.gz", handler)
-    async with _app_server(app) as base:
+    async with _serving("/many.tar.gz", data) as served:
         with pytest.raises(errors.ArchiveLimitError, match="more than 10 entries"):
             async with fetching.fetched(
                 session,
-                f"{base}/many.tar.gz",
+                served.url,
                 digest=_digest(data),
                 limits=extracting.Limits(max_files=10),
                 retry=FAST,

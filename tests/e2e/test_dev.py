@@ -28,6 +28,14 @@ def _headwater(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[s
     )  # fmt: skip
 
 
+def _start_dev_up(layout: dev.Layout) -> subprocess.Popen[str]:
+    """``headwater dev up`` on ``layout``, output piped; the caller stops it by PID."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "headwater.cli.main", "dev", "up", "--state-dir", str(layout.root)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+
+
 def _wait_ready(layout: dev.Layout, process: subprocess.Popen[str], *, within: float) -> None:
     deadline = time.monotonic() + within
     while not (dev.read_run(layout) or {}).get("ready"):
@@ -40,10 +48,7 @@ def _wait_ready(layout: dev.Layout, process: subprocess.Popen[str], *, within: f
 def environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dev.Layout]:
     """One ``headwater dev up`` for the module; stopped by PID at the end."""
     layout = dev.Layout(tmp_path_factory.mktemp("dev") / "state")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "headwater.cli.main", "dev", "up", "--state-dir", str(layout.root)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    process = _start_dev_up(layout)
     try:
         _wait_ready(layout, process, within=120)
         yield layout
@@ -130,10 +135,7 @@ def test_a_second_up_in_the_same_directory_is_refused(environment: dev.Layout) -
 
 def test_down_stops_the_supervisor_and_every_child(tmp_path: pathlib.Path) -> None:
     layout = dev.Layout(tmp_path / "state")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "headwater.cli.main", "dev", "up", "--state-dir", str(layout.root)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    process = _start_dev_up(layout)
     try:
         _wait_ready(layout, process, within=120)
         record = dev.read_run(layout) or {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import pathlib
 from collections.abc import Callable, Iterator
@@ -12,6 +13,7 @@ import pyrage
 import pytest
 import yaml
 
+from tests.e2e import objects
 from tests.fixtures import devcluster as devcluster_fixtures
 from tests.fixtures import processes
 from tests.fixtures.gitservers import GitServer, RepoBuilder
@@ -72,109 +74,110 @@ def controllers(
         yield source, kustomize
 
 
-def _apply(cluster: devcluster_fixtures.Devcluster, manifest: dict[str, Any]) -> None:
-    cluster.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(manifest))
+@dataclasses.dataclass(frozen=True)
+class Loop:
+    """One test's GitOps loop: its namespace, the Git server, the running controllers.
 
+    The sources it makes are a GitRepository ``repo`` and Kustomizations pulling
+    from it, all in ``namespace``; revisions are of the ``master`` branch.
+    """
 
-def _get(
-    cluster: devcluster_fixtures.Devcluster, namespace: str, kind: str, name: str
-) -> dict[str, Any] | None:
-    result = cluster.kubectl("get", "-n", namespace, kind, name, "-o", "json", check=False)
-    if result.returncode != 0:
-        return None
-    found: dict[str, Any] = json.loads(result.stdout)
-    return found
+    cluster: devcluster_fixtures.Devcluster
+    namespace: str
+    kustomize: processes.Controller
+    make_repo: Callable[..., RepoBuilder]
+    git: GitServer
 
+    def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        return objects.get(self.cluster, self.namespace, kind, name)
 
-def _condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
-    for condition in (obj or {}).get("status", {}).get("conditions", []):
-        if condition["type"] == type_:
-            return dict(condition)
-    return None
+    def kubectl(self, *args: str) -> None:
+        """kubectl in the test's namespace."""
+        self.cluster.kubectl("-n", self.namespace, *args)
 
-
-def _sources(
-    cluster: devcluster_fixtures.Devcluster, namespace: str, url: str, **kustomization: Any
-) -> None:
-    _apply(
-        cluster,
-        {
-            "apiVersion": "source.toolkit.fluxcd.io/v1",
-            "kind": "GitRepository",
-            "metadata": {"name": "repo", "namespace": namespace},
-            "spec": {"interval": "1h", "url": url},
-        },
-    )
-    _kustomization(cluster, namespace, "app", **kustomization)
-
-
-def _kustomization(
-    cluster: devcluster_fixtures.Devcluster, namespace: str, name: str, **spec: Any
-) -> None:
-    _apply(
-        cluster,
-        {
-            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
-            "kind": "Kustomization",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {
-                "interval": "1h",
-                "retryInterval": "2s",
-                "prune": True,
-                "targetNamespace": namespace,
-                "sourceRef": {"kind": "GitRepository", "name": "repo"},
-                **spec,
+    def sources(self, repo: str, **kustomization: Any) -> None:
+        """GitRepository ``repo`` on the served ``repo``, and Kustomization ``app`` from it."""
+        objects.apply(
+            self.cluster,
+            {
+                "apiVersion": "source.toolkit.fluxcd.io/v1",
+                "kind": "GitRepository",
+                "metadata": {"name": "repo", "namespace": self.namespace},
+                "spec": {"interval": "1h", "url": self.git.url(repo)},
             },
-        },
-    )
+        )
+        self.kustomization("app", **kustomization)
+
+    def kustomization(self, name: str, **spec: Any) -> None:
+        objects.apply(
+            self.cluster,
+            {
+                "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+                "kind": "Kustomization",
+                "metadata": {"name": name, "namespace": self.namespace},
+                "spec": {
+                    "interval": "1h",
+                    "retryInterval": "2s",
+                    "prune": True,
+                    "targetNamespace": self.namespace,
+                    "sourceRef": {"kind": "GitRepository", "name": "repo"},
+                    **spec,
+                },
+            },
+        )
+
+    def wait_ready(
+        self, name: str, commit: str, *, within: float = 90, message: str = ""
+    ) -> dict[str, Any]:
+        """Kustomization ``name`` once Ready=True with ``commit`` applied."""
+
+        def probe() -> dict[str, Any] | None:
+            obj = self.get("kustomization", name)
+            ready = objects.condition(obj, "Ready")
+            if (
+                obj
+                and ready
+                and ready["status"] == "True"
+                and obj["status"].get("lastAppliedRevision") == f"master@sha1:{commit}"
+            ):
+                return obj
+            return None
+
+        return eventually_sync(probe, within=within, message=message)
+
+    def failed_with(self, name: str, reason: str) -> Callable[[], dict[str, Any] | None]:
+        """A probe for Ready=False with ``reason`` (other failures may come first)."""
+
+        def probe() -> dict[str, Any] | None:
+            ready = objects.condition(self.get("kustomization", name), "Ready")
+            return (
+                ready
+                if ready and ready["status"] == "False" and ready["reason"] == reason
+                else None
+            )
+
+        return probe
 
 
-def _ready(
-    cluster: devcluster_fixtures.Devcluster, namespace: str, name: str, revision: str
-) -> Callable[[], dict[str, Any] | None]:
-    def probe() -> dict[str, Any] | None:
-        obj = _get(cluster, namespace, "kustomization", name)
-        ready = _condition(obj, "Ready")
-        if (
-            obj
-            and ready
-            and ready["status"] == "True"
-            and obj["status"].get("lastAppliedRevision") == revision
-        ):
-            return obj
-        return None
-
-    return probe
-
-
-def _failed_with(
-    cluster: devcluster_fixtures.Devcluster, namespace: str, name: str, reason: str
-) -> Callable[[], dict[str, Any] | None]:
-    """A probe for Ready=False with ``reason`` (other failures may come first)."""
-
-    def probe() -> dict[str, Any] | None:
-        ready = _condition(_get(cluster, namespace, "kustomization", name), "Ready")
-        return ready if ready and ready["status"] == "False" and ready["reason"] == reason else None
-
-    return probe
-
-
-def _refresh(cluster: devcluster_fixtures.Devcluster, namespace: str, token: str) -> None:
-    cluster.kubectl(
-        "annotate", "-n", namespace, "gitrepository", "repo", "--overwrite",
-        f"reconcile.fluxcd.io/requestedAt={token}",
-    )  # fmt: skip
-
-
-def test_commits_are_applied_pruned_and_drift_is_restored(
+@pytest.fixture
+def loop(
     cluster: devcluster_fixtures.Devcluster,
     namespace: str,
     controllers: tuple[processes.Controller, processes.Controller],
     make_repo: Callable[..., RepoBuilder],
     http_server: GitServer,
-) -> None:
-    _, kustomize = controllers
-    repo = make_repo("apps.git")
+) -> Loop:
+    return Loop(
+        cluster=cluster,
+        namespace=namespace,
+        kustomize=controllers[1],
+        make_repo=make_repo,
+        git=http_server,
+    )
+
+
+def test_commits_are_applied_pruned_and_drift_is_restored(loop: Loop) -> None:
+    repo = loop.make_repo("apps.git")
     first = repo.commit(
         "Add config and app",
         {
@@ -183,45 +186,39 @@ def test_commits_are_applied_pruned_and_drift_is_restored(
             "deploy/app.yaml": DEPLOYMENT.format(name="app", annotations=""),
         },
     )
-    _sources(cluster, namespace, http_server.url("apps.git"), path="./deploy", wait=True)
+    loop.sources("apps.git", path="./deploy", wait=True)
 
-    obj = eventually_sync(
-        _ready(cluster, namespace, "app", f"master@sha1:{first}"),
-        within=90,
-        message=f"not applied:\n{kustomize.output()}",
-    )
+    obj = loop.wait_ready("app", first, message=f"not applied:\n{loop.kustomize.output()}")
     ids = {e["id"] for e in obj["status"]["inventory"]["entries"]}
     assert ids == {
-        f"{namespace}_config__ConfigMap",
-        f"{namespace}_extra__ConfigMap",
-        f"{namespace}_app_apps_Deployment",
+        f"{loop.namespace}_config__ConfigMap",
+        f"{loop.namespace}_extra__ConfigMap",
+        f"{loop.namespace}_app_apps_Deployment",
     }
-    assert _condition(obj, "Healthy")["status"] == "True"  # type: ignore[index]
-    config = _get(cluster, namespace, "configmap", "config")
+    assert objects.condition(obj, "Healthy")["status"] == "True"  # type: ignore[index]
+    config = loop.get("configmap", "config")
     assert config is not None
     assert config["metadata"]["labels"] == {
         "kustomize.toolkit.fluxcd.io/name": "app",
-        "kustomize.toolkit.fluxcd.io/namespace": namespace,
+        "kustomize.toolkit.fluxcd.io/namespace": loop.namespace,
     }
 
     # Drift: an edit behind Git's back is restored on the next reconcile.
-    cluster.kubectl("patch", "-n", namespace, "configmap", "config", "--type=merge",
-                    "-p", '{"data":{"color":"red"}}')  # fmt: skip
-    cluster.kubectl("annotate", "-n", namespace, "kustomization", "app", "--overwrite",
-                    "reconcile.fluxcd.io/requestedAt=drift")  # fmt: skip
+    loop.kubectl("patch", "configmap", "config", "--type=merge", "-p", '{"data":{"color":"red"}}')
+    objects.request_reconcile(loop.cluster, loop.namespace, "kustomization", "app", "drift")
     eventually_sync(
-        lambda: (_get(cluster, namespace, "configmap", "config") or {})["data"]["color"] == "blue",
+        lambda: (loop.get("configmap", "config") or {})["data"]["color"] == "blue",
         within=60,
-        message=f"drift not restored:\n{kustomize.output()}",
+        message=f"drift not restored:\n{loop.kustomize.output()}",
     )
-    events = json.loads(cluster.kubectl("get", "-n", namespace, "events", "-o", "json").stdout)
-    applied = [e for e in events["items"] if e["reason"] == "ReconciliationSucceeded"]
+    events = objects.events(loop.cluster, loop.namespace)
+    applied = [e for e in events if e["reason"] == "ReconciliationSucceeded"]
     assert any(
         (e["metadata"].get("annotations") or {}).get("commitSubject") == "Add config and app"
         and "ConfigMap/" in e["message"]
         for e in applied
     ), applied
-    drift_events = [e["message"] for e in events["items"] if "drift" in e["message"]]
+    drift_events = [e["message"] for e in events if "drift" in e["message"]]
     assert any("ConfigMap/" in m and "data.color" in m for m in drift_events), drift_events
 
     # A commit that changes one object and deletes another.
@@ -230,35 +227,26 @@ def test_commits_are_applied_pruned_and_drift_is_restored(
         "Change config, drop extra",
         {"deploy/config.yaml": CONFIGMAP.format(name="config", color="cyan")},
     )
-    _refresh(cluster, namespace, "second")
-    eventually_sync(_ready(cluster, namespace, "app", f"master@sha1:{second}"), within=90)
-    assert (_get(cluster, namespace, "configmap", "config") or {})["data"]["color"] == "cyan"
+    objects.request_reconcile(loop.cluster, loop.namespace, "gitrepository", "repo", "second")
+    loop.wait_ready("app", second)
+    assert (loop.get("configmap", "config") or {})["data"]["color"] == "cyan"
     eventually_sync(
-        lambda: _get(cluster, namespace, "configmap", "extra") is None,
+        lambda: loop.get("configmap", "extra") is None,
         within=30,
         message="extra was not pruned",
     )
 
     # Deleting the Kustomization (prune: true) removes what it applied.
-    cluster.kubectl("delete", "-n", namespace, "kustomization", "app", "--timeout=60s")
+    loop.kubectl("delete", "kustomization", "app", "--timeout=60s")
     eventually_sync(
-        lambda: (
-            _get(cluster, namespace, "configmap", "config") is None
-            and _get(cluster, namespace, "deployment", "app") is None
-        ),
+        lambda: loop.get("configmap", "config") is None and loop.get("deployment", "app") is None,
         within=60,
         message="objects not deleted with the Kustomization",
     )
 
 
-def test_build_failure_applies_nothing(
-    cluster: devcluster_fixtures.Devcluster,
-    namespace: str,
-    controllers: tuple[processes.Controller, processes.Controller],
-    make_repo: Callable[..., RepoBuilder],
-    http_server: GitServer,
-) -> None:
-    repo = make_repo("broken.git")
+def test_build_failure_applies_nothing(loop: Loop) -> None:
+    repo = loop.make_repo("broken.git")
     repo.commit(
         "Broken kustomization",
         {
@@ -266,23 +254,17 @@ def test_build_failure_applies_nothing(
             "deploy/config.yaml": CONFIGMAP.format(name="config", color="blue"),
         },
     )
-    _sources(cluster, namespace, http_server.url("broken.git"), path="./deploy")
+    loop.sources("broken.git", path="./deploy")
 
-    eventually_sync(_failed_with(cluster, namespace, "app", "BuildFailed"), within=90)
-    ready = _condition(_get(cluster, namespace, "kustomization", "app"), "Ready")
+    eventually_sync(loop.failed_with("app", "BuildFailed"), within=90)
+    ready = objects.condition(loop.get("kustomization", "app"), "Ready")
     assert ready is not None
     assert "missing.yaml" in ready["message"]
-    assert _get(cluster, namespace, "configmap", "config") is None
+    assert loop.get("configmap", "config") is None
 
 
-def test_failing_workload_fails_the_health_check(
-    cluster: devcluster_fixtures.Devcluster,
-    namespace: str,
-    controllers: tuple[processes.Controller, processes.Controller],
-    make_repo: Callable[..., RepoBuilder],
-    http_server: GitServer,
-) -> None:
-    repo = make_repo("unhealthy.git")
+def test_failing_workload_fails_the_health_check(loop: Loop) -> None:
+    repo = loop.make_repo("unhealthy.git")
     repo.commit(
         "A deployment that never becomes ready",
         {
@@ -292,26 +274,17 @@ def test_failing_workload_fails_the_health_check(
             )
         },
     )
-    _sources(
-        cluster, namespace, http_server.url("unhealthy.git"), path="./deploy", wait=True,
-        timeout="5s",
-    )  # fmt: skip
+    loop.sources("unhealthy.git", path="./deploy", wait=True, timeout="5s")
 
-    eventually_sync(_failed_with(cluster, namespace, "app", "HealthCheckFailed"), within=90)
-    healthy = _condition(_get(cluster, namespace, "kustomization", "app"), "Healthy")
+    eventually_sync(loop.failed_with("app", "HealthCheckFailed"), within=90)
+    healthy = objects.condition(loop.get("kustomization", "app"), "Healthy")
     assert healthy is not None
     assert healthy["status"] == "False"
     assert "Deployment/" in healthy["message"]
 
 
-def test_substitution_from_configmap_and_secret(
-    cluster: devcluster_fixtures.Devcluster,
-    namespace: str,
-    controllers: tuple[processes.Controller, processes.Controller],
-    make_repo: Callable[..., RepoBuilder],
-    http_server: GitServer,
-) -> None:
-    repo = make_repo("vars.git")
+def test_substitution_from_configmap_and_secret(loop: Loop) -> None:
+    repo = loop.make_repo("vars.git")
     head = repo.commit(
         "Templated config",
         {
@@ -320,32 +293,23 @@ def test_substitution_from_configmap_and_secret(
             )
         },
     )
-    cluster.kubectl("create", "configmap", "vars", "-n", namespace, "--from-literal=env=prod")
-    cluster.kubectl(
-        "create", "secret", "generic", "secret-vars", "-n", namespace,
-        "--from-literal=secret_word=hidden",
-    )  # fmt: skip
-    _sources(
-        cluster, namespace, http_server.url("vars.git"), path="./deploy",
+    loop.kubectl("create", "configmap", "vars", "--from-literal=env=prod")
+    loop.kubectl("create", "secret", "generic", "secret-vars", "--from-literal=secret_word=hidden")
+    loop.sources(
+        "vars.git", path="./deploy",
         postBuild={"substituteFrom": [
             {"kind": "ConfigMap", "name": "vars"}, {"kind": "Secret", "name": "secret-vars"},
         ]},
     )  # fmt: skip
 
-    eventually_sync(_ready(cluster, namespace, "app", f"master@sha1:{head}"), within=90)
-    config = _get(cluster, namespace, "configmap", "config-prod")
+    loop.wait_ready("app", head)
+    config = loop.get("configmap", "config-prod")
     assert config is not None
     assert config["data"]["color"] == "grey-hidden"
 
 
-def test_depends_on_orders_and_suspend_pauses(
-    cluster: devcluster_fixtures.Devcluster,
-    namespace: str,
-    controllers: tuple[processes.Controller, processes.Controller],
-    make_repo: Callable[..., RepoBuilder],
-    http_server: GitServer,
-) -> None:
-    repo = make_repo("layers.git")
+def test_depends_on_orders_and_suspend_pauses(loop: Loop) -> None:
+    repo = loop.make_repo("layers.git")
     head = repo.commit(
         "Two layers",
         {
@@ -353,72 +317,60 @@ def test_depends_on_orders_and_suspend_pauses(
             "apps/config.yaml": CONFIGMAP.format(name="apps", color="green"),
         },
     )
-    _sources(
-        cluster, namespace, http_server.url("layers.git"), path="./apps",
-        dependsOn=[{"name": "infra"}],
-    )  # fmt: skip
-    eventually_sync(_failed_with(cluster, namespace, "app", "DependencyNotReady"), within=60)
-    assert _get(cluster, namespace, "configmap", "apps") is None
+    loop.sources("layers.git", path="./apps", dependsOn=[{"name": "infra"}])
+    eventually_sync(loop.failed_with("app", "DependencyNotReady"), within=60)
+    assert loop.get("configmap", "apps") is None
 
-    _kustomization(cluster, namespace, "infra", path="./base")
-    eventually_sync(_ready(cluster, namespace, "infra", f"master@sha1:{head}"), within=90)
-    eventually_sync(_ready(cluster, namespace, "app", f"master@sha1:{head}"), within=90)
+    loop.kustomization("infra", path="./base")
+    loop.wait_ready("infra", head)
+    loop.wait_ready("app", head)
 
-    cluster.kubectl("patch", "-n", namespace, "kustomization", "app", "--type=merge",
-                    "-p", '{"spec":{"suspend":true}}')  # fmt: skip
-    cluster.kubectl("patch", "-n", namespace, "configmap", "apps", "--type=merge",
-                    "-p", '{"data":{"color":"red"}}')  # fmt: skip
-    cluster.kubectl("annotate", "-n", namespace, "kustomization", "app", "--overwrite",
-                    "reconcile.fluxcd.io/requestedAt=while-suspended")  # fmt: skip
+    loop.kubectl("patch", "kustomization", "app", "--type=merge", "-p", '{"spec":{"suspend":true}}')
+    loop.kubectl("patch", "configmap", "apps", "--type=merge", "-p", '{"data":{"color":"red"}}')
+    objects.request_reconcile(
+        loop.cluster, loop.namespace, "kustomization", "app", "while-suspended"
+    )
     eventually_sync(
         lambda: (
-            (_get(cluster, namespace, "kustomization", "app") or {})["status"].get(
-                "lastHandledReconcileAt"
-            )
+            (loop.get("kustomization", "app") or {})["status"].get("lastHandledReconcileAt")
             == "while-suspended"
         ),
         within=30,
     )
-    assert (_get(cluster, namespace, "configmap", "apps") or {})["data"]["color"] == "red"
-    cluster.kubectl("patch", "-n", namespace, "kustomization", "app", "--type=merge",
-                    "-p", '{"spec":{"suspend":false}}')  # fmt: skip
+    assert (loop.get("configmap", "apps") or {})["data"]["color"] == "red"
+    loop.kubectl(
+        "patch", "kustomization", "app", "--type=merge", "-p", '{"spec":{"suspend":false}}'
+    )
     eventually_sync(
-        lambda: (_get(cluster, namespace, "configmap", "apps") or {})["data"]["color"] == "green",
+        lambda: (loop.get("configmap", "apps") or {})["data"]["color"] == "green",
         within=60,
         message="resume did not restore the drifted object",
     )
 
 
-def test_digest_mismatch_is_an_artifact_failure(
-    cluster: devcluster_fixtures.Devcluster,
-    namespace: str,
-    controllers: tuple[processes.Controller, processes.Controller],
-    make_repo: Callable[..., RepoBuilder],
-    http_server: GitServer,
-) -> None:
-    repo = make_repo("digest.git")
+def test_digest_mismatch_is_an_artifact_failure(loop: Loop) -> None:
+    repo = loop.make_repo("digest.git")
     head = repo.commit("Config", {"deploy/config.yaml": CONFIGMAP.format(name="c", color="b")})
-    _sources(cluster, namespace, http_server.url("digest.git"), path="./deploy")
-    eventually_sync(_ready(cluster, namespace, "app", f"master@sha1:{head}"), within=90)
-    artifact = (_get(cluster, namespace, "gitrepository", "repo") or {})["status"]["artifact"]
+    loop.sources("digest.git", path="./deploy")
+    loop.wait_ready("app", head)
+    artifact = (loop.get("gitrepository", "repo") or {})["status"]["artifact"]
     external = {
         "apiVersion": "source.toolkit.fluxcd.io/v1",
         "kind": "ExternalArtifact",
-        "metadata": {"name": "tampered", "namespace": namespace},
+        "metadata": {"name": "tampered", "namespace": loop.namespace},
         "spec": {},
     }
-    _apply(cluster, external)
+    objects.apply(loop.cluster, external)
     status = {"status": {"artifact": {**artifact, "digest": "sha256:" + "0" * 64}}}
-    cluster.kubectl(
-        "patch", "-n", namespace, "externalartifact", "tampered", "--subresource=status",
+    loop.kubectl(
+        "patch", "externalartifact", "tampered", "--subresource=status",
         "--type=merge", "-p", json.dumps(status),
     )  # fmt: skip
-    _kustomization(
-        cluster, namespace, "tampered", path="./deploy",
-        sourceRef={"kind": "ExternalArtifact", "name": "tampered"},
-    )  # fmt: skip
+    loop.kustomization(
+        "tampered", path="./deploy", sourceRef={"kind": "ExternalArtifact", "name": "tampered"}
+    )
 
-    failed = _failed_with(cluster, namespace, "tampered", "ArtifactFailed")
+    failed = loop.failed_with("tampered", "ArtifactFailed")
 
     def digest_failure() -> dict[str, Any] | None:
         ready = failed()
@@ -428,13 +380,7 @@ def test_digest_mismatch_is_an_artifact_failure(
     assert "sha256:" + "0" * 64 in ready["message"]
 
 
-def test_sops_secret_is_decrypted_and_a_wrong_key_refused(
-    cluster: devcluster_fixtures.Devcluster,
-    namespace: str,
-    controllers: tuple[processes.Controller, processes.Controller],
-    make_repo: Callable[..., RepoBuilder],
-    http_server: GitServer,
-) -> None:
+def test_sops_secret_is_decrypted_and_a_wrong_key_refused(loop: Loop) -> None:
     identity = pyrage.x25519.Identity.generate()
     stranger = pyrage.x25519.Identity.generate()
     secret = {
@@ -446,53 +392,45 @@ def test_sops_secret_is_decrypted_and_a_wrong_key_refused(
     sealed = sops_vectors.encrypt(
         secret, [identity.to_public()], encrypted_regex="^(data|stringData)$"
     )
-    repo = make_repo("sops.git")
+    repo = loop.make_repo("sops.git")
     head = repo.commit("Encrypted secret", {"deploy/secret.yaml": yaml.safe_dump(sealed)})
     for name, key in (("right-key", identity), ("wrong-key", stranger)):
         keys = sops_vectors.age_secret(key, name=name)
-        keys["metadata"]["namespace"] = namespace
-        _apply(cluster, keys)
-    _sources(
-        cluster, namespace, http_server.url("sops.git"), path="./deploy",
+        keys["metadata"]["namespace"] = loop.namespace
+        objects.apply(loop.cluster, keys)
+    loop.sources(
+        "sops.git", path="./deploy",
         decryption={"provider": "sops", "secretRef": {"name": "wrong-key"}},
     )  # fmt: skip
-    failed = eventually_sync(_failed_with(cluster, namespace, "app", "BuildFailed"), within=90)
+    failed = eventually_sync(loop.failed_with("app", "BuildFailed"), within=90)
     assert "decrypt" in failed["message"].lower()
-    assert _get(cluster, namespace, "secret", "db") is None
+    assert loop.get("secret", "db") is None
 
-    _kustomization(
-        cluster, namespace, "app", path="./deploy",
+    loop.kustomization(
+        "app", path="./deploy",
         decryption={"provider": "sops", "secretRef": {"name": "right-key"}},
     )  # fmt: skip
-    eventually_sync(_ready(cluster, namespace, "app", f"master@sha1:{head}"), within=90)
-    applied = _get(cluster, namespace, "secret", "db")
+    loop.wait_ready("app", head)
+    applied = loop.get("secret", "db")
     assert applied is not None
     assert base64.b64decode(applied["data"]["password"]) == b"correct horse battery staple"
 
 
-def test_kubeconfig_applies_to_a_remote_cluster(
-    cluster: devcluster_fixtures.Devcluster,
-    namespace: str,
-    controllers: tuple[processes.Controller, processes.Controller],
-    make_repo: Callable[..., RepoBuilder],
-    http_server: GitServer,
-    tmp_path: pathlib.Path,
-) -> None:
-    repo = make_repo("remote.git")
+def test_kubeconfig_applies_to_a_remote_cluster(loop: Loop, tmp_path: pathlib.Path) -> None:
+    repo = loop.make_repo("remote.git")
     head = repo.commit("Config", {"deploy/config.yaml": CONFIGMAP.format(name="far", color="blue")})
     with devcluster_fixtures.start_devcluster(tmp_path / "remote") as remote:
-        remote.kubectl("create", "namespace", namespace)
-        cluster.kubectl(
-            "create", "secret", "generic", "remote-kubeconfig", "-n", namespace,
+        remote.kubectl("create", "namespace", loop.namespace)
+        loop.kubectl(
+            "create", "secret", "generic", "remote-kubeconfig",
             f"--from-file=value={remote.kubeconfig}",
         )  # fmt: skip
-        _sources(
-            cluster, namespace, http_server.url("remote.git"), path="./deploy",
-            kubeConfig={"secretRef": {"name": "remote-kubeconfig"}},
-        )  # fmt: skip
+        loop.sources(
+            "remote.git", path="./deploy", kubeConfig={"secretRef": {"name": "remote-kubeconfig"}}
+        )
 
-        eventually_sync(_ready(cluster, namespace, "app", f"master@sha1:{head}"), within=90)
-        far = _get(remote, namespace, "configmap", "far")
+        loop.wait_ready("app", head)
+        far = objects.get(remote, loop.namespace, "configmap", "far")
         assert far is not None
         assert far["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] == "app"
-        assert _get(cluster, namespace, "configmap", "far") is None
+        assert loop.get("configmap", "far") is None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import pathlib
 import tarfile
 import urllib.request
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e import objects
 from tests.fixtures import devcluster as devcluster_fixtures
 from tests.fixtures import processes
 from tests.fixtures.gitservers import GitServer, RepoBuilder
@@ -57,10 +57,6 @@ def controller(
         yield running
 
 
-def _apply(cluster: devcluster_fixtures.Devcluster, manifest: dict[str, Any]) -> None:
-    cluster.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(manifest))
-
-
 def _gitrepository(namespace: str, name: str, url: str, **spec: Any) -> dict[str, Any]:
     return {
         "apiVersion": "source.toolkit.fluxcd.io/v1",
@@ -71,16 +67,10 @@ def _gitrepository(namespace: str, name: str, url: str, **spec: Any) -> dict[str
 
 
 def _get(cluster: devcluster_fixtures.Devcluster, namespace: str, name: str) -> dict[str, Any]:
-    out = cluster.kubectl("get", "-n", namespace, "gitrepository", name, "-o", "json").stdout
-    result: dict[str, Any] = json.loads(out)
-    return result
-
-
-def _condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:
-    for condition in obj.get("status", {}).get("conditions", []):
-        if condition["type"] == type_:
-            return dict(condition)
-    return None
+    """GitRepository ``name``, which the test has applied."""
+    obj = objects.get(cluster, namespace, "gitrepository", name)
+    assert obj is not None, f"gitrepository {name} not found"
+    return obj
 
 
 def _ready_at(
@@ -88,13 +78,27 @@ def _ready_at(
 ) -> Callable[[], dict[str, Any] | None]:
     def probe() -> dict[str, Any] | None:
         obj = _get(cluster, namespace, name)
-        ready = _condition(obj, "Ready")
+        ready = objects.condition(obj, "Ready")
         artifact = obj.get("status", {}).get("artifact") or {}
         if ready and ready["status"] == "True" and artifact.get("revision") == revision:
             return obj
         return None
 
     return probe
+
+
+def _one_commit_source(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    server: GitServer,
+    make_repo: Callable[..., RepoBuilder],
+    name: str,
+) -> dict[str, Any]:
+    """GitRepository ``name`` on a one-commit ``name.git``, once its artifact is ready."""
+    repo = make_repo(f"{name}.git")
+    head = repo.commit("Only commit", {"a.txt": "a"})
+    objects.apply(cluster, _gitrepository(namespace, name, server.url(f"{name}.git")))
+    return eventually_sync(_ready_at(cluster, namespace, name, f"master@sha1:{head}"), within=60)
 
 
 def _download(url: str) -> bytes:
@@ -124,7 +128,7 @@ def test_new_commits_become_served_artifacts_and_old_ones_are_collected(
     )
     repo.write({"secret.txt": "ignored"})
     first = repo.commit("Add an ignored file")
-    _apply(cluster, _gitrepository(namespace, "app", http_server.url("app.git")))
+    objects.apply(cluster, _gitrepository(namespace, "app", http_server.url("app.git")))
 
     obj = eventually_sync(
         _ready_at(cluster, namespace, "app", f"master@sha1:{first}"),
@@ -141,17 +145,12 @@ def test_new_commits_become_served_artifacts_and_old_ones_are_collected(
     assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"]
 
     second = repo.commit("Change the app", {"deploy/app.yaml": "kind: Secret\n"})
-    cluster.kubectl(
-        "annotate", "-n", namespace, "gitrepository", "app", "--overwrite",
-        "reconcile.fluxcd.io/requestedAt=now-1",
-    )  # fmt: skip
+    objects.request_reconcile(cluster, namespace, "gitrepository", "app", "now-1")
     obj = eventually_sync(_ready_at(cluster, namespace, "app", f"master@sha1:{second}"), within=60)
     new_archive = _download(obj["status"]["artifact"]["url"])
     assert _files(new_archive)["deploy/app.yaml"] == b"kind: Secret\n"
     assert obj["status"]["lastHandledReconcileAt"] == "now-1"
-    events = json.loads(cluster.kubectl("get", "-n", namespace, "events", "-o", "json").stdout)[
-        "items"
-    ]
+    events = objects.events(cluster, namespace)
     messages = {e["message"] for e in events if e["reason"] == "NewArtifact"}
     assert "stored artifact for commit 'Change the app'" in messages
 
@@ -164,10 +163,7 @@ def test_new_commits_become_served_artifacts_and_old_ones_are_collected(
         return False
 
     third = repo.commit("Third")
-    cluster.kubectl(
-        "annotate", "-n", namespace, "gitrepository", "app", "--overwrite",
-        "reconcile.fluxcd.io/requestedAt=now-2",
-    )  # fmt: skip
+    objects.request_reconcile(cluster, namespace, "gitrepository", "app", "now-2")
     eventually_sync(_ready_at(cluster, namespace, "app", f"master@sha1:{third}"), within=60)
     eventually_sync(old_removed, within=30, message="the first artifact was never collected")
 
@@ -179,18 +175,10 @@ def test_unchanged_remote_is_not_cloned_again(
     make_repo: Callable[..., RepoBuilder],
     http_server: GitServer,
 ) -> None:
-    repo = make_repo("same.git")
-    head = repo.commit("Only commit", {"a.txt": "a"})
-    _apply(cluster, _gitrepository(namespace, "same", http_server.url("same.git")))
-    before = eventually_sync(
-        _ready_at(cluster, namespace, "same", f"master@sha1:{head}"), within=60
-    )
+    before = _one_commit_source(cluster, namespace, http_server, make_repo, "same")
     http_server.reset_log()
 
-    cluster.kubectl(
-        "annotate", "-n", namespace, "gitrepository", "same", "--overwrite",
-        "reconcile.fluxcd.io/requestedAt=again",
-    )  # fmt: skip
+    objects.request_reconcile(cluster, namespace, "gitrepository", "same", "again")
     after = eventually_sync(
         lambda: (
             (o := _get(cluster, namespace, "same"))["status"].get("lastHandledReconcileAt")
@@ -215,22 +203,21 @@ def test_unreachable_remote_reports_fetch_failed_and_keeps_the_artifact(
     make_repo: Callable[..., RepoBuilder],
     http_server: GitServer,
 ) -> None:
-    repo = make_repo("gone.git")
-    head = repo.commit("Only commit", {"a.txt": "a"})
-    _apply(cluster, _gitrepository(namespace, "gone", http_server.url("gone.git")))
-    good = eventually_sync(_ready_at(cluster, namespace, "gone", f"master@sha1:{head}"), within=60)
+    good = _one_commit_source(cluster, namespace, http_server, make_repo, "gone")
 
     dead_port = devcluster_fixtures.free_port()
-    _apply(cluster, _gitrepository(namespace, "gone", f"http://127.0.0.1:{dead_port}/gone.git"))
+    objects.apply(
+        cluster, _gitrepository(namespace, "gone", f"http://127.0.0.1:{dead_port}/gone.git")
+    )
 
     def fetch_failed() -> dict[str, Any] | None:
         obj = _get(cluster, namespace, "gone")
-        failed = _condition(obj, "FetchFailed")
+        failed = objects.condition(obj, "FetchFailed")
         return obj if failed and failed["status"] == "True" else None
 
     obj = eventually_sync(fetch_failed, within=60, message=controller.output())
-    failed = _condition(obj, "FetchFailed")
-    ready = _condition(obj, "Ready")
+    failed = objects.condition(obj, "FetchFailed")
+    ready = objects.condition(obj, "Ready")
     assert failed is not None
     assert ready is not None
     assert failed["reason"] == "GitOperationFailed"
@@ -250,7 +237,7 @@ def test_missing_secret_and_bad_credentials_fail_readably(
     repo = make_repo("private.git")
     repo.commit("Only commit", {"a.txt": "a"})
     server = start_http(basic="alice:s3cret")
-    _apply(
+    objects.apply(
         cluster,
         _gitrepository(
             namespace, "private", server.url("private.git"), secretRef={"name": "creds"}
@@ -258,7 +245,7 @@ def test_missing_secret_and_bad_credentials_fail_readably(
     )
 
     def reason() -> str | None:
-        failed = _condition(_get(cluster, namespace, "private"), "FetchFailed")
+        failed = objects.condition(_get(cluster, namespace, "private"), "FetchFailed")
         return failed["reason"] if failed else None
 
     assert eventually_sync(reason, within=60) == "AuthenticationFailed"
@@ -266,13 +253,10 @@ def test_missing_secret_and_bad_credentials_fail_readably(
         "create", "secret", "generic", "creds", "-n", namespace,
         "--from-literal=username=alice", "--from-literal=password=wrong",
     )  # fmt: skip
-    cluster.kubectl(
-        "annotate", "-n", namespace, "gitrepository", "private", "--overwrite",
-        "reconcile.fluxcd.io/requestedAt=retry",
-    )  # fmt: skip
+    objects.request_reconcile(cluster, namespace, "gitrepository", "private", "retry")
 
     def denied() -> str | None:
-        failed = _condition(_get(cluster, namespace, "private"), "FetchFailed")
+        failed = objects.condition(_get(cluster, namespace, "private"), "FetchFailed")
         return failed["message"] if failed and "s3cret" not in failed["message"] else None
 
     message = eventually_sync(denied, within=60)
@@ -284,13 +268,13 @@ def test_unsupported_provider_stalls_with_a_clear_message(
     namespace: str,
     controller: processes.Controller,
 ) -> None:
-    _apply(
+    objects.apply(
         cluster,
         _gitrepository(namespace, "cloud", "https://github.com/org/repo", provider="github"),
     )
 
     def stalled() -> dict[str, Any] | None:
-        return _condition(_get(cluster, namespace, "cloud"), "Stalled")
+        return objects.condition(_get(cluster, namespace, "cloud"), "Stalled")
 
     condition = eventually_sync(stalled, within=60)
     assert condition["reason"] == "InvalidProviderConfiguration"

@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
+from aiohttp import test_utils, web
 from kubernetes_asyncio import client as kube_client
 
 from shared.api import crdgen
 from shared.kube import applying, client, errors, ratelimit, resources
 from tests.fixtures import devcluster as devcluster_fixtures
 from tests.runtime import widgets
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devcluster_fixtures.Devcluster]:
-    with devcluster_fixtures.start_devcluster(tmp_path_factory.mktemp("kube")) as running:
-        yield running
-
-
-@pytest.fixture
-async def api(cluster: devcluster_fixtures.Devcluster) -> AsyncIterator[client.Client]:
-    async with client.connected(kubeconfig=str(cluster.kubeconfig)) as connected:
-        yield connected
 
 
 def _configmap(name: str, **data: str) -> dict[str, Any]:
@@ -123,13 +110,8 @@ async def test_impersonation_headers_are_sent() -> None:
 
     app = web.Application()
     app.router.add_get("/api/v1/namespaces", record)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        configuration = kube_client.Configuration(host=f"http://127.0.0.1:{port}")
+    async with test_utils.TestServer(app, host="127.0.0.1") as server:
+        configuration = kube_client.Configuration(host=f"http://127.0.0.1:{server.port}")
         configuration.api_key = {"BearerToken": "secret-token"}
         configuration.api_key_prefix = {"BearerToken": "Bearer"}
         async with aiohttp.ClientSession() as session:
@@ -144,8 +126,6 @@ async def test_impersonation_headers_are_sent() -> None:
             )
             await tenant.request("GET", "/api/v1/namespaces")
             await base.request("GET", "/api/v1/namespaces")
-    finally:
-        await runner.cleanup()
 
     assert seen[0] == {
         "user": "system:serviceaccount:team-a:deployer",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import collections
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,18 +18,6 @@ from tests.runtime import widgets
 
 OWNER = resourcemanager.Owner(name="apps", namespace="flux-system")
 A = resourcemanager.Action
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devcluster_fixtures.Devcluster]:
-    with devcluster_fixtures.start_devcluster(tmp_path_factory.mktemp("rm")) as running:
-        yield running
-
-
-@pytest.fixture
-async def api(cluster: devcluster_fixtures.Devcluster) -> AsyncIterator[client.Client]:
-    async with client.connected(kubeconfig=str(cluster.kubeconfig)) as connected:
-        yield connected
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import aiohttp
+from aiohttp import test_utils
 
 from shared.api import meta
 from shared.kube import client, errors
@@ -14,35 +15,24 @@ from tests.fixtures.polling import eventually
 from tests.runtime import widgets
 from tests.runtime.conftest import manager_options, running_manager
 
-WIDGETS = "/apis/test.headwater.dev/v1/namespaces/{ns}/widgets"
-
-
-def _widget(name: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "test.headwater.dev/v1",
-        "kind": "Widget",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
-
 
 async def _create(api: client.Client, namespace: str, name: str, **spec: Any) -> dict[str, Any]:
-    body = _widget(name, **spec)
+    body = widgets.manifest(name, **spec)
     created: dict[str, Any] = await api.request(
-        "POST", WIDGETS.format(ns=namespace), body=body, verb="create"
+        "POST", widgets.PATH.format(ns=namespace), body=body, verb="create"
     )
     return created
 
 
 async def _get(api: client.Client, namespace: str, name: str) -> dict[str, Any]:
-    got: dict[str, Any] = await api.request("GET", f"{WIDGETS.format(ns=namespace)}/{name}")
+    got: dict[str, Any] = await api.request("GET", f"{widgets.PATH.format(ns=namespace)}/{name}")
     return got
 
 
 async def _merge(api: client.Client, namespace: str, name: str, patch: dict[str, Any]) -> None:
     await api.request(
         "PATCH",
-        f"{WIDGETS.format(ns=namespace)}/{name}",
+        f"{widgets.PATH.format(ns=namespace)}/{name}",
         body=patch,
         content_type=client.MERGE_PATCH,
     )
@@ -89,7 +79,7 @@ async def test_update_is_seen_and_delete_runs_finalize(api: client.Client, names
             lambda: _message_is(api, namespace, "b", "second"), message="update not reconciled"
         )
 
-        await api.request("DELETE", f"{WIDGETS.format(ns=namespace)}/b")
+        await api.request("DELETE", f"{widgets.PATH.format(ns=namespace)}/b")
 
         await eventually(lambda: f"{namespace}/b" in reconciler.finalized)
         await eventually(lambda: _gone(api, namespace, "b"), message="finalizer not removed")
@@ -216,21 +206,14 @@ async def test_events_recorded_and_posted_in_flux_format(
         return aiohttp.web.Response(status=202)
 
     app.router.add_post("/", sink)
-    runner = aiohttp.web.AppRunner(app)
-    await runner.setup()
-    site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
+    async with test_utils.TestServer(app, host="127.0.0.1") as server:
         reconciler = widgets.WidgetReconciler()
         async with running_manager(
-            api, reconciler, namespace=namespace, events_addr=f"http://127.0.0.1:{port}/"
+            api, reconciler, namespace=namespace, events_addr=f"http://127.0.0.1:{server.port}/"
         ):
             await _create(api, namespace, "e", fail="retry")
             await eventually(lambda: received, message="no event posted")
             events = await eventually(lambda: _events(api, namespace), message="no Event")
-    finally:
-        await runner.cleanup()
 
     body = received[0]
     assert body["involvedObject"]["kind"] == "Widget"

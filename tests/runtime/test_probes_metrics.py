@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from aiohttp import web
+from aiohttp import test_utils, web
 
 from shared.runtime import metrics, probes
 
@@ -17,15 +17,8 @@ async def served() -> AsyncIterator[tuple[str, metrics.Metrics, probes.Readiness
     readiness = probes.Readiness()
     app = web.Application()
     app.add_routes(metrics.routes(registry) + probes.routes(readiness))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}", registry, readiness
-    finally:
-        await runner.cleanup()
+    async with test_utils.TestServer(app, host="127.0.0.1") as server:
+        yield f"http://127.0.0.1:{server.port}", registry, readiness
 
 
 async def test_metrics_show_the_reconcile_histogram(

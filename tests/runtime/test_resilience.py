@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import pathlib
-from typing import Any
 
 import pytest
 
@@ -17,20 +16,9 @@ from tests.fixtures.polling import eventually
 from tests.runtime import widgets
 from tests.runtime.conftest import running_manager
 
-WIDGETS = "/apis/test.headwater.dev/v1/namespaces/{ns}/widgets"
-
-
-def _widget(name: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "test.headwater.dev/v1",
-        "kind": "Widget",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
-
 
 async def _ready_count(api: client.Client, namespace: str) -> int:
-    listing = await api.request("GET", WIDGETS.format(ns=namespace))
+    listing = await api.request("GET", widgets.PATH.format(ns=namespace))
     ready = 0
     for item in listing["items"]:
         for condition in item.get("status", {}).get("conditions", []):
@@ -44,7 +32,7 @@ async def test_thousand_objects_eight_workers_no_key_twice_at_once(
     cluster: devcluster_fixtures.Devcluster, namespace: str
 ) -> None:
     reconciler = widgets.WidgetReconciler(delay=0.001)
-    path = WIDGETS.format(ns=namespace)
+    path = widgets.PATH.format(ns=namespace)
     # NB: no client-side rate limit here: the test is about the queue and the
     # workers, and 3,000 writes at Flux's 50 QPS would take a minute.
     async with (
@@ -54,7 +42,7 @@ async def test_thousand_objects_eight_workers_no_key_twice_at_once(
         for start in range(0, 1000, 50):
             await asyncio.gather(
                 *(
-                    api.request("POST", path, body=_widget(f"w{i}"), verb="create")
+                    api.request("POST", path, body=widgets.manifest(f"w{i}"), verb="create")
                     for i in range(start, start + 50)
                 )
             )
@@ -95,9 +83,9 @@ async def test_informers_resume_after_api_server_restart(
         cluster.kubectl("wait", "--for=condition=Established", "crd/widgets.test.headwater.dev")
         cluster.kubectl("create", "namespace", "restart")
         async with client.connected(kubeconfig=str(cluster.kubeconfig)) as api:
-            path = WIDGETS.format(ns="restart")
+            path = widgets.PATH.format(ns="restart")
             async with running_manager(api, reconciler, namespace="restart"):
-                await api.request("POST", path, body=_widget("before"))
+                await api.request("POST", path, body=widgets.manifest("before"))
                 await eventually(lambda: reconciler.reconciles["restart/before"] >= 1)
 
                 first.__exit__(None, None, None)
@@ -106,7 +94,7 @@ async def test_informers_resume_after_api_server_restart(
                 )
                 cluster = second.__enter__()
                 first = second
-                await api.request("POST", path, body=_widget("after"))
+                await api.request("POST", path, body=widgets.manifest("after"))
                 await api.request(
                     "PATCH",
                     f"{path}/before",
@@ -147,7 +135,7 @@ async def test_only_the_leader_reconciles_and_a_dead_leader_is_replaced(
     async with running_manager(api, one, namespace=namespace, **settings) as first:
         await eventually(lambda: first.elector is not None and first.elector.leading.is_set())
         async with running_manager(api, two, namespace=namespace, **settings) as second:
-            await api.request("POST", WIDGETS.format(ns=namespace), body=_widget("x"))
+            await api.request("POST", widgets.PATH.format(ns=namespace), body=widgets.manifest("x"))
             await eventually(lambda: one.reconciles[f"{namespace}/x"] >= 1)
             assert second.elector is not None
             assert not second.elector.leading.is_set()
@@ -166,7 +154,7 @@ async def test_only_the_leader_reconciles_and_a_dead_leader_is_replaced(
             handover = loop.time() - stopped_at
             await api.request(
                 "PATCH",
-                f"{WIDGETS.format(ns=namespace)}/x",
+                f"{widgets.PATH.format(ns=namespace)}/x",
                 body={"spec": {"message": "new leader"}},
                 content_type=client.MERGE_PATCH,
             )

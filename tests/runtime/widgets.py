@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from shared.api import meta, objects
 from shared.runtime import conditions, results
 
 GROUP = "test.headwater.dev"
+PATH = f"/apis/{GROUP}/v1/namespaces/{{ns}}/widgets"
+"""The Widgets of one namespace: ``PATH.format(ns=namespace)``."""
+
+
+def manifest(name: str, **spec: Any) -> dict[str, Any]:
+    """A Widget as a raw API body; the request path names its namespace."""
+    return {"apiVersion": f"{GROUP}/v1", "kind": "Widget", "metadata": {"name": name}, "spec": spec}
 
 
 class WidgetSpec(objects.ApiModel):

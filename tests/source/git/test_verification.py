@@ -109,27 +109,25 @@ async def test_any_trusted_key_may_sign(
     assert verified.commit_signer == gpg_key.fingerprint
 
 
-async def test_unsigned_annotated_tag_is_refused(
+@pytest.mark.parametrize(
+    ("tag", "error", "match"),
+    [
+        ("v0.2.0", errors.InvalidTagSignatureError, "it is not signed"),
+        ("v0.1.0", errors.InvalidGitObjectError, "lightweight tag"),
+    ],
+    ids=["unsigned annotated tag is refused", "lightweight tag cannot be verified"],
+)
+async def test_tag_without_a_signature_fails_tag_mode(
     signed_repo: gitservers.RepoBuilder,
     http_server: gitservers.GitServer,
     gpg_key: gitservers.GpgKey,
     tmp_path: pathlib.Path,
+    tag: str,
+    error: type[Exception],
+    match: str,
 ) -> None:
-    ref = source.GitRepositoryRef(tag="v0.2.0")
-    with pytest.raises(errors.InvalidTagSignatureError, match="it is not signed"):
-        await _verify(
-            http_server, tmp_path, ref=ref, mode="Tag", keys={"a.asc": gpg_key.public_armor}
-        )
-
-
-async def test_lightweight_tag_cannot_be_verified(
-    signed_repo: gitservers.RepoBuilder,
-    http_server: gitservers.GitServer,
-    gpg_key: gitservers.GpgKey,
-    tmp_path: pathlib.Path,
-) -> None:
-    ref = source.GitRepositoryRef(tag="v0.1.0")
-    with pytest.raises(errors.InvalidGitObjectError, match="lightweight tag"):
+    ref = source.GitRepositoryRef(tag=tag)
+    with pytest.raises(error, match=match):
         await _verify(
             http_server, tmp_path, ref=ref, mode="Tag", keys={"a.asc": gpg_key.public_armor}
         )
