@@ -29,7 +29,7 @@ Contract (``build`` runs the steps in Flux's order):
    ``commonMetadata`` labels and annotations, which override its own.
 
 ``build`` mutates the tree under ``root``: callers pass a scratch copy of the
-artifact. The CPU-bound parsing runs in a worker thread.
+artifact. Reading, writing and parsing files runs in worker threads.
 """
 
 from __future__ import annotations
@@ -254,7 +254,8 @@ def _executable(name: str) -> str:
 async def run_kustomize(directory: pathlib.Path, *, root: pathlib.Path, options: Options) -> str:
     """``kubectl kustomize`` of a directory: the YAML it printed, or a ``BuildError``."""
     if not options.allow_remote_bases:
-        remote = remote_references(directory, root=root)
+        # NB: this reads and parses every reachable kustomization file.
+        remote = await asyncio.to_thread(remote_references, directory, root=root)
         if remote:
             raise BuildError(
                 f"kustomize build failed: remote bases are not allowed: {', '.join(remote)}"
