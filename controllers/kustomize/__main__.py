@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import pathlib
 import shutil
 import sys
@@ -21,7 +22,7 @@ import aiohttp
 
 from controllers.kustomize.kustomization import reconciler
 from shared.api import kustomize
-from shared.kube import client, errors, resourcemanager
+from shared.kube import errors, resourcemanager
 from shared.runtime import informers, logging, manager, options
 
 CONTROLLER_NAME = "kustomize-controller"
@@ -77,80 +78,71 @@ def _kubectl() -> str:
 
 async def run(args: argparse.Namespace) -> int:
     opts = options.from_args(args)
-    try:
-        api = await client.connect(
-            kubeconfig=opts.kubeconfig,
-            qps=opts.kube_api_qps,
-            burst=opts.kube_api_burst,
-            user_agent=CONTROLLER_NAME,
+    async with aiohttp.ClientSession() as session:
+        return await manager.run_process(
+            opts,
+            name=CONTROLLER_NAME,
+            setup=functools.partial(_setup, args=args, session=session),
         )
-    except errors.KubeError as error:
-        logging.get_logger().error("unable to connect to the Kubernetes API", error=error)
-        return 1
-    session = aiohttp.ClientSession()
-    try:
-        mgr = manager.Manager(name=CONTROLLER_NAME, opts=opts, api=api)
-        kustomizations = await mgr.informer(
-            kustomize.API_VERSION, "Kustomization", scope=mgr.default_scope()
+
+
+async def _setup(
+    mgr: manager.Manager, *, args: argparse.Namespace, session: aiohttp.ClientSession
+) -> None:
+    opts = mgr.options
+    kustomizations = await mgr.informer(
+        kustomize.API_VERSION, "Kustomization", scope=mgr.default_scope()
+    )
+    kustomizations.add_index(SOURCE_INDEX, _source_key)
+    sources: dict[str, informers.Informer] = {}
+    for kind, api_version in SOURCE_KINDS.items():
+        try:
+            sources[kind] = await mgr.informer(api_version, kind)
+        except errors.NotFoundError:
+            logging.get_logger().info("source kind not served; not watching it", kind=kind)
+
+    async def lookup(kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        informer = sources.get(kind)
+        if informer is None:
+            return None
+        await informer.wait_synced()
+        return informer.get(f"{namespace}/{name}")
+
+    async def live(api_version: str, kind: str) -> resourcemanager.CachedKind:
+        return await mgr.informer(api_version, kind, scope=OWNED)
+
+    controller = await mgr.add_controller(
+        reconciler.KustomizationReconciler(
+            api=mgr.api,
+            discovery=mgr.discovery,
+            recorder=mgr.recorder,
+            kustomizations=kustomizations,
+            source=lookup,
+            live=live,
+            session=session,
+            settings=reconciler.Settings(
+                requeue_dependency=opts.requeue_dependency,
+                no_cross_namespace_refs=opts.no_cross_namespace_refs,
+                no_remote_bases=args.no_remote_bases,
+                default_service_account=opts.default_service_account,
+                default_decryption_service_account=args.default_decryption_service_account,
+                kubectl=_kubectl(),
+                concurrent_ssa=args.concurrent_ssa,
+            ),
         )
-        kustomizations.add_index(SOURCE_INDEX, _source_key)
-        sources: dict[str, informers.Informer] = {}
-        for kind, api_version in SOURCE_KINDS.items():
-            try:
-                sources[kind] = await mgr.informer(api_version, kind)
-            except errors.NotFoundError:
-                logging.get_logger().info("source kind not served; not watching it", kind=kind)
-
-        async def lookup(kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-            informer = sources.get(kind)
-            if informer is None:
-                return None
-            await informer.wait_synced()
-            return informer.get(f"{namespace}/{name}")
-
-        async def live(api_version: str, kind: str) -> resourcemanager.CachedKind:
-            return await mgr.informer(api_version, kind, scope=OWNED)
-
-        controller = await mgr.add_controller(
-            reconciler.KustomizationReconciler(
-                api=api,
-                discovery=mgr.discovery,
-                recorder=mgr.recorder,
-                kustomizations=kustomizations,
-                source=lookup,
-                live=live,
-                session=session,
-                settings=reconciler.Settings(
-                    requeue_dependency=opts.requeue_dependency,
-                    no_cross_namespace_refs=opts.no_cross_namespace_refs,
-                    no_remote_bases=args.no_remote_bases,
-                    default_service_account=opts.default_service_account,
-                    default_decryption_service_account=args.default_decryption_service_account,
-                    kubectl=_kubectl(),
-                    concurrent_ssa=args.concurrent_ssa,
-                ),
-            )
+    )
+    for kind, informer in sources.items():
+        controller.watch(
+            informer,
+            lambda obj, kind=kind: [  # type: ignore[misc]
+                informers.key_of(k)
+                for k in kustomizations.by_index(
+                    SOURCE_INDEX,
+                    f"{kind}/{obj['metadata'].get('namespace')}/{obj['metadata']['name']}",
+                )
+            ],
+            when=_revision_changed,
         )
-        for kind, informer in sources.items():
-            controller.watch(
-                informer,
-                lambda obj, kind=kind: [  # type: ignore[misc]
-                    informers.key_of(k)
-                    for k in kustomizations.by_index(
-                        SOURCE_INDEX,
-                        f"{kind}/{obj['metadata'].get('namespace')}/{obj['metadata']['name']}",
-                    )
-                ],
-                when=_revision_changed,
-            )
-        await mgr.run()
-    except errors.KubeError as error:
-        logging.get_logger().error("kustomize-controller failed", error=error)
-        return 1
-    finally:
-        await session.close()
-        await api.close()
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,7 +29,7 @@ Contract (``build`` runs the steps in Flux's order):
    ``commonMetadata`` labels and annotations, which override its own.
 
 ``build`` mutates the tree under ``root``: callers pass a scratch copy of the
-artifact. The CPU-bound parsing runs in a worker thread.
+artifact. Reading, writing and parsing files runs in worker threads.
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ from typing import Any
 from controllers.kustomize import decrypting, manifests, sopsfiles, substituting
 from shared.api import kustomize
 
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 KUSTOMIZE_API_VERSION = "kustomize.config.k8s.io/v1beta1"
 DEFAULT_TIMEOUT = 300.0
 _REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|[a-z0-9.-]+\.[a-z]{2,}(?::\d+)?/)", re.I)
@@ -101,17 +100,9 @@ def resolve_path(root: pathlib.Path, path: str | None) -> pathlib.Path:
     return target
 
 
-def kustomization_file(directory: pathlib.Path) -> pathlib.Path | None:
-    for name in KUSTOMIZATION_FILES:
-        candidate = directory / name
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def generate(directory: pathlib.Path, *, root: pathlib.Path) -> bool:
     """Write a kustomization.yaml listing the directory's manifests; False when one exists."""
-    if kustomization_file(directory) is not None:
+    if manifests.kustomization_file(directory) is not None:
         return False
     resources = [
         "./" + path.relative_to(directory).as_posix() for path in _scan(directory, root.resolve())
@@ -131,7 +122,7 @@ def _scan(directory: pathlib.Path, root: pathlib.Path) -> list[pathlib.Path]:
         if entry.is_symlink() and entry.is_dir():
             continue  # Go's Walk does not follow directory links
         if entry.is_dir():
-            if kustomization_file(entry) is not None:
+            if manifests.kustomization_file(entry) is not None:
                 found.append(entry)
             else:
                 found.extend(_scan(entry, root))
@@ -153,7 +144,7 @@ def apply_overlays(
     directory: pathlib.Path, spec: kustomize.KustomizationSpec, *, root: pathlib.Path
 ) -> None:
     """Write the Kustomization's overlays into the directory's kustomization file."""
-    path = kustomization_file(directory)
+    path = manifests.kustomization_file(directory)
     if path is None:
         raise BuildError(f"no kustomization file in {directory}")
     try:
@@ -207,7 +198,7 @@ def remote_references(directory: pathlib.Path, *, root: pathlib.Path) -> list[st
         if current in seen:
             continue
         seen.add(current)
-        path = kustomization_file(current)
+        path = manifests.kustomization_file(current)
         if path is None:
             continue
         try:
@@ -254,7 +245,8 @@ def _executable(name: str) -> str:
 async def run_kustomize(directory: pathlib.Path, *, root: pathlib.Path, options: Options) -> str:
     """``kubectl kustomize`` of a directory: the YAML it printed, or a ``BuildError``."""
     if not options.allow_remote_bases:
-        remote = remote_references(directory, root=root)
+        # NB: this reads and parses every reachable kustomization file.
+        remote = await asyncio.to_thread(remote_references, directory, root=root)
         if remote:
             raise BuildError(
                 f"kustomize build failed: remote bases are not allowed: {', '.join(remote)}"

@@ -10,15 +10,19 @@ Contract:
 - ``split`` cuts kustomize's output into the text of each document, so a
   document can be substituted on the very text kustomize wrote.
 - ``dump`` / ``dump_all`` write block-style YAML keeping key order.
+- ``kustomization_file`` finds a directory's kustomization file by the names
+  kustomize accepts, in its order.
 """
 
 from __future__ import annotations
 
+import pathlib
 from collections.abc import Iterable
 from typing import Any
 
 import yaml
 
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 _DROPPED_TAGS = frozenset({"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value"})
 
 
@@ -100,3 +104,12 @@ def dump(obj: Any) -> str:
 def dump_all(objects: Iterable[Any]) -> str:
     """A multi-document stream of ``objects`` separated by ``---``."""
     return "---\n".join(dump(obj) for obj in objects)
+
+
+def kustomization_file(directory: pathlib.Path) -> pathlib.Path | None:
+    """The kustomization file of ``directory``, None when it has none."""
+    for name in KUSTOMIZATION_FILES:
+        candidate = directory / name
+        if candidate.is_file():
+            return candidate
+    return None

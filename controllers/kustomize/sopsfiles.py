@@ -40,7 +40,6 @@ _MARKERS: dict[Format, bytes] = {
     DOTENV: DOTENV_MARKER,
     BINARY: b'"mac": "ENC[',
 }
-_KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 _METADATA_PREFIX = "sops_"
 
 Decrypt = Callable[[dict[str, Any]], dict[str, Any]]
@@ -203,15 +202,14 @@ def resource_files(directory: pathlib.Path, *, root: pathlib.Path) -> list[pathl
 
 
 def _read_kustomization(directory: pathlib.Path) -> dict[str, Any] | None:
-    for name in _KUSTOMIZATION_FILES:
-        path = directory / name
-        if path.is_file():
-            try:
-                documents = manifests.load_all(path.read_text())
-            except (OSError, UnicodeDecodeError, manifests.ManifestError) as err:
-                raise SourceError(f"failed to read {name} in {directory}: {err}") from err
-            return documents[0] if documents else {}
-    return None
+    path = manifests.kustomization_file(directory)
+    if path is None:
+        return None
+    try:
+        documents = manifests.load_all(path.read_text())
+    except (OSError, UnicodeDecodeError, manifests.ManifestError) as err:
+        raise SourceError(f"failed to read {path.name} in {directory}: {err}") from err
+    return documents[0] if documents else {}
 
 
 def _inside(path: pathlib.Path, root: pathlib.Path) -> pathlib.Path:

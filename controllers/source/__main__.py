@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import functools
 import os
 import sys
 from collections.abc import Sequence
@@ -19,7 +20,6 @@ from typing import Any
 from controllers.source.gitrepository import reconciler
 from shared.api import meta, source
 from shared.artifacts import serving, storage
-from shared.kube import client, errors
 from shared.runtime import informers, logging, manager, options
 
 CONTROLLER_NAME = "source-controller"
@@ -71,51 +71,40 @@ async def run(args: argparse.Namespace) -> int:
             ttl=datetime.timedelta(seconds=ttl), records=args.artifact_retention_records
         ),
     )
-    try:
-        api = await client.connect(
-            kubeconfig=opts.kubeconfig,
-            qps=opts.kube_api_qps,
-            burst=opts.kube_api_burst,
-            user_agent=CONTROLLER_NAME,
-        )
-    except errors.KubeError as error:
-        logging.get_logger().error("unable to connect to the Kubernetes API", error=error)
-        return 1
-    try:
-        mgr = manager.Manager(name=CONTROLLER_NAME, opts=opts, api=api)
-        repositories = await mgr.informer(
-            source.API_VERSION, "GitRepository", scope=mgr.default_scope()
-        )
-        controller = await mgr.add_controller(
-            reconciler.GitRepositoryReconciler(
-                api=api, store=store, recorder=mgr.recorder, repositories=repositories
-            )
-        )
-        # A repository that includes another is reconciled again when the
-        # included one gets a new artifact.
-        repositories.add_index(INCLUDES_INDEX, _included_keys)
-        controller.watch(
-            repositories,
-            lambda obj: [
-                informers.key_of(o)
-                for o in repositories.by_index(INCLUDES_INDEX, informers.key_of(obj))
-            ],
-            when=_artifact_changed,
-        )
-        host, port = options.split_addr(args.storage_addr)
+    return await manager.run_process(
+        opts,
+        name=CONTROLLER_NAME,
+        setup=functools.partial(_setup, store=store, storage_addr=args.storage_addr),
+    )
 
-        async def serve_artifacts() -> None:
-            async with serving.running(store.root, host=host, port=port):
-                await asyncio.Event().wait()
 
-        mgr.add_task(serve_artifacts)
-        await mgr.run()
-    except errors.KubeError as error:
-        logging.get_logger().error("source-controller failed", error=error)
-        return 1
-    finally:
-        await api.close()
-    return 0
+async def _setup(mgr: manager.Manager, *, store: storage.Storage, storage_addr: str) -> None:
+    repositories = await mgr.informer(
+        source.API_VERSION, "GitRepository", scope=mgr.default_scope()
+    )
+    controller = await mgr.add_controller(
+        reconciler.GitRepositoryReconciler(
+            api=mgr.api, store=store, recorder=mgr.recorder, repositories=repositories
+        )
+    )
+    # A repository that includes another is reconciled again when the
+    # included one gets a new artifact.
+    repositories.add_index(INCLUDES_INDEX, _included_keys)
+    controller.watch(
+        repositories,
+        lambda obj: [
+            informers.key_of(o)
+            for o in repositories.by_index(INCLUDES_INDEX, informers.key_of(obj))
+        ],
+        when=_artifact_changed,
+    )
+    host, port = options.split_addr(storage_addr)
+
+    async def serve_artifacts() -> None:
+        async with serving.running(store.root, host=host, port=port):
+            await asyncio.Event().wait()
+
+    mgr.add_task(serve_artifacts)
 
 
 def _artifact_changed(_: str, new: dict[str, Any], old: dict[str, Any] | None) -> bool:

@@ -6,7 +6,8 @@ probe listeners, the event recorder and — when enabled — leader election.
 ``run`` starts the listeners and informers at once (so caches are warm and
 ``/readyz`` can report), then the controllers once this process leads, and on
 SIGTERM/SIGINT (or ``stop``) drains the work queues, releases the lease and
-closes everything.
+closes everything. ``run_process`` is a controller's ``main`` around it:
+connect with the flags' client settings, wire, run, close the client.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
 
-from shared.kube import client, resources
+from shared.kube import client, errors, resources
 from shared.runtime import (
     controller,
     events,
@@ -199,3 +200,34 @@ class Manager:
             await self.recorder.close()
             for runner in runners:
                 await runner.cleanup()
+
+
+async def run_process(
+    opts: options.Options, *, name: str, setup: Callable[[Manager], Awaitable[None]]
+) -> int:
+    """Connect as ``opts`` say, let ``setup`` add informers and controllers, run until stopped.
+
+    Returns the exit code: 1 (logged) when the API cannot be reached or an
+    API failure ends the run, else 0. The client is closed on every path.
+    """
+    log = logging.get_logger()
+    try:
+        api = await client.connect(
+            kubeconfig=opts.kubeconfig,
+            qps=opts.kube_api_qps,
+            burst=opts.kube_api_burst,
+            user_agent=name,
+        )
+    except errors.KubeError as error:
+        log.error("unable to connect to the Kubernetes API", error=error)
+        return 1
+    try:
+        mgr = Manager(name=name, opts=opts, api=api)
+        await setup(mgr)
+        await mgr.run()
+    except errors.KubeError as error:
+        log.error(f"{name} failed", error=error)
+        return 1
+    finally:
+        await api.close()
+    return 0

@@ -606,9 +606,10 @@ class KustomizationReconciler:
         delete = policy in ("Delete", "WaitForTermination") or (
             policy == "MirrorPrune" and obj.spec.prune
         )
-        target = await self._target(obj)
-        manager = target.manager
         if delete and refs and not obj.spec.suspend:
+            # NB: only now is the target needed (for a remote cluster: its
+            # kubeconfig Secret and a connection).
+            manager = (await self._target(obj)).manager
             await manager.prune(refs, owner=self._owner(obj))
             if policy == "WaitForTermination":
                 timeout = meta.parse_duration(obj.spec.timeout or obj.spec.interval)
@@ -616,8 +617,11 @@ class KustomizationReconciler:
                     await manager.wait_for_termination(
                         refs, interval=2.0, within=timeout.total_seconds()
                     )
-        self._targets.pop((obj.metadata.namespace or "default", obj.metadata.name or ""), None)
-        await target.close()
+        target = self._targets.pop(
+            (obj.metadata.namespace or "default", obj.metadata.name or ""), None
+        )
+        if target is not None:
+            await target.close()
 
 
 def _ready_expr(expression: str, *, dep: Mapping[str, Any], self_: Mapping[str, Any]) -> bool:

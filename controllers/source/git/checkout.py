@@ -22,15 +22,15 @@ Every failure is an ``errors.GitError``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import io
 import pathlib
 import posixpath
-import shutil
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import dulwich.client
 import dulwich.config
@@ -91,12 +91,12 @@ def _attach(transport: transports.Transport, deadline: _Deadline) -> None:
 def _list_refs_sync(options: auth.AuthOptions, *, timeout: float) -> dict[str, str]:
     display = auth.redact(options.url)
     deadline = _Deadline(timeout, url=display)
-    try:
-        with transports.open_client(options, timeout=timeout) as transport:
-            _attach(transport, deadline)
-            result = transport.client.get_refs(transport.path.encode(), protocol_version=0)
-    except Exception as exc:
-        raise errors.translate(exc, url=display) from exc
+    with (
+        errors.translating(url=display),
+        transports.open_client(options, timeout=timeout) as transport,
+    ):
+        _attach(transport, deadline)
+        result = transport.client.get_refs(transport.path.encode(), protocol_version=0)
     listing: dict[str, str] = {}
     for name, sha in result.refs.items():
         if sha is None or sha == packs.ZERO_ID or name.startswith(b"capabilities^{}"):
@@ -280,25 +280,25 @@ def _fetch_with_fallback(
     return objects
 
 
+@contextlib.contextmanager
+def _spool_dir() -> Iterator[pathlib.Path]:
+    """Where ``packs.receive`` spools a large pack; removed (errors ignored) on exit."""
+    with tempfile.TemporaryDirectory(prefix="headwater-git-", ignore_cleanup_errors=True) as name:
+        yield pathlib.Path(name)
+
+
 def _checkout_commit(job: _Job, commit_id: str, *, depth: int) -> list[str]:
     """Check out a submodule's pinned commit into ``job.dest``; returns nested submodule paths."""
     display = auth.redact(job.options.url)
-    workdir = pathlib.Path(tempfile.mkdtemp(prefix="headwater-git-"))
-    try:
+    with _spool_dir() as spool_dir, errors.translating(url=display):
         with transports.open_client(job.options, timeout=job.timeout) as transport:
             _attach(transport, job.deadline)
-            objects = _fetch_with_fallback(transport, commit_id, spool_dir=workdir)
+            objects = _fetch_with_fallback(transport, commit_id, spool_dir=spool_dir)
         if packs.oid(commit_id) not in objects:
             raise errors.RefNotFoundError(f"commit {commit_id} not found in submodule {display}")
         commit, _ = _peel(objects, commit_id)
         stats = worktrees.write_tree(objects, commit.tree, job.dest, check=job.deadline.check)
         return _fill_submodules(job, objects, commit.tree, stats.gitlinks, depth=depth)
-    except errors.GitError:
-        raise
-    except Exception as exc:
-        raise errors.translate(exc, url=display) from exc
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _fetch_resolved(
@@ -343,11 +343,10 @@ def _checkout_sync(
     display = auth.redact(options.url)
     deadline = _Deadline(timeout, url=display)
     job = _Job(options=options, dest=dest, deadline=deadline, timeout=timeout)
-    workdir = pathlib.Path(tempfile.mkdtemp(prefix="headwater-git-"))
-    try:
+    with _spool_dir() as spool_dir, errors.translating(url=display):
         with transports.open_client(options, timeout=timeout) as transport:
             _attach(transport, deadline)
-            objects = _fetch_resolved(transport, resolved, display=display, spool_dir=workdir)
+            objects = _fetch_resolved(transport, resolved, display=display, spool_dir=spool_dir)
         commit, tag = _peel(objects, resolved.target)
         if resolved.kind == "commit":
             revision = revisions.format_revision(ref=resolved.branch, commit=commit.id.decode())
@@ -370,12 +369,6 @@ def _checkout_sync(
             files=stats.files,
             submodules=tuple(submodules),
         )
-    except errors.GitError:
-        raise
-    except Exception as exc:
-        raise errors.translate(exc, url=display) from exc
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 async def checkout(

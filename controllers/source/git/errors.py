@@ -20,13 +20,16 @@ Tree::
         └── InvalidCommitSignatureError  InvalidCommitSignature
 
 dulwich, urllib3 and ssh failures are translated into this tree only in
-``translate`` below, so messages are readable and never contain secrets.
+``translate`` below (``translating`` applies it to a block), so messages are
+readable and never contain secrets.
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
+from collections.abc import Iterator
 from typing import ClassVar
 
 import dulwich.client
@@ -173,6 +176,17 @@ def translate(exc: BaseException, *, url: str) -> GitError:
             return GitOperationError(f"repository {url} not found: {message}")
         return GitOperationError(f"git protocol error from {url}: {message}")
     return GitOperationError(f"git operation on {url} failed: {type(exc).__name__}: {exc}")
+
+
+@contextlib.contextmanager
+def translating(*, url: str) -> Iterator[None]:
+    """Raise any failure of the block as a GitError (``translate``); GitErrors pass as they are."""
+    try:
+        yield
+    except GitError:
+        raise
+    except Exception as exc:
+        raise translate(exc, url=url) from exc
 
 
 def _connection_detail(exc: BaseException) -> str:

@@ -20,6 +20,8 @@ Steps, each skipped when it cannot matter:
 4. otherwise shallow-checkout into a private temp dir, verify signatures,
    copy includes, and under the object's storage lock archive with the
    ignore rules and collect garbage. The temp dir is removed on every path.
+
+The Git, copy, archive and removal work of step 4 runs in worker threads.
 """
 
 from __future__ import annotations
@@ -175,7 +177,8 @@ async def sync(
             store, key=key, tree=tree, revision=result.commit.revision, spec_ignore=spec.ignore
         )
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        # NB: a checkout can hold many thousands of files; delete them off the event loop.
+        await asyncio.to_thread(shutil.rmtree, workdir, ignore_errors=True)
     return Outcome(
         changed=True,
         artifact=artifact,

@@ -27,7 +27,7 @@ from typing import Any
 
 from controllers.source.git import errors as git_errors
 from controllers.source.git import including, syncing, verification
-from shared.api import meta, source, source_conditions
+from shared.api import meta, objects, source, source_conditions
 from shared.artifacts import storage
 from shared.kube import client, errors
 from shared.runtime import conditions, events, informers, logging, results
@@ -302,7 +302,7 @@ class GitRepositoryReconciler:
             "stored artifact", revision=outcome.artifact.revision, **_log_fields(metadata)
         )
         await self._recorder.emit(
-            obj.model_dump(mode="json", by_alias=True, exclude_none=True),
+            objects.dump(obj),
             type_=events.NORMAL,
             reason=source_conditions.NEW_ARTIFACT_EVENT_REASON,
             message=message,
