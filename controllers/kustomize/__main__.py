@@ -39,11 +39,9 @@ OWNED = informers.Scope(label_selector=f"{resourcemanager.KUSTOMIZE_GROUP}/name"
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=CONTROLLER_NAME, description=__doc__.splitlines()[0])
     options.add_common_flags(parser)
-    parser.add_argument(
+    options.add_bool_flag(
+        parser,
         "--no-remote-bases",
-        type=options.parse_bool,
-        nargs="?",
-        const=True,
         default=False,
         help="refuse kustomize remote bases (only files in the source artifact)",
     )

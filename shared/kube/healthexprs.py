@@ -26,6 +26,7 @@ import celpy.celparser
 import celpy.celtypes
 import celpy.evaluation
 
+from shared.api import validation
 from shared.kube import health
 
 INVALID_EXPRESSION_REASON = "InvalidCELExpression"
@@ -50,9 +51,10 @@ class _Check:
     failed: _Expression | None
 
 
-def _compile(environment: celpy.Environment, source: str) -> _Expression:
+def _compile(source: str) -> _Expression:
+    # The compile is cached process-wide: every reconcile with health checks asks again.
     try:
-        return _Expression(source, environment.program(environment.compile(source)))
+        return _Expression(source, validation.program(source))
     except celpy.celparser.CELParseError as error:
         raise InvalidExpressionError(
             f"failed to parse the CEL expression '{source}': {error}"
@@ -140,7 +142,6 @@ def _unknown(source: str, cause: str) -> health.Result:
 
 def compile_checks(checks: Sequence[Mapping[str, Any]]) -> Checks:
     """Compile ``healthCheckExprs`` entries (camelCase API dicts); see the module docstring."""
-    environment = celpy.Environment()
     compiled: dict[tuple[str, str], _Check] = {}
     for check in checks:
         api_version = _field(check, "apiVersion", "api_version")
@@ -162,8 +163,8 @@ def compile_checks(checks: Sequence[Mapping[str, Any]]) -> Checks:
         compiled[key] = _Check(
             group=group,
             kind=kind,
-            current=_compile(environment, current),
-            in_progress=_compile(environment, in_progress) if in_progress else None,
-            failed=_compile(environment, failed) if failed else None,
+            current=_compile(current),
+            in_progress=_compile(in_progress) if in_progress else None,
+            failed=_compile(failed) if failed else None,
         )
     return Checks(compiled)
