@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import functools
 import pathlib
 import shutil
@@ -36,23 +37,23 @@ SOURCE_INDEX = "source"
 OWNED = informers.Scope(label_selector=f"{resourcemanager.KUSTOMIZE_GROUP}/name")
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Flags:
+    """kustomize-controller's own flags (the common ones are ``options.Options``)."""
+
+    no_remote_bases: bool = options.flag(
+        "refuse kustomize remote bases (only files in the source artifact)", default=False
+    )
+    concurrent_ssa: int = options.flag("objects applied concurrently per reconcile", default=4)
+    default_decryption_service_account: str = options.flag(
+        "service account used for decryption when a Kustomization names none", default=""
+    )
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=CONTROLLER_NAME, description=__doc__.splitlines()[0])
     options.add_common_flags(parser)
-    options.add_bool_flag(
-        parser,
-        "--no-remote-bases",
-        default=False,
-        help="refuse kustomize remote bases (only files in the source artifact)",
-    )
-    parser.add_argument(
-        "--concurrent-ssa", type=int, default=4, help="objects applied concurrently per reconcile"
-    )
-    parser.add_argument(
-        "--default-decryption-service-account",
-        default="",
-        help="service account used for decryption when a Kustomization names none",
-    )
+    options.add_flags(parser, Flags)
     return parser.parse_args(argv)
 
 
@@ -80,13 +81,11 @@ async def run(args: argparse.Namespace) -> int:
         return await manager.run_process(
             opts,
             name=CONTROLLER_NAME,
-            setup=functools.partial(_setup, args=args, session=session),
+            setup=functools.partial(_setup, flags=options.parsed(Flags, args), session=session),
         )
 
 
-async def _setup(
-    mgr: manager.Manager, *, args: argparse.Namespace, session: aiohttp.ClientSession
-) -> None:
+async def _setup(mgr: manager.Manager, *, flags: Flags, session: aiohttp.ClientSession) -> None:
     opts = mgr.options
     kustomizations = await mgr.informer(
         kustomize.API_VERSION, "Kustomization", scope=mgr.default_scope()
@@ -121,11 +120,11 @@ async def _setup(
             settings=reconciler.Settings(
                 requeue_dependency=opts.requeue_dependency,
                 no_cross_namespace_refs=opts.no_cross_namespace_refs,
-                no_remote_bases=args.no_remote_bases,
+                no_remote_bases=flags.no_remote_bases,
                 default_service_account=opts.default_service_account,
-                default_decryption_service_account=args.default_decryption_service_account,
+                default_decryption_service_account=flags.default_decryption_service_account,
                 kubectl=_kubectl(),
-                concurrent_ssa=args.concurrent_ssa,
+                concurrent_ssa=flags.concurrent_ssa,
             ),
         )
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime
 import functools
 import os
@@ -26,55 +27,59 @@ CONTROLLER_NAME = "source-controller"
 INCLUDES_INDEX = "includes"
 
 
+def _advertised_address() -> str:
+    namespace = os.environ.get("RUNTIME_NAMESPACE", "flux-system")
+    return f"{CONTROLLER_NAME}.{namespace}.svc.cluster.local."
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Flags:
+    """source-controller's own flags (the common ones are ``options.Options``)."""
+
+    storage_path: str = options.flag(
+        "the local directory artifacts are stored in", default="/data", env="STORAGE_PATH"
+    )
+    storage_addr: str = options.flag(
+        "the address the artifact file server binds to", default=":9090"
+    )
+    storage_adv_addr: str = options.flag(
+        "the host[:port] or base URL artifact URLs are built from",
+        default_factory=_advertised_address,
+    )
+    artifact_retention_ttl: str = options.flag(
+        "how long superseded artifacts are kept (e.g. 60s)", default="60s"
+    )
+    artifact_retention_records: int = options.flag(
+        "how many superseded artifacts are kept at most", default=2
+    )
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=CONTROLLER_NAME, description=__doc__.splitlines()[0])
     options.add_common_flags(parser)
-    namespace = os.environ.get("RUNTIME_NAMESPACE", "flux-system")
-    parser.add_argument(
-        "--storage-path",
-        default=os.environ.get("STORAGE_PATH", "/data"),
-        help="the local directory artifacts are stored in",
-    )
-    parser.add_argument(
-        "--storage-addr", default=":9090", help="the address the artifact file server binds to"
-    )
-    parser.add_argument(
-        "--storage-adv-addr",
-        default=f"{CONTROLLER_NAME}.{namespace}.svc.cluster.local.",
-        help="the host[:port] or base URL artifact URLs are built from",
-    )
-    parser.add_argument(
-        "--artifact-retention-ttl",
-        default="60s",
-        help="how long superseded artifacts are kept (e.g. 60s)",
-    )
-    parser.add_argument(
-        "--artifact-retention-records",
-        type=int,
-        default=2,
-        help="how many superseded artifacts are kept at most",
-    )
+    options.add_flags(parser, Flags)
     return parser.parse_args(argv)
 
 
 async def run(args: argparse.Namespace) -> int:
     opts = options.from_args(args)
+    flags = options.parsed(Flags, args)
     try:
-        ttl = meta.parse_duration(args.artifact_retention_ttl).total_seconds()
+        ttl = meta.parse_duration(flags.artifact_retention_ttl).total_seconds()
     except ValueError as error:
         print(f"{CONTROLLER_NAME}: --artifact-retention-ttl: {error}", file=sys.stderr)
         return 2
     store = storage.Storage(
-        args.storage_path,
-        advertised_address=args.storage_adv_addr,
+        flags.storage_path,
+        advertised_address=flags.storage_adv_addr,
         retention=storage.RetentionPolicy(
-            ttl=datetime.timedelta(seconds=ttl), records=args.artifact_retention_records
+            ttl=datetime.timedelta(seconds=ttl), records=flags.artifact_retention_records
         ),
     )
     return await manager.run_process(
         opts,
         name=CONTROLLER_NAME,
-        setup=functools.partial(_setup, store=store, storage_addr=args.storage_addr),
+        setup=functools.partial(_setup, store=store, storage_addr=flags.storage_addr),
     )
 
 

@@ -1,8 +1,12 @@
 """The command-line flags every controller shares, named as Flux names them.
 
-``add_common_flags`` registers them on a controller's parser; ``Options``
-is the parsed, typed result that the manager and controllers receive (no
-global flag state). Controllers add their own flags next to these.
+A flag is declared once, as a field of a frozen dataclass made with ``flag``
+(its help text, default and parser travel in the field's metadata):
+``add_flags`` registers every such field on a parser, and ``parsed`` builds
+the dataclass back from the parsed arguments. ``Options`` declares the common
+flags; ``add_common_flags`` and ``from_args`` are its two uses, and the
+result is what the manager and controllers receive (no global flag state).
+A controller declares its own flags the same way, in a dataclass of its own.
 """
 
 from __future__ import annotations
@@ -11,40 +15,57 @@ import argparse
 import dataclasses
 import os
 import socket
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.api import meta
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+_Declared = TypeVar("_Declared", bound="DataclassInstance")
+
+
+def flag(
+    help: str,
+    *,
+    default: Any = None,
+    default_factory: Callable[[], Any] | None = None,
+    env: str | None = None,
+    parse: Callable[[str], Any] | None = None,
+    choices: Sequence[str] | None = None,
+) -> Any:
+    """A dataclass field that is also a command-line flag (see the module docstring).
+
+    The flag is ``--`` plus the field name with ``-`` for ``_``. ``env`` names
+    an environment variable whose value, when set at parse time, replaces the
+    default of the flag (not of the field). ``default_factory`` is called when
+    the parser is built. ``parse`` defaults to the type of the default: a
+    ``bool`` becomes a Go-style boolean flag, an ``int`` or ``float`` is
+    converted, anything else stays a string.
+    """
+    spec = Flag(help=help, env=env, parse=parse, choices=tuple(choices) if choices else None)
+    metadata = {_FLAG: spec}
+    if default_factory is not None:
+        return dataclasses.field(default_factory=default_factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Options:
-    """The common settings of one controller process."""
+class Flag:
+    """What ``flag`` records on a field beyond its name and default."""
 
-    concurrent: int = 4
-    requeue_dependency: float = 30.0
-    kube_api_qps: float = 50.0
-    kube_api_burst: int = 300
-    kubeconfig: str | None = None
-    enable_leader_election: bool = False
-    leader_election_namespace: str = ""
-    leader_election_lease_duration: float = 35.0
-    leader_election_renew_deadline: float = 30.0
-    leader_election_retry_period: float = 5.0
-    metrics_addr: str = ":8080"
-    health_addr: str = ":9440"
-    events_addr: str = ""
-    watch_all_namespaces: bool = True
-    watch_label_selector: str = ""
-    runtime_namespace: str = ""
-    no_cross_namespace_refs: bool = False
-    default_service_account: str = ""
-    log_level: str = "info"
-    log_encoding: str = "json"
-    min_retry_delay: float = 0.75
-    max_retry_delay: float = 900.0
-    instance: str = ""
+    help: str
+    env: str | None
+    parse: Callable[[str], Any] | None
+    choices: tuple[str, ...] | None
 
 
-def _duration(value: str) -> float:
+_FLAG = "headwater.flag"
+
+
+def duration(value: str) -> float:
+    """Seconds from a Go-style duration flag value (``30s``, ``1m``, ``750ms``)."""
     try:
         return meta.parse_duration(value).total_seconds()
     except ValueError as error:
@@ -66,141 +87,122 @@ def add_bool_flag(parser: argparse.ArgumentParser, flag: str, *, default: bool, 
     parser.add_argument(flag, type=parse_bool, nargs="?", const=True, default=default, help=help)
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Options:
+    """The common settings of one controller process.
+
+    ``runtime_namespace`` and ``instance`` are not flags: ``from_args`` reads
+    them from the pod's environment (``RUNTIME_NAMESPACE``, ``POD_NAME``).
+    """
+
+    concurrent: int = flag("the number of concurrent reconciles", default=4)
+    requeue_dependency: float = flag(
+        "the interval at which failing dependencies are re-checked (e.g. 30s)",
+        default=30.0,
+        parse=duration,
+    )
+    kube_api_qps: float = flag("the maximum queries per second to the Kubernetes API", default=50.0)
+    kube_api_burst: int = flag("the maximum burst of queries to the Kubernetes API", default=300)
+    kubeconfig: str | None = flag(
+        "path to a kubeconfig; in-cluster configuration when unset", env="KUBECONFIG"
+    )
+    enable_leader_election: bool = flag(
+        "elect a leader through a Lease; only the leader reconciles", default=False
+    )
+    leader_election_namespace: str = flag(
+        "namespace of the leader-election Lease (the runtime namespace by default)", default=""
+    )
+    leader_election_lease_duration: float = flag(
+        "how long a lease is valid without renewal (default 35s)", default=35.0, parse=duration
+    )
+    leader_election_renew_deadline: float = flag(
+        "how long the leader keeps trying to renew before giving up (default 30s)",
+        default=30.0,
+        parse=duration,
+    )
+    leader_election_retry_period: float = flag(
+        "how often candidates retry acquiring or renewing (default 5s)", default=5.0, parse=duration
+    )
+    metrics_addr: str = flag(
+        "the address the Prometheus metrics endpoint binds to", default=":8080"
+    )
+    health_addr: str = flag("the address the health and readiness probes bind to", default=":9440")
+    events_addr: str = flag("the notification-controller address events are posted to", default="")
+    watch_all_namespaces: bool = flag(
+        "watch every namespace; when false only the runtime namespace", default=True
+    )
+    watch_label_selector: str = flag(
+        "reconcile only objects matching this label selector", default=""
+    )
+    runtime_namespace: str = ""
+    no_cross_namespace_refs: bool = flag(
+        "refuse references to objects in other namespaces", default=False
+    )
+    default_service_account: str = flag(
+        "impersonate this service account when an object names none", default=""
+    )
+    log_level: str = flag(
+        "log verbosity", default="info", choices=("trace", "debug", "info", "error")
+    )
+    log_encoding: str = flag("log format", default="json", choices=("json", "console"))
+    min_retry_delay: float = flag(
+        "the first delay after a failed reconcile (default 750ms)", default=0.75, parse=duration
+    )
+    max_retry_delay: float = flag(
+        "the longest delay between retries of a failing reconcile (default 15m)",
+        default=900.0,
+        parse=duration,
+    )
+    instance: str = ""
+
+
+def add_flags(parser: argparse.ArgumentParser, declared: type[DataclassInstance]) -> None:
+    """Register on ``parser`` a flag for every ``flag`` field of the dataclass ``declared``."""
+    for field in dataclasses.fields(declared):
+        spec = field.metadata.get(_FLAG)
+        if spec is None:
+            continue
+        name = "--" + field.name.replace("_", "-")
+        default = (
+            field.default_factory()
+            if field.default_factory is not dataclasses.MISSING
+            else field.default
+        )
+        if spec.env is not None:
+            default = os.environ.get(spec.env, default)
+        if isinstance(default, bool) and spec.parse is None:
+            add_bool_flag(parser, name, default=default, help=spec.help)
+            continue
+        parse: Callable[[str], Any] = spec.parse or (
+            type(default) if isinstance(default, int | float) else str
+        )
+        extra: dict[str, Any] = {"choices": spec.choices} if spec.choices else {}
+        parser.add_argument(name, type=parse, default=default, help=spec.help, **extra)
+
+
+def parsed(declared: type[_Declared], args: argparse.Namespace, **others: Any) -> _Declared:
+    """An instance of ``declared`` from the parsed values of its ``flag`` fields (plus ``others``).
+
+    Fields without a flag keep their default unless given in ``others``.
+    """
+    values = {
+        field.name: getattr(args, field.name)
+        for field in dataclasses.fields(declared)
+        if _FLAG in field.metadata
+    }
+    return declared(**values, **others)
+
+
 def add_common_flags(parser: argparse.ArgumentParser) -> None:
     """Register the flags shared by every controller on ``parser``."""
-    defaults = Options()
-    add = parser.add_argument
-    add(
-        "--concurrent",
-        type=int,
-        default=defaults.concurrent,
-        help="the number of concurrent reconciles",
-    )
-    add(
-        "--requeue-dependency",
-        type=_duration,
-        default=defaults.requeue_dependency,
-        help="the interval at which failing dependencies are re-checked (e.g. 30s)",
-    )
-    add(
-        "--kube-api-qps",
-        type=float,
-        default=defaults.kube_api_qps,
-        help="the maximum queries per second to the Kubernetes API",
-    )
-    add(
-        "--kube-api-burst",
-        type=int,
-        default=defaults.kube_api_burst,
-        help="the maximum burst of queries to the Kubernetes API",
-    )
-    add(
-        "--kubeconfig",
-        default=os.environ.get("KUBECONFIG"),
-        help="path to a kubeconfig; in-cluster configuration when unset",
-    )
-    add_bool_flag(
-        parser,
-        "--enable-leader-election",
-        default=defaults.enable_leader_election,
-        help="elect a leader through a Lease; only the leader reconciles",
-    )
-    add(
-        "--leader-election-namespace",
-        default=defaults.leader_election_namespace,
-        help="namespace of the leader-election Lease (the runtime namespace by default)",
-    )
-    add(
-        "--leader-election-lease-duration",
-        type=_duration,
-        default=defaults.leader_election_lease_duration,
-        help="how long a lease is valid without renewal (default 35s)",
-    )
-    add(
-        "--leader-election-renew-deadline",
-        type=_duration,
-        default=defaults.leader_election_renew_deadline,
-        help="how long the leader keeps trying to renew before giving up (default 30s)",
-    )
-    add(
-        "--leader-election-retry-period",
-        type=_duration,
-        default=defaults.leader_election_retry_period,
-        help="how often candidates retry acquiring or renewing (default 5s)",
-    )
-    add(
-        "--metrics-addr",
-        default=defaults.metrics_addr,
-        help="the address the Prometheus metrics endpoint binds to",
-    )
-    add(
-        "--health-addr",
-        default=defaults.health_addr,
-        help="the address the health and readiness probes bind to",
-    )
-    add(
-        "--events-addr",
-        default=defaults.events_addr,
-        help="the notification-controller address events are posted to",
-    )
-    add_bool_flag(
-        parser,
-        "--watch-all-namespaces",
-        default=defaults.watch_all_namespaces,
-        help="watch every namespace; when false only the runtime namespace",
-    )
-    add(
-        "--watch-label-selector",
-        default=defaults.watch_label_selector,
-        help="reconcile only objects matching this label selector",
-    )
-    add_bool_flag(
-        parser,
-        "--no-cross-namespace-refs",
-        default=defaults.no_cross_namespace_refs,
-        help="refuse references to objects in other namespaces",
-    )
-    add(
-        "--default-service-account",
-        default=defaults.default_service_account,
-        help="impersonate this service account when an object names none",
-    )
-    add(
-        "--log-level",
-        default=defaults.log_level,
-        choices=("trace", "debug", "info", "error"),
-        help="log verbosity",
-    )
-    add(
-        "--log-encoding",
-        default=defaults.log_encoding,
-        choices=("json", "console"),
-        help="log format",
-    )
-    add(
-        "--min-retry-delay",
-        type=_duration,
-        default=defaults.min_retry_delay,
-        help="the first delay after a failed reconcile (default 750ms)",
-    )
-    add(
-        "--max-retry-delay",
-        type=_duration,
-        default=defaults.max_retry_delay,
-        help="the longest delay between retries of a failing reconcile (default 15m)",
-    )
+    add_flags(parser, Options)
 
 
 def from_args(args: argparse.Namespace) -> Options:
     """The common ``Options`` from parsed arguments (and the pod's environment)."""
-    # NB: every common flag's dest is the name of an Options field.
-    parsed = {
-        field.name: getattr(args, field.name)
-        for field in dataclasses.fields(Options)
-        if hasattr(args, field.name)
-    }
-    return Options(
-        **parsed,
+    return parsed(
+        Options,
+        args,
         runtime_namespace=os.environ.get("RUNTIME_NAMESPACE", ""),
         instance=os.environ.get("POD_NAME", socket.gethostname()),
     )

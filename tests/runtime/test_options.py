@@ -61,3 +61,90 @@ def test_bad_duration_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> No
 )
 def test_listen_addresses(addr: str, split: tuple[str, int]) -> None:
     assert options.split_addr(addr) == split
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _Declared:
+    """A controller's own flags, declared once as fields."""
+
+    retries: int = options.flag("how often to retry", default=3)
+    ratio: float = options.flag("a share", default=0.5)
+    timeout: float = options.flag("how long to wait", default=10.0, parse=options.duration)
+    enabled: bool = options.flag("turn it on", default=False)
+    mode: str = options.flag("how to run", default="fast", choices=("fast", "slow"))
+    home: str = options.flag("where it lives", default="/data", env="DECLARED_HOME")
+    stamp: str = options.flag("when it was built", default_factory=lambda: "built-now")
+    not_a_flag: str = "kept"
+
+
+def _declared(*argv: str) -> _Declared:
+    parser = argparse.ArgumentParser()
+    options.add_flags(parser, _Declared)
+    return options.parsed(_Declared, parser.parse_args(list(argv)))
+
+
+def test_a_declared_field_is_a_flag_with_its_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DECLARED_HOME", raising=False)
+
+    assert _declared() == _Declared(stamp="built-now")
+
+
+def test_each_declared_flag_is_named_and_parsed_from_its_field() -> None:
+    parsed = _declared(
+        "--retries", "5", "--ratio", "0.25", "--timeout", "1m", "--enabled",
+        "--mode", "slow", "--home", "/srv", "--stamp", "given",
+    )  # fmt: skip
+
+    assert parsed == _Declared(
+        retries=5, ratio=0.25, timeout=60.0, enabled=True, mode="slow", home="/srv", stamp="given"
+    )
+
+
+@pytest.mark.parametrize(("given", "expected"), [("=false", False), ("=true", True), ("", True)])
+def test_a_bool_field_is_a_go_style_flag(given: str, expected: bool) -> None:
+    assert _declared(f"--enabled{given}").enabled is expected
+
+
+def test_an_environment_variable_replaces_the_flags_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DECLARED_HOME", "/from-env")
+
+    assert _declared().home == "/from-env"
+    assert _declared("--home", "/given").home == "/given"
+
+
+@pytest.mark.parametrize("argv", [["--mode", "medium"], ["--retries", "many"], ["--enabled=maybe"]])
+def test_a_value_outside_the_declaration_is_refused(argv: list[str]) -> None:
+    with pytest.raises(SystemExit):
+        _declared(*argv)
+
+
+def test_a_field_without_a_flag_is_not_registered(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        _declared("--not-a-flag", "x")
+
+    assert "unrecognized arguments: --not-a-flag" in capsys.readouterr().err
+
+
+def test_help_shows_each_declared_flag_with_its_text(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    options.add_flags(parser, _Declared)
+
+    text = parser.format_help()
+
+    for field in dataclasses.fields(_Declared):
+        if field.name != "not_a_flag":
+            assert f"--{field.name.replace('_', '-')}" in text
+    assert "how often to retry" in text
+    assert "{fast,slow}" in text
+
+
+def test_every_common_option_but_the_pods_identity_is_a_flag() -> None:
+    parser = argparse.ArgumentParser()
+    options.add_common_flags(parser)
+
+    dests = {action.dest for action in parser._actions} - {"help"}
+
+    fields = {field.name for field in dataclasses.fields(options.Options)}
+    assert dests == fields - {"runtime_namespace", "instance"}
