@@ -24,14 +24,13 @@ import json
 import os
 import pathlib
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from headwater import dev, devprocesses
+from headwater import dev, devprocesses, stopping
 
 EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "webapp"
 NAME = "webapp"
@@ -314,15 +313,12 @@ def start_environment(layout: dev.Layout, *, timeout: float) -> subprocess.Popen
 
 
 def stop_environment(process: subprocess.Popen[bytes], *, grace: float = 60) -> int | None:
-    """SIGTERM ``headwater dev up`` and wait; SIGKILL it when it does not exit in ``grace``."""
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(timeout=grace)
-            return None
+    """SIGTERM ``headwater dev up`` and wait; SIGKILL it when it does not exit in ``grace``.
+
+    Its exit status, or None when it had to be killed.
+    """
+    if stopping.stop(process, grace=grace) == "killed":
+        return None
     return process.returncode
 
 

@@ -12,11 +12,10 @@ that reused a recorded PID.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
+import functools
 import os
 import pathlib
-import signal
 import subprocess
 import threading
 import time
@@ -24,6 +23,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+from headwater import stopping
 
 
 class StartupError(RuntimeError):
@@ -162,7 +163,7 @@ def http_ok(url: str) -> Callable[[], bool]:
 
 def terminate(
     identity: Identity, *, grace: float, process: subprocess.Popen[bytes] | None = None
-) -> str:
+) -> stopping.Outcome:
     """SIGTERM the process, SIGKILL it after ``grace`` seconds; say how it ended.
 
     ``process`` (when we started it) is reaped, so it does not linger as a zombie.
@@ -171,14 +172,9 @@ def terminate(
         if process is not None:
             process.poll()
         return "not running"
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(identity.pid, signal.SIGTERM)
-    if _wait_gone(identity, process, grace):
-        return "stopped"
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(identity.pid, signal.SIGKILL)
-    _wait_gone(identity, process, grace)
-    return "killed"
+    return stopping.terminate(
+        identity.pid, grace=grace, gone=functools.partial(_wait_gone, identity, process)
+    )
 
 
 def _wait_gone(identity: Identity, process: subprocess.Popen[bytes] | None, timeout: float) -> bool:

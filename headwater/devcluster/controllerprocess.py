@@ -31,6 +31,8 @@ import signal
 import sys
 from collections.abc import Callable
 
+from headwater import stopping
+
 MODULE = "headwater.devcluster.controllermanager"
 
 log = logging.getLogger("headwater.devcluster")
@@ -176,21 +178,12 @@ class Supervisor:
     async def _terminate(self, process: asyncio.subprocess.Process) -> None:
         """SIGTERM the child by PID; SIGKILL it if it has not exited in ``grace`` seconds."""
         try:
-            # NB: a signal to a process already reaped (it exited meanwhile)
-            # fails; then wait() returns at once.
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(process.pid, signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), timeout=self._grace)
-            except TimeoutError:
+            if await stopping.stop_async(process, grace=self._grace) == "killed":
                 log.warning(
-                    "controller manager (pid %d) ignored SIGTERM for %.1fs; killing it",
+                    "controller manager (pid %d) ignored SIGTERM for %.1fs; killed it",
                     process.pid,
                     self._grace,
                 )
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(process.pid, signal.SIGKILL)
-                await process.wait()
             log.info(
                 "controller manager (pid %d) stopped (%s)",
                 process.pid,
