@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import pathlib
 import re
 import shutil
@@ -28,10 +27,17 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from headwater import gitcgi
+
 # A repository path relative to the root: "app.git" or "team/app.git".
 _REPO_PATH = re.compile(r"^(?:[A-Za-z0-9._-]+/)?[A-Za-z0-9._-]+\.git$")
 # The part of a request path that names the repository.
 _REPO_IN_URL = re.compile(r"^/(?P<repo>(?:[A-Za-z0-9._-]+/)?[A-Za-z0-9._-]+\.git)(?P<rest>/.*)?$")
+_RECEIVE_PACK = {
+    "GIT_CONFIG_COUNT": "1",
+    "GIT_CONFIG_KEY_0": "http.receivepack",
+    "GIT_CONFIG_VALUE_0": "true",
+}
 
 
 class GitBackend:
@@ -71,29 +77,19 @@ class GitBackend:
         elif not (self.root / match["repo"] / "HEAD").exists():
             raise web.HTTPNotFound(text="no such repository\n")
         body = await request.read()
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "GIT_PROJECT_ROOT": str(self.root),
-            "GIT_HTTP_EXPORT_ALL": "1",
-            # NB: http-backend refuses pushes from anonymous users unless
-            # http.receivepack is set; the user's own git config is ignored so
-            # the server behaves the same on every machine.
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_CONFIG_GLOBAL": "/dev/null",
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": "http.receivepack",
-            "GIT_CONFIG_VALUE_0": "true",
-            "REQUEST_METHOD": request.method,
-            "PATH_INFO": request.path,
-            "QUERY_STRING": request.query_string,
-            "CONTENT_TYPE": request.headers.get("Content-Type", ""),
-            "CONTENT_LENGTH": str(len(body)),
-            "REMOTE_ADDR": request.remote or "127.0.0.1",
-        }
-        if "Git-Protocol" in request.headers:
-            env["GIT_PROTOCOL"] = request.headers["Git-Protocol"]
-        if "Content-Encoding" in request.headers:
-            env["HTTP_CONTENT_ENCODING"] = request.headers["Content-Encoding"]
+        cgi_request = gitcgi.Request(
+            method=request.method,
+            path=request.path,
+            query=request.query_string,
+            content_type=request.headers.get("Content-Type", ""),
+            content_length=len(body),
+            remote_addr=request.remote or "127.0.0.1",
+            git_protocol=request.headers.get("Git-Protocol", ""),
+            content_encoding=request.headers.get("Content-Encoding", ""),
+        )
+        # NB: http-backend refuses pushes from anonymous users unless
+        # http.receivepack is set.
+        env = gitcgi.environment(cgi_request, root=str(self.root), extra=_RECEIVE_PACK)
         process = await asyncio.create_subprocess_exec(
             self.git, "http-backend",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
@@ -102,24 +98,8 @@ class GitBackend:
         stdout, stderr = await process.communicate(body)
         if process.returncode != 0 and not stdout:
             raise web.HTTPInternalServerError(text=stderr.decode(errors="replace"))
-        return _cgi_response(stdout)
-
-
-def _cgi_response(raw: bytes) -> web.Response:
-    """Turn CGI output (headers, blank line, body) into an HTTP response."""
-    split, separator = raw.find(b"\r\n\r\n"), 4
-    if split < 0:
-        split, separator = raw.find(b"\n\n"), 2
-    head, body = (raw[:split], raw[split + separator :]) if split >= 0 else (b"", raw)
-    status = 200
-    headers: dict[str, str] = {}
-    for line in head.decode("latin-1").splitlines():
-        key, _, value = line.partition(":")
-        if key.lower() == "status":
-            status = int(value.strip().split()[0])
-        elif key:
-            headers[key.strip()] = value.strip()
-    return web.Response(status=status, headers=headers, body=body)
+        response = gitcgi.parse_response(stdout)
+        return web.Response(status=response.status, headers=response.headers, body=response.body)
 
 
 def make_app(backend: GitBackend) -> web.Application:
