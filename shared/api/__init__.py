@@ -8,8 +8,9 @@ next to the models of the group that sets them.
 
 What must not live here: any I/O. Nothing in this package talks to the
 Kubernetes API, the network or the file system (``crdgen``'s command line
-writes files, and only when run as a program). import-linter keeps
-``shared.kube``, ``shared.runtime`` and ``shared.artifacts`` out.
+writes files, and only when run as a program). It is the bottom layer:
+import-linter keeps ``shared.kube``, ``shared.runtime`` and
+``shared.artifacts`` out.
 
 Models mirror Flux's wire format exactly: camelCase field names, CRD defaults
 (and only those) as model defaults, Flux's enums, patterns and bounds. Parse
