@@ -1,4 +1,4 @@
-"""Server-side apply and managedFields tracking (SSA spec, /work/shared/reference).
+"""Server-side apply and managedFields tracking, as kube-apiserver does them.
 
 Two entry points, both pure (the caller does storage, admission, validation):
 
@@ -17,7 +17,7 @@ when no entry is left). Neither sets resourceVersion, uid, generation or
 timestamps other than managedFields ``time``; the caller still runs its
 strategy (copy of reset fields for PUT, generation), defaulting and
 validation, then compares with the stored object and skips the write when
-nothing changed (spec §4 step 9).
+nothing changed (as kube-apiserver does: an apply that changes nothing is no write).
 
 Checks the caller does first (it knows the URL): body apiVersion/kind equal
 the endpoint's GVK, name/namespace equal the URL's, a body
@@ -55,7 +55,8 @@ LAST_APPLIED = lastapplied.ANNOTATION
 _MAX_MANAGER_LENGTH = 128
 
 _F = fieldpaths.Field
-# Paths never tracked (spec §3), removed from the acting manager's set, not recursively.
+# Paths never tracked (apiVersion, kind, metadata), removed from the acting
+# manager's set, not recursively.
 UNTRACKED: frozenset[Path] = frozenset(
     {(_F("apiVersion"),), (_F("kind"),), (_F("metadata"),)}
     | {
@@ -182,7 +183,7 @@ def check_force(force: bool, *, apply: bool) -> None:
 
 
 def check_apply_body(config: object, *, api_version: str, kind: str, name: str) -> None:
-    """Raise 400 unless the apply body's apiVersion/kind/name match the endpoint's (spec §3)."""
+    """Raise 400 unless the apply body's apiVersion/kind/name match the endpoint's."""
     if not isinstance(config, dict):
         raise FieldManagerError(
             "the body of an apply patch must be an object", code=400, reason="BadRequest"
@@ -308,7 +309,7 @@ def _restore_server_metadata(result: Object, live: Object) -> Object:
 def merge_config(
     live: Object, config: Object, *, schema: typeinfo.Struct, resets: fieldpaths.FieldSet
 ) -> Object:
-    """Merge(live, config) with live's server-owned metadata and reset fields kept (§4 step 4).
+    """Merge(live, config) with live's server-owned metadata and reset fields kept.
 
     ``live`` is without managedFields (``{}`` on create).
     """
@@ -327,7 +328,8 @@ class Applied:
     object: Object
     # The entries written to ``object``'s managedFields, in order (``managedfields.arrange``).
     entries: list[managedfields.Entry]
-    # RecDiff(FS(config), reset fields): the applier's fields before the §3 ones are dropped.
+    # RecDiff(FS(config), reset fields): the applier's fields before the untracked ones
+    # (``UNTRACKED``) are dropped.
     applied: frozenset[Path]
 
 
@@ -352,7 +354,7 @@ def apply(
     ``defaulter`` (optional) fills the kind's defaults into a changed result,
     so a field whose applier let go of it comes back with its default and no
     owner. When ``manager == "kubectl"`` the last-applied annotation is
-    honoured and rewritten as kubectl expects (spec §4).
+    honoured and rewritten as kubectl expects (see ``lastapplied``).
 
     Raises ``FieldManagerError`` (400: managedFields in the body, unknown
     field, duplicate list keys; 409: uid on create) and ``ConflictError``.
@@ -512,7 +514,7 @@ def _prune(
     owned: list[frozenset[Path]],
     schema: typeinfo.Struct,
 ) -> Object:
-    """Remove what the applier applied last time but no longer, and nobody else owns (§4.5)."""
+    """Remove what the applier applied last time but no longer, and nobody else owns."""
     en = typedvalues.ensure_named_fields
     last_en = en(last, schema)
     all_owned: set[Path] = set()

@@ -1,6 +1,6 @@
 """kubectl's last-applied-configuration annotation during server-side apply.
 
-For manager ``kubectl`` the API server (spec §4) lets conflicts pass that the
+For manager ``kubectl`` the API server lets conflicts pass that the
 annotation explains — the field's value there equals live's, i.e. it was last
 set by a client-side apply of the same configuration — and, after a
 successful apply, rewrites an existing annotation to the new configuration.

@@ -1,6 +1,6 @@
 """The ``metadata.managedFields`` list: entries, their identity, order and cap.
 
-An entry is one owner of a set of fields. Identity (spec §1): an Apply entry
+An entry is one owner of a set of fields. Identity: an Apply entry
 is (manager, subresource) — one per applier whatever the apiVersion; an Update
 entry is (manager, apiVersion, subresource). Entries are written in the API
 server's order (Apply first, then by time, manager, apiVersion, subresource),
@@ -239,7 +239,7 @@ _WORKLOAD_SPECS: dict[str, dict[str, Any]] = {
 
 
 def zero_value(*, api_version: str, kind: str, schema: typeinfo.Struct) -> dict[str, Any]:
-    """What a create is compared against (spec §7).
+    """What a create is compared against.
 
     Built-in kinds: the Go zero value as JSON — non-pointer structs present
     (``metadata``, ``spec``, ``status``, pod templates, strategies), slices and

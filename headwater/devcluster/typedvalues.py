@@ -1,6 +1,6 @@
 """Schema-typed operations on JSON values that server-side apply is built from.
 
-The building blocks of the SSA spec §0, each walking a value alongside its
+The building blocks of server-side apply, each walking a value alongside its
 ``typeinfo`` node:
 
 - ``field_set`` (FS) — the set of fields a value sets;

@@ -20,7 +20,7 @@ Each node also carries what strategic merge patch needs: ``patch_strategy``
 Built-in kinds come from kubernetes-validate's ``_definitions.json``
 (``$defs`` with ``$ref`` and ``type: [x, "null"]`` unions), loaded once by
 ``load_builtin`` into a ``Catalog`` that the caller keeps; CRD kinds come from
-their ``openAPIV3Schema`` via ``from_crd_schema``. Rules (SSA spec §0): a list
+their ``openAPIV3Schema`` via ``from_crd_schema``. Rules (structured-merge-diff's): a list
 with ``x-kubernetes-list-type`` follows it; a list with only patch-strategy
 ``merge`` is a map keyed by its patch-merge-key (a set for scalars); any other
 list is atomic. In CRDs lists are atomic unless annotated.

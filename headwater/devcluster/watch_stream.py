@@ -1,6 +1,6 @@
 """Watch responses: a chunked stream of ``{"type", "object"}`` JSON lines.
 
-Semantics (DEVCLUSTER.md item 9):
+Semantics (those of kube-apiserver):
 
 - no ``resourceVersion`` or ``"0"``: synthetic ADDED events for what exists,
   then changes;

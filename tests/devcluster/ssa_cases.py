@@ -1,4 +1,4 @@
-"""The server-side apply conformance cases (SSA spec §8), as data.
+"""Server-side apply conformance cases (what kube-apiserver answers), as data.
 
 Each ``Case`` is a list of ``Step``s against one object (``resource`` is the
 plural of a built-in kind, ``NAME`` its name; bodies carry no namespace, so a

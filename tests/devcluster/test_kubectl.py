@@ -1,4 +1,4 @@
-"""Acceptance: the real kubectl 1.37 against a devcluster (DEVCLUSTER.md, issue list)."""
+"""Acceptance: the real kubectl 1.37 against a devcluster (docs/devcluster.md)."""
 
 from __future__ import annotations
 

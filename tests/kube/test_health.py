@@ -1,4 +1,4 @@
-"""kstatus rules (kstatus.md §8 cases 1-28), table-driven against ``health`` and ``healthexprs``."""
+"""kstatus rules and Flux's health checks, table-driven against ``health`` and ``healthexprs``."""
 
 from __future__ import annotations
 

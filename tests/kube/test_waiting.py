@@ -1,4 +1,4 @@
-"""Flux's wait loop messages and stop rules (kstatus.md §5, case 29), with a scripted reader."""
+"""Flux's wait loop messages and stop rules, with a scripted reader."""
 
 from __future__ import annotations
 
