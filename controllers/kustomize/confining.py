@@ -154,16 +154,22 @@ class _Walk:
             if not self.allow_remote:
                 self.found.append(Refusal(name, field, entry, REMOTE))
             return False
-        target = (directory / entry).resolve()
-        if not self._inside(target):
+        try:
+            target = (directory / entry).resolve()
+            inside = self._inside(target)
+            builds = field in (*_BUILT_FIELDS, *_PLUGIN_FIELDS) and inside and target.is_dir()
+        except (OSError, ValueError, RuntimeError):
+            # NB: a NUL byte, a too-long name or a symlink loop: not provably inside.
+            inside = builds = False
+        if not inside:
             self.found.append(Refusal(name, field, entry, OUTSIDE))
             return False
-        if field.partition("[")[0] in (*_BUILT_FIELDS, *_PLUGIN_FIELDS) and target.is_dir():
+        if builds:
             self.pending.append(target)
         return True
 
     def _plugin_file(self, directory: pathlib.Path, name: str, field: str, entry: str) -> None:
-        target = (directory / entry).resolve()
+        target = (directory / entry).resolve()  # _check resolved it already
         if not target.is_file():
             return  # a kustomization directory (walked) or missing (kustomize reports it)
         for config in _read_documents(target):

@@ -112,6 +112,7 @@ ESCAPING = [
         ("helmChartInflationGenerator[].chartHome", ESCAPE, OUTSIDE),
     ),
     Case("absolute resource", f"resources: [{ABSOLUTE}]", ("resources", ABSOLUTE, OUTSIDE)),
+    Case("NUL byte", 'resources: ["a\\0b"]', ("resources", "a\0b", OUTSIDE)),
     Case(
         "file URL",
         "resources: ['file:///etc/kubernetes']",
@@ -240,23 +241,36 @@ def test_chart_repositories_are_remote(
     assert _refusals(tmp_path, allow_remote=True) == []
 
 
-def test_a_symlinked_directory_leaving_the_root_is_refused(tmp_path: pathlib.Path) -> None:
-    outside = tmp_path / "host"
-    outside.mkdir()
-    (outside / "kustomization.yaml").write_text("resources: []\n")
+@pytest.mark.parametrize(
+    ("kustomization", "link", "target", "field"),
+    [
+        ("resources: [linked]", "linked", "host/kustomization.yaml", "resources"),
+        (
+            "secretGenerator: [{name: s, envs: [creds.env]}]",
+            "creds.env",
+            "secret.env",
+            "secretGenerator[].envs",
+        ),
+    ],
+    ids=["directory", "file"],
+)
+def test_a_symlink_leaving_the_root_is_refused(
+    tmp_path: pathlib.Path, kustomization: str, link: str, target: str, field: str
+) -> None:
+    outside = tmp_path / target
+    outside.parent.mkdir(parents=True, exist_ok=True)
+    outside.write_text("resources: []\n")
     root = tmp_path / "artifact"
-    _tree(root, "resources: [linked]", ())
-    (root / "app" / "linked").symlink_to(outside)
-    assert _refusals(root) == [("resources", "linked", OUTSIDE)]
+    _tree(root, kustomization, ())
+    linked_to = outside.parent if link == "linked" else outside
+    (root / "app" / link).symlink_to(linked_to)
+    assert _refusals(root) == [(field, link, OUTSIDE)]
 
 
-def test_a_symlinked_file_leaving_the_root_is_refused(tmp_path: pathlib.Path) -> None:
-    secret = tmp_path / "secret.env"
-    secret.write_text("TOKEN=x\n")
-    root = tmp_path / "artifact"
-    _tree(root, "secretGenerator: [{name: s, envs: [creds.env]}]", ())
-    (root / "app" / "creds.env").symlink_to(secret)
-    assert _refusals(root) == [("secretGenerator[].envs", "creds.env", OUTSIDE)]
+def test_a_symlink_loop_is_refused(tmp_path: pathlib.Path) -> None:
+    _tree(tmp_path, "resources: [loop]", ())
+    (tmp_path / "app" / "loop").symlink_to(tmp_path / "app" / "loop")
+    assert _refusals(tmp_path) == [("resources", "loop", OUTSIDE)]
 
 
 def test_a_symlinked_kustomization_file_is_refused(tmp_path: pathlib.Path) -> None:
@@ -269,38 +283,33 @@ def test_a_symlinked_kustomization_file_is_refused(tmp_path: pathlib.Path) -> No
     assert (refusal.field, refusal.reason) == ("kustomization file", OUTSIDE)
 
 
-def test_a_nested_base_that_escapes_is_refused(tmp_path: pathlib.Path) -> None:
+NESTED_ESCAPE = (
+    "resources: [../base]",
+    (
+        ("base/kustomization.yaml", "components: [../component]\n"),
+        ("component/kustomization.yaml", "transformers: [../../../etc]\n"),
+    ),
+    "component/kustomization.yaml: transformers: '../../../etc' "
+    "is not in or below the artifact root",
+)
+NESTED_REMOTE = (
+    "transformers: [../plugins]",
+    (("plugins/kustomization.yaml", "resources: ['git::https://example.com/r.git']\n"),),
+    "plugins/kustomization.yaml: resources: remote reference "
+    "'git::https://example.com/r.git' is not allowed (--no-remote-bases)",
+)
+
+
+@pytest.mark.parametrize(
+    ("kustomization", "files", "want"), [NESTED_ESCAPE, NESTED_REMOTE], ids=["escape", "remote"]
+)
+def test_a_nested_kustomization_is_checked(
+    tmp_path: pathlib.Path, kustomization: str, files: tuple[tuple[str, str], ...], want: str
+) -> None:
     root = tmp_path / "artifact"
-    _tree(
-        root,
-        "resources: [../base]",
-        (
-            ("base/kustomization.yaml", "components: [../component]\n"),
-            ("component/kustomization.yaml", "transformers: [../../../etc]\n"),
-        ),
-    )
+    _tree(root, kustomization, files)
     found = confining.refusals(root / "app", root=root, allow_remote=False)
-    assert [(r.kustomization, r.field, r.entry) for r in found] == [
-        ("component/kustomization.yaml", "transformers", "../../../etc")
-    ]
-    assert found[0].message() == (
-        "component/kustomization.yaml: transformers: '../../../etc' "
-        "is not in or below the artifact root"
-    )
-
-
-def test_a_nested_remote_reference_is_refused(tmp_path: pathlib.Path) -> None:
-    root = tmp_path / "artifact"
-    _tree(
-        root,
-        "transformers: [../plugins]",
-        (("plugins/kustomization.yaml", "resources: ['git::https://example.com/r.git']\n"),),
-    )
-    [refusal] = confining.refusals(root / "app", root=root, allow_remote=False)
-    assert refusal.message() == (
-        "plugins/kustomization.yaml: resources: remote reference "
-        "'git::https://example.com/r.git' is not allowed (--no-remote-bases)"
-    )
+    assert [refusal.message() for refusal in found] == [want]
 
 
 def test_paths_inside_the_root_are_accepted(tmp_path: pathlib.Path) -> None:
