@@ -169,6 +169,12 @@ REMOTE_FIELDS = [
     ("crds", "crds: ['{ref}']"),
     ("openapi.path", "openapi: {{path: '{ref}'}}"),
     ("patches[].path", "patches: [{{path: '{ref}'}}]"),
+    ("patchesJson6902[].path", "patchesJson6902: [{{path: '{ref}'}}]"),
+    ("patchesStrategicMerge", "patchesStrategicMerge: ['{ref}']"),
+    ("replacements[].path", "replacements: [{{path: '{ref}'}}]"),
+    ("configMapGenerator[].files", "configMapGenerator: [{{name: c, files: ['key={ref}']}}]"),
+    ("secretGenerator[].envs", "secretGenerator: [{{name: s, envs: ['{ref}']}}]"),
+    ("transformers (inline): path", "transformers: [{{kind: PatchTransformer, path: '{ref}'}}]"),
 ]
 
 
