@@ -15,16 +15,22 @@ Contract (``build`` runs the steps in Flux's order):
    would), ``patches`` (appended), ``images`` (replacing an entry of the same
    name), ``components`` (appended; missing ones dropped with
    ``ignoreMissingComponents``) and ``buildMetadata``.
-4. With decryption keys, SOPS-encrypted secretGenerator sources are
+4. ``check_confinement`` refuses every path the kustomizations may load
+   from outside the root (bases, components, patches, generator sources,
+   plugin configurations, … — see ``confining``) and, unless allowed, every
+   remote reference; the message names the kustomization file, the field
+   and the entry.
+5. With decryption keys, SOPS-encrypted secretGenerator sources are
    decrypted in place (``sopsfiles.decrypt_sources``), and every encrypted
    manifest file must pass its SOPS MAC check as committed (kustomize sorts
    keys, so the MAC cannot be checked after the build; Flux skips it).
-5. ``run_kustomize`` runs ``kubectl kustomize`` asynchronously with plugins
+6. ``run_kustomize`` runs ``kubectl kustomize`` asynchronously with plugins
    and Helm off, the load restrictor on (``LoadRestrictionsRootOnly``) and a
-   timeout; remote bases are refused up front unless allowed, and the
-   process gets no usable proxy or git transport besides ``file`` then.
-   kustomize's error text is kept for the BuildFailed condition.
-6. Each built object must have apiVersion, kind and name; it is decrypted
+   timeout, in an environment of its own. Without remote bases the process
+   cannot open a network socket (``isolating``), every proxy variable points
+   at a closed port and git allows no protocol. kustomize's error text is
+   kept for the BuildFailed condition.
+7. Each built object must have apiVersion, kind and name; it is decrypted
    (with keys), substituted (``postBuild``) and stamped with
    ``commonMetadata`` labels and annotations, which override its own.
 
@@ -40,18 +46,26 @@ import hashlib
 import json
 import os
 import pathlib
-import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Mapping
 from typing import Any
 
-from controllers.kustomize import decrypting, manifests, sopsfiles, substituting
+from controllers.kustomize import (
+    confining,
+    decrypting,
+    isolating,
+    manifests,
+    sopsfiles,
+    substituting,
+)
 from shared.api import kustomize
 
 KUSTOMIZE_API_VERSION = "kustomize.config.k8s.io/v1beta1"
 DEFAULT_TIMEOUT = 300.0
-_REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|[a-z0-9.-]+\.[a-z]{2,}(?::\d+)?/)", re.I)
+_UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens there
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "ftp_proxy", "socks_proxy")
 _SELECTOR_FIELDS = (
     "group",
     "version",
@@ -187,50 +201,48 @@ def apply_overlays(
     path.write_text(manifests.dump(document))
 
 
-def remote_references(directory: pathlib.Path, *, root: pathlib.Path) -> list[str]:
-    """Remote bases reachable from a kustomization: URL-shaped resources and components."""
-    remote: list[str] = []
-    seen: set[pathlib.Path] = set()
-    pending = [directory.resolve()]
-    base = root.resolve()
-    while pending:
-        current = pending.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        path = manifests.kustomization_file(current)
-        if path is None:
-            continue
-        try:
-            documents = manifests.load_all(path.read_text())
-        except (UnicodeDecodeError, manifests.ManifestError):
-            continue  # kustomize reports malformed files itself
-        document = documents[0] if documents else {}
-        for key in ("resources", "bases", "components"):
-            for entry in document.get(key) or []:
-                local = (current / str(entry)).resolve()
-                if local.exists():
-                    if local.is_dir() and (local == base or base in local.parents):
-                        pending.append(local)
-                elif _REMOTE.match(str(entry)):
-                    remote.append(str(entry))
-    return remote
+def check_confinement(directory: pathlib.Path, *, root: pathlib.Path, options: Options) -> None:
+    """Refuse, before kustomize runs, any path it could load from outside ``root``.
+
+    Also refuses remote references unless ``options.allow_remote_bases``
+    (see ``confining``); the message names each kustomization file, field
+    and entry.
+    """
+    refused = confining.refusals(directory, root=root, allow_remote=options.allow_remote_bases)
+    if refused:
+        details = "; ".join(refusal.message() for refusal in refused)
+        raise BuildError(f"kustomize build failed: {details}")
 
 
 def _kustomize_env(*, allow_remote_bases: bool, home: str) -> dict[str, str]:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "KUBECONFIG": os.devnull}
+    """kustomize's whole environment: nothing inherited but PATH, HOME a scratch directory."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": home,
+        "XDG_CONFIG_HOME": home,
+        "XDG_CACHE_HOME": home,
+        "KUBECONFIG": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_TERMINAL_PROMPT": "0",
+    }
     if not allow_remote_bases:
-        # Defence in depth behind remote_references: nothing kustomize might
-        # fetch can leave the machine.
-        unreachable = "http://127.0.0.1:9"
+        # Defence in depth behind check_confinement (the process also runs
+        # under isolating's seccomp filter, which alone covers 127.0.0.1: Go
+        # never proxies loopback): every proxy variable kustomize, Go or git
+        # reads points at a closed port, none is bypassed, git allows no
+        # transport and has no ssh.
+        for name in _PROXY_VARIABLES:
+            env[name] = env[name.upper()] = _UNREACHABLE
         env.update(
-            HTTP_PROXY=unreachable,
-            HTTPS_PROXY=unreachable,
-            http_proxy=unreachable,
-            https_proxy=unreachable,
             NO_PROXY="",
-            GIT_ALLOW_PROTOCOL="file",
-            GIT_TERMINAL_PROMPT="0",
+            no_proxy="",
+            GIT_ALLOW_PROTOCOL="none",
+            GIT_CONFIG_COUNT="1",
+            GIT_CONFIG_KEY_0="protocol.allow",
+            GIT_CONFIG_VALUE_0="never",
+            GIT_SSH_COMMAND="false",
+            GIT_PROXY_COMMAND="false",
         )
     return env
 
@@ -242,19 +254,18 @@ def _executable(name: str) -> str:
     return os.path.abspath(found)  # the process runs in a scratch working directory
 
 
-async def run_kustomize(directory: pathlib.Path, *, root: pathlib.Path, options: Options) -> str:
-    """``kubectl kustomize`` of a directory: the YAML it printed, or a ``BuildError``."""
+async def run_kustomize(directory: pathlib.Path, *, options: Options) -> str:
+    """``kubectl kustomize`` of a directory: the YAML it printed, or a ``BuildError``.
+
+    It checks no path (``check_confinement`` does, before); without
+    ``allow_remote_bases`` the process cannot open a network socket.
+    """
+    command = [_executable(options.kubectl)]
     if not options.allow_remote_bases:
-        # NB: this reads and parses every reachable kustomization file.
-        remote = await asyncio.to_thread(remote_references, directory, root=root)
-        if remote:
-            raise BuildError(
-                f"kustomize build failed: remote bases are not allowed: {', '.join(remote)}"
-            )
-    kubectl = _executable(options.kubectl)
+        command = [sys.executable, "-I", "-S", isolating.__file__, *command]
     with tempfile.TemporaryDirectory(prefix="kustomize-home-") as home:
         process = await asyncio.create_subprocess_exec(
-            kubectl,
+            *command,
             "kustomize",
             str(directory),
             "--load-restrictor=LoadRestrictionsRootOnly",
@@ -278,6 +289,8 @@ async def run_kustomize(directory: pathlib.Path, *, root: pathlib.Path, options:
             if process.returncode is None:
                 process.kill()
                 await process.wait()
+    if process.returncode == isolating.EXIT_UNISOLATED and not options.allow_remote_bases:
+        raise BuildError(f"kustomize build failed: {stderr.decode(errors='replace').strip()}")
     if process.returncode != 0:
         message = stderr.decode(errors="replace").strip().removeprefix("error: ")
         raise BuildError(f"kustomize build failed: {message}")
@@ -343,10 +356,10 @@ async def render(
     options: Options,
     keys: decrypting.Keys | None = None,
 ) -> str:
-    """Steps 1-5: kustomize's output for ``spec.path`` of the tree at ``root`` (modified)."""
+    """Steps 1-6: kustomize's output for ``spec.path`` of the tree at ``root`` (modified)."""
     directory = resolve_path(root, spec.path)
-    await asyncio.to_thread(_prepare, directory, spec, root, keys)
-    return await run_kustomize(directory, root=root, options=options)
+    await asyncio.to_thread(_prepare, directory, spec, root, keys, options)
+    return await run_kustomize(directory, options=options)
 
 
 def render_key(artifact_digest: str, spec: kustomize.KustomizationSpec) -> str:
@@ -395,9 +408,12 @@ def _prepare(
     spec: kustomize.KustomizationSpec,
     root: pathlib.Path,
     keys: decrypting.Keys | None,
+    options: Options,
 ) -> None:
     generate(directory, root=root)
     apply_overlays(directory, spec, root=root)
+    # After the overlays (they add components), before anything reads a source.
+    check_confinement(directory, root=root, options=options)
     if keys is None:
         return
     try:

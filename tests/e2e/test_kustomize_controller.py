@@ -49,8 +49,17 @@ metadata:
 
 
 @pytest.fixture
+def kustomize_flags() -> list[str]:
+    """kustomize-controller's flags beyond the common ones (tests parametrize it)."""
+    return []
+
+
+@pytest.fixture
 def controllers(
-    cluster: devcluster_fixtures.Devcluster, namespace: str, tmp_path: pathlib.Path
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    tmp_path: pathlib.Path,
+    kustomize_flags: list[str],
 ) -> Iterator[tuple[processes.Controller, processes.Controller]]:
     """source-controller and kustomize-controller, watching the test's namespace."""
     addr = f"127.0.0.1:{devcluster_fixtures.free_port()}"
@@ -66,7 +75,7 @@ def controllers(
         ) as source,
         processes.start_controller(
             "controllers.kustomize",
-            [*common, "--requeue-dependency", "1s"],
+            [*common, "--requeue-dependency", "1s", *kustomize_flags],
             log=tmp_path / "kustomize-controller.log",
             env=env,
         ) as kustomize,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import os
 import pathlib
 import sys
 import textwrap
@@ -13,6 +15,7 @@ import pytest
 
 from controllers.kustomize import building, decrypting, manifests
 from shared.api import kustomize
+from tests.fixtures import recording
 from tests.kustomize import sops_vectors
 
 KUBECTL = str(pathlib.Path(sys.executable).parent / "kubectl")
@@ -190,6 +193,7 @@ async def test_load_restrictor_is_on(tmp_path: pathlib.Path) -> None:
         "https://github.com/example/repo//deploy?ref=v1",
         "github.com/example/repo/deploy?ref=main",
         "git@github.com:example/repo.git",
+        "git::https://example.com/repo.git//deploy",
     ],
 )
 async def test_remote_bases_are_refused(tmp_path: pathlib.Path, reference: str) -> None:
@@ -197,8 +201,89 @@ async def test_remote_bases_are_refused(tmp_path: pathlib.Path, reference: str) 
     with pytest.raises(building.BuildError) as caught:
         await building.build(tmp_path, _spec(), options=OPTIONS)
     assert str(caught.value) == (
-        f"kustomize build failed: remote bases are not allowed: {reference}"
+        f"kustomize build failed: kustomization.yaml: resources: remote reference "
+        f"'{reference}' is not allowed (--no-remote-bases)"
     )
+
+
+async def test_escapes_are_refused_before_kustomize_runs(tmp_path: pathlib.Path) -> None:
+    ran = tmp_path / "ran"
+    kubectl = tmp_path / "kubectl"
+    kubectl.write_text(f"#!/bin/sh\ntouch {ran}\n")
+    kubectl.chmod(0o755)
+    _write(
+        tmp_path,
+        {
+            "host/kustomization.yaml": "resources: []\n",
+            "root/app/kustomization.yaml": "resources: [../../host]\ncrds: [/etc/hostname]\n",
+        },
+    )
+    options = building.Options(kubectl=str(kubectl), allow_remote_bases=True)
+    with pytest.raises(building.BuildError) as caught:
+        await building.build(tmp_path / "root", _spec(path="app"), options=options)
+    assert str(caught.value) == (
+        "kustomize build failed: "
+        "app/kustomization.yaml: resources: '../../host' is not in or below the artifact root; "
+        "app/kustomization.yaml: crds: '/etc/hostname' is not in or below the artifact root"
+    )
+    assert not ran.exists()
+
+
+CONFIGMAP = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fetched}\n"
+ANNOTATE = b"""apiVersion: builtin
+kind: AnnotationsTransformer
+metadata: {name: a}
+annotations: {fetched: "yes"}
+fieldSpecs: [{path: metadata/annotations, create: true}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("kustomization", "builds"),
+    [
+        ("resources: ['{url}/cm.yaml']\n", True),
+        ("resources: [cm.yaml]\ntransformers: ['{url}/t.yaml']\n", True),
+        ("resources: ['git::{url}/repo.git']\n", False),  # git asks, gets a 404
+    ],
+    ids=["resource", "transformer", "git"],
+)
+async def test_kustomize_cannot_reach_the_network_when_a_check_misses(
+    tmp_path: pathlib.Path, kustomization: str, builds: bool
+) -> None:
+    """Defence in depth: run_kustomize itself (no confinement check) cannot fetch."""
+    with recording.serving({"/cm.yaml": CONFIGMAP, "/t.yaml": ANNOTATE}) as server:
+        _write(
+            tmp_path,
+            {
+                "kustomization.yaml": kustomization.format(url=server.url),
+                "cm.yaml": CONFIGMAP.decode(),
+            },
+        )
+        with pytest.raises(building.BuildError, match="kustomize build failed: "):
+            await building.run_kustomize(tmp_path, options=OPTIONS)
+        assert server.requests == []
+        # The same build with remote bases allowed does fetch: the server is reachable.
+        allowed = dataclasses.replace(OPTIONS, allow_remote_bases=True)
+        if builds:
+            output = await building.run_kustomize(tmp_path, options=allowed)
+            assert "fetched" in output
+        else:
+            with pytest.raises(building.BuildError):
+                await building.run_kustomize(tmp_path, options=allowed)
+        assert server.requests
+
+
+def test_kustomize_env_without_remote_bases() -> None:
+    env = building._kustomize_env(allow_remote_bases=False, home="/scratch")
+    for scheme in ("http", "https", "all", "ftp", "socks"):
+        assert env[f"{scheme}_proxy"] == env[f"{scheme.upper()}_PROXY"] == "http://127.0.0.1:9"
+    assert env["NO_PROXY"] == env["no_proxy"] == ""
+    assert (env["GIT_CONFIG_KEY_0"], env["GIT_CONFIG_VALUE_0"]) == ("protocol.allow", "never")
+    assert env["HOME"] == env["XDG_CONFIG_HOME"] == "/scratch"
+    assert env["GIT_CONFIG_GLOBAL"] == os.devnull
+    allowed = building._kustomize_env(allow_remote_bases=True, home="/scratch")
+    assert not any(key.lower().endswith("proxy") for key in allowed)
+    assert "GIT_CONFIG_COUNT" not in allowed
 
 
 @pytest.mark.parametrize(
