@@ -43,6 +43,31 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=f"{CONTROLLER_NAME}.{namespace}.svc.cluster.local.",
         help="the host[:port] or base URL artifact URLs are built from",
     )
+    limits = serving.Limits()
+    parser.add_argument(
+        "--storage-header-timeout",
+        type=options._duration,
+        default=limits.header_timeout,
+        help="how long the file server waits for a request's headers (default 10s)",
+    )
+    parser.add_argument(
+        "--storage-idle-timeout",
+        type=options._duration,
+        default=limits.idle_timeout,
+        help="how long the file server keeps an idle keep-alive connection (default 1m)",
+    )
+    parser.add_argument(
+        "--storage-send-timeout",
+        type=options._duration,
+        default=limits.send_timeout,
+        help="how long the file server waits for a client that accepts no data (default 1m)",
+    )
+    parser.add_argument(
+        "--storage-max-connections",
+        type=int,
+        default=limits.max_connections,
+        help="the file server's connection limit; beyond it a client gets 503",
+    )
     parser.add_argument(
         "--artifact-retention-ttl",
         default="60s",
@@ -74,11 +99,27 @@ async def run(args: argparse.Namespace) -> int:
     return await manager.run_process(
         opts,
         name=CONTROLLER_NAME,
-        setup=functools.partial(_setup, store=store, storage_addr=args.storage_addr),
+        setup=functools.partial(
+            _setup,
+            store=store,
+            storage_addr=args.storage_addr,
+            limits=serving.Limits(
+                header_timeout=args.storage_header_timeout,
+                idle_timeout=args.storage_idle_timeout,
+                send_timeout=args.storage_send_timeout,
+                max_connections=args.storage_max_connections,
+            ),
+        ),
     )
 
 
-async def _setup(mgr: manager.Manager, *, store: storage.Storage, storage_addr: str) -> None:
+async def _setup(
+    mgr: manager.Manager,
+    *,
+    store: storage.Storage,
+    storage_addr: str,
+    limits: serving.Limits,
+) -> None:
     repositories = await mgr.informer(
         source.API_VERSION, "GitRepository", scope=mgr.default_scope()
     )
@@ -101,7 +142,7 @@ async def _setup(mgr: manager.Manager, *, store: storage.Storage, storage_addr: 
     host, port = options.split_addr(storage_addr)
 
     async def serve_artifacts() -> None:
-        async with serving.running(store.root, host=host, port=port):
+        async with serving.running(store.root, host=host, port=port, limits=limits):
             await asyncio.Event().wait()
 
     mgr.add_task(serve_artifacts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging as std_logging
 from collections.abc import Iterator
 
 import pytest
@@ -15,9 +16,15 @@ from shared.runtime import logging
 @pytest.fixture
 def stream() -> Iterator[io.StringIO]:
     buffer = io.StringIO()
+    root = std_logging.getLogger()
+    handlers, level = list(root.handlers), root.level
     logging.configure(level="info", encoding="json", stream=buffer)
     yield buffer
     structlog.reset_defaults()
+    for handler in root.handlers:
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 def _lines(buffer: io.StringIO) -> list[dict[str, object]]:
@@ -58,3 +65,27 @@ def test_debug_is_filtered_at_info(stream: io.StringIO) -> None:
 def test_unknown_level_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown log level 'loud'"):
         logging.configure(level="loud")
+
+
+def test_standard_library_records_become_one_json_line_each(stream: io.StringIO) -> None:
+    server = std_logging.getLogger("aiohttp.server")
+    try:
+        raise ValueError("bad\nrequest")
+    except ValueError as error:
+        server.exception("Error handling request from %s", "127.0.0.1", exc_info=error)
+    std_logging.getLogger("aiohttp.access").info("served", extra={"path": "/a.tar.gz"})
+    std_logging.getLogger("aiohttp.web").debug("noise")
+
+    output = stream.getvalue()
+    assert len(output.splitlines()) == 2, output
+    failure, access = _lines(stream)
+    assert failure["level"] == "error"
+    assert failure["logger"] == "aiohttp.server"
+    assert failure["msg"] == "Error handling request from 127.0.0.1"
+    assert failure["error"] == "bad\nrequest"
+    assert "Traceback" in str(failure["exception"])
+    assert (access["logger"], access["path"], access["msg"]) == (
+        "aiohttp.access",
+        "/a.tar.gz",
+        "served",
+    )
