@@ -10,7 +10,8 @@ Records of the standard ``logging`` module (aiohttp's ``aiohttp.server``,
 rendered the same way, with ``logger`` naming their source and their
 ``extra`` values as fields: one line each, an exception as ``error`` (its
 message) plus ``exception`` (the traceback as one escaped string), never as a
-raw multi-line traceback.
+raw multi-line traceback. Their debug records are shown only from our own
+packages and aiohttp (see ``VERBOSE_SOURCES``).
 """
 
 from __future__ import annotations
@@ -69,12 +70,15 @@ def configure(*, level: str = "info", encoding: str = "json", stream: TextIO | N
 
 
 _HANDLER_NAME = "headwater"
+VERBOSE_SOURCES = ("shared", "controllers", "aiohttp")
+"""Standard-library loggers whose debug records are shown at ``--log-level debug``."""
 
 
 def _route_standard_logging(*, level: int, stream: TextIO, formatter: logging.Formatter) -> None:
-    """Send every standard-library log record at ``level`` or above to ``stream``, formatted.
+    """Send standard-library log records at ``level`` or above to ``stream``, formatted.
 
-    Replaces the handler an earlier ``configure`` installed; leaves others alone.
+    Below info only from ``VERBOSE_SOURCES``. Replaces the handler an earlier
+    ``configure`` installed; leaves others alone.
     """
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -84,7 +88,11 @@ def _route_standard_logging(*, level: int, stream: TextIO, formatter: logging.Fo
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(formatter)
     root.addHandler(handler)
-    root.setLevel(level)
+    # NB: other libraries log below info what must not reach logs
+    # (kubernetes-asyncio: every response body, Secrets included).
+    root.setLevel(max(level, logging.INFO))
+    for name in VERBOSE_SOURCES:
+        logging.getLogger(name).setLevel(level)
 
 
 def _error_field(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

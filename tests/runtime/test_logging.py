@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging as std_logging
@@ -16,15 +17,24 @@ from shared.runtime import logging
 @pytest.fixture
 def stream() -> Iterator[io.StringIO]:
     buffer = io.StringIO()
-    root = std_logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    logging.configure(level="info", encoding="json", stream=buffer)
+    with _configured("info", buffer):
+        yield buffer
+
+
+@contextlib.contextmanager
+def _configured(level: str, buffer: io.StringIO) -> Iterator[io.StringIO]:
+    """``logging.configure`` into ``buffer``; the standard loggers restored after."""
+    loggers = [std_logging.getLogger(name) for name in ("", *logging.VERBOSE_SOURCES)]
+    root = loggers[0]
+    handlers, levels = list(root.handlers), [logger.level for logger in loggers]
+    logging.configure(level=level, encoding="json", stream=buffer)
     yield buffer
     structlog.reset_defaults()
     for handler in root.handlers:
         if handler not in handlers:
             root.removeHandler(handler)
-    root.setLevel(level)
+    for logger, level_before in zip(loggers, levels, strict=True):
+        logger.setLevel(level_before)
 
 
 def _lines(buffer: io.StringIO) -> list[dict[str, object]]:
@@ -89,3 +99,18 @@ def test_standard_library_records_become_one_json_line_each(stream: io.StringIO)
         "/a.tar.gz",
         "served",
     )
+
+
+def test_debug_shows_our_and_aiohttp_records_but_not_other_libraries() -> None:
+    buffer = io.StringIO()
+    with _configured("debug", buffer):
+        std_logging.getLogger("aiohttp.server").debug("Ignored premature client disconnection")
+        std_logging.getLogger("shared.artifacts.serving").debug("download ended early")
+        std_logging.getLogger("kubernetes_asyncio.client.rest").debug("response body: secret")
+        std_logging.getLogger("kubernetes_asyncio.client.rest").info("kept")
+
+    assert [line["msg"] for line in _lines(buffer)] == [
+        "Ignored premature client disconnection",
+        "download ended early",
+        "kept",
+    ]
