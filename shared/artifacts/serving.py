@@ -56,6 +56,7 @@ from shared.artifacts import byteranges
 
 CHUNK_SIZE: Final = 256 * 1024
 _BUSY: Final = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+_REFUSALS_REPORT_INTERVAL: Final = 60.0
 _log = logging.getLogger(__name__)
 
 
@@ -107,7 +108,7 @@ async def running(
     runner = web.ServerRunner(server)
     await runner.setup()
     try:
-        site = web.SockSite(runner, listener, backlog=128)
+        site = web.SockSite(runner, listener)
         await site.start()
         yield RunningServer(host=host, port=listener.getsockname()[1])
     finally:
@@ -128,10 +129,21 @@ class _Server(web.Server):
         super().__init__(_tracking(handler), **kwargs)
         self.limits = limits
         self.kwargs = kwargs
-        self.full = False
+        self._refusals_reported_at: float | None = None
 
     def __call__(self) -> web_protocol.RequestHandler:
         return _Connection(self, loop=asyncio.get_running_loop(), **self.kwargs)
+
+    def report_refusal(self) -> None:
+        """Log a refused connection: at info at most once a minute (operators), else debug."""
+        now = asyncio.get_running_loop().time()
+        limit = {"limit": self.limits.max_connections}
+        last = self._refusals_reported_at
+        if last is None or now - last >= _REFUSALS_REPORT_INTERVAL:
+            self._refusals_reported_at = now
+            _log.info("artifact server at its connection limit: refusing connections", extra=limit)
+        else:
+            _log.debug("refused a connection over the limit", extra=limit)
 
 
 class _Connection(web_protocol.RequestHandler):
@@ -151,17 +163,12 @@ class _Connection(web_protocol.RequestHandler):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        limit = self._server.limits.max_connections
-        if len(self._server.connections) > limit:
-            if not self._server.full:
-                _log.info("artifact server at its connection limit", extra={"limit": limit})
-            self._server.full = True
-            _log.debug("refused a connection over the limit", extra={"limit": limit})
+        if len(self._server.connections) > self._server.limits.max_connections:
+            self._server.report_refusal()
             assert isinstance(transport, asyncio.Transport)
             transport.write(_BUSY)
             self.force_close()
             return
-        self._server.full = False
         self._arm_deadline()
 
     def connection_lost(self, exc: BaseException | None) -> None:
@@ -217,8 +224,7 @@ def _tracking(
 
     async def tracked(request: web.BaseRequest) -> web.StreamResponse:
         connection = request.protocol
-        if not isinstance(connection, _Connection):
-            return await handler(request)
+        assert isinstance(connection, _Connection)  # _Server makes only those
         connection.request_started()
         try:
             return await handler(request)

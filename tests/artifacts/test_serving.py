@@ -294,8 +294,9 @@ async def test_slowloris_that_never_finishes_its_headers_is_disconnected(
 
 
 async def test_connections_beyond_the_limit_are_refused_until_one_closes(
-    tmp_path: pathlib.Path,
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(std_logging.DEBUG, logger=serving.__name__)
     async with _limited(tmp_path, serving.Limits(max_connections=3, header_timeout=60)) as running:
         held = [await asyncio.open_connection(running.host, running.port) for _ in range(3)]
         reader, writer = await asyncio.open_connection(running.host, running.port)
@@ -312,6 +313,8 @@ async def test_connections_beyond_the_limit_are_refused_until_one_closes(
             return (status, body) == (200, CONTENT)
 
         await polling.eventually(served, within=10, message="no request served below the limit")
+        refusals = [r for r in caplog.records if "connection limit" in r.getMessage()]
+        assert [r.levelno for r in refusals] == [std_logging.INFO]  # once, for operators
         for _, held_writer in held:
             held_writer.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -32,6 +33,34 @@ def storage_port() -> int:
     return devcluster_fixtures.free_port()
 
 
+@contextlib.contextmanager
+def _source_controller(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    tmp_path: pathlib.Path,
+    storage_port: int,
+    *flags: str,
+    log_encoding: str = "console",
+) -> Iterator[processes.Controller]:
+    """source-controller storing under ``tmp_path`` and serving on ``storage_port``."""
+    addr = f"127.0.0.1:{storage_port}"
+    with processes.start_controller(
+        "controllers.source",
+        [
+            "--kubeconfig", str(cluster.kubeconfig),
+            "--storage-path", str(tmp_path / "storage"),
+            "--storage-addr", addr,
+            "--storage-adv-addr", addr,
+            "--watch-all-namespaces=false",
+            *flags,
+        ],
+        log=tmp_path / "source-controller.log",
+        env={"RUNTIME_NAMESPACE": namespace},
+        log_encoding=log_encoding,
+    ) as running:  # fmt: skip
+        yield running
+
+
 @pytest.fixture
 def controller(
     cluster: devcluster_fixtures.Devcluster,
@@ -39,27 +68,10 @@ def controller(
     tmp_path: pathlib.Path,
     storage_port: int,
 ) -> Iterator[processes.Controller]:
-    addr = f"127.0.0.1:{storage_port}"
-    with processes.start_controller(
-        "controllers.source",
-        [
-            "--kubeconfig",
-            str(cluster.kubeconfig),
-            "--storage-path",
-            str(tmp_path / "storage"),
-            "--storage-addr",
-            addr,
-            "--storage-adv-addr",
-            addr,
-            "--watch-all-namespaces=false",
-            "--artifact-retention-ttl",
-            "1s",
-            "--artifact-retention-records",
-            "1",
-        ],
-        log=tmp_path / "source-controller.log",
-        env={"RUNTIME_NAMESPACE": namespace},
-    ) as running:
+    with _source_controller(
+        cluster, namespace, tmp_path, storage_port,
+        "--artifact-retention-ttl", "1s", "--artifact-retention-records", "1",
+    ) as running:  # fmt: skip
         yield running
 
 
@@ -300,34 +312,13 @@ def strict_controller(
     tmp_path: pathlib.Path,
     storage_port: int,
 ) -> Iterator[processes.Controller]:
-    addr = f"127.0.0.1:{storage_port}"
-    with processes.start_controller(
-        "controllers.source",
-        [
-            "--kubeconfig",
-            str(cluster.kubeconfig),
-            "--storage-path",
-            str(tmp_path / "storage"),
-            "--storage-addr",
-            addr,
-            "--storage-adv-addr",
-            addr,
-            "--watch-all-namespaces=false",
-            "--storage-max-connections",
-            str(MAX_CONNECTIONS),
-            "--storage-header-timeout",
-            "1s",
-            "--storage-idle-timeout",
-            "1s",
-            "--storage-send-timeout",
-            "2s",
-            "--log-level",
-            "debug",
-        ],
-        log=tmp_path / "source-controller.log",
-        env={"RUNTIME_NAMESPACE": namespace},
-        log_encoding="json",
-    ) as running:
+    with _source_controller(
+        cluster, namespace, tmp_path, storage_port,
+        "--storage-max-connections", str(MAX_CONNECTIONS),
+        "--storage-header-timeout", "1s",
+        "--storage-idle-timeout", "1s",
+        "--storage-send-timeout", "2s",
+    ) as running:  # fmt: skip
         yield running
 
 
@@ -448,20 +439,9 @@ def test_client_disconnect_and_oversize_header_are_single_json_log_lines(
     make_repo: Callable[..., RepoBuilder],
     http_server: GitServer,
 ) -> None:
-    addr = f"127.0.0.1:{storage_port}"
-    log = tmp_path / "json.log"
-    with processes.start_controller(
-        "controllers.source",
-        [
-            "--kubeconfig", str(cluster.kubeconfig),
-            "--storage-path", str(tmp_path / "storage"),
-            "--storage-addr", addr, "--storage-adv-addr", addr,
-            "--watch-all-namespaces=false", "--log-level", "debug",
-        ],
-        log=log,
-        env={"RUNTIME_NAMESPACE": namespace},
-        log_encoding="json",
-    ):  # fmt: skip
+    with _source_controller(
+        cluster, namespace, tmp_path, storage_port, "--log-level", "debug", log_encoding="json"
+    ) as running:
         repo = make_repo("big.git")
         # Incompressible and larger than the socket buffers: the server is
         # still writing when the client goes away.
@@ -481,7 +461,7 @@ def test_client_disconnect_and_oversize_header_are_single_json_log_lines(
 
         def logged(*events: str) -> Callable[[], str | None]:
             def probe() -> str | None:
-                text = log.read_text(errors="replace")
+                text = running.output()
                 return text if all(event in text for event in events) else None
 
             return probe
