@@ -46,6 +46,25 @@ class Flags:
         "the host[:port] or base URL artifact URLs are built from",
         default_factory=_advertised_address,
     )
+    storage_header_timeout: float = options.flag(
+        "how long the file server waits for a request's headers (default 10s)",
+        default=serving.Limits().header_timeout,
+        parse=options.duration,
+    )
+    storage_idle_timeout: float = options.flag(
+        "how long the file server keeps an idle keep-alive connection (default 1m)",
+        default=serving.Limits().idle_timeout,
+        parse=options.duration,
+    )
+    storage_send_timeout: float = options.flag(
+        "how long the file server waits for a client that accepts no data (default 1m)",
+        default=serving.Limits().send_timeout,
+        parse=options.duration,
+    )
+    storage_max_connections: int = options.flag(
+        "the file server's connection limit; beyond it a client gets 503",
+        default=serving.Limits().max_connections,
+    )
     artifact_retention_ttl: str = options.flag(
         "how long superseded artifacts are kept (e.g. 60s)", default="60s"
     )
@@ -79,11 +98,27 @@ async def run(args: argparse.Namespace) -> int:
     return await manager.run_process(
         opts,
         name=CONTROLLER_NAME,
-        setup=functools.partial(_setup, store=store, storage_addr=flags.storage_addr),
+        setup=functools.partial(
+            _setup,
+            store=store,
+            storage_addr=flags.storage_addr,
+            limits=serving.Limits(
+                header_timeout=flags.storage_header_timeout,
+                idle_timeout=flags.storage_idle_timeout,
+                send_timeout=flags.storage_send_timeout,
+                max_connections=flags.storage_max_connections,
+            ),
+        ),
     )
 
 
-async def _setup(mgr: manager.Manager, *, store: storage.Storage, storage_addr: str) -> None:
+async def _setup(
+    mgr: manager.Manager,
+    *,
+    store: storage.Storage,
+    storage_addr: str,
+    limits: serving.Limits,
+) -> None:
     repositories = await mgr.informer(
         source.API_VERSION, "GitRepository", scope=mgr.default_scope()
     )
@@ -106,7 +141,7 @@ async def _setup(mgr: manager.Manager, *, store: storage.Storage, storage_addr: 
     host, port = options.split_addr(storage_addr)
 
     async def serve_artifacts() -> None:
-        async with serving.running(store.root, host=host, port=port):
+        async with serving.running(store.root, host=host, port=port, limits=limits):
             await asyncio.Event().wait()
 
     mgr.add_task(serve_artifacts)

@@ -7,17 +7,27 @@ counter so it survives restarts with the data (SQLite).
 
 Contract: callers never mutate a dict they got from or gave to the store;
 writes always pass a fresh object. That lets reads skip copying.
+
+The SQLite file holds Secrets, so it is private to its owner whatever the
+umask: created mode 0600 (and its directory 0700) before SQLite opens it, an
+existing one and its ``-wal``/``-shm``/``-journal`` side files narrowed to
+0600 at open; SQLite gives the side files it creates the mode of the database.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import pathlib
 import sqlite3
 from typing import Any, Protocol
 
 Key = tuple[str, str, str]
 Obj = dict[str, Any]
+
+STATE_FILE = "devcluster.sqlite3"
+SIDE_FILE_SUFFIXES = ("-wal", "-shm", "-journal")
 
 
 class Storage(Protocol):
@@ -86,8 +96,10 @@ class SqliteStorage(MemoryStorage):
 
     def __init__(self, directory: pathlib.Path) -> None:
         super().__init__()
-        directory.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(directory / "devcluster.sqlite3", isolation_level=None)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = directory / STATE_FILE
+        _make_private(path)
+        self._db = sqlite3.connect(path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(
@@ -125,6 +137,18 @@ class SqliteStorage(MemoryStorage):
     def close(self) -> None:
         self._db.close()
         super().close()
+
+
+def _make_private(path: pathlib.Path) -> None:
+    """Create ``path`` mode 0600 if missing; narrow it and its side files to 0600 if not."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(descriptor, 0o600)
+    finally:
+        os.close(descriptor)
+    for suffix in SIDE_FILE_SUFFIXES:
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(f"{path}{suffix}", 0o600)
 
 
 def open_storage(data_dir: pathlib.Path | None) -> MemoryStorage:

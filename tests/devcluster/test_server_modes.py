@@ -1,10 +1,12 @@
-"""TLS with bearer token, SQLite persistence across restarts, clean SIGTERM exit."""
+"""TLS with bearer token, SQLite persistence across restarts, private state, SIGTERM exit."""
 
 from __future__ import annotations
 
+import base64
 import json
 import pathlib
 import ssl
+import stat
 import time
 import urllib.error
 import urllib.request
@@ -78,6 +80,53 @@ def test_sqlite_persists_objects_and_versions(tmp_path: pathlib.Path) -> None:
         assert things == ["thing.persist.example.com/t1"]
         namespaces = second.kubectl("get", "ns", "-o", "name").stdout.split()
         assert namespaces.count("namespace/default") == 1
+
+
+SECRET = json.dumps(
+    {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "creds", "namespace": "default"},
+        "stringData": {"password": "s3cret"},
+    }
+)
+
+
+def _modes(paths: list[pathlib.Path]) -> dict[str, str]:
+    return {path.name: oct(stat.S_IMODE(path.stat().st_mode)) for path in paths}
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o022, 0o077])
+def test_state_and_kubeconfig_are_private_whatever_the_umask(
+    tmp_path: pathlib.Path, umask: int
+) -> None:
+    data = tmp_path / "data"
+    state = [data / "devcluster.sqlite3", data / "devcluster.sqlite3-wal"]
+    state.append(data / "devcluster.sqlite3-shm")
+    with fixtures.start_devcluster(
+        tmp_path / "one", data_dir=data, tls=True, controllers=False, umask=umask
+    ) as cluster:
+        cluster.kubectl("create", "-f", "-", input=SECRET)
+        files = [*state, cluster.kubeconfig]
+        assert _modes(files) == {path.name: "0o600" for path in files}
+        stored = b"".join(path.read_bytes() for path in state[:2])
+        assert base64.b64encode(b"s3cret") in stored  # these files do hold the Secret
+        assert fixtures.stop(cluster.process) == 0
+
+
+def test_state_left_readable_by_an_older_version_is_made_private_at_open(
+    tmp_path: pathlib.Path,
+) -> None:
+    data = tmp_path / "data"
+    with fixtures.start_devcluster(tmp_path / "one", data_dir=data, controllers=False) as first:
+        first.kubectl("create", "-f", "-", input=SECRET)
+        assert fixtures.stop(first.process) == 0
+    leftovers = sorted(data.iterdir())
+    for path in leftovers:
+        path.chmod(0o644)
+    with fixtures.start_devcluster(tmp_path / "two", data_dir=data, controllers=False) as second:
+        second.kubectl("get", "secret", "creds")
+        assert _modes(leftovers) == {path.name: "0o600" for path in leftovers}
 
 
 async def test_sigterm_exits_promptly_with_open_watches(tmp_path: pathlib.Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import stat
 import subprocess
 import sys
 import time
@@ -91,6 +92,20 @@ def test_crds_and_the_runtime_namespace_are_installed(environment: dev.Layout) -
     )
     assert "gitrepositories.source.toolkit.fluxcd.io" in crds.stdout
     assert namespace.returncode == 0, namespace.stderr
+
+
+def test_the_cluster_state_with_its_secrets_is_private(environment: dev.Layout) -> None:
+    secret = dev.kubectl(
+        environment, "create", "secret", "generic", "private-state", "-n", dev.RUNTIME_NAMESPACE,
+        "--from-literal=token=s3cret",
+    )  # fmt: skip
+    assert secret.returncode == 0, secret.stderr
+    state = sorted(environment.data.glob("devcluster.sqlite3*"))
+    names = {path.name for path in state}
+    assert {"devcluster.sqlite3", "devcluster.sqlite3-wal", "devcluster.sqlite3-shm"} <= names
+    private = [*state, environment.kubeconfig]
+    modes = {path.name: oct(stat.S_IMODE(path.stat().st_mode)) for path in private}
+    assert set(modes.values()) == {"0o600"}, modes
 
 
 def test_a_push_creates_the_repository_and_a_clone_reads_it_back(

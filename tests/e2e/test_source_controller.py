@@ -1,11 +1,18 @@
-"""source-controller as a process: GitRepository → artifact, served over HTTP."""
+"""source-controller as a process: GitRepository → artifact, served over HTTP (and guarded)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import json
+import os
 import pathlib
+import socket
+import struct
 import tarfile
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -26,6 +33,34 @@ def storage_port() -> int:
     return devcluster_fixtures.free_port()
 
 
+@contextlib.contextmanager
+def _source_controller(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    tmp_path: pathlib.Path,
+    storage_port: int,
+    *flags: str,
+    log_encoding: str = "console",
+) -> Iterator[processes.Controller]:
+    """source-controller storing under ``tmp_path`` and serving on ``storage_port``."""
+    addr = f"127.0.0.1:{storage_port}"
+    with processes.start_controller(
+        "controllers.source",
+        [
+            "--kubeconfig", str(cluster.kubeconfig),
+            "--storage-path", str(tmp_path / "storage"),
+            "--storage-addr", addr,
+            "--storage-adv-addr", addr,
+            "--watch-all-namespaces=false",
+            *flags,
+        ],
+        log=tmp_path / "source-controller.log",
+        env={"RUNTIME_NAMESPACE": namespace},
+        log_encoding=log_encoding,
+    ) as running:  # fmt: skip
+        yield running
+
+
 @pytest.fixture
 def controller(
     cluster: devcluster_fixtures.Devcluster,
@@ -33,27 +68,10 @@ def controller(
     tmp_path: pathlib.Path,
     storage_port: int,
 ) -> Iterator[processes.Controller]:
-    addr = f"127.0.0.1:{storage_port}"
-    with processes.start_controller(
-        "controllers.source",
-        [
-            "--kubeconfig",
-            str(cluster.kubeconfig),
-            "--storage-path",
-            str(tmp_path / "storage"),
-            "--storage-addr",
-            addr,
-            "--storage-adv-addr",
-            addr,
-            "--watch-all-namespaces=false",
-            "--artifact-retention-ttl",
-            "1s",
-            "--artifact-retention-records",
-            "1",
-        ],
-        log=tmp_path / "source-controller.log",
-        env={"RUNTIME_NAMESPACE": namespace},
-    ) as running:
+    with _source_controller(
+        cluster, namespace, tmp_path, storage_port,
+        "--artifact-retention-ttl", "1s", "--artifact-retention-records", "1",
+    ) as running:  # fmt: skip
         yield running
 
 
@@ -279,3 +297,183 @@ def test_unsupported_provider_stalls_with_a_clear_message(
     condition = eventually_sync(stalled, within=60)
     assert condition["reason"] == "InvalidProviderConfiguration"
     assert "provider 'github' is not supported" in condition["message"]
+
+
+# The artifact server under misbehaving clients: small limits and timeouts set
+# by flags, JSON logs at debug level so every line the server writes is seen.
+
+MAX_CONNECTIONS = 4
+
+
+@pytest.fixture
+def strict_controller(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    tmp_path: pathlib.Path,
+    storage_port: int,
+) -> Iterator[processes.Controller]:
+    with _source_controller(
+        cluster, namespace, tmp_path, storage_port,
+        "--storage-max-connections", str(MAX_CONNECTIONS),
+        "--storage-header-timeout", "1s",
+        "--storage-idle-timeout", "1s",
+        "--storage-send-timeout", "2s",
+    ) as running:  # fmt: skip
+        yield running
+
+
+def _connect(url: str) -> socket.socket:
+    parts = urllib.parse.urlsplit(url)
+    assert parts.hostname is not None
+    assert parts.port is not None
+    return socket.create_connection((parts.hostname, parts.port), timeout=10)
+
+
+def _request(url: str, *, method: str = "GET", headers: str = "") -> bytes:
+    path = urllib.parse.urlsplit(url).path
+    return f"{method} {path} HTTP/1.1\r\nHost: artifacts\r\n{headers}\r\n".encode()
+
+
+def _read_until_closed(sock: socket.socket) -> bytes:
+    """Everything received until the server closes the connection (a 10 s socket timeout)."""
+    received = b""
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+    except ConnectionResetError:
+        pass
+    return received
+
+
+def _json_lines(text: str) -> list[dict[str, Any]]:
+    lines = []
+    for line in text.splitlines():
+        try:
+            lines.append(json.loads(line))
+        except ValueError:
+            raise AssertionError(f"not a JSON line: {line!r} in\n{text}") from None
+    return lines
+
+
+def _status(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1])
+
+
+def test_artifact_server_closes_idle_and_slow_connections_and_holds_its_limit(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    strict_controller: processes.Controller,
+    make_repo: Callable[..., RepoBuilder],
+    http_server: GitServer,
+) -> None:
+    source = _one_commit_source(cluster, namespace, http_server, make_repo, "limits")
+    url = source["status"]["artifact"]["url"]
+    # Keep-alive connections, each idle after one request.
+    held = [_connect(url) for _ in range(MAX_CONNECTIONS)]
+    for sock in held:
+        sock.sendall(_request(url, method="HEAD"))
+        assert _status(sock.recv(65536)) == 200
+    with _connect(url) as excess:
+        assert _status(_read_until_closed(excess)) == 503
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        _download(url)
+    assert refused.value.code == 503
+
+    # The idle timeout frees every slot; then a download succeeds again.
+    for sock in held:
+        with sock:
+            assert _read_until_closed(sock) == b""
+    assert eventually_sync(lambda: _download(url), within=15)
+
+    with _connect(url) as slow:
+        slow.sendall(_request(url).removesuffix(b"\r\n"))  # headers never end
+        slow.settimeout(0.1)
+        closed = False
+
+        def cut_off() -> bool:
+            nonlocal closed
+            try:
+                slow.sendall(b"X-Slow: 1\r\n")  # trickled, as a slowloris client does
+                closed = slow.recv(1) == b""
+            except TimeoutError:
+                pass
+            except ConnectionError:
+                closed = True
+            return closed
+
+        eventually_sync(cut_off, within=15, interval=0, message="a slowloris client was kept")
+
+
+def test_artifact_server_answers_range_requests(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    controller: processes.Controller,
+    make_repo: Callable[..., RepoBuilder],
+    http_server: GitServer,
+) -> None:
+    source = _one_commit_source(cluster, namespace, http_server, make_repo, "ranges")
+    url = source["status"]["artifact"]["url"]
+    whole = _download(url)
+    size = len(whole)
+
+    def fetch(value: str) -> tuple[int, str | None, bytes]:
+        request = urllib.request.Request(url, headers={"Range": value})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.headers["Content-Range"], response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers["Content-Range"], b""
+
+    assert fetch("bytes=0-9") == (206, f"bytes 0-9/{size}", whole[:10])
+    assert fetch("bytes=-10") == (206, f"bytes {size - 10}-{size - 1}/{size}", whole[-10:])
+    assert fetch("bytes=10-") == (206, f"bytes 10-{size - 1}/{size}", whole[10:])
+    assert fetch(f"bytes={size}-") == (416, f"bytes */{size}", b"")
+    assert fetch("bytes=0-1,5-6") == (416, f"bytes */{size}", b"")
+
+
+def test_client_disconnect_and_oversize_header_are_single_json_log_lines(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    tmp_path: pathlib.Path,
+    storage_port: int,
+    make_repo: Callable[..., RepoBuilder],
+    http_server: GitServer,
+) -> None:
+    with _source_controller(
+        cluster, namespace, tmp_path, storage_port, "--log-level", "debug", log_encoding="json"
+    ) as running:
+        repo = make_repo("big.git")
+        # Incompressible and larger than the socket buffers: the server is
+        # still writing when the client goes away.
+        head = repo.commit("A big file", {"big.bin": os.urandom(24 * 1024 * 1024)})
+        objects.apply(cluster, _gitrepository(namespace, "big", http_server.url("big.git")))
+        ready = _ready_at(cluster, namespace, "big", f"master@sha1:{head}")
+        url = eventually_sync(ready, within=90)["status"]["artifact"]["url"]
+
+        with _connect(url) as gone:
+            gone.sendall(_request(url))
+            assert gone.recv(65536)
+            # Reset, not a clean close, mid-download.
+            gone.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        with _connect(url) as oversize:
+            oversize.sendall(_request(url, headers="X-Big: " + "a" * 100_000 + "\r\n"))
+            assert _status(_read_until_closed(oversize)) == 400
+
+        def logged(*events: str) -> Callable[[], str | None]:
+            def probe() -> str | None:
+                text = running.output()
+                return text if all(event in text for event in events) else None
+
+            return probe
+
+        # aiohttp reports the oversize header whatever the version; each line is JSON.
+        text = eventually_sync(logged("Error handling request"), within=30)
+        _json_lines(text)
+        text = eventually_sync(logged("download ended early"), within=30, message="no disconnect")
+    server = [
+        line
+        for line in _json_lines(text)
+        if line.get("logger", "").startswith(("aiohttp", "shared.artifacts"))
+    ]
+    assert len(server) >= 2, text
+    assert all(line["level"] == "debug" for line in server), server

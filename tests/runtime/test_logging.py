@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import logging as std_logging
 from collections.abc import Iterator
 
 import pytest
@@ -15,9 +17,24 @@ from shared.runtime import logging
 @pytest.fixture
 def stream() -> Iterator[io.StringIO]:
     buffer = io.StringIO()
-    logging.configure(level="info", encoding="json", stream=buffer)
+    with _configured("info", buffer):
+        yield buffer
+
+
+@contextlib.contextmanager
+def _configured(level: str, buffer: io.StringIO) -> Iterator[io.StringIO]:
+    """``logging.configure`` into ``buffer``; the standard loggers restored after."""
+    loggers = [std_logging.getLogger(name) for name in ("", *logging.VERBOSE_SOURCES)]
+    root = loggers[0]
+    handlers, levels = list(root.handlers), [logger.level for logger in loggers]
+    logging.configure(level=level, encoding="json", stream=buffer)
     yield buffer
     structlog.reset_defaults()
+    for handler in root.handlers:
+        if handler not in handlers:
+            root.removeHandler(handler)
+    for logger, level_before in zip(loggers, levels, strict=True):
+        logger.setLevel(level_before)
 
 
 def _lines(buffer: io.StringIO) -> list[dict[str, object]]:
@@ -58,3 +75,42 @@ def test_debug_is_filtered_at_info(stream: io.StringIO) -> None:
 def test_unknown_level_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown log level 'loud'"):
         logging.configure(level="loud")
+
+
+def test_standard_library_records_become_one_json_line_each(stream: io.StringIO) -> None:
+    server = std_logging.getLogger("aiohttp.server")
+    try:
+        raise ValueError("bad\nrequest")
+    except ValueError as error:
+        server.exception("Error handling request from %s", "127.0.0.1", exc_info=error)
+    std_logging.getLogger("aiohttp.access").info("served", extra={"path": "/a.tar.gz"})
+    std_logging.getLogger("aiohttp.web").debug("noise")
+
+    output = stream.getvalue()
+    assert len(output.splitlines()) == 2, output
+    failure, access = _lines(stream)
+    assert failure["level"] == "error"
+    assert failure["logger"] == "aiohttp.server"
+    assert failure["msg"] == "Error handling request from 127.0.0.1"
+    assert failure["error"] == "bad\nrequest"
+    assert "Traceback" in str(failure["exception"])
+    assert (access["logger"], access["path"], access["msg"]) == (
+        "aiohttp.access",
+        "/a.tar.gz",
+        "served",
+    )
+
+
+def test_debug_shows_our_and_aiohttp_records_but_not_other_libraries() -> None:
+    buffer = io.StringIO()
+    with _configured("debug", buffer):
+        std_logging.getLogger("aiohttp.server").debug("Ignored premature client disconnection")
+        std_logging.getLogger("shared.artifacts.serving").debug("download ended early")
+        std_logging.getLogger("kubernetes_asyncio.client.rest").debug("response body: secret")
+        std_logging.getLogger("kubernetes_asyncio.client.rest").info("kept")
+
+    assert [line["msg"] for line in _lines(buffer)] == [
+        "Ignored premature client disconnection",
+        "download ended early",
+        "kept",
+    ]
