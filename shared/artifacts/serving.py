@@ -4,9 +4,10 @@ Contract: ``GET`` and ``HEAD`` of ``/<artifact path>`` answer with the file
 under the storage root, with ``Content-Length``, ``Content-Type``, a strong
 ``ETag`` (modification time and size), ``Last-Modified`` and ``Accept-Ranges:
 bytes``; ``If-None-Match`` and ``If-Modified-Since`` give 304; a ``Range``
-gives 206 with ``Content-Range`` or 416 with ``Content-Range: bytes */size``
-(see ``byteranges``), and ``If-Range`` with a validator that no longer
-matches gives the whole file. Everything else is refused:
+gives 206 with ``Content-Range`` (several ranges: a ``multipart/byteranges``
+body) or 416 with ``Content-Range: bytes */size`` (see ``byteranges``), and
+``If-Range`` with a validator that no longer matches gives the whole file.
+Everything else is refused:
 
 - directories (no listings) and the root give 404;
 - a path with an empty, ``.`` or ``..`` component, a backslash or NUL, or a
@@ -45,6 +46,7 @@ import logging
 import mimetypes
 import os
 import pathlib
+import secrets
 import socket
 import stat
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -267,13 +269,30 @@ async def _serve(
                     "Content-Range": byteranges.unsatisfied_range(info.st_size),
                 },
             )
-        response = web.StreamResponse(status=200 if chosen is None else 206, headers=headers)
+        pieces: list[bytes | byteranges.ByteRange]
         if chosen is None:
-            chosen = byteranges.ByteRange(0, info.st_size)
+            response = web.StreamResponse(status=200, headers=headers)
+            pieces = [byteranges.ByteRange(0, info.st_size)]
+        elif len(chosen) == 1:
+            response = web.StreamResponse(status=206, headers=headers)
+            response.headers["Content-Range"] = chosen[0].content_range(info.st_size)
+            pieces = [chosen[0]]
         else:
-            response.headers["Content-Range"] = chosen.content_range(info.st_size)
-        response.content_length = chosen.length
-        await _send(request, response, stream, chosen, send_timeout=send_timeout)
+            body = byteranges.multipart(
+                chosen,
+                size=info.st_size,
+                content_type=headers["Content-Type"],
+                boundary=secrets.token_hex(16),
+            )
+            response = web.StreamResponse(
+                status=206, headers={**headers, "Content-Type": body.content_type}
+            )
+            pieces = [piece for part in body.parts for piece in (part.header, part.range)]
+            pieces.append(body.trailer)
+        response.content_length = sum(
+            len(piece) if isinstance(piece, bytes) else piece.length for piece in pieces
+        )
+        await _send(request, response, stream, pieces, send_timeout=send_timeout)
         return response
     finally:
         stream.close()
@@ -283,11 +302,11 @@ async def _send(
     request: web.BaseRequest,
     response: web.StreamResponse,
     stream: IO[bytes],
-    chosen: byteranges.ByteRange,
+    pieces: list[bytes | byteranges.ByteRange],
     *,
     send_timeout: float,
 ) -> None:
-    """Write ``chosen`` bytes of ``stream``; abort the connection when the client stalls.
+    """Write ``pieces`` (literal bytes, or ranges of ``stream``); abort when the client stalls.
 
     A client that disconnects or accepts no data for ``send_timeout`` seconds ends
     the download (logged at debug level); the response then goes no further.
@@ -296,15 +315,12 @@ async def _send(
         async with asyncio.timeout(send_timeout):
             await response.prepare(request)
         if request.method != "HEAD":
-            stream.seek(chosen.start)
-            remaining = chosen.length
-            while remaining > 0:
-                chunk = await asyncio.to_thread(stream.read, min(CHUNK_SIZE, remaining))
-                if not chunk:
-                    raise ConnectionAbortedError("the file shrank while it was sent")
-                remaining -= len(chunk)
-                async with asyncio.timeout(send_timeout):
-                    await response.write(chunk)
+            for piece in pieces:
+                if isinstance(piece, bytes):
+                    async with asyncio.timeout(send_timeout):
+                        await response.write(piece)
+                else:
+                    await _send_range(response, stream, piece, send_timeout=send_timeout)
         async with asyncio.timeout(send_timeout):
             await response.write_eof()
     except TimeoutError:
@@ -317,6 +333,25 @@ async def _send(
         _abort(request)
 
 
+async def _send_range(
+    response: web.StreamResponse,
+    stream: IO[bytes],
+    chosen: byteranges.ByteRange,
+    *,
+    send_timeout: float,
+) -> None:
+    """Write bytes ``chosen`` of ``stream`` in chunks read off the event loop."""
+    stream.seek(chosen.start)
+    remaining = chosen.length
+    while remaining > 0:
+        chunk = await asyncio.to_thread(stream.read, min(CHUNK_SIZE, remaining))
+        if not chunk:
+            raise ConnectionAbortedError("the file shrank while it was sent")
+        remaining -= len(chunk)
+        async with asyncio.timeout(send_timeout):
+            await response.write(chunk)
+
+
 def _abort(request: web.BaseRequest) -> None:
     # NB: abort, not close: close would wait for the unsent buffer to drain.
     if request.transport is not None:
@@ -325,8 +360,8 @@ def _abort(request: web.BaseRequest) -> None:
 
 def _requested_range(
     request: web.BaseRequest, *, etag: str, modified: float, size: int
-) -> byteranges.ByteRange | None:
-    """The range to send, ``None`` for the whole file; raises ``RangeNotSatisfiableError``."""
+) -> list[byteranges.ByteRange] | None:
+    """The ranges to send, ``None`` for the whole file; raises ``RangeNotSatisfiableError``."""
     value = request.headers.get("Range")
     if value is None:
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections.abc
 import contextlib
+import email.parser
 import email.utils
 import logging as std_logging
 import os
@@ -176,12 +177,43 @@ async def test_one_range_gives_206_with_content_range(
     assert headers["Accept-Ranges"] == "bytes"
 
 
-@pytest.mark.parametrize("value", ["bytes=17-", "bytes=100-200", "bytes=-0", "bytes=0-1,4-5"])
-async def test_unsatisfiable_or_multiple_ranges_give_416(
-    server: serving.RunningServer, value: str
-) -> None:
+@pytest.mark.parametrize("value", ["bytes=17-", "bytes=100-200", "bytes=-0", "bytes=17-,30-40"])
+async def test_unsatisfiable_ranges_give_416(server: serving.RunningServer, value: str) -> None:
     status, headers, _ = await _get(server, "/" + ARTIFACT, headers={"Range": value})
     assert (status, headers["Content-Range"]) == (416, "bytes */17")
+
+
+async def test_several_ranges_give_a_multipart_byteranges_body(
+    server: serving.RunningServer,
+) -> None:
+    status, headers, body = await _get(
+        server, "/" + ARTIFACT, headers={"Range": "bytes=0-1,4-5,30-40,-2"}
+    )
+    assert status == 206
+    assert "Content-Range" not in headers
+    assert headers["Content-Length"] == str(len(body))
+    kind, _, boundary = headers["Content-Type"].partition("; boundary=")
+    assert kind == "multipart/byteranges"
+    parsed = email.parser.BytesParser().parsebytes(
+        b"Content-Type: " + headers["Content-Type"].encode() + b"\r\n\r\n" + body
+    )
+    assert parsed.is_multipart()
+    parts = [(part["Content-Range"], part.get_payload(decode=True)) for part in parsed.walk()][1:]
+    # 30-40 starts past the end of the 17 bytes and is dropped, as Go drops it.
+    assert parts == [
+        ("bytes 0-1/17", CONTENT[0:2]),
+        ("bytes 4-5/17", CONTENT[4:6]),
+        ("bytes 15-16/17", CONTENT[15:]),
+    ]
+    assert body.endswith(f"\r\n--{boundary}--\r\n".encode())
+
+
+async def test_ranges_asking_for_more_than_the_file_give_the_whole_file(
+    server: serving.RunningServer,
+) -> None:
+    status, headers, body = await _get(server, "/" + ARTIFACT, headers={"Range": "bytes=0-,0-"})
+    assert (status, body) == (200, CONTENT)
+    assert "Content-Range" not in headers
 
 
 @pytest.mark.parametrize("value", ["items=0-1", "bytes=5-2", "bytes=x-1", "bytes=-", "bytes"])

@@ -428,7 +428,10 @@ def test_artifact_server_answers_range_requests(
     assert fetch("bytes=-10") == (206, f"bytes {size - 10}-{size - 1}/{size}", whole[-10:])
     assert fetch("bytes=10-") == (206, f"bytes 10-{size - 1}/{size}", whole[10:])
     assert fetch(f"bytes={size}-") == (416, f"bytes */{size}", b"")
-    assert fetch("bytes=0-1,5-6") == (416, f"bytes */{size}", b"")
+    status, content_range, body = fetch("bytes=0-1,5-6")
+    assert (status, content_range) == (206, None)
+    assert f"Content-Range: bytes 0-1/{size}\r\n\r\n".encode() + whole[0:2] in body
+    assert f"Content-Range: bytes 5-6/{size}\r\n\r\n".encode() + whole[5:7] in body
 
 
 def test_client_disconnect_and_oversize_header_are_single_json_log_lines(
