@@ -37,8 +37,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from headwater.devcluster import cluster as cluster_mod
-    from headwater.devcluster import resources
+    from devcluster import cluster as cluster_mod
+    from devcluster import resources
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 ANNOTATION = "bench.headwater.dev/iteration"
@@ -57,8 +57,8 @@ def _deployment() -> dict[str, Any]:
 
 def _cluster(**options: Any) -> tuple[cluster_mod.Cluster, resources.Resource]:
     """An in-memory ``Cluster`` (built-in types) with namespace ``bench``, and its Deployments."""
-    from headwater.devcluster import cluster as cluster_mod
-    from headwater.devcluster import storage, typeinfo
+    from devcluster import cluster as cluster_mod
+    from devcluster import storage, typeinfo
 
     cluster = cluster_mod.Cluster(
         store=storage.MemoryStorage(), catalog=typeinfo.load_builtin(), **options
@@ -76,7 +76,7 @@ def _cluster(**options: Any) -> tuple[cluster_mod.Cluster, resources.Resource]:
 def measure(*, applies: int, fast: bool | None) -> dict[str, float]:
     """µs per apply: changed and unchanged. ``fast`` None: the code has no such switch
     (nor ``WriteOptions.raw_body``)."""
-    from headwater.devcluster import cluster as cluster_mod
+    from devcluster import cluster as cluster_mod
 
     options: dict[str, Any] = {} if fast is None else {"fast_reapply": fast}
     cluster, deployments = _cluster(**options)
@@ -120,8 +120,8 @@ def components(*, new: bool) -> dict[str, float]:
     import datetime
     import timeit
 
-    from headwater.devcluster import cluster as cluster_mod
-    from headwater.devcluster import (
+    from devcluster import cluster as cluster_mod
+    from devcluster import (
         defaults,
         fieldmanager,
         managedfields,
@@ -157,7 +157,7 @@ def components(*, new: bool) -> dict[str, float]:
     }
     calls: dict[str, Any]
     if new:
-        from headwater.devcluster import applycache, reapply
+        from devcluster import applycache, reapply
 
         cache = applycache.DecodedEntries()
         entries = cache.of(stored)

@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 from bench import devcluster_bench
-from headwater.devcluster import blockyaml, objects, requests
+from devcluster import blockyaml, objects, requests
 
 CONTENT_TYPE = "application/apply-patch+yaml"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from headwater.devcluster import apiclient
+from devcluster import apiclient
 
 
 async def _run_until(

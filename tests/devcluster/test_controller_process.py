@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from headwater.devcluster import controllerprocess
+from devcluster import controllerprocess
 from tests.fixtures import devcluster as fixtures
 from tests.fixtures import polling
 
@@ -208,7 +208,7 @@ async def test_crashing_child_is_restarted_with_a_capped_backoff(
         simulate_delay=0.2,
     )
     supervisor = controllerprocess.Supervisor(crashing, backoff=0.05, backoff_cap=0.2)
-    caplog.set_level(logging.INFO, logger="headwater.devcluster")
+    caplog.set_level(logging.INFO, logger="devcluster")
     stop = asyncio.Event()
     supervising = asyncio.create_task(supervisor.run(stop))
 
@@ -252,7 +252,7 @@ async def test_child_that_outlasts_the_grace_period_is_killed(
         simulate_delay=0.2,
     )
     supervisor = controllerprocess.Supervisor(lingering, grace=0.0)
-    caplog.set_level(logging.INFO, logger="headwater.devcluster")
+    caplog.set_level(logging.INFO, logger="devcluster")
     stop = asyncio.Event()
     supervising = asyncio.create_task(supervisor.run(stop))
     try:

@@ -25,7 +25,7 @@ import helm_python as helm
 import pytest
 from aiohttp import web
 
-from headwater.devcluster import protobuf
+from devcluster import protobuf
 from tests.fixtures import devcluster as fixtures
 
 Devcluster = fixtures.Devcluster

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from headwater.devcluster import infrastructure
+from devcluster import infrastructure
 from tests.devcluster import test_kubelet as workloads
 from tests.fixtures import devcluster as fixtures
 

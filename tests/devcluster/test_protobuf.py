@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from headwater.devcluster import protobuf
+from devcluster import protobuf
 from tests.devcluster.protobodies import wire
 
 # --- a tiny gogo-style encoder -----------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from headwater.devcluster import protobuf
+from devcluster import protobuf
 from tests.devcluster import test_kubelet as workloads
 from tests.devcluster.protobodies import wire
 from tests.fixtures import devcluster as fixtures

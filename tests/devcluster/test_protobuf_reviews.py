@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from headwater.devcluster import protobuf
+from devcluster import protobuf
 from tests.devcluster.protobodies import capture, wire
 
 FIXTURES = pathlib.Path(capture.__file__).parent

@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from headwater.devcluster import reviews
+from devcluster import reviews
 from tests.devcluster.protobodies import capture, wire
 from tests.fixtures import apihttp
 from tests.fixtures import devcluster as fixtures

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
-from headwater.devcluster import tokens
+from devcluster import tokens
 
 CLAIMS = {"sub": "system:serviceaccount:ns:robot", "aud": ["api"], "exp": 2000, "iat": 1000}
 

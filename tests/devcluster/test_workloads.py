@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from headwater.devcluster import workloads
+from devcluster import workloads
 
 NOW = "2030-01-01T00:00:00Z"
 EARLIER = "2029-01-01T00:00:00Z"

@@ -1,6 +1,6 @@
 """Hand-built Kubernetes protobuf bodies: the wire-format writer the tests share.
 
-Written independently of the decoder under test (``headwater.devcluster.protobuf``)
+Written independently of the decoder under test (``devcluster.protobuf``)
 and of the gnostic encoder, so a test's bytes do not come from the code it
 checks. Fields are written the way client-go's gogo marshaller writes them:
 the caller decides what is present, and ``integer``/``boolean`` write even a

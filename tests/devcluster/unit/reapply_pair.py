@@ -23,8 +23,8 @@ import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from headwater.devcluster import cluster as cluster_mod
-from headwater.devcluster import errors, resources, storage, typeinfo
+from devcluster import cluster as cluster_mod
+from devcluster import errors, resources, storage, typeinfo
 from tests.fixtures import crdbodies
 
 Obj = dict[str, Any]

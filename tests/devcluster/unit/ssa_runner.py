@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from headwater.devcluster import fieldmanager, patches, typeinfo
+from devcluster import fieldmanager, patches, typeinfo
 from tests.devcluster import ssa_cases
 
 KINDS: Mapping[str, tuple[str, str, str, bool]] = {

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from bench import devcluster_bench
-from headwater.devcluster import blockyaml, errors, requests
+from devcluster import blockyaml, errors, requests
 from tests.devcluster.unit import yaml_documents
 
 REPO = pathlib.Path(__file__).resolve().parents[3]

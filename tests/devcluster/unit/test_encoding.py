@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from headwater.devcluster import encoding
+from devcluster import encoding
 
 VALUES: list[Any] = [
     {},

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from headwater.devcluster import fieldmanager, typedvalues, typeinfo
+from devcluster import fieldmanager, typedvalues, typeinfo
 from tests.fixtures import crdbodies
 
 NOW = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from headwater.devcluster import fieldpaths
+from devcluster import fieldpaths
 
 F = fieldpaths.Field
 V = fieldpaths.Value

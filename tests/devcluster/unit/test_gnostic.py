@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from headwater.devcluster import gnostic, openapiv2, resources
+from devcluster import gnostic, openapiv2, resources
 
 Fields = list[tuple[int, int, Any]]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from headwater.devcluster import identities
+from devcluster import identities
 
 UserInfo = identities.UserInfo
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from headwater.devcluster import crds, openapiv2, resources
+from devcluster import crds, openapiv2, resources
 from tests.fixtures import crdbodies
 
 DOCUMENT = openapiv2.document(resources.Registry())

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from headwater.devcluster import patches, typeinfo
+from devcluster import patches, typeinfo
 
 
 @pytest.fixture(scope="module")

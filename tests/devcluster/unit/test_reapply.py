@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from headwater.devcluster import reapply, typeinfo
+from devcluster import reapply, typeinfo
 from tests.devcluster.unit import reapply_pair
 from tests.devcluster.unit.reapply_pair import CONFIGS, NAME, NAMESPACE, Obj, Pair
 

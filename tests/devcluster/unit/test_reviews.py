@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from headwater.devcluster import errors, identities, resources, reviews
+from devcluster import errors, identities, resources, reviews
 
 REGISTRY = resources.Registry()
 AUTHZ = "authorization.k8s.io/v1"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from headwater.devcluster import typeinfo
+from devcluster import typeinfo
 from tests.devcluster import ssa_cases
 from tests.devcluster.unit import ssa_runner
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from headwater.devcluster import customs
+from devcluster import customs
 
 Obj = dict[str, Any]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from headwater.devcluster import typeinfo
+from devcluster import typeinfo
 from tests.fixtures import crdbodies
 
 
