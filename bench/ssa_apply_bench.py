@@ -37,8 +37,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from devcluster import cluster as cluster_mod
-    from devcluster import resources
+    from devcluster.registry import cluster as cluster_mod
+    from devcluster.schemas import resources
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 ANNOTATION = "bench.headwater.dev/iteration"
@@ -57,8 +57,9 @@ def _deployment() -> dict[str, Any]:
 
 def _cluster(**options: Any) -> tuple[cluster_mod.Cluster, resources.Resource]:
     """An in-memory ``Cluster`` (built-in types) with namespace ``bench``, and its Deployments."""
-    from devcluster import cluster as cluster_mod
-    from devcluster import storage, typeinfo
+    from devcluster.registry import cluster as cluster_mod
+    from devcluster.storage import storage
+    from devcluster.structuredmerge import typeinfo
 
     cluster = cluster_mod.Cluster(
         store=storage.MemoryStorage(), catalog=typeinfo.load_builtin(), **options
@@ -76,7 +77,7 @@ def _cluster(**options: Any) -> tuple[cluster_mod.Cluster, resources.Resource]:
 def measure(*, applies: int, fast: bool | None) -> dict[str, float]:
     """µs per apply: changed and unchanged. ``fast`` None: the code has no such switch
     (nor ``WriteOptions.raw_body``)."""
-    from devcluster import cluster as cluster_mod
+    from devcluster.registry import cluster as cluster_mod
 
     options: dict[str, Any] = {} if fast is None else {"fast_reapply": fast}
     cluster, deployments = _cluster(**options)
@@ -120,14 +121,11 @@ def components(*, new: bool) -> dict[str, float]:
     import datetime
     import timeit
 
-    from devcluster import cluster as cluster_mod
-    from devcluster import (
-        defaults,
-        fieldmanager,
-        managedfields,
-        typedvalues,
-        validation,
-    )
+    from devcluster.fieldmanager import fieldmanager
+    from devcluster.registry import cluster as cluster_mod
+    from devcluster.registry import defaults
+    from devcluster.schemas import validation
+    from devcluster.structuredmerge import managedfields, typedvalues
 
     cluster, deployments = _cluster()
     previous = _deployment()
@@ -157,7 +155,7 @@ def components(*, new: bool) -> dict[str, float]:
     }
     calls: dict[str, Any]
     if new:
-        from devcluster import applycache, reapply
+        from devcluster.fieldmanager import applycache, reapply
 
         cache = applycache.DecodedEntries()
         entries = cache.of(stored)

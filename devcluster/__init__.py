@@ -3,32 +3,29 @@
 A server, not a controller: it imports nothing from ``shared.runtime`` or
 ``controllers`` (only ``shared.api`` for CRD structural checks and CEL rules).
 Real clients (kubectl, Helm's client-go, kubernetes-asyncio) are the judges of
-its faithfulness.
+its faithfulness. Installed with the ``headwater[devcluster]`` extra; the
+controllers' image leaves it out.
 
-Layers, from the wire inwards:
+Sub-packages, split as Kubernetes splits the same domain, from the wire
+inwards; each imports only from those below it (an import-linter ``layers``
+contract):
 
-- ``__main__`` (CLI), ``server`` (aiohttp app, routing, lifecycle),
-  ``kubeconfig`` (kubeconfig file, TLS material), ``logs`` (the log format of
-  both processes);
-- ``handlers`` (REST verbs), ``watch_stream`` (watch responses), ``requests``
-  (paths, queries, body decoding; ``protobuf`` for client-go bodies),
-  ``discovery``, ``openapi`` (v3) and ``openapiv2`` (``gnostic`` for its
-  protobuf form), ``tables``, ``scaling``;
-- ``cluster`` (state and the write pipeline), ``strategies`` (its pure rules),
-  ``crds`` and ``customs``
-  (CustomResourceDefinitions and custom objects), ``validation`` and
-  ``defaults`` (built-in kinds), ``objects``, ``selectors``, ``jsonpaths``,
-  ``errors`` (Status bodies);
-- pure patch/apply machinery: ``patches``, ``fieldmanager``, ``typeinfo`` and
-  its helpers;
-- storage: ``storage`` (memory / SQLite behind one interface), ``watching``
-  (change events), ``resources`` and ``schemas`` (what is served, from
-  kubernetes-validate);
-- the controller manager, a child process of the server and a client of its
-  HTTP API, as kube-controller-manager is of kube-apiserver:
-  ``controllerprocess`` (the server's side: start, supervise, stop; the
-  command line and stdin protocol), ``controllermanager`` (the child's entry
-  point), ``kubelet``, ``infrastructure``, ``collector`` and their
-  ``apiclient`` (informers, work queues), ``workloads``. The server imports
-  none of these but ``controllerprocess``.
+- ``server`` — the aiohttp application, lifecycle, kubeconfig; ``__main__``
+  is ``python -m devcluster``;
+- ``auth`` — identities and impersonation, TokenRequest, access reviews;
+- ``endpoints`` — REST handlers, watch streams, tables, discovery, OpenAPI;
+  beside it ``controllers`` — the controller-manager child process (simulated
+  kubelet, workloads, infrastructure, garbage collector), a client of the
+  server's HTTP API only;
+- ``registry`` — the cluster state and its write pipeline, strategies,
+  services, scale, defaults;
+- ``apiextensions`` — CRDs, custom resources, CEL rules;
+- ``schemas`` (built-in schemas, served resources, decoding checks),
+  ``storage`` (the store, the watch cache), ``fieldmanager`` (server-side
+  apply) and ``patching`` (merge, JSON and strategic merge patches), which
+  are independent of each other;
+- ``structuredmerge`` — type information, field paths, typed values,
+  managedFields;
+- ``serializers`` — JSON, YAML and protobuf bodies;
+- ``machinery`` — objects, errors, selectors, JSONPath, log format.
 """

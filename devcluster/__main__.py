@@ -12,7 +12,8 @@ import asyncio
 import pathlib
 import signal
 
-from devcluster import logs, server
+from devcluster.machinery import logs
+from devcluster.server import server
 
 
 def parse_args(argv: list[str] | None = None) -> server.Settings:
