@@ -76,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _devcluster(argv: list[str]) -> int:
-    # NB: imported here so that every other command starts without the server's modules.
+    # NB: imported here so that every other command starts without the server's
+    # modules, and works where the devcluster extra is not installed (the
+    # controllers' image).
     from devcluster import __main__ as devcluster_main
 
     devcluster_main.main(argv)
