@@ -41,7 +41,7 @@ system-packages:
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared controllers headwater tests
+	$(BIN)/mypy shared controllers headwater devcluster tests bench
 	$(BIN)/lint-imports
 
 test: setup lint

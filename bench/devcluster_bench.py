@@ -12,7 +12,7 @@
 4. Resident memory (VmRSS) of the server process holding those ConfigMaps
    (the target), and of the server plus its controller-manager child.
 
-The server is started as ``python -m headwater.devcluster`` on a free
+The server is started as ``python -m devcluster`` on a free
 127.0.0.1 port (in-memory store, its controller-manager child running as
 usual) and stopped by PID. Usage::
 
@@ -138,7 +138,7 @@ def devcluster(directory: pathlib.Path) -> Iterator[Server]:
     kubeconfig = directory / "kubeconfig"
     child = devprocesses.spawn(
         "devcluster",
-        [sys.executable, "-m", "headwater.devcluster", "--host", "127.0.0.1",
+        [sys.executable, "-m", "devcluster", "--host", "127.0.0.1",
          "--port", str(port), "--kubeconfig", str(kubeconfig)],
         log=directory / "devcluster.log",
         cwd=REPO,

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import importlib
 import json
 import os
 import pathlib
@@ -33,15 +34,56 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from headwater.devcluster import cluster as cluster_mod
-    from headwater.devcluster import resources
+    from devcluster.registry import cluster as cluster_mod
+    from devcluster.schemas import resources
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 ANNOTATION = "bench.headwater.dev/iteration"
+# The devcluster modules the baseline modes import, as ``<sub-package>.<module>``.
+BASELINE_MODULES = (
+    "registry.cluster",
+    "registry.defaults",
+    "schemas.resources",
+    "schemas.validation",
+    "storage.storage",
+    "structuredmerge.managedfields",
+    "structuredmerge.typedvalues",
+    "structuredmerge.typeinfo",
+    "fieldmanager.fieldmanager",
+)
+
+
+def _alias_flat_devcluster() -> None:
+    """Let a baseline from before the split answer to ``devcluster.<sub-package>.<module>``.
+
+    Until the devcluster was split into sub-packages it was one flat package,
+    ``headwater.devcluster``; the modules this benchmark imports kept their names,
+    so aliasing them lets one code path measure both trees. A baseline that
+    already has the split (no ``headwater.devcluster``) is left alone.
+    """
+    try:
+        importlib.import_module("headwater.devcluster")
+    except ModuleNotFoundError:
+        return
+    root = types.ModuleType("devcluster")
+    root.__path__ = []
+    sys.modules["devcluster"] = root
+    for dotted in BASELINE_MODULES:
+        package_name, name = dotted.split(".")
+        package = sys.modules.get(f"devcluster.{package_name}")
+        if package is None:
+            package = types.ModuleType(f"devcluster.{package_name}")
+            package.__path__ = []
+            sys.modules[package.__name__] = package
+            setattr(root, package_name, package)
+        module = importlib.import_module(f"headwater.devcluster.{name}")
+        sys.modules[f"devcluster.{dotted}"] = module
+        setattr(package, name, module)
 
 
 def _deployment() -> dict[str, Any]:
@@ -57,8 +99,9 @@ def _deployment() -> dict[str, Any]:
 
 def _cluster(**options: Any) -> tuple[cluster_mod.Cluster, resources.Resource]:
     """An in-memory ``Cluster`` (built-in types) with namespace ``bench``, and its Deployments."""
-    from headwater.devcluster import cluster as cluster_mod
-    from headwater.devcluster import storage, typeinfo
+    from devcluster.registry import cluster as cluster_mod
+    from devcluster.storage import storage
+    from devcluster.structuredmerge import typeinfo
 
     cluster = cluster_mod.Cluster(
         store=storage.MemoryStorage(), catalog=typeinfo.load_builtin(), **options
@@ -76,7 +119,7 @@ def _cluster(**options: Any) -> tuple[cluster_mod.Cluster, resources.Resource]:
 def measure(*, applies: int, fast: bool | None) -> dict[str, float]:
     """µs per apply: changed and unchanged. ``fast`` None: the code has no such switch
     (nor ``WriteOptions.raw_body``)."""
-    from headwater.devcluster import cluster as cluster_mod
+    from devcluster.registry import cluster as cluster_mod
 
     options: dict[str, Any] = {} if fast is None else {"fast_reapply": fast}
     cluster, deployments = _cluster(**options)
@@ -120,14 +163,11 @@ def components(*, new: bool) -> dict[str, float]:
     import datetime
     import timeit
 
-    from headwater.devcluster import cluster as cluster_mod
-    from headwater.devcluster import (
-        defaults,
-        fieldmanager,
-        managedfields,
-        typedvalues,
-        validation,
-    )
+    from devcluster.fieldmanager import fieldmanager
+    from devcluster.registry import cluster as cluster_mod
+    from devcluster.registry import defaults
+    from devcluster.schemas import validation
+    from devcluster.structuredmerge import managedfields, typedvalues
 
     cluster, deployments = _cluster()
     previous = _deployment()
@@ -157,7 +197,7 @@ def components(*, new: bool) -> dict[str, float]:
     }
     calls: dict[str, Any]
     if new:
-        from headwater.devcluster import applycache, reapply
+        from devcluster.fieldmanager import applycache, reapply
 
         cache = applycache.DecodedEntries()
         entries = cache.of(stored)
@@ -201,6 +241,8 @@ def components(*, new: bool) -> dict[str, float]:
 
 
 def _inner(arguments: argparse.Namespace) -> None:
+    if arguments.inner.endswith("baseline"):
+        _alias_flat_devcluster()
     if arguments.inner.startswith("components"):
         print(json.dumps(components(new=arguments.inner == "components")))
         return
@@ -248,8 +290,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ssa-apply-bench-") as scratch:
         old_tree = pathlib.Path(scratch)
         if arguments.baseline is not None:
+            # NB: before the split the devcluster lived under headwater/.
+            trees = subprocess.run(
+                ["git", "ls-tree", "--name-only", arguments.baseline, "headwater", "devcluster"],
+                cwd=REPO,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.split()
             archive = subprocess.run(
-                ["git", "archive", arguments.baseline, "headwater"],
+                ["git", "archive", arguments.baseline, *trees],
                 cwd=REPO,
                 check=True,
                 capture_output=True,

@@ -29,7 +29,9 @@ from typing import Any
 import yaml
 
 from bench import devcluster_bench
-from headwater.devcluster import blockyaml, objects, requests
+from devcluster.endpoints import requests
+from devcluster.machinery import objects
+from devcluster.serializers import blockyaml
 
 CONTENT_TYPE = "application/apply-patch+yaml"
 

@@ -283,7 +283,7 @@ def _start(supervisor: Supervisor, *, simulate_delay: float, timeout: float) -> 
     api = f"http://127.0.0.1:{ports['api']}"
     cluster = supervisor.spawn(
         "devcluster",
-        [python, "-m", "headwater.devcluster", "--host", "127.0.0.1", "--port", str(ports["api"]),
+        [python, "-m", "devcluster", "--host", "127.0.0.1", "--port", str(ports["api"]),
          "--kubeconfig", str(layout.kubeconfig), "--data-dir", str(layout.data),
          "--simulate-delay", str(simulate_delay)],
         address=api,

@@ -76,8 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _devcluster(argv: list[str]) -> int:
-    # NB: imported here so that every other command starts without the server's modules.
-    from headwater.devcluster import __main__ as devcluster_main
+    # NB: imported here so that every other command starts without the server's
+    # modules, and works where the devcluster extra is not installed (the
+    # controllers' image).
+    from devcluster import __main__ as devcluster_main
 
     devcluster_main.main(argv)
     return 0
