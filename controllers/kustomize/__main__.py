@@ -23,7 +23,7 @@ import aiohttp
 from controllers.kustomize.kustomization import reconciler
 from shared.api import kustomize
 from shared.kube import errors, resourcemanager
-from shared.runtime import informers, logging, manager, options
+from shared.runtime import informers, logging, manager, options, scratch
 
 CONTROLLER_NAME = "kustomize-controller"
 SOURCE_KINDS = {
@@ -146,6 +146,7 @@ async def _setup(
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.configure(level=args.log_level, encoding=args.log_encoding)
+    scratch.claim(CONTROLLER_NAME)
     return asyncio.run(run(args))
 
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from controllers.source.gitrepository import reconciler
 from shared.api import meta, source
-from shared.artifacts import serving, storage
-from shared.runtime import informers, logging, manager, options
+from shared.artifacts import extracting, serving, storage
+from shared.runtime import informers, logging, manager, options, scratch
 
 CONTROLLER_NAME = "source-controller"
 INCLUDES_INDEX = "includes"
@@ -54,6 +54,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=2,
         help="how many superseded artifacts are kept at most",
     )
+    parser.add_argument(
+        "--artifact-max-size",
+        type=options.parse_size,
+        default=extracting.DEFAULT_MAX_TOTAL_SIZE,
+        help="the largest total size of the files in an artifact, before compression "
+        "(bytes or a quantity such as 100Mi); 0 means no limit (default 100Mi)",
+    )
     return parser.parse_args(argv)
 
 
@@ -70,7 +77,11 @@ async def run(args: argparse.Namespace) -> int:
         retention=storage.RetentionPolicy(
             ttl=datetime.timedelta(seconds=ttl), records=args.artifact_retention_records
         ),
+        max_artifact_size=args.artifact_max_size or None,
     )
+    removed = await store.remove_partial_files()
+    if removed:
+        logging.get_logger().info("removed partial storage files", files=removed)
     return await manager.run_process(
         opts,
         name=CONTROLLER_NAME,
@@ -124,6 +135,7 @@ def _included_keys(obj: dict[str, Any]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.configure(level=args.log_level, encoding=args.log_encoding)
+    scratch.claim(CONTROLLER_NAME)
     os.makedirs(args.storage_path, exist_ok=True)
     return asyncio.run(run(args))
 

@@ -51,6 +51,30 @@ def _duration(value: str) -> float:
         raise argparse.ArgumentTypeError(str(error)) from error
 
 
+_SIZE_SUFFIXES = {
+    "": 1,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+}
+
+
+def parse_size(value: str) -> int:
+    """A byte count: a plain integer or a Kubernetes quantity (``100Mi``, ``1G``)."""
+    number = value.rstrip("kMGTi")
+    suffix = value[len(number) :]
+    if suffix not in _SIZE_SUFFIXES or not number.isdigit():
+        raise argparse.ArgumentTypeError(
+            f"invalid size {value!r}: want bytes or a number with Ki, Mi, Gi, Ti, k, M, G or T"
+        )
+    return int(number) * _SIZE_SUFFIXES[suffix]
+
+
 def parse_bool(value: str) -> bool:
     """A Go-style boolean flag value (true/false/1/0/yes/no)."""
     lowered = value.lower()

@@ -61,3 +61,17 @@ def test_bad_duration_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> No
 )
 def test_listen_addresses(addr: str, split: tuple[str, int]) -> None:
     assert options.split_addr(addr) == split
+
+
+@pytest.mark.parametrize(
+    ("value", "size"),
+    [("0", 0), ("1048576", 1 << 20), ("100Mi", 100 << 20), ("2Gi", 2 << 30), ("5k", 5000)],
+)
+def test_parse_size_takes_bytes_and_quantities(value: str, size: int) -> None:
+    assert options.parse_size(value) == size
+
+
+@pytest.mark.parametrize("value", ["", "Mi", "-1", "1.5Gi", "10MB", "10mi"])
+def test_parse_size_refuses_anything_else(value: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="invalid size"):
+        options.parse_size(value)
