@@ -22,6 +22,7 @@ import aiohttp
 
 from controllers.kustomize.kustomization import reconciler
 from shared.api import kustomize
+from shared.artifacts import extracting
 from shared.kube import errors, resourcemanager
 from shared.runtime import informers, logging, manager, options, scratch
 
@@ -52,6 +53,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--default-decryption-service-account",
         default="",
         help="service account used for decryption when a Kustomization names none",
+    )
+    parser.add_argument(
+        "--artifact-max-size",
+        type=options.parse_size,
+        default=extracting.DEFAULT_MAX_TOTAL_SIZE,
+        help="the largest total size of the files in a source artifact, enforced while "
+        "it downloads and extracts (bytes or a quantity such as 100Mi; default 100Mi)",
     )
     return parser.parse_args(argv)
 
@@ -126,6 +134,7 @@ async def _setup(
                 default_decryption_service_account=args.default_decryption_service_account,
                 kubectl=_kubectl(),
                 concurrent_ssa=args.concurrent_ssa,
+                artifact_max_size=args.artifact_max_size,
             ),
         )
     )

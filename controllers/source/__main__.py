@@ -59,7 +59,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=options.parse_size,
         default=extracting.DEFAULT_MAX_TOTAL_SIZE,
         help="the largest total size of the files in an artifact, before compression "
-        "(bytes or a quantity such as 100Mi); 0 means no limit (default 100Mi)",
+        "(bytes or a quantity such as 100Mi; default 100Mi)",
     )
     return parser.parse_args(argv)
 
@@ -77,7 +77,7 @@ async def run(args: argparse.Namespace) -> int:
         retention=storage.RetentionPolicy(
             ttl=datetime.timedelta(seconds=ttl), records=args.artifact_retention_records
         ),
-        max_artifact_size=args.artifact_max_size or None,
+        max_artifact_size=args.artifact_max_size,
     )
     removed = await store.remove_partial_files()
     if removed:

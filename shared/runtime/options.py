@@ -65,12 +65,13 @@ _SIZE_SUFFIXES = {
 
 
 def parse_size(value: str) -> int:
-    """A byte count: a plain integer or a Kubernetes quantity (``100Mi``, ``1G``)."""
+    """A positive byte count: an integer or a Kubernetes quantity (``100Mi``, ``1G``)."""
     number = value.rstrip("kMGTi")
     suffix = value[len(number) :]
-    if suffix not in _SIZE_SUFFIXES or not number.isdigit():
+    if suffix not in _SIZE_SUFFIXES or not number.isdigit() or int(number) == 0:
         raise argparse.ArgumentTypeError(
-            f"invalid size {value!r}: want bytes or a number with Ki, Mi, Gi, Ti, k, M, G or T"
+            f"invalid size {value!r}: want a positive number of bytes, "
+            "or one with Ki, Mi, Gi, Ti, k, M, G or T"
         )
     return int(number) * _SIZE_SUFFIXES[suffix]
 

@@ -65,13 +65,13 @@ def test_listen_addresses(addr: str, split: tuple[str, int]) -> None:
 
 @pytest.mark.parametrize(
     ("value", "size"),
-    [("0", 0), ("1048576", 1 << 20), ("100Mi", 100 << 20), ("2Gi", 2 << 30), ("5k", 5000)],
+    [("1", 1), ("1048576", 1 << 20), ("100Mi", 100 << 20), ("2Gi", 2 << 30), ("5k", 5000)],
 )
 def test_parse_size_takes_bytes_and_quantities(value: str, size: int) -> None:
     assert options.parse_size(value) == size
 
 
-@pytest.mark.parametrize("value", ["", "Mi", "-1", "1.5Gi", "10MB", "10mi"])
+@pytest.mark.parametrize("value", ["", "0", "0Mi", "Mi", "-1", "1.5Gi", "10MB", "10mi"])
 def test_parse_size_refuses_anything_else(value: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="invalid size"):
         options.parse_size(value)
