@@ -22,7 +22,6 @@ import aiohttp
 
 from controllers.kustomize.kustomization import reconciler
 from shared.api import kustomize
-from shared.artifacts import extracting
 from shared.kube import errors, resourcemanager
 from shared.runtime import informers, logging, manager, options, scratch
 
@@ -54,12 +53,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default="",
         help="service account used for decryption when a Kustomization names none",
     )
-    parser.add_argument(
-        "--artifact-max-size",
-        type=options.parse_size,
-        default=extracting.DEFAULT_MAX_TOTAL_SIZE,
+    options.add_artifact_max_size_flag(
+        parser,
         help="the largest total size of the files in a source artifact, enforced while "
-        "it downloads and extracts (bytes or a quantity such as 100Mi; default 100Mi)",
+        "it downloads and extracts",
     )
     return parser.parse_args(argv)
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from controllers.source.gitrepository import reconciler
 from shared.api import meta, source
-from shared.artifacts import extracting, serving, storage
+from shared.artifacts import serving, storage
 from shared.runtime import informers, logging, manager, options, scratch
 
 CONTROLLER_NAME = "source-controller"
@@ -54,12 +54,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=2,
         help="how many superseded artifacts are kept at most",
     )
-    parser.add_argument(
-        "--artifact-max-size",
-        type=options.parse_size,
-        default=extracting.DEFAULT_MAX_TOTAL_SIZE,
-        help="the largest total size of the files in an artifact, before compression "
-        "(bytes or a quantity such as 100Mi; default 100Mi)",
+    options.add_artifact_max_size_flag(
+        parser, help="the largest total size of the files in an artifact, before compression"
     )
     return parser.parse_args(argv)
 

@@ -13,6 +13,7 @@ import os
 import socket
 
 from shared.api import meta
+from shared.artifacts import extracting
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -74,6 +75,20 @@ def parse_size(value: str) -> int:
             "or one with Ki, Mi, Gi, Ti, k, M, G or T"
         )
     return int(number) * _SIZE_SUFFIXES[suffix]
+
+
+def add_artifact_max_size_flag(parser: argparse.ArgumentParser, *, help: str) -> None:
+    """``--artifact-max-size``: one name and one default for the source and its consumers.
+
+    The default is the extraction limit consumers apply (100Mi), so what the
+    source accepts, a consumer with default flags accepts too.
+    """
+    parser.add_argument(
+        "--artifact-max-size",
+        type=parse_size,
+        default=extracting.DEFAULT_MAX_TOTAL_SIZE,
+        help=f"{help} (bytes or a quantity such as 100Mi; default 100Mi)",
+    )
 
 
 def parse_bool(value: str) -> bool:
