@@ -2,8 +2,10 @@
 
 Contract: ``scan(path)`` reads the pack at ``path`` once, front to back, and
 returns one ``Entry`` per object: where it starts, its pack type, its delta
-base and, for a whole (non-delta) blob, its object id and a ``PackedBlob``
-that can inflate it again later. Inflating happens in chunks of at most
+base and, for a whole (non-delta) blob, its object id and its content: a
+dulwich ``Blob`` for one of at most ``INLINE_LIMIT`` bytes (inflated once,
+here), else a ``PackedBlob`` that can inflate it again later. Inflating
+happens in chunks of at most
 ``_OUT_CHUNK`` bytes, so scanning a pack holding a 500 MB blob costs a few
 MiB whatever the blob's size. ``PackedBlob.chunks`` streams the blob's
 content from the pack when the work tree is written; ``PackedBlob.read``
@@ -43,6 +45,9 @@ _ID_LENGTH: Final = 20
 _READ_SIZE: Final = 1 << 20
 _IN_CHUNK: Final = 1 << 16
 _OUT_CHUNK: Final = 1 << 20
+INLINE_LIMIT: Final = 64 * 1024
+"""Blobs up to this size are kept inflated: re-reading each small file from
+the pack would cost an open and a second inflate per file."""
 _ZLIB_SLACK: Final = 64
 """Input fed beyond an entry's size on the first try: zlib's framing fits in it."""
 
@@ -95,8 +100,8 @@ class Entry:
     delta_base: int | bytes | None
     """For OFS_DELTA the distance back to the base's offset, for REF_DELTA the
     base's raw id, None otherwise (dulwich's ``UnpackedObject.delta_base``)."""
-    blob: PackedBlob | None
-    """Set for a whole blob: where its content can be inflated from."""
+    blob: PackedBlob | dulwich.objects.Blob | None
+    """Set for a whole blob: its content, or where it can be inflated from."""
     blob_id: dulwich.objects.ObjectID | None
     """The hex object id of a whole blob, None for every other entry."""
 
@@ -150,16 +155,24 @@ def _scan_entry(source: _Source, path: pathlib.Path) -> Entry:
             offset=offset, type_num=type_num, delta_base=delta_base, blob=None, blob_id=None
         )
     hasher = hashlib.sha1(b"blob %d\0" % size, usedforsecurity=False)
-    _inflate_entry(source, size, sink=hasher.update)
-    return Entry(
-        offset=offset,
-        type_num=type_num,
-        delta_base=None,
-        blob=PackedBlob(
+    chunks: list[bytes] = []
+
+    def sink(piece: bytes) -> None:
+        hasher.update(piece)
+        if size <= INLINE_LIMIT:
+            chunks.append(piece)
+
+    _inflate_entry(source, size, sink=sink)
+    blob_id = dulwich.objects.ObjectID(hasher.hexdigest().encode("ascii"))
+    blob: PackedBlob | dulwich.objects.Blob
+    if size <= INLINE_LIMIT:
+        blob = dulwich.objects.Blob()
+        blob.set_raw_chunks(chunks, blob_id)
+    else:
+        blob = PackedBlob(
             pack=path, offset=data_offset, deflated=source.offset - data_offset, size=size
-        ),
-        blob_id=dulwich.objects.ObjectID(hasher.hexdigest().encode("ascii")),
-    )
+        )
+    return Entry(offset=offset, type_num=type_num, delta_base=None, blob=blob, blob_id=blob_id)
 
 
 def _inflate_entry(source: _Source, size: int, *, sink: Callable[[bytes], object] | None) -> None:
