@@ -2,15 +2,14 @@
 
 Contract: ``scan(path)`` reads the pack at ``path`` once, front to back, and
 returns one ``Entry`` per object: where it starts, its pack type, its delta
-base and, for a whole (non-delta) blob, its object id and its content: a
+base and, for a whole (non-delta) blob, its object id and its content — a
 dulwich ``Blob`` for one of at most ``INLINE_LIMIT`` bytes (inflated once,
-here), else a ``PackedBlob`` that can inflate it again later. Inflating
-happens in chunks of at most
-``_OUT_CHUNK`` bytes, so scanning a pack holding a 500 MB blob costs a few
-MiB whatever the blob's size. ``PackedBlob.chunks`` streams the blob's
-content from the pack when the work tree is written; ``PackedBlob.read``
-returns a small one whole (``.gitmodules``, a symlink's target) and refuses
-one over its ``limit``.
+here), else a ``PackedBlob`` that inflates it again later. Inflating happens
+in pieces of at most ``_OUT_CHUNK`` bytes, so scanning a pack holding a
+500 MB blob costs a few MiB. ``PackedBlob.chunks`` streams a blob's content
+from the pack while the work tree is written; ``PackedBlob.read`` returns a
+small one whole (``.gitmodules``, a symlink's target) and refuses one over
+its ``limit``.
 
 Malformed packs (bad signature, truncated entry, an entry inflating to a size
 other than its header says, trailing garbage) raise ``PackFormatError``.
