@@ -23,8 +23,9 @@ import aiohttp
 
 from controllers.kustomize.kustomization import reconciler
 from shared.api import kustomize
+from shared.artifacts import extracting
 from shared.kube import errors, resourcemanager
-from shared.runtime import informers, logging, manager, options
+from shared.runtime import informers, logging, manager, options, scratch
 
 CONTROLLER_NAME = "kustomize-controller"
 SOURCE_KINDS = {
@@ -47,6 +48,11 @@ class Flags:
     concurrent_ssa: int = options.flag("objects applied concurrently per reconcile", default=4)
     default_decryption_service_account: str = options.flag(
         "service account used for decryption when a Kustomization names none", default=""
+    )
+    artifact_max_size: int = options.artifact_max_size_flag(
+        "the largest total size of the files in a source artifact, enforced while "
+        "it downloads and extracts",
+        default=extracting.DEFAULT_MAX_TOTAL_SIZE,
     )
 
 
@@ -125,6 +131,7 @@ async def _setup(mgr: manager.Manager, *, flags: Flags, session: aiohttp.ClientS
                 default_decryption_service_account=flags.default_decryption_service_account,
                 kubectl=_kubectl(),
                 concurrent_ssa=flags.concurrent_ssa,
+                artifact_max_size=flags.artifact_max_size,
             ),
         )
     )
@@ -145,6 +152,7 @@ async def _setup(mgr: manager.Manager, *, flags: Flags, session: aiohttp.ClientS
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.configure(level=args.log_level, encoding=args.log_encoding)
+    scratch.claim(CONTROLLER_NAME)
     return asyncio.run(run(args))
 
 

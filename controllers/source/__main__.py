@@ -20,8 +20,8 @@ from typing import Any
 
 from controllers.source.gitrepository import reconciler
 from shared.api import meta, source
-from shared.artifacts import serving, storage
-from shared.runtime import informers, logging, manager, options
+from shared.artifacts import extracting, serving, storage
+from shared.runtime import informers, logging, manager, options, scratch
 
 CONTROLLER_NAME = "source-controller"
 INCLUDES_INDEX = "includes"
@@ -71,6 +71,10 @@ class Flags:
     artifact_retention_records: int = options.flag(
         "how many superseded artifacts are kept at most", default=2
     )
+    artifact_max_size: int = options.artifact_max_size_flag(
+        "the largest total size of the files in an artifact, before compression",
+        default=extracting.DEFAULT_MAX_TOTAL_SIZE,
+    )
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -94,7 +98,11 @@ async def run(args: argparse.Namespace) -> int:
         retention=storage.RetentionPolicy(
             ttl=datetime.timedelta(seconds=ttl), records=flags.artifact_retention_records
         ),
+        max_artifact_size=flags.artifact_max_size,
     )
+    removed = await store.remove_partial_files()
+    if removed:
+        logging.get_logger().info("removed partial storage files", files=removed)
     return await manager.run_process(
         opts,
         name=CONTROLLER_NAME,
@@ -164,6 +172,7 @@ def _included_keys(obj: dict[str, Any]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.configure(level=args.log_level, encoding=args.log_encoding)
+    scratch.claim(CONTROLLER_NAME)
     os.makedirs(args.storage_path, exist_ok=True)
     return asyncio.run(run(args))
 

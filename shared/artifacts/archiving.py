@@ -15,6 +15,11 @@ trees have equal digests regardless of the machine, clock, owner or umask:
 - the gzip header has no file name and mtime 0; compression level 6 (zlib's
   and Go's default).
 
+``max_size`` bounds the total size of the files archived (their content,
+before compression: what a consumer extracts). Past it, the walk goes on
+only to stat the remaining files, so the ArchiveLimitError names the whole
+size and the limit; nothing more is read.
+
 The ``exclude`` filter receives each relative path and whether it is a
 directory; an excluded directory is not descended into. ``write_archive`` is
 synchronous and CPU-bound: async callers run it in a thread
@@ -73,11 +78,13 @@ def write_archive(
     target: IO[bytes],
     *,
     exclude: PathFilter | None = None,
+    max_size: int | None = None,
 ) -> ArchiveResult:
     """Write the tar.gz of ``source`` to ``target`` (which stays open) and digest it.
 
     Raises ArchiveError when ``source`` is not a directory or a file cannot be
-    read or changes size while being archived.
+    read or changes size while being archived, ArchiveLimitError when its
+    files total more than ``max_size`` bytes.
     """
     root = os.fspath(source)
     if not os.path.isdir(root):
@@ -87,7 +94,16 @@ def write_archive(
     try:
         with _GzipPipe(digester) as compressed:
             writer = _TarWriter(compressed)
-            for entry in _walk(root, exclude):
+            entries = _walk(root, exclude)
+            content = 0
+            for entry in entries:
+                content += entry.size
+                if max_size is not None and content > max_size:
+                    content += sum(rest.size for rest in entries)
+                    raise errors.ArchiveLimitError(
+                        f"the files to archive total {content} bytes, over the maximum "
+                        f"artifact size of {max_size} bytes"
+                    )
                 if entry.is_dir:
                     writer.add_directory(entry.relative)
                     directories += 1

@@ -72,7 +72,7 @@ class UnsafeArchiveError(ArchiveError):
 
 
 class ArchiveLimitError(ArchiveError):
-    """Extraction stopped because the archive exceeds a size or count limit."""
+    """An archive being written or extracted exceeds a size or count limit."""
 
 
 class FetchError(ArtifactError):

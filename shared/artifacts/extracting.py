@@ -42,6 +42,7 @@ DEFAULT_MAX_FILES: Final = 50_000
 _HEADER_ALLOWANCE: Final = 1536
 """Decompressed bytes allowed per member beyond its content (headers, padding)."""
 _COPY_CHUNK: Final = 1 << 20
+_GZIP_FRAMING: Final = 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +51,16 @@ class Limits:
 
     max_total_size: int = DEFAULT_MAX_TOTAL_SIZE
     max_files: int = DEFAULT_MAX_FILES
+
+    @property
+    def max_stream_size(self) -> int:
+        """The decompressed tar stream's bound: content plus headers and padding per entry."""
+        return self.max_total_size + _HEADER_ALLOWANCE * (self.max_files + 8)
+
+    @property
+    def max_download_size(self) -> int:
+        """The compressed archive's bound: the stream plus gzip's worst-case growth."""
+        return self.max_stream_size + self.max_stream_size // 1000 + _GZIP_FRAMING
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,8 +87,7 @@ def extract(
         if any(target.iterdir()):
             raise errors.ArchiveError(f"extraction target {target} is not empty")
         with open(archive, "rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as decompressed:
-            budget = limits.max_total_size + _HEADER_ALLOWANCE * (limits.max_files + 8)
-            bounded = _BoundedReader(decompressed, budget=budget, limits=limits)
+            bounded = _BoundedReader(decompressed, budget=limits.max_stream_size, limits=limits)
             with tarfile.open(fileobj=bounded, mode="r|", encoding="utf-8") as members:  # type: ignore[call-overload]
                 return _Extractor(pathlib.Path(os.path.realpath(target)), limits).run(members)
     except (tarfile.TarError, zlib.error, EOFError, gzip.BadGzipFile) as exc:

@@ -176,9 +176,9 @@ async def fetched(
 ) -> AsyncIterator[pathlib.Path]:
     """Download, verify and extract the artifact; yield the extracted directory.
 
-    The download is limited to the extraction's total size (a compressed
-    archive is never larger than its content plus headers in practice, and
-    an attacker's is refused early). Everything lives under one temporary
+    The download is limited to what an archive within ``limits`` can weigh
+    compressed (``Limits.max_download_size``), so an oversize one is refused
+    while it streams, before it is extracted. Everything lives under one temporary
     directory (in ``temp_root`` when given) removed on exit.
     """
     limits = limits or extracting.Limits()
@@ -192,7 +192,7 @@ async def fetched(
             url,
             archive,
             expected_digest=digest,
-            max_size=limits.max_total_size,
+            max_size=limits.max_download_size,
             retry=retry,
         )
         tree = workspace / "tree"

@@ -19,6 +19,8 @@ and ``--artifact-retention-records`` (default 2): the current artifact is
 always kept; any other file older than the TTL is deleted, and the oldest
 others are deleted until at most ``records`` files remain (the current one
 counted). Temporaries untouched for longer than the TTL are deleted too.
+``remove_partial_files`` deletes every temporary at once, at process start:
+what a crash left mid-write, in each object directory whose lock is free.
 
 Blocking filesystem work runs in threads (``asyncio.to_thread``) so the
 event loop never waits on disk, gzip or hashing.
@@ -79,7 +81,10 @@ class Storage:
     """One storage root and the address its files are served from.
 
     ``advertised_address`` is ``--storage-adv-addr``: ``host:port`` (the URL
-    gets ``http://``) or a full ``http(s)://`` base URL.
+    gets ``http://``) or a full ``http(s)://`` base URL. ``max_artifact_size``
+    is ``--artifact-max-size``: ``archive`` refuses a tree whose files total
+    more (ArchiveLimitError), so no consumer is handed an artifact too large
+    for it; None means no limit.
     """
 
     def __init__(
@@ -88,12 +93,14 @@ class Storage:
         *,
         advertised_address: str,
         retention: RetentionPolicy | None = None,
+        max_artifact_size: int | None = None,
         lock_timeout: datetime.timedelta = datetime.timedelta(minutes=1),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.root = pathlib.Path(root).absolute()
         self.advertised_address = advertised_address
         self.retention = retention or RetentionPolicy()
+        self.max_artifact_size = max_artifact_size
         self._lock_timeout = lock_timeout.total_seconds()
         self._clock = clock
         self._local_locks: dict[str, asyncio.Lock] = {}
@@ -192,7 +199,9 @@ class Storage:
         """
 
         def write(stream: IO[bytes]) -> tuple[str, int]:
-            result = archiving.write_archive(source, stream, exclude=exclude)
+            result = archiving.write_archive(
+                source, stream, exclude=exclude, max_size=self.max_artifact_size
+            )
             return result.digest, result.size
 
         return await self._write(
@@ -295,6 +304,14 @@ class Storage:
         current = self.local_path(artifact.path)
         deleted = await asyncio.to_thread(_collect_garbage, current, self.retention, self._clock())
         return [f"{artifact.path.rsplit('/', 1)[0]}/{name}" for name in deleted]
+
+    async def remove_partial_files(self) -> list[str]:
+        """Delete the temporaries (``.tmp-*``) a crashed writer left; return their paths.
+
+        Meant for process start. An object directory whose lock another
+        process holds (a write in progress) is skipped.
+        """
+        return await asyncio.to_thread(_remove_partial_files, self.root)
 
     async def remove_object(self, key: ObjectKey) -> bool:
         """Delete every file of the object (on deletion); True if anything existed."""
@@ -410,6 +427,27 @@ def _collect_garbage(current: pathlib.Path, retention: RetentionPolicy, now: flo
             _remove_file(directory, name, deleted)
             kept_files -= 1
     return deleted
+
+
+def _remove_partial_files(root: pathlib.Path) -> list[str]:
+    removed: list[str] = []
+    # <root>/<kind>/<namespace>/<name>/: temporaries live only at the third level.
+    for directory in root.glob("*/*/*/"):
+        temporaries = [p.name for p in directory.glob(f"{TEMP_PREFIX}*") if not p.is_dir()]
+        if not temporaries:
+            continue
+        descriptor = _open_lock_file(directory)
+        try:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live writer holds the object: its temporary is not partial
+            for name in temporaries:
+                _remove_file(directory, name, [])
+                removed.append(str((directory / name).relative_to(root)))
+        finally:
+            os.close(descriptor)
+    return removed
 
 
 def _remove_file(directory: pathlib.Path, name: str, deleted: list[str]) -> None:

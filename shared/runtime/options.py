@@ -72,6 +72,45 @@ def duration(value: str) -> float:
         raise argparse.ArgumentTypeError(str(error)) from error
 
 
+_SIZE_SUFFIXES = {
+    "": 1,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+}
+
+
+def parse_size(value: str) -> int:
+    """A positive byte count: an integer or a Kubernetes quantity (``100Mi``, ``1G``)."""
+    number = value.rstrip("kMGTi")
+    suffix = value[len(number) :]
+    if suffix not in _SIZE_SUFFIXES or not number.isdigit() or int(number) == 0:
+        raise argparse.ArgumentTypeError(
+            f"invalid size {value!r}: want a positive number of bytes, "
+            "or one with Ki, Mi, Gi, Ti, k, M, G or T"
+        )
+    return int(number) * _SIZE_SUFFIXES[suffix]
+
+
+def artifact_max_size_flag(help: str, *, default: int) -> Any:
+    """The ``artifact_max_size`` field (``--artifact-max-size``) of a controller's ``Flags``.
+
+    One name for the source and its consumers; both pass the extraction limit
+    consumers apply (``extracting.DEFAULT_MAX_TOTAL_SIZE``) as ``default``, so
+    what the source accepts, a consumer with default flags accepts too.
+    """
+    return flag(
+        f"{help} (bytes or a quantity such as 100Mi; default {default >> 20}Mi)",
+        default=default,
+        parse=parse_size,
+    )
+
+
 def parse_bool(value: str) -> bool:
     """A Go-style boolean flag value (true/false/1/0/yes/no)."""
     lowered = value.lower()

@@ -175,7 +175,7 @@ class Skeleton:
             error = failure
         except Exception as failure:  # a bug in a step: report it, retry with backoff
             logging.get_logger().exception("reconcile failed unexpectedly")
-            error = results.ReconcileError(f"unexpected error: {failure}")
+            error = _Logged(f"unexpected error: {failure}")
         finally:
             reason, message = _reason_and_message(error)
             summarized = conditions.summarize(
@@ -196,6 +196,10 @@ class Skeleton:
             except errors.KubeError as patch_error:
                 error = error or patch_error
         if error is not None:
+            if not isinstance(error, (results.WaitingError, _Logged)):
+                # NB: one error line per failed reconcile, as controller-runtime's
+                # "Reconciler error"; a wait is not a failure.
+                logging.get_logger().error("reconciliation failed", reason=reason, error=message)
             await self._recorder.emit(
                 raw,
                 type_=events.WARNING,
@@ -219,6 +223,10 @@ class Skeleton:
             verb="patch",
         )
         return True
+
+
+class _Logged(results.ReconcileError):
+    """A failure already logged with its traceback where it was caught."""
 
 
 def _reason_and_message(error: BaseException | None) -> tuple[str | None, str | None]:

@@ -33,10 +33,10 @@ FILES = {
 
 
 def _archive(
-    root: pathlib.Path, **kwargs: archiving.PathFilter
+    root: pathlib.Path, *, exclude: archiving.PathFilter | None = None
 ) -> tuple[bytes, archiving.ArchiveResult]:
     buffer = io.BytesIO()
-    result = archiving.write_archive(root, buffer, **kwargs)
+    result = archiving.write_archive(root, buffer, exclude=exclude)
     return buffer.getvalue(), result
 
 

@@ -344,3 +344,24 @@ async def test_archiving_does_not_block_the_event_loop(tmp_path: pathlib.Path) -
         await counting
     # Run inline, the archive would leave the loop no turn at all until it finished.
     assert ticks > 10
+
+
+async def test_remove_partial_files_spares_objects_locked_by_a_writer(
+    tmp_path: pathlib.Path,
+) -> None:
+    store = _storage(tmp_path)
+    crashed = storage.ObjectKey(kind="GitRepository", namespace="ns", name="crashed")
+    busy = storage.ObjectKey(kind="GitRepository", namespace="ns", name="busy")
+    for key in (crashed, busy):
+        directory = store.root / key.directory()
+        directory.mkdir(parents=True)
+        (directory / ".tmp-partial").write_bytes(b"half an archive")
+        (directory / "done.tar.gz").write_bytes(b"an artifact")
+
+    async with store.lock(busy):
+        removed = await store.remove_partial_files()
+
+    assert removed == ["gitrepository/ns/crashed/.tmp-partial"]
+    assert not (store.root / crashed.directory() / ".tmp-partial").exists()
+    assert (store.root / busy.directory() / ".tmp-partial").exists()
+    assert (store.root / crashed.directory() / "done.tar.gz").exists()

@@ -148,3 +148,17 @@ def test_every_common_option_but_the_pods_identity_is_a_flag() -> None:
 
     fields = {field.name for field in dataclasses.fields(options.Options)}
     assert dests == fields - {"runtime_namespace", "instance"}
+
+
+@pytest.mark.parametrize(
+    ("value", "size"),
+    [("1", 1), ("1048576", 1 << 20), ("100Mi", 100 << 20), ("2Gi", 2 << 30), ("5k", 5000)],
+)
+def test_parse_size_takes_bytes_and_quantities(value: str, size: int) -> None:
+    assert options.parse_size(value) == size
+
+
+@pytest.mark.parametrize("value", ["", "0", "0Mi", "Mi", "-1", "1.5Gi", "10MB", "10mi"])
+def test_parse_size_refuses_anything_else(value: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="invalid size"):
+        options.parse_size(value)

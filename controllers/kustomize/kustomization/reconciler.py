@@ -50,7 +50,7 @@ import celpy.evaluation
 from controllers.kustomize import building, decrypting, substituting
 from shared.api import kustomize, meta, objects, source, validation
 from shared.artifacts import errors as artifact_errors
-from shared.artifacts import fetching
+from shared.artifacts import extracting, fetching
 from shared.kube import (
     applying,
     client,
@@ -86,6 +86,7 @@ class Settings:
     default_decryption_service_account: str = ""
     kubectl: str = "kubectl"
     concurrent_ssa: int = 4
+    artifact_max_size: int = extracting.DEFAULT_MAX_TOTAL_SIZE
 
 
 def _go_duration(seconds: float) -> str:
@@ -387,7 +388,10 @@ class KustomizationReconciler:
             kubectl=self._settings.kubectl,
             allow_remote_bases=not self._settings.no_remote_bases,
         )
-        async with fetching.fetched(self._session, artifact.url, digest=artifact.digest) as root:
+        limits = extracting.Limits(max_total_size=self._settings.artifact_max_size)
+        async with fetching.fetched(
+            self._session, artifact.url, digest=artifact.digest, limits=limits
+        ) as root:
             output = await building.render(root, obj.spec, options=options, keys=keys)
         if key is not None:
             self._renders[key] = output

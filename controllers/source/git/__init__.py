@@ -12,6 +12,8 @@ revision strings) or a ``errors.GitError`` carrying the Flux condition reason.
 - ``refs``: choosing the ref from an ls-remote listing (Flux's precedence).
 - ``checkout``: ls-remote, shallow fetch, tree materialization, submodules,
   sparse checkout.
+- ``packs``, ``unpacking``: a fetched pack spooled to disk, scanned once; large
+  blobs stay in it and stream into the work tree (``worktrees``).
 - ``verification``: OpenPGP verification of commit and tag signatures (``gpg``).
 - ``revisions``: Flux revision strings and commit facts for events.
 - ``including``: copying included artifacts into a checkout.

@@ -39,10 +39,21 @@ import dulwich.objects
 import dulwich.refs
 import dulwich.repo
 
-from controllers.source.git import auth, errors, packs, refs, revisions, transports, worktrees
+from controllers.source.git import (
+    auth,
+    errors,
+    packs,
+    refs,
+    revisions,
+    transports,
+    unpacking,
+    worktrees,
+)
 from shared.api import source
 
 MAX_SUBMODULE_DEPTH = 8
+MAX_GITMODULES_SIZE = 1 << 20
+"""A ``.gitmodules`` file is read whole; larger ones are refused."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,7 +138,7 @@ async def resolve(
     return refs.resolve(plan, listing, url=display)
 
 
-def _lookup(objects: packs.ObjectMap, object_id: bytes, *, what: str) -> dulwich.objects.ShaFile:
+def _lookup(objects: packs.ObjectMap, object_id: bytes, *, what: str) -> packs.PackedObject:
     obj = objects.get(dulwich.objects.ObjectID(object_id))
     if obj is None:
         raise errors.GitOperationError(f"the remote did not send {what} {object_id.decode()}")
@@ -208,8 +219,16 @@ def _submodule_urls(objects: packs.ObjectMap, tree_id: bytes) -> dict[str, str]:
     except KeyError:
         return {}
     blob = _lookup(objects, blob_id, what=".gitmodules blob")
-    assert isinstance(blob, dulwich.objects.Blob)
-    config = dulwich.config.ConfigFile.from_file(io.BytesIO(blob.data), expand_includes=False)
+    if isinstance(blob, unpacking.PackedBlob):
+        try:
+            data = blob.read(limit=MAX_GITMODULES_SIZE)
+        except ValueError as exc:
+            raise errors.GitOperationError(f".gitmodules is too large: {exc}") from exc
+    elif isinstance(blob, dulwich.objects.Blob):
+        data = blob.as_raw_string()
+    else:
+        raise errors.GitOperationError(".gitmodules is not a file")
+    config = dulwich.config.ConfigFile.from_file(io.BytesIO(data), expand_includes=False)
     return {
         path.decode("utf-8", "replace"): url.decode("utf-8", "replace")
         for path, url, _name in dulwich.config.parse_submodules(config)

@@ -204,6 +204,11 @@ async def _package(
         async with store.lock(key):
             artifact = await store.archive(key, source=tree, revision=revision, exclude=matcher)
             deleted = await store.garbage_collect(artifact)
+    except artifact_errors.ArchiveLimitError as exc:
+        raise errors.StorageOperationError(
+            f"packaging {revision} failed: {exc} (--artifact-max-size); "
+            "exclude files with spec.ignore or raise the limit"
+        ) from exc
     except artifact_errors.ArtifactError as exc:
         raise errors.StorageOperationError(f"packaging {revision} failed: {exc}") from exc
     return artifact, deleted

@@ -1,13 +1,17 @@
 """Writing a commit's tree to a directory: the checkout without an index.
 
 Contract: ``write_tree`` materializes the tree of one commit from a map of
-dulwich objects (``packs.ObjectMap``) under ``dest`` (which must exist and be empty) and returns the
+objects (``packs.ObjectMap``) under ``dest`` (which must exist and be empty) and returns the
 gitlinks (submodule commits) it met, for the caller to fill. Every path
 component from the tree is checked: ``..``, ``.``, names with ``/`` or NUL,
 and ``.git`` (any case) are refused with ``errors.IllegalPathError``, so a
 hostile repository cannot write outside ``dest`` or plant Git metadata.
 Symlinks are written as the links they are; whether a link may leave the root
 is decided by whoever packages or extracts the tree.
+
+Blobs left in the pack (``unpacking.PackedBlob``) are inflated straight into
+their files in bounded pieces, so writing a large file costs no more memory
+than a small one.
 
 ``sparse`` limits the checkout to the listed directories (Flux's
 ``spec.sparseCheckout``: only those directories, not the root files).
@@ -25,9 +29,11 @@ from collections.abc import Callable, Mapping, Sequence
 
 import dulwich.objects
 
-from controllers.source.git import errors
+from controllers.source.git import errors, unpacking
 
 GITLINK_MODE = 0o160000
+MAX_SYMLINK_TARGET = 4095
+"""PATH_MAX less its NUL: no file system takes a longer symlink target."""
 WRITER_THREADS = 4
 _PARALLEL_THRESHOLD = 64
 _BATCH = 512
@@ -97,8 +103,11 @@ def _selected(path: str, sparse: tuple[str, ...]) -> tuple[bool, bool]:
     return False, False
 
 
+Blob = dulwich.objects.Blob | unpacking.PackedBlob
+
+
 def write_tree(
-    store: Mapping[dulwich.objects.ObjectID, dulwich.objects.ShaFile],
+    store: Mapping[dulwich.objects.ObjectID, dulwich.objects.ShaFile | unpacking.PackedBlob],
     tree_id: dulwich.objects.ObjectID,
     dest: pathlib.Path,
     *,
@@ -109,7 +118,7 @@ def write_tree(
     files = directories = 0
     gitlinks: list[Gitlink] = []
     found_sparse: set[str] = set()
-    pending: list[tuple[str, dulwich.objects.Blob, int]] = []
+    pending: list[tuple[str, Blob, int]] = []
     stack: list[tuple[dulwich.objects.ObjectID, str]] = [(tree_id, "")]
     while stack:
         current_id, prefix = stack.pop()
@@ -145,10 +154,10 @@ def write_tree(
                 gitlinks.append(Gitlink(path=rel, commit=entry.sha.decode("ascii")))
                 continue
             blob = store.get(entry.sha)
-            if not isinstance(blob, dulwich.objects.Blob):
+            if not isinstance(blob, (dulwich.objects.Blob, unpacking.PackedBlob)):
                 raise errors.GitOperationError(f"tree entry {rel!r} is not a blob we received")
             if stat.S_ISLNK(mode):
-                os.symlink(blob.as_raw_string(), target)
+                os.symlink(_symlink_target(blob, rel), target)
             else:
                 pending.append((str(target), blob, 0o755 if mode & 0o111 else 0o644))
             files += 1
@@ -162,12 +171,24 @@ def write_tree(
     return WriteStats(files=files, directories=directories, gitlinks=tuple(gitlinks))
 
 
-def _write_one(item: tuple[str, dulwich.objects.Blob, int]) -> None:
+def _symlink_target(blob: Blob, rel: str) -> bytes:
+    if isinstance(blob, dulwich.objects.Blob):
+        return blob.as_raw_string()
+    try:
+        return blob.read(limit=MAX_SYMLINK_TARGET)
+    except ValueError:
+        raise errors.GitOperationError(
+            f"symlink {rel!r} has a target longer than any path"
+        ) from None
+
+
+def _write_one(item: tuple[str, Blob, int]) -> None:
     path, blob, mode = item
+    chunks = blob.chunks() if isinstance(blob, unpacking.PackedBlob) else blob.as_raw_chunks()
     # O_EXCL: never write through something already there (a planted symlink).
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
-        for chunk in blob.as_raw_chunks():
+        for chunk in chunks:
             view = memoryview(chunk)
             while view:
                 view = view[os.write(fd, view) :]
@@ -175,9 +196,7 @@ def _write_one(item: tuple[str, dulwich.objects.Blob, int]) -> None:
         os.close(fd)
 
 
-def _write_files(
-    pending: list[tuple[str, dulwich.objects.Blob, int]], *, check: Callable[[], None]
-) -> None:
+def _write_files(pending: list[tuple[str, Blob, int]], *, check: Callable[[], None]) -> None:
     """Create the files; a few threads overlap the file system's per-file latency."""
     if len(pending) < _PARALLEL_THRESHOLD:
         for item in pending:
