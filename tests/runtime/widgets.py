@@ -13,7 +13,7 @@ import asyncio
 import collections
 from typing import Any, ClassVar, Literal
 
-from shared.api import meta, objects
+from shared.api import meta, objects, status
 from shared.runtime import conditions, results
 
 GROUP = "test.headwater.dev"
@@ -39,15 +39,10 @@ class WidgetSpec(objects.ApiModel):
     """The Ready message on success."""
 
 
-class WidgetStatus(objects.ApiModel):
+class WidgetStatus(status.ObjectStatus):
     """What the test reconciler observed."""
 
-    observed_generation: meta.Int64 | None = None
-    """The last generation handled."""
-    conditions: list[meta.Condition] | None = None
-    """Conditions."""
-    last_handled_reconcile_at: str | None = None
-    """The last requestedAt handled."""
+    describes = "Widget"
 
 
 class Widget(objects.ApiObject):
