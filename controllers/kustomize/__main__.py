@@ -45,6 +45,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=False,
         help="refuse kustomize remote bases (only files in the source artifact)",
     )
+    options.add_bool_flag(
+        parser,
+        "--insecure-kubeconfig-exec",
+        default=False,
+        help="allow exec plugins and auth-providers in kubeconfigs read from spec.kubeConfig",
+    )
+    options.add_bool_flag(
+        parser,
+        "--insecure-kubeconfig-tls",
+        default=False,
+        help="allow insecure-skip-tls-verify in kubeconfigs read from spec.kubeConfig",
+    )
     parser.add_argument(
         "--concurrent-ssa", type=int, default=4, help="objects applied concurrently per reconcile"
     )
@@ -126,6 +138,8 @@ async def _setup(
                 default_decryption_service_account=args.default_decryption_service_account,
                 kubectl=_kubectl(),
                 concurrent_ssa=args.concurrent_ssa,
+                insecure_kubeconfig_exec=args.insecure_kubeconfig_exec,
+                insecure_kubeconfig_tls=args.insecure_kubeconfig_tls,
             ),
         )
     )

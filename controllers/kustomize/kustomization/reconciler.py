@@ -28,27 +28,17 @@ deleted, with the revision.
 from __future__ import annotations
 
 import asyncio
-import base64
 import collections
 import contextlib
 import dataclasses
-import hashlib
-import pathlib
-import shutil
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
-import celpy
-import celpy.adapter
-import celpy.celparser
-import celpy.celtypes
-import celpy.evaluation
 
 from controllers.kustomize import building, decrypting, substituting
-from shared.api import kustomize, meta, objects, source, validation
+from shared.api import kustomize, meta, objects, source
 from shared.artifacts import errors as artifact_errors
 from shared.artifacts import fetching
 from shared.kube import (
@@ -57,11 +47,13 @@ from shared.kube import (
     errors,
     healthexprs,
     inventory,
+    references,
     resourcemanager,
     resources,
+    targets,
     waiting,
 )
-from shared.runtime import conditions, events, informers, logging, results
+from shared.runtime import conditions, dependencies, events, informers, logging, results
 
 SUMMARY = conditions.Summary(
     owned=(), negative=frozenset(), success_reason=meta.RECONCILIATION_SUCCEEDED_REASON
@@ -86,6 +78,8 @@ class Settings:
     default_decryption_service_account: str = ""
     kubectl: str = "kubectl"
     concurrent_ssa: int = 4
+    insecure_kubeconfig_exec: bool = False
+    insecure_kubeconfig_tls: bool = False
 
 
 def _go_duration(seconds: float) -> str:
@@ -94,20 +88,6 @@ def _go_duration(seconds: float) -> str:
     if minutes:
         return f"{int(minutes)}m{rest:.3g}s"
     return f"{seconds:.3g}s"
-
-
-@dataclasses.dataclass
-class _Target:
-    """The cluster a Kustomization applies to, and how."""
-
-    identity: tuple[str, str]
-    """(service account, kubeconfig digest): a change means a new target."""
-    manager: resourcemanager.ResourceManager
-    remote: client.Client | None = None
-
-    async def close(self) -> None:
-        if self.remote is not None:
-            await self.remote.close()
 
 
 class KustomizationReconciler:
@@ -136,7 +116,27 @@ class KustomizationReconciler:
         self._live = live
         self._settings = settings
         self._session = session
-        self._targets: dict[tuple[str, str], _Target] = {}
+        self._targets = targets.Targets(
+            api=api,
+            discovery=discovery,
+            policy=targets.Policy(
+                default_service_account=settings.default_service_account,
+                allow_exec=settings.insecure_kubeconfig_exec,
+                allow_insecure_tls=settings.insecure_kubeconfig_tls,
+            ),
+            user_agent="kustomize-controller",
+        )
+        self._managers: dict[str, tuple[targets.Target, resourcemanager.ResourceManager]] = {}
+        self._dependencies = dependencies.Checker(
+            api=api,
+            cache=kustomizations,
+            resource=kustomizations.resource,
+            source=dependencies.Source(key_of=_source_key, applied_revision_of=_applied_revision),
+            settings=dependencies.Settings(
+                requeue_after=settings.requeue_dependency,
+                no_cross_namespace_refs=settings.no_cross_namespace_refs,
+            ),
+        )
         self._renders: collections.OrderedDict[str, str] = collections.OrderedDict()
 
     # --- helpers -------------------------------------------------------------------------
@@ -152,92 +152,37 @@ class KustomizationReconciler:
     ) -> results.WaitingError:
         return results.WaitingError(message, reason=reason, requeue_after=self._retry(obj))
 
-    async def _target(self, obj: kustomize.Kustomization) -> _Target:
-        """Where one Kustomization applies: this cluster or ``spec.kubeConfig``'s, as whom.
+    async def _manager(self, obj: kustomize.Kustomization) -> resourcemanager.ResourceManager:
+        """The resource manager for where ``obj`` applies (``shared.kube.targets``).
 
-        Cached per Kustomization and rebuilt when the service account or the
-        kubeconfig changes. A remote cluster has no watch caches here, so
-        objects there are applied every reconcile (one write each) and read
-        with a GET for health.
+        A remote cluster has no watch caches here, so objects there are
+        applied every reconcile (one write each) and read with a GET for health.
         """
         namespace = obj.metadata.namespace or "default"
-        account = obj.spec.service_account_name or self._settings.default_service_account
-        kubeconfig = await self._kubeconfig(obj)
-        identity = (account, hashlib.sha256(kubeconfig.encode()).hexdigest() if kubeconfig else "")
-        key = (namespace, obj.metadata.name or "")
-        target = self._targets.get(key)
-        if target is not None and target.identity == identity:
-            return target
-        if target is not None:
-            await target.close()
-        remote = await self._connect_remote(obj, kubeconfig) if kubeconfig else None
-        base = remote if remote is not None else self._api
-        api = (
-            base.impersonating(
-                f"system:serviceaccount:{namespace}:{account}",
-                groups=["system:serviceaccounts", f"system:serviceaccounts:{namespace}"],
-            )
-            if account
-            else base
-        )
-        discovery = resources.Discovery(base) if remote is not None else self._discovery
-        target = _Target(
-            identity=identity,
-            manager=resourcemanager.ResourceManager(
-                objects=applying.Objects(api=api, discovery=discovery),
-                live=None if remote is not None else self._live,
-                concurrency=self._settings.concurrent_ssa,
-            ),
-            remote=remote,
-        )
-        self._targets[key] = target
-        return target
-
-    async def _kubeconfig(self, obj: kustomize.Kustomization) -> str | None:
-        """The kubeconfig text ``spec.kubeConfig.secretRef`` names, if any."""
-        reference = obj.spec.kube_config
-        if reference is None:
-            return None
-        if reference.secret_ref is None:
-            raise results.StallingError(
-                "spec.kubeConfig.configMapRef (cloud provider authentication) is not supported",
-                reason=meta.RECONCILIATION_FAILED_REASON,
-            )
-        namespace = obj.metadata.namespace or "default"
-        name = reference.secret_ref.name
         try:
-            secret = await self._api.request(
-                "GET", f"/api/v1/namespaces/{namespace}/secrets/{name}", verb="get"
+            target = await self._targets.get(
+                namespace=namespace,
+                name=obj.metadata.name or "",
+                service_account=obj.spec.service_account_name,
+                kube_config=obj.spec.kube_config,
             )
-        except errors.NotFoundError as missing:
-            raise self._failure(
-                obj,
-                meta.RECONCILIATION_FAILED_REASON,
-                f"kubeconfig secret '{namespace}/{name}' not found",
-            ) from missing
-        data = secret.get("data") or {}
-        keys = [reference.secret_ref.key] if reference.secret_ref.key else ["value", "value.yaml"]
-        for data_key in keys:
-            if data_key in data:
-                return base64.b64decode(data[data_key]).decode()
-        raise self._failure(
-            obj,
-            meta.RECONCILIATION_FAILED_REASON,
-            f"kubeconfig secret '{namespace}/{name}' has no key {' or '.join(map(repr, keys))}",
+        except targets.TargetError as failed:
+            if failed.stalling:
+                raise results.StallingError(
+                    failed.message, reason=meta.RECONCILIATION_FAILED_REASON
+                ) from failed
+            raise self._failure(obj, meta.RECONCILIATION_FAILED_REASON, failed.message) from failed
+        key = f"{namespace}/{obj.metadata.name}"
+        cached = self._managers.get(key)
+        if cached is not None and cached[0] is target:
+            return cached[1]
+        manager = resourcemanager.ResourceManager(
+            objects=applying.Objects(api=target.api, discovery=target.discovery),
+            live=None if target.remote is not None else self._live,
+            concurrency=self._settings.concurrent_ssa,
         )
-
-    async def _connect_remote(self, obj: kustomize.Kustomization, kubeconfig: str) -> client.Client:
-        directory = await asyncio.to_thread(tempfile.mkdtemp, prefix="kubeconfig-")
-        path = pathlib.Path(directory) / "kubeconfig"
-        try:
-            await asyncio.to_thread(path.write_text, kubeconfig)
-            return await client.connect(kubeconfig=str(path), user_agent="kustomize-controller")
-        except errors.KubeError as invalid:
-            raise self._failure(
-                obj, meta.RECONCILIATION_FAILED_REASON, f"invalid kubeconfig: {invalid.message}"
-            ) from invalid
-        finally:
-            await asyncio.to_thread(shutil.rmtree, directory, True)
+        self._managers[key] = (target, manager)
+        return manager
 
     @staticmethod
     def _owner(obj: kustomize.Kustomization) -> resourcemanager.Owner:
@@ -246,39 +191,6 @@ class KustomizationReconciler:
         )
 
     # --- steps ---------------------------------------------------------------------------
-
-    def _check_dependencies(self, obj: kustomize.Kustomization) -> None:
-        namespace = obj.metadata.namespace or "default"
-        for dependency in obj.spec.depends_on or []:
-            dep_namespace = dependency.namespace or namespace
-            if self._settings.no_cross_namespace_refs and dep_namespace != namespace:
-                raise results.StallingError(
-                    f"cannot access Kustomization/{dep_namespace}/{dependency.name}: "
-                    "cross-namespace references are not allowed",
-                    reason=meta.ACCESS_DENIED_REASON,
-                )
-            dep = self._kustomizations.get(f"{dep_namespace}/{dependency.name}")
-            name = f"{dep_namespace}/{dependency.name}"
-            if dep is None:
-                raise self._dependency_error(f"dependency '{name}' not found")
-            if dependency.ready_expr:
-                if not _ready_expr(dependency.ready_expr, dep=dep, self_=objects.dump(obj)):
-                    raise self._dependency_error(f"dependency '{name}' is not ready")
-                continue
-            status = dep.get("status") or {}
-            ready = any(
-                c.get("type") == meta.READY and c.get("status") == "True"
-                for c in status.get("conditions") or []
-            )
-            if not ready or status.get("observedGeneration") != dep["metadata"].get("generation"):
-                raise self._dependency_error(f"dependency '{name}' is not ready")
-
-    def _dependency_error(self, message: str) -> results.WaitingError:
-        return results.WaitingError(
-            message,
-            reason=meta.DEPENDENCY_NOT_READY_REASON,
-            requeue_after=self._settings.requeue_dependency,
-        )
 
     async def _artifact(self, obj: kustomize.Kustomization) -> meta.Artifact:
         ref = obj.spec.source_ref
@@ -309,14 +221,10 @@ class KustomizationReconciler:
         namespace = obj.metadata.namespace or "default"
 
         async def fetch(reference: kustomize.SubstituteReference) -> Mapping[str, Any] | None:
-            plural = "configmaps" if reference.kind == "ConfigMap" else "secrets"
             try:
-                found: Mapping[str, Any] = await self._api.request(
-                    "GET", f"/api/v1/namespaces/{namespace}/{plural}/{reference.name}", verb="get"
-                )
-            except errors.NotFoundError:
+                return await references.get(self._api, reference.kind, namespace, reference.name)
+            except references.ReferenceNotFoundError:
                 return None
-            return found
 
         return await substituting.collect_variables(obj.spec.post_build, fetch=fetch)
 
@@ -327,12 +235,10 @@ class KustomizationReconciler:
         namespace = obj.metadata.namespace or "default"
         name = decryption.secret_ref.name
         try:
-            secret = await self._api.request(
-                "GET", f"/api/v1/namespaces/{namespace}/secrets/{name}", verb="get"
-            )
-        except errors.NotFoundError as missing:
+            secret = await references.get(self._api, "Secret", namespace, name)
+        except references.ReferenceNotFoundError as missing:
             raise self._failure(
-                obj, meta.BUILD_FAILED_REASON, f"decryption secret '{namespace}/{name}' not found"
+                obj, meta.BUILD_FAILED_REASON, f"decryption {missing.message}"
             ) from missing
         try:
             return decrypting.keys_from_secret(secret)
@@ -463,11 +369,13 @@ class KustomizationReconciler:
         status = obj.status
         assert status is not None
         started = time.monotonic()
-        self._check_dependencies(obj)
         artifact = await self._artifact(obj)
+        await self._dependencies.check(
+            objects.dump(obj), obj.spec.depends_on or [], revision=artifact.revision
+        )
         with logging.bound(revision=artifact.revision):
             built = await self._build(obj, artifact)
-            manager = (await self._target(obj)).manager
+            manager = await self._manager(obj)
             owner = self._owner(obj)
             old = inventory.from_entries(
                 [objects.dump(e) for e in status.inventory.entries] if status.inventory else []
@@ -609,7 +517,7 @@ class KustomizationReconciler:
         if delete and refs and not obj.spec.suspend:
             # NB: only now is the target needed (for a remote cluster: its
             # kubeconfig Secret and a connection).
-            manager = (await self._target(obj)).manager
+            manager = await self._manager(obj)
             await manager.prune(refs, owner=self._owner(obj))
             if policy == "WaitForTermination":
                 timeout = meta.parse_duration(obj.spec.timeout or obj.spec.interval)
@@ -617,24 +525,18 @@ class KustomizationReconciler:
                     await manager.wait_for_termination(
                         refs, interval=2.0, within=timeout.total_seconds()
                     )
-        target = self._targets.pop(
-            (obj.metadata.namespace or "default", obj.metadata.name or ""), None
-        )
-        if target is not None:
-            await target.close()
+        namespace = obj.metadata.namespace or "default"
+        self._managers.pop(f"{namespace}/{obj.metadata.name}", None)
+        await self._targets.forget(namespace=namespace, name=obj.metadata.name or "")
 
 
-def _ready_expr(expression: str, *, dep: Mapping[str, Any], self_: Mapping[str, Any]) -> bool:
-    try:
-        value = validation.program(expression).evaluate(
-            {
-                "dep": celpy.adapter.json_to_cel(dict(dep)),
-                "self": celpy.adapter.json_to_cel(dict(self_)),
-            }
-        )
-    except (celpy.celparser.CELParseError, celpy.evaluation.CELEvalError) as invalid:
-        raise results.StallingError(
-            f"invalid readyExpr {expression!r}: {invalid}",
-            reason=meta.INVALID_CEL_EXPRESSION_REASON,
-        ) from invalid
-    return isinstance(value, celpy.celtypes.BoolType) and bool(value)
+def _source_key(obj: Mapping[str, Any]) -> dependencies.SourceKey | None:
+    """The source a Kustomization (as JSON) applies from."""
+    ref = (obj.get("spec") or {}).get("sourceRef") or {}
+    namespace = ref.get("namespace") or obj["metadata"].get("namespace") or "default"
+    return (ref.get("kind", ""), namespace, ref.get("name", ""))
+
+
+def _applied_revision(obj: Mapping[str, Any]) -> str | None:
+    revision: str | None = (obj.get("status") or {}).get("lastAppliedRevision")
+    return revision

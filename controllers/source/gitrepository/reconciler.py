@@ -22,14 +22,11 @@ Deleting a GitRepository removes its storage directory.
 
 from __future__ import annotations
 
-import base64
-from typing import Any
-
 from controllers.source.git import errors as git_errors
 from controllers.source.git import including, syncing, verification
 from shared.api import meta, objects, source, source_conditions
 from shared.artifacts import storage
-from shared.kube import client, errors
+from shared.kube import client, references
 from shared.runtime import conditions, events, informers, logging, results
 
 SUMMARY = conditions.Summary(
@@ -67,13 +64,6 @@ _FAILURE_CONDITIONS = (
 )
 
 
-def _decode(secret: dict[str, Any]) -> dict[str, bytes]:
-    data = {key: base64.b64decode(value) for key, value in (secret.get("data") or {}).items()}
-    for key, value in (secret.get("stringData") or {}).items():
-        data[key] = str(value).encode()
-    return data
-
-
 class GitRepositoryReconciler:
     """Reconciles GitRepositories into artifacts in ``store``."""
 
@@ -109,12 +99,9 @@ class GitRepositoryReconciler:
 
     async def _secret(self, namespace: str, name: str) -> dict[str, bytes]:
         try:
-            secret = await self._api.request(
-                "GET", f"/api/v1/namespaces/{namespace}/secrets/{name}", verb="get"
-            )
-        except errors.NotFoundError as missing:
-            raise git_errors.AuthError(f"secret '{namespace}/{name}' not found") from missing
-        return _decode(secret)
+            return await references.secret_data(self._api, namespace, name)
+        except references.ReferenceNotFoundError as missing:
+            raise git_errors.AuthError(missing.message) from missing
 
     async def _credentials(self, obj: source.GitRepository) -> syncing.Credentials:
         namespace = obj.metadata.namespace or "default"
