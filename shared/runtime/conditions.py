@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from shared.api import meta
 
@@ -72,58 +73,44 @@ def set_condition(
     return result
 
 
-def mark_true(
-    conditions: Sequence[meta.Condition] | None,
-    type_: str,
-    *,
-    reason: str,
-    message: str,
-    generation: int | None,
-) -> list[meta.Condition]:
-    return set_condition(
-        conditions,
-        type_=type_,
-        status="True",
-        reason=reason,
-        message=message,
-        generation=generation,
-    )
+class Marker(Protocol):
+    """Sets one condition to a fixed status (``mark_true``, ``mark_false``, ``mark_unknown``)."""
+
+    def __call__(
+        self,
+        conditions: Sequence[meta.Condition] | None,
+        type_: str,
+        *,
+        reason: str,
+        message: str,
+        generation: int | None,
+    ) -> list[meta.Condition]: ...
 
 
-def mark_false(
-    conditions: Sequence[meta.Condition] | None,
-    type_: str,
-    *,
-    reason: str,
-    message: str,
-    generation: int | None,
-) -> list[meta.Condition]:
-    return set_condition(
-        conditions,
-        type_=type_,
-        status="False",
-        reason=reason,
-        message=message,
-        generation=generation,
-    )
+def _marker(status: str) -> Marker:
+    def mark(
+        conditions: Sequence[meta.Condition] | None,
+        type_: str,
+        *,
+        reason: str,
+        message: str,
+        generation: int | None,
+    ) -> list[meta.Condition]:
+        return set_condition(
+            conditions,
+            type_=type_,
+            status=status,
+            reason=reason,
+            message=message,
+            generation=generation,
+        )
+
+    return mark
 
 
-def mark_unknown(
-    conditions: Sequence[meta.Condition] | None,
-    type_: str,
-    *,
-    reason: str,
-    message: str,
-    generation: int | None,
-) -> list[meta.Condition]:
-    return set_condition(
-        conditions,
-        type_=type_,
-        status="Unknown",
-        reason=reason,
-        message=message,
-        generation=generation,
-    )
+mark_true = _marker("True")
+mark_false = _marker("False")
+mark_unknown = _marker("Unknown")
 
 
 def delete(conditions: Sequence[meta.Condition] | None, type_: str) -> list[meta.Condition]:

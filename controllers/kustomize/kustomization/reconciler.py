@@ -1,23 +1,27 @@
 """The Kustomization reconciler: a source artifact becomes the state of the cluster.
 
-Steps, in Flux's order; each failure names the Ready reason Flux uses and is
-retried after ``spec.retryInterval`` (``spec.interval`` when unset):
+Steps (``KustomizationReconciler.steps``), in Flux's order; each failure
+names the Ready reason Flux uses and is retried after ``spec.retryInterval``
+(``spec.interval`` when unset):
 
-1. **dependencies** — every ``dependsOn`` Kustomization must be Ready for its
-   current generation (or satisfy its ``readyExpr``): ``DependencyNotReady``,
-   re-checked after ``--requeue-dependency``;
-2. **artifact** — the source must exist and have an artifact; it is
-   downloaded, its digest verified and it is safely extracted
-   (``ArtifactFailed``);
-3. **build** — kustomize with the Kustomization's overlays, SOPS decryption,
-   post-build substitution (``BuildFailed``);
-4. **apply** — staged server-side apply through the resource manager, which
-   knows the live state from watch caches: unchanged objects cost nothing,
-   drift is restored and reported (``ReconciliationFailed``);
-5. **prune** — objects that left the inventory (``PruneFailed``);
-6. **health** — with ``wait`` every applied object, else ``healthChecks``;
+1. **source** — the source must exist and have an artifact
+   (``ArtifactFailed``); a revision not attempted before shows progress;
+2. **dependencies** — every ``dependsOn`` Kustomization must be ready
+   (``shared.runtime.dependencies``: Ready for its generation or its
+   ``readyExpr``, and the same revision when it shares the source):
+   ``DependencyNotReady``, re-checked after ``--requeue-dependency``;
+3. **build** — the artifact is downloaded, its digest verified and safely
+   extracted (``ArtifactFailed``); kustomize with the Kustomization's
+   overlays, SOPS decryption, post-build substitution (``BuildFailed``);
+4. **apply** — on the target (``shared.kube.targets``: impersonation, a
+   remote cluster), staged server-side apply through the resource manager,
+   which knows the live state from watch caches: unchanged objects cost
+   nothing, drift is restored and reported (``ReconciliationFailed``); then
+   prune the objects that left the inventory (``PruneFailed``);
+5. **health** — with ``wait`` every applied object, else ``healthChecks``;
    ``healthCheckExprs`` extend kstatus (``HealthCheckFailed``; the Healthy
-   condition).
+   condition, the only one this reconciler owns). The wait shows progress;
+6. **applied** — ``lastAppliedRevision`` and the history entry.
 
 Status follows Flux: ``inventory``, ``lastAttemptedRevision``,
 ``lastAppliedRevision``, ``lastAppliedOriginRevision``, ``history``. An
@@ -53,10 +57,20 @@ from shared.kube import (
     targets,
     waiting,
 )
-from shared.runtime import conditions, dependencies, events, informers, logging, results
+from shared.runtime import (
+    conditions,
+    dependencies,
+    events,
+    informers,
+    logging,
+    reconciling,
+    results,
+)
 
 SUMMARY = conditions.Summary(
-    owned=(), negative=frozenset(), success_reason=meta.RECONCILIATION_SUCCEEDED_REASON
+    owned=(meta.HEALTHY,),
+    negative=frozenset(),
+    success_reason=meta.RECONCILIATION_SUCCEEDED_REASON,
 )
 HEALTHY_SUCCEEDED_REASON = meta.SUCCEEDED_REASON
 ORIGIN_REVISION_KEY = "org.opencontainers.image.revision"
@@ -83,17 +97,36 @@ class Settings:
 
 
 def _go_duration(seconds: float) -> str:
-    """A Go-style duration string for status (``1.5s``, ``2m3s``)."""
+    """A Go-style duration string for status (``1.5s``, ``2m3s``, ``1h0m0s``)."""
     minutes, rest = divmod(seconds, 60)
+    hours, minutes = divmod(int(minutes), 60)
+    if hours:
+        return f"{hours}h{minutes}m{rest:.3g}s"
     if minutes:
-        return f"{int(minutes)}m{rest:.3g}s"
+        return f"{minutes}m{rest:.3g}s"
     return f"{seconds:.3g}s"
+
+
+@dataclasses.dataclass(eq=False, kw_only=True)
+class _Run(reconciling.Run[kustomize.Kustomization, kustomize.KustomizationStatus]):
+    """One Kustomization reconcile: what each step hands the next."""
+
+    started: float = dataclasses.field(default_factory=time.monotonic)
+    artifact: meta.Artifact = dataclasses.field(init=False)
+    """Set by the source step."""
+    built: building.Build = dataclasses.field(init=False)
+    """Set by the build step."""
+    manager: resourcemanager.ResourceManager = dataclasses.field(init=False)
+    applied: list[inventory.Ref] = dataclasses.field(init=False)
+    """Set by the apply step."""
 
 
 class KustomizationReconciler:
     """Reconciles Kustomizations (see the module docstring)."""
 
     kind = kustomize.Kustomization
+    status_type = kustomize.KustomizationStatus
+    run_type = _Run
     summary = SUMMARY
 
     def __init__(
@@ -138,6 +171,14 @@ class KustomizationReconciler:
             ),
         )
         self._renders: collections.OrderedDict[str, str] = collections.OrderedDict()
+        self.steps: tuple[reconciling.Step[_Run], ...] = (
+            reconciling.Step("source", self._source_step),
+            reconciling.Step("dependencies", self._dependencies_step),
+            reconciling.Step("build", self._build_step),
+            reconciling.Step("apply", self._apply_step),
+            reconciling.Step("health", self._health_step, owns=(meta.HEALTHY,)),
+            reconciling.Step("applied", self._applied_step),
+        )
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -245,9 +286,12 @@ class KustomizationReconciler:
         except decrypting.DecryptionError as invalid:
             raise self._failure(obj, meta.BUILD_FAILED_REASON, str(invalid)) from invalid
 
-    async def _build(self, obj: kustomize.Kustomization, artifact: meta.Artifact) -> building.Build:
-        status = obj.status
-        assert status is not None
+    async def _build(
+        self,
+        obj: kustomize.Kustomization,
+        status: kustomize.KustomizationStatus,
+        artifact: meta.Artifact,
+    ) -> building.Build:
         variables = await self._variables(obj) if obj.spec.post_build else {}
         keys = await self._keys(obj)
         try:
@@ -301,16 +345,10 @@ class KustomizationReconciler:
                 self._renders.popitem(last=False)
         return output
 
-    async def _health(
-        self,
-        obj: kustomize.Kustomization,
-        manager: resourcemanager.ResourceManager,
-        applied: list[inventory.Ref],
-    ) -> str | None:
+    async def _health(self, run: _Run) -> str | None:
         """Wait for health when asked to; returns the Healthy message (None: not checked)."""
+        obj, manager, applied = run.obj, run.manager, run.applied
         spec = obj.spec
-        status = obj.status
-        assert status is not None
         if spec.wait:
             refs = applied
         else:
@@ -325,7 +363,7 @@ class KustomizationReconciler:
                 for check in spec.health_checks or []
             ]
         if not refs:
-            status.conditions = conditions.delete(status.conditions, meta.HEALTHY)
+            run.delete(meta.HEALTHY)
             return None
         try:
             checks = healthexprs.compile_checks(
@@ -336,6 +374,10 @@ class KustomizationReconciler:
                 str(invalid), reason=meta.INVALID_CEL_EXPRESSION_REASON
             ) from invalid
         timeout = meta.parse_duration(spec.timeout or spec.interval).total_seconds()
+        run.progress(
+            f"Running health checks for revision {run.artifact.revision} "
+            f"with a timeout of {_go_duration(timeout)}"
+        )
         started = time.monotonic()
         try:
             await manager.wait(
@@ -345,79 +387,101 @@ class KustomizationReconciler:
                 readers=(checks.read,) if checks else (),
             )
         except waiting.WaitError as failed:
-            status.conditions = conditions.mark_false(
-                status.conditions,
+            run.mark(
                 meta.HEALTHY,
+                "False",
                 reason=meta.HEALTH_CHECK_FAILED_REASON,
                 message=failed.message,
-                generation=obj.metadata.generation,
             )
             raise self._failure(obj, meta.HEALTH_CHECK_FAILED_REASON, failed.message) from failed
         message = f"Health check passed in {_go_duration(time.monotonic() - started)}"
-        status.conditions = conditions.mark_true(
-            status.conditions,
-            meta.HEALTHY,
-            reason=HEALTHY_SUCCEEDED_REASON,
-            message=message,
-            generation=obj.metadata.generation,
-        )
+        run.mark(meta.HEALTHY, "True", reason=HEALTHY_SUCCEEDED_REASON, message=message)
         return message
 
     # --- the reconcile -------------------------------------------------------------------
 
-    async def reconcile(self, obj: kustomize.Kustomization) -> str | None:
-        status = obj.status
-        assert status is not None
-        started = time.monotonic()
-        artifact = await self._artifact(obj)
-        await self._dependencies.check(
-            objects.dump(obj), obj.spec.depends_on or [], revision=artifact.revision
+    async def _source_step(self, run: _Run) -> None:
+        run.artifact = await self._artifact(run.obj)
+        run.revision = run.artifact.revision
+        timeout = meta.parse_duration(run.obj.spec.timeout or run.obj.spec.interval)
+        run.progress(
+            f"Fetching manifests for revision {run.revision} "
+            f"with a timeout of {_go_duration(timeout.total_seconds())}",
+            restart=run.revision != run.status.last_attempted_revision,
         )
-        with logging.bound(revision=artifact.revision):
-            built = await self._build(obj, artifact)
-            manager = await self._manager(obj)
-            owner = self._owner(obj)
-            old = inventory.from_entries(
-                [objects.dump(e) for e in status.inventory.entries] if status.inventory else []
-            )
+
+    async def _dependencies_step(self, run: _Run) -> None:
+        await self._dependencies.check(
+            objects.dump(run.obj), run.obj.spec.depends_on or [], revision=run.artifact.revision
+        )
+
+    async def _build_step(self, run: _Run) -> None:
+        run.built = await self._build(run.obj, run.status, run.artifact)
+
+    async def _apply_step(self, run: _Run) -> None:
+        obj, status, artifact, built, started = (
+            run.obj,
+            run.status,
+            run.artifact,
+            run.built,
+            run.started,
+        )
+        manager = run.manager = await self._manager(obj)
+        owner = self._owner(obj)
+        old = inventory.from_entries(
+            [objects.dump(e) for e in status.inventory.entries] if status.inventory else []
+        )
+        try:
+            change_set = await manager.apply_all(built.objects, owner=owner, force=obj.spec.force)
+        except (resourcemanager.ApplyError, errors.KubeError, waiting.WaitError) as failed:
+            self._record(status, built.digest, artifact, meta.RECONCILIATION_FAILED_REASON, started)
+            raise self._failure(obj, meta.RECONCILIATION_FAILED_REASON, str(failed)) from failed
+        applied = run.applied = change_set.refs()
+        status.inventory = kustomize.ResourceInventory.model_validate(
+            {"entries": inventory.to_entries(applied)}
+        )
+        if obj.spec.prune:
+            stale = inventory.stale(old, applied)
             try:
-                change_set = await manager.apply_all(
-                    built.objects, owner=owner, force=obj.spec.force
+                pruned = await manager.prune(stale, owner=owner)
+            except errors.KubeError as failed:
+                status.inventory = kustomize.ResourceInventory.model_validate(
+                    {"entries": inventory.to_entries(inventory.merge(applied, stale))}
                 )
-            except (resourcemanager.ApplyError, errors.KubeError, waiting.WaitError) as failed:
-                self._record(
-                    obj, built.digest, artifact, meta.RECONCILIATION_FAILED_REASON, started
-                )
-                raise self._failure(obj, meta.RECONCILIATION_FAILED_REASON, str(failed)) from failed
-            applied = change_set.refs()
-            status.inventory = kustomize.ResourceInventory.model_validate(
-                {"entries": inventory.to_entries(applied)}
+                self._record(status, built.digest, artifact, meta.PRUNE_FAILED_REASON, started)
+                raise self._failure(obj, meta.PRUNE_FAILED_REASON, str(failed)) from failed
+            change_set.changes.extend(pruned.changes)
+        await self._announce(obj, change_set, artifact)
+
+    async def _health_step(self, run: _Run) -> None:
+        try:
+            await self._health(run)
+        except results.WaitingError:
+            self._record(
+                run.status,
+                run.built.digest,
+                run.artifact,
+                meta.HEALTH_CHECK_FAILED_REASON,
+                run.started,
             )
-            if obj.spec.prune:
-                stale = inventory.stale(old, applied)
-                try:
-                    pruned = await manager.prune(stale, owner=owner)
-                except errors.KubeError as failed:
-                    status.inventory = kustomize.ResourceInventory.model_validate(
-                        {"entries": inventory.to_entries(inventory.merge(applied, stale))}
-                    )
-                    self._record(obj, built.digest, artifact, meta.PRUNE_FAILED_REASON, started)
-                    raise self._failure(obj, meta.PRUNE_FAILED_REASON, str(failed)) from failed
-                change_set.changes.extend(pruned.changes)
-            await self._announce(obj, change_set, artifact)
-            try:
-                await self._health(obj, manager, applied)
-            except results.WaitingError:
-                self._record(obj, built.digest, artifact, meta.HEALTH_CHECK_FAILED_REASON, started)
-                raise
-            status.last_applied_revision = artifact.revision
-            status.last_applied_origin_revision = (artifact.metadata or {}).get(ORIGIN_REVISION_KEY)
-            self._record(obj, built.digest, artifact, meta.RECONCILIATION_SUCCEEDED_REASON, started)
-        return f"Applied revision: {artifact.revision}"
+            raise
+
+    async def _applied_step(self, run: _Run) -> None:
+        artifact = run.artifact
+        run.status.last_applied_revision = artifact.revision
+        run.status.last_applied_origin_revision = (artifact.metadata or {}).get(ORIGIN_REVISION_KEY)
+        self._record(
+            run.status,
+            run.built.digest,
+            artifact,
+            meta.RECONCILIATION_SUCCEEDED_REASON,
+            run.started,
+        )
+        run.ready_message = f"Applied revision: {artifact.revision}"
 
     def _record(
         self,
-        obj: kustomize.Kustomization,
+        status: kustomize.KustomizationStatus,
         digest: str,
         artifact: meta.Artifact,
         reason: str,
@@ -429,8 +493,6 @@ class KustomizationReconciler:
         as it is — unlike Flux, which bumps its counters — so that a no-op
         reconcile writes nothing at all.
         """
-        status = obj.status
-        assert status is not None
         history = list(status.history or [])
         if history and history[0].digest == digest and history[0].last_reconciled_status == reason:
             return
