@@ -42,6 +42,8 @@ from typing import Any
 import aiohttp
 
 from controllers.kustomize import building, decrypting, substituting
+from controllers.kustomize.kustomization import history
+from controllers.kustomize.kustomization.history import go_duration
 from shared.api import kustomize, meta, objects, source
 from shared.artifacts import errors as artifact_errors
 from shared.artifacts import fetching
@@ -73,8 +75,7 @@ SUMMARY = conditions.Summary(
     success_reason=meta.RECONCILIATION_SUCCEEDED_REASON,
 )
 HEALTHY_SUCCEEDED_REASON = meta.SUCCEEDED_REASON
-ORIGIN_REVISION_KEY = "org.opencontainers.image.revision"
-HISTORY_LIMIT = 5
+ORIGIN_REVISION_KEY = history.ORIGIN_REVISION_KEY
 RENDER_CACHE_SIZE = 64
 
 SourceLookup = Callable[[str, str, str], Awaitable[dict[str, Any] | None]]
@@ -94,17 +95,6 @@ class Settings:
     concurrent_ssa: int = 4
     insecure_kubeconfig_exec: bool = False
     insecure_kubeconfig_tls: bool = False
-
-
-def _go_duration(seconds: float) -> str:
-    """A Go-style duration string for status (``1.5s``, ``2m3s``, ``1h0m0s``)."""
-    minutes, rest = divmod(seconds, 60)
-    hours, minutes = divmod(int(minutes), 60)
-    if hours:
-        return f"{hours}h{minutes}m{rest:.3g}s"
-    if minutes:
-        return f"{minutes}m{rest:.3g}s"
-    return f"{seconds:.3g}s"
 
 
 @dataclasses.dataclass(eq=False, kw_only=True)
@@ -376,7 +366,7 @@ class KustomizationReconciler:
         timeout = meta.parse_duration(spec.timeout or spec.interval).total_seconds()
         run.progress(
             f"Running health checks for revision {run.artifact.revision} "
-            f"with a timeout of {_go_duration(timeout)}"
+            f"with a timeout of {go_duration(timeout)}"
         )
         started = time.monotonic()
         try:
@@ -394,7 +384,7 @@ class KustomizationReconciler:
                 message=failed.message,
             )
             raise self._failure(obj, meta.HEALTH_CHECK_FAILED_REASON, failed.message) from failed
-        message = f"Health check passed in {_go_duration(time.monotonic() - started)}"
+        message = f"Health check passed in {go_duration(time.monotonic() - started)}"
         run.mark(meta.HEALTHY, "True", reason=HEALTHY_SUCCEEDED_REASON, message=message)
         return message
 
@@ -406,7 +396,7 @@ class KustomizationReconciler:
         timeout = meta.parse_duration(run.obj.spec.timeout or run.obj.spec.interval)
         run.progress(
             f"Fetching manifests for revision {run.revision} "
-            f"with a timeout of {_go_duration(timeout.total_seconds())}",
+            f"with a timeout of {go_duration(timeout.total_seconds())}",
             restart=run.revision != run.status.last_attempted_revision,
         )
 
@@ -479,52 +469,23 @@ class KustomizationReconciler:
         )
         run.ready_message = f"Applied revision: {artifact.revision}"
 
+    @staticmethod
     def _record(
-        self,
         status: kustomize.KustomizationStatus,
         digest: str,
         artifact: meta.Artifact,
         reason: str,
         started: float,
     ) -> None:
-        """Add this run to ``status.history`` (newest first, at most five, merged by outcome).
-
-        NB: a repeat of the newest entry's digest and outcome leaves the history
-        as it is — unlike Flux, which bumps its counters — so that a no-op
-        reconcile writes nothing at all.
-        """
-        history = list(status.history or [])
-        if history and history[0].digest == digest and history[0].last_reconciled_status == reason:
-            return
-        now = conditions.now()
-        duration = _go_duration(time.monotonic() - started)
-        match = next(
-            (h for h in history if h.digest == digest and h.last_reconciled_status == reason), None
+        """Add this run to ``status.history`` (``history.record``)."""
+        history.record(
+            status,
+            digest=digest,
+            artifact=artifact,
+            reason=reason,
+            duration=go_duration(time.monotonic() - started),
+            now=conditions.now(),
         )
-        if match is not None:
-            history.remove(match)
-            entry = match.model_copy(
-                update={
-                    "last_reconciled": now,
-                    "last_reconciled_duration": duration,
-                    "total_reconciliations": match.total_reconciliations + 1,
-                }
-            )
-        else:
-            metadata = {"revision": artifact.revision}
-            origin = (artifact.metadata or {}).get(ORIGIN_REVISION_KEY)
-            if origin:
-                metadata["originRevision"] = origin
-            entry = kustomize.Snapshot(
-                digest=digest,
-                first_reconciled=now,
-                last_reconciled=now,
-                last_reconciled_duration=duration,
-                last_reconciled_status=reason,
-                total_reconciliations=1,
-                metadata=metadata,
-            )
-        status.history = [entry, *history][:HISTORY_LIMIT]
 
     async def _announce(
         self,
@@ -573,10 +534,7 @@ class KustomizationReconciler:
             if status is not None and status.inventory
             else []
         )
-        delete = policy in ("Delete", "WaitForTermination") or (
-            policy == "MirrorPrune" and obj.spec.prune
-        )
-        if delete and refs and not obj.spec.suspend:
+        if refs and deletes_applied_objects(obj.spec):
             # NB: only now is the target needed (for a remote cluster: its
             # kubeconfig Secret and a connection).
             manager = await self._manager(obj)
@@ -602,3 +560,18 @@ def _source_key(obj: Mapping[str, Any]) -> dependencies.SourceKey | None:
 def _applied_revision(obj: Mapping[str, Any]) -> str | None:
     revision: str | None = (obj.get("status") or {}).get("lastAppliedRevision")
     return revision
+
+
+def deletes_applied_objects(spec: kustomize.KustomizationSpec) -> bool:
+    """Whether deleting the Kustomization deletes what it applied (``spec.deletionPolicy``).
+
+    ``MirrorPrune`` (the default) follows ``spec.prune``; ``Delete`` and
+    ``WaitForTermination`` always delete; ``Orphan`` never does. A suspended
+    Kustomization deletes nothing.
+    """
+    if spec.suspend:
+        return False
+    policy = spec.deletion_policy or "MirrorPrune"
+    return policy in ("Delete", "WaitForTermination") or (
+        policy == "MirrorPrune" and bool(spec.prune)
+    )
