@@ -13,10 +13,10 @@ from __future__ import annotations
 import base64
 from typing import Any, Literal
 
-from shared.kube import client, errors
+from shared.kube import client, errors, resources
 
 Kind = Literal["Secret", "ConfigMap"]
-_PLURALS: dict[str, str] = {"Secret": "secrets", "ConfigMap": "configmaps"}
+_RESOURCES = {"Secret": resources.SECRETS, "ConfigMap": resources.CONFIG_MAPS}
 
 
 class ReferenceNotFoundError(errors.NotFoundError):
@@ -31,7 +31,7 @@ class ReferenceNotFoundError(errors.NotFoundError):
 
 def path(kind: Kind, namespace: str, name: str) -> str:
     """The REST path of a Secret or ConfigMap."""
-    return f"/api/v1/namespaces/{namespace}/{_PLURALS[kind]}/{name}"
+    return _RESOURCES[kind].path(namespace=namespace, name=name)
 
 
 async def get(api: client.Client, kind: Kind, namespace: str, name: str) -> dict[str, Any]:

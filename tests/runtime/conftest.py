@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import itertools
 import json
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import structlog
 
 from shared.api import crdgen
 from shared.kube import client
-from shared.runtime import manager, options
+from shared.runtime import logging, manager, options
 from tests.fixtures import devcluster as devcluster_fixtures
 from tests.runtime import widgets
 
@@ -28,6 +30,15 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devcluster_fix
         )
         running.kubectl("wait", "--for=condition=Established", "crd/widgets.test.headwater.dev")
         yield running
+
+
+@pytest.fixture
+def stream() -> Iterator[io.StringIO]:
+    """Log lines (JSON, level info) captured for one test."""
+    buffer = io.StringIO()
+    logging.configure(level="info", encoding="json", stream=buffer)
+    yield buffer
+    structlog.reset_defaults()
 
 
 @pytest.fixture

@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 
 import pytest
-import structlog
 
 from shared.runtime import logging
-
-
-@pytest.fixture
-def stream() -> Iterator[io.StringIO]:
-    buffer = io.StringIO()
-    logging.configure(level="info", encoding="json", stream=buffer)
-    yield buffer
-    structlog.reset_defaults()
 
 
 def _lines(buffer: io.StringIO) -> list[dict[str, object]]:

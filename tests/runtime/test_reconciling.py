@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import structlog
 
 from shared.api import meta
 from shared.kube import client
-from shared.runtime import conditions, logging, reconciling
+from shared.runtime import conditions, reconciling
 from tests.fixtures.polling import eventually
 from tests.runtime import widgets
 from tests.runtime.conftest import running_manager
@@ -105,16 +103,8 @@ def test_the_summary_must_list_what_the_steps_own(api: client.Client) -> None:
         )
 
 
-@pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    buffer = io.StringIO()
-    logging.configure(level="info", encoding="json", stream=buffer)
-    yield buffer
-    structlog.reset_defaults()
-
-
 async def test_a_failed_reconcile_is_logged_at_error_level(
-    api: client.Client, namespace: str, log_lines: io.StringIO
+    api: client.Client, namespace: str, stream: io.StringIO
 ) -> None:
     reconciler = widgets.WidgetReconciler()
     async with running_manager(api, reconciler, namespace=namespace):
@@ -123,7 +113,7 @@ async def test_a_failed_reconcile_is_logged_at_error_level(
 
     failures = [
         line
-        for line in map(json.loads, log_lines.getvalue().splitlines())
+        for line in map(json.loads, stream.getvalue().splitlines())
         if line.get("msg") == "Reconciliation failed"
     ]
     assert len(failures) == 1

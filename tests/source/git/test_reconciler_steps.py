@@ -151,25 +151,18 @@ async def test_unsupported_provider_stalls_with_fetch_failed(
     )
 
 
-async def _create_repository(
-    api: client.Client, namespace: str, name: str, status: dict[str, Any] | None
-) -> None:
-    path = f"/apis/{source.API_VERSION}/namespaces/{namespace}/gitrepositories"
+def _repositories_path(namespace: str) -> str:
+    return f"/apis/{source.API_VERSION}/namespaces/{namespace}/gitrepositories"
+
+
+async def _create_repository(api: client.Client, namespace: str, name: str) -> None:
     body = {
         "apiVersion": source.API_VERSION,
         "kind": "GitRepository",
         "metadata": {"name": name},
         "spec": {"interval": "1h", "url": "https://example.invalid/lib.git"},
     }
-    await api.request("POST", path, body=body, verb="create")
-    if status is not None:
-        await api.request(
-            "PATCH",
-            f"{path}/{name}/status",
-            body={"status": status},
-            content_type=client.MERGE_PATCH,
-            verb="patch",
-        )
+    await api.request("POST", _repositories_path(namespace), body=body, verb="create")
 
 
 async def test_includes_set_include_unavailable_until_the_artifact_exists(
@@ -193,7 +186,7 @@ async def test_includes_set_include_unavailable_until_the_artifact_exists(
             source_conditions.NOT_FOUND_REASON,
         )
 
-        await _create_repository(api, namespace, "lib", None)
+        await _create_repository(api, namespace, "lib")
         await eventually(lambda: repositories.get(f"{namespace}/lib") is not None)
         async with _run(api, reconciler, obj) as no_artifact:
             with pytest.raises(results.WaitingError):
@@ -213,7 +206,7 @@ async def test_includes_set_include_unavailable_until_the_artifact_exists(
         assert artifact is not None
         await api.request(
             "PATCH",
-            f"/apis/{source.API_VERSION}/namespaces/{namespace}/gitrepositories/lib/status",
+            f"{_repositories_path(namespace)}/lib/status",
             body={"status": {"artifact": artifact.model_dump(mode="json", by_alias=True)}},
             content_type=client.MERGE_PATCH,
             verb="patch",
