@@ -393,12 +393,15 @@ class KustomizationReconciler:
     async def _source_step(self, run: _Run) -> None:
         run.artifact = await self._artifact(run.obj)
         run.revision = run.artifact.revision
-        timeout = meta.parse_duration(run.obj.spec.timeout or run.obj.spec.interval)
-        run.progress(
-            f"Fetching manifests for revision {run.revision} "
-            f"with a timeout of {go_duration(timeout.total_seconds())}",
-            restart=run.revision != run.status.last_attempted_revision,
-        )
+        if run.revision != run.status.last_attempted_revision:
+            # NB: only a new revision shows progress; a periodic run of the
+            # same one must stay free of writes however long it takes.
+            timeout = meta.parse_duration(run.obj.spec.timeout or run.obj.spec.interval)
+            run.progress(
+                f"Fetching manifests for revision {run.revision} "
+                f"with a timeout of {go_duration(timeout.total_seconds())}",
+                restart=True,
+            )
 
     async def _dependencies_step(self, run: _Run) -> None:
         await self._dependencies.check(
