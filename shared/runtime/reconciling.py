@@ -316,12 +316,15 @@ class Skeleton(Generic[K, S, R]):
                     finalizers.remove(meta.FINALIZER)
                     await self._patch_metadata(raw, finalizers)
                 except (results.ReconcileError, errors.KubeError) as error:
+                    why, what = _reason_and_message(error)
+                    await self._failed(raw, why or meta.FAILED_REASON, what or "")
                     return Outcome(requeue=results.requeue(error, interval=None), error=error)
             return Outcome(requeue=results.Requeue(after=None))
         if meta.FINALIZER not in finalizers:
             try:
                 raw = await self._patch_metadata(raw, [*finalizers, meta.FINALIZER])
             except errors.KubeError as error:
+                await self._failed(raw, meta.FAILED_REASON, error.message)
                 return Outcome(requeue=results.requeue(error, interval=None), error=error)
             obj = kind.model_validate(raw)
         return await self._reconcile(raw, obj)
@@ -387,7 +390,9 @@ class Skeleton(Generic[K, S, R]):
                 error = error or patch_error
                 reason, message = _reason_and_message(error)
         if error is not None:
-            await self._failed(raw, run, reason or meta.FAILED_REASON, message or "")
+            await self._failed(
+                raw, reason or meta.FAILED_REASON, message or "", revision=run.revision
+            )
         interval = self._reconciler.interval(obj)
         return Outcome(
             requeue=results.requeue(error, interval=interval), patched_status=patched, error=error
@@ -412,7 +417,7 @@ class Skeleton(Generic[K, S, R]):
                     )
 
     async def _failed(
-        self, raw: dict[str, Any], run: Run[Any, Any], reason: str, message: str
+        self, raw: dict[str, Any], reason: str, message: str, *, revision: str | None = None
     ) -> None:
         """A failed reconcile: one error log line (as Flux logs it) and a Warning event."""
         metadata = raw.get("metadata", {})
@@ -421,7 +426,7 @@ class Skeleton(Generic[K, S, R]):
             object=f"{self._reconciler.kind.crd.kind}/{metadata.get('namespace')}/{metadata.get('name')}",
             reason=reason,
             message=message,
-            revision=run.revision,
+            revision=revision,
         )
         await self._recorder.emit(raw, type_=events.WARNING, reason=reason, message=message)
 
