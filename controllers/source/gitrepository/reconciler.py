@@ -35,13 +35,15 @@ from shared.kube import client, references
 from shared.runtime import conditions, events, informers, logging, reconciling, results
 
 SUMMARY = conditions.Summary(
+    # NB: ArtifactOutdated ranks after every failure: a new revision that
+    # failed to fetch, store or verify says more than that it exists.
     owned=(
         source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
         source_conditions.FETCH_FAILED_CONDITION,
         source_conditions.INCLUDE_UNAVAILABLE_CONDITION,
+        source_conditions.SOURCE_VERIFIED_CONDITION,
         source_conditions.ARTIFACT_OUTDATED_CONDITION,
         source_conditions.ARTIFACT_IN_STORAGE_CONDITION,
-        source_conditions.SOURCE_VERIFIED_CONDITION,
     ),
     negative=frozenset(
         {

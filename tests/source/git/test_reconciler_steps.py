@@ -286,3 +286,18 @@ async def test_source_verified_and_artifact_outdated(
             "False",
             source_conditions.INVALID_COMMIT_SIGNATURE_REASON,
         )
+        summarized = conditions.summarize(
+            second.status.conditions,
+            summary=reconciler.summary,
+            outcome=conditions.Outcome.RETRY,
+            generation=1,
+            error_reason=source_conditions.INVALID_COMMIT_SIGNATURE_REASON,
+            error_message="unsigned",
+        )
+        ready = conditions.get(summarized.conditions, meta.READY)
+        assert ready is not None
+        # The verification failure, not "new upstream revision", is Ready's verdict.
+        assert (ready.status, ready.reason) == (
+            "False",
+            source_conditions.INVALID_COMMIT_SIGNATURE_REASON,
+        )
