@@ -83,10 +83,6 @@ class Run(Generic[K, S]):
     def generation(self) -> int | None:
         return self.obj.metadata.generation
 
-    @property
-    def namespace(self) -> str:
-        return self.obj.metadata.namespace or "default"
-
     def mark(
         self, type_: str, status: Literal["True", "False", "Unknown"], *, reason: str, message: str
     ) -> None:
