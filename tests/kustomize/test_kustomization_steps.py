@@ -16,10 +16,10 @@ import aiohttp
 import pytest
 from kubernetes_asyncio import client as kube_client
 
-from controllers.kustomize.kustomization import history
+from controllers.kustomize.kustomization import announcing, history
 from controllers.kustomize.kustomization import reconciler as kustomization
-from shared.api import kustomize, meta
-from shared.kube import client, ratelimit, resources
+from shared.api import kustomize, meta, source
+from shared.kube import client, inventory, ratelimit, resourcemanager, resources
 from shared.runtime import conditions, events, informers, reconciling, results
 
 DIGEST = "sha256:" + "a" * 64
@@ -244,3 +244,34 @@ async def test_source_step(
         finally:
             await tracker.stop()
     assert (raised.value.reason, raised.value.message) == (reason, message)
+
+
+def test_apply_event_lists_changes_with_drift_and_the_commit() -> None:
+    def change(name: str, action: resourcemanager.Action, **kw: Any) -> resourcemanager.Change:
+        ref = inventory.Ref(group="", version="v1", kind="ConfigMap", namespace="apps", name=name)
+        return resourcemanager.Change(ref=ref, action=action, **kw)
+
+    change_set = resourcemanager.ChangeSet(
+        changes=[
+            change("new", resourcemanager.Action.CREATED),
+            change("same", resourcemanager.Action.UNCHANGED),
+            change(
+                "edited", resourcemanager.Action.CONFIGURED, drifted=True, fields=("data.color",)
+            ),
+            change("old", resourcemanager.Action.DELETED),
+        ]
+    )
+    assert announcing.change_lines(change_set) == [
+        "ConfigMap/apps/new created",
+        "ConfigMap/apps/edited configured (drift: data.color)",
+        "ConfigMap/apps/old deleted",
+    ]
+    artifact = _artifact(
+        **{source.ARTIFACT_COMMIT_SUBJECT_KEY: "Bump", source.ARTIFACT_COMMIT_AUTHOR_KEY: "Ann"}
+    )
+    assert announcing.event_metadata(artifact) == {
+        "revision": "main@sha1:1",
+        "commit_status": "update",
+        "commitSubject": "Bump",
+        "commitAuthor": "Ann",
+    }

@@ -42,16 +42,15 @@ from typing import Any
 import aiohttp
 
 from controllers.kustomize import building, decrypting, substituting
-from controllers.kustomize.kustomization import history
+from controllers.kustomize.kustomization import announcing, health, history
 from controllers.kustomize.kustomization.history import go_duration
-from shared.api import kustomize, meta, objects, source
+from shared.api import kustomize, meta, objects
 from shared.artifacts import errors as artifact_errors
 from shared.artifacts import fetching
 from shared.kube import (
     applying,
     client,
     errors,
-    healthexprs,
     inventory,
     references,
     resourcemanager,
@@ -74,7 +73,6 @@ SUMMARY = conditions.Summary(
     negative=frozenset(),
     success_reason=meta.RECONCILIATION_SUCCEEDED_REASON,
 )
-HEALTHY_SUCCEEDED_REASON = meta.SUCCEEDED_REASON
 ORIGIN_REVISION_KEY = history.ORIGIN_REVISION_KEY
 RENDER_CACHE_SIZE = 64
 
@@ -335,59 +333,6 @@ class KustomizationReconciler:
                 self._renders.popitem(last=False)
         return output
 
-    async def _health(self, run: _Run) -> str | None:
-        """Wait for health when asked to; returns the Healthy message (None: not checked)."""
-        obj, manager, applied = run.obj, run.manager, run.applied
-        spec = obj.spec
-        if spec.wait:
-            refs = applied
-        else:
-            refs = [
-                inventory.Ref(
-                    group=(check.api_version or "").rpartition("/")[0],
-                    kind=check.kind,
-                    namespace=check.namespace or obj.metadata.namespace or "",
-                    name=check.name,
-                    version=(check.api_version or "").rpartition("/")[2],
-                )
-                for check in spec.health_checks or []
-            ]
-        if not refs:
-            run.delete(meta.HEALTHY)
-            return None
-        try:
-            checks = healthexprs.compile_checks(
-                [objects.dump(c) for c in spec.health_check_exprs or []]
-            )
-        except healthexprs.InvalidExpressionError as invalid:
-            raise results.StallingError(
-                str(invalid), reason=meta.INVALID_CEL_EXPRESSION_REASON
-            ) from invalid
-        timeout = meta.parse_duration(spec.timeout or spec.interval).total_seconds()
-        run.progress(
-            f"Running health checks for revision {run.artifact.revision} "
-            f"with a timeout of {go_duration(timeout)}"
-        )
-        started = time.monotonic()
-        try:
-            await manager.wait(
-                refs,
-                interval=min(2.0, timeout),
-                within=timeout,
-                readers=(checks.read,) if checks else (),
-            )
-        except waiting.WaitError as failed:
-            run.mark(
-                meta.HEALTHY,
-                "False",
-                reason=meta.HEALTH_CHECK_FAILED_REASON,
-                message=failed.message,
-            )
-            raise self._failure(obj, meta.HEALTH_CHECK_FAILED_REASON, failed.message) from failed
-        message = f"Health check passed in {go_duration(time.monotonic() - started)}"
-        run.mark(meta.HEALTHY, "True", reason=HEALTHY_SUCCEEDED_REASON, message=message)
-        return message
-
     # --- the reconcile -------------------------------------------------------------------
 
     async def _source_step(self, run: _Run) -> None:
@@ -448,7 +393,13 @@ class KustomizationReconciler:
 
     async def _health_step(self, run: _Run) -> None:
         try:
-            await self._health(run)
+            await health.check(
+                run,
+                manager=run.manager,
+                applied=run.applied,
+                revision=run.artifact.revision,
+                retry_after=self._retry(run.obj),
+            )
         except results.WaitingError:
             self._record(
                 run.status,
@@ -496,36 +447,17 @@ class KustomizationReconciler:
         change_set: resourcemanager.ChangeSet,
         artifact: meta.Artifact,
     ) -> None:
-        lines = []
-        for change in change_set.changes:
-            if change.action not in (
-                resourcemanager.Action.CREATED,
-                resourcemanager.Action.CONFIGURED,
-                resourcemanager.Action.DELETED,
-            ):
-                continue
-            line = str(change)
-            if change.drifted and change.fields:
-                line += f" (drift: {', '.join(change.fields)})"
-            lines.append(line)
+        """The apply event: what changed (``announcing``), with the revision and the commit."""
+        lines = announcing.change_lines(change_set)
         if not lines:
             return
         logging.get_logger().info("server-side apply completed", changes=lines)
-        metadata = {"revision": artifact.revision, "commit_status": "update"}
-        upstream = artifact.metadata or {}
-        for key, name in (
-            (ORIGIN_REVISION_KEY, "originRevision"),
-            (source.ARTIFACT_COMMIT_SUBJECT_KEY, "commitSubject"),
-            (source.ARTIFACT_COMMIT_AUTHOR_KEY, "commitAuthor"),
-        ):
-            if upstream.get(key):
-                metadata[name] = upstream[key]
         await self._recorder.emit(
             objects.dump(obj),
             type_=events.NORMAL,
             reason=meta.RECONCILIATION_SUCCEEDED_REASON,
             message="\n".join(lines),
-            metadata=metadata,
+            metadata=announcing.event_metadata(artifact),
         )
 
     async def finalize(self, obj: kustomize.Kustomization) -> None:
