@@ -45,6 +45,13 @@ class Flags:
     no_remote_bases: bool = options.flag(
         "refuse kustomize remote bases (only files in the source artifact)", default=False
     )
+    insecure_kubeconfig_exec: bool = options.flag(
+        "allow exec plugins and auth-providers in kubeconfigs read from spec.kubeConfig",
+        default=False,
+    )
+    insecure_kubeconfig_tls: bool = options.flag(
+        "allow insecure-skip-tls-verify in kubeconfigs read from spec.kubeConfig", default=False
+    )
     concurrent_ssa: int = options.flag("objects applied concurrently per reconcile", default=4)
     default_decryption_service_account: str = options.flag(
         "service account used for decryption when a Kustomization names none", default=""
@@ -132,6 +139,8 @@ async def _setup(mgr: manager.Manager, *, flags: Flags, session: aiohttp.ClientS
                 kubectl=_kubectl(),
                 concurrent_ssa=flags.concurrent_ssa,
                 artifact_max_size=flags.artifact_max_size,
+                insecure_kubeconfig_exec=flags.insecure_kubeconfig_exec,
+                insecure_kubeconfig_tls=flags.insecure_kubeconfig_tls,
             ),
         )
     )

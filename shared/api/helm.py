@@ -15,7 +15,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import pydantic
 
-from shared.api import kustomize, meta, objects, validation
+from shared.api import kustomize, meta, objects, status, validation
 
 GROUP = "helm.toolkit.fluxcd.io"
 VERSION = "v2"
@@ -490,19 +490,18 @@ class Snapshot(objects.ApiModel):
     """Digest of the OCI artifact the chart came from."""
 
 
-class HelmReleaseStatus(objects.ApiModel):
+class HelmReleaseStatus(status.ObjectStatus):
     """The observed state of a HelmRelease."""
 
-    observed_generation: meta.Int64 | None = None
-    """The last generation reconciled to Ready or to a terminal stall."""
+    describes = "HelmRelease"
+    generation_description = "The last generation reconciled to Ready or to a terminal stall."
+
     observed_post_renderers_digest: str | None = None
     """Digest of spec.postRenderers at the last reconciliation."""
     observed_common_metadata_digest: str | None = None
     """Digest of spec.commonMetadata at the last reconciliation."""
     last_attempted_generation: meta.Int64 | None = None
     """Generation of the last release attempt."""
-    conditions: list[meta.Condition] | None = None
-    """Conditions of the HelmRelease."""
     helm_chart: str | None = None
     """<namespace>/<name> of the generated HelmChart."""
     storage_namespace: Annotated[str, pydantic.Field(min_length=1, max_length=63)] | None = None
@@ -535,8 +534,6 @@ class HelmReleaseStatus(objects.ApiModel):
     """The last reconcile.fluxcd.io/forceAt value handled."""
     last_handled_reset_at: str | None = None
     """The last reconcile.fluxcd.io/resetAt value handled."""
-    last_handled_reconcile_at: str | None = None
-    """The last reconcile.fluxcd.io/requestedAt value handled."""
 
 
 class HelmRelease(objects.ApiObject):

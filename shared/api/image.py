@@ -17,7 +17,7 @@ from typing import Annotated, ClassVar, Literal
 
 import pydantic
 
-from shared.api import meta, objects, source, validation
+from shared.api import meta, objects, source, status, validation
 
 GROUP = "image.toolkit.fluxcd.io"
 VERSION = "v1"
@@ -107,21 +107,17 @@ class ScanResult(objects.ApiModel):
     """Up to ten tags: the first ones in descending string order."""
 
 
-class ImageRepositoryStatus(objects.ApiModel):
+class ImageRepositoryStatus(status.ObjectStatus):
     """The observed state of an ImageRepository."""
 
-    conditions: list[meta.Condition] | None = None
-    """Conditions of the ImageRepository."""
-    observed_generation: meta.Int64 | None = None
-    """The last generation reconciled."""
+    describes = "ImageRepository"
+
     canonical_image_name: str | None = None
     """The image repository made explicit, e.g. index.docker.io/library/alpine for alpine."""
     last_scan_result: ScanResult | None = None
     """The result of the last successful scan."""
     observed_exclusion_list: list[str] | None = None
     """The exclusion list in effect for the last scan result."""
-    last_handled_reconcile_at: str | None = None
-    """The last reconcile.fluxcd.io/requestedAt value handled."""
 
 
 class ImageRepository(objects.ApiObject):
@@ -256,19 +252,15 @@ class ImagePolicySpec(objects.ApiModel):
     """Suspend future reconciliations."""
 
 
-class ImagePolicyStatus(objects.ApiModel):
+class ImagePolicyStatus(status.ObjectStatus):
     """The observed state of an ImagePolicy."""
+
+    describes = "ImagePolicy"
 
     latest_ref: ImageRef | None = None
     """The image elected by the policy."""
     observed_previous_ref: ImageRef | None = None
     """The previously elected image; updated only when the elected image changes."""
-    observed_generation: meta.Int64 | None = None
-    """The last generation reconciled."""
-    conditions: list[meta.Condition] | None = None
-    """Conditions of the ImagePolicy."""
-    last_handled_reconcile_at: str | None = None
-    """The last reconcile.fluxcd.io/requestedAt value handled."""
 
 
 class ImagePolicy(objects.ApiObject):
@@ -414,8 +406,10 @@ class ImageUpdateAutomationSpec(objects.ApiModel):
     """Stop running this automation until unset."""
 
 
-class ImageUpdateAutomationStatus(objects.ApiModel):
+class ImageUpdateAutomationStatus(status.ObjectStatus):
     """The observed state of an ImageUpdateAutomation."""
+
+    describes = "ImageUpdateAutomation"
 
     last_automation_run_time: meta.Time | None = None
     """When the last run started, whether or not it changed anything."""
@@ -423,16 +417,10 @@ class ImageUpdateAutomationStatus(objects.ApiModel):
     """SHA-1 of the last commit pushed."""
     last_push_time: meta.Time | None = None
     """When the last commit was pushed."""
-    observed_generation: meta.Int64 | None = None
-    """The last generation reconciled."""
-    conditions: list[meta.Condition] | None = None
-    """Conditions of the ImageUpdateAutomation."""
     observed_policies: dict[str, ImageRef] | None = None
     """The latest image of each ImagePolicy (by name) considered by the last run."""
     observed_source_revision: str | None = None
     """The last source revision seen, e.g. main@sha1:<commit>."""
-    last_handled_reconcile_at: str | None = None
-    """The last reconcile.fluxcd.io/requestedAt value handled."""
 
 
 class ImageUpdateAutomation(objects.ApiObject):

@@ -22,7 +22,7 @@ from typing import Annotated, ClassVar, Literal
 
 import pydantic
 
-from shared.api import meta, objects
+from shared.api import meta, objects, status
 
 GROUP = "kustomize.toolkit.fluxcd.io"
 VERSION = "v1"
@@ -262,13 +262,12 @@ class KustomizationSpec(objects.ApiModel):
     """JSON pointers left out of drift detection and apply."""
 
 
-class KustomizationStatus(objects.ApiModel):
+class KustomizationStatus(status.ObjectStatus):
     """The observed state of a Kustomization."""
 
-    observed_generation: meta.Int64 | None = None
-    """The last generation reconciled to Ready or to a terminal stall."""
-    conditions: list[meta.Condition] | None = None
-    """Conditions of the Kustomization."""
+    describes = "Kustomization"
+    generation_description = "The last generation reconciled to Ready or to a terminal stall."
+
     last_applied_revision: str | None = None
     """Artifact revision of the last successful reconciliation."""
     last_applied_origin_revision: str | None = None
@@ -279,8 +278,6 @@ class KustomizationStatus(objects.ApiModel):
     """Objects applied by the last successful apply."""
     history: list[Snapshot] | None = None
     """The last reconciliation attempts, most recent first."""
-    last_handled_reconcile_at: str | None = None
-    """The last reconcile.fluxcd.io/requestedAt value handled."""
 
 
 class Kustomization(objects.ApiObject):

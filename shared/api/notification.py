@@ -18,7 +18,7 @@ from typing import Annotated, ClassVar, Literal
 
 import pydantic
 
-from shared.api import meta, objects, validation
+from shared.api import meta, objects, status, validation
 
 GROUP = "notification.toolkit.fluxcd.io"
 RECEIVER_VERSION = "v1"
@@ -202,17 +202,13 @@ class ReceiverSpec(objects.ApiModel):
     """Refuse webhooks (HTTP 503) while true."""
 
 
-class ReceiverStatus(objects.ApiModel):
+class ReceiverStatus(status.ObjectStatus):
     """The observed state of a Receiver."""
 
-    last_handled_reconcile_at: str | None = None
-    """The last reconcile.fluxcd.io/requestedAt value handled."""
-    conditions: list[meta.Condition] | None = None
-    """Conditions of the Receiver."""
+    describes = "Receiver"
+
     webhook_path: str | None = None
     """The webhook path: /hook/ then the hex sha256 of token, name and namespace."""
-    observed_generation: meta.Int64 | None = None
-    """The last generation reconciled."""
 
 
 class Receiver(objects.ApiObject):

@@ -11,7 +11,7 @@ from typing import Annotated, ClassVar, Literal
 
 import pydantic
 
-from shared.api import meta, objects, validation
+from shared.api import meta, objects, status, validation
 
 GROUP = "source.toolkit.fluxcd.io"
 VERSION = "v1"
@@ -106,15 +106,11 @@ class GitRepositorySpec(objects.ApiModel):
     """Check out only these directories."""
 
 
-class GitRepositoryStatus(objects.ApiModel):
+class GitRepositoryStatus(status.ArtifactSourceStatus):
     """The observed state of a GitRepository."""
 
-    observed_generation: meta.Int64 | None = None
-    """The last generation fully reconciled."""
-    conditions: list[meta.Condition] | None = None
-    """Conditions of the GitRepository."""
-    artifact: meta.Artifact | None = None
-    """The last artifact produced."""
+    describes = "GitRepository"
+
     included_artifacts: list[meta.Artifact] | None = None
     """The artifacts of the included GitRepositories used for the artifact."""
     observed_ignore: str | None = None
@@ -127,8 +123,6 @@ class GitRepositoryStatus(objects.ApiModel):
     """The spec.sparseCheckout used for the artifact."""
     source_verification_mode: str | None = None
     """What was last verified: HEAD, Tag or TagAndHEAD."""
-    last_handled_reconcile_at: str | None = None
-    """The last reconcile.fluxcd.io/requestedAt value handled."""
 
 
 class GitRepository(objects.ApiObject):
@@ -254,23 +248,20 @@ class OCIRepositorySpec(objects.ApiModel):
     """Pause reconciliation."""
 
 
-class OCIRepositoryStatus(objects.ApiModel):
+class OCIRepositoryStatus(status.ArtifactSourceStatus):
     """The observed state of an OCIRepository."""
 
-    observed_generation: meta.Int64 | None = None
-    """The last generation fully reconciled."""
-    conditions: list[meta.Condition] | None = None
-    """Conditions of the OCIRepository."""
+    describes = "OCIRepository"
+    artifact_description = (
+        "The last artifact produced; its metadata carries the OCI manifest annotations."
+    )
+
     url: str | None = None
     """Stable download address of the latest artifact."""
-    artifact: meta.Artifact | None = None
-    """The last artifact produced; its metadata carries the OCI manifest annotations."""
     observed_ignore: str | None = None
     """The spec.ignore used for the artifact."""
     observed_layer_selector: OCILayerSelector | None = None
     """The spec.layerSelector used for the artifact."""
-    last_handled_reconcile_at: str | None = None
-    """The last reconcile.fluxcd.io/requestedAt value handled."""
 
 
 class OCIRepository(objects.ApiObject):
@@ -332,19 +323,14 @@ class HelmRepositorySpec(objects.ApiModel):
     """How to authenticate to an OCI registry: generic, aws, azure or gcp."""
 
 
-class HelmRepositoryStatus(objects.ApiModel):
+class HelmRepositoryStatus(status.ArtifactSourceStatus):
     """The observed state of a HelmRepository (empty for type oci)."""
 
-    observed_generation: meta.Int64 | None = None
-    """The last generation fully reconciled."""
-    conditions: list[meta.Condition] | None = None
-    """Conditions of the HelmRepository."""
+    describes = "HelmRepository"
+    artifact_description = "The stored index; its revision is the index digest."
+
     url: str | None = None
     """Stable download address of the stored index."""
-    artifact: meta.Artifact | None = None
-    """The stored index; its revision is the index digest."""
-    last_handled_reconcile_at: str | None = None
-    """The last reconcile.fluxcd.io/requestedAt value handled."""
 
 
 class HelmRepository(objects.ApiObject):
@@ -417,25 +403,20 @@ class HelmChartSpec(objects.ApiModel):
     """Signature verification of an OCI chart (HelmRepository sources of type oci only)."""
 
 
-class HelmChartStatus(objects.ApiModel):
+class HelmChartStatus(status.ArtifactSourceStatus):
     """The observed state of a HelmChart."""
 
-    observed_generation: meta.Int64 | None = None
-    """The last generation fully reconciled."""
+    describes = "HelmChart"
+    artifact_description = "The packaged chart; its revision is the chart version."
+
     observed_source_artifact_revision: str | None = None
     """The source artifact revision seen on the last reconcile."""
     observed_chart_name: str | None = None
     """The chart name resolved from the chart reference."""
     observed_values_files: list[str] | None = None
     """The values files that went into the stored chart."""
-    conditions: list[meta.Condition] | None = None
-    """Conditions of the HelmChart."""
     url: str | None = None
     """Stable download address of the latest packaged chart."""
-    artifact: meta.Artifact | None = None
-    """The packaged chart; its revision is the chart version."""
-    last_handled_reconcile_at: str | None = None
-    """The last reconcile.fluxcd.io/requestedAt value handled."""
 
 
 class HelmChart(objects.ApiObject):
@@ -558,21 +539,18 @@ class BucketSpec(objects.ApiModel):
     """Pause reconciliation."""
 
 
-class BucketStatus(objects.ApiModel):
+class BucketStatus(status.ArtifactSourceStatus):
     """The observed state of a Bucket."""
 
-    observed_generation: meta.Int64 | None = None
-    """The last generation fully reconciled."""
-    conditions: list[meta.Condition] | None = None
-    """Conditions of the Bucket."""
+    describes = "Bucket"
+    artifact_description = (
+        "The last artifact produced; its revision is the digest of the object index."
+    )
+
     url: str | None = None
     """Stable download address of the latest artifact."""
-    artifact: meta.Artifact | None = None
-    """The last artifact produced; its revision is the digest of the object index."""
     observed_ignore: str | None = None
     """The spec.ignore used for the artifact."""
-    last_handled_reconcile_at: str | None = None
-    """The last reconcile.fluxcd.io/requestedAt value handled."""
 
 
 class Bucket(objects.ApiObject):

@@ -32,9 +32,14 @@ class CelRuleError(ValueError):
     """A CEL rule evaluated to false (or could not be evaluated) for an object."""
 
 
-@functools.cache
+PROGRAM_CACHE_SIZE = 1024
+"""Compiled CEL programs kept: rules repeat across objects, and user-written
+expressions (``readyExpr``, ``healthCheckExprs``) must not grow the cache without bound."""
+
+
+@functools.lru_cache(maxsize=PROGRAM_CACHE_SIZE)
 def program(rule: str) -> Any:
-    """The compiled CEL program of ``rule`` (cached: rules repeat across objects).
+    """The compiled CEL program of ``rule`` (cached, least recently used first out).
 
     Raises celpy's ``CELParseError`` when ``rule`` does not parse.
     """

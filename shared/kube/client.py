@@ -106,6 +106,11 @@ class Client:
     def host(self) -> str:
         return str(self.configuration.host).rstrip("/")
 
+    @property
+    def impersonated_user(self) -> str | None:
+        """The user this client acts as (``Impersonate-User``); None for its own identity."""
+        return self._impersonate_user
+
     def impersonating(self, user: str, *, groups: Sequence[str] = ()) -> Client:
         """A client that acts as ``user`` (``Impersonate-User``), sharing this connection."""
         return Client(

@@ -55,6 +55,17 @@ def split_api_version(api_version: str) -> tuple[str, str]:
     return group, version
 
 
+SECRETS = Resource(group="", version="v1", kind="Secret", plural="secrets", namespaced=True)
+CONFIG_MAPS = Resource(
+    group="", version="v1", kind="ConfigMap", plural="configmaps", namespaced=True
+)
+EVENTS = Resource(group="", version="v1", kind="Event", plural="events", namespaced=True)
+LEASES = Resource(
+    group="coordination.k8s.io", version="v1", kind="Lease", plural="leases", namespaced=True
+)
+"""The core resources the runtime reads and writes without discovery."""
+
+
 class Discovery:
     """A cache of group-version resource lists, refreshed on a miss."""
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from shared.api import meta
 
@@ -72,58 +73,44 @@ def set_condition(
     return result
 
 
-def mark_true(
-    conditions: Sequence[meta.Condition] | None,
-    type_: str,
-    *,
-    reason: str,
-    message: str,
-    generation: int | None,
-) -> list[meta.Condition]:
-    return set_condition(
-        conditions,
-        type_=type_,
-        status="True",
-        reason=reason,
-        message=message,
-        generation=generation,
-    )
+class Marker(Protocol):
+    """Sets one condition to a fixed status (``mark_true``, ``mark_false``, ``mark_unknown``)."""
+
+    def __call__(
+        self,
+        conditions: Sequence[meta.Condition] | None,
+        type_: str,
+        *,
+        reason: str,
+        message: str,
+        generation: int | None,
+    ) -> list[meta.Condition]: ...
 
 
-def mark_false(
-    conditions: Sequence[meta.Condition] | None,
-    type_: str,
-    *,
-    reason: str,
-    message: str,
-    generation: int | None,
-) -> list[meta.Condition]:
-    return set_condition(
-        conditions,
-        type_=type_,
-        status="False",
-        reason=reason,
-        message=message,
-        generation=generation,
-    )
+def _marker(status: str) -> Marker:
+    def mark(
+        conditions: Sequence[meta.Condition] | None,
+        type_: str,
+        *,
+        reason: str,
+        message: str,
+        generation: int | None,
+    ) -> list[meta.Condition]:
+        return set_condition(
+            conditions,
+            type_=type_,
+            status=status,
+            reason=reason,
+            message=message,
+            generation=generation,
+        )
+
+    return mark
 
 
-def mark_unknown(
-    conditions: Sequence[meta.Condition] | None,
-    type_: str,
-    *,
-    reason: str,
-    message: str,
-    generation: int | None,
-) -> list[meta.Condition]:
-    return set_condition(
-        conditions,
-        type_=type_,
-        status="Unknown",
-        reason=reason,
-        message=message,
-        generation=generation,
-    )
+mark_true = _marker("True")
+mark_false = _marker("False")
+mark_unknown = _marker("Unknown")
 
 
 def delete(conditions: Sequence[meta.Condition] | None, type_: str) -> list[meta.Condition]:
@@ -138,9 +125,9 @@ class Summary:
     """What a kind's summarizer needs to know about its conditions.
 
     ``owned`` lists, in priority order, the conditions the kind's steps set; the
-    first True one in the highest-priority group supplies Ready's reason and
-    message. ``negative`` are the abnormal-true ones among them. ``bipolar``
-    conditions (such as ``SourceVerified``) force Ready False when False.
+    first failing one (an abnormal one True, a bi-polar one False) supplies
+    Ready's reason and message. ``negative`` are the abnormal-true ones among
+    them; ``bipolar`` ones (such as ``SourceVerified``) fail when False.
     """
 
     owned: tuple[str, ...]
@@ -218,8 +205,8 @@ def summarize(
     - success: Reconciling is removed;
     - retry: Reconciling stays, with reason ProgressingWithRetry;
     - stalled: Stalled=True with the error's reason, Reconciling removed.
-    Ready: the first True abnormal condition in ``owned`` order makes it False
-    (its reason and message); else a False bi-polar condition; else an error
+    Ready: the first failing condition in ``owned`` order (an abnormal one
+    True, a bi-polar one False) makes it False (its reason and message); else an error
     with no owning condition makes it False with the error; else the first
     True normal condition (or ``success_message``) makes it True.
     ``observe_generation`` is true after a success or a stall, never after a retry.
@@ -283,11 +270,12 @@ def _ready_verdict(
 ) -> tuple[str, str, str]:
     for type_ in summary.owned:
         condition = get(conditions, type_)
-        if type_ in summary.negative and condition is not None and condition.status == "True":
-            return "False", condition.reason, condition.message
-    for type_ in summary.bipolar:
-        condition = get(conditions, type_)
-        if condition is not None and condition.status == "False":
+        if condition is None:
+            continue
+        failing = (type_ in summary.negative and condition.status == "True") or (
+            type_ in summary.bipolar and condition.status == "False"
+        )
+        if failing:
             return "False", condition.reason, condition.message
     if outcome == Outcome.STALLED:
         return "False", error_reason or meta.FAILED_REASON, error_message or ""

@@ -56,7 +56,7 @@ class Controller:
         *,
         name: str,
         informer: informers.Informer,
-        skeleton: reconciling.Skeleton,
+        skeleton: reconciling.Skeleton[Any, Any, Any],
         registry: metrics.Metrics,
         workers: int = 4,
         backoff: queue.Backoff | None = None,

@@ -31,7 +31,7 @@ from typing import Any
 import aiohttp
 
 from shared.api import meta
-from shared.kube import client, errors
+from shared.kube import client, errors, resources
 from shared.runtime import conditions, logging
 
 NORMAL = "Normal"
@@ -189,7 +189,7 @@ class Recorder:
             try:
                 await self._api.request(
                     "PATCH",
-                    f"/api/v1/namespaces/{namespace}/events/{aggregate.name}",
+                    resources.EVENTS.path(namespace=namespace, name=aggregate.name),
                     body={"count": aggregate.count, "lastTimestamp": timestamp},
                     content_type=client.MERGE_PATCH,
                     verb="patch",
@@ -216,7 +216,7 @@ class Recorder:
         if annotations:
             event["metadata"]["annotations"] = dict(annotations)
         await self._api.request(
-            "POST", f"/api/v1/namespaces/{namespace}/events", body=event, verb="create"
+            "POST", resources.EVENTS.path(namespace=namespace), body=event, verb="create"
         )
         self._aggregates[key] = _Aggregate(name=name, namespace=namespace, count=1)
         while len(self._aggregates) > _CACHE_SIZE:

@@ -17,7 +17,7 @@ import dataclasses
 import datetime
 from typing import Any
 
-from shared.kube import client, errors
+from shared.kube import client, errors, resources
 from shared.runtime import logging
 
 
@@ -50,10 +50,7 @@ class LeaderElector:
 
     @property
     def _path(self) -> str:
-        return (
-            f"/apis/coordination.k8s.io/v1/namespaces/{self.config.namespace}"
-            f"/leases/{self.config.name}"
-        )
+        return resources.LEASES.path(namespace=self.config.namespace, name=self.config.name)
 
     def _spec(self, *, transitions: int, acquire_time: str | None) -> dict[str, Any]:
         now = _micro_now()

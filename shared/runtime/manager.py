@@ -96,7 +96,7 @@ class Manager:
         return created
 
     async def add_controller(
-        self, reconciler: reconciling.Reconciler, *, workers: int | None = None
+        self, reconciler: reconciling.Reconciler[Any, Any, Any], *, workers: int | None = None
     ) -> controller.Controller:
         """Reconcile ``reconciler.kind`` in the default scope."""
         crd = reconciler.kind.crd

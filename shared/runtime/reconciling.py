@@ -1,52 +1,151 @@
-"""The reconcile skeleton every kind shares (DESIGN.md, "Reconcile pattern").
+"""The reconcile skeleton every kind shares, and how a reconciler declares its steps.
 
 For one object: parse it into its model → handle deletion (the reconciler's
 ``finalize``, then remove the finalizer) → add the finalizer → honour
-``spec.suspend`` → mark Reconciling → run the reconciler's steps → summarize
-(Ready, Reconciling, Stalled, observedGeneration) and patch the status, in a
-``finally``, only when it changed → decide the requeue from the error kind.
+``spec.suspend`` → mark Reconciling → run the reconciler's ``steps`` in order
+→ summarize (Ready, Reconciling, Stalled, observedGeneration) and patch the
+status, in a ``finally``, only when it changed → log and record a failure →
+decide the requeue from the error kind.
 
-The reconciler (``Reconciler`` protocol) owns the domain steps. Steps change
-``obj.status`` (their own conditions and fields) and raise
-``results.ReconcileError`` subclasses on failure; they never write Ready,
-Reconciling, Stalled or observedGeneration. ``reconcile.fluxcd.io/requestedAt``
-is echoed into ``status.lastHandledReconcileAt``.
+A reconciler (``Reconciler``) is data as much as code: its kind, its status
+class, its summary, its ``run_type`` (the per-reconcile state its steps
+share, a ``Run`` subclass) and its ordered ``steps``. Every step has one
+signature, ``async (run) -> None``; it changes ``run.status`` (its own
+conditions, declared in ``Step.owns``, and fields) and raises
+``results.ReconcileError`` subclasses on failure. A step never writes Ready,
+Reconciling, Stalled or observedGeneration; the skeleton refuses a step that
+changes a condition it does not own. ``reconcile.fluxcd.io/requestedAt`` is
+echoed into ``status.lastHandledReconcileAt``.
+
+Progress (``Run.progress``): a step about to do something slow (fetch a new
+revision, wait for health) says so; the skeleton writes it — Reconciling=True
+with the step's message and, for a new generation or revision, Ready=Unknown
+"Reconciliation in progress" — only if the run is still in that phase after
+``progress_delay`` seconds. A run that finishes quickly pays no extra write.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, ClassVar, Generic, Literal, Protocol, Self, TypeVar
 
 import pydantic
 
-from shared.api import meta, objects
+from shared.api import meta, objects, status
 from shared.kube import client, errors, resources
 from shared.runtime import conditions, events, logging, results
 
+PROGRESS_DELAY = 1.0
+"""Seconds a phase may last before its progress is written to the status."""
+IN_PROGRESS_MESSAGE = "Reconciliation in progress"
+SKELETON_CONDITIONS = frozenset({meta.READY, meta.RECONCILING, meta.STALLED})
 
-class Reconciler(Protocol):
-    """What a kind's reconciler provides to the skeleton."""
+
+class Kind(Protocol):
+    """What the skeleton needs of a reconciled kind's model."""
+
+    crd: ClassVar[objects.CrdInfo]
+    metadata: objects.ObjectMeta
+    spec: Any
+    status: Any
+
+    @classmethod
+    def model_validate(cls, obj: Any) -> Self: ...
+
+
+K = TypeVar("K", bound=Kind)
+S = TypeVar("S", bound=status.ObjectStatus)
+S_co = TypeVar("S_co", bound=status.ObjectStatus, covariant=True)
+
+
+@dataclasses.dataclass(eq=False, kw_only=True)
+class Run(Generic[K, S]):
+    """One reconcile of one object: what its steps read and change.
+
+    A reconciler subclasses it to carry what one step hands the next (the
+    artifact, the build …), as ``dataclasses.field(init=False)`` fields that
+    the producing step sets.
+    """
+
+    obj: K
+    status: S
+    """``obj.status``, never None during a run."""
+    tracker: ProgressTracker
+    ready_message: str | None = None
+    """The Ready message on success (set by the step that knows it)."""
+    revision: str | None = None
+    """The revision being reconciled, for the failure log."""
 
     @property
-    def kind(self) -> type[objects.ApiObject]:
-        """The model of the reconciled kind."""
+    def generation(self) -> int | None:
+        return self.obj.metadata.generation
+
+    def mark(
+        self, type_: str, status: Literal["True", "False", "Unknown"], *, reason: str, message: str
+    ) -> None:
+        """Set condition ``type_`` for this generation (a step sets only those it owns)."""
+        self.status.conditions = conditions.set_condition(
+            self.status.conditions,
+            type_=type_,
+            status=status,
+            reason=reason,
+            message=message,
+            generation=self.generation,
+        )
+
+    def delete(self, *types: str) -> None:
+        for type_ in types:
+            self.status.conditions = conditions.delete(self.status.conditions, type_)
+
+    def progress(self, message: str, *, restart: bool = False) -> None:
+        """Reconciling=True with ``message``; written if this phase outlasts the delay.
+
+        ``restart``: a new generation or revision began, so Ready becomes
+        Unknown "Reconciliation in progress" when the progress is written.
+        """
+        self.tracker.update(self, message, restart=restart)
+
+
+R = TypeVar("R", bound=Run[Any, Any])
+
+
+@dataclasses.dataclass(frozen=True)
+class Step(Generic[R]):
+    """One step of a reconcile: a name, the function, the conditions it owns."""
+
+    name: str
+    run: Callable[[R], Awaitable[None]]
+    owns: tuple[str, ...] = ()
+
+
+class Reconciler(Protocol[K, S_co, R]):
+    """What a kind's reconciler provides to the skeleton (see the module docstring)."""
+
+    @property
+    def kind(self) -> type[K]: ...
+
+    @property
+    def status_type(self) -> type[S_co]: ...
+
+    @property
+    def run_type(self) -> Callable[..., R]:
+        """Builds the per-reconcile state: ``run_type(obj=, status=, tracker=)``."""
         ...
 
     @property
-    def summary(self) -> conditions.Summary:
-        """The kind's owned conditions, for the summarizer."""
-        ...
+    def summary(self) -> conditions.Summary: ...
 
-    async def reconcile(self, obj: Any) -> str | None:
-        """Run the steps; return the Ready message on success, raise on failure."""
-        ...
+    @property
+    def steps(self) -> Sequence[Step[R]]: ...
 
-    async def finalize(self, obj: Any) -> None:
+    async def finalize(self, obj: K) -> None:
         """Clean up before the object is deleted (storage, applied objects …)."""
         ...
 
-    def interval(self, obj: Any) -> float:
+    def interval(self, obj: K) -> float:
         """Seconds until the next reconcile after a success."""
         ...
 
@@ -76,7 +175,78 @@ def status_merge_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, An
     return patch
 
 
-class Skeleton:
+class StatusWriter:
+    """Writes an object's status as merge patches against what was last written."""
+
+    def __init__(self, *, api: client.Client, path: str, written: dict[str, Any]) -> None:
+        self._api = api
+        self._path = path
+        self._written = written
+
+    async def write(self, current: status.ObjectStatus) -> bool:
+        """Patch the difference; False (no request) when there is none."""
+        after = objects.dump(current)
+        if after == self._written:
+            return False
+        await self._api.request(
+            "PATCH",
+            self._path,
+            body={"status": status_merge_patch(self._written, after)},
+            content_type=client.MERGE_PATCH,
+            verb="patch",
+        )
+        self._written = after
+        return True
+
+
+class ProgressTracker:
+    """Writes a run's progress when a phase outlasts ``delay`` (see the module docstring)."""
+
+    def __init__(self, *, writer: StatusWriter, delay: float) -> None:
+        self._writer = writer
+        self._delay = delay
+        self._timer: asyncio.Task[None] | None = None
+        self._writing = False
+        self._restart = False
+        self.writes = 0
+
+    def update(self, run: Run[Any, Any], message: str, *, restart: bool) -> None:
+        run.mark(meta.RECONCILING, "True", reason=meta.PROGRESSING_REASON, message=message)
+        self._restart = self._restart or restart
+        if self._timer is None or self._timer.done():
+            self._timer = asyncio.create_task(self._write_later(run))
+
+    async def _write_later(self, run: Run[Any, Any]) -> None:
+        await asyncio.sleep(self._delay)
+        self._writing = True
+        try:
+            if self._restart:
+                run.mark(
+                    meta.READY,
+                    "Unknown",
+                    reason=meta.PROGRESSING_REASON,
+                    message=IN_PROGRESS_MESSAGE,
+                )
+            if await self._writer.write(run.status):
+                self.writes += 1
+        except errors.KubeError as failed:
+            # NB: progress is advisory; the final status patch reports what counts.
+            logging.get_logger().info("progress not written", error=failed.message)
+        finally:
+            self._writing = False
+
+    async def stop(self) -> None:
+        """Cancel a pending write; let one already on the wire finish."""
+        timer, self._timer = self._timer, None
+        if timer is None:
+            return
+        if not self._writing:
+            timer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await timer
+
+
+class Skeleton(Generic[K, S, R]):
     """Runs one reconcile of one object of a kind (see the module docstring)."""
 
     def __init__(
@@ -84,13 +254,22 @@ class Skeleton:
         *,
         api: client.Client,
         resource: resources.Resource,
-        reconciler: Reconciler,
+        reconciler: Reconciler[K, S, R],
         recorder: events.Recorder,
+        progress_delay: float = PROGRESS_DELAY,
     ) -> None:
         self._api = api
         self._resource = resource
         self._reconciler = reconciler
         self._recorder = recorder
+        self._progress_delay = progress_delay
+        owned = {t for step in reconciler.steps for t in step.owns}
+        if owned != set(reconciler.summary.owned):
+            listed = sorted(reconciler.summary.owned)
+            raise ValueError(
+                f"the summary of {reconciler.kind.crd.kind} lists {listed}"
+                f" but its steps own {sorted(owned)}"
+            )
 
     def _path(self, raw: dict[str, Any], subresource: str | None = None) -> str:
         metadata = raw["metadata"]
@@ -133,96 +312,137 @@ class Skeleton:
                     finalizers.remove(meta.FINALIZER)
                     await self._patch_metadata(raw, finalizers)
                 except (results.ReconcileError, errors.KubeError) as error:
+                    why, what = _reason_and_message(error)
+                    await self._failed(raw, why or meta.FAILED_REASON, what or "")
                     return Outcome(requeue=results.requeue(error, interval=None), error=error)
             return Outcome(requeue=results.Requeue(after=None))
         if meta.FINALIZER not in finalizers:
             try:
                 raw = await self._patch_metadata(raw, [*finalizers, meta.FINALIZER])
             except errors.KubeError as error:
+                await self._failed(raw, meta.FAILED_REASON, error.message)
                 return Outcome(requeue=results.requeue(error, interval=None), error=error)
             obj = kind.model_validate(raw)
         return await self._reconcile(raw, obj)
 
-    async def _reconcile(self, raw: dict[str, Any], obj: Any) -> Outcome:
-        status_model = type(obj).model_fields["status"].annotation
-        status_cls = next(
-            (a for a in getattr(status_model, "__args__", (status_model,)) if a is not type(None)),
+    async def _reconcile(self, raw: dict[str, Any], obj: K) -> Outcome:
+        current: S = obj.status if obj.status is not None else self._reconciler.status_type()
+        obj.status = current
+        writer = StatusWriter(
+            api=self._api, path=self._path(raw, "status"), written=objects.dump(current)
         )
-        if obj.status is None:
-            obj.status = status_cls()
-        before = objects.dump(obj.status)
         generation = obj.metadata.generation
         requested = (obj.metadata.annotations or {}).get(meta.RECONCILE_REQUEST_ANNOTATION)
-        if requested is not None and "last_handled_reconcile_at" in status_cls.model_fields:
-            obj.status.last_handled_reconcile_at = requested
-        error: BaseException | None = None
-        if getattr(obj.spec, "suspend", None):
+        if requested is not None:
+            current.last_handled_reconcile_at = requested
+        if obj.spec.suspend:
             logging.get_logger().info("reconciliation is suspended for this object")
-            obj.status.conditions = conditions.delete(obj.status.conditions, meta.STALLED)
-            if obj.status.conditions:
-                obj.status.observed_generation = generation
-            patched = await self._patch_status(raw, before, obj.status)
+            current.conditions = conditions.delete(current.conditions, meta.STALLED)
+            if current.conditions:
+                current.observed_generation = generation
+            patched = await writer.write(current)
             return Outcome(requeue=results.Requeue(after=None), patched_status=patched)
-        obj.status.conditions = conditions.start(
-            obj.status.conditions,
+        new_generation = current.observed_generation not in (None, generation)
+        current.conditions = conditions.start(
+            current.conditions,
             generation=generation,
-            observed_generation=getattr(obj.status, "observed_generation", None),
+            observed_generation=current.observed_generation,
         )
-        success_message: str | None = None
+        tracker = ProgressTracker(writer=writer, delay=self._progress_delay)
+        run = self._reconciler.run_type(obj=obj, status=current, tracker=tracker)
+        reconciling = conditions.get(current.conditions, meta.RECONCILING)
+        ready = conditions.get(current.conditions, meta.READY)
+        if reconciling is not None and (
+            new_generation or ready is None or ready.status == "Unknown"
+        ):
+            run.progress(reconciling.message, restart=True)
+        error: BaseException | None = None
         try:
-            success_message = await self._reconciler.reconcile(obj)
+            await self._steps(run)
         except (results.ReconcileError, errors.KubeError) as failure:
             error = failure
         except Exception as failure:  # a bug in a step: report it, retry with backoff
             logging.get_logger().exception("reconcile failed unexpectedly")
             error = _Logged(f"unexpected error: {failure}")
         finally:
+            await tracker.stop()
             reason, message = _reason_and_message(error)
             summarized = conditions.summarize(
-                obj.status.conditions,
+                current.conditions,
                 summary=self._reconciler.summary,
                 outcome=results.outcome_of(error),
                 generation=generation,
                 error_reason=reason,
                 error_message=message,
-                success_message=success_message,
+                success_message=run.ready_message,
             )
-            obj.status.conditions = summarized.conditions
-            if summarized.observe_generation and hasattr(obj.status, "observed_generation"):
-                obj.status.observed_generation = generation
-            patched = False
+            current.conditions = summarized.conditions
+            if summarized.observe_generation:
+                current.observed_generation = generation
+            patched = tracker.writes > 0
             try:
-                patched = await self._patch_status(raw, before, obj.status)
+                patched = await writer.write(current) or patched
             except errors.KubeError as patch_error:
                 error = error or patch_error
+                reason, message = _reason_and_message(error)
         if error is not None:
-            if not isinstance(error, (results.WaitingError, _Logged)):
-                # NB: one error line per failed reconcile, as controller-runtime's
-                # "Reconciler error"; a wait is not a failure.
-                logging.get_logger().error("reconciliation failed", reason=reason, error=message)
-            await self._recorder.emit(
+            await self._failed(
                 raw,
-                type_=events.WARNING,
-                reason=reason or meta.FAILED_REASON,
-                message=message or "",
+                reason or meta.FAILED_REASON,
+                message or "",
+                revision=run.revision,
+                # NB: a wait is not a failure, and an unexpected error was
+                # already logged with its traceback where it was caught.
+                log=not isinstance(error, (results.WaitingError, _Logged)),
             )
         interval = self._reconciler.interval(obj)
         return Outcome(
             requeue=results.requeue(error, interval=interval), patched_status=patched, error=error
         )
 
-    async def _patch_status(self, raw: dict[str, Any], before: dict[str, Any], status: Any) -> bool:
-        after = objects.dump(status)
-        if after == before:
-            return False
-        await self._api.request(
-            "PATCH",
-            self._path(raw, "status"),
-            body={"status": status_merge_patch(before, after)},
-            content_type=client.MERGE_PATCH,
-            verb="patch",
-        )
-        return True
+    async def _steps(self, run: R) -> None:
+        for step in self._reconciler.steps:
+            before = _condition_states(run.status)
+            try:
+                with logging.bound(**({"revision": run.revision} if run.revision else {})):
+                    await step.run(run)
+            finally:
+                changed = {
+                    type_
+                    for type_ in before.keys() | _condition_states(run.status).keys()
+                    if before.get(type_) != _condition_states(run.status).get(type_)
+                }
+                foreign = changed - SKELETON_CONDITIONS - set(step.owns)
+                if foreign:
+                    raise results.ReconcileError(
+                        f"step '{step.name}' changed conditions it does not own: {sorted(foreign)}"
+                    )
+
+    async def _failed(
+        self,
+        raw: dict[str, Any],
+        reason: str,
+        message: str,
+        *,
+        revision: str | None = None,
+        log: bool = True,
+    ) -> None:
+        """A failed reconcile: one error log line (as Flux logs it) and a Warning event."""
+        if log:
+            metadata = raw.get("metadata", {})
+            kind = self._reconciler.kind.crd.kind
+            logging.get_logger().error(
+                "Reconciliation failed",
+                object=f"{kind}/{metadata.get('namespace')}/{metadata.get('name')}",
+                reason=reason,
+                message=message,
+                revision=revision,
+            )
+        await self._recorder.emit(raw, type_=events.WARNING, reason=reason, message=message)
+
+
+def _condition_states(current: status.ObjectStatus) -> dict[str, tuple[str, str, str]]:
+    return {c.type: (c.status, c.reason, c.message) for c in current.conditions or ()}
 
 
 class _Logged(results.ReconcileError):

@@ -274,7 +274,7 @@ def test_build_failure_applies_nothing(loop: Loop) -> None:
 
 def test_failing_workload_fails_the_health_check(loop: Loop) -> None:
     repo = loop.make_repo("unhealthy.git")
-    repo.commit(
+    head = repo.commit(
         "A deployment that never becomes ready",
         {
             "deploy/app.yaml": DEPLOYMENT.format(
@@ -283,8 +283,25 @@ def test_failing_workload_fails_the_health_check(loop: Loop) -> None:
             )
         },
     )
-    loop.sources("unhealthy.git", path="./deploy", wait=True, timeout="5s")
+    loop.sources("unhealthy.git", path="./deploy", wait=True, timeout="15s")
 
+    def in_progress() -> dict[str, Any] | None:
+        obj = loop.get("kustomization", "app")
+        ready = objects.condition(obj, "Ready")
+        reconciling = objects.condition(obj, "Reconciling")
+        waiting = reconciling and reconciling["message"].startswith("Running health checks")
+        if ready and ready["status"] == "Unknown" and waiting:
+            return {"ready": ready, "reconciling": reconciling}
+        return None
+
+    waiting = eventually_sync(in_progress, within=60, message="no progress during the wait")
+    assert (waiting["ready"]["status"], waiting["ready"]["message"]) == (
+        "Unknown",
+        "Reconciliation in progress",
+    )
+    assert waiting["reconciling"]["message"] == (
+        f"Running health checks for revision master@sha1:{head} with a timeout of 15s"
+    )
     eventually_sync(loop.failed_with("app", "HealthCheckFailed"), within=90)
     healthy = objects.condition(loop.get("kustomization", "app"), "Healthy")
     assert healthy is not None
@@ -443,3 +460,30 @@ def test_kubeconfig_applies_to_a_remote_cluster(loop: Loop, tmp_path: pathlib.Pa
         assert far is not None
         assert far["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] == "app"
         assert loop.get("configmap", "far") is None
+
+
+def test_kubeconfig_with_an_exec_plugin_is_refused(loop: Loop, tmp_path: pathlib.Path) -> None:
+    """A kubeconfig Secret may not run a command in the controller (the flag is not given)."""
+    marker = tmp_path / "exec-ran"
+    config = yaml.safe_load(loop.cluster.kubeconfig.read_text())
+    config["users"][0]["user"] = {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "sh",
+            "args": ["-c", f"touch {marker}"],
+        }
+    }
+    kubeconfig = tmp_path / "exec-kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(config))
+    loop.kubectl(
+        "create", "secret", "generic", "exec-kubeconfig", f"--from-file=value={kubeconfig}"
+    )
+    repo = loop.make_repo("exec.git")
+    repo.commit("Config", {"deploy/config.yaml": CONFIGMAP.format(name="never", color="red")})
+    loop.sources("exec.git", path="./deploy", kubeConfig={"secretRef": {"name": "exec-kubeconfig"}})
+
+    failed = eventually_sync(loop.failed_with("app", "ReconciliationFailed"), within=90)
+    assert "uses exec" in failed["message"]
+    assert "--insecure-kubeconfig-exec" in failed["message"]
+    assert not marker.exists()
+    assert loop.get("configmap", "never") is None

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import itertools
 import json
+import logging as std_logging
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import structlog
 
 from shared.api import crdgen
 from shared.kube import client
-from shared.runtime import manager, options
+from shared.runtime import logging, manager, options
 from tests.fixtures import devcluster as devcluster_fixtures
 from tests.runtime import widgets
 
@@ -28,6 +31,31 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devcluster_fix
         )
         running.kubectl("wait", "--for=condition=Established", "crd/widgets.test.headwater.dev")
         yield running
+
+
+@pytest.fixture
+def stream() -> Iterator[io.StringIO]:
+    """Log lines (JSON, level info) captured for one test."""
+    with configured_logging("info", io.StringIO()) as buffer:
+        yield buffer
+
+
+@contextlib.contextmanager
+def configured_logging(level: str, buffer: io.StringIO) -> Iterator[io.StringIO]:
+    """``logging.configure`` into ``buffer``; the standard loggers restored after."""
+    loggers = [std_logging.getLogger(name) for name in ("", *logging.VERBOSE_SOURCES)]
+    root = loggers[0]
+    handlers, levels = list(root.handlers), [logger.level for logger in loggers]
+    logging.configure(level=level, encoding="json", stream=buffer)
+    try:
+        yield buffer
+    finally:
+        structlog.reset_defaults()
+        for handler in root.handlers:
+            if handler not in handlers:
+                root.removeHandler(handler)
+        for logger, level_before in zip(loggers, levels, strict=True):
+            logger.setLevel(level_before)
 
 
 @pytest.fixture

@@ -218,3 +218,21 @@ def test_summarize_reconciling_and_stalled_by_outcome() -> None:
     assert meta.STALLED not in _types(retry.conditions)
     assert _types(stalled.conditions)[meta.STALLED] == ("True", "URLInvalid")
     assert meta.RECONCILING not in _types(stalled.conditions)
+
+
+def test_the_first_failing_condition_in_priority_order_wins() -> None:
+    summary = conditions.Summary(
+        owned=("Verified", "Outdated"),
+        negative=frozenset({"Outdated"}),
+        bipolar=frozenset({"Verified"}),
+    )
+    items = conditions.mark_true(
+        None, "Outdated", reason="NewRevision", message="new", generation=1
+    )
+    items = conditions.mark_false(items, "Verified", reason="Unsigned", message="bad", generation=1)
+    verdict = conditions.summarize(
+        items, summary=summary, outcome=conditions.Outcome.RETRY, generation=1
+    )
+    ready = conditions.get(verdict.conditions, meta.READY)
+    assert ready is not None
+    assert (ready.status, ready.reason, ready.message) == ("False", "Unsigned", "bad")

@@ -2,39 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import logging as std_logging
-from collections.abc import Iterator
 
 import pytest
-import structlog
 
 from shared.runtime import logging
-
-
-@pytest.fixture
-def stream() -> Iterator[io.StringIO]:
-    buffer = io.StringIO()
-    with _configured("info", buffer):
-        yield buffer
-
-
-@contextlib.contextmanager
-def _configured(level: str, buffer: io.StringIO) -> Iterator[io.StringIO]:
-    """``logging.configure`` into ``buffer``; the standard loggers restored after."""
-    loggers = [std_logging.getLogger(name) for name in ("", *logging.VERBOSE_SOURCES)]
-    root = loggers[0]
-    handlers, levels = list(root.handlers), [logger.level for logger in loggers]
-    logging.configure(level=level, encoding="json", stream=buffer)
-    yield buffer
-    structlog.reset_defaults()
-    for handler in root.handlers:
-        if handler not in handlers:
-            root.removeHandler(handler)
-    for logger, level_before in zip(loggers, levels, strict=True):
-        logger.setLevel(level_before)
+from tests.runtime.conftest import configured_logging
 
 
 def _lines(buffer: io.StringIO) -> list[dict[str, object]]:
@@ -103,7 +78,7 @@ def test_standard_library_records_become_one_json_line_each(stream: io.StringIO)
 
 def test_debug_shows_our_and_aiohttp_records_but_not_other_libraries() -> None:
     buffer = io.StringIO()
-    with _configured("debug", buffer):
+    with configured_logging("debug", buffer):
         std_logging.getLogger("aiohttp.server").debug("Ignored premature client disconnection")
         std_logging.getLogger("shared.artifacts.serving").debug("download ended early")
         std_logging.getLogger("kubernetes_asyncio.client.rest").debug("response body: secret")

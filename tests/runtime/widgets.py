@@ -4,7 +4,7 @@
 project's own crdgen. ``WidgetReconciler`` records every reconcile, flags any
 key reconciled twice at once, and fails on demand through ``spec.fail``
 (``stall`` → StallingError, ``retry`` → a generic error, ``wait`` → a
-WaitingError).
+WaitingError, ``foreign`` → a step setting a condition it does not own).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import asyncio
 import collections
 from typing import Any, ClassVar, Literal
 
-from shared.api import meta, objects
-from shared.runtime import conditions, results
+from shared.api import meta, objects, status
+from shared.runtime import conditions, reconciling, results
 
 GROUP = "test.headwater.dev"
 PATH = f"/apis/{GROUP}/v1/namespaces/{{ns}}/widgets"
@@ -33,21 +33,22 @@ class WidgetSpec(objects.ApiModel):
     """How often to reconcile."""
     suspend: bool | None = None
     """Pause reconciliation."""
-    fail: Literal["stall", "retry", "wait"] | None = None
+    fail: Literal["stall", "retry", "wait", "foreign"] | None = None
     """Make the reconcile fail this way."""
+    progress: str | None = None
+    """Report this progress, then wait for the test to release the reconcile."""
     message: str | None = None
     """The Ready message on success."""
 
 
-class WidgetStatus(objects.ApiModel):
+class WidgetStatus(status.ObjectStatus):
     """What the test reconciler observed."""
 
-    observed_generation: meta.Int64 | None = None
-    """The last generation handled."""
-    conditions: list[meta.Condition] | None = None
-    """Conditions."""
-    last_handled_reconcile_at: str | None = None
-    """The last requestedAt handled."""
+    describes = "Widget"
+
+
+WORKED = "Worked"
+"""The condition the Widget's work step owns (and never sets)."""
 
 
 class Widget(objects.ApiObject):
@@ -69,11 +70,21 @@ class Widget(objects.ApiObject):
     status: WidgetStatus | None = None
 
 
+WidgetRun = reconciling.Run[Widget, WidgetStatus]
+
+
 class WidgetReconciler:
-    """Counts reconciles and finalizations; never reconciles one key twice at once."""
+    """Counts reconciles and finalizations; never reconciles one key twice at once.
+
+    A Widget with ``spec.progress`` reports it as progress and then waits for
+    ``release`` (a test's stand-in for a slow health check); ``spec.fail``
+    ``foreign`` makes its step set a condition it does not own.
+    """
 
     kind = Widget
-    summary = conditions.Summary(owned=(), negative=frozenset())
+    status_type = WidgetStatus
+    run_type = reconciling.Run
+    summary = conditions.Summary(owned=(WORKED,), negative=frozenset())
 
     def __init__(self, *, delay: float = 0.0) -> None:
         self.delay = delay
@@ -82,12 +93,18 @@ class WidgetReconciler:
         self.overlaps: list[str] = []
         self._active: set[str] = set()
         self.changed = asyncio.Event()
+        self.release = asyncio.Event()
+        self.steps = (
+            reconciling.Step("work", self._work, owns=(WORKED,)),
+            reconciling.Step("misbehave", self._misbehave),
+        )
 
     @staticmethod
     def _key(obj: Widget) -> str:
         return f"{obj.metadata.namespace}/{obj.metadata.name}"
 
-    async def reconcile(self, obj: Widget) -> str | None:
+    async def _work(self, run: WidgetRun) -> None:
+        obj = run.obj
         key = self._key(obj)
         if key in self._active:
             self.overlaps.append(key)
@@ -97,6 +114,10 @@ class WidgetReconciler:
                 await asyncio.sleep(self.delay)
             self.reconciles[key] += 1
             self.changed.set()
+            if obj.spec.progress:
+                run.revision = "r1"
+                run.progress(obj.spec.progress, restart=True)
+                await self.release.wait()
             if obj.spec.fail == "stall":
                 raise results.StallingError("widget cannot work", reason="WidgetBroken")
             if obj.spec.fail == "retry":
@@ -105,9 +126,13 @@ class WidgetReconciler:
                 raise results.WaitingError(
                     "widget waits", reason=meta.DEPENDENCY_NOT_READY_REASON, requeue_after=60
                 )
-            return obj.spec.message or "widget reconciled"
+            run.ready_message = obj.spec.message or "widget reconciled"
         finally:
             self._active.discard(key)
+
+    async def _misbehave(self, run: WidgetRun) -> None:
+        if run.obj.spec.fail == "foreign":
+            run.mark(WORKED, "True", reason="Sneaky", message="set by a step that does not own it")
 
     async def finalize(self, obj: Widget) -> None:
         self.finalized.append(self._key(obj))

@@ -1,23 +1,27 @@
 """The Kustomization reconciler: a source artifact becomes the state of the cluster.
 
-Steps, in Flux's order; each failure names the Ready reason Flux uses and is
-retried after ``spec.retryInterval`` (``spec.interval`` when unset):
+Steps (``KustomizationReconciler.steps``), in Flux's order; each failure
+names the Ready reason Flux uses and is retried after ``spec.retryInterval``
+(``spec.interval`` when unset):
 
-1. **dependencies** — every ``dependsOn`` Kustomization must be Ready for its
-   current generation (or satisfy its ``readyExpr``): ``DependencyNotReady``,
-   re-checked after ``--requeue-dependency``;
-2. **artifact** — the source must exist and have an artifact; it is
-   downloaded, its digest verified and it is safely extracted
-   (``ArtifactFailed``);
-3. **build** — kustomize with the Kustomization's overlays, SOPS decryption,
-   post-build substitution (``BuildFailed``);
-4. **apply** — staged server-side apply through the resource manager, which
-   knows the live state from watch caches: unchanged objects cost nothing,
-   drift is restored and reported (``ReconciliationFailed``);
-5. **prune** — objects that left the inventory (``PruneFailed``);
-6. **health** — with ``wait`` every applied object, else ``healthChecks``;
+1. **source** — the source must exist and have an artifact
+   (``ArtifactFailed``); a revision not attempted before shows progress;
+2. **dependencies** — every ``dependsOn`` Kustomization must be ready
+   (``shared.runtime.dependencies``: Ready for its generation or its
+   ``readyExpr``, and the same revision when it shares the source):
+   ``DependencyNotReady``, re-checked after ``--requeue-dependency``;
+3. **build** — the artifact is downloaded, its digest verified and safely
+   extracted (``ArtifactFailed``); kustomize with the Kustomization's
+   overlays, SOPS decryption, post-build substitution (``BuildFailed``);
+4. **apply** — on the target (``shared.kube.targets``: impersonation, a
+   remote cluster), staged server-side apply through the resource manager,
+   which knows the live state from watch caches: unchanged objects cost
+   nothing, drift is restored and reported (``ReconciliationFailed``); then
+   prune the objects that left the inventory (``PruneFailed``);
+5. **health** — with ``wait`` every applied object, else ``healthChecks``;
    ``healthCheckExprs`` extend kstatus (``HealthCheckFailed``; the Healthy
-   condition).
+   condition, the only one this reconciler owns). The wait shows progress;
+6. **applied** — ``lastAppliedRevision`` and the history entry.
 
 Status follows Flux: ``inventory``, ``lastAttemptedRevision``,
 ``lastAppliedRevision``, ``lastAppliedOriginRevision``, ``history``. An
@@ -28,47 +32,48 @@ deleted, with the revision.
 from __future__ import annotations
 
 import asyncio
-import base64
 import collections
 import contextlib
 import dataclasses
-import hashlib
-import pathlib
-import shutil
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
-import celpy
-import celpy.adapter
-import celpy.celparser
-import celpy.celtypes
-import celpy.evaluation
 
 from controllers.kustomize import building, decrypting, substituting
-from shared.api import kustomize, meta, objects, source, validation
+from controllers.kustomize.kustomization import announcing, health, history
+from controllers.kustomize.kustomization.history import go_duration
+from shared.api import kustomize, meta, objects
 from shared.artifacts import errors as artifact_errors
 from shared.artifacts import extracting, fetching
 from shared.kube import (
     applying,
     client,
     errors,
-    healthexprs,
     inventory,
+    references,
     resourcemanager,
     resources,
+    targets,
     waiting,
 )
-from shared.runtime import conditions, events, informers, logging, results
+from shared.runtime import (
+    conditions,
+    dependencies,
+    events,
+    informers,
+    logging,
+    reconciling,
+    results,
+)
 
 SUMMARY = conditions.Summary(
-    owned=(), negative=frozenset(), success_reason=meta.RECONCILIATION_SUCCEEDED_REASON
+    owned=(meta.HEALTHY,),
+    negative=frozenset(),
+    success_reason=meta.RECONCILIATION_SUCCEEDED_REASON,
 )
-HEALTHY_SUCCEEDED_REASON = meta.SUCCEEDED_REASON
-ORIGIN_REVISION_KEY = "org.opencontainers.image.revision"
-HISTORY_LIMIT = 5
+ORIGIN_REVISION_KEY = history.ORIGIN_REVISION_KEY
 RENDER_CACHE_SIZE = 64
 
 SourceLookup = Callable[[str, str, str], Awaitable[dict[str, Any] | None]]
@@ -87,34 +92,30 @@ class Settings:
     kubectl: str = "kubectl"
     concurrent_ssa: int = 4
     artifact_max_size: int = extracting.DEFAULT_MAX_TOTAL_SIZE
+    insecure_kubeconfig_exec: bool = False
+    insecure_kubeconfig_tls: bool = False
 
 
-def _go_duration(seconds: float) -> str:
-    """A Go-style duration string for status (``1.5s``, ``2m3s``)."""
-    minutes, rest = divmod(seconds, 60)
-    if minutes:
-        return f"{int(minutes)}m{rest:.3g}s"
-    return f"{seconds:.3g}s"
+@dataclasses.dataclass(eq=False, kw_only=True)
+class _Run(reconciling.Run[kustomize.Kustomization, kustomize.KustomizationStatus]):
+    """One Kustomization reconcile: what each step hands the next."""
 
-
-@dataclasses.dataclass
-class _Target:
-    """The cluster a Kustomization applies to, and how."""
-
-    identity: tuple[str, str]
-    """(service account, kubeconfig digest): a change means a new target."""
-    manager: resourcemanager.ResourceManager
-    remote: client.Client | None = None
-
-    async def close(self) -> None:
-        if self.remote is not None:
-            await self.remote.close()
+    started: float = dataclasses.field(default_factory=time.monotonic)
+    artifact: meta.Artifact = dataclasses.field(init=False)
+    """Set by the source step."""
+    built: building.Build = dataclasses.field(init=False)
+    """Set by the build step."""
+    manager: resourcemanager.ResourceManager = dataclasses.field(init=False)
+    applied: list[inventory.Ref] = dataclasses.field(init=False)
+    """Set by the apply step."""
 
 
 class KustomizationReconciler:
     """Reconciles Kustomizations (see the module docstring)."""
 
     kind = kustomize.Kustomization
+    status_type = kustomize.KustomizationStatus
+    run_type = _Run
     summary = SUMMARY
 
     def __init__(
@@ -137,8 +138,36 @@ class KustomizationReconciler:
         self._live = live
         self._settings = settings
         self._session = session
-        self._targets: dict[tuple[str, str], _Target] = {}
+        self._targets = targets.Targets(
+            api=api,
+            discovery=discovery,
+            policy=targets.Policy(
+                default_service_account=settings.default_service_account,
+                allow_exec=settings.insecure_kubeconfig_exec,
+                allow_insecure_tls=settings.insecure_kubeconfig_tls,
+            ),
+            user_agent="kustomize-controller",
+        )
+        self._managers: dict[str, tuple[targets.Target, resourcemanager.ResourceManager]] = {}
+        self._dependencies = dependencies.Checker(
+            api=api,
+            cache=kustomizations,
+            resource=kustomizations.resource,
+            source=dependencies.Source(key_of=_source_key, applied_revision_of=_applied_revision),
+            settings=dependencies.Settings(
+                requeue_after=settings.requeue_dependency,
+                no_cross_namespace_refs=settings.no_cross_namespace_refs,
+            ),
+        )
         self._renders: collections.OrderedDict[str, str] = collections.OrderedDict()
+        self.steps: tuple[reconciling.Step[_Run], ...] = (
+            reconciling.Step("source", self._source_step),
+            reconciling.Step("dependencies", self._dependencies_step),
+            reconciling.Step("build", self._build_step),
+            reconciling.Step("apply", self._apply_step),
+            reconciling.Step("health", self._health_step, owns=(meta.HEALTHY,)),
+            reconciling.Step("applied", self._applied_step),
+        )
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -153,92 +182,37 @@ class KustomizationReconciler:
     ) -> results.WaitingError:
         return results.WaitingError(message, reason=reason, requeue_after=self._retry(obj))
 
-    async def _target(self, obj: kustomize.Kustomization) -> _Target:
-        """Where one Kustomization applies: this cluster or ``spec.kubeConfig``'s, as whom.
+    async def _manager(self, obj: kustomize.Kustomization) -> resourcemanager.ResourceManager:
+        """The resource manager for where ``obj`` applies (``shared.kube.targets``).
 
-        Cached per Kustomization and rebuilt when the service account or the
-        kubeconfig changes. A remote cluster has no watch caches here, so
-        objects there are applied every reconcile (one write each) and read
-        with a GET for health.
+        A remote cluster has no watch caches here, so objects there are
+        applied every reconcile (one write each) and read with a GET for health.
         """
         namespace = obj.metadata.namespace or "default"
-        account = obj.spec.service_account_name or self._settings.default_service_account
-        kubeconfig = await self._kubeconfig(obj)
-        identity = (account, hashlib.sha256(kubeconfig.encode()).hexdigest() if kubeconfig else "")
-        key = (namespace, obj.metadata.name or "")
-        target = self._targets.get(key)
-        if target is not None and target.identity == identity:
-            return target
-        if target is not None:
-            await target.close()
-        remote = await self._connect_remote(obj, kubeconfig) if kubeconfig else None
-        base = remote if remote is not None else self._api
-        api = (
-            base.impersonating(
-                f"system:serviceaccount:{namespace}:{account}",
-                groups=["system:serviceaccounts", f"system:serviceaccounts:{namespace}"],
-            )
-            if account
-            else base
-        )
-        discovery = resources.Discovery(base) if remote is not None else self._discovery
-        target = _Target(
-            identity=identity,
-            manager=resourcemanager.ResourceManager(
-                objects=applying.Objects(api=api, discovery=discovery),
-                live=None if remote is not None else self._live,
-                concurrency=self._settings.concurrent_ssa,
-            ),
-            remote=remote,
-        )
-        self._targets[key] = target
-        return target
-
-    async def _kubeconfig(self, obj: kustomize.Kustomization) -> str | None:
-        """The kubeconfig text ``spec.kubeConfig.secretRef`` names, if any."""
-        reference = obj.spec.kube_config
-        if reference is None:
-            return None
-        if reference.secret_ref is None:
-            raise results.StallingError(
-                "spec.kubeConfig.configMapRef (cloud provider authentication) is not supported",
-                reason=meta.RECONCILIATION_FAILED_REASON,
-            )
-        namespace = obj.metadata.namespace or "default"
-        name = reference.secret_ref.name
         try:
-            secret = await self._api.request(
-                "GET", f"/api/v1/namespaces/{namespace}/secrets/{name}", verb="get"
+            target = await self._targets.get(
+                namespace=namespace,
+                name=obj.metadata.name or "",
+                service_account=obj.spec.service_account_name,
+                kube_config=obj.spec.kube_config,
             )
-        except errors.NotFoundError as missing:
-            raise self._failure(
-                obj,
-                meta.RECONCILIATION_FAILED_REASON,
-                f"kubeconfig secret '{namespace}/{name}' not found",
-            ) from missing
-        data = secret.get("data") or {}
-        keys = [reference.secret_ref.key] if reference.secret_ref.key else ["value", "value.yaml"]
-        for data_key in keys:
-            if data_key in data:
-                return base64.b64decode(data[data_key]).decode()
-        raise self._failure(
-            obj,
-            meta.RECONCILIATION_FAILED_REASON,
-            f"kubeconfig secret '{namespace}/{name}' has no key {' or '.join(map(repr, keys))}",
+        except targets.TargetError as failed:
+            if failed.stalling:
+                raise results.StallingError(
+                    failed.message, reason=meta.RECONCILIATION_FAILED_REASON
+                ) from failed
+            raise self._failure(obj, meta.RECONCILIATION_FAILED_REASON, failed.message) from failed
+        key = f"{namespace}/{obj.metadata.name}"
+        cached = self._managers.get(key)
+        if cached is not None and cached[0] is target:
+            return cached[1]
+        manager = resourcemanager.ResourceManager(
+            objects=applying.Objects(api=target.api, discovery=target.discovery),
+            live=None if target.remote is not None else self._live,
+            concurrency=self._settings.concurrent_ssa,
         )
-
-    async def _connect_remote(self, obj: kustomize.Kustomization, kubeconfig: str) -> client.Client:
-        directory = await asyncio.to_thread(tempfile.mkdtemp, prefix="kubeconfig-")
-        path = pathlib.Path(directory) / "kubeconfig"
-        try:
-            await asyncio.to_thread(path.write_text, kubeconfig)
-            return await client.connect(kubeconfig=str(path), user_agent="kustomize-controller")
-        except errors.KubeError as invalid:
-            raise self._failure(
-                obj, meta.RECONCILIATION_FAILED_REASON, f"invalid kubeconfig: {invalid.message}"
-            ) from invalid
-        finally:
-            await asyncio.to_thread(shutil.rmtree, directory, True)
+        self._managers[key] = (target, manager)
+        return manager
 
     @staticmethod
     def _owner(obj: kustomize.Kustomization) -> resourcemanager.Owner:
@@ -247,39 +221,6 @@ class KustomizationReconciler:
         )
 
     # --- steps ---------------------------------------------------------------------------
-
-    def _check_dependencies(self, obj: kustomize.Kustomization) -> None:
-        namespace = obj.metadata.namespace or "default"
-        for dependency in obj.spec.depends_on or []:
-            dep_namespace = dependency.namespace or namespace
-            if self._settings.no_cross_namespace_refs and dep_namespace != namespace:
-                raise results.StallingError(
-                    f"cannot access Kustomization/{dep_namespace}/{dependency.name}: "
-                    "cross-namespace references are not allowed",
-                    reason=meta.ACCESS_DENIED_REASON,
-                )
-            dep = self._kustomizations.get(f"{dep_namespace}/{dependency.name}")
-            name = f"{dep_namespace}/{dependency.name}"
-            if dep is None:
-                raise self._dependency_error(f"dependency '{name}' not found")
-            if dependency.ready_expr:
-                if not _ready_expr(dependency.ready_expr, dep=dep, self_=objects.dump(obj)):
-                    raise self._dependency_error(f"dependency '{name}' is not ready")
-                continue
-            status = dep.get("status") or {}
-            ready = any(
-                c.get("type") == meta.READY and c.get("status") == "True"
-                for c in status.get("conditions") or []
-            )
-            if not ready or status.get("observedGeneration") != dep["metadata"].get("generation"):
-                raise self._dependency_error(f"dependency '{name}' is not ready")
-
-    def _dependency_error(self, message: str) -> results.WaitingError:
-        return results.WaitingError(
-            message,
-            reason=meta.DEPENDENCY_NOT_READY_REASON,
-            requeue_after=self._settings.requeue_dependency,
-        )
 
     async def _artifact(self, obj: kustomize.Kustomization) -> meta.Artifact:
         ref = obj.spec.source_ref
@@ -310,14 +251,10 @@ class KustomizationReconciler:
         namespace = obj.metadata.namespace or "default"
 
         async def fetch(reference: kustomize.SubstituteReference) -> Mapping[str, Any] | None:
-            plural = "configmaps" if reference.kind == "ConfigMap" else "secrets"
             try:
-                found: Mapping[str, Any] = await self._api.request(
-                    "GET", f"/api/v1/namespaces/{namespace}/{plural}/{reference.name}", verb="get"
-                )
-            except errors.NotFoundError:
+                return await references.get(self._api, reference.kind, namespace, reference.name)
+            except references.ReferenceNotFoundError:
                 return None
-            return found
 
         return await substituting.collect_variables(obj.spec.post_build, fetch=fetch)
 
@@ -328,21 +265,22 @@ class KustomizationReconciler:
         namespace = obj.metadata.namespace or "default"
         name = decryption.secret_ref.name
         try:
-            secret = await self._api.request(
-                "GET", f"/api/v1/namespaces/{namespace}/secrets/{name}", verb="get"
-            )
-        except errors.NotFoundError as missing:
+            secret = await references.get(self._api, "Secret", namespace, name)
+        except references.ReferenceNotFoundError as missing:
             raise self._failure(
-                obj, meta.BUILD_FAILED_REASON, f"decryption secret '{namespace}/{name}' not found"
+                obj, meta.BUILD_FAILED_REASON, f"decryption {missing.message}"
             ) from missing
         try:
             return decrypting.keys_from_secret(secret)
         except decrypting.DecryptionError as invalid:
             raise self._failure(obj, meta.BUILD_FAILED_REASON, str(invalid)) from invalid
 
-    async def _build(self, obj: kustomize.Kustomization, artifact: meta.Artifact) -> building.Build:
-        status = obj.status
-        assert status is not None
+    async def _build(
+        self,
+        obj: kustomize.Kustomization,
+        status: kustomize.KustomizationStatus,
+        artifact: meta.Artifact,
+    ) -> building.Build:
         variables = await self._variables(obj) if obj.spec.post_build else {}
         keys = await self._keys(obj)
         try:
@@ -399,166 +337,113 @@ class KustomizationReconciler:
                 self._renders.popitem(last=False)
         return output
 
-    async def _health(
-        self,
-        obj: kustomize.Kustomization,
-        manager: resourcemanager.ResourceManager,
-        applied: list[inventory.Ref],
-    ) -> str | None:
-        """Wait for health when asked to; returns the Healthy message (None: not checked)."""
-        spec = obj.spec
-        status = obj.status
-        assert status is not None
-        if spec.wait:
-            refs = applied
-        else:
-            refs = [
-                inventory.Ref(
-                    group=(check.api_version or "").rpartition("/")[0],
-                    kind=check.kind,
-                    namespace=check.namespace or obj.metadata.namespace or "",
-                    name=check.name,
-                    version=(check.api_version or "").rpartition("/")[2],
-                )
-                for check in spec.health_checks or []
-            ]
-        if not refs:
-            status.conditions = conditions.delete(status.conditions, meta.HEALTHY)
-            return None
-        try:
-            checks = healthexprs.compile_checks(
-                [objects.dump(c) for c in spec.health_check_exprs or []]
-            )
-        except healthexprs.InvalidExpressionError as invalid:
-            raise results.StallingError(
-                str(invalid), reason=meta.INVALID_CEL_EXPRESSION_REASON
-            ) from invalid
-        timeout = meta.parse_duration(spec.timeout or spec.interval).total_seconds()
-        started = time.monotonic()
-        try:
-            await manager.wait(
-                refs,
-                interval=min(2.0, timeout),
-                within=timeout,
-                readers=(checks.read,) if checks else (),
-            )
-        except waiting.WaitError as failed:
-            status.conditions = conditions.mark_false(
-                status.conditions,
-                meta.HEALTHY,
-                reason=meta.HEALTH_CHECK_FAILED_REASON,
-                message=failed.message,
-                generation=obj.metadata.generation,
-            )
-            raise self._failure(obj, meta.HEALTH_CHECK_FAILED_REASON, failed.message) from failed
-        message = f"Health check passed in {_go_duration(time.monotonic() - started)}"
-        status.conditions = conditions.mark_true(
-            status.conditions,
-            meta.HEALTHY,
-            reason=HEALTHY_SUCCEEDED_REASON,
-            message=message,
-            generation=obj.metadata.generation,
-        )
-        return message
-
     # --- the reconcile -------------------------------------------------------------------
 
-    async def reconcile(self, obj: kustomize.Kustomization) -> str | None:
-        status = obj.status
-        assert status is not None
-        started = time.monotonic()
-        self._check_dependencies(obj)
-        artifact = await self._artifact(obj)
-        with logging.bound(revision=artifact.revision):
-            built = await self._build(obj, artifact)
-            manager = (await self._target(obj)).manager
-            owner = self._owner(obj)
-            old = inventory.from_entries(
-                [objects.dump(e) for e in status.inventory.entries] if status.inventory else []
+    async def _source_step(self, run: _Run) -> None:
+        run.artifact = await self._artifact(run.obj)
+        run.revision = run.artifact.revision
+        if run.revision != run.status.last_attempted_revision:
+            # NB: only a new revision shows progress; a periodic run of the
+            # same one must stay free of writes however long it takes.
+            timeout = meta.parse_duration(run.obj.spec.timeout or run.obj.spec.interval)
+            run.progress(
+                f"Fetching manifests for revision {run.revision} "
+                f"with a timeout of {go_duration(timeout.total_seconds())}",
+                restart=True,
             )
-            try:
-                change_set = await manager.apply_all(
-                    built.objects, owner=owner, force=obj.spec.force
-                )
-            except (resourcemanager.ApplyError, errors.KubeError, waiting.WaitError) as failed:
-                self._record(
-                    obj, built.digest, artifact, meta.RECONCILIATION_FAILED_REASON, started
-                )
-                raise self._failure(obj, meta.RECONCILIATION_FAILED_REASON, str(failed)) from failed
-            applied = change_set.refs()
-            status.inventory = kustomize.ResourceInventory.model_validate(
-                {"entries": inventory.to_entries(applied)}
-            )
-            if obj.spec.prune:
-                stale = inventory.stale(old, applied)
-                try:
-                    pruned = await manager.prune(stale, owner=owner)
-                except errors.KubeError as failed:
-                    status.inventory = kustomize.ResourceInventory.model_validate(
-                        {"entries": inventory.to_entries(inventory.merge(applied, stale))}
-                    )
-                    self._record(obj, built.digest, artifact, meta.PRUNE_FAILED_REASON, started)
-                    raise self._failure(obj, meta.PRUNE_FAILED_REASON, str(failed)) from failed
-                change_set.changes.extend(pruned.changes)
-            await self._announce(obj, change_set, artifact)
-            try:
-                await self._health(obj, manager, applied)
-            except results.WaitingError:
-                self._record(obj, built.digest, artifact, meta.HEALTH_CHECK_FAILED_REASON, started)
-                raise
-            status.last_applied_revision = artifact.revision
-            status.last_applied_origin_revision = (artifact.metadata or {}).get(ORIGIN_REVISION_KEY)
-            self._record(obj, built.digest, artifact, meta.RECONCILIATION_SUCCEEDED_REASON, started)
-        return f"Applied revision: {artifact.revision}"
 
+    async def _dependencies_step(self, run: _Run) -> None:
+        await self._dependencies.check(
+            objects.dump(run.obj), run.obj.spec.depends_on or [], revision=run.artifact.revision
+        )
+
+    async def _build_step(self, run: _Run) -> None:
+        run.built = await self._build(run.obj, run.status, run.artifact)
+
+    async def _apply_step(self, run: _Run) -> None:
+        obj, status, artifact, built, started = (
+            run.obj,
+            run.status,
+            run.artifact,
+            run.built,
+            run.started,
+        )
+        manager = run.manager = await self._manager(obj)
+        owner = self._owner(obj)
+        old = inventory.from_entries(
+            [objects.dump(e) for e in status.inventory.entries] if status.inventory else []
+        )
+        try:
+            change_set = await manager.apply_all(built.objects, owner=owner, force=obj.spec.force)
+        except (resourcemanager.ApplyError, errors.KubeError, waiting.WaitError) as failed:
+            self._record(status, built.digest, artifact, meta.RECONCILIATION_FAILED_REASON, started)
+            raise self._failure(obj, meta.RECONCILIATION_FAILED_REASON, str(failed)) from failed
+        applied = run.applied = change_set.refs()
+        status.inventory = kustomize.ResourceInventory.model_validate(
+            {"entries": inventory.to_entries(applied)}
+        )
+        if obj.spec.prune:
+            stale = inventory.stale(old, applied)
+            try:
+                pruned = await manager.prune(stale, owner=owner)
+            except errors.KubeError as failed:
+                status.inventory = kustomize.ResourceInventory.model_validate(
+                    {"entries": inventory.to_entries(inventory.merge(applied, stale))}
+                )
+                self._record(status, built.digest, artifact, meta.PRUNE_FAILED_REASON, started)
+                raise self._failure(obj, meta.PRUNE_FAILED_REASON, str(failed)) from failed
+            change_set.changes.extend(pruned.changes)
+        await self._announce(obj, change_set, artifact)
+
+    async def _health_step(self, run: _Run) -> None:
+        try:
+            await health.check(
+                run,
+                manager=run.manager,
+                applied=run.applied,
+                revision=run.artifact.revision,
+                retry_after=self._retry(run.obj),
+            )
+        except results.WaitingError:
+            self._record(
+                run.status,
+                run.built.digest,
+                run.artifact,
+                meta.HEALTH_CHECK_FAILED_REASON,
+                run.started,
+            )
+            raise
+
+    async def _applied_step(self, run: _Run) -> None:
+        artifact = run.artifact
+        run.status.last_applied_revision = artifact.revision
+        run.status.last_applied_origin_revision = (artifact.metadata or {}).get(ORIGIN_REVISION_KEY)
+        self._record(
+            run.status,
+            run.built.digest,
+            artifact,
+            meta.RECONCILIATION_SUCCEEDED_REASON,
+            run.started,
+        )
+        run.ready_message = f"Applied revision: {artifact.revision}"
+
+    @staticmethod
     def _record(
-        self,
-        obj: kustomize.Kustomization,
+        status: kustomize.KustomizationStatus,
         digest: str,
         artifact: meta.Artifact,
         reason: str,
         started: float,
     ) -> None:
-        """Add this run to ``status.history`` (newest first, at most five, merged by outcome).
-
-        NB: a repeat of the newest entry's digest and outcome leaves the history
-        as it is — unlike Flux, which bumps its counters — so that a no-op
-        reconcile writes nothing at all.
-        """
-        status = obj.status
-        assert status is not None
-        history = list(status.history or [])
-        if history and history[0].digest == digest and history[0].last_reconciled_status == reason:
-            return
-        now = conditions.now()
-        duration = _go_duration(time.monotonic() - started)
-        match = next(
-            (h for h in history if h.digest == digest and h.last_reconciled_status == reason), None
+        """Add this run to ``status.history`` (``history.record``)."""
+        history.record(
+            status,
+            digest=digest,
+            artifact=artifact,
+            reason=reason,
+            duration=go_duration(time.monotonic() - started),
+            now=conditions.now(),
         )
-        if match is not None:
-            history.remove(match)
-            entry = match.model_copy(
-                update={
-                    "last_reconciled": now,
-                    "last_reconciled_duration": duration,
-                    "total_reconciliations": match.total_reconciliations + 1,
-                }
-            )
-        else:
-            metadata = {"revision": artifact.revision}
-            origin = (artifact.metadata or {}).get(ORIGIN_REVISION_KEY)
-            if origin:
-                metadata["originRevision"] = origin
-            entry = kustomize.Snapshot(
-                digest=digest,
-                first_reconciled=now,
-                last_reconciled=now,
-                last_reconciled_duration=duration,
-                last_reconciled_status=reason,
-                total_reconciliations=1,
-                metadata=metadata,
-            )
-        status.history = [entry, *history][:HISTORY_LIMIT]
 
     async def _announce(
         self,
@@ -566,36 +451,17 @@ class KustomizationReconciler:
         change_set: resourcemanager.ChangeSet,
         artifact: meta.Artifact,
     ) -> None:
-        lines = []
-        for change in change_set.changes:
-            if change.action not in (
-                resourcemanager.Action.CREATED,
-                resourcemanager.Action.CONFIGURED,
-                resourcemanager.Action.DELETED,
-            ):
-                continue
-            line = str(change)
-            if change.drifted and change.fields:
-                line += f" (drift: {', '.join(change.fields)})"
-            lines.append(line)
+        """The apply event: what changed (``announcing``), with the revision and the commit."""
+        lines = announcing.change_lines(change_set)
         if not lines:
             return
         logging.get_logger().info("server-side apply completed", changes=lines)
-        metadata = {"revision": artifact.revision, "commit_status": "update"}
-        upstream = artifact.metadata or {}
-        for key, name in (
-            (ORIGIN_REVISION_KEY, "originRevision"),
-            (source.ARTIFACT_COMMIT_SUBJECT_KEY, "commitSubject"),
-            (source.ARTIFACT_COMMIT_AUTHOR_KEY, "commitAuthor"),
-        ):
-            if upstream.get(key):
-                metadata[name] = upstream[key]
         await self._recorder.emit(
             objects.dump(obj),
             type_=events.NORMAL,
             reason=meta.RECONCILIATION_SUCCEEDED_REASON,
             message="\n".join(lines),
-            metadata=metadata,
+            metadata=announcing.event_metadata(artifact),
         )
 
     async def finalize(self, obj: kustomize.Kustomization) -> None:
@@ -607,13 +473,10 @@ class KustomizationReconciler:
             if status is not None and status.inventory
             else []
         )
-        delete = policy in ("Delete", "WaitForTermination") or (
-            policy == "MirrorPrune" and obj.spec.prune
-        )
-        if delete and refs and not obj.spec.suspend:
+        if refs and deletes_applied_objects(obj.spec):
             # NB: only now is the target needed (for a remote cluster: its
             # kubeconfig Secret and a connection).
-            manager = (await self._target(obj)).manager
+            manager = await self._manager(obj)
             await manager.prune(refs, owner=self._owner(obj))
             if policy == "WaitForTermination":
                 timeout = meta.parse_duration(obj.spec.timeout or obj.spec.interval)
@@ -621,24 +484,33 @@ class KustomizationReconciler:
                     await manager.wait_for_termination(
                         refs, interval=2.0, within=timeout.total_seconds()
                     )
-        target = self._targets.pop(
-            (obj.metadata.namespace or "default", obj.metadata.name or ""), None
-        )
-        if target is not None:
-            await target.close()
+        namespace = obj.metadata.namespace or "default"
+        self._managers.pop(f"{namespace}/{obj.metadata.name}", None)
+        await self._targets.forget(namespace=namespace, name=obj.metadata.name or "")
 
 
-def _ready_expr(expression: str, *, dep: Mapping[str, Any], self_: Mapping[str, Any]) -> bool:
-    try:
-        value = validation.program(expression).evaluate(
-            {
-                "dep": celpy.adapter.json_to_cel(dict(dep)),
-                "self": celpy.adapter.json_to_cel(dict(self_)),
-            }
-        )
-    except (celpy.celparser.CELParseError, celpy.evaluation.CELEvalError) as invalid:
-        raise results.StallingError(
-            f"invalid readyExpr {expression!r}: {invalid}",
-            reason=meta.INVALID_CEL_EXPRESSION_REASON,
-        ) from invalid
-    return isinstance(value, celpy.celtypes.BoolType) and bool(value)
+def _source_key(obj: Mapping[str, Any]) -> dependencies.SourceKey | None:
+    """The source a Kustomization (as JSON) applies from."""
+    ref = (obj.get("spec") or {}).get("sourceRef") or {}
+    namespace = ref.get("namespace") or obj["metadata"].get("namespace") or "default"
+    return (ref.get("kind", ""), namespace, ref.get("name", ""))
+
+
+def _applied_revision(obj: Mapping[str, Any]) -> str | None:
+    revision: str | None = (obj.get("status") or {}).get("lastAppliedRevision")
+    return revision
+
+
+def deletes_applied_objects(spec: kustomize.KustomizationSpec) -> bool:
+    """Whether deleting the Kustomization deletes what it applied (``spec.deletionPolicy``).
+
+    ``MirrorPrune`` (the default) follows ``spec.prune``; ``Delete`` and
+    ``WaitForTermination`` always delete; ``Orphan`` never does. A suspended
+    Kustomization deletes nothing.
+    """
+    if spec.suspend:
+        return False
+    policy = spec.deletion_policy or "MirrorPrune"
+    return policy in ("Delete", "WaitForTermination") or (
+        policy == "MirrorPrune" and bool(spec.prune)
+    )

@@ -31,7 +31,7 @@ import dataclasses
 import pathlib
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from controllers.source.git import (
     auth,
@@ -125,8 +125,13 @@ async def sync(
     credentials: Credentials,
     includes: Sequence[including.IncludedArtifact] = (),
     store: storage.Storage,
+    on_new_revision: Callable[[str], None] | None = None,
 ) -> Outcome:
-    """Bring the object's artifact up to date with the remote (see the module docstring)."""
+    """Bring the object's artifact up to date with the remote (see the module docstring).
+
+    ``on_new_revision`` is told the remote revision before a checkout starts
+    (for progress reporting).
+    """
     options = auth.options_for(
         spec.url, secret_data=credentials.secret, proxy_data=credentials.proxy
     )
@@ -151,6 +156,8 @@ async def sync(
             verified=None,
             included_artifacts=included,
         )
+    if on_new_revision is not None and resolved.revision:
+        on_new_revision(resolved.revision)
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="headwater-gitrepo-"))
     try:
         tree = workdir / "tree"

@@ -1,45 +1,49 @@
 """The GitRepository reconciler: Kubernetes in, ``git.syncing.sync`` in the middle.
 
-Steps (each sets only its own conditions; the runtime's summarizer derives
-Ready/Reconciling/Stalled):
+Steps (``GitRepositoryReconciler.steps``; each sets only the conditions it
+owns; the runtime's summarizer derives Ready/Reconciling/Stalled):
 
-1. **credentials** — read the Secrets ``spec.secretRef``, ``proxySecretRef``
-   and ``verify.secretRef`` name (a missing Secret is ``FetchFailed``/
-   ``AuthenticationFailed``, retried);
+1. **provider** — only ``generic`` is supported; another stalls with
+   ``FetchFailed``/``InvalidProviderConfiguration``;
 2. **includes** — every ``spec.include`` must name a GitRepository with an
    artifact in this storage, else ``IncludeUnavailable`` (a wait, retried
    after the interval);
-3. **sync** — remote revision first; unchanged → nothing cloned or written;
-   else checkout, verify, include, package, garbage-collect. Failures map to
-   ``FetchFailed``, ``StorageOperationFailed`` or ``SourceVerified=False``;
-   URL and mode errors stall;
-4. **status** — artifact, included artifacts, observed settings,
-   ``ArtifactInStorage``, ``SourceVerified``; on a new revision a
-   ``NewArtifact`` event carrying the commit subject, author and revision.
+3. **artifact** — read the Secrets ``spec.secretRef``, ``proxySecretRef`` and
+   ``verify.secretRef`` name (a missing Secret is ``FetchFailed``/
+   ``AuthenticationFailed``, retried); remote revision first; unchanged →
+   nothing cloned or written; a new one marks ``ArtifactOutdated`` (when an
+   artifact exists) and shows progress, then checkout, verify, include,
+   package, garbage-collect. Failures map to ``FetchFailed``,
+   ``StorageOperationFailed`` or ``SourceVerified=False``; URL and mode
+   errors stall. Success records the artifact, included artifacts, observed
+   settings, ``ArtifactInStorage`` and ``SourceVerified``, and on a new
+   revision a ``NewArtifact`` event carrying the commit subject, author and
+   revision.
 
 Deleting a GitRepository removes its storage directory.
 """
 
 from __future__ import annotations
 
-import base64
-from typing import Any
+import dataclasses
 
 from controllers.source.git import errors as git_errors
 from controllers.source.git import including, syncing, verification
 from shared.api import meta, objects, source, source_conditions
 from shared.artifacts import storage
-from shared.kube import client, errors
-from shared.runtime import conditions, events, informers, logging, results
+from shared.kube import client, references
+from shared.runtime import conditions, events, informers, logging, reconciling, results
 
 SUMMARY = conditions.Summary(
+    # NB: ArtifactOutdated ranks after every failure: a new revision that
+    # failed to fetch, store or verify says more than that it exists.
     owned=(
         source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
         source_conditions.FETCH_FAILED_CONDITION,
         source_conditions.INCLUDE_UNAVAILABLE_CONDITION,
+        source_conditions.SOURCE_VERIFIED_CONDITION,
         source_conditions.ARTIFACT_OUTDATED_CONDITION,
         source_conditions.ARTIFACT_IN_STORAGE_CONDITION,
-        source_conditions.SOURCE_VERIFIED_CONDITION,
     ),
     negative=frozenset(
         {
@@ -62,22 +66,30 @@ _STORAGE_REASONS = frozenset(
 _FAILURE_CONDITIONS = (
     source_conditions.FETCH_FAILED_CONDITION,
     source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
-    source_conditions.INCLUDE_UNAVAILABLE_CONDITION,
     source_conditions.ARTIFACT_OUTDATED_CONDITION,
 )
+_SUCCESS_CONDITIONS = (
+    source_conditions.ARTIFACT_IN_STORAGE_CONDITION,
+    source_conditions.SOURCE_VERIFIED_CONDITION,
+)
+NEW_REVISION_REASON = "NewRevision"
+
+Run = reconciling.Run[source.GitRepository, source.GitRepositoryStatus]
 
 
-def _decode(secret: dict[str, Any]) -> dict[str, bytes]:
-    data = {key: base64.b64decode(value) for key, value in (secret.get("data") or {}).items()}
-    for key, value in (secret.get("stringData") or {}).items():
-        data[key] = str(value).encode()
-    return data
+@dataclasses.dataclass(eq=False, kw_only=True)
+class _Run(Run):
+    """One GitRepository reconcile; ``includes`` is set by the includes step."""
+
+    includes: list[including.IncludedArtifact] = dataclasses.field(init=False)
 
 
 class GitRepositoryReconciler:
     """Reconciles GitRepositories into artifacts in ``store``."""
 
     kind = source.GitRepository
+    status_type = source.GitRepositoryStatus
+    run_type = _Run
     summary = SUMMARY
 
     def __init__(
@@ -92,6 +104,17 @@ class GitRepositoryReconciler:
         self._store = store
         self._recorder = recorder
         self._repositories = repositories
+        self.steps: tuple[reconciling.Step[_Run], ...] = (
+            reconciling.Step(
+                "provider", self._provider, owns=(source_conditions.FETCH_FAILED_CONDITION,)
+            ),
+            reconciling.Step(
+                "includes", self._include, owns=(source_conditions.INCLUDE_UNAVAILABLE_CONDITION,)
+            ),
+            reconciling.Step(
+                "artifact", self._artifact, owns=(*_FAILURE_CONDITIONS, *_SUCCESS_CONDITIONS)
+            ),
+        )
 
     def interval(self, obj: source.GitRepository) -> float:
         return meta.parse_duration(obj.spec.interval).total_seconds()
@@ -109,12 +132,9 @@ class GitRepositoryReconciler:
 
     async def _secret(self, namespace: str, name: str) -> dict[str, bytes]:
         try:
-            secret = await self._api.request(
-                "GET", f"/api/v1/namespaces/{namespace}/secrets/{name}", verb="get"
-            )
-        except errors.NotFoundError as missing:
-            raise git_errors.AuthError(f"secret '{namespace}/{name}' not found") from missing
-        return _decode(secret)
+            return await references.secret_data(self._api, namespace, name)
+        except references.ReferenceNotFoundError as missing:
+            raise git_errors.AuthError(missing.message) from missing
 
     async def _credentials(self, obj: source.GitRepository) -> syncing.Credentials:
         namespace = obj.metadata.namespace or "default"
@@ -163,69 +183,79 @@ class GitRepositoryReconciler:
             )
         return found
 
-    async def reconcile(self, obj: source.GitRepository) -> str | None:
-        status = obj.status
-        assert status is not None
-        generation = obj.metadata.generation
+    async def _provider(self, run: _Run) -> None:
+        obj = run.obj
         if obj.spec.provider not in (None, "generic"):
             # NB: these authenticate against cloud identity services (GitHub
             # Apps, AWS CodeCommit IAM, Azure workload identity), which
             # Headwater does not implement yet; say so instead of ignoring it.
             message = f"provider '{obj.spec.provider}' is not supported; use 'generic'"
-            status.conditions = conditions.mark_true(
-                status.conditions,
+            run.mark(
                 source_conditions.FETCH_FAILED_CONDITION,
+                "True",
                 reason=source_conditions.INVALID_PROVIDER_CONFIGURATION_REASON,
                 message=message,
-                generation=generation,
             )
             raise results.StallingError(
                 message, reason=source_conditions.INVALID_PROVIDER_CONFIGURATION_REASON
             )
+
+    async def _include(self, run: _Run) -> None:
         try:
-            includes = self._includes(obj)
+            run.includes = self._includes(run.obj)
         except results.WaitingError as waiting:
-            status.conditions = conditions.mark_true(
-                status.conditions,
+            run.mark(
                 source_conditions.INCLUDE_UNAVAILABLE_CONDITION,
+                "True",
                 reason=waiting.reason,
                 message=waiting.message,
-                generation=generation,
             )
             raise
-        status.conditions = conditions.delete(
-            status.conditions, source_conditions.INCLUDE_UNAVAILABLE_CONDITION
-        )
+        run.delete(source_conditions.INCLUDE_UNAVAILABLE_CONDITION)
+
+    async def _artifact(self, run: _Run) -> None:
+        obj = run.obj
+
+        def outdated(revision: str) -> None:
+            # The remote moved on: say so while the new revision is fetched.
+            run.revision = revision
+            message = f"new upstream revision '{revision}'"
+            if run.status.artifact is not None:
+                run.mark(
+                    source_conditions.ARTIFACT_OUTDATED_CONDITION,
+                    "True",
+                    reason=NEW_REVISION_REASON,
+                    message=message,
+                )
+            run.progress(f"building artifact: {message}", restart=True)
+
         try:
             credentials = await self._credentials(obj)
             outcome = await syncing.sync(
                 key=self._key(obj),
                 spec=obj.spec,
-                status=status,
+                status=run.status,
                 credentials=credentials,
-                includes=includes,
+                includes=run.includes,
                 store=self._store,
+                on_new_revision=outdated,
             )
         except git_errors.GitError as failure:
-            raise self._failed(obj, failure) from failure
-        self._succeeded(obj, outcome)
+            raise self._failed(run, failure) from failure
+        self._succeeded(run, outcome)
         if outcome.changed:
             await self._announce(obj, outcome)
-        return f"stored artifact for revision '{outcome.artifact.revision}'"
+        run.ready_message = f"stored artifact for revision '{outcome.artifact.revision}'"
 
-    def _failed(self, obj: source.GitRepository, failure: git_errors.GitError) -> Exception:
+    def _failed(self, run: _Run, failure: git_errors.GitError) -> Exception:
         """Record ``failure`` in its condition and return the error the skeleton sees."""
-        status = obj.status
-        assert status is not None
-        generation = obj.metadata.generation
         message = str(failure)
         if isinstance(failure, git_errors.VerificationError):
-            status.conditions = conditions.mark_false(
-                status.conditions,
+            run.mark(
                 source_conditions.SOURCE_VERIFIED_CONDITION,
+                "False",
                 reason=failure.reason,
                 message=message,
-                generation=generation,
             )
         else:
             condition = (
@@ -233,24 +263,15 @@ class GitRepositoryReconciler:
                 if failure.reason in _STORAGE_REASONS
                 else source_conditions.FETCH_FAILED_CONDITION
             )
-            status.conditions = conditions.mark_true(
-                status.conditions,
-                condition,
-                reason=failure.reason,
-                message=message,
-                generation=generation,
-            )
+            run.mark(condition, "True", reason=failure.reason, message=message)
         if failure.stalling:
             return results.StallingError(message, reason=failure.reason)
         return results.ReconcileError(message, reason=failure.reason)
 
-    def _succeeded(self, obj: source.GitRepository, outcome: syncing.Outcome) -> None:
-        status = obj.status
-        spec = obj.spec
-        assert status is not None
-        generation = obj.metadata.generation
-        for type_ in _FAILURE_CONDITIONS:
-            status.conditions = conditions.delete(status.conditions, type_)
+    def _succeeded(self, run: _Run, outcome: syncing.Outcome) -> None:
+        status = run.status
+        spec = run.obj.spec
+        run.delete(*_FAILURE_CONDITIONS)
         artifact = outcome.artifact
         if outcome.commit is not None:
             artifact = artifact.model_copy(
@@ -268,26 +289,22 @@ class GitRepositoryReconciler:
         status.observed_recurse_submodules = spec.recurse_submodules
         status.observed_include = spec.include
         status.observed_sparse_checkout = spec.sparse_checkout
-        status.conditions = conditions.mark_true(
-            status.conditions,
+        run.mark(
             source_conditions.ARTIFACT_IN_STORAGE_CONDITION,
+            "True",
             reason=meta.SUCCEEDED_REASON,
             message=f"stored artifact for revision '{outcome.artifact.revision}'",
-            generation=generation,
         )
         if spec.verify is None:
             status.source_verification_mode = None
-            status.conditions = conditions.delete(
-                status.conditions, source_conditions.SOURCE_VERIFIED_CONDITION
-            )
+            run.delete(source_conditions.SOURCE_VERIFIED_CONDITION)
         elif outcome.verified is not None:
             status.source_verification_mode = verification.normalize_mode(spec.verify.mode)
-            status.conditions = conditions.mark_true(
-                status.conditions,
+            run.mark(
                 source_conditions.SOURCE_VERIFIED_CONDITION,
+                "True",
                 reason=meta.SUCCEEDED_REASON,
                 message=_verified_message(outcome),
-                generation=generation,
             )
 
     async def _announce(self, obj: source.GitRepository, outcome: syncing.Outcome) -> None:

@@ -1,0 +1,277 @@
+"""Kustomization reconciler steps below the end-to-end level (pure: no cluster is contacted).
+
+``status.history`` (``history.record``), ``spec.deletionPolicy``
+(``deletes_applied_objects``) and the source step (the source lookup is the
+boundary: a plain function standing in for the informer caches) with
+``--no-cross-namespace-refs``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from kubernetes_asyncio import client as kube_client
+
+from controllers.kustomize.kustomization import announcing, history
+from controllers.kustomize.kustomization import reconciler as kustomization
+from shared.api import kustomize, meta, source
+from shared.kube import client, inventory, ratelimit, resourcemanager, resources
+from shared.runtime import conditions, events, informers, reconciling, results
+
+DIGEST = "sha256:" + "a" * 64
+T0, T1, T2 = "2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z", "2026-01-01T00:02:00Z"
+
+
+def _artifact(revision: str = "main@sha1:1", **metadata: str) -> meta.Artifact:
+    return meta.Artifact(
+        path="gitrepository/ns/repo/1.tar.gz",
+        url="http://source/1.tar.gz",
+        revision=revision,
+        digest=DIGEST,
+        last_update_time=T0,
+        metadata=metadata or None,
+    )
+
+
+def _record(
+    status: kustomize.KustomizationStatus, digest: str, reason: str, now: str, **kw: Any
+) -> None:
+    history.record(
+        status,
+        digest=digest,
+        artifact=kw.get("artifact", _artifact()),
+        reason=reason,
+        duration="1.5s",
+        now=now,
+    )
+
+
+def _summary(status: kustomize.KustomizationStatus) -> list[tuple[str, str, int, str]]:
+    return [
+        (h.digest, h.last_reconciled_status, h.total_reconciliations, h.last_reconciled)
+        for h in status.history or []
+    ]
+
+
+def test_history_adds_newest_first_and_leaves_a_repeat_alone() -> None:
+    status = kustomize.KustomizationStatus()
+    _record(status, "d1", "ReconciliationSucceeded", T0)
+    _record(status, "d1", "ReconciliationSucceeded", T1)
+    assert _summary(status) == [("d1", "ReconciliationSucceeded", 1, T0)]
+
+    _record(status, "d1", "HealthCheckFailed", T1)
+    _record(status, "d1", "ReconciliationSucceeded", T2)
+    assert _summary(status) == [
+        ("d1", "ReconciliationSucceeded", 2, T2),
+        ("d1", "HealthCheckFailed", 1, T1),
+    ]
+    (newest, _) = status.history or []
+    assert (newest.first_reconciled, newest.last_reconciled_duration) == (T0, "1.5s")
+
+
+def test_history_keeps_five_entries_and_the_origin_revision() -> None:
+    status = kustomize.KustomizationStatus()
+    for n in range(7):
+        _record(status, f"d{n}", "ReconciliationSucceeded", T0)
+    assert [h.digest for h in status.history or []] == ["d6", "d5", "d4", "d3", "d2"]
+
+    origin = _artifact("v1@sha256:b", **{history.ORIGIN_REVISION_KEY: "main@sha1:c"})
+    _record(status, "oci", "ReconciliationSucceeded", T1, artifact=origin)
+    assert (status.history or [])[0].metadata == {
+        "revision": "v1@sha256:b",
+        "originRevision": "main@sha1:c",
+    }
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(1.5, "1.5s"), (45, "45s"), (123, "2m3s"), (3600, "1h0m0s"), (5400, "1h30m0s")],
+)
+def test_go_duration(seconds: float, text: str) -> None:
+    assert history.go_duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("policy", "prune", "suspend", "deletes"),
+    [
+        (None, True, False, True),
+        (None, False, False, False),
+        ("MirrorPrune", True, False, True),
+        ("MirrorPrune", False, False, False),
+        ("Delete", False, False, True),
+        ("WaitForTermination", False, False, True),
+        ("Orphan", True, False, False),
+        ("Delete", True, True, False),
+    ],
+)
+def test_deletion_policy(policy: str | None, prune: bool, suspend: bool, deletes: bool) -> None:
+    spec = kustomize.KustomizationSpec.model_validate(
+        {
+            "interval": "1m",
+            "prune": prune,
+            "suspend": suspend,
+            "sourceRef": {"kind": "GitRepository", "name": "repo"},
+            **({"deletionPolicy": policy} if policy else {}),
+        }
+    )
+    assert kustomization.deletes_applied_objects(spec) is deletes
+
+
+SOURCES: dict[tuple[str, str, str], dict[str, Any]] = {
+    ("GitRepository", "apps", "repo"): {
+        "status": {"artifact": _artifact().model_dump(mode="json", by_alias=True)}
+    },
+    ("GitRepository", "infra", "shared"): {
+        "status": {"artifact": _artifact("main@sha1:2").model_dump(mode="json", by_alias=True)}
+    },
+    ("GitRepository", "apps", "empty"): {"status": {}},
+}
+
+
+async def _lookup(kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+    return SOURCES.get((kind, namespace, name))
+
+
+@contextlib.asynccontextmanager
+async def _reconciler(**settings: Any) -> AsyncIterator[kustomization.KustomizationReconciler]:
+    async with aiohttp.ClientSession() as session:
+        # NB: the source step contacts no API server; the client is never used.
+        api = client.Client(
+            configuration=kube_client.Configuration(host="http://127.0.0.1:9"),
+            session=session,
+            limiter=ratelimit.TokenBucket(qps=1, burst=1),
+        )
+        resource = resources.Resource(
+            group=kustomize.GROUP,
+            version="v1",
+            kind="Kustomization",
+            plural="kustomizations",
+            namespaced=True,
+        )
+        yield kustomization.KustomizationReconciler(
+            api=api,
+            discovery=resources.Discovery(api),
+            recorder=events.Recorder(api=api, controller="kustomize-controller"),
+            kustomizations=informers.Informer(api=api, resource=resource),
+            source=_lookup,
+            live=None,  # type: ignore[arg-type]  # the source step applies nothing
+            settings=kustomization.Settings(**settings),
+            session=session,
+        )
+
+
+def _kustomization(source_ref: dict[str, str], **status: Any) -> kustomize.Kustomization:
+    return kustomize.Kustomization.model_validate(
+        {
+            "apiVersion": kustomize.API_VERSION,
+            "kind": "Kustomization",
+            "metadata": {"name": "app", "namespace": "apps", "generation": 1},
+            "spec": {"interval": "5m", "prune": True, "sourceRef": source_ref},
+            "status": status or None,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("source_ref", "settings", "error", "reason", "message"),
+    [
+        ({"kind": "GitRepository", "name": "repo"}, {}, None, "", ""),
+        (
+            {"kind": "GitRepository", "name": "shared", "namespace": "infra"},
+            {},
+            None,
+            "",
+            "",
+        ),
+        (
+            {"kind": "GitRepository", "name": "shared", "namespace": "infra"},
+            {"no_cross_namespace_refs": True},
+            results.StallingError,
+            meta.ACCESS_DENIED_REASON,
+            "cannot access GitRepository/infra/shared: cross-namespace references are not allowed",
+        ),
+        (
+            {"kind": "GitRepository", "name": "absent"},
+            {},
+            results.WaitingError,
+            meta.ARTIFACT_FAILED_REASON,
+            "Source 'GitRepository/apps/absent' not found",
+        ),
+        (
+            {"kind": "GitRepository", "name": "empty"},
+            {},
+            results.WaitingError,
+            meta.ARTIFACT_FAILED_REASON,
+            "Source 'GitRepository/apps/empty' is not ready, artifact not found",
+        ),
+    ],
+    ids=["same namespace", "cross namespace", "cross namespace refused", "missing", "no artifact"],
+)
+async def test_source_step(
+    source_ref: dict[str, str],
+    settings: dict[str, Any],
+    error: type[results.ReconcileError] | None,
+    reason: str,
+    message: str,
+) -> None:
+    async with _reconciler(**settings) as reconciler:
+        obj = _kustomization(source_ref)
+        tracker = reconciling.ProgressTracker(
+            writer=reconciling.StatusWriter(api=None, path="", written={}),  # type: ignore[arg-type]
+            delay=3600,
+        )
+        run = reconciler.run_type(obj=obj, status=kustomize.KustomizationStatus(), tracker=tracker)
+        (step,) = [s for s in reconciler.steps if s.name == "source"]
+        try:
+            if error is None:
+                await step.run(run)
+                found = SOURCES[
+                    ("GitRepository", source_ref.get("namespace", "apps"), source_ref["name"])
+                ]
+                assert run.revision == found["status"]["artifact"]["revision"]
+                progress = conditions.get(run.status.conditions, meta.RECONCILING)
+                assert progress is not None
+                assert progress.message == (
+                    f"Fetching manifests for revision {run.revision} with a timeout of 5m0s"
+                )
+                return
+            with pytest.raises(error) as raised:
+                await step.run(run)
+        finally:
+            await tracker.stop()
+    assert (raised.value.reason, raised.value.message) == (reason, message)
+
+
+def test_apply_event_lists_changes_with_drift_and_the_commit() -> None:
+    def change(name: str, action: resourcemanager.Action, **kw: Any) -> resourcemanager.Change:
+        ref = inventory.Ref(group="", version="v1", kind="ConfigMap", namespace="apps", name=name)
+        return resourcemanager.Change(ref=ref, action=action, **kw)
+
+    change_set = resourcemanager.ChangeSet(
+        changes=[
+            change("new", resourcemanager.Action.CREATED),
+            change("same", resourcemanager.Action.UNCHANGED),
+            change(
+                "edited", resourcemanager.Action.CONFIGURED, drifted=True, fields=("data.color",)
+            ),
+            change("old", resourcemanager.Action.DELETED),
+        ]
+    )
+    assert announcing.change_lines(change_set) == [
+        "ConfigMap/apps/new created",
+        "ConfigMap/apps/edited configured (drift: data.color)",
+        "ConfigMap/apps/old deleted",
+    ]
+    artifact = _artifact(
+        **{source.ARTIFACT_COMMIT_SUBJECT_KEY: "Bump", source.ARTIFACT_COMMIT_AUTHOR_KEY: "Ann"}
+    )
+    assert announcing.event_metadata(artifact) == {
+        "revision": "main@sha1:1",
+        "commit_status": "update",
+        "commitSubject": "Bump",
+        "commitAuthor": "Ann",
+    }
