@@ -79,7 +79,7 @@ def test_a_repository_over_the_artifact_max_size_fails_at_the_source(
         errors = [
             line
             for line in controller.output().splitlines()
-            if "[error" in line and "reconciliation failed" in line
+            if "[error" in line and "Reconciliation failed" in line
         ]
         assert errors
         assert f"total {total} bytes" in errors[0]
