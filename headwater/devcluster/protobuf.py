@@ -258,14 +258,22 @@ def _int_or_string(value: int | bytes, field: protomessages.Field) -> int | str:
 def _wire_empty(value: int | bytes) -> bool:
     """Whether a wire value is a zero: 0, or bytes that are empty or an
     embedded message of zeros only (how gogo writes an unset struct)."""
-    if isinstance(value, int):
-        return value == 0
-    if not value:
-        return True
-    try:
-        return all(_wire_empty(inner) for _, _, inner in _fields(value))
-    except ProtobufError:
-        return False
+    # NB: iterative: a hostile body can nest messages thousands deep in a field
+    # no table names, deeper than Python's stack.
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, int):
+            if item != 0:
+                return False
+            continue
+        if not item:
+            continue
+        try:
+            pending.extend(inner for _, _, inner in _fields(item))
+        except ProtobufError:
+            return False
+    return True
 
 
 def _raw_json(value: int | bytes, field: protomessages.Field) -> Any:
