@@ -335,22 +335,24 @@ def decode_message(data: bytes, message: str) -> dict[str, Any]:
             out.setdefault(field.name, []).append(_scalar(value, field))
         else:
             out[field.name] = _scalar(value, field)
+    inlined: dict[str, Any] = {}
     for number, raw in pending.items():
         field = table[number]
         assert field.message is not None
         decoded = decode_message(raw, field.message)
         if field.inline:
-            out.update(decoded)
+            inlined.update(decoded)
         else:
             out[field.name] = decoded
     keep = {f.name for f in table.values() if f.keep_empty}
     # NB: a zero time is null in Go's JSON; it is left out here, which every
-    # reader treats the same as null.
+    # reader treats the same as null. Inline keys were already filtered by
+    # their own table (which alone knows their pointer fields).
     return {
         name: value
         for name, value in out.items()
         if value is not None and (name in keep or not _is_empty(value))
-    }
+    } | inlined
 
 
 def decode(body: bytes) -> dict[str, Any]:

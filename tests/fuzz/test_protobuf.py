@@ -157,7 +157,24 @@ def bodies(draw: st.DrawFn) -> tuple[bytes, dict[str, Any]]:
     return body, expected
 
 
+_INGRESS_WITH_EMPTY_HTTP = {  # "http" is a pointer in the inline IngressRuleValue
+    "kind": "Ingress",
+    "apiVersion": "networking.k8s.io/v1",
+    "spec": {"rules": [{"http": {}}]},
+}
+
+
 @given(body=bodies())
+@example(
+    body=(
+        wire.envelope(
+            _encode_message("Ingress", {"spec": _INGRESS_WITH_EMPTY_HTTP["spec"]}),
+            api_version="networking.k8s.io/v1",
+            kind="Ingress",
+        ),
+        _INGRESS_WITH_EMPTY_HTTP,
+    )
+)
 def test_bodies_decode_to_the_object_they_encode(body: tuple[bytes, dict[str, Any]]) -> None:
     raw, expected = body
     assert protobuf.decode(raw) == expected
