@@ -48,7 +48,16 @@ def test_formatted_revisions_parse_back(ref: str | None, commit: str, absolute: 
     )
 
 
-@given(text=st.text(max_size=120))
+near_revisions = st.builds(
+    lambda name, at, algorithm, commit: f"{name}{at}{algorithm}:{commit}",
+    st.one_of(st.just(""), short_refs, st.text(max_size=6)),
+    st.sampled_from(["@", "", "/", "@@"]),
+    st.sampled_from(["sha1", "sha256", "md5", "SHA1", ""]),
+    st.one_of(commits, st.text(_HEX + "AG\n", max_size=70)),
+)
+
+
+@given(text=st.one_of(st.text(max_size=120), near_revisions))
 @example(text=f"main@sha1:{'a' * 64}")
 @example(text=f"sha256:{'a' * 40}")
 def test_any_text_parses_to_a_revision_that_formats_back_or_to_none(text: str) -> None:
@@ -57,6 +66,8 @@ def test_any_text_parses_to_a_revision_that_formats_back_or_to_none(text: str) -
         return
     commit_length = {"sha1": 40, "sha256": 64}[parsed.algorithm]
     assert len(parsed.commit) == commit_length, "the algorithm names the hash length"
-    assert revisions.format_revision(
-        ref=parsed.name, commit=parsed.commit, absolute=True
-    ) == text.removeprefix("@")
+    # An empty name ("@sha1:…") reads as no name.
+    expected = text[1:] if parsed.name is None and text.startswith("@") else text
+    assert revisions.format_revision(ref=parsed.name, commit=parsed.commit, absolute=True) == (
+        expected
+    )
