@@ -11,8 +11,9 @@ between comparisons, ``||``), and must decide every version as the model does.
 NB: Masterminds' own behaviour for ``>*``, ``<=*``, ``!=*`` and ``^*`` departs
 from its documentation; those four are not generated.
 
-Also: any text parses or raises ValueError (nothing else), and a tag reads
-back as the version it spells.
+Full versions with the plain comparison operators must also agree with
+the ``semver`` package's ``match``. And any text parses or raises ValueError
+(nothing else), and a tag reads back as the version it spells.
 """
 
 from __future__ import annotations
@@ -180,6 +181,28 @@ def test_constraints_decide_as_the_model(
         assert parsed.allows(semver.Version(*triple)) is expected, (text, triple)
         # A pre-release never matches a range none of whose comparisons names one.
         assert not parsed.allows(semver.Version(*triple, prerelease=prerelease)), (text, triple)
+
+
+_big = st.integers(min_value=0, max_value=10**9)
+_prerelease = st.one_of(st.none(), st.sampled_from(["rc.1", "rc.2", "alpha", "alpha.beta", "0"]))
+
+
+@given(
+    operator=st.sampled_from(["=", "!=", ">", "<", ">=", "<="]),
+    bound=st.builds(semver.Version, _big, _big, _big, prerelease=_prerelease),
+    version=st.builds(semver.Version, _big, _big, _big, prerelease=_prerelease),
+    near=st.booleans(),
+)
+def test_full_version_comparisons_agree_with_the_semver_package(
+    operator: str, bound: semver.Version, version: semver.Version, near: bool
+) -> None:
+    if near:  # versions next to the bound are where comparisons go wrong
+        version = semver.Version(bound.major, bound.minor, version.patch % 3 + bound.patch)
+    allowed = constraints.parse(f"{operator}{bound}").allows(version)
+    if version.prerelease and not bound.prerelease:
+        assert not allowed  # Masterminds: a pre-release only matches a range that names one
+    else:
+        assert allowed is version.match(f"{'==' if operator == '=' else operator}{bound}")
 
 
 _CONSTRAINT_ALPHABET = st.sampled_from(list("0123456789.xX*vV-+^~=!<>|, \t\nabr"))
