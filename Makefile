@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := git openssh-server openssh-client docker-registry apache2-utils gnupg openssl
 PYTEST_ARGS ?=
 
-.PHONY: setup system-packages lint test manifests verify clean demo
+.PHONY: setup system-packages lint test fuzz manifests verify clean demo
 
 setup: system-packages $(STAMP)
 
@@ -47,6 +47,11 @@ lint: setup
 test: setup lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# The property-based tests of the input parsers (tests/fuzz) with many examples
+# each; `make test` runs the same properties with a short budget.
+fuzz: setup
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -m fuzz tests/fuzz $(PYTEST_ARGS)
+
 # The core GitOps loop, step by step, on a fresh local environment under .headwater/
 # (headwater dev up --reset); exits 0 only when every step was verified.
 demo: setup
@@ -63,4 +68,4 @@ verify: manifests
 	@echo "crds/ matches shared/api"
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info

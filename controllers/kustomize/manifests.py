@@ -60,7 +60,9 @@ def load_all(text: str) -> list[dict[str, Any]]:
     """Every non-empty document of ``text``, each a mapping."""
     try:
         documents = list(yaml.load_all(text, Loader=_Loader))
-    except yaml.YAMLError as err:
+    except (yaml.YAMLError, ValueError) as err:
+        # ValueError: a scalar the YAML 1.1 resolver types as a number that does
+        # not convert (``0b_``, ``0x_``).
         raise ManifestError(f"error converting YAML to JSON: {err}") from err
     out: list[dict[str, Any]] = []
     for document in documents:

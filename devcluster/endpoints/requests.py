@@ -196,19 +196,21 @@ def decode_body(raw: bytes, content_type: str | None, duplicates: list[str] | No
         if raw[:1] not in _NOT_JSON_PREFIXES:
             try:
                 return _json(raw, found)
-            except ValueError:
+            except (ValueError, RecursionError):
                 pass
         try:
             frozen, repeated = _parse_yaml(raw)
             found.extend(repeated)
             return _thaw(frozen)
-        except (yaml.YAMLError, ValueError) as error:
+        except (yaml.YAMLError, ValueError, RecursionError) as error:
             # ValueError: a scalar the YAML 1.1 resolver types but cannot convert (``0b_``).
+            # RecursionError: nesting deeper than Python's stack, or an alias
+            # inside its own anchor (``a: &a [*a]``), which Kubernetes refuses too.
             raise errors.bad_request(f"error decoding YAML: {error}") from error
     if kind in JSON_TYPES or kind in PATCH_TYPES:
         try:
             return _json(raw, found)
-        except (ValueError, UnicodeDecodeError) as error:
+        except (ValueError, UnicodeDecodeError, RecursionError) as error:
             raise errors.bad_request(
                 f"couldn't get version/kind; json parse error: {error}"
             ) from error

@@ -258,14 +258,22 @@ def _int_or_string(value: int | bytes, field: protomessages.Field) -> int | str:
 def _wire_empty(value: int | bytes) -> bool:
     """Whether a wire value is a zero: 0, or bytes that are empty or an
     embedded message of zeros only (how gogo writes an unset struct)."""
-    if isinstance(value, int):
-        return value == 0
-    if not value:
-        return True
-    try:
-        return all(_wire_empty(inner) for _, _, inner in _fields(value))
-    except ProtobufError:
-        return False
+    # NB: iterative: a hostile body can nest messages thousands deep in a field
+    # no table names, deeper than Python's stack.
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, int):
+            if item != 0:
+                return False
+            continue
+        if not item:
+            continue
+        try:
+            pending.extend(inner for _, _, inner in _fields(item))
+        except ProtobufError:
+            return False
+    return True
 
 
 def _raw_json(value: int | bytes, field: protomessages.Field) -> Any:
@@ -327,22 +335,24 @@ def decode_message(data: bytes, message: str) -> dict[str, Any]:
             out.setdefault(field.name, []).append(_scalar(value, field))
         else:
             out[field.name] = _scalar(value, field)
+    inlined: dict[str, Any] = {}
     for number, raw in pending.items():
         field = table[number]
         assert field.message is not None
         decoded = decode_message(raw, field.message)
         if field.inline:
-            out.update(decoded)
+            inlined.update(decoded)
         else:
             out[field.name] = decoded
     keep = {f.name for f in table.values() if f.keep_empty}
     # NB: a zero time is null in Go's JSON; it is left out here, which every
-    # reader treats the same as null.
+    # reader treats the same as null. Inline keys were already filtered by
+    # their own table (which alone knows their pointer fields).
     return {
         name: value
         for name, value in out.items()
         if value is not None and (name in keep or not _is_empty(value))
-    }
+    } | inlined
 
 
 def decode(body: bytes) -> dict[str, Any]:

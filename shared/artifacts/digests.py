@@ -21,7 +21,7 @@ CANONICAL: Final = "sha256"
 """The algorithm of every digest Headwater computes for its own artifacts."""
 
 _HEX_LENGTHS: Final = {"sha256": 64, "sha384": 96, "sha512": 128}
-_DIGEST_RE: Final = re.compile(r"^([a-z0-9]+):([0-9a-f]+)$")
+_DIGEST_RE: Final = re.compile(r"([a-z0-9]+):([0-9a-f]+)")
 CHUNK_SIZE: Final = 1 << 20
 
 
@@ -36,7 +36,8 @@ def parse_digest(digest: str) -> tuple[str, str]:
     Raises InvalidDigestError for an unknown algorithm, a malformed string or
     a hex part of the wrong length.
     """
-    match = _DIGEST_RE.match(digest)
+    # NB: fullmatch, not ``$``, which also matches before a trailing newline.
+    match = _DIGEST_RE.fullmatch(digest)
     if match is None:
         raise errors.InvalidDigestError(f"invalid digest {digest!r}: want <algorithm>:<hex>")
     algorithm, hexdigest = match.groups()

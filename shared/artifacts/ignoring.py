@@ -30,6 +30,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Final
 
+from pathspec.patterns.gitignore import GitIgnorePatternError
 from pathspec.patterns.gitignore import spec as gitignore_spec
 
 from shared.artifacts import errors
@@ -89,12 +90,22 @@ class Pattern:
 
 
 def parse_patterns(text: str, *, domain: str = "") -> list[Pattern]:
-    """Patterns of a ``.sourceignore``-format text: blank and ``#`` lines skipped."""
+    """Patterns of a ``.sourceignore``-format text: blank and ``#`` lines skipped.
+
+    Lines end at a line feed (a carriage return before it is dropped), as
+    git and go-git read them. A line git can never match (``!`` alone, a
+    trailing backslash) is skipped, as git skips it, rather than failing the
+    whole file.
+    """
     patterns = []
-    for line in text.splitlines():
+    for line in text.split("\n"):
+        line = line.removesuffix("\r")
         if line.startswith("#") or not line.strip():
             continue
-        patterns.append(Pattern.parse(line, domain=domain))
+        try:
+            patterns.append(Pattern.parse(line, domain=domain))
+        except GitIgnorePatternError:
+            continue
     return patterns
 
 

@@ -55,9 +55,9 @@ def parse_revision(revision: str) -> ParsedRevision | None:
     """Split a Flux revision; None when it is not one (for example a legacy ``main/<sha>``)."""
     name, _, checksum = revision.rpartition("@")
     algorithm, sep, commit = checksum.partition(":")
-    if not sep or algorithm not in ("sha1", "sha256"):
-        return None
-    if not (SHA1_HEX.fullmatch(commit) or SHA256_HEX.fullmatch(commit)):
+    hex_pattern = {"sha1": SHA1_HEX, "sha256": SHA256_HEX}.get(algorithm)
+    # The algorithm fixes the hash length: ``sha1:<64 hex>`` is not a revision.
+    if not sep or hex_pattern is None or not hex_pattern.fullmatch(commit):
         return None
     return ParsedRevision(name=name or None, algorithm=algorithm, commit=commit)
 
