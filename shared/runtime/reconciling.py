@@ -11,10 +11,15 @@ The reconciler (``Reconciler`` protocol) owns the domain steps. Steps change
 ``results.ReconcileError`` subclasses on failure; they never write Ready,
 Reconciling, Stalled or observedGeneration. ``reconcile.fluxcd.io/requestedAt``
 is echoed into ``status.lastHandledReconcileAt``.
+
+A step that must make something durable before it goes on (a write-ahead
+record, progress) calls ``write_status``: the status is patched at once, and
+the final patch then carries only what changed after it (``StatusWriter``).
 """
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 from typing import Any, Protocol
 
@@ -74,6 +79,54 @@ def status_merge_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, An
         elif previous != value or key not in old:
             patch[key] = value
     return patch
+
+
+class StatusWriter:
+    """Patches one object's status, each time with a merge patch from what it last wrote.
+
+    ``written`` starts as the status the run began with; a write that changes
+    nothing sends nothing. Because every write is relative to the previous
+    one, a field written mid-run and changed back before the end is written
+    back too.
+    """
+
+    def __init__(self, *, api: client.Client, path: str, written: dict[str, Any]) -> None:
+        self._api = api
+        self._path = path
+        self._written = written
+
+    async def write(self, status: Any) -> bool:
+        """Patch the server's status to ``status`` (a model); True when a request was sent."""
+        after = objects.dump(status)
+        if after == self._written:
+            return False
+        await self._api.request(
+            "PATCH",
+            self._path,
+            body={"status": status_merge_patch(self._written, after)},
+            content_type=client.MERGE_PATCH,
+            verb="patch",
+        )
+        self._written = after
+        return True
+
+
+_current_writer: contextvars.ContextVar[StatusWriter] = contextvars.ContextVar("status_writer")
+
+
+async def write_status(status: Any) -> bool:
+    """Patch the status of the object being reconciled now, not only when the run ends.
+
+    For a step that must not go on until something is durable: kill -9 right
+    after this returns leaves ``status`` on the server. Only inside a reconcile
+    the skeleton runs (it binds the writer for that run, task-locally, as log
+    context is bound); ``RuntimeError`` elsewhere. ``KubeError`` when the patch
+    fails. True when a request was sent (False: nothing changed).
+    """
+    writer = _current_writer.get(None)
+    if writer is None:
+        raise RuntimeError("write_status outside a reconcile run by the skeleton")
+    return await writer.write(status)
 
 
 class Skeleton:
@@ -150,7 +203,9 @@ class Skeleton:
         )
         if obj.status is None:
             obj.status = status_cls()
-        before = objects.dump(obj.status)
+        writer = StatusWriter(
+            api=self._api, path=self._path(raw, "status"), written=objects.dump(obj.status)
+        )
         generation = obj.metadata.generation
         requested = (obj.metadata.annotations or {}).get(meta.RECONCILE_REQUEST_ANNOTATION)
         if requested is not None and "last_handled_reconcile_at" in status_cls.model_fields:
@@ -161,7 +216,7 @@ class Skeleton:
             obj.status.conditions = conditions.delete(obj.status.conditions, meta.STALLED)
             if obj.status.conditions:
                 obj.status.observed_generation = generation
-            patched = await self._patch_status(raw, before, obj.status)
+            patched = await writer.write(obj.status)
             return Outcome(requeue=results.Requeue(after=None), patched_status=patched)
         obj.status.conditions = conditions.start(
             obj.status.conditions,
@@ -169,6 +224,7 @@ class Skeleton:
             observed_generation=getattr(obj.status, "observed_generation", None),
         )
         success_message: str | None = None
+        bound = _current_writer.set(writer)
         try:
             success_message = await self._reconciler.reconcile(obj)
         except (results.ReconcileError, errors.KubeError) as failure:
@@ -177,6 +233,7 @@ class Skeleton:
             logging.get_logger().exception("reconcile failed unexpectedly")
             error = results.ReconcileError(f"unexpected error: {failure}")
         finally:
+            _current_writer.reset(bound)
             reason, message = _reason_and_message(error)
             summarized = conditions.summarize(
                 obj.status.conditions,
@@ -192,7 +249,7 @@ class Skeleton:
                 obj.status.observed_generation = generation
             patched = False
             try:
-                patched = await self._patch_status(raw, before, obj.status)
+                patched = await writer.write(obj.status)
             except errors.KubeError as patch_error:
                 error = error or patch_error
         if error is not None:
@@ -206,19 +263,6 @@ class Skeleton:
         return Outcome(
             requeue=results.requeue(error, interval=interval), patched_status=patched, error=error
         )
-
-    async def _patch_status(self, raw: dict[str, Any], before: dict[str, Any], status: Any) -> bool:
-        after = objects.dump(status)
-        if after == before:
-            return False
-        await self._api.request(
-            "PATCH",
-            self._path(raw, "status"),
-            body={"status": status_merge_patch(before, after)},
-            content_type=client.MERGE_PATCH,
-            verb="patch",
-        )
-        return True
 
 
 def _reason_and_message(error: BaseException | None) -> tuple[str | None, str | None]:
