@@ -61,7 +61,7 @@ from shared.kube import (
     resources,
     waiting,
 )
-from shared.runtime import conditions, events, informers, logging, results
+from shared.runtime import conditions, events, informers, logging, reconciling, results
 
 SUMMARY = conditions.Summary(
     owned=(), negative=frozenset(), success_reason=meta.RECONCILIATION_SUCCEEDED_REASON
@@ -472,6 +472,7 @@ class KustomizationReconciler:
             old = inventory.from_entries(
                 [objects.dump(e) for e in status.inventory.entries] if status.inventory else []
             )
+            await self._record_ahead(obj, old, built.objects)
             try:
                 change_set = await manager.apply_all(
                     built.objects, owner=owner, force=obj.spec.force
@@ -506,6 +507,36 @@ class KustomizationReconciler:
             status.last_applied_origin_revision = (artifact.metadata or {}).get(ORIGIN_REVISION_KEY)
             self._record(obj, built.digest, artifact, meta.RECONCILIATION_SUCCEEDED_REASON, started)
         return f"Applied revision: {artifact.revision}"
+
+    async def _record_ahead(
+        self,
+        obj: kustomize.Kustomization,
+        recorded: list[inventory.Ref],
+        manifests: list[dict[str, Any]],
+    ) -> None:
+        """Write-ahead: put every object this run may create in the inventory before any write.
+
+        One status write, only when the build names objects the inventory
+        lacks (``inventory.grown``). A kill at any later point leaves each
+        created object in ``status.inventory``, where the next run's prune (or
+        ``finalize``) finds it.
+        """
+        status = obj.status
+        assert status is not None
+        ahead = inventory.grown(recorded, [inventory.Ref.of(m) for m in manifests])
+        if ahead is None:
+            return
+        status.inventory = kustomize.ResourceInventory.model_validate(
+            {"entries": inventory.to_entries(ahead)}
+        )
+        try:
+            await reconciling.write_status(status)
+        except errors.KubeError as failed:
+            raise self._failure(
+                obj,
+                meta.RECONCILIATION_FAILED_REASON,
+                f"recording the inventory before applying failed: {failed.message}",
+            ) from failed
 
     def _record(
         self,
