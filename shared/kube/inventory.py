@@ -125,6 +125,11 @@ def to_entries(refs: Iterable[Ref]) -> list[dict[str, str]]:
     return [{"id": ref.id, "v": ref.version} for ref in refs]
 
 
+def to_status(refs: Iterable[Ref]) -> kustomize.ResourceInventory:
+    """``status.inventory`` for ``refs``, in the order given."""
+    return kustomize.ResourceInventory.model_validate({"entries": to_entries(refs)})
+
+
 def _sort_key(ref: Ref) -> tuple[int, str, str, str]:
     return (_RANK.get(ref.kind, len(_APPLY_ORDER)), ref.kind, ref.namespace, ref.name)
 

@@ -483,17 +483,13 @@ class KustomizationReconciler:
                 )
                 raise self._failure(obj, meta.RECONCILIATION_FAILED_REASON, str(failed)) from failed
             applied = change_set.refs()
-            status.inventory = kustomize.ResourceInventory.model_validate(
-                {"entries": inventory.to_entries(applied)}
-            )
+            status.inventory = inventory.to_status(applied)
             if obj.spec.prune:
                 stale = inventory.stale(old, applied)
                 try:
                     pruned = await manager.prune(stale, owner=owner)
                 except errors.KubeError as failed:
-                    status.inventory = kustomize.ResourceInventory.model_validate(
-                        {"entries": inventory.to_entries(inventory.merge(applied, stale))}
-                    )
+                    status.inventory = inventory.to_status(inventory.merge(applied, stale))
                     self._record(obj, built.digest, artifact, meta.PRUNE_FAILED_REASON, started)
                     raise self._failure(obj, meta.PRUNE_FAILED_REASON, str(failed)) from failed
                 change_set.changes.extend(pruned.changes)
@@ -526,9 +522,7 @@ class KustomizationReconciler:
         ahead = inventory.grown(recorded, [inventory.Ref.of(m) for m in manifests])
         if ahead is None:
             return
-        status.inventory = kustomize.ResourceInventory.model_validate(
-            {"entries": inventory.to_entries(ahead)}
-        )
+        status.inventory = inventory.to_status(ahead)
         try:
             await reconciling.write_status(status)
         except errors.KubeError as failed:
