@@ -25,6 +25,7 @@ import pathlib
 import random
 import subprocess
 import threading
+import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -231,6 +232,15 @@ class Crashes:
         assert self.watch.alive(), "the watch on owner-labelled objects ended early"
 
 
+def _patches(controller: processes.Controller) -> int:
+    """The PATCH requests the controller has sent to the API (its request metrics)."""
+    with urllib.request.urlopen(f"http://{controller.metrics_addr}/metrics", timeout=10) as page:
+        for line in page.read().decode().splitlines():
+            if line.startswith('rest_client_requests_total{verb="patch"}'):
+                return int(float(line.split()[-1]))
+    return 0
+
+
 def _kill(controller: processes.Controller) -> None:
     controller.process.kill()  # SIGKILL, by PID
     controller.process.wait(timeout=30)
@@ -392,3 +402,37 @@ def _kill_large_apply(crashes: Crashes, controller: processes.Controller) -> str
     crashes.check_recorded(f"{batch}: kill after {threshold} of 200")
     print(f"{batch}: kill after {threshold} of 200: {len(crashes.labelled() & created)} present")
     return batch
+
+
+def test_the_record_costs_one_write_only_when_the_object_set_grows(
+    crashes: Crashes, http_server: GitServer
+) -> None:
+    head = _start(crashes, http_server)
+    controller = crashes.start()
+    crashes.converge(head, "initial apply", controller)
+
+    # Same revision, nothing drifted: the status echo of requestedAt is the only write.
+    before = _patches(controller)
+    objects.request_reconcile(crashes.cluster, crashes.namespace, "kustomization", "app", "again")
+    eventually_sync(
+        lambda: (
+            (crashes.get("kustomization", "app") or {})["status"].get("lastHandledReconcileAt")
+            == "again"
+        ),
+        within=60,
+    )
+    assert _patches(controller) - before == 1
+
+    # One object changed, the set unchanged: its apply and the final status.
+    before = _patches(controller)
+    crashes.repo.write({"deploy/b1.yaml": _configmaps("b1", 50).replace("'0'", "'changed'", 1)})
+    head = crashes.push("Change one object")
+    crashes.converge(head, "one object changed", controller)
+    assert _patches(controller) - before == 2
+
+    # One object added: the write-ahead record, its apply and the final status.
+    before = _patches(controller)
+    crashes.add(1)
+    head = crashes.push("Add one object")
+    crashes.converge(head, "one object added", controller)
+    assert _patches(controller) - before == 3
