@@ -254,6 +254,11 @@ async def test_a_write_ahead_record_lets_the_next_prune_undo_a_killed_apply(
         _configmap("created", "rm-ahead", v="1"),
         _configmap("never", "rm-ahead", v="1"),
         _configmap("foreign", "rm-ahead", v="2"),
+        {
+            "apiVersion": "crash.example.com/v1",
+            "kind": "Gadget",
+            "metadata": {"name": "never-served", "namespace": "rm-ahead"},
+        },
     ]
     recorded = inventory.grown(first.refs(), [inventory.Ref.of(obj) for obj in build])
     assert recorded is not None
