@@ -324,7 +324,11 @@ def test_kill_during_apply_and_prune_orphans_nothing(
     controller = crashes.start()
     crashes.converge(head, "initial apply", controller)
     mid_stage = 0
-    for cycle, stage in enumerate(rng.sample(["apply", "prune"] * (CYCLES // 2), CYCLES)):
+    # NB: stages alternate (from a random first one) so that each prune has
+    # objects to remove.
+    first = rng.randrange(2)
+    stages = (["apply", "prune"] * CYCLES)[first : first + CYCLES]
+    for cycle, stage in enumerate(stages):
         before = crashes.names()
         if stage == "apply":
             batch = crashes.add(rng.randint(100, 200))
