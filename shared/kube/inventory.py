@@ -11,6 +11,14 @@ Ordering follows fluxcd/pkg ``ssa``: kinds that others depend on first
 every other kind after them; ties by kind, namespace, name. Prune order is
 the reverse, so a Namespace or CRD goes after what lives in it.
 
+The inventory is also a write-ahead record: before an apply may create an
+object that is not in it, the applier records ``grown(recorded, desired)``
+(the old entries plus the new ones) in status, and only then writes. So at
+every instant each object an applier created is in its recorded inventory
+(or gone), and a run that was killed leaves nothing a later prune cannot
+find. An entry can name an object that was never created; pruning it is a
+no-op.
+
 ``stages`` splits a build into kustomize-controller's apply stages: cluster
 definitions (CRDs, Namespaces, ClusterRoles), then kinds ending in
 ``Class``, then the rest; the caller waits for each stage to be ready
@@ -117,6 +125,11 @@ def to_entries(refs: Iterable[Ref]) -> list[dict[str, str]]:
     return [{"id": ref.id, "v": ref.version} for ref in refs]
 
 
+def to_status(refs: Iterable[Ref]) -> kustomize.ResourceInventory:
+    """``status.inventory`` for ``refs``, in the order given."""
+    return kustomize.ResourceInventory.model_validate({"entries": to_entries(refs)})
+
+
 def _sort_key(ref: Ref) -> tuple[int, str, str, str]:
     return (_RANK.get(ref.kind, len(_APPLY_ORDER)), ref.kind, ref.namespace, ref.name)
 
@@ -146,6 +159,17 @@ def merge(new: Sequence[Ref], survivors: Sequence[Ref]) -> list[Ref]:
             seen.add(ref.key)
             merged.append(ref)
     return merged
+
+
+def grown(recorded: Sequence[Ref], desired: Iterable[Ref]) -> list[Ref] | None:
+    """The write-ahead record: ``recorded`` plus the ``desired`` refs it lacks, in that order.
+
+    None when ``recorded`` already names every desired object (versions
+    ignored), so that a run which creates nothing new writes no record.
+    """
+    known = {ref.key for ref in recorded}
+    additions = [ref for ref in desired if ref.key not in known]
+    return merge(recorded, additions) if additions else None
 
 
 def is_cluster_definition(obj: Mapping[str, Any]) -> bool:

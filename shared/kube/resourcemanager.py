@@ -19,8 +19,10 @@ apply per object per reconcile:
   Ignore); ``<group>/force: enabled`` (recreate on an immutable-field error,
   as ``force=True`` does for all); ``<group>/prune: disabled`` (never deleted).
 - ``prune`` deletes objects that left the inventory, only when the live
-  object carries our owner labels; ``wait`` polls health (``health`` rules)
-  from the caches; ``diff`` is a server-side dry run for the CLI.
+  object carries our owner labels; an object that does not exist (or whose
+  kind is not served) is no change and no error. ``wait`` polls health
+  (``health`` rules) from the caches; ``diff`` is a server-side dry run for
+  the CLI.
 
 Live state comes from a ``LiveSource``: a callable giving an informer-style
 cache (``get("ns/name")``, ``wait_synced()``) per kind, filled by a watch on
@@ -377,7 +379,12 @@ class ResourceManager:
         return self._skipped(live) or _flag(live, f"{self.group}/prune") == "disabled"
 
     async def _delete(self, ref: inventory.Ref, *, owner: Owner) -> Change | None:
-        live = await self.live(ref)
+        try:
+            live = await self.live(ref)
+        except errors.NotFoundError:
+            # NB: the kind is not served (say, an inventory recorded ahead of a
+            # CRD that was never created), so no such object exists.
+            return None
         if live is None:
             return None
         if not owner.owns(live) or self._protected(live):

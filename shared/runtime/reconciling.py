@@ -22,6 +22,10 @@ revision, wait for health) says so; the skeleton writes it — Reconciling=True
 with the step's message and, for a new generation or revision, Ready=Unknown
 "Reconciliation in progress" — only if the run is still in that phase after
 ``progress_delay`` seconds. A run that finishes quickly pays no extra write.
+
+A step that must make something durable before it goes on (a write-ahead
+record) calls ``Run.write_status``: the status is patched at once, and the
+final patch then carries only what changed after it (``StatusWriter``).
 """
 
 from __future__ import annotations
@@ -108,6 +112,16 @@ class Run(Generic[K, S]):
         """
         self.tracker.update(self, message, restart=restart)
 
+    async def write_status(self) -> bool:
+        """Patch ``status`` on the server now, not only when the run ends.
+
+        For a step that must not go on until something is durable: kill -9
+        right after this returns leaves ``status`` on the server. ``KubeError``
+        when the patch fails; True when a request was sent (False: nothing
+        changed since the last write).
+        """
+        return await self.tracker.write_now(self)
+
 
 R = TypeVar("R", bound=Run[Any, Any])
 
@@ -176,27 +190,36 @@ def status_merge_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, An
 
 
 class StatusWriter:
-    """Writes an object's status as merge patches against what was last written."""
+    """Patches one object's status, each time with a merge patch from what it last wrote.
+
+    ``written`` starts as the status the run began with; a write that changes
+    nothing sends nothing. Because every write is relative to the previous
+    one, a field written mid-run and changed back before the end is written
+    back too. Writes are serialized (a progress write and a step's write may
+    overlap), so each patch is computed against the one before it.
+    """
 
     def __init__(self, *, api: client.Client, path: str, written: dict[str, Any]) -> None:
         self._api = api
         self._path = path
         self._written = written
+        self._lock = asyncio.Lock()
 
     async def write(self, current: status.ObjectStatus) -> bool:
         """Patch the difference; False (no request) when there is none."""
-        after = objects.dump(current)
-        if after == self._written:
-            return False
-        await self._api.request(
-            "PATCH",
-            self._path,
-            body={"status": status_merge_patch(self._written, after)},
-            content_type=client.MERGE_PATCH,
-            verb="patch",
-        )
-        self._written = after
-        return True
+        async with self._lock:
+            after = objects.dump(current)
+            if after == self._written:
+                return False
+            await self._api.request(
+                "PATCH",
+                self._path,
+                body={"status": status_merge_patch(self._written, after)},
+                content_type=client.MERGE_PATCH,
+                verb="patch",
+            )
+            self._written = after
+            return True
 
 
 class ProgressTracker:
@@ -234,6 +257,12 @@ class ProgressTracker:
             logging.get_logger().info("progress not written", error=failed.message)
         finally:
             self._writing = False
+
+    async def write_now(self, run: Run[Any, Any]) -> bool:
+        """Write ``run.status`` at once (``Run.write_status``)."""
+        written = await self._writer.write(run.status)
+        self.writes += written
+        return written
 
     async def stop(self) -> None:
         """Cancel a pending write; let one already on the wire finish."""

@@ -123,3 +123,22 @@ def test_merge_keeps_survivors_once() -> None:
     a, b, c = (inventory.Ref.of(_obj("v1", "ConfigMap", n, "dev")) for n in "abc")
 
     assert inventory.merge([a, b], [b, c]) == [a, b, c]
+
+
+def test_grown_records_new_objects_after_the_old_ones() -> None:
+    a, b, c = (inventory.Ref.of(_obj("v1", "ConfigMap", n, "dev")) for n in "abc")
+    assert inventory.grown([a, b], [c, a]) == [a, b, c]
+
+
+@pytest.mark.parametrize(
+    "desired",
+    [
+        [],
+        [inventory.Ref.of(_obj("v1", "ConfigMap", "a", "dev"))],
+        [inventory.Ref.of(_obj("v2", "ConfigMap", "a", "dev"))],
+    ],
+    ids=["nothing desired", "a subset", "only the version differs"],
+)
+def test_grown_is_none_when_nothing_new_is_desired(desired: list[inventory.Ref]) -> None:
+    recorded = [inventory.Ref.of(_obj("v1", "ConfigMap", n, "dev")) for n in "ab"]
+    assert inventory.grown(recorded, desired) is None

@@ -243,6 +243,43 @@ async def test_prune_deletes_only_our_unprotected_objects(
     assert "gone" not in names
 
 
+async def test_a_write_ahead_record_lets_the_next_prune_undo_a_killed_apply(
+    cluster: devcluster_fixtures.Devcluster, manager: resourcemanager.ResourceManager
+) -> None:
+    old = [_namespace("rm-ahead"), _configmap("kept", "rm-ahead", v="1")]
+    first = await manager.apply_all(old, owner=OWNER)
+    cluster.kubectl("create", "configmap", "foreign", "-n", "rm-ahead", "--from-literal=v=1")
+    build = [
+        *old,
+        _configmap("created", "rm-ahead", v="1"),
+        _configmap("never", "rm-ahead", v="1"),
+        _configmap("foreign", "rm-ahead", v="2"),
+        {
+            "apiVersion": "crash.example.com/v1",
+            "kind": "Gadget",
+            "metadata": {"name": "never-served", "namespace": "rm-ahead"},
+        },
+    ]
+    recorded = inventory.grown(first.refs(), [inventory.Ref.of(obj) for obj in build])
+    assert recorded is not None
+    # The run is killed after recording and creating one object; the next run
+    # builds a revert to the old revision.
+    await manager.apply(build[2], owner=OWNER)
+    second = await manager.apply_all(old, owner=OWNER)
+
+    pruned = await manager.prune(inventory.stale(recorded, second.refs()), owner=OWNER)
+
+    assert sorted(str(c) for c in pruned.changes) == [
+        "ConfigMap/rm-ahead/created deleted",
+        "ConfigMap/rm-ahead/foreign skipped",
+    ]
+    names = {
+        i["metadata"]["name"] for i in _get_json(cluster, "configmaps", "-n", "rm-ahead")["items"]
+    }
+    assert {"kept", "foreign"} <= names
+    assert not {"created", "never"} & names
+
+
 class _ImmutableConfigMaps(applying.Objects):
     """Objects that answer 422 like kube-apiserver for a data change to an immutable ConfigMap.
 

@@ -94,7 +94,7 @@ class WidgetReconciler:
         self._active: set[str] = set()
         self.changed = asyncio.Event()
         self.release = asyncio.Event()
-        self.steps = (
+        self.steps: tuple[reconciling.Step[WidgetRun], ...] = (
             reconciling.Step("work", self._work, owns=(WORKED,)),
             reconciling.Step("misbehave", self._misbehave),
         )

@@ -373,23 +373,20 @@ class KustomizationReconciler:
         old = inventory.from_entries(
             [objects.dump(e) for e in status.inventory.entries] if status.inventory else []
         )
+        await self._record_ahead(run, old)
         try:
             change_set = await manager.apply_all(built.objects, owner=owner, force=obj.spec.force)
         except (resourcemanager.ApplyError, errors.KubeError, waiting.WaitError) as failed:
             self._record(status, built.digest, artifact, meta.RECONCILIATION_FAILED_REASON, started)
             raise self._failure(obj, meta.RECONCILIATION_FAILED_REASON, str(failed)) from failed
         applied = run.applied = change_set.refs()
-        status.inventory = kustomize.ResourceInventory.model_validate(
-            {"entries": inventory.to_entries(applied)}
-        )
+        status.inventory = inventory.to_status(applied)
         if obj.spec.prune:
             stale = inventory.stale(old, applied)
             try:
                 pruned = await manager.prune(stale, owner=owner)
             except errors.KubeError as failed:
-                status.inventory = kustomize.ResourceInventory.model_validate(
-                    {"entries": inventory.to_entries(inventory.merge(applied, stale))}
-                )
+                status.inventory = inventory.to_status(inventory.merge(applied, stale))
                 self._record(status, built.digest, artifact, meta.PRUNE_FAILED_REASON, started)
                 raise self._failure(obj, meta.PRUNE_FAILED_REASON, str(failed)) from failed
             change_set.changes.extend(pruned.changes)
@@ -426,6 +423,27 @@ class KustomizationReconciler:
             run.started,
         )
         run.ready_message = f"Applied revision: {artifact.revision}"
+
+    async def _record_ahead(self, run: _Run, recorded: list[inventory.Ref]) -> None:
+        """Write-ahead: put every object this run may create in the inventory before any write.
+
+        One status write, only when the build names objects the inventory
+        lacks (``inventory.grown``). A kill at any later point leaves each
+        created object in ``status.inventory``, where the next run's prune (or
+        ``finalize``) finds it.
+        """
+        ahead = inventory.grown(recorded, [inventory.Ref.of(m) for m in run.built.objects])
+        if ahead is None:
+            return
+        run.status.inventory = inventory.to_status(ahead)
+        try:
+            await run.write_status()
+        except errors.KubeError as failed:
+            raise self._failure(
+                run.obj,
+                meta.RECONCILIATION_FAILED_REASON,
+                f"recording the inventory before applying failed: {failed.message}",
+            ) from failed
 
     @staticmethod
     def _record(
