@@ -12,7 +12,7 @@ import asyncio
 import pathlib
 import signal
 
-from headwater.devcluster import logs, server
+from headwater.devcluster import authorizing, logs, server
 
 
 def parse_args(argv: list[str] | None = None) -> server.Settings:
@@ -44,6 +44,12 @@ def parse_args(argv: list[str] | None = None) -> server.Settings:
         default=20000,
         help="change events kept for watches (older ones get 410)",
     )
+    parser.add_argument(
+        "--authorization-mode",
+        choices=authorizing.MODES,
+        default="AlwaysAllow",
+        help="AlwaysAllow (every request as the admin) or RBAC (Roles and bindings decide)",
+    )
     args = parser.parse_args(argv)
     return server.Settings(
         host=args.host,
@@ -55,6 +61,7 @@ def parse_args(argv: list[str] | None = None) -> server.Settings:
         token=args.token,
         controllers=not args.no_controllers,
         watch_history=args.watch_history,
+        authorization_mode=args.authorization_mode,
     )
 
 

@@ -31,6 +31,8 @@ _LABEL_MESSAGE = (
 )
 # Kinds whose names must be DNS labels rather than subdomains.
 LABEL_NAMED = {"namespaces", "services"}
+# RBAC objects are named by path segments (``system:discovery``), not DNS names.
+SEGMENT_NAMED = {"roles", "clusterroles", "rolebindings", "clusterrolebindings"}
 
 
 def now() -> datetime.datetime:
@@ -49,7 +51,11 @@ def parse_timestamp(text: str) -> datetime.datetime:
 def validate_name(name: str, *, plural: str) -> list[str]:
     """Messages for a name the API server would reject (empty when valid)."""
     problems: list[str] = []
-    if plural in LABEL_NAMED:
+    if plural in SEGMENT_NAMED:
+        if name in (".", ".."):
+            problems.append(f"may not be '{name}'")
+        problems.extend(f"may not contain '{bad}'" for bad in ("/", "%") if bad in name)
+    elif plural in LABEL_NAMED:
         if len(name) > 63:
             problems.append("must be no more than 63 characters")
         if not _LABEL.fullmatch(name):
