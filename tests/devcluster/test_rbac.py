@@ -11,12 +11,15 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import pathlib
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from kubernetes_asyncio import client, config
 
+from headwater import devrbac
 from tests.fixtures import devcluster as fixtures
 from tests.fixtures import polling
 
@@ -340,3 +343,39 @@ async def test_kubernetes_asyncio_sees_403_forbidden(
         "Forbidden",
         {"kind": "configmaps"},
     )
+
+
+def test_dev_rbac_runs_controllers_with_the_rbac_of_deploy(
+    cluster: Devcluster, tmp_path: pathlib.Path
+) -> None:
+    cluster.kubectl("create", "namespace", "flux-system", check=False)
+
+    def kubectl(*args: str, input: str | None = None, timeout: float = 60) -> Any:
+        return cluster.kubectl(*args, input=input, check=False, timeout=timeout)
+
+    kubeconfigs = devrbac.install(
+        kubectl,
+        admin=cluster.kubeconfig,
+        namespace="flux-system",
+        controllers=["source-controller", "kustomize-controller"],
+        directory=tmp_path,
+    )
+
+    def can(controller: str, *args: str) -> str:
+        command = [str(fixtures.KUBECTL), "--kubeconfig", str(kubeconfigs[controller])]
+        result = subprocess.run(
+            [*command, "--cache-dir", str(tmp_path / "cache"), "auth", "can-i", *args],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        return result.stdout.split(" ")[0].strip()
+
+    # (Custom kinds are left out: with no CRD served, kubectl cannot name their group.)
+    assert can("source-controller", "create", "events", "-n", "default") == "yes"
+    assert can("source-controller", "get", "secrets", "-n", "default") == "yes"
+    assert can("source-controller", "create", "configmaps", "-n", "default") == "no"
+    assert can("source-controller", "update", "leases.coordination.k8s.io") == "no"
+    assert (
+        can("source-controller", "update", "leases.coordination.k8s.io", "-n", "flux-system")
+        == "yes"
+    )
+    assert can("kustomize-controller", "create", "deployments.apps", "-n", "default") == "yes"
