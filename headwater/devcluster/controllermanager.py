@@ -1,4 +1,4 @@
-"""The controller manager: simulated kubelet and infrastructure, garbage collector.
+"""The controller manager: simulated kubelet, infrastructure and HPA, garbage collector.
 
 ``python -m headwater.devcluster.controllermanager`` is a child process of
 the server (see ``controllerprocess`` for the command line, the token on
@@ -31,6 +31,7 @@ from headwater.devcluster import (
     apiclient,
     collector,
     controllerprocess,
+    hpa,
     infrastructure,
     kubelet,
     logs,
@@ -77,6 +78,7 @@ async def run(
             "kubelet": simulator.run(stop),
             "infrastructure": infra.run(stop),
             "collector": collector.Collector(client, shared=shared).run(stop),
+            "autoscaler": hpa.Autoscaler(client).run(stop),
         }
         tasks: dict[asyncio.Future[Any], str] = {
             asyncio.ensure_future(coro): name for name, coro in parts.items()

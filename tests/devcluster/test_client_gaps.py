@@ -70,3 +70,88 @@ def test_client_side_apply_updates_a_custom_resource(
     got = json.loads(devcluster.kubectl("get", "-n", namespace, "gizmo", "g", "-o", "json").stdout)
     # A JSON merge patch of the three-way diff: interval changed, url removed.
     assert got["spec"] == {"interval": "5m"}
+
+
+def _replicas(devcluster: Devcluster, namespace: str) -> int:
+    deployment = devcluster.kubectl("get", "deploy", "web", "-n", namespace, "-o", "json").stdout
+    return int(json.loads(deployment)["spec"]["replicas"])
+
+
+def test_hpa_keeps_replicas_within_bounds_and_prints_its_columns(
+    devcluster: Devcluster, namespace: str
+) -> None:
+    devcluster.kubectl("create", "deployment", "web", "--image=nginx", "-n", namespace)
+    devcluster.kubectl(
+        "autoscale", "deployment", "web", "--min=2", "--max=4", "--cpu-percent=80", "-n", namespace
+    )
+
+    polling.poll(lambda: _replicas(devcluster, namespace) == 2, what="scaled up to min")
+    devcluster.kubectl("scale", "deployment", "web", "--replicas=9", "-n", namespace)
+    polling.poll(lambda: _replicas(devcluster, namespace) == 4, what="scaled down to max")
+
+    def printed() -> list[str]:
+        return devcluster.kubectl("get", "hpa", "-n", namespace).stdout.splitlines()
+
+    rows = polling.poll(lambda: (lines := printed()) and lines[1].split()[5] == "4" and lines)
+    assert rows[0].split() == [
+        "NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE"
+    ]  # fmt: skip
+    assert rows[1].split()[:6] == ["web", "Deployment/web", "cpu:", "<unknown>/80%", "2", "4"]
+    hpa = json.loads(devcluster.kubectl("get", "hpa", "web", "-n", namespace, "-o", "json").stdout)
+    conditions = {c["type"]: c["reason"] for c in hpa["status"]["conditions"]}
+    assert conditions["AbleToScale"] == "SucceededGetScale"
+    assert conditions["ScalingLimited"] in ("TooManyReplicas", "DesiredWithinRange")
+
+
+TRANSITION_CRD = """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: vaults.example.org
+spec:
+  group: example.org
+  scope: Namespaced
+  names: {plural: vaults, singular: vault, kind: Vault}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size:
+                type: integer
+                x-kubernetes-validations:
+                - {rule: "self == oldSelf", message: size is immutable}
+              note: {type: string}
+"""
+
+
+def test_transition_rule_refuses_a_kubectl_apply_that_changes_old_self(
+    devcluster: Devcluster, namespace: str
+) -> None:
+    devcluster.kubectl("apply", "-f", "-", input=TRANSITION_CRD)
+    polling.poll(
+        lambda: devcluster.kubectl("get", "vaults", "-A", check=False).returncode == 0,
+        what="vaults served",
+    )
+
+    def vault(**spec: object) -> str:
+        metadata = {"name": "v", "namespace": namespace}
+        return json.dumps(
+            {"apiVersion": "example.org/v1", "kind": "Vault", "metadata": metadata, "spec": spec}
+        )
+
+    devcluster.kubectl("apply", "-f", "-", input=vault(size=1, note="a"))
+    noted = devcluster.kubectl("apply", "-f", "-", input=vault(size=1, note="b"))
+    resized = devcluster.kubectl("apply", "-f", "-", input=vault(size=2, note="b"), check=False)
+
+    assert "configured" in noted.stdout
+    assert resized.returncode == 1
+    assert 'The Vault "v" is invalid: spec.size: Invalid value: "integer": size is immutable' in (
+        resized.stderr
+    )
