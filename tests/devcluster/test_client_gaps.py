@@ -1,14 +1,21 @@
-"""What real clients hit, with the real kubectl: client-side apply of custom resources.
+"""What real clients hit, with the real kubectl and kubernetes-asyncio.
 
-kubectl's client-side apply picks a strategic merge patch only when the
-OpenAPI documents list ``application/strategic-merge-patch+json`` for the
+Client-side apply of custom resources: kubectl picks a strategic merge
+patch only when the OpenAPI documents list ``application/strategic-merge-patch+json`` for the
 kind's PATCH operation; kube-apiserver leaves it out for custom resources
-(which refuse it with 415), so kubectl sends a JSON merge patch instead.
+(which refuse it with 415), so kubectl sends a JSON merge patch instead. Also: the simulated HPA
+controller and the HPA's columns, CEL transition rules through ``kubectl
+apply``, and watches that end when their CRD is deleted.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import select
+import subprocess
+
+from kubernetes_asyncio import client, config, watch
 
 from tests.fixtures import devcluster as fixtures
 from tests.fixtures import polling
@@ -155,3 +162,71 @@ def test_transition_rule_refuses_a_kubectl_apply_that_changes_old_self(
     assert 'The Vault "v" is invalid: spec.size: Invalid value: "integer": size is immutable' in (
         resized.stderr
     )
+
+
+def _crd(plural: str, kind: str) -> str:
+    return CRD.replace("gizmos", plural).replace("gizmo", kind.lower()).replace("Gizmo", kind)
+
+
+def test_kubectl_watch_ends_when_the_crd_is_deleted(devcluster: Devcluster, namespace: str) -> None:
+    devcluster.kubectl("apply", "-f", "-", input=_crd("doodads", "Doodad"))
+    polling.poll(
+        lambda: devcluster.kubectl("get", "doodads", "-A", check=False).returncode == 0,
+        what="doodads served",
+    )
+    doodad = {"apiVersion": "example.org/v1", "kind": "Doodad", "metadata": {"name": "d"}}
+    devcluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(doodad))
+    command = [str(fixtures.KUBECTL), "--kubeconfig", str(devcluster.kubeconfig)]
+    command += ["get", "doodads", "-n", namespace, "--watch", "-o", "name"]
+    watcher = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert watcher.stdout is not None
+    try:
+        readable = polling.poll(
+            lambda: select.select([watcher.stdout], [], [], 0.1)[0], what="kubectl watching"
+        )
+        first = readable[0].readline()
+        devcluster.kubectl("delete", "crd", "doodads.example.org")
+        polling.poll(lambda: watcher.poll() is not None, timeout=20, what="kubectl exits")
+    finally:
+        fixtures.stop_process(watcher)
+
+    assert first == "doodad.example.org/d\n"
+
+
+async def test_kubernetes_asyncio_watch_ends_when_the_crd_is_deleted(
+    devcluster: Devcluster,
+) -> None:
+    devcluster.kubectl("apply", "-f", "-", input=_crd("thingies", "Thingy"))
+    polling.poll(
+        lambda: devcluster.kubectl("get", "thingies", "-A", check=False).returncode == 0,
+        what="thingies served",
+    )
+    thingy = {"apiVersion": "example.org/v1", "kind": "Thingy", "metadata": {"name": "t"}}
+    devcluster.kubectl("apply", "-n", "default", "-f", "-", input=json.dumps(thingy))
+    configuration = client.Configuration()
+    await config.load_kube_config(
+        config_file=str(devcluster.kubeconfig), client_configuration=configuration
+    )
+    seen: list[str] = []
+    async with client.ApiClient(configuration) as api:
+        custom = client.CustomObjectsApi(api)
+        stream = watch.Watch().stream(
+            custom.list_namespaced_custom_object,
+            "example.org",
+            "v1",
+            "default",
+            "thingies",
+            timeout_seconds=60,
+        )
+
+        async def consume() -> None:
+            async for event in stream:
+                seen.append(event["type"])
+                if len(seen) == 1:
+                    await asyncio.to_thread(
+                        devcluster.kubectl, "delete", "crd", "thingies.example.org"
+                    )
+
+        await asyncio.wait_for(consume(), timeout=30)
+
+    assert seen == ["ADDED", "DELETED"]
