@@ -179,12 +179,11 @@ def test_kubectl_watch_ends_when_the_crd_is_deleted(devcluster: Devcluster, name
     command = [str(fixtures.KUBECTL), "--kubeconfig", str(devcluster.kubeconfig)]
     command += ["get", "doodads", "-n", namespace, "--watch", "-o", "name"]
     watcher = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert watcher.stdout is not None
+    output = watcher.stdout
+    assert output is not None
     try:
-        readable = polling.poll(
-            lambda: select.select([watcher.stdout], [], [], 0.1)[0], what="kubectl watching"
-        )
-        first = readable[0].readline()
+        polling.poll(lambda: select.select([output], [], [], 0.1)[0], what="kubectl watching")
+        first = output.readline()
         devcluster.kubectl("delete", "crd", "doodads.example.org")
         polling.poll(lambda: watcher.poll() is not None, timeout=20, what="kubectl exits")
     finally:
