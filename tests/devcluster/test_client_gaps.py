@@ -5,16 +5,21 @@ patch only when the OpenAPI documents list ``application/strategic-merge-patch+j
 kind's PATCH operation; kube-apiserver leaves it out for custom resources
 (which refuse it with 415), so kubectl sends a JSON merge patch instead. Also: the simulated HPA
 controller and the HPA's columns, CEL transition rules through ``kubectl
-apply``, and watches that end when their CRD is deleted.
+apply``, watches that end when their CRD is deleted, and the built-in kinds'
+own validation (kubectl, kubernetes-asyncio, Helm).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import pathlib
 import select
 import subprocess
+from typing import Any
 
+import helm_python as helm
+import pytest
 from kubernetes_asyncio import client, config, watch
 
 from tests.fixtures import devcluster as fixtures
@@ -229,3 +234,112 @@ async def test_kubernetes_asyncio_watch_ends_when_the_crd_is_deleted(
         await asyncio.wait_for(consume(), timeout=30)
 
     assert seen == ["ADDED", "DELETED"]
+
+
+def _workload(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
+    template = {
+        "metadata": {"labels": {"app": name}},
+        "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"selector": {"matchLabels": {"app": name}}, "template": template, **spec},
+    }
+
+
+REFUSED = [
+    (
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"a": "no pe"}},
+        'Error from server (BadRequest): error when creating "STDIN": Secret in version "v1" '
+        "cannot be handled as a Secret: illegal base64 data at input byte 2",
+    ),
+    (
+        _workload("neg", "", replicas=-1),
+        'The Deployment "neg" is invalid: spec.replicas: Invalid value: -1: must be greater '
+        "than or equal to 0",
+    ),
+    (
+        _workload("empty", "", template={"metadata": {"labels": {"app": "empty"}}, "spec": {}}),
+        'The Deployment "empty" is invalid: spec.template.spec.containers: Required value',
+    ),
+    (
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "Upper"}},
+        'The ConfigMap "Upper" is invalid: metadata.name: Invalid value: "Upper": a lowercase '
+        "RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and "
+        "must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
+        "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+    ),
+    (
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a.b"},
+         "spec": {"ports": [{"port": 80}]}},
+        'The Service "a.b" is invalid: metadata.name: Invalid value: "a.b": a DNS-1035 label',
+    ),
+    (
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": {"name": "l", "labels": {"a": "b c"}}},
+        'The ConfigMap "l" is invalid: metadata.labels: Invalid value: "b c": a valid label must '
+        "be an empty string",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("body", "message"), REFUSED, ids=lambda v: str(v)[:20])
+def test_kubectl_create_is_refused_as_by_kube_apiserver(
+    devcluster: Devcluster, namespace: str, body: dict[str, Any], message: str
+) -> None:
+    body = {**body, "metadata": {**body["metadata"], "namespace": namespace}}
+    result = devcluster.kubectl(
+        "create", "--validate=false", "-f", "-", input=json.dumps(body), check=False
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.startswith(message)
+
+
+async def test_kubernetes_asyncio_sees_422_with_causes(
+    devcluster: Devcluster, namespace: str
+) -> None:
+    configuration = client.Configuration()
+    await config.load_kube_config(
+        config_file=str(devcluster.kubeconfig), client_configuration=configuration
+    )
+    async with client.ApiClient(configuration) as api:
+        apps = client.AppsV1Api(api)
+        # A plain dict is sent as it is: the test is about the server alone.
+        body: Any = _workload("neg", "", replicas=-3)
+        with pytest.raises(client.ApiException) as refused:
+            await apps.create_namespaced_deployment(namespace, body)
+
+    status = json.loads(refused.value.body or b"{}")
+    assert (refused.value.status, status["reason"]) == (422, "Invalid")
+    assert status["details"]["causes"] == [
+        {
+            "reason": "FieldValueInvalid",
+            "message": "Invalid value: -3: must be greater than or equal to 0",
+            "field": "spec.replicas",
+        }
+    ]
+
+
+def test_helm_install_of_an_invalid_deployment_fails_with_the_field_error(
+    devcluster: Devcluster, namespace: str, tmp_path: pathlib.Path
+) -> None:
+    chart = tmp_path / "bad"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: bad\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("replicas: -1\n")
+    deployment = _workload("bad-web", "")
+    deployment["spec"]["replicas"] = "REPLICAS"
+    (chart / "templates" / "deployment.yaml").write_text(
+        json.dumps(deployment).replace('"REPLICAS"', "{{ .Values.replicas }}")
+    )
+
+    settings = helm.Config(kubeconfig_path=devcluster.kubeconfig, namespace=namespace)
+    with settings, pytest.raises(helm.HelmError) as failed:
+        settings.install(helm.Chart.load(chart), "bad", None, timeout=30)
+
+    assert "spec.replicas: Invalid value: -1: must be greater than or equal to 0" in str(
+        failed.value
+    )
