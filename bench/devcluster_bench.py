@@ -227,11 +227,11 @@ async def ssa_throughput(
         name = f"bench-{'changed' if change else 'same'}-{index}"
         url = f"{base}/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{name}"
         params = {"fieldManager": f"bench-{index}", "fieldValidation": "Strict", "force": "false"}
-        headers = {"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"}
+        apply = {"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"}
         count = 0
         async with aiohttp.ClientSession(headers=headers) as session:
             body = DEPLOYMENT.format(name=name, namespace=NAMESPACE, iteration=0)
-            async with session.patch(url, params=params, data=body, headers=headers) as response:
+            async with session.patch(url, params=params, data=body, headers=apply) as response:
                 await _check(response)
             deadline = time.perf_counter() + seconds
             while time.perf_counter() < deadline:
@@ -239,9 +239,7 @@ async def ssa_throughput(
                 body = DEPLOYMENT.format(
                     name=name, namespace=NAMESPACE, iteration=count if change else 0
                 )
-                async with session.patch(
-                    url, params=params, data=body, headers=headers
-                ) as response:
+                async with session.patch(url, params=params, data=body, headers=apply) as response:
                     await _check(response)
         return count
 
@@ -367,7 +365,14 @@ async def service_account_headers(session: aiohttp.ClientSession, base: str) -> 
     url = f"{namespaced}/serviceaccounts/{ACCOUNT}/token"
     async with session.post(url, json={"spec": {"expirationSeconds": 3600}}) as response:
         token = (await _check(response))["status"]["token"]
-    return {"Authorization": f"Bearer {token}"}
+    headers = {"Authorization": f"Bearer {token}"}
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+    url = f"{base}/apis/authentication.k8s.io/v1/selfsubjectreviews"
+    async with session.post(url, json=review, headers=headers) as response:
+        user = (await _check(response))["status"]["userInfo"]["username"]
+    if user != f"system:serviceaccount:{NAMESPACE}:{ACCOUNT}":
+        raise RuntimeError(f"the bench would run as {user!r}, not as its ServiceAccount")
+    return headers
 
 
 async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
