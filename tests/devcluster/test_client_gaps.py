@@ -27,29 +27,34 @@ from tests.fixtures import polling
 
 Devcluster = fixtures.Devcluster
 
-CRD = """
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: gizmos.example.org
-spec:
-  group: example.org
-  scope: Namespaced
-  names: {plural: gizmos, singular: gizmo, kind: Gizmo}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec:
-            type: object
-            properties:
-              interval: {type: string}
-              url: {type: string}
-"""
+
+def _crd(plural: str, kind: str, properties: dict[str, Any]) -> str:
+    """A namespaced ``example.org/v1`` CRD whose ``spec`` has ``properties``."""
+    spec = {"type": "object", "properties": properties}
+    version = {
+        "name": "v1",
+        "served": True,
+        "storage": True,
+        "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": spec}}},
+    }
+    names = {"plural": plural, "singular": kind.lower(), "kind": kind}
+    return json.dumps(
+        {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural}.example.org"},
+            "spec": {
+                "group": "example.org",
+                "scope": "Namespaced",
+                "names": names,
+                "versions": [version],
+            },
+        }
+    )
+
+
+_STRINGS = {"interval": {"type": "string"}, "url": {"type": "string"}}
+CRD = _crd("gizmos", "Gizmo", _STRINGS)
 
 
 def _gizmo(namespace: str, **spec: str) -> str:
@@ -115,32 +120,15 @@ def test_hpa_keeps_replicas_within_bounds_and_prints_its_columns(
     assert conditions["ScalingLimited"] in ("TooManyReplicas", "DesiredWithinRange")
 
 
-TRANSITION_CRD = """
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: vaults.example.org
-spec:
-  group: example.org
-  scope: Namespaced
-  names: {plural: vaults, singular: vault, kind: Vault}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec:
-            type: object
-            properties:
-              size:
-                type: integer
-                x-kubernetes-validations:
-                - {rule: "self == oldSelf", message: size is immutable}
-              note: {type: string}
-"""
+_IMMUTABLE = [{"rule": "self == oldSelf", "message": "size is immutable"}]
+TRANSITION_CRD = _crd(
+    "vaults",
+    "Vault",
+    {
+        "size": {"type": "integer", "x-kubernetes-validations": _IMMUTABLE},
+        "note": {"type": "string"},
+    },
+)
 
 
 def test_transition_rule_refuses_a_kubectl_apply_that_changes_old_self(
@@ -169,12 +157,8 @@ def test_transition_rule_refuses_a_kubectl_apply_that_changes_old_self(
     )
 
 
-def _crd(plural: str, kind: str) -> str:
-    return CRD.replace("gizmos", plural).replace("gizmo", kind.lower()).replace("Gizmo", kind)
-
-
 def test_kubectl_watch_ends_when_the_crd_is_deleted(devcluster: Devcluster, namespace: str) -> None:
-    devcluster.kubectl("apply", "-f", "-", input=_crd("doodads", "Doodad"))
+    devcluster.kubectl("apply", "-f", "-", input=_crd("doodads", "Doodad", _STRINGS))
     polling.poll(
         lambda: devcluster.kubectl("get", "doodads", "-A", check=False).returncode == 0,
         what="doodads served",
@@ -200,7 +184,7 @@ def test_kubectl_watch_ends_when_the_crd_is_deleted(devcluster: Devcluster, name
 async def test_kubernetes_asyncio_watch_ends_when_the_crd_is_deleted(
     devcluster: Devcluster,
 ) -> None:
-    devcluster.kubectl("apply", "-f", "-", input=_crd("thingies", "Thingy"))
+    devcluster.kubectl("apply", "-f", "-", input=_crd("thingies", "Thingy", _STRINGS))
     polling.poll(
         lambda: devcluster.kubectl("get", "thingies", "-A", check=False).returncode == 0,
         what="thingies served",
