@@ -379,3 +379,34 @@ def test_dev_rbac_runs_controllers_with_the_rbac_of_deploy(
         == "yes"
     )
     assert can("kustomize-controller", "create", "deployments.apps", "-n", "default") == "yes"
+
+
+def test_can_i_list_shows_the_rules_bound_in_the_namespace(
+    cluster: Devcluster, namespaces: tuple[str, str]
+) -> None:
+    own, other = namespaces
+    token = _robot(cluster, own)
+
+    here = cluster.kubectl("--token", token, "auth", "can-i", "--list", "-n", own).stdout
+    there = cluster.kubectl("--token", token, "auth", "can-i", "--list", "-n", other).stdout
+
+    def rows(text: str) -> dict[str, list[str]]:
+        return {line.split()[0]: line.split()[1:] for line in text.splitlines()[1:]}
+
+    assert rows(here)["configmaps"] == ["[]", "[]", "[create", "get", "list]"]
+    assert "configmaps" not in rows(there)
+    assert rows(there)["selfsubjectaccessreviews.authorization.k8s.io"][-1] == "[create]"
+
+
+def test_a_token_of_a_deleted_service_account_is_unauthorized(
+    cluster: Devcluster, namespaces: tuple[str, str]
+) -> None:
+    own, _ = namespaces
+    token = _robot(cluster, own)
+    before = cluster.kubectl("--token", token, "get", "configmaps", "-n", own, check=False)
+
+    cluster.kubectl("delete", "serviceaccount", "robot", "-n", own)
+    after = cluster.kubectl("--token", token, "get", "configmaps", "-n", own, check=False)
+
+    assert before.returncode == 0
+    assert "error: You must be logged in to the server (Unauthorized)" in after.stderr
