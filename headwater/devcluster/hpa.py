@@ -132,23 +132,43 @@ class Autoscaler:
         self._client = client.with_manager("horizontal-pod-autoscaler")
         self._resync = resync
         self._queue: apiclient.WorkQueue[Key] = apiclient.WorkQueue()
+        # One pending resync per HPA, pushed back by every reconcile.
+        self._resyncs: dict[Key, asyncio.TimerHandle] = {}
         self.informer = apiclient.Informer(client, HPAS, transform=lambda o: o, handler=self._seen)
 
     def _seen(self, kind: str, obj: Obj, old: Obj | None) -> None:
+        key = apiclient.object_key(obj)
         if kind != "DELETED":
-            self._queue.add(apiclient.object_key(obj))
+            self._queue.add(key)
+        elif key in self._resyncs:
+            self._resyncs.pop(key).cancel()
+
+    def _resync_later(self, key: Key) -> None:
+        pending = self._resyncs.pop(key, None)
+        if pending is not None:
+            pending.cancel()
+
+        def fire() -> None:
+            self._resyncs.pop(key, None)
+            self._queue.add(key)
+
+        self._resyncs[key] = asyncio.get_running_loop().call_later(self._resync, fire)
 
     async def run(self, stop: asyncio.Event) -> None:
-        await apiclient.run_until_stopped(
-            [self.informer], self._queue, self._reconcile, workers=1, stop=stop
-        )
+        try:
+            await apiclient.run_until_stopped(
+                [self.informer], self._queue, self._reconcile, workers=1, stop=stop
+            )
+        finally:
+            for pending in self._resyncs.values():
+                pending.cancel()
 
     async def _reconcile(self, key: Key) -> None:
         namespace, name = key
         hpa = self.informer.cache.get(key)
         if hpa is None or hpa["metadata"].get("deletionTimestamp"):
             return
-        self._queue.add_after(key, self._resync)
+        self._resync_later(key)
         ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
         group = str(ref.get("apiVersion", "")).rpartition("/")[0]
         gvr = TARGETS.get((group, str(ref.get("kind", ""))))
