@@ -16,6 +16,7 @@ import subprocess
 from collections.abc import Iterator
 from typing import Any
 
+import helm_python as helm
 import pytest
 from kubernetes_asyncio import client, config
 
@@ -410,3 +411,36 @@ def test_a_token_of_a_deleted_service_account_is_unauthorized(
 
     assert before.returncode == 0
     assert "error: You must be logged in to the server (Unauthorized)" in after.stderr
+
+
+def test_helm_installs_as_a_service_account_only_where_its_role_allows(
+    cluster: Devcluster, namespaces: tuple[str, str], tmp_path: pathlib.Path
+) -> None:
+    own, other = namespaces
+    token = _account(cluster, own, "deployer")
+    # Helm keeps its release records in Secrets of the release's namespace.
+    rules = [{"apiGroups": [""], "resources": ["configmaps", "secrets"], "verbs": ["*"]}]
+    _apply(
+        cluster,
+        _role(own, "deployer", rules),
+        _binding(own, "deployer", role="deployer", account="deployer"),
+    )
+    kubeconfig = tmp_path / "deployer"
+    devrbac.controller_kubeconfig(cluster.kubeconfig, kubeconfig, token=token)
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: cm\nversion: 0.1.0\n")
+    (chart / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-helm}\ndata: {a: '1'}\n"
+    )
+
+    with helm.Config(kubeconfig_path=kubeconfig, namespace=own) as settings:
+        release = settings.install(helm.Chart.load(chart), "cm", None, timeout=30)
+    elsewhere = helm.Config(kubeconfig_path=kubeconfig, namespace=other)
+    with elsewhere, pytest.raises(helm.HelmError) as refused:
+        elsewhere.install(helm.Chart.load(chart), "cm", None, timeout=30)
+
+    assert release["status"] == "deployed"
+    assert cluster.kubectl("get", "cm", "from-helm", "-n", own).returncode == 0
+    assert f'User "system:serviceaccount:{own}:deployer" cannot' in str(refused.value)
+    assert f'in the namespace "{other}"' in str(refused.value)
