@@ -444,3 +444,37 @@ def test_helm_installs_as_a_service_account_only_where_its_role_allows(
     assert cluster.kubectl("get", "cm", "from-helm", "-n", own).returncode == 0
     assert f'User "system:serviceaccount:{own}:deployer" cannot' in str(refused.value)
     assert f'in the namespace "{other}"' in str(refused.value)
+
+
+async def test_subject_access_review_and_a_refused_path(
+    cluster: Devcluster, namespaces: tuple[str, str]
+) -> None:
+    own, other = namespaces
+    token = _robot(cluster, own)
+    configuration = client.Configuration()
+    await config.load_kube_config(
+        config_file=str(cluster.kubeconfig), client_configuration=configuration
+    )
+    user = f"system:serviceaccount:{own}:robot"
+
+    def review(namespace: str) -> Any:
+        attributes = {"namespace": namespace, "verb": "create", "resource": "configmaps"}
+        return {"spec": {"user": user, "resourceAttributes": attributes}}
+
+    async with client.ApiClient(configuration) as api:
+        authorization = client.AuthorizationV1Api(api)
+        allowed = await authorization.create_subject_access_review(review(own))
+        refused = await authorization.create_subject_access_review(review(other))
+
+    # Only ``spec.user`` is asked about: the bindings naming that user decide.
+    assert (allowed.status.allowed, allowed.status.reason) == (
+        True,
+        f'RBAC: allowed by RoleBinding "robot/{own}" of Role "configmaps" to ServiceAccount '
+        f'"robot/{own}"',
+    )
+    assert refused.status.allowed is False
+    assert not refused.status.reason
+    path = cluster.kubectl("--token", token, "get", "--raw", "/logs", check=False)
+    assert path.stderr == (
+        f'Error from server (Forbidden): forbidden: User "{user}" cannot get path "/logs"\n'
+    )
