@@ -17,7 +17,10 @@ The server is started as ``python -m devcluster`` on a free
 usual) and stopped by PID. Usage::
 
     .venv/bin/python bench/devcluster_bench.py [--configmaps 10000] [--seconds 5]
-        [--output bench/results/devcluster.json]
+        [--authorization-mode RBAC] [--output bench/results/devcluster.json]
+
+With ``--authorization-mode RBAC`` the server enforces RBAC and every measured
+request carries a ServiceAccount token bound to a Role (see ``ACCOUNT``).
 """
 
 from __future__ import annotations
@@ -119,6 +122,17 @@ spec:
 """
 
 
+Headers = dict[str, str] | None
+# With RBAC on, the measured requests run as this ServiceAccount, bound to a
+# Role for what the bench does (so every request walks the bindings), not as
+# the admin, whom the masters group lets through before RBAC is consulted.
+ACCOUNT = "bench"
+ROLE_RULES = [
+    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["*"]},
+    {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["*"]},
+]
+
+
 @dataclasses.dataclass
 class Server:
     process: subprocess.Popen[bytes]
@@ -132,14 +146,15 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def devcluster(directory: pathlib.Path) -> Iterator[Server]:
+def devcluster(directory: pathlib.Path, *, authorization_mode: str) -> Iterator[Server]:
     """The server as ``headwater dev`` runs it (``devprocesses``), until the block ends."""
     port = _free_port()
     kubeconfig = directory / "kubeconfig"
     child = devprocesses.spawn(
         "devcluster",
         [sys.executable, "-m", "devcluster", "--host", "127.0.0.1",
-         "--port", str(port), "--kubeconfig", str(kubeconfig)],
+         "--port", str(port), "--kubeconfig", str(kubeconfig),
+         "--authorization-mode", authorization_mode],
         log=directory / "devcluster.log",
         cwd=REPO,
     )  # fmt: skip
@@ -204,7 +219,7 @@ async def create_namespace(session: aiohttp.ClientSession, base: str) -> None:
 
 
 async def ssa_throughput(
-    base: str, *, clients: int, seconds: float, change: bool
+    base: str, *, clients: int, seconds: float, change: bool, headers: Headers = None
 ) -> tuple[int, float]:
     """(applies done, seconds taken) by ``clients`` concurrent appliers."""
 
@@ -212,11 +227,11 @@ async def ssa_throughput(
         name = f"bench-{'changed' if change else 'same'}-{index}"
         url = f"{base}/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{name}"
         params = {"fieldManager": f"bench-{index}", "fieldValidation": "Strict", "force": "false"}
-        headers = {"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"}
+        apply = {"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"}
         count = 0
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(headers=headers) as session:
             body = DEPLOYMENT.format(name=name, namespace=NAMESPACE, iteration=0)
-            async with session.patch(url, params=params, data=body, headers=headers) as response:
+            async with session.patch(url, params=params, data=body, headers=apply) as response:
                 await _check(response)
             deadline = time.perf_counter() + seconds
             while time.perf_counter() < deadline:
@@ -224,9 +239,7 @@ async def ssa_throughput(
                 body = DEPLOYMENT.format(
                     name=name, namespace=NAMESPACE, iteration=count if change else 0
                 )
-                async with session.patch(
-                    url, params=params, data=body, headers=headers
-                ) as response:
+                async with session.patch(url, params=params, data=body, headers=apply) as response:
                     await _check(response)
         return count
 
@@ -238,12 +251,12 @@ async def ssa_throughput(
 # --- 2. watch latency -------------------------------------------------------------
 
 
-async def watch_latency(base: str, *, writes: int) -> list[float]:
+async def watch_latency(base: str, *, writes: int, headers: Headers = None) -> list[float]:
     url = f"{base}/api/v1/namespaces/{NAMESPACE}/configmaps"
     sent: dict[str, float] = {}
     latencies: list[float] = []
     done = asyncio.Event()
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(headers=headers) as session:
         async with session.get(url) as response:
             version = (await _check(response))["metadata"]["resourceVersion"]
         params = {"watch": "true", "resourceVersion": version, "allowWatchBookmarks": "true"}
@@ -264,7 +277,7 @@ async def watch_latency(base: str, *, writes: int) -> list[float]:
                             return
 
             reader = asyncio.create_task(read())
-            async with aiohttp.ClientSession() as writer:
+            async with aiohttp.ClientSession(headers=headers) as writer:
                 for i in range(writes):
                     name = f"latency-{i}"
                     body = {"metadata": {"name": name}, "data": {"i": str(i)}}
@@ -291,13 +304,15 @@ def config_map(index: int) -> dict[str, Any]:
     }
 
 
-async def create_config_maps(base: str, *, count: int, concurrency: int = 16) -> float:
+async def create_config_maps(
+    base: str, *, count: int, concurrency: int = 16, headers: Headers = None
+) -> float:
     url = f"{base}/api/v1/namespaces/{NAMESPACE}/configmaps"
     queue = iter(range(count))
     started = time.perf_counter()
 
     async def worker() -> None:
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(headers=headers) as session:
             for index in queue:
                 async with session.post(url, json=config_map(index)) as response:
                     await _check(response)
@@ -307,11 +322,11 @@ async def create_config_maps(base: str, *, count: int, concurrency: int = 16) ->
 
 
 async def list_timings(
-    base: str, *, expected: int, repeats: int
+    base: str, *, expected: int, repeats: int, headers: Headers = None
 ) -> tuple[list[float], list[float]]:
     url = f"{base}/api/v1/namespaces/{NAMESPACE}/configmaps"
     received, parsed = [], []
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(headers=headers) as session:
         for _ in range(repeats):
             started = time.perf_counter()
             async with session.get(
@@ -331,11 +346,43 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
+async def service_account_headers(session: aiohttp.ClientSession, base: str) -> dict[str, str]:
+    """A ServiceAccount bound to a Role of ``ROLE_RULES`` in the namespace; its token header."""
+    namespaced = f"{base}/api/v1/namespaces/{NAMESPACE}"
+    rbac = f"{base}/apis/rbac.authorization.k8s.io/v1/namespaces/{NAMESPACE}"
+    ref = {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": ACCOUNT}
+    subject = {"kind": "ServiceAccount", "name": ACCOUNT, "namespace": NAMESPACE}
+    for url, body in (
+        (f"{namespaced}/serviceaccounts", {"metadata": {"name": ACCOUNT}}),
+        (f"{rbac}/roles", {"metadata": {"name": ACCOUNT}, "rules": ROLE_RULES}),
+        (
+            f"{rbac}/rolebindings",
+            {"metadata": {"name": ACCOUNT}, "roleRef": ref, "subjects": [subject]},
+        ),
+    ):
+        async with session.post(url, json=body) as response:
+            await _check(response)
+    url = f"{namespaced}/serviceaccounts/{ACCOUNT}/token"
+    async with session.post(url, json={"spec": {"expirationSeconds": 3600}}) as response:
+        token = (await _check(response))["status"]["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+    url = f"{base}/apis/authentication.k8s.io/v1/selfsubjectreviews"
+    async with session.post(url, json=review, headers=headers) as response:
+        user = (await _check(response))["status"]["userInfo"]["username"]
+    if user != f"system:serviceaccount:{NAMESPACE}:{ACCOUNT}":
+        raise RuntimeError(f"the bench would run as {user!r}, not as its ServiceAccount")
+    return headers
+
+
 async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
     base = server.base_url
     results: dict[str, Any] = {}
+    headers: Headers = None
     async with aiohttp.ClientSession() as session:
         await create_namespace(session, base)
+        if args.authorization_mode == "RBAC":
+            headers = await service_account_headers(session, base)
     pid = server.process.pid
     controllers = children(pid)
     results["controller_processes"] = len(controllers)
@@ -347,7 +394,9 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
     server_cpu = cpu_seconds(pid)
     # NB: per child PID, so a child that (re)started during the phase counts from zero.
     controllers_cpu = {child: cpu_seconds(child) for child in children(pid)}
-    applies, taken = await ssa_throughput(base, clients=4, seconds=args.seconds, change=True)
+    applies, taken = await ssa_throughput(
+        base, clients=4, seconds=args.seconds, change=True, headers=headers
+    )
     server_cpu = cpu_seconds(pid) - server_cpu
     controllers_used = sum(
         cpu_seconds(child) - controllers_cpu.get(child, 0.0) for child in children(pid)
@@ -357,18 +406,22 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
     results["ssa_changed_controllers_cpu_ms_per_apply"] = round(
         controllers_used * 1000 / applies, 2
     )
-    applies, taken = await ssa_throughput(base, clients=4, seconds=args.seconds, change=False)
+    applies, taken = await ssa_throughput(
+        base, clients=4, seconds=args.seconds, change=False, headers=headers
+    )
     results["ssa_unchanged_per_s"] = round(applies / taken, 1)
 
-    latencies = await watch_latency(base, writes=args.watch_writes)
+    latencies = await watch_latency(base, writes=args.watch_writes, headers=headers)
     results["watch_latency_p50_ms"] = round(percentile(latencies, 0.5), 2)
     results["watch_latency_p99_ms"] = round(percentile(latencies, 0.99), 2)
     results["watch_latency_max_ms"] = round(max(latencies), 2)
 
     results["create_configmaps_per_s"] = round(
-        await create_config_maps(base, count=args.configmaps), 1
+        await create_config_maps(base, count=args.configmaps, headers=headers), 1
     )
-    received, parsed = await list_timings(base, expected=args.configmaps, repeats=5)
+    received, parsed = await list_timings(
+        base, expected=args.configmaps, repeats=5, headers=headers
+    )
     results["list_10k_s"] = round(statistics.median(received), 3)
     results["list_10k_s_min"] = round(min(received), 3)
     results["list_10k_with_client_parse_s"] = round(statistics.median(parsed), 3)
@@ -385,10 +438,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="per SSA measurement")
     parser.add_argument("--watch-writes", type=int, default=500)
     parser.add_argument("--output", type=pathlib.Path, default=None, help="also write JSON here")
+    parser.add_argument(
+        "--authorization-mode",
+        choices=("AlwaysAllow", "RBAC"),
+        default="AlwaysAllow",
+        help="RBAC: the server enforces RBAC and the measured requests use a ServiceAccount token",
+    )
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="devcluster-bench-") as tmp,
-        devcluster(pathlib.Path(tmp)) as server,
+        devcluster(pathlib.Path(tmp), authorization_mode=args.authorization_mode) as server,
     ):
         results = asyncio.run(run(args, server))
     print(f"{'figure':34} {'value':>10}  target")

@@ -12,6 +12,7 @@ import asyncio
 import pathlib
 import signal
 
+from devcluster.auth import authorizing
 from devcluster.machinery import logs
 from devcluster.server import server
 
@@ -45,6 +46,12 @@ def parse_args(argv: list[str] | None = None) -> server.Settings:
         default=20000,
         help="change events kept for watches (older ones get 410)",
     )
+    parser.add_argument(
+        "--authorization-mode",
+        choices=authorizing.MODES,
+        default="AlwaysAllow",
+        help="AlwaysAllow (every request as the admin) or RBAC (Roles and bindings decide)",
+    )
     args = parser.parse_args(argv)
     return server.Settings(
         host=args.host,
@@ -56,6 +63,7 @@ def parse_args(argv: list[str] | None = None) -> server.Settings:
         token=args.token,
         controllers=not args.no_controllers,
         watch_history=args.watch_history,
+        authorization_mode=args.authorization_mode,
     )
 
 

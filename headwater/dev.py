@@ -5,11 +5,14 @@ state in SQLite), a Git smart-HTTP server (``headwater.gitserver``, push
 enabled) and the controllers (source-controller, kustomize-controller), waits
 for each to be ready with a deadline, installs the CRDs and the
 ``flux-system`` namespace, and stays in the foreground until SIGINT/SIGTERM or
-until a child dies; it then stops the children in reverse order.
+until a child dies; it then stops the children in reverse order. With
+``--rbac`` the devcluster authorizes with RBAC and each controller runs with
+a kubeconfig of its own, as its ServiceAccount of ``deploy/`` (``devrbac``).
 
 Everything lives under the state directory (``.headwater/`` by default):
 
-    kubeconfig     for kubectl and the controllers
+    kubeconfig     for kubectl and the controllers (the admin)
+    kubeconfig-<controller>   with --rbac: that controller's ServiceAccount token
     run.json       the running supervisor and children: PIDs, addresses (only while up)
     ports.json     the ports in use, re-used next time so URLs stored in objects stay valid
     logs/          one log per process
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import functools
 import importlib.util
 import json
 import os
@@ -41,7 +45,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from headwater import devprocesses
+from headwater import devprocesses, devrbac
 from shared.api import crdgen, registry
 
 DEFAULT_STATE_DIR = ".headwater"
@@ -278,14 +282,17 @@ def _install_crds(layout: Layout) -> None:
             )
 
 
-def _start(supervisor: Supervisor, *, simulate_delay: float, timeout: float) -> None:
+def _start(
+    supervisor: Supervisor, *, simulate_delay: float, timeout: float, rbac: bool = False
+) -> None:
     layout, ports, python = supervisor.layout, supervisor.ports, sys.executable
     api = f"http://127.0.0.1:{ports['api']}"
+    authorization = ["--authorization-mode", "RBAC"] if rbac else []
     cluster = supervisor.spawn(
         "devcluster",
         [python, "-m", "devcluster", "--host", "127.0.0.1", "--port", str(ports["api"]),
          "--kubeconfig", str(layout.kubeconfig), "--data-dir", str(layout.data),
-         "--simulate-delay", str(simulate_delay)],
+         "--simulate-delay", str(simulate_delay), *authorization],
         address=api,
     )  # fmt: skip
     git = supervisor.spawn(
@@ -301,11 +308,22 @@ def _start(supervisor: Supervisor, *, simulate_delay: float, timeout: float) -> 
     supervisor.wait(
         git, devprocesses.http_ok(f"http://127.0.0.1:{ports['git']}/healthz"), timeout=timeout
     )
+    specs = controller_specs(layout, ports)
+    kubeconfigs = {spec.name: layout.kubeconfig for spec in specs}
+    if rbac:
+        # Each controller as its ServiceAccount of deploy/, not as the admin.
+        kubeconfigs = devrbac.install(
+            functools.partial(kubectl, layout),
+            admin=layout.kubeconfig,
+            namespace=RUNTIME_NAMESPACE,
+            controllers=[spec.name for spec in specs],
+            directory=layout.root,
+        )
     started = []
-    for spec in controller_specs(layout, ports):
+    for spec in specs:
         health = f"127.0.0.1:{ports[spec.prefix + '-health']}"
         command = [
-            python, "-m", spec.module, "--kubeconfig", str(layout.kubeconfig), *spec.extra,
+            python, "-m", spec.module, "--kubeconfig", str(kubeconfigs[spec.name]), *spec.extra,
             "--metrics-addr", f"127.0.0.1:{ports[spec.prefix + '-metrics']}",
             "--health-addr", health, "--log-encoding", "console",
         ]  # fmt: skip
@@ -338,7 +356,12 @@ def up(args: argparse.Namespace) -> int:
         supervisor = Supervisor(layout, ports=ports, stop=stop)
         status = 0
         try:
-            _start(supervisor, simulate_delay=args.simulate_delay, timeout=args.timeout)
+            _start(
+                supervisor,
+                simulate_delay=args.simulate_delay,
+                timeout=args.timeout,
+                rbac=args.rbac,
+            )
             supervisor.mark_ready()
             _print_ready(layout, ports)
             while not stop.wait(0.5):
@@ -444,3 +467,6 @@ def register(commands: Any) -> None:
                                 help="seconds each process may take to become ready")  # fmt: skip
             action.add_argument("--simulate-delay", type=float, default=0.5,
                                 help="seconds until simulated workloads become ready")  # fmt: skip
+            action.add_argument("--rbac", action="store_true",
+                                help="authorize with RBAC; controllers run as their "
+                                     "ServiceAccounts of deploy/")  # fmt: skip

@@ -8,8 +8,8 @@ Contract:
   kubeadm and kind write), whether it came with the ``--tls`` bearer token or,
   over plain HTTP, with none.
 - Impersonation headers replace that user as kube-apiserver's impersonation
-  filter does (the devcluster authorizes everything, so every impersonation
-  is allowed): ``Impersonate-User`` names the user;
+  filter does (allowed outright in allow-all mode; under RBAC only with the
+  ``impersonate`` verb, see ``authorizing``): ``Impersonate-User`` names the user;
   ``system:serviceaccount:<ns>:<name>`` (a valid namespace and name) is a
   service account, given ``system:serviceaccounts`` and
   ``system:serviceaccounts:<ns>`` unless groups are asked for;
@@ -21,8 +21,9 @@ Contract:
 - A group, uid or extra without ``Impersonate-User`` raises
   ``ImpersonationError`` (the API server answers 500 with a plain-text body).
 
-Only the reviews consult the identity: the devcluster does not authorize, so
-no other answer depends on who asks. Pure: no I/O.
+Under the default allow-all mode only the reviews consult the identity;
+with ``--authorization-mode RBAC`` the server authenticates bearer tokens
+and authorizes the impersonation first (``authorizing``). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -93,8 +94,22 @@ def _reference(kind: str, name: str, *, api_version: str = "", field_path: str =
     return "{" + " ".join((kind, "", name, "", api_version, "", field_path)) + "}"
 
 
-def requester(headers: Iterable[tuple[str, str]]) -> UserInfo:
-    """The user a request with these ``(name, value)`` headers is served as."""
+@dataclasses.dataclass(frozen=True)
+class Impersonation:
+    """What the impersonation headers of one request ask for, as sent."""
+
+    user: str
+    groups: tuple[str, ...] = ()
+    uid: str = ""
+    extra: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def service_account(self) -> tuple[str, str] | None:
+        """(namespace, name) when the user asked for is a service account."""
+        return _service_account(self.user)
+
+
+def asked(headers: Iterable[tuple[str, str]]) -> Impersonation | None:
+    """The impersonation these ``(name, value)`` headers ask for; ``None`` when none."""
     user = ""
     uid = ""
     groups: list[str] = []
@@ -111,29 +126,52 @@ def requester(headers: Iterable[tuple[str, str]]) -> UserInfo:
             key = urllib.parse.unquote(lowered[len(EXTRA_PREFIX) :])
             extra.setdefault(key, []).append(value)
     # The filter's order: groups, extras, then the uid.
-    asked = [_reference("Group", group) for group in groups]
-    asked.extend(
+    references = [_reference("Group", group) for group in groups]
+    references.extend(
         _reference("UserExtra", value, api_version=_AUTHENTICATION_V1, field_path=key)
         for key, values in extra.items()
         for value in values
     )
     if uid:
-        asked.append(_reference("UID", uid, api_version=_AUTHENTICATION_V1))
+        references.append(_reference("UID", uid, api_version=_AUTHENTICATION_V1))
     if not user:
-        if asked:
-            raise ImpersonationError(f"requested [{' '.join(asked)}] without impersonating a user")
-        return ADMIN
-    account = _service_account(user)
+        if references:
+            raise ImpersonationError(
+                f"requested [{' '.join(references)}] without impersonating a user"
+            )
+        return None
+    return Impersonation(
+        user=user,
+        groups=tuple(groups),
+        uid=uid,
+        extra=tuple((key, tuple(values)) for key, values in extra.items()),
+    )
+
+
+def impersonated(wanted: Impersonation) -> UserInfo:
+    """The user a request is served as once its impersonation is allowed."""
+    groups = list(wanted.groups)
+    account = wanted.service_account()
     if account is not None and not groups:
         groups = ["system:serviceaccounts", f"system:serviceaccounts:{account[0]}"]
-    if user == ANONYMOUS:
+    if wanted.user == ANONYMOUS:
         if UNAUTHENTICATED not in groups:
             groups.append(UNAUTHENTICATED)
     elif AUTHENTICATED not in groups and UNAUTHENTICATED not in groups:
         groups.append(AUTHENTICATED)
+    return UserInfo(username=wanted.user, groups=tuple(groups), uid=wanted.uid, extra=wanted.extra)
+
+
+def requester(headers: Iterable[tuple[str, str]], *, authenticated: UserInfo = ADMIN) -> UserInfo:
+    """The user a request with these ``(name, value)`` headers is served as."""
+    wanted = asked(headers)
+    return authenticated if wanted is None else impersonated(wanted)
+
+
+def service_account_user(namespace: str, name: str, uid: str = "") -> UserInfo:
+    """The user a ServiceAccount's token authenticates as."""
     return UserInfo(
-        username=user,
-        groups=tuple(groups),
+        username=f"{SERVICE_ACCOUNT_PREFIX}{namespace}:{name}",
+        groups=("system:serviceaccounts", f"system:serviceaccounts:{namespace}", AUTHENTICATED),
         uid=uid,
-        extra=tuple((key, tuple(values)) for key, values in extra.items()),
     )

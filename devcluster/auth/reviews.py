@@ -10,10 +10,17 @@ these kinds:
   and a name in the path are 405 MethodNotAllowed; LocalSubjectAccessReview
   exists only under ``namespaces/<ns>/`` (elsewhere 404). Nothing is stored,
   so nothing can be read, listed or watched back. The answer is 201 Created.
-- The devcluster enforces no authorization, so it answers truthfully that
-  everything is allowed: every access review gets ``allowed: true`` with
-  ``REASON``, whoever the subject; the rules review lists one resource rule
-  and one non-resource rule, each ``*`` for everything, ``incomplete: false``.
+- In the default allow-all mode the devcluster enforces no authorization,
+  so it answers truthfully that everything is allowed: every access review
+  gets ``allowed: true`` with ``REASON``, whoever the subject; the rules
+  review lists one resource rule and one non-resource rule, each ``*`` for
+  everything, ``incomplete: false``. Under RBAC (an ``authorizer`` given) the
+  answers are the authorizer's: an access review is decided for its subject
+  (the requester for the self reviews; ``spec.user``/``groups``/``uid``/
+  ``extra`` otherwise) with the decision's reason, ``allowed: false`` when
+  refused; the rules review lists the rules bound to the requester in the
+  namespace, ``incomplete`` with ``evaluationError`` when a bound role is
+  missing.
   An access review is answered as sent, plus its status; a rules review has
   only its status (its spec is not echoed, as in the API server).
 - The SelfSubjectReview reports the requester (``identities``): the fixed
@@ -39,7 +46,7 @@ from typing import Any
 
 from aiohttp import web
 
-from devcluster.auth import identities
+from devcluster.auth import authorizing, identities, rbac
 from devcluster.endpoints import handlers, requests
 from devcluster.machinery import errors, objects
 from devcluster.registry import strategies
@@ -167,7 +174,55 @@ def _meta_causes(metadata: Obj, *, keep: tuple[str, ...] = ()) -> list[Cause]:
     return [_invalid("metadata", metadata, detail)]
 
 
-def _access_review(res: resources.Resource, body: Obj) -> Obj:
+def _subject(
+    spec: Obj, requester: identities.UserInfo, *, self_review: bool
+) -> identities.UserInfo:
+    if self_review:
+        return requester
+    extra = spec.get("extra") or {}
+    return identities.UserInfo(
+        username=str(spec.get("user") or ""),
+        groups=tuple(spec.get("groups") or ()),
+        uid=str(spec.get("uid") or ""),
+        extra=tuple((str(key), tuple(values or ())) for key, values in extra.items()),
+    )
+
+
+def _attributes(spec: Obj, user: identities.UserInfo) -> rbac.Attributes:
+    resource = spec.get("resourceAttributes")
+    if isinstance(resource, dict):
+        return rbac.Attributes(
+            user=user,
+            verb=str(resource.get("verb") or ""),
+            namespace=str(resource.get("namespace") or ""),
+            group=str(resource.get("group") or ""),
+            resource=str(resource.get("resource") or ""),
+            subresource=str(resource.get("subresource") or ""),
+            name=str(resource.get("name") or ""),
+        )
+    other = spec.get("nonResourceAttributes") or {}
+    return rbac.Attributes(
+        user=user,
+        verb=str(other.get("verb") or ""),
+        resource_request=False,
+        path=str(other.get("path") or ""),
+    )
+
+
+def _decided(decision: rbac.Decision) -> Obj:
+    status: Obj = {"allowed": decision.allowed}
+    if decision.reason:
+        status["reason"] = decision.reason
+    return status
+
+
+def _access_review(
+    res: resources.Resource,
+    body: Obj,
+    *,
+    user: identities.UserInfo,
+    authorizer: rbac.Authorizer | None,
+) -> Obj:
     spec = body.get("spec")
     spec = spec if isinstance(spec, dict) else {}
     metadata: Obj = body.get("metadata") or {}
@@ -200,23 +255,61 @@ def _access_review(res: resources.Resource, body: Obj) -> Obj:
         # NB: the REST storage names the kind of the decoded (internal) object,
         # whose kind is empty: hence ``.authorization.k8s.io "" is invalid``.
         raise errors.invalid(AUTHORIZATION, "", "", causes)
-    return {**body, "status": {"allowed": True, "reason": REASON}}
+    if authorizer is None:
+        return {**body, "status": {"allowed": True, "reason": REASON}}
+    asking = _subject(spec, user, self_review=not subject)
+    return {**body, "status": _decided(authorizer.authorize(_attributes(spec, asking)))}
 
 
-def _rules_review(res: resources.Resource, body: Obj) -> Obj:
+def _rules_status(rules: list[Obj], failure: str) -> Obj:
+    """SubjectRulesReviewStatus of PolicyRules, as the RBAC rule resolver lists them."""
+    resource_rules: list[Obj] = []
+    non_resource_rules: list[Obj] = []
+    for rule in rules:
+        if rule.get("resources"):
+            entry: Obj = {"verbs": list(rule.get("verbs") or [])}
+            for key in ("apiGroups", "resources", "resourceNames"):
+                if rule.get(key):
+                    entry[key] = list(rule[key])
+            resource_rules.append(entry)
+        if rule.get("nonResourceURLs"):
+            non_resource_rules.append(
+                {"verbs": list(rule.get("verbs") or []), "nonResourceURLs": rule["nonResourceURLs"]}
+            )
+    status: Obj = {
+        "resourceRules": resource_rules,
+        "nonResourceRules": non_resource_rules,
+        "incomplete": bool(failure),
+    }
+    if failure:
+        status["evaluationError"] = failure
+    return status
+
+
+def _rules_review(
+    res: resources.Resource,
+    body: Obj,
+    *,
+    user: identities.UserInfo,
+    authorizer: rbac.Authorizer | None,
+) -> Obj:
     spec = body.get("spec")
     if not isinstance(spec, dict) or not spec.get("namespace"):
         raise errors.bad_request("no namespace on request")
+    if authorizer is None:
+        status: Obj = {
+            "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
+            "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+            "incomplete": False,
+        }
+    else:
+        status = _rules_status(*authorizer.rules_for(user, str(spec["namespace"])))
     return {
         "kind": res.kind,
         "apiVersion": res.group_version,
         "metadata": {},
         "spec": {},
-        "status": {
-            "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
-            "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
-            "incomplete": False,
-        },
+        "status": status,
     }
 
 
@@ -237,6 +330,7 @@ def answer(
     user: identities.UserInfo,
     field_validation: str = "Warn",
     warnings: list[str] | None = None,
+    authorizer: rbac.Authorizer | None = None,
 ) -> Obj:
     """The answered review ``body`` (posted in ``namespace``) asks for; see the contract."""
     checked = strategies.check_body(res, body, namespace)
@@ -249,25 +343,27 @@ def answer(
     if res.kind == "SelfSubjectReview":
         return _self_subject_review(res, user)
     if res.kind == "SelfSubjectRulesReview":
-        return _rules_review(res, checked)
-    return _access_review(res, checked)
+        return _rules_review(res, checked, user=user, authorizer=authorizer)
+    return _access_review(res, checked, user=user, authorizer=authorizer)
 
 
-async def create(request: web.Request, target: requests.Target) -> web.StreamResponse:
+async def create(
+    request: web.Request, target: requests.Target, *, gate: authorizing.Gate | None = None
+) -> web.StreamResponse:
     """HTTP: any request to a review resource (only a ``POST`` to the collection is served)."""
     if target.resource.namespaced and target.namespace is None:
         raise errors.no_resource(request.path)
     if request.method != "POST" or target.name is not None or target.subresource:
         raise errors.method_not_allowed()
-    try:
-        # The impersonation filter runs before the body is even read.
-        user = identities.requester(request.headers.items())
-    except identities.ImpersonationError as error:
-        # NB: the filter answers with http.Error: plain text, no Status object.
-        return web.Response(
-            status=500,
-            text=f"Internal Server Error: {_rendered(request.raw_path)}: {error}\n",
-        )
+    if gate is not None:
+        # Authenticated, impersonation authorized: the gate ran first.
+        user: identities.UserInfo = request[authorizing.USER]
+    else:
+        try:
+            # The impersonation filter runs before the body is even read.
+            user = identities.requester(request.headers.items())
+        except identities.ImpersonationError as error:
+            return authorizing.impersonation_failure(request, error)
     opts = handlers.write_options(request)
     body = await handlers.read_body(request, opts)
     answered = answer(
@@ -277,5 +373,6 @@ async def create(request: web.Request, target: requests.Target) -> web.StreamRes
         user=user,
         field_validation=opts.field_validation,
         warnings=opts.warnings,
+        authorizer=gate.authorizer if gate is not None else None,
     )
     return handlers.reply(answered, status=201, warnings=opts.warnings)

@@ -3,7 +3,8 @@
 ``controllerprocess`` (the server's side: the command line, the token on
 stdin, start, supervise, stop), ``controllermanager`` (the child's entry
 point), ``kubelet`` and ``workloads`` (workload status health checks
-believe), ``infrastructure`` (volumes bind, load balancers get an address),
+believe), ``infrastructure`` (volumes bind, load balancers get an address), ``hpa``
+(HorizontalPodAutoscalers keep their target's replicas within min/max),
 ``collector`` (garbage collection, namespace deletion) and ``apiclient``
 (their small API client and informers).
 

@@ -1,4 +1,4 @@
-"""The controller manager: simulated kubelet and infrastructure, garbage collector.
+"""The controller manager: simulated kubelet, infrastructure and HPA, garbage collector.
 
 ``python -m devcluster.controllers.controllermanager`` is a child process of
 the server (see ``controllerprocess`` for the command line, the token on
@@ -27,7 +27,14 @@ from typing import Any
 import aiohttp
 import structlog
 
-from devcluster.controllers import apiclient, collector, controllerprocess, infrastructure, kubelet
+from devcluster.controllers import (
+    apiclient,
+    collector,
+    controllerprocess,
+    hpa,
+    infrastructure,
+    kubelet,
+)
 from devcluster.machinery import logs
 
 DEFAULT_SIMULATE_DELAY = 0.2
@@ -71,6 +78,7 @@ async def run(
             "kubelet": simulator.run(stop),
             "infrastructure": infra.run(stop),
             "collector": collector.Collector(client, shared=shared).run(stop),
+            "autoscaler": hpa.Autoscaler(client).run(stop),
         }
         tasks: dict[asyncio.Future[Any], str] = {
             asyncio.ensure_future(coro): name for name, coro in parts.items()

@@ -37,6 +37,20 @@ PATCH_TYPES = (  # as kube-apiserver lists them
     "application/merge-patch+json",
     "application/strategic-merge-patch+json",
 )
+SMP = "application/strategic-merge-patch+json"
+
+
+def patch_types(res: resources.Resource) -> tuple[str, ...]:
+    """The PATCH media types the server takes for ``res``, as its OpenAPI operations list them.
+
+    Custom resources have no strategic merge patch (the handler answers 415),
+    and kube-apiserver leaves it out of their operations: kubectl's client-side
+    apply reads exactly this list to choose between a strategic and a JSON
+    merge patch, so listing it would make ``kubectl apply`` send what is refused.
+    """
+    if res.crd is not None:
+        return tuple(kind for kind in PATCH_TYPES if kind != SMP)
+    return PATCH_TYPES
 
 
 def _convert(node: Any, refs: set[str]) -> Any:
@@ -213,7 +227,7 @@ def _operation(
         },
     }
     if body:
-        types = PATCH_TYPES if verb == "patch" else ("application/json", "application/yaml")
+        types = patch_types(res) if verb == "patch" else ("application/json", "application/yaml")
         target = _META + "Patch" if verb == "patch" else schema_ref
         op["requestBody"] = {
             "content": {t: {"schema": {"$ref": _REF + target}} for t in types},

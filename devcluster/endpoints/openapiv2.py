@@ -273,7 +273,7 @@ def _paths(res: resources.Resource, name: str, list_name: str | None) -> dict[st
             verb="patch",
             returns=name,
             params=[_body(_META + "Patch"), *writes, _FORCE],
-            consumes=list(openapi.PATCH_TYPES),
+            consumes=list(openapi.patch_types(res)),
         )
     if "delete" in verbs:
         item["delete"] = _operation(

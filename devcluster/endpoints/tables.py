@@ -114,6 +114,38 @@ def _job_status(obj: Obj) -> str:
     return "Running"
 
 
+def _hpa_targets(obj: Obj) -> str:
+    """kubectl's TARGETS of an HPA: ``<metric>: <current>/<target>`` per metric."""
+    shown = []
+    current = _get(obj, "status", "currentMetrics", default=[]) or []
+    for index, metric in enumerate(_get(obj, "spec", "metrics", default=[]) or []):
+        kind = metric.get("type", "")
+        source = metric.get(kind[:1].lower() + kind[1:]) or {}
+        target = source.get("target") or {}
+        now = (current[index] if index < len(current) else {}).get(
+            kind[:1].lower() + kind[1:]
+        ) or {}
+        name = source.get("name") or (source.get("metric") or {}).get("name", "")
+        if "averageUtilization" in target or (
+            kind == "Resource" and not target.get("averageValue")
+        ):
+            used = (now.get("current") or {}).get("averageUtilization")
+            wanted = target.get("averageUtilization")
+            shown.append(
+                f"{name}: {'<unknown>' if used is None else f'{used}%'}/"
+                f"{'<auto>' if wanted is None else f'{wanted}%'}"
+            )
+        else:
+            value = target.get("averageValue") or target.get("value") or ""
+            used = (now.get("current") or {}).get("averageValue") or (now.get("current") or {}).get(
+                "value"
+            )
+            shown.append(f"{name}: {used or '<unknown>'}/{value}")
+    if len(shown) > 2:
+        return f"{', '.join(shown[:2])} + {len(shown) - 2} more..."
+    return ", ".join(shown) or "<none>"
+
+
 _NAME: Column = ("Name", "string", lambda o: _get(o, "metadata", "name", default=""), 0)
 _AGE: Column = ("Age", "string", _age, 0)
 _BUILTIN: dict[str, list[Column]] = {
@@ -217,6 +249,23 @@ _BUILTIN: dict[str, list[Column]] = {
             lambda o: _ratio(o, ("status", "succeeded"), ("spec", "completions")),
             0,
         ),
+        _AGE,
+    ],
+    "autoscaling/horizontalpodautoscalers": [
+        _NAME,
+        (
+            "Reference",
+            "string",
+            lambda o: (
+                f"{_get(o, 'spec', 'scaleTargetRef', 'kind', default='')}/"
+                f"{_get(o, 'spec', 'scaleTargetRef', 'name', default='')}"
+            ),
+            0,
+        ),
+        ("Targets", "string", _hpa_targets, 0),
+        ("MinPods", "string", lambda o: str(_get(o, "spec", "minReplicas", default=1)), 0),
+        ("MaxPods", "integer", lambda o: _get(o, "spec", "maxReplicas", default=0), 0),
+        ("Replicas", "integer", lambda o: _get(o, "status", "currentReplicas", default=0), 0),
         _AGE,
     ],
     "apiextensions.k8s.io/customresourcedefinitions": [

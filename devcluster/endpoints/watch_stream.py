@@ -13,7 +13,12 @@ Semantics (those of kube-apiserver):
 - ``timeoutSeconds`` ends the stream; namespace, label and field selectors
   filter events, and a change that makes an object start or stop matching
   is sent as ADDED or DELETED (as the API server's watch cache does);
-- Accept ``as=Table``: each event object is a one-row Table (``kubectl get -w``).
+- Accept ``as=Table``: each event object is a one-row Table (``kubectl get -w``);
+- a watch of custom resources ends (the stream closes, after the DELETED
+  events of the objects) once their CRD is deleted, as kube-apiserver
+  stops the resource's storage and with it every watch: clients see the
+  watch close and a new one is 404, so they stop instead of waiting on a
+  stream that will never carry another event.
 """
 
 from __future__ import annotations
@@ -132,7 +137,7 @@ async def serve(
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or not _served(state, res):
                 break
             try:
                 event = await asyncio.wait_for(
@@ -154,6 +159,16 @@ async def serve(
     finally:
         subscription.close()
     return response
+
+
+def _served(state: cluster_mod.Cluster, res: resources.Resource) -> bool:
+    """Whether ``res`` is still served by the same CRD (built-ins always are)."""
+    if res.crd is None:
+        return True
+    found = state.registry.lookup(res.group, res.version, res.plural)
+    if found is None or found.crd is None:
+        return False
+    return bool(found.crd["metadata"].get("uid") == res.crd["metadata"].get("uid"))
 
 
 def _bookmark(res: resources.Resource, version: int, *, initial_events_end: bool = False) -> Obj:

@@ -1,7 +1,8 @@
 """Small pure helpers on API objects: timestamps, names, metadata checks.
 
 ``validate_name`` mirrors apimachinery's name rules (RFC 1123 DNS subdomain
-for most kinds, DNS label for namespaces) and returns the messages the API
+for most kinds, RFC 1123 label for namespaces, DNS-1035 label for Services,
+path segments for RBAC objects) and returns the messages the API
 server gives, so 422 responses read the same.
 """
 
@@ -29,8 +30,16 @@ _LABEL_MESSAGE = (
     "and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
     "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
 )
-# Kinds whose names must be DNS labels rather than subdomains.
+_DNS1035 = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_DNS1035_MESSAGE = (
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with "
+    "an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
+    "'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+)
+# Kinds whose names must be DNS labels rather than subdomains (Services: DNS-1035).
 LABEL_NAMED = {"namespaces", "services"}
+# RBAC objects are named by path segments (``system:discovery``), not DNS names.
+SEGMENT_NAMED = {"roles", "clusterroles", "rolebindings", "clusterrolebindings"}
 
 
 def now() -> datetime.datetime:
@@ -49,10 +58,16 @@ def parse_timestamp(text: str) -> datetime.datetime:
 def validate_name(name: str, *, plural: str) -> list[str]:
     """Messages for a name the API server would reject (empty when valid)."""
     problems: list[str] = []
-    if plural in LABEL_NAMED:
+    if plural in SEGMENT_NAMED:
+        if name in (".", ".."):
+            problems.append(f"may not be '{name}'")
+        problems.extend(f"may not contain '{bad}'" for bad in ("/", "%") if bad in name)
+    elif plural in LABEL_NAMED:
         if len(name) > 63:
             problems.append("must be no more than 63 characters")
-        if not _LABEL.fullmatch(name):
+        if plural == "services" and not _DNS1035.fullmatch(name):
+            problems.append(_DNS1035_MESSAGE)
+        elif plural != "services" and not _LABEL.fullmatch(name):
             problems.append(_LABEL_MESSAGE)
     else:
         if len(name) > 253:

@@ -65,6 +65,30 @@ def parse_labels(text: str | None) -> tuple[Requirement, ...]:
     return tuple(found)
 
 
+_OPERATORS = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!exists"}
+
+
+def from_label_selector(selector: dict[str, Any]) -> tuple[Requirement, ...]:
+    """A ``metav1.LabelSelector`` (``matchLabels`` and ``matchExpressions``) as requirements.
+
+    An empty selector has no requirements: it matches everything, as in Kubernetes.
+    """
+    found = [
+        Requirement(key, "=", (str(value),))
+        for key, value in (selector.get("matchLabels") or {}).items()
+    ]
+    for expression in selector.get("matchExpressions") or ():
+        op = _OPERATORS.get(expression.get("operator", ""))
+        if op is None:
+            raise errors.bad_request(
+                f"{expression.get('operator')!r} is not a valid label selector operator"
+            )
+        found.append(
+            Requirement(expression.get("key", ""), op, tuple(expression.get("values") or ()))
+        )
+    return tuple(found)
+
+
 def labels_match(requirements: tuple[Requirement, ...], obj: dict[str, Any]) -> bool:
     if not requirements:
         return True

@@ -36,7 +36,7 @@ from devcluster.apiextensions import crds
 from devcluster.fieldmanager import applycache, fieldmanager, reapply
 from devcluster.machinery import errors, objects
 from devcluster.registry import defaults, services, strategies
-from devcluster.schemas import resources, validation
+from devcluster.schemas import kindchecks, resources, validation
 from devcluster.storage import storage, watching
 from devcluster.structuredmerge import managedfields, typeinfo
 
@@ -178,6 +178,11 @@ class Cluster:
         ``leaves``: ``new`` is the stored (valid) object with only the scalars
         at these JSON paths changed, so a built-in kind checks just those.
         """
+        if res.key == "/secrets":
+            # Decoding (a 400) comes before validation in the API server.
+            undecodable = kindchecks.secret_data_error(new)
+            if undecodable is not None:
+                raise errors.bad_request(undecodable)
         strategies.check_metadata(res, new)
         if res.crd is not None:
             new = crds.admit_custom(
@@ -201,8 +206,13 @@ class Cluster:
             new = crds.admit_definition(new, old, self.registry)
         if res.key == "/secrets":
             new = objects.fold_string_data(new)
+        # The kind's validation, then (on update) its immutable fields, in one 422.
+        refused = kindchecks.causes(res.key, new) if res.crd is None else []
         if old is not None:
-            strategies.check_immutable(res, old, new)
+            refused += strategies.immutable_causes(res, old, new)
+        if refused:
+            name = str(new["metadata"].get("name", ""))
+            raise errors.invalid(res.group, res.kind, name, refused)
         return new
 
     def _initialize(self, res: resources.Resource, namespace: str, new: Obj) -> Obj:

@@ -188,6 +188,14 @@ def _go_value(value: Any) -> str:
 
 def check_immutable(res: resources.Resource, old: Obj, new: Obj) -> None:
     """422 when an update changes a field the API server fixes after creation."""
+    causes = immutable_causes(res, old, new)
+    if causes:
+        name = objects.meta(new).get("name", "")
+        raise errors.invalid(res.group, res.kind, str(name), causes)
+
+
+def immutable_causes(res: resources.Resource, old: Obj, new: Obj) -> list[tuple[str, str, str]]:
+    """The field errors of ``check_immutable`` (none when the update may proceed)."""
     causes: list[tuple[str, str, str]] = []
     old_spec = old.get("spec") or {}
     new_spec = new.get("spec") or {}
@@ -253,6 +261,4 @@ def check_immutable(res: resources.Resource, old: Obj, new: Obj) -> None:
         causes.append(
             ("FieldValueInvalid", "type", f'Invalid value: "{new.get("type")}": field is immutable')
         )
-    if causes:
-        name = objects.meta(new).get("name", "")
-        raise errors.invalid(res.group, res.kind, str(name), causes)
+    return causes

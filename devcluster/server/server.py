@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from devcluster.auth import reviews, tokens
+from devcluster.auth import authorizing, identities, rbacpolicy, reviews, tokens
 from devcluster.controllers import controllerprocess
 from devcluster.endpoints import discovery, gnostic, handlers, openapi, openapiv2, requests
 from devcluster.machinery import errors
@@ -63,16 +63,30 @@ class Settings:
     token: str | None = None
     controllers: bool = True
     watch_history: int = 20000
+    # "AlwaysAllow" (every request as the admin) or "RBAC" (``authorizing``).
+    authorization_mode: str = "AlwaysAllow"
 
 
 class Server:
     """Routes requests to discovery, OpenAPI and REST handlers of one ``Cluster``."""
 
-    def __init__(self, state: cluster_mod.Cluster, *, token: str | None, address: str) -> None:
+    def __init__(
+        self,
+        state: cluster_mod.Cluster,
+        *,
+        token: str | None,
+        address: str,
+        issuer: tokens.Issuer | None = None,
+        rbac: bool = False,
+        ca: bytes = b"",
+    ) -> None:
         self.state = state
         self.token = token
         self.address = address
-        self.tokens = tokens.Issuer()
+        self.tokens = issuer or tokens.Issuer()
+        self.gate = (
+            authorizing.Gate(state, token=token, issuer=self.tokens, ca=ca) if rbac else None
+        )
         self._openapi: dict[str, tuple[str, bytes]] = {}
         # /openapi/v2 by media type: (identity of the served resources, body).
         self._openapi_v2: dict[str, tuple[str, bytes]] = {}
@@ -86,7 +100,13 @@ class Server:
     @web.middleware
     async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
-            if self.token is not None and request.path not in ("/healthz", "/livez", "/readyz"):
+            health = request.path in ("/healthz", "/livez", "/readyz")
+            if self.gate is not None and not health:
+                try:
+                    self.gate.admit(request)
+                except identities.ImpersonationError as error:
+                    return authorizing.impersonation_failure(request, error)
+            elif self.token is not None and not health:
                 given = request.headers.get("Authorization", "")
                 if not secrets.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
                     raise errors.unauthorized()
@@ -120,7 +140,7 @@ class Server:
         if target is None:
             raise errors.no_resource(path)
         if target.resource.key in resources.REVIEWS:
-            return await reviews.create(request, target)
+            return await reviews.create(request, target, gate=self.gate)
         if target.subresource == "finalize" and method != "PUT":
             raise errors.method_not_allowed()
         if target.resource.verbs != resources.VERBS and not target.subresource:
@@ -129,6 +149,13 @@ class Server:
             )
             if verb not in target.resource.verbs:
                 raise errors.method_not_allowed()
+        response = await self._rest(request, target)
+        if self.gate is not None and method not in ("GET", "HEAD") and response.status < 300:
+            self.gate.after_write(target)
+        return response
+
+    async def _rest(self, request: web.Request, target: requests.Target) -> web.StreamResponse:
+        method = request.method
         if target.subresource == "scale":
             return await handlers.scale(request, self.state, target)
         if target.subresource == "token":
@@ -305,7 +332,18 @@ async def run(
         ssl_context = credentials.server_context()
         token = token or secrets.token_urlsafe(24)
     scheme = "https" if settings.tls else "http"
-    server = Server(state, token=token, address=f"{settings.host}:{settings.port}")
+    rbac = settings.authorization_mode == "RBAC"
+    if rbac:
+        rbacpolicy.ensure_bootstrap(state)
+        rbacpolicy.aggregate(state)
+    server = Server(
+        state,
+        token=token,
+        address=f"{settings.host}:{settings.port}",
+        issuer=tokens.Issuer(key=_signing_key(settings.data_dir)),
+        rbac=rbac,
+        ca=credentials.cert.read_bytes() if credentials is not None else b"",
+    )
     runner = web.AppRunner(server.app(), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, ssl_context=ssl_context)
@@ -343,6 +381,18 @@ async def run(
         store.close()
         if credentials is not None:
             credentials.cleanup()
+
+
+def _signing_key(data_dir: pathlib.Path | None) -> bytes | None:
+    """The service-account signing key kept with the state, so tokens outlive a restart."""
+    if data_dir is None:
+        return None
+    path = data_dir / "service-account.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(secrets.token_bytes(32))
+        path.chmod(0o600)
+    return path.read_bytes()
 
 
 def _bound_port(runner: web.AppRunner, fallback: int) -> int:

@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
+import yaml
 
 from headwater import dev, devprocesses
 from tests.fixtures import devcluster as devcluster_fixtures
@@ -29,10 +30,11 @@ def _headwater(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[s
     )  # fmt: skip
 
 
-def _start_dev_up(layout: dev.Layout) -> subprocess.Popen[str]:
+def _start_dev_up(layout: dev.Layout, *extra: str) -> subprocess.Popen[str]:
     """``headwater dev up`` on ``layout``, output piped; the caller stops it by PID."""
     return subprocess.Popen(
-        [sys.executable, "-m", "headwater.cli.main", "dev", "up", "--state-dir", str(layout.root)],
+        [sys.executable, "-m", "headwater.cli.main", "dev", "up", "--state-dir", str(layout.root),
+         *extra],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
 
@@ -166,4 +168,47 @@ def test_down_stops_the_supervisor_and_every_child(tmp_path: pathlib.Path) -> No
         assert not layout.run_file.exists()
         assert _headwater("dev", "status", "--state-dir", str(layout.root)).returncode == 1
     finally:
+        devcluster_fixtures.stop_process(process, grace=60)
+
+
+def _as_controller(layout: dev.Layout, controller: str, method: str, path: str) -> tuple[int, str]:
+    """(status, body) of one request with the token of ``controller``'s kubeconfig."""
+    config = yaml.safe_load((layout.root / f"kubeconfig-{controller}").read_text())
+    server = config["clusters"][0]["cluster"]["server"]
+    token = config["users"][0]["user"]["token"]
+    body = json.dumps({"metadata": {"name": "probe"}}).encode() if method == "POST" else None
+    request = urllib.request.Request(
+        server + path, data=body, method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_up_with_rbac_runs_each_controller_as_its_service_account(tmp_path: pathlib.Path) -> None:
+    layout = dev.Layout(tmp_path / "state")
+    process = _start_dev_up(layout, "--rbac")
+    try:
+        _wait_ready(layout, process, within=120)
+        record = dev.read_run(layout) or {}
+        command = pathlib.Path(f"/proc/{record['children']['source-controller']['pid']}/cmdline")
+        configmaps = "/api/v1/namespaces/default/configmaps"
+
+        listed = _as_controller(layout, "source-controller", "GET", configmaps)
+        created = _as_controller(layout, "source-controller", "POST", configmaps)
+        admin_like = _as_controller(layout, "kustomize-controller", "POST", configmaps)
+
+        assert str(layout.root / "kubeconfig-source-controller") in command.read_text()
+        assert listed[0] == 200
+        assert created[0] == 403
+        assert json.loads(created[1])["message"] == (
+            'configmaps is forbidden: User "system:serviceaccount:flux-system:source-controller" '
+            'cannot create resource "configmaps" in API group "" in the namespace "default"'
+        )
+        assert admin_like[0] == 201
+    finally:
+        _headwater("dev", "down", "--state-dir", str(layout.root))
         devcluster_fixtures.stop_process(process, grace=60)

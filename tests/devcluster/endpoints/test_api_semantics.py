@@ -475,7 +475,9 @@ async def test_immutable_fields_are_422(http: aiohttp.ClientSession) -> None:
     moved = json.dumps({"spec": {"selector": {"matchLabels": {"app": "other"}}}})
     async with http.patch(f"{deployments}/d", data=moved, headers=MERGE) as response:
         status = await apihttp.expect_json(response, 422)
-    assert status["details"]["causes"][0]["field"] == "spec.selector"
+    # As kube-apiserver: the selector no longer matches the labels, and is immutable.
+    fields = [cause["field"] for cause in status["details"]["causes"]]
+    assert fields == ["spec.template.metadata.labels", "spec.selector"]
     assert "field is immutable" in status["message"]
     scaled = json.dumps({"spec": {"replicas": 2}})
     async with http.patch(f"{deployments}/d", data=scaled, headers=MERGE) as response:
