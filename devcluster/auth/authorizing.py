@@ -46,7 +46,7 @@ from devcluster.endpoints import requests
 from devcluster.machinery import errors, selectors
 from devcluster.registry import cluster as cluster_mod
 
-USER = "headwater.devcluster.user"
+USER = "devcluster.user"
 MODES = ("AlwaysAllow", "RBAC")
 _METHOD_VERBS = {"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update", "PATCH": "patch"}
 _NAMESPACE_SUBRESOURCES = ("status", "finalize")

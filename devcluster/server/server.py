@@ -387,12 +387,7 @@ def _signing_key(data_dir: pathlib.Path | None) -> bytes | None:
     """The service-account signing key kept with the state, so tokens outlive a restart."""
     if data_dir is None:
         return None
-    path = data_dir / "service-account.key"
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(secrets.token_bytes(32))
-        path.chmod(0o600)
-    return path.read_bytes()
+    return storage.private_random_bytes(data_dir / "service-account.key", size=32)
 
 
 def _bound_port(runner: web.AppRunner, fallback: int) -> int:

@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import pathlib
+import secrets
 import sqlite3
 from typing import Any, Protocol
 
@@ -149,6 +150,20 @@ def _make_private(path: pathlib.Path) -> None:
     for suffix in SIDE_FILE_SUFFIXES:
         with contextlib.suppress(FileNotFoundError):
             os.chmod(f"{path}{suffix}", 0o600)
+
+
+def private_random_bytes(path: pathlib.Path, *, size: int) -> bytes:
+    """The bytes kept in ``path``: created (mode 0600 from the start) with ``size`` random
+    bytes when missing, narrowed to 0600 when an older version left it readable."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        os.chmod(path, 0o600)
+        return path.read_bytes()
+    with os.fdopen(descriptor, "wb") as created:
+        created.write(secrets.token_bytes(size))
+    return path.read_bytes()
 
 
 def open_storage(data_dir: pathlib.Path | None) -> MemoryStorage:
