@@ -1,0 +1,27 @@
+"""Media types of manifests and indexes, and the ``Accept`` list a manifest request sends.
+
+A registry serves the manifest in the first type of ``Accept`` it has; one
+that was pushed as a Docker v2 manifest is served as such, so every client
+must accept all four. ``Docker v2 schema 1`` is not accepted: registries
+convert on the fly or refuse, and nothing Flux reads uses it.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+OCI_MANIFEST: Final = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX: Final = "application/vnd.oci.image.index.v1+json"
+DOCKER_MANIFEST: Final = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_MANIFEST_LIST: Final = "application/vnd.docker.distribution.manifest.list.v2+json"
+
+OCI_EMPTY_CONFIG: Final = "application/vnd.oci.empty.v1+json"
+OCI_LAYER_TAR_GZIP: Final = "application/vnd.oci.image.layer.v1.tar+gzip"
+
+MANIFESTS: Final = (OCI_MANIFEST, DOCKER_MANIFEST)
+"""A single image (or artifact): a config and layers."""
+INDEXES: Final = (OCI_INDEX, DOCKER_MANIFEST_LIST)
+"""A list of manifests, usually one per platform."""
+
+ACCEPT: Final = ", ".join((OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST))
+"""The ``Accept`` header of every manifest GET and HEAD."""
