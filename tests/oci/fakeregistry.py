@@ -6,7 +6,7 @@ served on 127.0.0.1 by ``serving``, answers the few endpoints a test needs:
 
 - ``GET /v2/<name>/tags/list`` pages by ``n`` and ``last`` with a ``Link``
   header to the next page, as the distribution spec describes;
-- ``GET|HEAD /v2/<name>/manifests/<ref>`` and ``GET /v2/<name>/blobs/<digest>``
+- ``GET|HEAD|PUT /v2/<name>/manifests/<ref>`` and ``GET /v2/<name>/blobs/<digest>``
   from in-memory dictionaries, where ``corrupt`` replaces the bytes served
   (the digest header stays that of the real content) and ``chunked`` omits
   ``Content-Length``;
@@ -118,6 +118,11 @@ class FakeRegistry:
 
     async def _manifest(self, request: web.Request) -> web.StreamResponse:
         key = f"{request.match_info['name']}:{request.match_info['ref']}"
+        if request.method == "PUT":
+            data = await request.read()
+            name, ref = request.match_info["name"], request.match_info["ref"]
+            digest = self.add_manifest(name, ref, data, request.content_type)
+            return web.Response(status=201, headers={"Docker-Content-Digest": digest})
         if key not in self.manifests:
             return web.json_response(
                 {"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]},
