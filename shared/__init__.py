@@ -1,9 +1,10 @@
 """Library code every Headwater process uses; it imports no controller and no tool.
 
 Layers, lowest first: ``api`` (pure models), ``kube`` (the only code that calls
-the Kubernetes API), then ``runtime`` (controller machinery) and ``artifacts``
-(archive, storage, serving and fetching of source artifacts) side by side,
-neither importing the other; ``artifacts`` uses only ``api``. A package imports
+the Kubernetes API), then ``runtime`` (controller machinery), ``artifacts``
+(archive, storage, serving and fetching of source artifacts) and ``oci`` (the
+OCI registry client) side by side, none importing another; ``artifacts`` and
+``oci`` use only ``api``. A package imports
 only from the layers below it: import-linter's layers contract in
 pyproject.toml enforces the direction (``make lint``).
 """
