@@ -1,8 +1,10 @@
 """A small fake registry for what the real one cannot show: tag paging, wrong bytes, tokens.
 
-Distribution 2.8 ignores ``n``/``last`` on tag listing, always serves correct
-bytes and needs a JWT certificate chain for token auth; this aiohttp app,
-served on 127.0.0.1 by ``serving``, answers the few endpoints a test needs:
+Distribution 2.8 ignores ``n``/``last`` on tag listing and always serves
+correct bytes; and token expiry and revocation are easier to stage here than
+with the real registry's token mode (``tests/oci/test_tokenauth.py``). This
+aiohttp app, served on 127.0.0.1 by ``serving``, answers the few endpoints a
+test needs:
 
 - ``GET /v2/<name>/tags/list`` pages by ``n`` and ``last`` with a ``Link``
   header to the next page, as the distribution spec describes;
