@@ -138,6 +138,11 @@ class Transport:
             sent["Authorization"] = authorization
         data: Any = body() if callable(body) else body
         proxy, proxy_headers = _proxy(self.connection.proxy)
+        if proxy_headers is not None and url.scheme == "http":
+            # NB: aiohttp sends proxy_headers only on a CONNECT (HTTPS through the
+            # proxy); a plain HTTP request carries Proxy-Authorization itself.
+            sent.update(proxy_headers)
+            proxy_headers = None
         try:
             return await self._session.request(
                 method,
@@ -250,7 +255,12 @@ async def _error(
     code, message = "", ""
     if response.method != "HEAD":
         with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
-            code, message = _error_json(await response.content.read(_ERROR_BODY_LIMIT))
+            raw = await response.content.read(_ERROR_BODY_LIMIT)
+            if response.content_type == "text/plain":
+                # NB: proxies and load balancers answer in text; HTML pages are dropped.
+                message = " ".join(raw.decode("utf-8", "replace").split())[:200]
+            else:
+                code, message = _error_json(raw)
     status = response.status
     kind: type[errors.ResponseError] = errors.ResponseError
     if status in (401, 403):
@@ -267,7 +277,7 @@ def _error_json(raw: bytes) -> tuple[str, str]:
     try:
         document = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        return "", raw.decode("utf-8", "replace").strip()[:200]
+        return "", ""
     if not isinstance(document, dict):
         return "", ""
     entries = document.get("errors")

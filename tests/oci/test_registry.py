@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import json
 import pathlib
@@ -10,7 +11,7 @@ import aiohttp
 import pytest
 
 from shared.oci import client, digests, errors, manifests, mediatypes, tokens, transport
-from tests.fixtures import commands
+from tests.fixtures import commands, gitservers
 from tests.fixtures import registry as registry_fixtures
 
 
@@ -192,4 +193,48 @@ async def test_unreachable_registry_is_a_transport_error(
     oci = client.Client(session, closed, token_cache=token_cache)
 
     with pytest.raises(errors.TransportError, match=r"listing tags of 127\.0\.0\.1"):
+        await oci.list_tags("team/app")
+
+
+@pytest.fixture
+def proxy(tmp_path: pathlib.Path) -> collections.abc.Iterator[gitservers.GitServer]:
+    """A forward HTTP proxy (the Git fixtures' ``githttpd --proxy``) with basic proxy auth."""
+    root = tmp_path / "proxy-root"
+    root.mkdir()
+    server = gitservers.start_githttpd(root, log=tmp_path / "proxy.log", proxy=True, basic="px:pw")
+    yield server
+    commands.stop(server.process)
+
+
+async def test_requests_go_through_the_proxy_with_its_credentials(
+    registry: registry_fixtures.Registry,
+    proxy: gitservers.GitServer,
+    session: aiohttp.ClientSession,
+    token_cache: tokens.TokenCache,
+) -> None:
+    proxied = transport.Connection(
+        host=registry.host, plain_http=True, proxy=proxy.base_url.replace("://", "://px:pw@")
+    )
+    oci = client.Client(session, proxied, token_cache=token_cache)
+    direct = client.Client(
+        session, transport.Connection(host=registry.host, plain_http=True), token_cache=token_cache
+    )
+    pushed, _ = await _push_image(direct, "team/proxied", "1", b"proxied")
+
+    assert (await oci.get_manifest("team/proxied", "1")).digest == pushed.digest
+    assert f"GET http://{registry.host}/v2/team/proxied/manifests/1 200" in proxy.requests()
+
+
+async def test_wrong_proxy_credentials_are_an_error(
+    registry: registry_fixtures.Registry,
+    proxy: gitservers.GitServer,
+    session: aiohttp.ClientSession,
+    token_cache: tokens.TokenCache,
+) -> None:
+    proxied = transport.Connection(
+        host=registry.host, plain_http=True, proxy=proxy.base_url.replace("://", "://px:no@")
+    )
+    oci = client.Client(session, proxied, token_cache=token_cache)
+
+    with pytest.raises(errors.ResponseError, match=r"team/app: 407$"):
         await oci.list_tags("team/app")
