@@ -128,11 +128,7 @@ class Client:
     async def head_manifest(self, repository: str, reference: str) -> manifests.Descriptor:
         """The descriptor of the manifest under a tag or digest, without its body."""
         subject = self._manifest_subject(repository, reference)
-        url = self._url(repository, f"manifests/{reference}")
-        async with self._request(
-            "HEAD", url, repository, subject=subject, headers={"Accept": mediatypes.ACCEPT},
-            not_found=errors.ManifestUnknownError,
-        ) as response:  # fmt: skip
+        async with self._manifest_request("HEAD", repository, reference) as response:
             digest = response.headers.get("Docker-Content-Digest") or (
                 reference if digests.is_digest(reference) else ""
             )
@@ -148,11 +144,7 @@ class Client:
     async def get_manifest(self, repository: str, reference: str) -> manifests.Manifest:
         """The manifest or index under a tag or digest, its digest verified."""
         subject = self._manifest_subject(repository, reference)
-        url = self._url(repository, f"manifests/{reference}")
-        async with self._request(
-            "GET", url, repository, subject=subject, headers={"Accept": mediatypes.ACCEPT},
-            not_found=errors.ManifestUnknownError,
-        ) as response:  # fmt: skip
+        async with self._manifest_request("GET", repository, reference) as response:
             data = await _read_limited(response, subject=subject, limit=self.max_manifest_size)
             announced = response.headers.get("Docker-Content-Digest")
             content_type = response.content_type
@@ -318,6 +310,15 @@ class Client:
         return self._transport.request(
             method, url, subject=subject, headers=headers, body=body, not_found=not_found,
             scope=scope or challenges.repository_scope(repository, "pull"),
+        )  # fmt: skip
+
+    def _manifest_request(
+        self, method: str, repository: str, reference: str
+    ) -> contextlib.AbstractAsyncContextManager[aiohttp.ClientResponse]:
+        return self._request(
+            method, self._url(repository, f"manifests/{reference}"), repository,
+            subject=self._manifest_subject(repository, reference),
+            headers={"Accept": mediatypes.ACCEPT}, not_found=errors.ManifestUnknownError,
         )  # fmt: skip
 
     def _url(self, repository: str, rest: str) -> URL:

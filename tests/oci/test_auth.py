@@ -149,6 +149,18 @@ def _fake_client(
     return client.Client(session, connection, token_cache=cache)
 
 
+def _robot_client(
+    fake: fakeregistry.FakeRegistry,
+    session: aiohttp.ClientSession,
+    cache: tokens.TokenCache,
+    *,
+    password: str,
+) -> client.Client:
+    """The token server knows ``robot:token-pass``; a client logging in as robot."""
+    fake.users = {"robot": "token-pass"}
+    return _fake_client(fake, session, cache, credentials.Credentials("robot", password))
+
+
 async def test_anonymous_token_is_fetched_once_and_reused(
     bearer_registry: fakeregistry.FakeRegistry,
     session: aiohttp.ClientSession,
@@ -171,10 +183,7 @@ async def test_token_is_fetched_with_basic_credentials(
     session: aiohttp.ClientSession,
     token_cache: tokens.TokenCache,
 ) -> None:
-    bearer_registry.users = {"robot": "token-pass"}
-    oci = _fake_client(
-        bearer_registry, session, token_cache, credentials.Credentials("robot", "token-pass")
-    )
+    oci = _robot_client(bearer_registry, session, token_cache, password="token-pass")
 
     assert await oci.list_tags("team/app") == ["1", "2"]
     assert list(bearer_registry.issued.values()) == ["repository:team/app:pull"]
@@ -185,10 +194,7 @@ async def test_token_server_refusing_credentials_is_unauthorized_with_its_messag
     session: aiohttp.ClientSession,
     token_cache: tokens.TokenCache,
 ) -> None:
-    bearer_registry.users = {"robot": "token-pass"}
-    oci = _fake_client(
-        bearer_registry, session, token_cache, credentials.Credentials("robot", "nope")
-    )
+    oci = _robot_client(bearer_registry, session, token_cache, password="nope")
 
     with pytest.raises(errors.UnauthorizedError, match="401: incorrect username or password"):
         await oci.list_tags("team/app")

@@ -206,16 +206,26 @@ def proxy(tmp_path: pathlib.Path) -> collections.abc.Iterator[gitservers.GitServ
     commands.stop(server.process)
 
 
+def _proxied(
+    registry: registry_fixtures.Registry,
+    proxy: gitservers.GitServer,
+    password: str,
+    session: aiohttp.ClientSession,
+    token_cache: tokens.TokenCache,
+) -> client.Client:
+    """A client of ``registry`` through ``proxy`` as user ``px`` with ``password``."""
+    address = proxy.base_url.replace("://", f"://px:{password}@")
+    proxied = transport.Connection(host=registry.host, plain_http=True, proxy=address)
+    return client.Client(session, proxied, token_cache=token_cache)
+
+
 async def test_requests_go_through_the_proxy_with_its_credentials(
     registry: registry_fixtures.Registry,
     proxy: gitservers.GitServer,
     session: aiohttp.ClientSession,
     token_cache: tokens.TokenCache,
 ) -> None:
-    proxied = transport.Connection(
-        host=registry.host, plain_http=True, proxy=proxy.base_url.replace("://", "://px:pw@")
-    )
-    oci = client.Client(session, proxied, token_cache=token_cache)
+    oci = _proxied(registry, proxy, "pw", session, token_cache)
     direct = client.Client(
         session, transport.Connection(host=registry.host, plain_http=True), token_cache=token_cache
     )
@@ -231,10 +241,7 @@ async def test_wrong_proxy_credentials_are_an_error(
     session: aiohttp.ClientSession,
     token_cache: tokens.TokenCache,
 ) -> None:
-    proxied = transport.Connection(
-        host=registry.host, plain_http=True, proxy=proxy.base_url.replace("://", "://px:no@")
-    )
-    oci = client.Client(session, proxied, token_cache=token_cache)
+    oci = _proxied(registry, proxy, "no", session, token_cache)
 
     with pytest.raises(errors.ResponseError, match=r"team/app: 407$"):
         await oci.list_tags("team/app")
