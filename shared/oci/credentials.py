@@ -84,9 +84,10 @@ def from_dockerconfigjson(data: bytes, host: str) -> Credentials | None:
     preferred = [DOCKER_HUB_KEY] if names is DOCKER_HUB_NAMES else []
     exact = [key for key in auths if key in preferred or key.lower() in names]
     by_host = [key for key in auths if hostname(key) in names]
-    for key in sorted(exact, key=lambda key: key not in preferred) + by_host:
-        return _entry(auths[key], key)
-    return None
+    candidates = sorted(exact, key=lambda key: key not in preferred) + by_host
+    if not candidates:
+        return None
+    return _entry(auths[candidates[0]], candidates[0])
 
 
 def _entry(entry: Any, key: str) -> Credentials:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections.abc
 import pathlib
 
@@ -176,6 +177,19 @@ async def test_anonymous_token_is_fetched_once_and_reused(
     ]
     # one 401, then every request (the second list too) carries the cached token
     assert bearer_registry.requests.count("GET /v2/team/app/tags/list") == 3
+
+
+async def test_concurrent_requests_share_one_token_fetch(
+    bearer_registry: fakeregistry.FakeRegistry,
+    session: aiohttp.ClientSession,
+    token_cache: tokens.TokenCache,
+) -> None:
+    oci = _fake_client(bearer_registry, session, token_cache)
+
+    listed = await asyncio.gather(*(oci.list_tags("team/app") for _ in range(5)))
+
+    assert listed == [["1", "2"]] * 5
+    assert len(bearer_registry.token_requests) == 1
 
 
 async def test_token_is_fetched_with_basic_credentials(
