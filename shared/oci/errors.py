@@ -25,8 +25,9 @@ with ``raise … from …``; configuration parsers (``credentials``, ``tls``,
 
 A ``ResponseError`` keeps the HTTP ``status`` and the registry's error JSON
 (``code``, ``message``): its message reads ``<what>: <status> <CODE>: <the
-registry's message>`` so a condition shows what the registry said. No
-message carries credentials or tokens.
+registry's message>`` (the HTTP reason phrase when the answer has no error
+JSON, as on HEAD) so a condition shows what the registry said. No message
+carries credentials or tokens.
 """
 
 from __future__ import annotations

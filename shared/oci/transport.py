@@ -269,7 +269,8 @@ async def _error(
         kind = _NOT_FOUND_CODES.get(code, not_found)
     elif status == 429:
         kind = errors.TooManyRequestsError
-    return kind(subject, status=status, code=code, message=message)
+    # NB: HEAD answers (and some proxies) carry no body: the reason phrase stands in.
+    return kind(subject, status=status, code=code, message=message or response.reason or "")
 
 
 def _error_json(raw: bytes) -> tuple[str, str]:

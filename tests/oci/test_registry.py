@@ -151,7 +151,7 @@ async def test_unknown_manifest_blob_and_repository_raise_their_errors(
 
     with pytest.raises(errors.ManifestUnknownError, match="MANIFEST_UNKNOWN: manifest unknown"):
         await oci.get_manifest("team/known", "2")
-    with pytest.raises(errors.ManifestUnknownError, match="team/known:2: 404"):
+    with pytest.raises(errors.ManifestUnknownError, match="team/known:2: 404: Not Found"):
         await oci.head_manifest("team/known", "2")
     with pytest.raises(errors.BlobUnknownError, match="BLOB_UNKNOWN"):
         async with oci.open_blob("team/known", missing):
@@ -243,5 +243,7 @@ async def test_wrong_proxy_credentials_are_an_error(
 ) -> None:
     oci = _proxied(registry, proxy, "no", session, token_cache)
 
-    with pytest.raises(errors.ResponseError, match=r"team/app: 407$"):
+    with pytest.raises(
+        errors.ResponseError, match=r"team/app: 407: Proxy Authentication Required$"
+    ):
         await oci.list_tags("team/app")
