@@ -2,43 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import collections.abc
-import dataclasses
 import pathlib
 
 import aiohttp
 import pytest
-from aiohttp import test_utils
 
 from shared.oci import client, credentials, errors, tokens, transport
-from tests.fixtures import commands, tokenissuer
 from tests.fixtures import registry as registry_fixtures
+from tests.fixtures import tokenissuer
 
-
-@dataclasses.dataclass
-class TokenRegistry:
-    registry: registry_fixtures.Registry
-    issuer: tokenissuer.TokenIssuer
+TokenRegistry = registry_fixtures.TokenRegistry
 
 
 @pytest.fixture
 async def token_registry(tmp_path: pathlib.Path) -> collections.abc.AsyncIterator[TokenRegistry]:
-    issuer = tokenissuer.TokenIssuer(tmp_path / "issuer", users={"robot": "robot-pass"})
-    async with test_utils.TestServer(issuer.app(), host="127.0.0.1") as server:
-        auth = registry_fixtures.TokenAuth(
-            realm=f"http://127.0.0.1:{server.port}/token",
-            service=tokenissuer.SERVICE,
-            issuer=tokenissuer.ISSUER,
-            bundle=issuer.bundle,
-        )
-        started = await asyncio.to_thread(
-            registry_fixtures.start_registry, tmp_path / "registry", token_auth=auth
-        )
-        try:
-            yield TokenRegistry(registry=started, issuer=issuer)
-        finally:
-            await asyncio.to_thread(commands.stop, started.process)
+    async with registry_fixtures.token_registry(tmp_path, users={"robot": "robot-pass"}) as served:
+        yield served
 
 
 def _client(
