@@ -12,11 +12,11 @@ knows nothing of Kubernetes. Typical use::
         ssl_context=tls.context(ca=secret_ca, cert=secret_cert, key=secret_key),
         plain_http=spec.insecure,
     )
-    client = client.Client(session, connection, token_cache=process_token_cache)
-    manifest = await client.get_manifest(ref.repository, ref.identifier)
+    oci = client.Client(session, connection, token_cache=process_token_cache)
+    manifest = await oci.get_manifest(ref.repository, ref.identifier)
     if manifest.is_index:
-        manifest = await client.get_manifest(ref.repository, manifest.children[0].digest)
-    await client.fetch_blob(ref.repository, manifest.layers[0].digest, path, max_size=limit)
+        manifest = await oci.get_manifest(ref.repository, manifest.children[0].digest)
+    await oci.fetch_blob(ref.repository, manifest.layers[0].digest, path, max_size=limit)
 
 Modules:
 
