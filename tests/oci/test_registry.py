@@ -13,6 +13,7 @@ import pytest
 from shared.oci import client, digests, errors, manifests, mediatypes, tokens, transport
 from tests.fixtures import commands, gitservers
 from tests.fixtures import registry as registry_fixtures
+from tests.fixtures.polling import eventually
 
 
 @pytest.fixture
@@ -232,7 +233,12 @@ async def test_requests_go_through_the_proxy_with_its_credentials(
     pushed, _ = await _push_image(direct, "team/proxied", "1", b"proxied")
 
     assert (await oci.get_manifest("team/proxied", "1")).digest == pushed.digest
-    assert f"GET http://{registry.host}/v2/team/proxied/manifests/1 200" in proxy.requests()
+    # NB: the proxy logs a request after it has answered it, so the line may
+    # land a moment after the response.
+    line = f"GET http://{registry.host}/v2/team/proxied/manifests/1 200"
+    await eventually(
+        lambda: line in proxy.requests() or None, message="the proxy did not serve the request"
+    )
 
 
 async def test_wrong_proxy_credentials_are_an_error(
