@@ -101,7 +101,7 @@ class Handler:
         self._secrets = secret_cache
         self._requester = requester
         self._deliveries = deliveries or Deliveries()
-        self._log = logging.get_logger(logger="receiver-server")
+        self._log = logging.get_logger(component="receiver-server")
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         digest = request.raw_path.removeprefix(notification.RECEIVER_WEBHOOK_PATH_PREFIX)
