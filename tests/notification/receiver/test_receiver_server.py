@@ -12,7 +12,7 @@ import structlog.testing
 from controllers.notification.receiver import server, signatures
 from tests.fixtures import devcluster as devcluster_fixtures
 from tests.fixtures.polling import eventually
-from tests.notification.receiver.conftest import Cluster, Receivers, running_receivers
+from tests.fixtures.receivers import Cluster, Receivers, running_receivers
 
 pytestmark = [pytest.mark.slow]
 
@@ -63,13 +63,15 @@ def _condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
     return None
 
 
-async def _ready(kube: Cluster, name: str) -> dict[str, Any]:
+async def _ready(kube: Cluster, name: str, receivers: Receivers | None = None) -> dict[str, Any]:
     async def probe() -> dict[str, Any] | None:
         obj = await kube.get(RECEIVER_API, "Receiver", name)
         ready = _condition(obj, "Ready")
         return obj if ready and ready["status"] == "True" else None
 
     found: dict[str, Any] = await eventually(probe, within=20, message=f"receiver {name} ready")
+    if receivers is not None:
+        await eventually(lambda: receivers.serves(found["status"]["webhookPath"]), within=10)
     return found
 
 
@@ -91,13 +93,13 @@ def _github(
     }
 
 
-async def _github_receiver(kube: Cluster, *repos: str, **spec: Any) -> str:
+async def _github_receiver(kube: Cluster, receivers: Receivers, *repos: str, **spec: Any) -> str:
     """A Ready github Receiver on GitRepositories ``repos``; its webhook path."""
     await kube.apply(_secret())
     for repo in repos:
         await kube.apply(_repository(repo))
     await kube.apply(_receiver("gh", "github", [_repo_ref(r) for r in repos], **spec))
-    path: str = (await _ready(kube, "gh"))["status"]["webhookPath"]
+    path: str = (await _ready(kube, "gh", receivers))["status"]["webhookPath"]
     return path
 
 
@@ -165,7 +167,7 @@ async def test_an_invalid_cel_filter_stalls_the_receiver(
 async def test_a_signed_github_push_annotates_the_repository_each_time(
     kube: Cluster, receivers: Receivers
 ) -> None:
-    path = await _github_receiver(kube, "app")
+    path = await _github_receiver(kube, receivers, "app")
     assert await receivers.post(path, PUSH, _github(delivery="first")) == 200
     first = await _requested_at(kube, "app")
     assert first is not None
@@ -178,7 +180,7 @@ async def test_a_signed_github_push_annotates_the_repository_each_time(
 async def test_a_bad_signature_is_refused_and_changes_nothing(
     kube: Cluster, receivers: Receivers
 ) -> None:
-    path = await _github_receiver(kube, "app")
+    path = await _github_receiver(kube, receivers, "app")
     with structlog.testing.capture_logs() as logs:
         status = await receivers.post(path, PUSH, _github(token="wrong"))
     assert status == 400
@@ -193,7 +195,7 @@ async def test_a_bad_signature_is_refused_and_changes_nothing(
 async def test_unknown_paths_are_404_and_other_methods_405(
     kube: Cluster, receivers: Receivers
 ) -> None:
-    path = await _github_receiver(kube, "app")
+    path = await _github_receiver(kube, receivers, "app")
     assert await receivers.post("/hook/" + "0" * 64, PUSH, _github()) == 404
     assert await receivers.post(path + "?extra=1", PUSH, _github()) == 404
     async with receivers.session.get(receivers.url + path) as response:
@@ -202,14 +204,14 @@ async def test_unknown_paths_are_404_and_other_methods_405(
 
 
 async def test_an_oversize_body_is_refused(kube: Cluster, receivers: Receivers) -> None:
-    path = await _github_receiver(kube, "app")
+    path = await _github_receiver(kube, receivers, "app")
     big = b"x" * (server.MAX_BODY_BYTES + 1)
     assert await receivers.post(path, big, _github(big)) == 413
     assert await _requested_at(kube, "app") is None
 
 
 async def test_a_replayed_delivery_is_refused(kube: Cluster, receivers: Receivers) -> None:
-    path = await _github_receiver(kube, "app")
+    path = await _github_receiver(kube, receivers, "app")
     assert await receivers.post(path, PUSH, _github(delivery="once")) == 200
     first = await _requested_at(kube, "app")
     assert await receivers.post(path, PUSH, _github(delivery="once")) == 409
@@ -219,7 +221,7 @@ async def test_a_replayed_delivery_is_refused(kube: Cluster, receivers: Receiver
 async def test_a_filtered_out_event_and_a_ping_annotate_nothing(
     kube: Cluster, receivers: Receivers
 ) -> None:
-    path = await _github_receiver(kube, "app", events=["push"])
+    path = await _github_receiver(kube, receivers, "app", events=["push"])
     assert await receivers.post(path, PUSH, _github(event="issues", delivery="a")) == 400
     assert await receivers.post(path, PUSH, _github(event="ping", delivery="b")) == 200
     assert await _requested_at(kube, "app") is None
@@ -232,7 +234,7 @@ async def test_match_labels_selects_only_the_labelled_objects(
     await kube.apply(_repository("labelled", team="a"))
     await kube.apply(_repository("other", team="b"))
     await kube.apply(_receiver("hook", "generic", [_repo_ref("*", matchLabels={"team": "a"})]))
-    path = (await _ready(kube, "hook"))["status"]["webhookPath"]
+    path = (await _ready(kube, "hook", receivers))["status"]["webhookPath"]
     assert await receivers.post(path) == 200
     assert await _requested_at(kube, "labelled") is not None
     assert await _requested_at(kube, "other") is None
@@ -246,7 +248,7 @@ async def test_a_wildcard_without_labels_and_a_missing_object_fail(
     await kube.apply(
         _receiver("hook", "generic", [_repo_ref("*"), _repo_ref("absent"), _repo_ref("present")])
     )
-    path = (await _ready(kube, "hook"))["status"]["webhookPath"]
+    path = (await _ready(kube, "hook", receivers))["status"]["webhookPath"]
     with structlog.testing.capture_logs() as logs:
         assert await receivers.post(path) == 500
     errors = [line["error"] for line in logs if line["log_level"] == "error"]
@@ -270,20 +272,22 @@ async def test_the_resource_filter_sees_the_request_body(
             resourceFilter="req.repository.name == res.metadata.name",
         )
     )  # fmt: skip
-    path = (await _ready(kube, "hook"))["status"]["webhookPath"]
+    path = (await _ready(kube, "hook", receivers))["status"]["webhookPath"]
     assert await receivers.post(path, PUSH, {"Content-Type": "application/json"}) == 200
     assert await _requested_at(kube, "app") is not None
     assert await _requested_at(kube, "other") is None
 
 
 async def test_a_suspended_receiver_answers_503(kube: Cluster, receivers: Receivers) -> None:
-    path = await _github_receiver(kube, "app")
+    path = await _github_receiver(kube, receivers, "app")
     await kube.apply(_receiver("gh", "github", [_repo_ref("app")], suspend=True))
+    cache = receivers.mgr.controllers[0].informer
 
-    async def refused() -> bool:
-        return await receivers.post(path, PUSH, _github()) == 503
+    def suspended_in_cache() -> bool:
+        return bool((cache.get(f"{kube.namespace}/gh") or {}).get("spec", {}).get("suspend"))
 
-    await eventually(refused, within=10)
+    await eventually(suspended_in_cache, within=10)
+    assert await receivers.post(path, PUSH, _github()) == 503
     assert await _requested_at(kube, "app") is None
 
 
@@ -297,7 +301,7 @@ async def test_cross_namespace_resources_are_refused_when_locked_down(
         await kube.apply(_secret())
         await kube.apply(_receiver("hook", "generic", [_repo_ref("app", namespace=other)]))
         async with running_receivers(kube, no_cross_namespace_refs=True) as receivers:
-            path = (await _ready(kube, "hook"))["status"]["webhookPath"]
+            path = (await _ready(kube, "hook", receivers))["status"]["webhookPath"]
             assert await receivers.post(path) == 500
         repo = await kube.objects.get(SOURCE_API, "GitRepository", "app", namespace=other)
         assert REQUESTED_AT not in (repo["metadata"].get("annotations") or {})
