@@ -101,6 +101,7 @@ class Handler:
         self._secrets = secret_cache
         self._requester = requester
         self._deliveries = deliveries or Deliveries()
+        self._models: dict[str, tuple[str, notification.Receiver]] = {}
         self._log = logging.get_logger(component="receiver-server")
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -134,10 +135,26 @@ class Handler:
         )
         return await self._handle(request, body, raw, log)
 
+    def _parsed(self, raw: dict[str, Any]) -> notification.Receiver:
+        """The Receiver model of a cached object, parsed once per resourceVersion.
+
+        NB: parsing evaluates the spec's CEL rules, which costs more than
+        everything else a refused request does.
+        """
+        metadata = raw["metadata"]
+        key, version = informers.key_of(raw), metadata.get("resourceVersion", "")
+        known = self._models.get(key)
+        if known is None or known[0] != version:
+            if len(self._models) > len(self._receivers):
+                self._models.clear()
+            known = (version, notification.Receiver.model_validate(raw))
+            self._models[key] = known
+        return known[1]
+
     async def _handle(
         self, request: web.Request, body: bytes, raw: dict[str, Any], log: Any
     ) -> web.StreamResponse:
-        receiver = notification.Receiver.model_validate(raw)
+        receiver = self._parsed(raw)
         namespace, name = receiver.metadata.namespace or "", receiver.metadata.name
         if receiver.spec.suspend or not _ready(raw):
             what = "receiver is suspended" if receiver.spec.suspend else "receiver is not ready"

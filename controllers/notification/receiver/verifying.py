@@ -2,7 +2,7 @@
 
 ``verify(type, request, secret=…, events=…)`` takes the request as plain
 values (case-insensitive headers, the raw body) and the Receiver's Secret
-entries; it returns a ``Verified`` (the decoded payload, the event, the
+entries; it returns a ``Verified`` (the event, the
 line Flux logs, the delivery id used against replays) or raises
 ``RefusedError`` with Flux's message. No Kubernetes, no I/O.
 
@@ -10,7 +10,7 @@ Per type, as notification-controller checks them:
 
 =============  ===============================================================
 github         HMAC of the body in ``X-Hub-Signature-256`` (else the legacy
-               sha1 ``X-Hub-Signature``); JSON or form-encoded ``payload``;
+               sha1 ``X-Hub-Signature``) over a JSON or form-encoded body;
                ``X-GitHub-Event`` filtered by ``spec.events``
 bitbucket      the same signature check; ``X-Event-Key`` filtered
 gitlab         ``X-Gitlab-Token`` equals the token; ``X-Gitlab-Event`` filtered
@@ -38,7 +38,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -63,8 +62,6 @@ class Request:
 class Verified:
     """An authentic request: what it carries and how to log it."""
 
-    payload: Any = None
-    """The decoded JSON body (None when the type does not read the body)."""
     event: str | None = None
     """The sender's event type, when it has one."""
     log_message: str | None = None
@@ -115,48 +112,38 @@ def _json(body: bytes, fields: Mapping[str, type]) -> dict[str, Any]:
     return decoded
 
 
-def _github_payload(request: Request, token: str) -> Any:
-    """go-github's payload validation: signature of the raw body, JSON or form payload."""
+def _check_github_signature(request: Request, token: str) -> None:
+    """go-github's payload validation: a JSON or form body, its signature checked raw."""
     headers = request.headers
     signature = headers.get("X-Hub-Signature-256") or headers.get("X-Hub-Signature") or ""
     content_type = headers.get("Content-Type", "").split(";")[0].strip().lower()
     if not content_type:
         raise signatures.SignatureError("mime: no media type")
-    if content_type == "application/json":
-        payload = request.body
-    elif content_type == "application/x-www-form-urlencoded":
-        form = urllib.parse.parse_qs(request.body.decode(errors="replace"))
-        payload = form.get("payload", [""])[0].encode()
-    else:
+    if content_type not in ("application/json", "application/x-www-form-urlencoded"):
         raise signatures.SignatureError(
             f'webhook request has unsupported Content-Type "{content_type}"'
         )
     signatures.check_prefixed(signature, request.body, token.encode())
-    try:
-        return json.loads(payload) if payload.strip() else None
-    except ValueError:
-        return None
 
 
 def _github(
     request: Request, token: str, _: Mapping[str, bytes], events: Sequence[str]
 ) -> Verified:
     try:
-        payload = _github_payload(request, token)
+        _check_github_signature(request, token)
     except signatures.SignatureError as error:
         raise RefusedError(f"the GitHub signature header is invalid, err: {error}") from error
     event = request.headers.get("X-GitHub-Event", "")
     delivery = request.headers.get("X-GitHub-Delivery") or None
     if event == GITHUB_PING:
         return Verified(
-            payload=payload, event=event, ping=True, delivery=delivery,
+            event=event, ping=True, delivery=delivery,
             log_message=f"handling GitHub event: {event}",
         )  # fmt: skip
     if not _allowed(event, events):
         raise RefusedError(f'the GitHub event "{event}" is not authorised')
     return Verified(
-        payload=payload, event=event, delivery=delivery,
-        log_message=f"handling GitHub event: {event}",
+        event=event, delivery=delivery, log_message=f"handling GitHub event: {event}",
     )  # fmt: skip
 
 
@@ -164,7 +151,7 @@ def _bitbucket(
     request: Request, token: str, _: Mapping[str, bytes], events: Sequence[str]
 ) -> Verified:
     try:
-        payload = _github_payload(request, token)
+        _check_github_signature(request, token)
     except signatures.SignatureError as error:
         raise RefusedError(
             f"the Bitbucket server signature header is invalid, err: {error}"
@@ -173,7 +160,7 @@ def _bitbucket(
     if not _allowed(event, events):
         raise RefusedError(f'the Bitbucket server event "{event}" is not authorised')
     return Verified(
-        payload=payload, event=event, delivery=request.headers.get("X-Request-UUID") or None,
+        event=event, delivery=request.headers.get("X-Request-UUID") or None,
         log_message=f"handling Bitbucket server event: {event}",
     )  # fmt: skip
 
@@ -227,7 +214,6 @@ def _nexus(request: Request, token: str, _: Mapping[str, bytes], __: Sequence[st
     except ValueError as error:
         raise RefusedError(f"cannot decode Nexus webhook payload: {error}") from error
     return Verified(
-        payload=payload,
         log_message=f"handling Nexus event from {payload.get('repositoryName') or ''}",
     )
 
@@ -237,9 +223,7 @@ def _quay(request: Request, token: str, _: Mapping[str, bytes], __: Sequence[str
         payload = _json(request.body, {"docker_url": str, "updated_tags": list})
     except ValueError as error:
         raise RefusedError(f"cannot decode Quay webhook payload: {error}") from error
-    return Verified(
-        payload=payload, log_message=f"handling Quay event from {payload.get('docker_url') or ''}"
-    )
+    return Verified(log_message=f"handling Quay event from {payload.get('docker_url') or ''}")
 
 
 def _dockerhub(request: Request, token: str, _: Mapping[str, bytes], __: Sequence[str]) -> Verified:
@@ -249,9 +233,7 @@ def _dockerhub(request: Request, token: str, _: Mapping[str, bytes], __: Sequenc
         raise RefusedError("cannot decode DockerHub webhook payload") from error
     tag = (payload.get("push_data") or {}).get("tag") or ""
     url = (payload.get("repository") or {}).get("repo_url") or ""
-    return Verified(
-        payload=payload, log_message=f"handling DockerHub event from {url} for tag {tag}"
-    )
+    return Verified(log_message=f"handling DockerHub event from {url} for tag {tag}")
 
 
 def _acr(request: Request, token: str, _: Mapping[str, bytes], __: Sequence[str]) -> Verified:
@@ -261,7 +243,6 @@ def _acr(request: Request, token: str, _: Mapping[str, bytes], __: Sequence[str]
         raise RefusedError(f"cannot decode ACR webhook payload: {error}") from error
     target = payload.get("target") or {}
     return Verified(
-        payload=payload,
         log_message=(
             f"handling ACR event from {target.get('repository') or ''}"
             f" for tag {target.get('tag') or ''}"
@@ -312,12 +293,12 @@ def _cdevents(
 ) -> Verified:
     event = request.headers.get("Ce-Type", "")
     try:
-        payload = _cdevent(request.body)
+        _cdevent(request.body)
     except ValueError as error:
         raise RefusedError(f"unable to validate CDEvent event: {error}") from error
     if not _allowed(event, events):
         raise RefusedError(f'the CDEvent "{event}" is not authorised')
-    return Verified(payload=payload, event=event, log_message=f"handling CDEvent: {event}")
+    return Verified(event=event, log_message=f"handling CDEvent: {event}")
 
 
 _VERIFIERS: dict[str, Verifier] = {
