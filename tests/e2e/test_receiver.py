@@ -9,12 +9,11 @@ from typing import Any
 import pytest
 
 from controllers.notification.receiver import signatures
-from shared.kube import applying, client, resources
 from tests.fixtures import devcluster as devcluster_fixtures
 from tests.fixtures import processes
 from tests.fixtures.gitservers import GitServer, RepoBuilder
 from tests.fixtures.polling import eventually
-from tests.fixtures.receivers import Cluster, running_receivers
+from tests.fixtures.receivers import Cluster, connected_cluster, running_receivers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -27,26 +26,16 @@ PUSH = b'{"ref": "refs/heads/master"}'
 def source_controller(
     cluster: devcluster_fixtures.Devcluster, namespace: str, tmp_path: pathlib.Path
 ) -> Iterator[processes.Controller]:
-    addr = f"127.0.0.1:{devcluster_fixtures.free_port()}"
-    with processes.start_controller(
-        "controllers.source",
-        [
-            "--kubeconfig", str(cluster.kubeconfig),
-            "--storage-path", str(tmp_path / "storage"),
-            "--storage-addr", addr,
-            "--storage-adv-addr", addr,
-            "--watch-all-namespaces=false",
-        ],
-        log=tmp_path / "source-controller.log",
-        env={"RUNTIME_NAMESPACE": namespace},
-    ) as running:  # fmt: skip
+    with processes.start_source_controller(
+        cluster.kubeconfig, namespace, tmp_path, devcluster_fixtures.free_port()
+    ) as running:
         yield running
 
 
 @pytest.fixture
 async def kube(cluster: devcluster_fixtures.Devcluster, namespace: str) -> AsyncIterator[Cluster]:
-    async with client.connected(kubeconfig=str(cluster.kubeconfig)) as api:
-        yield Cluster(api, applying.Objects(api=api, discovery=resources.Discovery(api)), namespace)
+    async with connected_cluster(cluster, namespace) as connected:
+        yield connected
 
 
 def _signed(body: bytes, token: str) -> dict[str, str]:

@@ -126,42 +126,50 @@ def _check_github_signature(request: Request, token: str) -> None:
     signatures.check_prefixed(signature, request.body, token.encode())
 
 
-def _github(
-    request: Request, token: str, _: Mapping[str, bytes], events: Sequence[str]
+def _event(
+    request: Request, events: Sequence[str], *, sender: str, header: str, delivery: str = ""
 ) -> Verified:
+    """An authentic request's event type from ``header``, refused unless ``spec.events`` has it."""
+    event = request.headers.get(header, "")
+    if not _allowed(event, events):
+        raise RefusedError(f'the {sender} "{event}" is not authorised')
+    return Verified(
+        event=event,
+        delivery=request.headers.get(delivery) or None if delivery else None,
+        log_message=f"handling {sender}: {event}",
+    )
+
+
+def _hub_signed(request: Request, token: str, *, sender: str) -> None:
     try:
         _check_github_signature(request, token)
     except signatures.SignatureError as error:
-        raise RefusedError(f"the GitHub signature header is invalid, err: {error}") from error
-    event = request.headers.get("X-GitHub-Event", "")
-    delivery = request.headers.get("X-GitHub-Delivery") or None
-    if event == GITHUB_PING:
-        return Verified(
-            event=event, ping=True, delivery=delivery,
-            log_message=f"handling GitHub event: {event}",
+        raise RefusedError(f"the {sender} signature header is invalid, err: {error}") from error
+
+
+def _github(
+    request: Request, token: str, _: Mapping[str, bytes], events: Sequence[str]
+) -> Verified:
+    _hub_signed(request, token, sender="GitHub")
+    if request.headers.get("X-GitHub-Event") == GITHUB_PING:
+        return dataclasses.replace(
+            _event(request, (), sender="GitHub event", header="X-GitHub-Event",
+                   delivery="X-GitHub-Delivery"),
+            ping=True,
         )  # fmt: skip
-    if not _allowed(event, events):
-        raise RefusedError(f'the GitHub event "{event}" is not authorised')
-    return Verified(
-        event=event, delivery=delivery, log_message=f"handling GitHub event: {event}",
+    return _event(
+        request, events, sender="GitHub event", header="X-GitHub-Event",
+        delivery="X-GitHub-Delivery",
     )  # fmt: skip
 
 
 def _bitbucket(
     request: Request, token: str, _: Mapping[str, bytes], events: Sequence[str]
 ) -> Verified:
-    try:
-        _check_github_signature(request, token)
-    except signatures.SignatureError as error:
-        raise RefusedError(
-            f"the Bitbucket server signature header is invalid, err: {error}"
-        ) from error
-    event = request.headers.get("X-Event-Key", "")
-    if not _allowed(event, events):
-        raise RefusedError(f'the Bitbucket server event "{event}" is not authorised')
-    return Verified(
-        event=event, delivery=request.headers.get("X-Request-UUID") or None,
-        log_message=f"handling Bitbucket server event: {event}",
+    _hub_signed(request, token, sender="Bitbucket server")
+    return _event(
+        request, events, sender="Bitbucket server event", header="X-Event-Key",
+        delivery="X-Request-UUID",
     )  # fmt: skip
 
 
@@ -170,12 +178,9 @@ def _gitlab(
 ) -> Verified:
     if not signatures.equal(request.headers.get("X-Gitlab-Token", ""), token):
         raise RefusedError("the X-Gitlab-Token header value does not match the receiver token")
-    event = request.headers.get("X-Gitlab-Event", "")
-    if not _allowed(event, events):
-        raise RefusedError(f'the GitLab event "{event}" is not authorised')
-    return Verified(
-        event=event, delivery=request.headers.get("X-Gitlab-Event-UUID") or None,
-        log_message=f"handling GitLab event: {event}",
+    return _event(
+        request, events, sender="GitLab event", header="X-Gitlab-Event",
+        delivery="X-Gitlab-Event-UUID",
     )  # fmt: skip
 
 
@@ -291,14 +296,11 @@ def _cdevent(body: bytes) -> dict[str, Any]:
 def _cdevents(
     request: Request, token: str, _: Mapping[str, bytes], events: Sequence[str]
 ) -> Verified:
-    event = request.headers.get("Ce-Type", "")
     try:
         _cdevent(request.body)
     except ValueError as error:
         raise RefusedError(f"unable to validate CDEvent event: {error}") from error
-    if not _allowed(event, events):
-        raise RefusedError(f'the CDEvent "{event}" is not authorised')
-    return Verified(event=event, log_message=f"handling CDEvent: {event}")
+    return _event(request, events, sender="CDEvent", header="Ce-Type")
 
 
 _VERIFIERS: dict[str, Verifier] = {

@@ -1,42 +1,22 @@
-"""Receiver fixtures: a cluster with the CRDs, a namespace, the Receiver set-up in-process."""
+"""Receiver fixtures: the end-to-end cluster and namespace, the Receiver set-up in-process."""
 
 from __future__ import annotations
 
-import itertools
-import pathlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
-from shared.kube import applying, client, resources
+from tests.e2e.conftest import cluster, kube_cluster, namespace
 from tests.fixtures import devcluster as devcluster_fixtures
-from tests.fixtures.receivers import Cluster, Receivers, running_receivers
+from tests.fixtures.receivers import Cluster, Receivers, connected_cluster, running_receivers
 
-kube_cluster = devcluster_fixtures.kube_cluster
-CRDS = pathlib.Path(__file__).resolve().parents[3] / "crds"
-_names = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def cluster(kube_cluster: devcluster_fixtures.Devcluster) -> devcluster_fixtures.Devcluster:
-    """The test cluster with every Headwater CRD established."""
-    kube_cluster.kubectl("apply", "--server-side", "-f", str(CRDS))
-    kube_cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
-    return kube_cluster
-
-
-@pytest.fixture
-def namespace(cluster: devcluster_fixtures.Devcluster) -> Iterator[str]:
-    name = f"rcv{next(_names)}"
-    cluster.kubectl("create", "namespace", name)
-    yield name
-    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+__all__ = ["cluster", "kube_cluster", "namespace"]
 
 
 @pytest.fixture
 async def kube(cluster: devcluster_fixtures.Devcluster, namespace: str) -> AsyncIterator[Cluster]:
-    async with client.connected(kubeconfig=str(cluster.kubeconfig)) as api:
-        yield Cluster(api, applying.Objects(api=api, discovery=resources.Discovery(api)), namespace)
+    async with connected_cluster(cluster, namespace) as connected:
+        yield connected
 
 
 @pytest.fixture
