@@ -34,6 +34,7 @@ import collections
 import time
 from typing import Any
 
+import pydantic
 from aiohttp import web
 
 from controllers.notification.receiver import filtering, requesting, tokens, verifying
@@ -70,13 +71,12 @@ class Deliveries:
     def claim(self, key: str) -> bool:
         """False when ``key`` was claimed within the window; else remember it and say True."""
         now = time.monotonic()
-        while self._seen and (
-            len(self._seen) >= self._capacity
-            or next(iter(self._seen.values())) < now - self._window
-        ):
+        while self._seen and next(iter(self._seen.values())) < now - self._window:
             self._seen.popitem(last=False)
         if key in self._seen:
             return False
+        while len(self._seen) >= self._capacity:
+            self._seen.popitem(last=False)
         self._seen[key] = now
         return True
 
@@ -154,7 +154,11 @@ class Handler:
     async def _handle(
         self, request: web.Request, body: bytes, raw: dict[str, Any], log: Any
     ) -> web.StreamResponse:
-        receiver = self._parsed(raw)
+        try:
+            receiver = self._parsed(raw)
+        except pydantic.ValidationError as invalid:
+            log.error("unable to process request", error=f"invalid Receiver: {invalid}")
+            return web.Response(status=503)
         namespace, name = receiver.metadata.namespace or "", receiver.metadata.name
         if receiver.spec.suspend or not _ready(raw):
             what = "receiver is suspended" if receiver.spec.suspend else "receiver is not ready"

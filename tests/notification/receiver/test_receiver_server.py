@@ -307,3 +307,27 @@ async def test_cross_namespace_resources_are_refused_when_locked_down(
         assert REQUESTED_AT not in (repo["metadata"].get("annotations") or {})
     finally:
         cluster.kubectl("delete", "namespace", other, "--wait=false", check=False)
+
+
+async def test_a_generic_oidc_receiver_stalls_as_unsupported(
+    kube: Cluster, receivers: Receivers
+) -> None:
+    obj = _receiver("oidc", "generic-oidc", [_repo_ref("app")])
+    del obj["spec"]["secretRef"]
+    obj["spec"]["oidcProviders"] = [
+        {
+            "issuerURL": "https://token.actions.githubusercontent.com",
+            "validations": [{"expression": "true", "message": "always"}],
+        }
+    ]
+    await kube.apply(obj)
+
+    async def stalled() -> dict[str, Any] | None:
+        return _condition(await kube.get(RECEIVER_API, "Receiver", "oidc"), "Stalled")
+
+    stall = await eventually(stalled, within=20)
+    assert (stall["reason"], stall["message"]) == (
+        "ValidationFailed",
+        "Reconciliation failed terminally due to configuration error: "
+        "generic-oidc receivers are not supported by Headwater",
+    )
