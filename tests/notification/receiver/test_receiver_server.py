@@ -331,3 +331,22 @@ async def test_a_generic_oidc_receiver_stalls_as_unsupported(
         "Reconciliation failed terminally due to configuration error: "
         "generic-oidc receivers are not supported by Headwater",
     )
+
+
+async def test_a_rotated_watched_secret_moves_the_webhook_path_at_once(
+    kube: Cluster, receivers: Receivers
+) -> None:
+    old_path = await _github_receiver(kube, receivers, "app")
+    await kube.apply(_secret(token="rotated"))
+    digest = hashlib.sha256(f"rotatedgh{kube.namespace}".encode()).hexdigest()
+
+    async def moved() -> bool:
+        # NB: the interval is 10m: only the watch of the labelled Secret explains a move.
+        obj = await kube.get(RECEIVER_API, "Receiver", "gh")
+        return bool(obj and obj["status"].get("webhookPath") == f"/hook/{digest}")
+
+    await eventually(moved, within=15)
+    await eventually(lambda: receivers.serves(f"/hook/{digest}"), within=10)
+    assert await receivers.post(old_path, PUSH, _github(token="rotated")) == 404
+    headers = _github(token="rotated", delivery="after-rotation")
+    assert await receivers.post(f"/hook/{digest}", PUSH, headers) == 200
