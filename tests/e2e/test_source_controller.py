@@ -43,21 +43,9 @@ def _source_controller(
     log_encoding: str = "console",
 ) -> Iterator[processes.Controller]:
     """source-controller storing under ``tmp_path`` and serving on ``storage_port``."""
-    addr = f"127.0.0.1:{storage_port}"
-    with processes.start_controller(
-        "controllers.source",
-        [
-            "--kubeconfig", str(cluster.kubeconfig),
-            "--storage-path", str(tmp_path / "storage"),
-            "--storage-addr", addr,
-            "--storage-adv-addr", addr,
-            "--watch-all-namespaces=false",
-            *flags,
-        ],
-        log=tmp_path / "source-controller.log",
-        env={"RUNTIME_NAMESPACE": namespace},
-        log_encoding=log_encoding,
-    ) as running:  # fmt: skip
+    with processes.start_source_controller(
+        cluster.kubeconfig, namespace, tmp_path, storage_port, *flags, log_encoding=log_encoding
+    ) as running:
         yield running
 
 
