@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -96,7 +97,10 @@ class Manager:
         )
         self._informers[key] = created
         if self._running:
-            self._informer_tasks.append(asyncio.create_task(created.run()))
+            # NB: a fresh context, so the informer's log lines do not carry the
+            # reconcile (name, reconcileID) that happened to meet the kind first.
+            task = asyncio.create_task(created.run(), context=contextvars.Context())
+            self._informer_tasks.append(task)
         return created
 
     async def add_controller(
