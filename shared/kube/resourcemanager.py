@@ -14,15 +14,11 @@ apply per object per reconcile:
   discovery (cached; a miss refreshes it): an object whose kind the server
   does not serve fails the stage with Flux's words (``Kind/ns/name dry-run
   failed: no matches for kind …``) and nothing of that stage is applied.
-- Takeover (``takeover``): before applying an existing object whose cache
-  entry shows an overridden field manager (``kubectl``…), one JSON patch
-  folds those managers' managedFields into ours, and the object is applied,
-  so fields only they owned and Git lacks are removed. Not for objects with
-  ``<group>/ssa: Merge`` (in Git or in the cluster), whose other managers'
-  fields are left alone.
-- Ignore rules (``ignoring``): the JSON pointers ``spec.ignore`` selects for
-  an object are left out of the drift comparison and keep their live values
-  on apply.
+- Takeover (``takeover``): an existing object whose cache entry shows an
+  overridden field manager (``kubectl``…) gets those managers' fields folded
+  into ours (one JSON patch) and is applied, unless ``<group>/ssa: Merge``.
+- Ignore rules (``ignoring``): pointers ``spec.ignore`` selects are left out
+  of the drift comparison and keep their live values on apply.
 - Per object it compares the cached live object with what it last applied
   (``drift``): unchanged desired state and unchanged owned fields → no
   request at all; otherwise one apply. A first apply is one write. Fields
@@ -49,12 +45,12 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
-import enum
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from shared.kube import (
     applying,
+    changesets,
     client,
     drift,
     errors,
@@ -66,69 +62,12 @@ from shared.kube import (
 )
 
 FIELD_MANAGER = "kustomize-controller"
-KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
-_CLEANUP_ANNOTATIONS = (
-    "kubectl.kubernetes.io/last-applied-configuration",
-    "kustomize.toolkit.fluxcd.io/checksum",
-    "fluxcd.io/sync-checksum",
-)
-_CLEANUP_LABELS = ("fluxcd.io/sync-gc-mark",)
+KUSTOMIZE_GROUP = changesets.KUSTOMIZE_GROUP
+Action = changesets.Action
+Change = changesets.Change
+ChangeSet = changesets.ChangeSet
+Owner = changesets.Owner
 _CATCH_UP_SECONDS = 5.0
-
-
-class Action(enum.StrEnum):
-    CREATED = "created"
-    CONFIGURED = "configured"
-    UNCHANGED = "unchanged"
-    DELETED = "deleted"
-    SKIPPED = "skipped"
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Change:
-    """What happened to one object; ``fields`` are the owned paths that differed."""
-
-    ref: inventory.Ref
-    action: Action
-    fields: tuple[str, ...] = ()
-    drifted: bool = False
-
-    def __str__(self) -> str:
-        return f"{self.ref} {self.action}"
-
-
-@dataclasses.dataclass
-class ChangeSet:
-    changes: list[Change] = dataclasses.field(default_factory=list)
-
-    def summary(self) -> str:
-        """Flux's change-set text: a ``Kind/ns/name <action>`` line per create/configure/delete."""
-        shown = (Action.CREATED, Action.CONFIGURED, Action.DELETED)
-        return "\n".join(str(change) for change in self.changes if change.action in shown)
-
-    def refs(self) -> list[inventory.Ref]:
-        """The inventory of this apply: every object but deleted ones, in apply order."""
-        return [change.ref for change in self.changes if change.action != Action.DELETED]
-
-    def drifted(self) -> list[Change]:
-        return [change for change in self.changes if change.drifted]
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Owner:
-    """The applier that owns objects: labels ``<group>/name`` and ``<group>/namespace``."""
-
-    name: str
-    namespace: str
-    group: str = KUSTOMIZE_GROUP
-
-    @property
-    def labels(self) -> dict[str, str]:
-        return {f"{self.group}/name": self.name, f"{self.group}/namespace": self.namespace}
-
-    def owns(self, obj: Mapping[str, Any]) -> bool:
-        labels = (obj.get("metadata") or {}).get("labels") or {}
-        return all(labels.get(key) == value for key, value in self.labels.items())
 
 
 class CachedKind(Protocol):
@@ -299,13 +238,7 @@ class ResourceManager:
         managedFields) and the overridden managers' entries are folded into
         ours (``takeover.take_over``). True when the object was patched.
         """
-        metadata = live.get("metadata") or {}
-        operations: list[dict[str, Any]] = [
-            {"op": "remove", "path": f"/metadata/{field}/{name.replace('/', '~1')}"}
-            for field, names in (("annotations", _CLEANUP_ANNOTATIONS), ("labels", _CLEANUP_LABELS))
-            for name in names
-            if name in (metadata.get(field) or {})
-        ]
+        operations = takeover.leftover_removals(live)
         if take_over:
             current = await self._get(inventory.Ref.of(live))
             entries = ((current or {}).get("metadata") or {}).get("managedFields") or []

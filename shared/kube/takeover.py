@@ -16,6 +16,10 @@ not for a subresource, and its manager *starts with* the name (so
 gives fields upgraded from client-side apply) and the controller itself
 (Update); every ``--override-manager`` name adds its Apply and Update.
 
+The same patch removes what ``kubectl apply`` and Flux v1 left on objects
+(``leftover_removals``: the last-applied-configuration and checksum
+annotations, the ``fluxcd.io/sync-gc-mark`` label), as Flux's cleanup does.
+
 Pure: the caller sends the result as one JSON patch.
 """
 
@@ -28,6 +32,23 @@ from typing import Any
 
 APPLY = "Apply"
 UPDATE = "Update"
+_LEFTOVER_ANNOTATIONS = (
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "kustomize.toolkit.fluxcd.io/checksum",
+    "fluxcd.io/sync-checksum",
+)
+_LEFTOVER_LABELS = ("fluxcd.io/sync-gc-mark",)
+
+
+def leftover_removals(live: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """JSON patch operations removing the leftover annotations and labels ``live`` has."""
+    metadata = live.get("metadata") or {}
+    return [
+        {"op": "remove", "path": f"/metadata/{field}/{name.replace('/', '~1')}"}
+        for field, names in (("annotations", _LEFTOVER_ANNOTATIONS), ("labels", _LEFTOVER_LABELS))
+        for name in names
+        if name in (metadata.get(field) or {})
+    ]
 
 
 @dataclasses.dataclass(frozen=True)
