@@ -243,16 +243,20 @@ class ResourceManager:
             current = await self._get(inventory.Ref.of(live))
             entries = ((current or {}).get("metadata") or {}).get("managedFields") or []
             replaced = takeover.take_over(entries, self.override_managers, self.field_manager)
-            if replaced is not None:
-                operations.append(
-                    {"op": "replace", "path": "/metadata/managedFields", "value": replaced}
-                )
+            if replaced is not None and current is not None:
+                # NB: the test makes a write between our GET and this patch fail
+                # the patch (the next reconcile retries) instead of being lost.
+                version = current["metadata"].get("resourceVersion")
+                operations += [
+                    {"op": "test", "path": "/metadata/resourceVersion", "value": version},
+                    {"op": "replace", "path": "/metadata/managedFields", "value": replaced},
+                ]
         if not operations:
             return False
         try:
             patched = await self.objects.patch(live, operations, content_type=client.JSON_PATCH)
-        except (errors.InvalidError, errors.NotFoundError):
-            return False  # NB: a stale cache entry; the leftovers are already gone
+        except (errors.InvalidError, errors.ConflictError, errors.NotFoundError):
+            return False  # NB: a stale cache entry or a write since our GET; next time
         version = str(patched.get("metadata", {}).get("resourceVersion", ""))
         self._note_write(live["apiVersion"], live["kind"], version)
         return True
