@@ -18,11 +18,12 @@ memory instead of the API server. Contract:
   they are most of an object's size; only who manages each object is kept
   (``field_managers``: manager, operation and subresource per entry), which
   the resource manager needs to know when to take fields over;
-- a ``404`` on the list or watch of a resource that discovery no longer
-  serves (its CRD was deleted) ends ``run`` with one log line: the cache is
-  emptied, ``stopped`` is set and ``wait_synced`` returns, so nothing waits
-  on it. Whoever shares informers drops a stopped one; a new informer can
-  start when the kind is served again;
+- given a ``discovery``, a ``404`` on the list or watch of a resource that
+  discovery (asked afresh) no longer serves (its CRD was deleted) ends
+  ``run`` with one log line: the cache is emptied, ``stopped`` is set and
+  ``wait_synced`` returns, so nothing waits on it. Whoever shares informers
+  drops a stopped one; a new informer can start when the kind is served
+  again. Without one, a 404 is retried like any other failure;
 - secondary indexes map an index value to cache keys, so a controller finds
   e.g. every Kustomization that references a GitRepository.
 """
