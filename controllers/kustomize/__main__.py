@@ -2,9 +2,10 @@
 
 Reconciles Kustomizations: builds source artifacts with kustomize and applies
 them with server-side apply, pruning, drift correction and health checks.
-Takes the common controller flags (see ``shared.runtime.options``) plus
-``--no-remote-bases``, ``--concurrent-ssa`` and
-``--default-decryption-service-account``.
+Takes the common controller flags (see ``shared.runtime.options``) plus its
+own (``Flags``: ``--no-remote-bases``, ``--concurrent-ssa``,
+``--default-decryption-service-account``, ``--override-manager``,
+``--custom-apply-stage-kinds``, …).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import aiohttp
 from controllers.kustomize.kustomization import reconciler
 from shared.api import kustomize
 from shared.artifacts import extracting
-from shared.kube import errors, resourcemanager
+from shared.kube import errors, inventory, resourcemanager
 from shared.runtime import informers, logging, manager, options, scratch
 
 CONTROLLER_NAME = "kustomize-controller"
@@ -36,6 +37,13 @@ SOURCE_KINDS = {
 }
 SOURCE_INDEX = "source"
 OWNED = informers.Scope(label_selector=f"{resourcemanager.KUSTOMIZE_GROUP}/name")
+
+
+def _group_kinds(value: str) -> frozenset[tuple[str, str]]:
+    try:
+        return inventory.parse_group_kinds(value)
+    except ValueError as invalid:
+        raise argparse.ArgumentTypeError(str(invalid)) from invalid
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -55,6 +63,17 @@ class Flags:
     concurrent_ssa: int = options.flag("objects applied concurrently per reconcile", default=4)
     default_decryption_service_account: str = options.flag(
         "service account used for decryption when a Kustomization names none", default=""
+    )
+    override_manager: tuple[str, ...] = options.flag(
+        "a field manager whose fields are taken over on apply (repeatable); kubectl, "
+        "before-first-apply and kustomize-controller's own updates always are",
+        default=(),
+    )
+    custom_apply_stage_kinds: frozenset[tuple[str, str]] = options.flag(
+        "comma-separated group/Kind list (e.g. rbac.authorization.k8s.io/Role) applied in "
+        "a stage of their own after CRDs and classes and before the other objects",
+        default=frozenset(),
+        parse=_group_kinds,
     )
     artifact_max_size: int = options.artifact_max_size_flag(
         "the largest total size of the files in a source artifact, enforced while "
@@ -141,6 +160,8 @@ async def _setup(mgr: manager.Manager, *, flags: Flags, session: aiohttp.ClientS
                 artifact_max_size=flags.artifact_max_size,
                 insecure_kubeconfig_exec=flags.insecure_kubeconfig_exec,
                 insecure_kubeconfig_tls=flags.insecure_kubeconfig_tls,
+                override_managers=flags.override_manager,
+                custom_stage_kinds=flags.custom_apply_stage_kinds,
             ),
         )
     )

@@ -19,10 +19,16 @@ every instant each object an applier created is in its recorded inventory
 find. An entry can name an object that was never created; pruning it is a
 no-op.
 
-``stages`` splits a build into kustomize-controller's apply stages: cluster
-definitions (CRDs, Namespaces, ClusterRoles), then kinds ending in
-``Class``, then the rest; the caller waits for each stage to be ready
-before the next.
+``stages`` splits a build into kustomize-controller's apply stages, as
+fluxcd/pkg ``ssa`` does: cluster definitions, then kinds ending in
+``Class``, then the custom stage kinds (``--custom-apply-stage-kinds``,
+``group/Kind``), then the rest; the caller waits for the first two to be
+ready before the next. A cluster definition is known by its API group and
+kind together: a CustomResourceDefinition of ``apiextensions.k8s.io``, a
+Namespace of the core group, a ClusterRole of ``rbac.authorization.k8s.io``.
+A custom resource whose kind happens to be ``Namespace`` is an ordinary
+object of the last stage (it needs its CRD established first), and sorts
+and prunes as one.
 """
 
 from __future__ import annotations
@@ -55,7 +61,15 @@ _APPLY_ORDER = (
     "PodDisruptionBudget",
 )
 _RANK = {kind: rank for rank, kind in enumerate(_APPLY_ORDER)}
-_CLUSTER_DEFINITIONS = frozenset({"CustomResourceDefinition", "Namespace", "ClusterRole"})
+_CLUSTER_DEFINITIONS = {
+    "CustomResourceDefinition": "apiextensions.k8s.io",
+    "Namespace": "",
+    "ClusterRole": "rbac.authorization.k8s.io",
+}
+"""Kind → the only API group in which that kind is a cluster definition."""
+
+GroupKind = tuple[str, str]
+"""``(group, kind)``; the core group is ``""``."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -130,8 +144,15 @@ def to_status(refs: Iterable[Ref]) -> kustomize.ResourceInventory:
     return kustomize.ResourceInventory.model_validate({"entries": to_entries(refs)})
 
 
+def _defines_cluster(group: str, kind: str) -> bool:
+    return kind in _CLUSTER_DEFINITIONS and _CLUSTER_DEFINITIONS[kind] == group
+
+
 def _sort_key(ref: Ref) -> tuple[int, str, str, str]:
-    return (_RANK.get(ref.kind, len(_APPLY_ORDER)), ref.kind, ref.namespace, ref.name)
+    rank = _RANK.get(ref.kind, len(_APPLY_ORDER))
+    if ref.kind in _CLUSTER_DEFINITIONS and not _defines_cluster(ref.group, ref.kind):
+        rank = len(_APPLY_ORDER)  # NB: a custom kind named like a cluster definition
+    return (rank, ref.kind, ref.namespace, ref.name)
 
 
 def sort_for_apply(objects: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -173,23 +194,53 @@ def grown(recorded: Sequence[Ref], desired: Iterable[Ref]) -> list[Ref] | None:
 
 
 def is_cluster_definition(obj: Mapping[str, Any]) -> bool:
-    return str(obj.get("kind", "")) in _CLUSTER_DEFINITIONS
+    """A core Namespace, an apiextensions CRD or an RBAC ClusterRole (by group and kind)."""
+    ref = Ref.of(obj)
+    return _defines_cluster(ref.group, ref.kind)
+
+
+def is_definition_ref(ref: Ref) -> bool:
+    """Whether ``ref`` names a Namespace or a CRD (pruned after everything else)."""
+    return ref.kind != "ClusterRole" and _defines_cluster(ref.group, ref.kind)
+
+
+def parse_group_kinds(text: str) -> frozenset[GroupKind]:
+    """``--custom-apply-stage-kinds``: comma-separated ``group/Kind`` (``Kind`` for the core group).
+
+    ``ValueError`` names an item with more than one ``/``.
+    """
+    kinds: set[GroupKind] = set()
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        parts = item.split("/")
+        if len(parts) > 2:
+            raise ValueError(f"invalid group/kind format: {item}")
+        kinds.add((parts[0], parts[1]) if len(parts) == 2 else ("", parts[0]))
+    return frozenset(kinds)
 
 
 def is_class(obj: Mapping[str, Any]) -> bool:
     return str(obj.get("kind", "")).endswith("Class")
 
 
-def stages(objects: Iterable[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
+def stages(
+    objects: Iterable[Mapping[str, Any]], *, custom_kinds: frozenset[GroupKind] = frozenset()
+) -> list[list[Mapping[str, Any]]]:
     """The non-empty apply stages, each in apply order (see the module docstring)."""
     definitions: list[Mapping[str, Any]] = []
     classes: list[Mapping[str, Any]] = []
+    custom: list[Mapping[str, Any]] = []
     rest: list[Mapping[str, Any]] = []
     for obj in sort_for_apply(objects):
-        if is_cluster_definition(obj):
+        ref = Ref.of(obj)
+        if _defines_cluster(ref.group, ref.kind):
             definitions.append(obj)
         elif is_class(obj):
             classes.append(obj)
+        elif (ref.group, ref.kind) in custom_kinds:
+            custom.append(obj)
         else:
             rest.append(obj)
-    return [stage for stage in (definitions, classes, rest) if stage]
+    return [stage for stage in (definitions, classes, custom, rest) if stage]

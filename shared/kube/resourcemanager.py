@@ -5,10 +5,20 @@ a set of manifests true in the cluster, as fluxcd/pkg ``ssa`` does, but
 knowing the live state from watch caches instead of a GET plus a dry-run
 apply per object per reconcile:
 
-- ``apply_all`` applies in stages (CRDs, Namespaces, ClusterRoles → wait
-  until ready → kinds ending in ``Class`` → wait → the rest), every object
-  with field manager ``kustomize-controller``, forcing ownership, stamped
-  with the owner labels (``<group>/name``, ``<group>/namespace``).
+- ``apply_all`` applies in stages (``inventory.stages``: CRDs, Namespaces,
+  ClusterRoles by group and kind → wait until ready → kinds ending in
+  ``Class`` → wait → the custom stage kinds → the rest), every object with
+  field manager ``kustomize-controller``, forcing ownership, stamped with
+  the owner labels (``<group>/name``, ``<group>/namespace``). Before any
+  object of a stage is written, every kind in it is resolved through
+  discovery (cached; a miss refreshes it): an object whose kind the server
+  does not serve fails the stage with Flux's words (``Kind/ns/name dry-run
+  failed: no matches for kind …``) and nothing of that stage is applied.
+- Takeover (``takeover``): an existing object whose cache entry shows an
+  overridden field manager (``kubectl``…) gets those managers' fields folded
+  into ours (one JSON patch) and is applied, unless ``<group>/ssa: Merge``.
+- Ignore rules (``ignoring``): pointers ``spec.ignore`` selects are left out
+  of the drift comparison and keep their live values on apply.
 - Per object it compares the cached live object with what it last applied
   (``drift``): unchanged desired state and unchanged owned fields → no
   request at all; otherwise one apply. A first apply is one write. Fields
@@ -35,76 +45,29 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
-import enum
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from shared.kube import applying, client, drift, errors, health, inventory, waiting
+from shared.kube import (
+    applying,
+    changesets,
+    client,
+    drift,
+    errors,
+    health,
+    ignoring,
+    inventory,
+    takeover,
+    waiting,
+)
 
 FIELD_MANAGER = "kustomize-controller"
-KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
-_CLEANUP_ANNOTATIONS = (
-    "kubectl.kubernetes.io/last-applied-configuration",
-    "kustomize.toolkit.fluxcd.io/checksum",
-    "fluxcd.io/sync-checksum",
-)
-_CLEANUP_LABELS = ("fluxcd.io/sync-gc-mark",)
+KUSTOMIZE_GROUP = changesets.KUSTOMIZE_GROUP
+Action = changesets.Action
+Change = changesets.Change
+ChangeSet = changesets.ChangeSet
+Owner = changesets.Owner
 _CATCH_UP_SECONDS = 5.0
-
-
-class Action(enum.StrEnum):
-    CREATED = "created"
-    CONFIGURED = "configured"
-    UNCHANGED = "unchanged"
-    DELETED = "deleted"
-    SKIPPED = "skipped"
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Change:
-    """What happened to one object; ``fields`` are the owned paths that differed."""
-
-    ref: inventory.Ref
-    action: Action
-    fields: tuple[str, ...] = ()
-    drifted: bool = False
-
-    def __str__(self) -> str:
-        return f"{self.ref} {self.action}"
-
-
-@dataclasses.dataclass
-class ChangeSet:
-    changes: list[Change] = dataclasses.field(default_factory=list)
-
-    def summary(self) -> str:
-        """Flux's change-set text: a ``Kind/ns/name <action>`` line per create/configure/delete."""
-        shown = (Action.CREATED, Action.CONFIGURED, Action.DELETED)
-        return "\n".join(str(change) for change in self.changes if change.action in shown)
-
-    def refs(self) -> list[inventory.Ref]:
-        """The inventory of this apply: every object but deleted ones, in apply order."""
-        return [change.ref for change in self.changes if change.action != Action.DELETED]
-
-    def drifted(self) -> list[Change]:
-        return [change for change in self.changes if change.drifted]
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Owner:
-    """The applier that owns objects: labels ``<group>/name`` and ``<group>/namespace``."""
-
-    name: str
-    namespace: str
-    group: str = KUSTOMIZE_GROUP
-
-    @property
-    def labels(self) -> dict[str, str]:
-        return {f"{self.group}/name": self.name, f"{self.group}/namespace": self.namespace}
-
-    def owns(self, obj: Mapping[str, Any]) -> bool:
-        labels = (obj.get("metadata") or {}).get("labels") or {}
-        return all(labels.get(key) == value for key, value in self.labels.items())
 
 
 class CachedKind(Protocol):
@@ -114,6 +77,10 @@ class CachedKind(Protocol):
     """The newest resourceVersion the cache has seen (events and bookmarks)."""
 
     def get(self, key: str) -> dict[str, Any] | None: ...
+
+    def field_managers(self, key: str) -> takeover.Summary:
+        """Who manages the cached object (its managedFields without the fields)."""
+        ...
 
     async def wait_synced(self) -> None: ...
 
@@ -182,9 +149,17 @@ class ResourceManager:
         group: str = KUSTOMIZE_GROUP,
         concurrency: int = 50,
         sync_timeout: float = 60.0,
+        override_managers: Sequence[takeover.FieldManager] | None = None,
+        custom_stage_kinds: frozenset[inventory.GroupKind] = frozenset(),
     ) -> None:
         self.objects = objects
         self.field_manager = field_manager
+        self.override_managers = (
+            tuple(override_managers)
+            if override_managers is not None
+            else takeover.overridden(field_manager)
+        )
+        self.custom_stage_kinds = custom_stage_kinds
         self.group = group
         self._live = live
         self._sync_timeout = sync_timeout
@@ -256,25 +231,47 @@ class ResourceManager:
             await asyncio.sleep(0.2)
         return await self.objects.apply(desired, field_manager=self.field_manager, force=True)
 
-    async def _cleanup(self, live: Mapping[str, Any]) -> None:
-        """Remove kubectl/Flux v1 leftovers from a live object (one JSON patch, when any)."""
-        metadata = live.get("metadata") or {}
-        operations = [
-            {"op": "remove", "path": f"/metadata/{field}/{name.replace('/', '~1')}"}
-            for field, names in (("annotations", _CLEANUP_ANNOTATIONS), ("labels", _CLEANUP_LABELS))
-            for name in names
-            if name in (metadata.get(field) or {})
-        ]
+    async def _cleanup(self, live: Mapping[str, Any], *, take_over: bool) -> bool:
+        """Remove kubectl/Flux v1 leftovers and take fields over (one JSON patch, when any).
+
+        With ``take_over`` the object is read first (caches keep no
+        managedFields) and the overridden managers' entries are folded into
+        ours (``takeover.take_over``). True when the object was patched.
+        """
+        operations = takeover.leftover_removals(live)
+        if take_over:
+            current = await self._get(inventory.Ref.of(live))
+            entries = ((current or {}).get("metadata") or {}).get("managedFields") or []
+            replaced = takeover.take_over(entries, self.override_managers, self.field_manager)
+            if replaced is not None and current is not None:
+                # NB: the test makes a write between our GET and this patch fail
+                # the patch (the next reconcile retries) instead of being lost.
+                version = current["metadata"].get("resourceVersion")
+                operations += [
+                    {"op": "test", "path": "/metadata/resourceVersion", "value": version},
+                    {"op": "replace", "path": "/metadata/managedFields", "value": replaced},
+                ]
         if not operations:
-            return
+            return False
         try:
             patched = await self.objects.patch(live, operations, content_type=client.JSON_PATCH)
-        except (errors.InvalidError, errors.NotFoundError):
-            return  # NB: a stale cache entry; the leftovers are already gone
+        except (errors.InvalidError, errors.ConflictError, errors.NotFoundError):
+            return False  # NB: a stale cache entry or a write since our GET; next time
         version = str(patched.get("metadata", {}).get("resourceVersion", ""))
         self._note_write(live["apiVersion"], live["kind"], version)
+        return True
 
-    async def apply(self, obj: Mapping[str, Any], *, owner: Owner, force: bool = False) -> Change:
+    def _takes_over(self, cache: CachedKind, ref: inventory.Ref) -> bool:
+        return takeover.needed(cache.field_managers(_key(ref)), self.override_managers)
+
+    async def apply(
+        self,
+        obj: Mapping[str, Any],
+        *,
+        owner: Owner,
+        force: bool = False,
+        ignore: ignoring.Rules = ignoring.Rules(),  # noqa: B008 - frozen, never mutated
+    ) -> Change:
         """Apply one object unless the cache shows it is already as wanted."""
         ref = inventory.Ref.of(obj)
         if self._skipped(obj):
@@ -285,32 +282,41 @@ class ResourceManager:
         live = cache.get(_key(ref)) if cache is not None else None
         if policy == "ifnotpresent" and (live or await self._get(ref)) is not None:
             return Change(ref=ref, action=Action.SKIPPED)
-        want = drift.digest(desired)
+        ignored = ignore.pointers(desired)
+        shape = ignoring.without(desired, ignored) if ignored else desired
+        want = drift.digest(shape)
         record = self._applied.get(ref.key)
         fields: tuple[str, ...] = ()
         drifted = False
-        if live is not None:
+        payload = desired
+        if live is not None and cache is not None:
+            cleaned = False
             if policy != "merge" and _flag(live, f"{self.group}/ssa") != "merge":
-                await self._cleanup(live)
-            current = drift.project(live, desired)
+                cleaned = await self._cleanup(live, take_over=self._takes_over(cache, ref))
+            current = drift.project(live, shape)
             live_version = str(live.get("metadata", {}).get("resourceVersion", ""))
+            # NB: after a takeover (``cleaned``) the object is applied even when our
+            # fields hold: the apply is what drops the taken-over fields Git lacks.
             if record is not None and record.digest == want:
-                if current == record.baseline or _older(live_version, record.resource_version):
+                unchanged = current == record.baseline
+                if not cleaned and (unchanged or _older(live_version, record.resource_version)):
                     return Change(ref=ref, action=Action.UNCHANGED)
                 fields = tuple(drift.changed_fields(record.baseline, current))
-                drifted = True
-            elif record is None and current == drift.project(desired, desired):
+                drifted = not unchanged
+            elif not cleaned and record is None and current == drift.project(shape, shape):
                 # NB: after a restart nothing is recorded; a live object that already
                 # holds every desired value needs no write.
                 self._applied[ref.key] = _Applied(want, current, live_version)
                 return Change(ref=ref, action=Action.UNCHANGED)
             else:
-                fields = tuple(drift.changed_fields(current, drift.project(desired, desired)))
+                fields = tuple(drift.changed_fields(current, drift.project(shape, shape)))
+            if ignored:
+                payload = ignoring.adopt(desired, live, ignored)
         recreate = force or _flag(desired, f"{self.group}/force") == "enabled"
         async with self._limit:
             try:
                 applied = await self.objects.apply(
-                    desired, field_manager=self.field_manager, force=True
+                    payload, field_manager=self.field_manager, force=True
                 )
                 recreated = False
             except errors.KubeError as error:
@@ -319,7 +325,7 @@ class ResourceManager:
                 applied = await self._recreate(desired, within=self._sync_timeout)
                 recreated = True
         version = str(applied.get("metadata", {}).get("resourceVersion", ""))
-        self._applied[ref.key] = _Applied(want, drift.project(applied, desired), version)
+        self._applied[ref.key] = _Applied(want, drift.project(applied, shape), version)
         self._note_write(ref.api_version, ref.kind, version)
         if recreated or (live is None and self._created_by_us(applied, cache=cache)):
             return Change(ref=ref, action=Action.CREATED)
@@ -347,15 +353,21 @@ class ResourceManager:
         *,
         owner: Owner,
         force: bool = False,
+        ignore: ignoring.Rules = ignoring.Rules(),  # noqa: B008 - frozen, never mutated
         wait_interval: float = 2.0,
         wait_timeout: float = 60.0,
     ) -> ChangeSet:
-        """Apply in stages, waiting for cluster definitions and classes (module docstring)."""
+        """Apply in stages, waiting for cluster definitions and classes (module docstring).
+
+        ``ApplyError`` names the first object of a stage whose kind is not
+        served; nothing of that stage has been written then.
+        """
         change_set = ChangeSet()
-        stages = inventory.stages(objects)
+        stages = inventory.stages(objects, custom_kinds=self.custom_stage_kinds)
         for index, stage in enumerate(stages):
+            await self._check_kinds(stage)
             changes = await asyncio.gather(
-                *(self.apply(obj, owner=owner, force=force) for obj in stage)
+                *(self.apply(obj, owner=owner, force=force, ignore=ignore) for obj in stage)
             )
             change_set.changes.extend(changes)
             last = index == len(stages) - 1
@@ -372,6 +384,16 @@ class ResourceManager:
                 ):
                     self.objects.discovery.forget()
         return change_set
+
+    async def _check_kinds(self, stage: Sequence[Mapping[str, Any]]) -> None:
+        """Refuse a stage holding an object whose kind the server does not serve."""
+        for obj in stage:
+            if self._skipped(obj):
+                continue
+            try:
+                await self.objects.discovery.resolve(obj["apiVersion"], obj["kind"])
+            except errors.NotFoundError as missing:
+                raise ApplyError(inventory.Ref.of(obj), missing) from missing
 
     # --- prune and delete ----------------------------------------------------------------
 
@@ -400,8 +422,8 @@ class ResourceManager:
     async def prune(self, refs: Sequence[inventory.Ref], *, owner: Owner) -> ChangeSet:
         """Delete ``refs`` that are ours and not protected; definitions after the rest."""
         ordered = inventory.sort_for_prune(refs)
-        first = [r for r in ordered if r.kind not in ("Namespace", "CustomResourceDefinition")]
-        last = [r for r in ordered if r.kind in ("Namespace", "CustomResourceDefinition")]
+        first = [r for r in ordered if not inventory.is_definition_ref(r)]
+        last = [r for r in ordered if inventory.is_definition_ref(r)]
         change_set = ChangeSet()
         for group in (first, last):
             changes = await asyncio.gather(*(self._delete(ref, owner=owner) for ref in group))

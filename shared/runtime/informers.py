@@ -15,7 +15,15 @@ memory instead of the API server. Contract:
 - handlers are called for every change with ``(event_type, new, old)``;
   they must be quick and non-blocking (they enqueue keys);
 - ``managedFields`` are stripped from cached objects (as Flux's caches do):
-  controllers never need them and they are most of an object's size;
+  they are most of an object's size; only who manages each object is kept
+  (``field_managers``: manager, operation and subresource per entry), which
+  the resource manager needs to know when to take fields over;
+- given a ``discovery``, a ``404`` on the list or watch of a resource that
+  discovery (asked afresh) no longer serves (its CRD was deleted) ends
+  ``run`` with one log line: the cache is emptied, ``stopped`` is set and
+  ``wait_synced`` returns, so nothing waits on it. Whoever shares informers
+  drops a stopped one; a new informer can start when the kind is served
+  again. Without one, a 404 is retried like any other failure;
 - secondary indexes map an index value to cache keys, so a controller finds
   e.g. every Kustomization that references a GitRepository.
 """
@@ -28,7 +36,7 @@ import random
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from shared.kube import client, errors, resources
+from shared.kube import client, errors, resources, takeover
 from shared.runtime import logging
 
 ADDED = "ADDED"
@@ -66,20 +74,24 @@ class Informer:
         page_size: int = 500,
         watch_timeout: float = 300.0,
         max_backoff: float = 30.0,
+        discovery: resources.Discovery | None = None,
     ) -> None:
         self.api = api
         self.resource = resource
+        self._discovery = discovery
         self.scope = scope or Scope()
         self._page_size = page_size
         self._watch_timeout = watch_timeout
         self._max_backoff = max_backoff
         self._cache: dict[str, dict[str, Any]] = {}
+        self._managers: dict[str, takeover.Summary] = {}
         self._handlers: list[Handler] = []
         self._index_funcs: dict[str, IndexFunc] = {}
         self._indexes: dict[str, dict[str, set[str]]] = {}
         self._synced = asyncio.Event()
         self.resource_version = ""
         self.relists = 0
+        self.stopped = False
         self._log = logging.get_logger(informer=resource.plural)
 
     # --- reading -------------------------------------------------------------------------
@@ -93,6 +105,10 @@ class Informer:
 
     def get(self, key: str) -> dict[str, Any] | None:
         return self._cache.get(key)
+
+    def field_managers(self, key: str) -> takeover.Summary:
+        """Who manages the cached object ``key`` (empty when unknown or absent)."""
+        return self._managers.get(key, ())
 
     def objects(self) -> list[dict[str, Any]]:
         return list(self._cache.values())
@@ -139,16 +155,21 @@ class Informer:
                 self._indexes[name].setdefault(value, set()).add(key)
 
     def _store(self, event_type: str, obj: dict[str, Any]) -> None:
-        obj.get("metadata", {}).pop("managedFields", None)
+        entries = obj.get("metadata", {}).pop("managedFields", None) or ()
         key = key_of(obj)
         old = self._cache.get(key)
         if old is not None:
             self._unindex(key, old)
         if event_type == DELETED:
             self._cache.pop(key, None)
+            self._managers.pop(key, None)
         else:
             self._cache[key] = obj
             self._index(key, obj)
+            if entries:
+                self._managers[key] = takeover.summarize(entries)
+            else:
+                self._managers.pop(key, None)
         if event_type == MODIFIED and old is None:
             event_type = ADDED
         for handler in self._handlers:
@@ -219,8 +240,30 @@ class Informer:
             if event_type in (ADDED, MODIFIED, DELETED):
                 self._store(event_type, obj)
 
+    async def _served(self) -> bool:
+        """Whether discovery (asked afresh) still serves this informer's resource."""
+        if self._discovery is None:
+            return True
+        self._discovery.forget(self.resource.api_version)
+        try:
+            await self._discovery.resolve(self.resource.api_version, self.resource.kind)
+        except errors.NotFoundError:
+            return False
+        return True
+
+    def _stop(self) -> None:
+        for obj in list(self._cache.values()):
+            self._store(DELETED, obj)
+        self.stopped = True
+        self._synced.set()
+        self._log.info(
+            "resource no longer served; informer stopped",
+            kind=self.resource.kind,
+            api_version=self.resource.api_version,
+        )
+
     async def run(self) -> None:
-        """List and watch until cancelled (see the module docstring)."""
+        """List and watch until cancelled or the resource is gone (module docstring)."""
         failures = 0
         need_list = True
         while True:
@@ -234,6 +277,9 @@ class Informer:
                 self._log.debug("watch expired; relisting")
                 need_list = True
             except errors.KubeError as error:
+                if isinstance(error, errors.NotFoundError) and not await self._served():
+                    self._stop()
+                    return
                 failures += 1
                 delay = min(self._max_backoff, 0.2 * 2 ** min(failures, 16))
                 delay *= random.uniform(0.8, 1.2)

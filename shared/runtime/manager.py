@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -77,22 +78,29 @@ class Manager:
 
         An informer created while the manager runs (a kind first met during a
         reconcile) starts at once; ``wait_synced`` tells when its cache is ready.
+        One that stopped because its kind stopped being served is replaced
+        (discovery raises ``NotFoundError`` while the kind is still gone).
         """
         scope = scope or informers.Scope()
         key = (api_version, kind, scope)
         existing = self._informers.get(key)
-        if existing is not None:
+        if existing is not None and not existing.stopped:
             return existing
         resource = await self.discovery.resolve(api_version, kind)
         # NB: another caller may have created it while discovery answered (the
         # kinds of one apply stage are resolved concurrently); share that one.
         existing = self._informers.get(key)
-        if existing is not None:
+        if existing is not None and not existing.stopped:
             return existing
-        created = informers.Informer(api=self.api, resource=resource, scope=scope)
+        created = informers.Informer(
+            api=self.api, resource=resource, scope=scope, discovery=self.discovery
+        )
         self._informers[key] = created
         if self._running:
-            self._informer_tasks.append(asyncio.create_task(created.run()))
+            # NB: a fresh context, so the informer's log lines do not carry the
+            # reconcile (name, reconcileID) that happened to meet the kind first.
+            task = asyncio.create_task(created.run(), context=contextvars.Context())
+            self._informer_tasks.append(task)
         return created
 
     async def add_controller(

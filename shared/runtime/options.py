@@ -42,7 +42,8 @@ def flag(
     default of the flag (not of the field). ``default_factory`` is called when
     the parser is built. ``parse`` defaults to the type of the default: a
     ``bool`` becomes a Go-style boolean flag, an ``int`` or ``float`` is
-    converted, anything else stays a string.
+    converted, a ``tuple`` is a repeatable flag (one item per use), anything
+    else stays a string.
     """
     spec = Flag(help=help, env=env, parse=parse, choices=tuple(choices) if choices else None)
     metadata = {_FLAG: spec}
@@ -216,6 +217,10 @@ def add_flags(parser: argparse.ArgumentParser, declared: type[DataclassInstance]
             type(default) if isinstance(default, int | float) else str
         )
         extra: dict[str, Any] = {"choices": spec.choices} if spec.choices else {}
+        if isinstance(default, tuple):
+            # NB: a tuple field is a repeatable flag (Go's StringArray): each use adds one.
+            extra["action"] = "append"
+            default = None
         parser.add_argument(name, type=parse, default=default, help=spec.help, **extra)
 
 
@@ -225,11 +230,18 @@ def parsed(declared: type[_Declared], args: argparse.Namespace, **others: Any) -
     Fields without a flag keep their default unless given in ``others``.
     """
     values = {
-        field.name: getattr(args, field.name)
+        field.name: _value(field, getattr(args, field.name))
         for field in dataclasses.fields(declared)
         if _FLAG in field.metadata
     }
     return declared(**values, **others)
+
+
+def _value(field: dataclasses.Field[Any], parsed: Any) -> Any:
+    """A repeatable flag's uses as a tuple (its field's default when never used)."""
+    if isinstance(field.default, tuple):
+        return field.default if parsed is None else tuple(parsed)
+    return parsed
 
 
 def add_common_flags(parser: argparse.ArgumentParser) -> None:

@@ -33,14 +33,16 @@ class InformerCaches:
 
     async def __call__(self, api_version: str, kind: str) -> informers.Informer:
         found = self._informers.get((api_version, kind))
-        if found is not None:
+        if found is not None and not found.stopped:
             return found
         # NB: many objects of a new kind ask at once; one informer must serve them all.
         async with self._lock:
             found = self._informers.get((api_version, kind))
-            if found is None:
+            if found is None or found.stopped:
                 resource = await self._discovery.resolve(api_version, kind)
-                found = informers.Informer(api=self._api, resource=resource, scope=self._scope)
+                found = informers.Informer(
+                    api=self._api, resource=resource, scope=self._scope, discovery=self._discovery
+                )
                 self._informers[(api_version, kind)] = found
                 self._tasks.append(asyncio.create_task(found.run()))
         return found

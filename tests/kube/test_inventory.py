@@ -142,3 +142,50 @@ def test_grown_records_new_objects_after_the_old_ones() -> None:
 def test_grown_is_none_when_nothing_new_is_desired(desired: list[inventory.Ref]) -> None:
     recorded = [inventory.Ref.of(_obj("v1", "ConfigMap", n, "dev")) for n in "ab"]
     assert inventory.grown(recorded, desired) is None
+
+
+def test_cluster_definitions_are_known_by_group_and_kind() -> None:
+    objects = [
+        _obj("servicebus.azure.com/v1beta20210101preview", "Namespace", "bus", "dev"),
+        _obj("v1", "Namespace", "dev"),
+        _obj("apiextensions.k8s.io/v1", "CustomResourceDefinition", "namespaces.servicebus"),
+        _obj("example.com/v1", "ClusterRole", "fake"),
+    ]
+
+    assert [_ids(stage) for stage in inventory.stages(objects)] == [
+        ["CustomResourceDefinition/namespaces.servicebus", "Namespace/dev"],
+        ["ClusterRole/fake", "Namespace/dev/bus"],
+    ]
+    refs = [inventory.Ref.of(obj) for obj in objects]
+    assert [str(r) for r in refs if inventory.is_definition_ref(r)] == [
+        "Namespace/dev",
+        "CustomResourceDefinition/namespaces.servicebus",
+    ]
+    # The custom Namespace is pruned with the other objects, before its CRD.
+    assert [str(r) for r in inventory.sort_for_prune(refs)][-2:] == [
+        "Namespace/dev",
+        "CustomResourceDefinition/namespaces.servicebus",
+    ]
+
+
+def test_custom_stage_kinds_come_after_classes_and_before_the_rest() -> None:
+    kinds = inventory.parse_group_kinds("rbac.authorization.k8s.io/Role, ServiceAccount")
+    objects = [
+        _obj("v1", "ConfigMap", "c", "dev"),
+        _obj("rbac.authorization.k8s.io/v1", "Role", "r", "dev"),
+        _obj("v1", "ServiceAccount", "sa", "dev"),
+        _obj("storage.k8s.io/v1", "StorageClass", "fast"),
+        _obj("example.com/v1", "Role", "other", "dev"),
+    ]
+
+    assert kinds == {("rbac.authorization.k8s.io", "Role"), ("", "ServiceAccount")}
+    assert [_ids(stage) for stage in inventory.stages(objects, custom_kinds=kinds)] == [
+        ["StorageClass/fast"],
+        ["ServiceAccount/dev/sa", "Role/dev/r"],
+        ["Role/dev/other", "ConfigMap/dev/c"],
+    ]
+
+
+def test_a_malformed_custom_stage_kind_is_refused() -> None:
+    with pytest.raises(ValueError, match="invalid group/kind format: a/b/C"):
+        inventory.parse_group_kinds("a/b/C")

@@ -74,6 +74,7 @@ class _Declared:
     mode: str = options.flag("how to run", default="fast", choices=("fast", "slow"))
     home: str = options.flag("where it lives", default="/data", env="DECLARED_HOME")
     stamp: str = options.flag("when it was built", default_factory=lambda: "built-now")
+    names: tuple[str, ...] = options.flag("a name (repeatable)", default=("first",))
     not_a_flag: str = "kept"
 
 
@@ -162,3 +163,8 @@ def test_parse_size_takes_bytes_and_quantities(value: str, size: int) -> None:
 def test_parse_size_refuses_anything_else(value: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="invalid size"):
         options.parse_size(value)
+
+
+def test_a_tuple_field_is_a_repeatable_flag() -> None:
+    assert _declared().names == ("first",)
+    assert _declared("--names", "a", "--names", "b").names == ("a", "b")

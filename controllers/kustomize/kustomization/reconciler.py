@@ -51,10 +51,12 @@ from shared.kube import (
     applying,
     client,
     errors,
+    ignoring,
     inventory,
     references,
     resourcemanager,
     resources,
+    takeover,
     targets,
     waiting,
 )
@@ -94,6 +96,10 @@ class Settings:
     artifact_max_size: int = extracting.DEFAULT_MAX_TOTAL_SIZE
     insecure_kubeconfig_exec: bool = False
     insecure_kubeconfig_tls: bool = False
+    override_managers: tuple[str, ...] = ()
+    """``--override-manager``: taken over besides Flux's defaults (``takeover``)."""
+    custom_stage_kinds: frozenset[inventory.GroupKind] = frozenset()
+    """``--custom-apply-stage-kinds``."""
 
 
 @dataclasses.dataclass(eq=False, kw_only=True)
@@ -210,6 +216,10 @@ class KustomizationReconciler:
             objects=applying.Objects(api=target.api, discovery=target.discovery),
             live=None if target.remote is not None else self._live,
             concurrency=self._settings.concurrent_ssa,
+            override_managers=takeover.overridden(
+                resourcemanager.FIELD_MANAGER, self._settings.override_managers
+            ),
+            custom_stage_kinds=self._settings.custom_stage_kinds,
         )
         self._managers[key] = (target, manager)
         return manager
@@ -375,8 +385,18 @@ class KustomizationReconciler:
         )
         await self._record_ahead(run, old)
         try:
-            change_set = await manager.apply_all(built.objects, owner=owner, force=obj.spec.force)
-        except (resourcemanager.ApplyError, errors.KubeError, waiting.WaitError) as failed:
+            change_set = await manager.apply_all(
+                built.objects,
+                owner=owner,
+                force=obj.spec.force,
+                ignore=ignoring.Rules(obj.spec.ignore or ()),
+            )
+        except (
+            resourcemanager.ApplyError,
+            errors.KubeError,
+            waiting.WaitError,
+            ignoring.RuleError,
+        ) as failed:
             self._record(status, built.digest, artifact, meta.RECONCILIATION_FAILED_REASON, started)
             raise self._failure(obj, meta.RECONCILIATION_FAILED_REASON, str(failed)) from failed
         applied = run.applied = change_set.refs()
