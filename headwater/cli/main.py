@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from headwater import dev
+from headwater.cli import exporting, getting, reconciling, session
 from shared.api import crdgen, objects, registry
 
 
@@ -60,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     version = commands.add_parser("version", help="print the version and the APIs implemented")
     version.set_defaults(run=_version)
-    export = commands.add_parser("export", help="print manifests")
+    export = commands.add_parser("export", help="print Flux objects or the CRDs as YAML")
     what = export.add_subparsers(dest="what", required=True, metavar="WHAT")
     crds = what.add_parser("crds", help="the CustomResourceDefinitions, as YAML")
     crds.add_argument(
@@ -68,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     crds.set_defaults(run=_export_crds)
     dev.register(commands)
+    common = session.common()
+    getting.register(commands, common)
+    reconciling.register(commands, common)
+    exporting.register(commands, what, common)
     # Listed for --help; its arguments are the server's own (see main).
     commands.add_parser(
         "devcluster", help="run the local Kubernetes-compatible API server (see --help)"
