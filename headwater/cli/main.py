@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from headwater import dev
-from headwater.cli import exporting, getting, reconciling, session
+from headwater.cli import checking, creating, exporting, getting, reconciling, session, tracing
 from shared.api import crdgen, objects, registry
 
 
@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     getting.register(commands, common)
     reconciling.register(commands, common)
     exporting.register(commands, what, common)
+    creating.register(commands, common)
+    tracing.register(commands, common)
+    checking.register(commands, common)
     # Listed for --help; its arguments are the server's own (see main).
     commands.add_parser(
         "devcluster", help="run the local Kubernetes-compatible API server (see --help)"

@@ -30,26 +30,37 @@ def _token() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="microseconds")
 
 
-def _decided(obj: dict[str, Any], token: str) -> bool:
+def _decided(obj: dict[str, Any], token: str | None, generation: int | None) -> bool:
     status = obj.get("status") or {}
     cond = session.condition(obj, "Ready")
+    wanted = obj["metadata"].get("generation", 0) if generation is None else generation
     return (
-        status.get("lastHandledReconcileAt") == token
+        (token is None or status.get("lastHandledReconcileAt") == token)
         and cond is not None
         and cond.get("status") in ("True", "False")
-        and status.get("observedGeneration", -1) >= obj["metadata"].get("generation", 0)
+        and status.get("observedGeneration", -1) >= wanted
     )
 
 
 async def wait_decided(
-    api: client.Client, kind: kinds.Kind, namespace: str, name: str, token: str
+    api: client.Client,
+    kind: kinds.Kind,
+    namespace: str,
+    name: str,
+    token: str | None,
+    *,
+    generation: int | None = None,
 ) -> dict[str, Any]:
-    """The object once the controller handled ``token`` and decided Ready (polls)."""
+    """The object once its controller decided Ready (polls).
+
+    With a ``token``, only once ``status.lastHandledReconcileAt`` equals it;
+    always only for ``generation`` (default: the object's current one).
+    """
     path = kind.resource.path(namespace=namespace, name=name)
     async with terminal.progress(f"waiting for {kind.name} reconciliation"):
         while True:
             obj: dict[str, Any] = await api.request("GET", path)
-            if _decided(obj, token):
+            if _decided(obj, token, generation):
                 return obj
             await asyncio.sleep(_POLL)
 
