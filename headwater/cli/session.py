@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -64,6 +65,13 @@ Verb = Callable[[client.Client, argparse.Namespace], Awaitable[int]]
 
 def run(verb: Verb, args: argparse.Namespace) -> int:
     """Connect as the flags say, run ``verb`` under ``--timeout``, report failures."""
+
+    path = args.kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
+    if path and not os.path.exists(path):
+        terminal.failure(
+            f"kubeconfig {path} not found; check --kubeconfig, --context or KUBECONFIG"
+        )
+        return 1
 
     async def main() -> int:
         async with client.connected(
