@@ -89,7 +89,9 @@ def test_the_gitops_loop_through_the_cli(
             "child/other.yaml": CONFIGMAP.format(name="other", color="green"),
         },
     )
-    logs = lambda: "\n".join(c.output() for c in controllers)  # noqa: E731
+
+    def logs() -> str:
+        return "\n".join(c.output() for c in controllers)
 
     created = headwater(
         "create", "source", "git", "repo", "--url", http_server.url("cli.git"),
