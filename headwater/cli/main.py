@@ -17,7 +17,16 @@ import sys
 from collections.abc import Sequence
 
 from headwater import dev
-from headwater.cli import checking, creating, exporting, getting, reconciling, session, tracing
+from headwater.cli import (
+    building,
+    checking,
+    creating,
+    exporting,
+    getting,
+    reconciling,
+    session,
+    tracing,
+)
 from shared.api import crdgen, objects, registry
 
 
@@ -76,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     creating.register(commands, common)
     tracing.register(commands, common)
     checking.register(commands, common)
+    building.register(commands, common)
     # Listed for --help; its arguments are the server's own (see main).
     commands.add_parser(
         "devcluster", help="run the local Kubernetes-compatible API server (see --help)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import subprocess
 import sys
 from collections.abc import Callable
@@ -78,6 +79,7 @@ def test_the_gitops_loop_through_the_cli(
     controllers: tuple[processes.Controller, processes.Controller],  # noqa: F811
     make_repo: Callable[..., RepoBuilder],
     http_server: GitServer,
+    tmp_path: pathlib.Path,
 ) -> None:
     ns = ["-n", namespace]
     repo = make_repo("cli.git")
@@ -162,6 +164,32 @@ def test_the_gitops_loop_through_the_cli(
     assert events.splitlines()[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
     assert "ReconciliationSucceeded" in events
     assert "GitRepository/repo" in events
+
+    # build and diff a local copy of the path: no change is exit 0, a change exit 1.
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / "config.yaml").write_text(CONFIGMAP.format(name="config", color="cyan"))
+    (local / "child.yaml").write_text(CHILD.format(namespace=namespace))
+    built = list(
+        yaml.safe_load_all(_ok(headwater("build", "ks", "app", "--path", str(local), *ns)))
+    )
+    config = next(o for o in built if o["kind"] == "ConfigMap")
+    assert config["metadata"]["namespace"] == namespace
+    assert config["metadata"]["labels"] == {
+        "kustomize.toolkit.fluxcd.io/name": "app",
+        "kustomize.toolkit.fluxcd.io/namespace": namespace,
+    }
+    same = headwater("diff", "ks", "app", "--path", str(local), *ns)
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "✔ no changes" in same.stderr
+    (local / "config.yaml").write_text(CONFIGMAP.format(name="config", color="red"))
+    (local / "child.yaml").unlink()
+    changed = headwater("diff", "ks", "app", "--path", str(local), *ns)
+    assert changed.returncode == 1, changed.stdout + changed.stderr
+    assert f"► ConfigMap/{namespace}/config drifted" in changed.stderr
+    assert "  data.color" in changed.stdout
+    assert f"► Kustomization/{namespace}/child deleted" in changed.stderr
+    assert (objects.get(cluster, namespace, "configmap", "config") or {})["data"]["color"] == "cyan"
 
     # suspend, a refused reconcile, resume (which waits).
     _ok(headwater("suspend", "ks", "app", *ns))
