@@ -23,6 +23,7 @@ from headwater.cli import (
     creating,
     exporting,
     getting,
+    logs,
     reconciling,
     session,
     tracing,
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     tracing.register(commands, common)
     checking.register(commands, common)
     building.register(commands, common)
+    logs.register(commands, common)
     # Listed for --help; its arguments are the server's own (see main).
     commands.add_parser(
         "devcluster", help="run the local Kubernetes-compatible API server (see --help)"

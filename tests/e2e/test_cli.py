@@ -211,6 +211,21 @@ def test_the_gitops_loop_through_the_cli(
             "spec": as_json["spec"] | {"suspend": False},
         }
     ]
+    # logs: headwater dev's log files (no controller pod runs in the devcluster).
+    (tmp_path / "state" / "logs").mkdir(parents=True)
+    for controller in controllers:
+        (tmp_path / "state" / "logs" / controller.log.name).symlink_to(controller.log)
+    lines = _ok(headwater(
+        "logs", "--state-dir", str(tmp_path / "state"), "--kind", "Kustomization", "--name",
+        "child", *ns,
+    )).splitlines()  # fmt: skip
+    assert lines
+    assert all("controllerKind=Kustomization" in line and " name=child" in line for line in lines)
+    assert any("server-side apply completed" in line for line in lines)
+    errors_only = _ok(headwater("logs", "--state-dir", str(tmp_path / "state"), "-A", "--level",
+                                "error"))  # fmt: skip
+    assert all(line.startswith("[error") for line in errors_only.splitlines())
+
     _ok(headwater("delete", "ks", "child", "--silent", *ns))
     eventually_sync(
         lambda: objects.get(cluster, namespace, "kustomization", "child") is None,
