@@ -20,6 +20,7 @@ from headwater import dev
 from headwater.cli import (
     building,
     checking,
+    completion,
     creating,
     exporting,
     getting,
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     checking.register(commands, common)
     building.register(commands, common)
     logs.register(commands, common)
+    completion.register(commands, parser)
     # Listed for --help; its arguments are the server's own (see main).
     commands.add_parser(
         "devcluster", help="run the local Kubernetes-compatible API server (see --help)"
