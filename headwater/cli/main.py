@@ -1,12 +1,17 @@
 """Entry point of the ``headwater`` command.
 
 Subcommands:
+- the Flux verbs (``check``, ``get``, ``reconcile``, ``suspend``, ``resume``,
+  ``create``, ``export``, ``delete``, ``build``, ``diff``, ``tree``,
+  ``trace``, ``events``, ``logs``, ``stats``, ``completion``,
+  ``envsubst``), one module per family in this package (see docs/cli.md);
 - ``headwater version``: the installed Headwater version and the Flux API
   versions it implements;
 - ``headwater export crds [--kind KIND …]``: the generated CRDs as one YAML
   stream, ready for ``kubectl apply --server-side -f -``;
 - ``headwater dev up|down|status``: a local GitOps environment (see
-  ``headwater.dev``).
+  ``headwater.dev``);
+- ``headwater devcluster``: the development API server.
 """
 
 from __future__ import annotations
