@@ -158,13 +158,13 @@ def register(
             )
             parser.set_defaults(run=lambda args: session.run(handler, args))
 
-        parser = commands.add_parser(verb, help=text)
-        kinds.add_kinds(
-            parser.add_subparsers(dest="what", required=True, metavar="KIND"),
+        kinds.add_verb(
+            commands,
+            verb,
+            help=text,
             configure=configure,
-            parents=[common],
+            common=common,
             kinds=[kinds.by_kind_name("Kustomization")],
-            help_verb=verb,
         )
     envsubst = commands.add_parser("envsubst", help="substitute environment variables in stdin")
     envsubst.add_argument("--strict", action="store_true", help="fail on an unset variable")

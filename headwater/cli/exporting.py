@@ -102,10 +102,6 @@ def register(
         parser.add_argument("-s", "--silent", action="store_true", help="do not ask to confirm")
         parser.set_defaults(run=lambda args: session.run(_delete, args))
 
-    delete = commands.add_parser("delete", help="delete a Flux object")
-    kinds.add_kinds(
-        delete.add_subparsers(dest="what", required=True, metavar="KIND"),
-        configure=configure_delete,
-        parents=[common],
-        help_verb="delete",
+    kinds.add_verb(
+        commands, "delete", help="delete a Flux object", configure=configure_delete, common=common
     )

@@ -163,14 +163,13 @@ def register(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     common: argparse.ArgumentParser,
 ) -> None:
-    get = commands.add_parser("get", help="print the status of Flux objects")
-    verbs = get.add_subparsers(dest="what", required=True, metavar="KIND")
-
     def configure(parser: argparse.ArgumentParser, _: kinds.Kind) -> None:
         _arguments(parser, name=True)
         parser.add_argument("-w", "--watch", action="store_true", help="print each change")
 
-    groups = kinds.add_kinds(verbs, configure=configure, parents=[common], help_verb="get")
+    verbs, groups = kinds.add_verb(
+        commands, "get", help="print the status of Flux objects", configure=configure, common=common
+    )
     for group_word, group in groups.items():
         every = group.add_parser("all", parents=[common], help=f"every {group_word} kind")
         every.set_defaults(kinds=[k for k in kinds.all_kinds() if k.group_word == group_word])

@@ -131,3 +131,24 @@ def add_kinds(
         parser.set_defaults(kind=kind)
         configure(parser, kind)
     return groups
+
+
+def add_verb(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    verb: str,
+    *,
+    help: str,
+    configure: Configure,
+    common: argparse.ArgumentParser,
+    kinds: Iterable[Kind] | None = None,
+) -> tuple[
+    argparse._SubParsersAction[argparse.ArgumentParser],
+    dict[str, argparse._SubParsersAction[argparse.ArgumentParser]],
+]:
+    """A verb with a sub-command per kind (see ``add_kinds``): its sub-parsers and groups."""
+    parser = commands.add_parser(verb, help=help)
+    subparsers = parser.add_subparsers(dest="what", required=True, metavar="KIND")
+    groups = add_kinds(
+        subparsers, configure=configure, parents=[common], kinds=kinds, help_verb=verb
+    )
+    return subparsers, groups

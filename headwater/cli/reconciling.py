@@ -181,8 +181,6 @@ def register(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     common: argparse.ArgumentParser,
 ) -> None:
-    reconcile = commands.add_parser("reconcile", help="reconcile a Flux object now and wait")
-
     def configure_reconcile(parser: argparse.ArgumentParser, kind: kinds.Kind) -> None:
         parser.add_argument("name")
         if kind.name in ("Kustomization", "HelmRelease"):
@@ -197,11 +195,12 @@ def register(
         )
         parser.set_defaults(run=lambda args: session.run(_reconcile, args))
 
-    kinds.add_kinds(
-        reconcile.add_subparsers(dest="what", required=True, metavar="KIND"),
+    kinds.add_verb(
+        commands,
+        "reconcile",
+        help="reconcile a Flux object now and wait",
         configure=configure_reconcile,
-        parents=[common],
-        help_verb="reconcile",
+        common=common,
     )
     for verb, handler, text in (
         ("suspend", _suspend, "suspend the reconciliation of Flux objects"),
@@ -222,10 +221,4 @@ def register(
                 )
             parser.set_defaults(run=lambda args: session.run(handler, args))
 
-        parser = commands.add_parser(verb, help=text)
-        kinds.add_kinds(
-            parser.add_subparsers(dest="what", required=True, metavar="KIND"),
-            configure=configure,
-            parents=[common],
-            help_verb=verb,
-        )
+        kinds.add_verb(commands, verb, help=text, configure=configure, common=common)

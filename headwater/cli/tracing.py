@@ -259,19 +259,18 @@ def register(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     common: argparse.ArgumentParser,
 ) -> None:
-    tree = commands.add_parser("tree", help="print what a Kustomization applied, nested")
-
     def configure_tree(parser: argparse.ArgumentParser, _: kinds.Kind) -> None:
         parser.add_argument("name")
         parser.add_argument("-o", "--output", choices=("json", "yaml"), help="the tree as data")
         parser.set_defaults(run=lambda args: session.run(_run_tree, args))
 
-    kinds.add_kinds(
-        tree.add_subparsers(dest="what", required=True, metavar="KIND"),
+    kinds.add_verb(
+        commands,
+        "tree",
+        help="print what a Kustomization applied, nested",
         configure=configure_tree,
-        parents=[common],
+        common=common,
         kinds=[kinds.by_kind_name(_KUSTOMIZATION)],
-        help_verb="tree",
     )
     trace = commands.add_parser(
         "trace", parents=[common], help="trace an object to the Flux objects that applied it"

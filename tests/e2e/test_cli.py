@@ -23,8 +23,8 @@ from tests.e2e.test_kustomize_controller import (  # noqa: F401 - pytest fixture
     controllers,
     kustomize_flags,
 )
+from tests.fixtures import commands, processes
 from tests.fixtures import devcluster as devcluster_fixtures
-from tests.fixtures import processes
 from tests.fixtures.gitservers import GitServer, RepoBuilder
 from tests.fixtures.polling import eventually_sync
 
@@ -306,3 +306,45 @@ def test_create_export_makes_the_secret_and_objects_flux_would(headwater: Headwa
     no_credentials = headwater("create", "secret", "git", "creds", "--export")
     assert no_credentials.returncode == 1
     assert no_credentials.stderr.startswith("✗ no credentials")
+
+
+def test_get_watch_prints_a_line_per_change(
+    cluster: devcluster_fixtures.Devcluster, namespace: str, tmp_path: pathlib.Path
+) -> None:
+    objects.apply(
+        cluster,
+        {
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "GitRepository",
+            "metadata": {"name": "watched", "namespace": namespace},
+            "spec": {"interval": "1h", "url": "http://127.0.0.1:1/x.git"},
+        },
+    )
+    output = tmp_path / "watch.out"
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
+    with output.open("w") as sink:
+        watcher = subprocess.Popen(
+            [sys.executable, "-m", "headwater.cli.main", "get", "sources", "git", "-w",
+             "-n", namespace],
+            stdout=sink, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    try:
+        eventually_sync(
+            lambda: len(output.read_text().splitlines()) == 2,
+            within=30,
+            message=f"no table: {output.read_text()}",
+        )
+        cluster.kubectl(
+            "patch", "-n", namespace, "gitrepository", "watched", "--type=merge",
+            "-p", '{"spec":{"suspend":true}}',
+        )  # fmt: skip
+        lines = eventually_sync(
+            lambda: (found := output.read_text().splitlines())[2:] and found,
+            within=30,
+            message=f"the change was not printed: {output.read_text()}",
+        )
+    finally:
+        commands.stop(watcher)
+    assert lines[0].split() == ["NAME", "REVISION", "SUSPENDED", "READY", "MESSAGE"]
+    assert lines[1].split()[:2] == ["watched", "False"]
+    assert lines[2].split()[:2] == ["watched", "True"]
