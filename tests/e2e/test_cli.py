@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import pty
 import subprocess
 import sys
 from collections.abc import Callable
@@ -257,6 +258,22 @@ def test_verbs_fail_in_one_line_with_an_exit_code(
     assert "◎ waiting for GitRepository reconciliation" in timed_out.stderr
     assert "\033[" not in timed_out.stderr  # no colour and no spinner off a terminal
 
+    forced = headwater("reconcile", "source", "git", "idle", "--force", "--reset", *ns,
+                       "--timeout", "1s")  # fmt: skip
+    assert forced.returncode == 1
+    annotations = (objects.get(cluster, namespace, "gitrepository", "idle") or {})["metadata"][
+        "annotations"
+    ]
+    requested = annotations["reconcile.fluxcd.io/requestedAt"]
+    assert annotations["reconcile.fluxcd.io/forceAt"] == requested
+    assert annotations["reconcile.fluxcd.io/resetAt"] == requested
+
+    _ok(headwater("suspend", "source", "git", "--all", *ns))
+    suspended = json.loads(_ok(headwater("get", "sources", "git", *ns, "-o", "json")))
+    assert suspended["spec"]["suspend"] is True
+    _ok(headwater("resume", "source", "git", "--all", "--no-wait", *ns))
+    assert not (objects.get(cluster, namespace, "gitrepository", "idle") or {})["spec"]["suspend"]
+
     unconfirmed = headwater("delete", "source", "git", "idle", *ns)
     assert unconfirmed.returncode == 1
     assert "add --silent" in unconfirmed.stderr
@@ -348,3 +365,48 @@ def test_get_watch_prints_a_line_per_change(
     assert lines[0].split() == ["NAME", "REVISION", "SUSPENDED", "READY", "MESSAGE"]
     assert lines[1].split()[:2] == ["watched", "False"]
     assert lines[2].split()[:2] == ["watched", "True"]
+
+
+def test_progress_and_colour_only_on_a_terminal(
+    cluster: devcluster_fixtures.Devcluster, namespace: str
+) -> None:
+    objects.apply(
+        cluster,
+        {
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "GitRepository",
+            "metadata": {"name": "tty", "namespace": namespace},
+            "spec": {"interval": "1h", "url": "http://127.0.0.1:1/x.git"},
+        },
+    )
+
+    def on_a_terminal(**extra: str) -> str:
+        """stderr of a reconcile that times out, written to a pseudo-terminal."""
+        env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+        env |= {"KUBECONFIG": str(cluster.kubeconfig), **extra}
+        controller, terminal = pty.openpty()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "headwater.cli.main", "reconcile", "source", "git", "tty",
+             "-n", namespace, "--timeout", "2s"],
+            stdout=subprocess.DEVNULL, stderr=terminal, stdin=subprocess.DEVNULL, env=env,
+        )  # fmt: skip
+        os.close(terminal)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(controller)
+        assert process.wait(timeout=60) == 1
+        return b"".join(chunks).decode()
+
+    coloured = on_a_terminal()
+    assert "\r⠋ waiting for GitRepository reconciliation" in coloured  # the spinner
+    assert "\033[31m✗\033[0m timed out after 2s" in coloured
+    plain = on_a_terminal(NO_COLOR="1")
+    assert "\033[31m" not in plain
+    assert "✗ timed out after 2s" in plain
