@@ -154,6 +154,8 @@ def test_the_gitops_loop_through_the_cli(
     assert kinds == {"ConfigMap", "Kustomization"}
     trace = _ok(headwater("trace", "configmap/other", *ns))
     assert "Kustomization:  child" in trace
+    assert trace == _ok(headwater("trace", "other", "--kind", "ConfigMap", "--api-version", "v1",
+                                  *ns))  # fmt: skip
     assert f"Commit:         {second}" in trace
     cluster.kubectl("create", "configmap", "loose", "-n", namespace)
     loose = headwater("trace", "cm/loose", *ns)
@@ -285,12 +287,29 @@ def test_verbs_fail_in_one_line_with_an_exit_code(
     assert len(unreachable.stderr.splitlines()) == 1
 
 
-def test_check_and_stats(headwater: Headwater, namespace: str) -> None:
+def test_check_and_stats(
+    headwater: Headwater, cluster: devcluster_fixtures.Devcluster, namespace: str
+) -> None:
     pre = headwater("check", "--pre")
     assert pre.returncode == 0, pre.stderr
     assert "✔ prerequisites checks passed" in pre.stderr
-    full = headwater("check", "-n", namespace)
-    assert full.returncode == 0, full.stderr
+    bare = headwater("check", "-n", namespace)
+    assert bare.returncode == 0, bare.stderr
+    assert f"► no controller Deployments installed in {namespace} namespace" in bare.stderr
+    cluster.kubectl(
+        "create", "deployment", "source-controller", "-n", namespace, "--image=example/sc:1"
+    )
+
+    def passed() -> subprocess.CompletedProcess[str] | None:
+        found = headwater("check", "-n", namespace)
+        return found if found.returncode == 0 else None
+
+    full = eventually_sync(
+        passed,
+        within=60,
+        message="the controller Deployment never became ready",
+    )
+    assert "✔ source-controller: deployment ready" in full.stderr
     assert "✔ gitrepositories.source.toolkit.fluxcd.io/v1" in full.stderr
     assert "✔ all checks passed" in full.stderr
 
