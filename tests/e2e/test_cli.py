@@ -68,6 +68,19 @@ def headwater(cluster: devcluster_fixtures.Devcluster) -> Headwater:
     return run
 
 
+def _unreachable_source(cluster: devcluster_fixtures.Devcluster, namespace: str, name: str) -> None:
+    """A GitRepository no controller will fetch (none runs; its URL is a closed port)."""
+    objects.apply(
+        cluster,
+        {
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "GitRepository",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"interval": "1h", "url": "http://127.0.0.1:1/x.git"},
+        },
+    )
+
+
 def _ok(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode == 0, f"exit {result.returncode}:\n{result.stdout}\n{result.stderr}"
     return result.stdout
@@ -347,15 +360,7 @@ def test_create_export_makes_the_secret_and_objects_flux_would(headwater: Headwa
 def test_get_watch_prints_a_line_per_change(
     cluster: devcluster_fixtures.Devcluster, namespace: str, tmp_path: pathlib.Path
 ) -> None:
-    objects.apply(
-        cluster,
-        {
-            "apiVersion": "source.toolkit.fluxcd.io/v1",
-            "kind": "GitRepository",
-            "metadata": {"name": "watched", "namespace": namespace},
-            "spec": {"interval": "1h", "url": "http://127.0.0.1:1/x.git"},
-        },
-    )
+    _unreachable_source(cluster, namespace, "watched")
     output = tmp_path / "watch.out"
     env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
     with output.open("w") as sink:
@@ -389,15 +394,7 @@ def test_get_watch_prints_a_line_per_change(
 def test_progress_and_colour_only_on_a_terminal(
     cluster: devcluster_fixtures.Devcluster, namespace: str
 ) -> None:
-    objects.apply(
-        cluster,
-        {
-            "apiVersion": "source.toolkit.fluxcd.io/v1",
-            "kind": "GitRepository",
-            "metadata": {"name": "tty", "namespace": namespace},
-            "spec": {"interval": "1h", "url": "http://127.0.0.1:1/x.git"},
-        },
-    )
+    _unreachable_source(cluster, namespace, "tty")
 
     def on_a_terminal(**extra: str) -> str:
         """stderr of a reconcile that times out, written to a pseudo-terminal."""
