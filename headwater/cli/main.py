@@ -1,12 +1,17 @@
 """Entry point of the ``headwater`` command.
 
 Subcommands:
+- the Flux verbs (``check``, ``get``, ``reconcile``, ``suspend``, ``resume``,
+  ``create``, ``export``, ``delete``, ``build``, ``diff``, ``tree``,
+  ``trace``, ``events``, ``logs``, ``stats``, ``completion``,
+  ``envsubst``), one module per family in this package (see docs/cli.md);
 - ``headwater version``: the installed Headwater version and the Flux API
   versions it implements;
 - ``headwater export crds [--kind KIND …]``: the generated CRDs as one YAML
   stream, ready for ``kubectl apply --server-side -f -``;
 - ``headwater dev up|down|status``: a local GitOps environment (see
-  ``headwater.dev``).
+  ``headwater.dev``);
+- ``headwater devcluster``: the development API server.
 """
 
 from __future__ import annotations
@@ -17,6 +22,18 @@ import sys
 from collections.abc import Sequence
 
 from headwater import dev
+from headwater.cli import (
+    building,
+    checking,
+    completion,
+    creating,
+    exporting,
+    getting,
+    logs,
+    reconciling,
+    session,
+    tracing,
+)
 from shared.api import crdgen, objects, registry
 
 
@@ -60,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     version = commands.add_parser("version", help="print the version and the APIs implemented")
     version.set_defaults(run=_version)
-    export = commands.add_parser("export", help="print manifests")
+    export = commands.add_parser("export", help="print Flux objects or the CRDs as YAML")
     what = export.add_subparsers(dest="what", required=True, metavar="WHAT")
     crds = what.add_parser("crds", help="the CustomResourceDefinitions, as YAML")
     crds.add_argument(
@@ -68,6 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     crds.set_defaults(run=_export_crds)
     dev.register(commands)
+    common = session.common()
+    getting.register(commands, common)
+    reconciling.register(commands, common)
+    exporting.register(commands, what, common)
+    creating.register(commands, common)
+    tracing.register(commands, common)
+    checking.register(commands, common)
+    building.register(commands, common)
+    logs.register(commands, common)
+    completion.register(commands, parser)
     # Listed for --help; its arguments are the server's own (see main).
     commands.add_parser(
         "devcluster", help="run the local Kubernetes-compatible API server (see --help)"

@@ -191,17 +191,19 @@ class Client:
         except ValueError as error:
             raise errors.ServerError(f"undecodable answer from {path}: {error}") from error
 
-    async def stream(
+    async def lines(
         self,
         path: str,
         *,
         query: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
         request_timeout: float | None = None,
-    ) -> AsyncIterator[dict[str, Any]]:
-        """The JSON objects of a streamed answer (a watch), one per line, until it ends."""
-        self.stats["watch"] += 1
+        accept: str = JSON,
+        verb: str = "get",
+    ) -> AsyncIterator[str]:
+        """The non-empty lines of a streamed answer (a watch, a followed log), until it ends."""
+        self.stats[verb] += 1
         await self._limiter.acquire()
-        headers = await self._headers(accept=JSON, content_type=None)
+        headers = await self._headers(accept=accept, content_type=None)
         try:
             async with self._session.get(
                 self.host + path,
@@ -214,11 +216,25 @@ class Client:
                     raise errors.from_status(response.status, await response.read())
                 async for line in response.content:
                     if line.strip():
-                        yield json.loads(line)
+                        yield line.decode(errors="replace").rstrip("\n")
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             raise errors.translate(error) from error
-        except ValueError as error:
-            raise errors.ServerError(f"undecodable watch event from {path}: {error}") from error
+
+    async def stream(
+        self,
+        path: str,
+        *,
+        query: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        request_timeout: float | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The JSON objects of a streamed answer (a watch), one per line, until it ends."""
+        async for line in self.lines(
+            path, query=query, request_timeout=request_timeout, verb="watch"
+        ):
+            try:
+                yield json.loads(line)
+            except ValueError as error:
+                raise errors.ServerError(f"undecodable watch event from {path}: {error}") from error
 
     async def close(self) -> None:
         if self._owner:

@@ -113,6 +113,31 @@ class Discovery:
             )
         return cached[kind]
 
+    async def search(self, name: str) -> Resource:
+        """The resource a user means by ``name``, as kubectl finds it.
+
+        ``name`` is a kind, plural, singular or short name in any case
+        (``deploy``, ``Deployment``, ``gitrepositories``); the core group is
+        searched first, then every group at its preferred version, in the
+        server's order. ``NotFoundError`` when nothing serves it.
+        """
+        wanted = name.lower()
+        versions = ["v1"]
+        groups = await self._api.request("GET", "/apis", verb="discovery")
+        versions += [g["preferredVersion"]["groupVersion"] for g in groups.get("groups", [])]
+        for api_version in versions:
+            group, version = split_api_version(api_version)
+            path = f"/apis/{group}/{version}" if group else f"/api/{version}"
+            listing = await self._api.request("GET", path, verb="discovery")
+            for item in listing.get("resources", []):
+                names = {item["name"], item["kind"].lower(), item.get("singularName", "")}
+                names.update(item.get("shortNames") or ())
+                if "/" not in item["name"] and wanted in names:
+                    return await self.resolve(api_version, item["kind"])
+        raise errors.NotFoundError(
+            f'the server doesn\'t have a resource type "{name}"', status=404, reason="NotFound"
+        )
+
     def forget(self, api_version: str | None = None) -> None:
         """Drop the cached list of ``api_version`` (or of every group-version)."""
         if api_version is None:

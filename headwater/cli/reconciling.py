@@ -1,0 +1,224 @@
+"""``reconcile``, ``suspend`` and ``resume``: ask the controllers, then wait.
+
+``reconcile`` sets ``reconcile.fluxcd.io/requestedAt`` (and ``forceAt`` with
+``--force``, ``resetAt`` with ``--reset``) to a fresh token and waits until
+the controller answers it: ``status.lastHandledReconcileAt`` equals the
+token and the Ready condition of the current generation is True or False.
+``--with-source`` reconciles the object's ``sourceRef`` first. ``suspend``
+sets ``spec.suspend``; ``resume`` clears it, requests a reconcile and waits
+for it like ``reconcile``. ``--all`` acts on every object of the kind in the
+namespace. Exit code 0 when Ready=True, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+from typing import Any
+
+from headwater.cli import getting, kinds, session, terminal
+from shared.kube import client
+
+REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
+FORCE_AT = "reconcile.fluxcd.io/forceAt"
+RESET_AT = "reconcile.fluxcd.io/resetAt"
+_POLL = 0.5
+
+
+def _token() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="microseconds")
+
+
+def _decided(obj: dict[str, Any], token: str | None, generation: int | None) -> bool:
+    status = obj.get("status") or {}
+    cond = session.condition(obj, "Ready")
+    wanted = obj["metadata"].get("generation", 0) if generation is None else generation
+    return (
+        (token is None or status.get("lastHandledReconcileAt") == token)
+        and cond is not None
+        and cond.get("status") in ("True", "False")
+        and status.get("observedGeneration", -1) >= wanted
+    )
+
+
+async def wait_decided(
+    api: client.Client,
+    kind: kinds.Kind,
+    namespace: str,
+    name: str,
+    token: str | None,
+    *,
+    generation: int | None = None,
+) -> dict[str, Any]:
+    """The object once its controller decided Ready (polls).
+
+    With a ``token``, only once ``status.lastHandledReconcileAt`` equals it;
+    always only for ``generation`` (default: the object's current one).
+    """
+    path = kind.resource.path(namespace=namespace, name=name)
+    async with terminal.progress(f"waiting for {kind.name} reconciliation"):
+        while True:
+            obj: dict[str, Any] = await api.request("GET", path)
+            if _decided(obj, token, generation):
+                return obj
+            await asyncio.sleep(_POLL)
+
+
+def report(kind: kinds.Kind, obj: dict[str, Any]) -> int:
+    """Flux's closing lines for a decided object; its exit code."""
+    status, message = getting.ready(obj)
+    if status != "True":
+        terminal.failure(f"{kind.name} reconciliation failed: {message}")
+        return 1
+    terminal.success(f"{kind.name} reconciliation completed")
+    revision = getting.revision(obj)
+    if revision:
+        verb = "fetched" if kind.is_source else "applied"
+        terminal.success(f"{verb} revision {revision}")
+    return 0
+
+
+async def request(
+    api: client.Client,
+    kind: kinds.Kind,
+    namespace: str,
+    name: str,
+    *,
+    also: tuple[str, ...] = (),
+    spec: dict[str, Any] | None = None,
+) -> str:
+    """Annotate ``name`` with a fresh requestedAt token (and ``also``); the token."""
+    token = _token()
+    patch: dict[str, Any] = {
+        "metadata": {"annotations": {REQUESTED_AT: token, **dict.fromkeys(also, token)}}
+    }
+    if spec is not None:
+        patch["spec"] = spec
+    await api.request(
+        "PATCH",
+        kind.resource.path(namespace=namespace, name=name),
+        body=patch,
+        content_type=client.MERGE_PATCH,
+    )
+    return token
+
+
+async def reconcile_one(
+    api: client.Client, kind: kinds.Kind, namespace: str, name: str, *, also: tuple[str, ...] = ()
+) -> int:
+    path = kind.resource.path(namespace=namespace, name=name)
+    obj = await api.request("GET", path)
+    if (obj.get("spec") or {}).get("suspend"):
+        raise session.CliError(
+            f"{kind.name} {namespace}/{name} is suspended; "
+            f"run: headwater resume {kind.words} {name} -n {namespace}"
+        )
+    terminal.action(f"annotating {kind.name} {name} in {namespace} namespace")
+    token = await request(api, kind, namespace, name, also=also)
+    terminal.success(f"{kind.name} annotated")
+    return report(kind, await wait_decided(api, kind, namespace, name, token))
+
+
+async def _reconcile(api: client.Client, args: argparse.Namespace) -> int:
+    kind: kinds.Kind = args.kind
+    if getattr(args, "with_source", False):
+        obj = await api.request("GET", kind.resource.path(namespace=args.namespace, name=args.name))
+        ref = (obj.get("spec") or {}).get("sourceRef") or {}
+        if ref:
+            source = kinds.by_kind_name(ref["kind"])
+            code = await reconcile_one(
+                api, source, ref.get("namespace") or args.namespace, ref["name"]
+            )
+            if code:
+                return code
+    also = (FORCE_AT,) * bool(getattr(args, "force", False)) + (RESET_AT,) * bool(
+        getattr(args, "reset", False)
+    )
+    return await reconcile_one(api, kind, args.namespace, args.name, also=also)
+
+
+async def _names(api: client.Client, args: argparse.Namespace) -> list[str]:
+    if args.all:
+        listed = await getting.list_objects(api, args.kind, namespace=args.namespace)
+        return [o["metadata"]["name"] for o in listed]
+    if not args.name:
+        raise session.CliError(f"name is required; or use --all for every {args.kind.words}")
+    return list(args.name)
+
+
+async def _suspend(api: client.Client, args: argparse.Namespace) -> int:
+    kind: kinds.Kind = args.kind
+    for name in await _names(api, args):
+        terminal.action(f"suspending {kind.words} {name} in {args.namespace} namespace")
+        await api.request(
+            "PATCH",
+            kind.resource.path(namespace=args.namespace, name=name),
+            body={"spec": {"suspend": True}},
+            content_type=client.MERGE_PATCH,
+        )
+        terminal.success(f"{kind.words} suspended")
+    return 0
+
+
+async def _resume(api: client.Client, args: argparse.Namespace) -> int:
+    kind: kinds.Kind = args.kind
+    waiting: list[tuple[str, str]] = []
+    for name in await _names(api, args):
+        terminal.action(f"resuming {kind.words} {name} in {args.namespace} namespace")
+        token = await request(api, kind, args.namespace, name, spec={"suspend": False})
+        terminal.success(f"{kind.words} resumed")
+        waiting.append((name, token))
+    if not args.wait:
+        return 0
+    code = 0
+    for name, token in waiting:
+        code = max(code, report(kind, await wait_decided(api, kind, args.namespace, name, token)))
+    return code
+
+
+def register(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+) -> None:
+    def configure_reconcile(parser: argparse.ArgumentParser, kind: kinds.Kind) -> None:
+        parser.add_argument("name")
+        if kind.name in ("Kustomization", "HelmRelease"):
+            parser.add_argument(
+                "--with-source", action="store_true", help="reconcile the source first"
+            )
+        parser.add_argument(
+            "--force", action="store_true", help="also set reconcile.fluxcd.io/forceAt"
+        )
+        parser.add_argument(
+            "--reset", action="store_true", help="also set reconcile.fluxcd.io/resetAt"
+        )
+        parser.set_defaults(run=lambda args: session.run(_reconcile, args))
+
+    kinds.add_verb(
+        commands,
+        "reconcile",
+        help="reconcile a Flux object now and wait",
+        configure=configure_reconcile,
+        common=common,
+    )
+    for verb, handler, text in (
+        ("suspend", _suspend, "suspend the reconciliation of Flux objects"),
+        ("resume", _resume, "resume suspended Flux objects and wait for them"),
+    ):
+
+        def configure(
+            parser: argparse.ArgumentParser, _: kinds.Kind, verb: str = verb, handler: Any = handler
+        ) -> None:
+            parser.add_argument("name", nargs="*")
+            parser.add_argument("--all", action="store_true", help="every object in the namespace")
+            if verb == "resume":
+                parser.add_argument(
+                    "--wait",
+                    action=argparse.BooleanOptionalAction,
+                    default=True,
+                    help="wait for the reconciliation (default true)",
+                )
+            parser.set_defaults(run=lambda args: session.run(handler, args))
+
+        kinds.add_verb(commands, verb, help=text, configure=configure, common=common)
