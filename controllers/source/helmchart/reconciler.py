@@ -1,0 +1,481 @@
+"""The HelmChart reconciler: a packaged chart ``.tgz`` from a HelmRepository or a GitRepository.
+
+Steps (``HelmChartReconciler.steps``):
+
+1. **chart** — find the source (``FetchFailed``/``SourceUnavailable`` when it
+   is missing; ``Bucket`` and OCI HelmRepositories are not supported yet and
+   say so) and its artifact (``NoSourceArtifact``, retried after the
+   interval); record ``observedSourceArtifactRevision``; build:
+
+   - from a HelmRepository: choose the version in the stored index (a
+     Masterminds range, ``*`` by default; ``InvalidChartReference`` stalls
+     when no chart or version fits), and download it with the repository's
+     credentials unless the stored artifact is that version already;
+   - from a GitRepository: read the chart directory ``spec.chart`` of the
+     source artifact, build its ``file://`` dependencies, unless the stored
+     chart came from this very source revision and generation.
+
+   Values files are merged in order into ``values.yaml``; the version gets
+   Flux's build metadata: ``+<generation>`` with values files, ``+<first 12 of
+   the commit>`` with ``reconcileStrategy: Revision`` (and ``.<generation>``
+   after it with values files). Build failures are ``BuildFailed`` or
+   ``FetchFailed`` with Flux's reasons; a persistent one stalls. A new build
+   marks ``ArtifactOutdated``/``NewChart``.
+2. **artifact** — the chart stored as ``<name>-<version>.tgz`` with the
+   version as revision, ``latest.tar.gz`` as ``status.url``,
+   ``observedChartName``, ``observedValuesFiles`` (with
+   ``ignoreMissingValuesFiles``), garbage collection, and a ``ChartPullSucceeded``
+   or ``ChartPackageSucceeded`` event ("packaged 'x' chart with version 'y'").
+
+A failure keeps the last artifact. Deleting a HelmChart removes its storage directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import pathlib
+import tempfile
+from typing import Any
+
+import aiohttp
+
+from controllers.source.helm import charts, clients, errors, indexes
+from controllers.source.helmrepository import reconciler as helmrepository
+from shared.api import meta, objects, source, source_conditions
+from shared.artifacts import errors as storage_errors
+from shared.artifacts import extracting, storage
+from shared.kube import client
+from shared.runtime import conditions, events, informers, logging, reconciling, results
+
+SUMMARY = conditions.Summary(
+    owned=(
+        source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
+        source_conditions.FETCH_FAILED_CONDITION,
+        source_conditions.BUILD_FAILED_CONDITION,
+        source_conditions.ARTIFACT_OUTDATED_CONDITION,
+        source_conditions.ARTIFACT_IN_STORAGE_CONDITION,
+    ),
+    negative=frozenset(
+        {
+            source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
+            source_conditions.FETCH_FAILED_CONDITION,
+            source_conditions.BUILD_FAILED_CONDITION,
+            source_conditions.ARTIFACT_OUTDATED_CONDITION,
+        }
+    ),
+)
+LATEST_LINK = "latest.tar.gz"
+_CHART_CONDITIONS = (
+    source_conditions.FETCH_FAILED_CONDITION,
+    source_conditions.BUILD_FAILED_CONDITION,
+    source_conditions.ARTIFACT_OUTDATED_CONDITION,
+)
+_STORAGE_CONDITIONS = (
+    source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
+    source_conditions.ARTIFACT_IN_STORAGE_CONDITION,
+)
+
+
+@dataclasses.dataclass
+class Build:
+    """What the chart step decided: the chart's name and version, and new content if any."""
+
+    name: str
+    version: str
+    packaged: bool
+    values_files: list[str]
+    data: bytes | None = None
+    """The ``.tgz`` to store; None when the stored artifact is this build already."""
+
+    def summary(self) -> str:
+        """Flux's ``Build.Summary``."""
+        action = "packaged" if self.packaged else "pulled"
+        text = f"{action} '{self.name}' chart with version '{self.version}'"
+        if self.values_files:
+            text += f" and merged values files [{' '.join(self.values_files)}]"
+        return text
+
+
+@dataclasses.dataclass(eq=False, kw_only=True)
+class _Run(reconciling.Run[source.HelmChart, source.HelmChartStatus]):
+    build: Build = dataclasses.field(init=False)
+
+
+def storage_key(obj: source.HelmChart) -> storage.ObjectKey:
+    return storage.ObjectKey(
+        kind="HelmChart",
+        namespace=obj.metadata.namespace or "default",
+        name=obj.metadata.name or "",
+    )
+
+
+def _version_metadata(obj: source.HelmChart, source_revision: str) -> str:
+    """Flux's build metadata: the short source revision (Revision strategy), the generation."""
+    parts = []
+    kind = obj.spec.source_ref.kind
+    # NB: as in Flux, the Revision strategy applies to Git and Bucket sources only.
+    if obj.spec.reconcile_strategy == "Revision" and kind in ("GitRepository", "Bucket"):
+        parts.append(source_revision.rsplit(":", 1)[-1][:12])
+    if obj.spec.values_files:
+        parts.append(str(obj.metadata.generation or 0))
+    return ".".join(parts)
+
+
+class HelmChartReconciler:
+    """Reconciles HelmCharts into packaged chart artifacts in ``store``."""
+
+    kind = source.HelmChart
+    status_type = source.HelmChartStatus
+    run_type = _Run
+    summary = SUMMARY
+
+    def __init__(
+        self,
+        *,
+        api: client.Client,
+        store: storage.Storage,
+        recorder: events.Recorder,
+        session: aiohttp.ClientSession,
+        helm_repositories: informers.Informer,
+        git_repositories: informers.Informer,
+        cache: indexes.Cache,
+        limits: charts.Limits | None = None,
+    ) -> None:
+        self._api = api
+        self._store = store
+        self._recorder = recorder
+        self._session = session
+        self._sources = {
+            "HelmRepository": helm_repositories,
+            "GitRepository": git_repositories,
+        }
+        self._cache = cache
+        self._limits = limits or charts.Limits()
+        self.steps: tuple[reconciling.Step[_Run], ...] = (
+            reconciling.Step("chart", self._chart, owns=_CHART_CONDITIONS),
+            reconciling.Step("artifact", self._artifact, owns=_STORAGE_CONDITIONS),
+        )
+
+    def interval(self, obj: source.HelmChart) -> float:
+        return meta.parse_duration(obj.spec.interval).total_seconds()
+
+    async def finalize(self, obj: source.HelmChart) -> None:
+        await self._store.remove_object(storage_key(obj))
+
+    # --- the chart step ------------------------------------------------------------------
+
+    def _source(self, run: _Run) -> tuple[dict[str, Any], meta.Artifact]:
+        obj = run.obj
+        ref = obj.spec.source_ref
+        namespace = obj.metadata.namespace or "default"
+        informer = self._sources.get(ref.kind)
+        if informer is None:
+            message = f"failed to get source: {ref.kind} sources are not supported yet"
+            run.mark(
+                source_conditions.FETCH_FAILED_CONDITION,
+                "True",
+                reason=source_conditions.SOURCE_UNAVAILABLE_REASON,
+                message=message,
+            )
+            raise results.StallingError(
+                message, reason=source_conditions.UNSUPPORTED_SOURCE_KIND_REASON
+            )
+        raw = informer.get(f"{namespace}/{ref.name}")
+        if raw is None:
+            message = f'failed to get source: {ref.kind}.{source.GROUP} "{ref.name}" not found'
+            run.mark(
+                source_conditions.FETCH_FAILED_CONDITION,
+                "True",
+                reason=source_conditions.SOURCE_UNAVAILABLE_REASON,
+                message=message,
+            )
+            raise results.ReconcileError(
+                message, reason=source_conditions.SOURCE_UNAVAILABLE_REASON
+            )
+        if ref.kind == "HelmRepository" and (raw.get("spec") or {}).get("type") == "oci":
+            message = "charts from OCI HelmRepositories are not supported yet"
+            run.mark(
+                source_conditions.FETCH_FAILED_CONDITION,
+                "True",
+                reason=source_conditions.UNSUPPORTED_SOURCE_KIND_REASON,
+                message=message,
+            )
+            raise results.StallingError(
+                message, reason=source_conditions.UNSUPPORTED_SOURCE_KIND_REASON
+            )
+        artifact_raw = (raw.get("status") or {}).get("artifact")
+        artifact = meta.Artifact.model_validate(artifact_raw) if artifact_raw else None
+        if artifact is None or not self._store.exists(artifact):
+            message = f"no artifact available for {ref.kind} source '{ref.name}'"
+            run.mark(
+                source_conditions.FETCH_FAILED_CONDITION,
+                "True",
+                reason=source_conditions.NO_SOURCE_ARTIFACT_REASON,
+                message=message,
+            )
+            raise results.WaitingError(
+                message,
+                reason=source_conditions.NO_SOURCE_ARTIFACT_REASON,
+                requeue_after=self.interval(obj),
+            )
+        return raw, artifact
+
+    def _up_to_date(self, run: _Run, name: str, version: str) -> bool:
+        status = run.status
+        return (
+            status.artifact is not None
+            and status.artifact.revision == version
+            and status.observed_chart_name == name
+            and status.observed_generation == run.generation
+            and self._store.exists(status.artifact)
+        )
+
+    async def _chart(self, run: _Run) -> None:
+        raw, artifact = self._source(run)
+        obj = run.obj
+        try:
+            if obj.spec.source_ref.kind == "HelmRepository":
+                build = await self._from_repository(run, raw, artifact)
+            else:
+                build = await self._from_tree(run, artifact)
+        except errors.HelmError as failure:
+            raise self._build_failed(run, failure) from failure
+        run.status.observed_source_artifact_revision = artifact.revision
+        run.delete(
+            source_conditions.FETCH_FAILED_CONDITION, source_conditions.BUILD_FAILED_CONDITION
+        )
+        run.build = build
+        run.revision = build.version
+        if build.data is not None:
+            if run.status.artifact is not None:
+                run.mark(
+                    source_conditions.ARTIFACT_OUTDATED_CONDITION,
+                    "True",
+                    reason=source_conditions.NEW_CHART_REASON,
+                    message=build.summary(),
+                )
+            run.progress(f"building artifact: {build.summary()}", restart=True)
+
+    def _build_failed(self, run: _Run, failure: errors.HelmError) -> Exception:
+        if isinstance(failure, errors.BuildError):
+            reason, persistent = failure.why.reason, failure.why.persistent
+            pulling = failure.why in (errors.CHART_REFERENCE, errors.CHART_PULL)
+        else:
+            reason, persistent, pulling = failure.reason, failure.stalling, True
+        condition = (
+            source_conditions.FETCH_FAILED_CONDITION
+            if pulling
+            else source_conditions.BUILD_FAILED_CONDITION
+        )
+        run.mark(condition, "True", reason=reason, message=failure.message)
+        if persistent:
+            return results.StallingError(failure.message, reason=reason)
+        return results.ReconcileError(failure.message, reason=reason)
+
+    async def _index(self, artifact: meta.Artifact) -> indexes.Index:
+        cached = self._cache.get(artifact.path)
+        if cached is not None:
+            return cached
+        local = self._store.local_path(artifact.path)
+        try:
+            index = await asyncio.to_thread(lambda: indexes.load_json(local.read_bytes()))
+        except (OSError, ValueError, KeyError) as failure:
+            raise errors.BuildError(
+                errors.CHART_PULL, f"failed to load index '{artifact.path}': {failure}"
+            ) from failure
+        self._cache.put(artifact.path, index)
+        return index
+
+    async def _from_repository(
+        self, run: _Run, raw: dict[str, Any], artifact: meta.Artifact
+    ) -> Build:
+        obj = run.obj
+        index = await self._index(artifact)
+        try:
+            entry = index.get(obj.spec.chart, obj.spec.version)
+        except indexes.ChartReferenceError as missing:
+            raise errors.BuildError(
+                errors.CHART_REFERENCE,
+                f"failed to get chart version for remote reference: {missing.message}",
+            ) from missing
+        name, version = str(entry["name"]), str(entry["version"])
+        build_metadata = _version_metadata(obj, artifact.revision)
+        target = f"{version.split('+', 1)[0]}+{build_metadata}" if build_metadata else version
+        packaged = bool(build_metadata)
+        if self._up_to_date(run, name, target):
+            return Build(
+                name=name,
+                version=target,
+                packaged=packaged,
+                values_files=list(run.status.observed_values_files or obj.spec.values_files or []),
+            )
+        urls = entry.get("urls") or []
+        if not urls:
+            raise errors.BuildError(errors.CHART_PULL, f"chart '{name}' has no downloadable URLs")
+        repository = source.HelmRepository.model_validate(raw)
+        options = await helmrepository.client_options(self._api, repository)
+        try:
+            data = await clients.download(
+                self._session, options, str(urls[0]), max_size=self._limits.max_size
+            )
+        except errors.HelmError as failure:
+            raise errors.BuildError(
+                errors.CHART_PULL,
+                f"failed to download chart for remote reference: {failure.message}",
+            ) from failure
+        if not packaged:
+            await asyncio.to_thread(charts.from_archive, data, self._limits)
+            return Build(name=name, version=version, packaged=False, values_files=[], data=data)
+        chart = await asyncio.to_thread(self._load_archive, data)
+        return await asyncio.to_thread(self._package, chart, obj, build_metadata, None)
+
+    def _load_archive(self, data: bytes) -> charts.Chart:
+        try:
+            return charts.from_archive(data, self._limits)
+        except errors.BuildError:
+            raise
+        except errors.HelmError as failure:
+            raise errors.BuildError(
+                errors.CHART_PACKAGE, f"failed to load downloaded chart: {failure.message}"
+            ) from failure
+
+    def _package(
+        self,
+        chart: charts.Chart,
+        obj: source.HelmChart,
+        build_metadata: str,
+        tree: dict[str, bytes] | None,
+    ) -> Build:
+        chart.merge_values(
+            list(obj.spec.values_files or []),
+            base=tree,
+            ignore_missing=bool(obj.spec.ignore_missing_values_files),
+        )
+        if build_metadata:
+            chart.set_version_metadata(build_metadata)
+        return Build(
+            name=chart.name,
+            version=chart.version,
+            packaged=True,
+            values_files=chart.values_files,
+            data=chart.package(),
+        )
+
+    async def _from_tree(self, run: _Run, artifact: meta.Artifact) -> Build:
+        obj = run.obj
+        status = run.status
+        if (
+            status.observed_source_artifact_revision == artifact.revision
+            and status.artifact is not None
+            and status.observed_generation == run.generation
+            and status.observed_chart_name
+            and self._store.exists(status.artifact)
+        ):
+            # The stored chart was built from this very source and spec.
+            return Build(
+                name=status.observed_chart_name,
+                version=status.artifact.revision,
+                packaged=True,
+                values_files=list(status.observed_values_files or obj.spec.values_files or []),
+            )
+        archive = self._store.local_path(artifact.path)
+        build_metadata = _version_metadata(obj, artifact.revision)
+        return await asyncio.to_thread(self._build_tree, archive, obj, build_metadata)
+
+    def _build_tree(
+        self, archive: pathlib.Path, obj: source.HelmChart, build_metadata: str
+    ) -> Build:
+        with tempfile.TemporaryDirectory(prefix="helmchart-") as workdir:
+            root = pathlib.Path(workdir)
+            try:
+                extracting.extract(archive, root)
+            except storage_errors.ArtifactError as failure:
+                raise errors.FetchError(f"artifact untar error: {failure}") from failure
+            path = obj.spec.chart.strip("/")
+            try:
+                chart = charts.from_directory(root, path, self._limits)
+            except errors.HelmError as failure:
+                raise errors.BuildError(
+                    errors.CHART_PACKAGE, f"failed to load chart: {failure.message}"
+                ) from failure
+            charts.build_local_dependencies(chart, root=root, path=path, limits=self._limits)
+            tree = (
+                charts.read_tree(
+                    root,
+                    ".",
+                    charts.Limits(
+                        max_size=self._limits.max_size << 4,
+                        max_file_size=self._limits.max_file_size,
+                    ),
+                )
+                if obj.spec.values_files
+                else None
+            )
+            return self._package(chart, obj, build_metadata, tree)
+
+    # --- the artifact step ---------------------------------------------------------------
+
+    async def _artifact(self, run: _Run) -> None:
+        obj = run.obj
+        build = run.build
+        status = run.status
+        if build.data is not None:
+            await self._store_chart(run, build)
+        status.observed_chart_name = build.name
+        status.observed_values_files = (
+            build.values_files if obj.spec.ignore_missing_values_files else None
+        )
+        run.delete(
+            source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
+            source_conditions.ARTIFACT_OUTDATED_CONDITION,
+        )
+        run.mark(
+            source_conditions.ARTIFACT_IN_STORAGE_CONDITION,
+            "True",
+            reason=_reason(build),
+            message=build.summary(),
+        )
+        run.ready_message = build.summary()
+
+    async def _store_chart(self, run: _Run, build: Build) -> None:
+        assert build.data is not None
+        key = storage_key(run.obj)
+        try:
+            async with self._store.lock(key):
+                artifact = await self._store.store_bytes(
+                    key,
+                    data=build.data,
+                    filename=f"{build.name}-{build.version}.tgz",
+                    revision=build.version,
+                )
+                run.status.url = await self._store.symlink(artifact, LATEST_LINK)
+                run.status.artifact = artifact
+                deleted = await self._store.garbage_collect(artifact)
+        except storage_errors.StorageError as failure:
+            message = f"unable to copy Helm chart to storage: {failure}"
+            run.mark(
+                source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
+                "True",
+                reason=source_conditions.ARCHIVE_OPERATION_FAILED_REASON,
+                message=message,
+            )
+            raise results.ReconcileError(
+                message, reason=source_conditions.ARCHIVE_OPERATION_FAILED_REASON
+            ) from failure
+        if deleted:
+            logging.get_logger().info("garbage collected artifacts", files=deleted)
+        logging.get_logger().info(build.summary(), revision=build.version)
+        await self._recorder.emit(
+            objects.dump(run.obj),
+            type_=events.NORMAL,
+            reason=_reason(build),
+            message=build.summary(),
+            metadata={"revision": artifact.revision, "digest": artifact.digest},
+        )
+
+
+def _reason(build: Build) -> str:
+    if build.packaged:
+        return source_conditions.CHART_PACKAGE_SUCCEEDED_REASON
+    return source_conditions.CHART_PULL_SUCCEEDED_REASON
