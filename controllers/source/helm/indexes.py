@@ -1,27 +1,36 @@
-"""Helm repository indexes: parse, normalise, choose a version, cache.
+"""Helm repository indexes: read lazily, chart by chart; choose a version; cache.
 
 Contract:
 
-- ``parse(body)`` (synchronous; call it in a thread) reads an ``index.yaml``
-  (YAML or JSON) as Helm's ``LoadIndex`` does: empty → "no API version"
-  / "empty index.yaml file" errors, entries without a name or a valid version
-  dropped, each chart's versions sorted newest first. It returns an ``Index``.
-  The YAML parser is libyaml (PyYAML's ``CSafeLoader``): measured on a
-  20,000-entry index (bench/helm_index_bench.py) it is about ten times faster
-  than ruamel's pure-Python safe loader. Timestamps stay strings, as in JSON.
-- ``Index.to_json()`` is the stored artifact (Flux stores the normalised index
-  as JSON, so consumers read it with a JSON parser); ``load_json`` reads it.
+- ``parse(body)`` (synchronous; call it in a thread) checks an
+  ``index.yaml`` (YAML or JSON) as far as Helm's ``LoadIndex`` refuses one
+  ("empty index.yaml file", "no API version specified", a YAML error) and
+  returns an ``Index``. It does *not* build every entry: for the block YAML
+  that ``helm repo index`` and chart servers write, one scan (regular
+  expressions, C speed) records where each chart's block lies, and a chart's
+  versions are parsed only when asked for — a few kilobytes instead of the
+  whole index. JSON indexes are read whole (``json`` is fast); anything else
+  (flow style, anchors at the top level …) falls back to a full parse.
+- ``Index.versions(name)`` is one chart's versions normalised as Helm does:
+  entries without a name or a valid version dropped, ``apiVersion`` defaulted
+  to v1, newest first. Timestamps stay strings, as in Helm's JSON.
 - ``Index.get(name, version)`` is Flux's ``GetChartVersion``: an exact version
   string first, then the newest version the Masterminds range allows
   (``*`` and empty: newest stable), ties broken by ``created``.
-- ``Cache``: parsed indexes by artifact path, bounded in count, each expiring
+- ``Cache``: indexes by artifact path, bounded in count, each expiring
   ``ttl`` seconds after its last use (``--helm-cache-*``).
+
+Why lazy: parsing a 20,000-entry (~10 MB) index into Python objects with
+libyaml (PyYAML's ``CSafeLoader``, itself about eight times faster than
+ruamel's pure-Python loader) takes seconds of CPU and hundreds of MiB;
+``bench/helm_index_bench.py`` has the figures.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import time
 from collections import OrderedDict
 from typing import Any
@@ -31,6 +40,14 @@ import yaml
 
 from controllers.source.git import constraints
 from controllers.source.helm import errors
+
+_PREFIX = "failed to load Helm repository from index YAML: "
+_ENTRIES = re.compile(rb"^entries:[ \t]*(?:#[^\n]*)?\n", re.M)
+_EMPTY_ENTRIES = re.compile(rb"^entries:[ \t]*(?:\{\}|null|~)?[ \t]*(?:#[^\n]*)?$", re.M)
+_API_VERSION = re.compile(rb"^apiVersion:[ \t]*([^\n#]*?)[ \t]*(?:#[^\n]*)?$", re.M)
+_COLUMN_ZERO = re.compile(rb"^[^\s#]", re.M)
+_FIRST_LINE = re.compile(rb"^( *)[^\s#]", re.M)
+_KEY = re.compile(rb"^(?P<key>\"[^\"\n]*\"|'[^'\n]*'|[^\s#\-\"'][^:\n]*):(?: |$)")
 
 
 class _Loader(yaml.CSafeLoader):
@@ -43,23 +60,61 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
-@dataclasses.dataclass
+class ChartReferenceError(errors.HelmError):
+    """The index has no chart or version fitting the reference."""
+
+
+def _yaml(body: bytes) -> Any:
+    try:
+        return yaml.load(body, Loader=_Loader)
+    except yaml.YAMLError as invalid:
+        raise errors.IndexationError(f"{_PREFIX}{invalid}") from invalid
+
+
+@dataclasses.dataclass(eq=False)
 class Index:
-    """A normalised repository index: ``entries`` maps a chart name to its versions."""
+    """A repository index: the body, and either chart block offsets or every entry."""
 
     api_version: str
-    entries: dict[str, list[dict[str, Any]]]
-    generated: str | None = None
+    body: bytes = b""
+    blocks: dict[str, tuple[int, int]] | None = None
+    """Chart name → (start, end) of its block in ``body``; None when ``entries`` is set."""
+    entries: dict[str, Any] | None = None
+    _normalised: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
 
-    def to_json(self) -> bytes:
-        document: dict[str, Any] = {"apiVersion": self.api_version, "entries": self.entries}
-        if self.generated is not None:
-            document["generated"] = self.generated
-        return json.dumps(document, indent=2, sort_keys=True).encode()
+    def names(self) -> list[str]:
+        return list(self.blocks if self.blocks is not None else self.entries or {})
+
+    def versions(self, name: str) -> list[dict[str, Any]] | None:
+        """The chart's versions, normalised and newest first; None when there is no such chart."""
+        if name in self._normalised:
+            return self._normalised[name]
+        if self.blocks is not None:
+            span = self.blocks.get(name)
+            if span is None:
+                return None
+            document = _yaml(b"entries:\n" + self.body[span[0] : span[1]])
+            raw = next(iter(((document or {}).get("entries") or {}).values()), None)
+        else:
+            if name not in (self.entries or {}):
+                return None
+            raw = (self.entries or {})[name]
+        kept = [
+            v
+            for v in raw or ()
+            if isinstance(v, dict)
+            and v.get("name")
+            and constraints.parse_version(str(v.get("version", ""))) is not None
+        ]
+        for entry in kept:
+            entry.setdefault("apiVersion", "v1")
+        kept.sort(key=_sort_key, reverse=True)
+        self._normalised[name] = kept
+        return kept
 
     def get(self, name: str, version: str) -> dict[str, Any]:
         """The chart version to use; ``ChartReferenceError`` (Flux's wording) when none fits."""
-        versions = self.entries.get(name)
+        versions = self.versions(name)
         if versions is None:
             raise ChartReferenceError("no chart name found")
         if not versions:
@@ -85,79 +140,97 @@ class Index:
         return best[2]
 
 
-class ChartReferenceError(errors.HelmError):
-    """The index has no chart or version fitting the reference."""
-
-
-def _load(body: bytes) -> Any:
-    stripped = body.lstrip()
-    if stripped.startswith(b"{"):
-        try:
-            return json.loads(body)
-        except ValueError:
-            pass  # NB: YAML flow style also starts with '{'; let the YAML parser judge.
-    return yaml.load(body, Loader=_Loader)
-
-
 def _sort_key(entry: dict[str, Any]) -> tuple[semver.Version, str]:
     parsed = constraints.parse_version(str(entry.get("version", "")))
     return (parsed or semver.Version(0), str(entry.get("created") or ""))
 
 
-def parse(body: bytes) -> Index:
-    """Read and normalise an index; ``errors.IndexationError`` when Helm would refuse it."""
-    if not body.strip():
-        raise errors.IndexationError(
-            "failed to load Helm repository from index YAML: empty index.yaml file"
-        )
-    try:
-        document = _load(body)
-    except yaml.YAMLError as invalid:
-        raise errors.IndexationError(
-            f"failed to load Helm repository from index YAML: {invalid}"
-        ) from invalid
+def _whole(document: Any) -> Index:
     if not isinstance(document, dict):
-        raise errors.IndexationError(
-            "failed to load Helm repository from index YAML: the index is not a mapping"
-        )
+        raise errors.IndexationError(f"{_PREFIX}the index is not a mapping")
     api_version = document.get("apiVersion")
     if not api_version:
-        raise errors.IndexationError(
-            "failed to load Helm repository from index YAML: no API version specified"
-        )
-    entries: dict[str, list[dict[str, Any]]] = {}
-    for name, versions in (document.get("entries") or {}).items():
-        kept = [
-            v
-            for v in versions or ()
-            if isinstance(v, dict)
-            and v.get("name")
-            and constraints.parse_version(str(v.get("version", ""))) is not None
-        ]
-        for entry in kept:
-            entry.setdefault("apiVersion", "v1")
-        kept.sort(key=_sort_key, reverse=True)
-        entries[str(name)] = kept
-    generated = document.get("generated")
-    return Index(
-        api_version=str(api_version),
-        entries=entries,
-        generated=str(generated) if generated is not None else None,
-    )
+        raise errors.IndexationError(f"{_PREFIX}no API version specified")
+    entries = document.get("entries") or {}
+    if not isinstance(entries, dict):
+        raise errors.IndexationError(f"{_PREFIX}entries is not a mapping")
+    return Index(api_version=str(api_version), entries={str(k): v for k, v in entries.items()})
 
 
-def load_json(body: bytes) -> Index:
-    """Read an index stored by ``Index.to_json`` (already normalised)."""
-    document = json.loads(body)
-    return Index(
-        api_version=document["apiVersion"],
-        entries=document.get("entries") or {},
-        generated=document.get("generated"),
-    )
+def _key_name(line: bytes) -> str | None:
+    match = _KEY.match(line)
+    if match is None:
+        return None
+    key = match.group("key").rstrip()
+    if key[:1] in (b'"', b"'"):
+        loaded = yaml.load(key, Loader=_Loader)
+        return str(loaded)
+    return key.decode("utf-8", "strict")
+
+
+def _scan(body: bytes) -> Index | None:
+    """Chart block offsets of a block-style index; None when the layout is not the plain one."""
+    if b"\t" in body or b"\r" in body or body.startswith(b"%") or b"\n---" in body[1:]:
+        return None
+    version = _API_VERSION.search(body)
+    found = _ENTRIES.search(body)
+    if found is None:
+        if _EMPTY_ENTRIES.search(body) is None:
+            return None
+        start = end = len(body)
+    else:
+        start = found.end()
+        following = _COLUMN_ZERO.search(body, start)
+        end = following.start() if following else len(body)
+        if following is not None and body[end : end + 1] == b"-":
+            return None
+    if version is not None and start <= version.start() < end:
+        return None
+    blocks: dict[str, tuple[int, int]] = {}
+    first = _FIRST_LINE.search(body, start, end)
+    if first is not None:
+        indent = len(first.group(1))
+        if indent == 0:
+            return None
+        shallower = re.compile(rb"^ {0,%d}[^ \n#]" % (indent - 1), re.M)
+        if shallower.search(body, start, end):
+            return None
+        keys = re.compile(rb"^ {%d}(?=[^ \-#\n])" % indent, re.M)
+        starts = [m.start() for m in keys.finditer(body, start, end)]
+        for position, (begin, stop) in enumerate(zip(starts, [*starts[1:], end], strict=True)):
+            line_end = body.find(b"\n", begin, stop)
+            name = _key_name(body[begin + indent : line_end if line_end >= 0 else stop])
+            if name is None or name in blocks or (position == 0 and begin != first.start()):
+                return None
+            blocks[name] = (begin, stop)
+    if version is None:
+        raise errors.IndexationError(f"{_PREFIX}no API version specified")
+    value = _yaml(version.group(1)) if version.group(1) else None
+    if not value:
+        raise errors.IndexationError(f"{_PREFIX}no API version specified")
+    # NB: the top-level keys outside the entries are small; parse them to catch
+    # a broken document early, as Helm's loader would.
+    _yaml(body[: start - (found.end() - found.start()) if found else 0] + body[end:])
+    return Index(api_version=str(value), body=body, blocks=blocks)
+
+
+def parse(body: bytes) -> Index:
+    """Check an index and prepare it for lookups (see the module docstring)."""
+    if not body.strip():
+        raise errors.IndexationError(f"{_PREFIX}empty index.yaml file")
+    if body.lstrip().startswith(b"{"):
+        try:
+            return _whole(json.loads(body))
+        except ValueError:
+            pass  # NB: YAML flow style also starts with '{'; let the YAML parser judge.
+    scanned = _scan(body)
+    if scanned is not None:
+        return scanned
+    return _whole(_yaml(body))
 
 
 class Cache:
-    """Parsed indexes by key, at most ``max_size`` of them, each kept ``ttl`` seconds after use.
+    """Indexes by key, at most ``max_size`` of them, each kept ``ttl`` seconds after use.
 
     ``max_size`` 0 disables the cache (Flux's default). ``purge`` drops the
     expired entries (the controller calls it every ``--helm-cache-purge-interval``).

@@ -279,8 +279,8 @@ class HelmChartReconciler:
             return cached
         local = self._store.local_path(artifact.path)
         try:
-            index = await asyncio.to_thread(lambda: indexes.load_json(local.read_bytes()))
-        except (OSError, ValueError, KeyError) as failure:
+            index = await asyncio.to_thread(lambda: indexes.parse(local.read_bytes()))
+        except (OSError, errors.HelmError) as failure:
             raise errors.BuildError(
                 errors.CHART_PULL, f"failed to load index '{artifact.path}': {failure}"
             ) from failure

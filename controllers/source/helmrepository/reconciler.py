@@ -9,14 +9,15 @@ Steps (``HelmRepositoryReconciler.steps``):
    Ready. ``type: default``: read ``secretRef``/``certSecretRef`` (a missing
    or unusable Secret is ``FetchFailed``/``AuthenticationFailed``), GET
    ``index.yaml`` — conditional on the last ETag, and compared by digest — so
-   an unchanged index costs one request and no parse. A new index is parsed
+   an unchanged index costs one request and no parse. A new index is checked
    in a thread (``--helm-index-max-size`` enforced while it streams), and
    ``ArtifactOutdated``/``NewRevision`` is marked while it is stored.
-2. **artifact** — the normalised index stored as JSON in
-   ``index-<hex>.yaml`` with Flux's revision (``sha256:<digest of the fetched
-   index>``), the ``index.yaml`` symlink as ``status.url``, superseded
-   artifacts garbage-collected, a ``NewArtifact`` event ("stored fetched
-   index of size … from '<url>'").
+2. **artifact** — the index stored as fetched in ``index-<hex>.yaml`` with
+   Flux's revision (``sha256:<digest of the fetched index>``, so the
+   artifact's digest equals it; Flux stores a JSON rewrite instead, see
+   ``helm.indexes`` for why this one is read lazily), the ``index.yaml``
+   symlink as ``status.url``, superseded artifacts garbage-collected, a
+   ``NewArtifact`` event ("stored fetched index of size … from '<url>'").
 
 A failed fetch keeps the last artifact (its file stays served). Deleting a
 HelmRepository removes its storage directory.
@@ -70,8 +71,8 @@ class _Run(reconciling.Run[source.HelmRepository, source.HelmRepositoryStatus]):
     """One reconcile; the index step sets what the artifact step stores."""
 
     oci: bool = False
-    fetched: indexes.Index | None = None
-    """A new index to store (None: the stored one is current)."""
+    fetched: bytes | None = None
+    """A new index to store, as fetched (None: the stored one is current)."""
     fetched_revision: str | None = None
     fetched_size: int = 0
     url: str = ""
@@ -224,10 +225,11 @@ class HelmRepositoryReconciler:
         assert response.body is not None
         assert response.digest is not None
         try:
-            run.fetched = await asyncio.to_thread(indexes.parse, response.body)
+            await asyncio.to_thread(indexes.parse, response.body)
         except errors.HelmError as failure:
             raise self._fail(run, failure) from failure
         self.parses += 1
+        run.fetched = response.body
         run.fetched_revision = run.revision = response.digest
         run.fetched_size = len(response.body)
         if response.etag:
@@ -301,12 +303,11 @@ class HelmRepositoryReconciler:
         )
         run.ready_message = message
 
-    async def _store_index(self, run: _Run, index: indexes.Index, revision: str) -> None:
+    async def _store_index(self, run: _Run, data: bytes, revision: str) -> None:
         obj = run.obj
         key = storage_key(obj)
         hex_digest = revision.split(":", 1)[1]
         try:
-            data = await asyncio.to_thread(index.to_json)
             async with self._store.lock(key):
                 artifact = await self._store.store_bytes(
                     key, data=data, filename=f"index-{hex_digest}.yaml", revision=revision

@@ -34,18 +34,77 @@ def test_invalid_versions_are_dropped_and_versions_sorted_newest_first() -> None
     index = indexes.parse(
         _index({"demo": [*_entries("1.0.0", "not-semver", "2.0.0", "1.5.0"), {"version": "3.0.0"}]})
     )
-    assert [v["version"] for v in index.entries["demo"]] == ["2.0.0", "1.5.0", "1.0.0"]
+    assert [v["version"] for v in index.versions("demo") or []] == ["2.0.0", "1.5.0", "1.0.0"]
 
 
-def test_timestamps_stay_strings_and_the_json_artifact_reads_back() -> None:
+def test_timestamps_stay_strings() -> None:
     body = b"apiVersion: v1\ngenerated: 2026-01-01T00:00:00Z\nentries:\n  demo:\n" + (
         b"  - {name: demo, version: 1.0.0, created: 2026-01-02T03:04:05.5Z}\n"
     )
     index = indexes.parse(body)
-    assert index.entries["demo"][0]["created"] == "2026-01-02T03:04:05.5Z"
-    again = indexes.load_json(index.to_json())
-    assert again == index
-    assert indexes.parse(index.to_json()) == index
+    assert index.blocks is not None  # read lazily
+    assert (index.versions("demo") or [])[0]["created"] == "2026-01-02T03:04:05.5Z"
+
+
+HELM_WRITTEN = b"""apiVersion: v1
+entries:
+  # a comment between charts
+  "quoted-name":
+  - apiVersion: v2
+    created: "2026-01-01T00:00:00Z"
+    description: |
+      A block scalar
+      over lines
+    name: quoted-name
+    urls:
+    - https://example.org/quoted-name-1.0.0.tgz
+    version: 1.0.0
+  empty: []
+  podinfo:
+    - name: podinfo
+      version: 6.0.3
+      annotations:
+        category: Test
+    - name: podinfo
+      version: 6.1.0
+generated: "2026-01-01T00:00:00Z"
+serverInfo:
+  contextPath: /charts
+"""
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        HELM_WRITTEN,
+        HELM_WRITTEN.replace(b"\n  ", b"\n    "),  # charts at another indentation
+        b"apiVersion: v1\nentries: {}\n",
+        b"{apiVersion: v1, entries: {podinfo: [{name: podinfo, version: 1.0.0}]}}\n",
+        b'{"apiVersion": "v1", "entries": {"podinfo": [{"name": "podinfo", "version": "1.0.0"}]}}',
+        b"apiVersion: v1\nentries: &e\n  podinfo: []\nother: *e\n",
+    ],
+    ids=["helm-written", "indent-4", "empty", "flow", "json", "anchors"],
+)
+def test_the_lazy_index_reads_every_chart_as_a_full_parse_does(body: bytes) -> None:
+    index = indexes.parse(body)
+    full = yaml.safe_load(body)
+    assert index.api_version == full["apiVersion"]
+    assert sorted(index.names()) == sorted(full["entries"] or {})
+    for name, versions in (full["entries"] or {}).items():
+        expected = sorted(
+            (str(v["version"]) for v in versions),
+            key=lambda v: tuple(map(int, v.split("."))),
+            reverse=True,
+        )
+        assert [v["version"] for v in index.versions(name) or []] == expected
+
+
+def test_a_broken_chart_block_fails_when_that_chart_is_read() -> None:
+    body = b"apiVersion: v1\nentries:\n  good:\n  - {name: good, version: 1.0.0}\n  bad:\n  - [\n"
+    index = indexes.parse(body)
+    assert index.get("good", "*")["version"] == "1.0.0"
+    with pytest.raises(errors.IndexationError):
+        index.get("bad", "*")
 
 
 @pytest.mark.parametrize(
