@@ -49,14 +49,14 @@ class ClientOptions:
     deprecated_tls: bool = False
     """TLS data came from the deprecated keys of ``secretRef`` (worth a log line)."""
 
-    def auth_for(self, url: str) -> aiohttp.BasicAuth | None:
-        """Basic auth for ``url``: the repository's host, or any host with passCredentials."""
+    def auth_for(self, url: str) -> dict[str, str]:
+        """Authorization for ``url``: on the repository's host, or any with passCredentials."""
         if self.username is None:
-            return None
+            return {}
         same_host = urllib.parse.urlsplit(url).netloc == urllib.parse.urlsplit(self.url).netloc
         if same_host or self.pass_credentials:
-            return aiohttp.BasicAuth(self.username, self.password or "")
-        return None
+            return {"Authorization": aiohttp.encode_basic_auth(self.username, self.password or "")}
+        return {}
 
 
 def normalize_url(url: str) -> str:
@@ -182,8 +182,7 @@ async def _get(
     try:
         async with session.get(
             url,
-            auth=options.auth_for(url),
-            headers=headers,
+            headers={**headers, **options.auth_for(url)},
             ssl=options.ssl_context if options.ssl_context is not None else True,
             timeout=aiohttp.ClientTimeout(total=options.timeout),
         ) as response:

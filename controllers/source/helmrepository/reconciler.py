@@ -152,8 +152,6 @@ class HelmRepositoryReconciler:
         self._limits = limits
         self._etags: dict[storage.ObjectKey, tuple[str, str]] = {}
         """The last ETag per object, with the revision it was seen for."""
-        self.parses = 0
-        """Indexes parsed so far (tests and benchmarks prove an unchanged one is not)."""
         self.steps: tuple[reconciling.Step[_Run], ...] = (
             reconciling.Step(
                 "index",
@@ -228,7 +226,6 @@ class HelmRepositoryReconciler:
             await asyncio.to_thread(indexes.parse, response.body)
         except errors.HelmError as failure:
             raise self._fail(run, failure) from failure
-        self.parses += 1
         run.fetched = response.body
         run.fetched_revision = run.revision = response.digest
         run.fetched_size = len(response.body)
