@@ -384,3 +384,34 @@ def test_a_chart_from_a_git_repository(
     assert revised["status"]["artifact"]["revision"] == f"1.2.3+{head[:12]}.{generation}"
     files = _chart_files(_download(revised["status"]["artifact"]["url"]))
     assert yaml.safe_load(files["app/values.yaml"]) == {"replicas": 5}
+
+
+def test_an_oci_repository_is_ready_without_registry_calls_and_cloud_providers_stall(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    controller: processes.Controller,
+) -> None:
+    # NB: nothing listens on this port: an OCI HelmRepository makes no request.
+    url = f"oci://127.0.0.1:{devcluster_fixtures.free_port()}/charts"
+    objects.apply(cluster, _helmrepository(namespace, "registry", url, type="oci"))
+    ready = eventually_sync(_ready(cluster, namespace, "helmrepository", "registry"), within=60)
+    assert objects.condition(ready, "Ready")["message"] == "Helm repository is ready"  # type: ignore[index]
+    assert "artifact" not in ready["status"]
+
+    objects.apply(cluster, _helmrepository(namespace, "ecr", url, type="oci", provider="aws"))
+    stalled = eventually_sync(
+        _condition(
+            cluster, namespace, "helmrepository", "ecr", "Stalled", "InvalidProviderConfiguration"
+        ),
+        within=60,
+    )
+    assert stalled["message"] == "provider 'aws' is not supported; use 'generic'"
+
+    objects.apply(
+        cluster, _helmchart(namespace, "podinfo", "podinfo", "HelmRepository", "registry")
+    )
+    unsupported = eventually_sync(
+        _condition(cluster, namespace, "helmchart", "podinfo", "Stalled", "UnsupportedSourceKind"),
+        within=60,
+    )
+    assert unsupported["message"] == "charts from OCI HelmRepositories are not supported yet"
