@@ -165,60 +165,49 @@ class HelmChartReconciler:
 
     # --- the chart step ------------------------------------------------------------------
 
+    @staticmethod
+    def _fetch_failed(run: _Run, message: str, reason: str) -> str:
+        """Mark ``FetchFailed`` with ``reason``; return ``message`` for the error raised next."""
+        run.mark(source_conditions.FETCH_FAILED_CONDITION, "True", reason=reason, message=message)
+        return message
+
     def _source(self, run: _Run) -> tuple[dict[str, Any], meta.Artifact]:
         obj = run.obj
         ref = obj.spec.source_ref
         namespace = obj.metadata.namespace or "default"
         informer = self._sources.get(ref.kind)
         if informer is None:
-            message = f"failed to get source: {ref.kind} sources are not supported yet"
-            run.mark(
-                source_conditions.FETCH_FAILED_CONDITION,
-                "True",
-                reason=source_conditions.SOURCE_UNAVAILABLE_REASON,
-                message=message,
+            message = self._fetch_failed(
+                run,
+                f"failed to get source: {ref.kind} sources are not supported yet",
+                source_conditions.SOURCE_UNAVAILABLE_REASON,
             )
             raise results.StallingError(
                 message, reason=source_conditions.UNSUPPORTED_SOURCE_KIND_REASON
             )
         raw = informer.get(f"{namespace}/{ref.name}")
         if raw is None:
-            message = f'failed to get source: {ref.kind}.{source.GROUP} "{ref.name}" not found'
-            run.mark(
-                source_conditions.FETCH_FAILED_CONDITION,
-                "True",
-                reason=source_conditions.SOURCE_UNAVAILABLE_REASON,
-                message=message,
+            reason = source_conditions.SOURCE_UNAVAILABLE_REASON
+            message = self._fetch_failed(
+                run,
+                f'failed to get source: {ref.kind}.{source.GROUP} "{ref.name}" not found',
+                reason,
             )
-            raise results.ReconcileError(
-                message, reason=source_conditions.SOURCE_UNAVAILABLE_REASON
-            )
+            raise results.ReconcileError(message, reason=reason)
         if ref.kind == "HelmRepository" and (raw.get("spec") or {}).get("type") == "oci":
-            message = "charts from OCI HelmRepositories are not supported yet"
-            run.mark(
-                source_conditions.FETCH_FAILED_CONDITION,
-                "True",
-                reason=source_conditions.UNSUPPORTED_SOURCE_KIND_REASON,
-                message=message,
+            reason = source_conditions.UNSUPPORTED_SOURCE_KIND_REASON
+            message = self._fetch_failed(
+                run, "charts from OCI HelmRepositories are not supported yet", reason
             )
-            raise results.StallingError(
-                message, reason=source_conditions.UNSUPPORTED_SOURCE_KIND_REASON
-            )
+            raise results.StallingError(message, reason=reason)
         artifact_raw = (raw.get("status") or {}).get("artifact")
         artifact = meta.Artifact.model_validate(artifact_raw) if artifact_raw else None
         if artifact is None or not self._store.exists(artifact):
-            message = f"no artifact available for {ref.kind} source '{ref.name}'"
-            run.mark(
-                source_conditions.FETCH_FAILED_CONDITION,
-                "True",
-                reason=source_conditions.NO_SOURCE_ARTIFACT_REASON,
-                message=message,
+            reason = source_conditions.NO_SOURCE_ARTIFACT_REASON
+            message = self._fetch_failed(
+                run, f"no artifact available for {ref.kind} source '{ref.name}'", reason
             )
-            raise results.WaitingError(
-                message,
-                reason=source_conditions.NO_SOURCE_ARTIFACT_REASON,
-                requeue_after=self.interval(obj),
-            )
+            raise results.WaitingError(message, reason=reason, requeue_after=self.interval(obj))
         return raw, artifact
 
     def _up_to_date(self, run: _Run, name: str, version: str) -> bool:
@@ -440,31 +429,16 @@ class HelmChartReconciler:
 
     async def _store_chart(self, run: _Run, build: Build) -> None:
         assert build.data is not None
-        key = storage_key(run.obj)
-        try:
-            async with self._store.lock(key):
-                artifact = await self._store.store_bytes(
-                    key,
-                    data=build.data,
-                    filename=f"{build.name}-{build.version}.tgz",
-                    revision=build.version,
-                )
-                run.status.url = await self._store.symlink(artifact, LATEST_LINK)
-                run.status.artifact = artifact
-                deleted = await self._store.garbage_collect(artifact)
-        except storage_errors.StorageError as failure:
-            message = f"unable to copy Helm chart to storage: {failure}"
-            run.mark(
-                source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
-                "True",
-                reason=source_conditions.ARCHIVE_OPERATION_FAILED_REASON,
-                message=message,
-            )
-            raise results.ReconcileError(
-                message, reason=source_conditions.ARCHIVE_OPERATION_FAILED_REASON
-            ) from failure
-        if deleted:
-            logging.get_logger().info("garbage collected artifacts", files=deleted)
+        artifact = await helmrepository.store_artifact(
+            self._store,
+            run,
+            storage_key(run.obj),
+            data=build.data,
+            filename=f"{build.name}-{build.version}.tgz",
+            revision=build.version,
+            link=LATEST_LINK,
+            failure="unable to copy Helm chart to storage",
+        )
         logging.get_logger().info(build.summary(), revision=build.version)
         await self._recorder.emit(
             objects.dump(run.obj),

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from typing import Any
 
 import aiohttp
 
@@ -126,6 +127,45 @@ def human_size(size: int) -> str:
             return f"{value:.4g}{unit}"
         value /= 1000
     raise AssertionError("unreachable")
+
+
+async def store_artifact(
+    store: storage.Storage,
+    run: reconciling.Run[Any, Any],
+    key: storage.ObjectKey,
+    *,
+    data: bytes,
+    filename: str,
+    revision: str,
+    link: str,
+    failure: str,
+) -> meta.Artifact:
+    """Store ``data`` as the object's artifact, link it, collect superseded ones.
+
+    Sets ``status.artifact`` and ``status.url``. A storage failure marks
+    ``StorageOperationFailed``/``ArchiveOperationFailed`` with ``failure: <cause>``
+    (the step must own that condition) and raises the reconcile error.
+    """
+    try:
+        async with store.lock(key):
+            artifact = await store.store_bytes(key, data=data, filename=filename, revision=revision)
+            run.status.url = await store.symlink(artifact, link)
+            run.status.artifact = artifact
+            deleted = await store.garbage_collect(artifact)
+    except storage_errors.StorageError as failed:
+        message = f"{failure}: {failed}"
+        run.mark(
+            source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
+            "True",
+            reason=source_conditions.ARCHIVE_OPERATION_FAILED_REASON,
+            message=message,
+        )
+        raise results.ReconcileError(
+            message, reason=source_conditions.ARCHIVE_OPERATION_FAILED_REASON
+        ) from failed
+    if deleted:
+        logging.get_logger().info("garbage collected artifacts", files=deleted)
+    return artifact
 
 
 class HelmRepositoryReconciler:
@@ -304,27 +344,16 @@ class HelmRepositoryReconciler:
         obj = run.obj
         key = storage_key(obj)
         hex_digest = revision.split(":", 1)[1]
-        try:
-            async with self._store.lock(key):
-                artifact = await self._store.store_bytes(
-                    key, data=data, filename=f"index-{hex_digest}.yaml", revision=revision
-                )
-                run.status.url = await self._store.symlink(artifact, INDEX_LINK)
-                run.status.artifact = artifact
-                deleted = await self._store.garbage_collect(artifact)
-        except storage_errors.StorageError as failure:
-            message = f"unable to save artifact to storage: {failure}"
-            run.mark(
-                source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
-                "True",
-                reason=source_conditions.ARCHIVE_OPERATION_FAILED_REASON,
-                message=message,
-            )
-            raise results.ReconcileError(
-                message, reason=source_conditions.ARCHIVE_OPERATION_FAILED_REASON
-            ) from failure
-        if deleted:
-            logging.get_logger().info("garbage collected artifacts", files=deleted)
+        artifact = await store_artifact(
+            self._store,
+            run,
+            key,
+            data=data,
+            filename=f"index-{hex_digest}.yaml",
+            revision=revision,
+            link=INDEX_LINK,
+            failure="unable to save artifact to storage",
+        )
         message = f"stored fetched index of size {human_size(run.fetched_size)} from '{run.url}'"
         logging.get_logger().info(message, revision=revision)
         await self._recorder.emit(
