@@ -9,7 +9,8 @@ Contract:
   ("Chart.yaml file is missing", "validation: chart.metadata.name is
   required", ``validation: chart.metadata.version "x" is invalid`` …), and
   files over ``limits.max_file_size`` or charts over ``limits.max_size``.
-- ``Chart.merge_values(paths, ...)`` merges values files in order (maps
+- ``Chart.merge_values(paths, ...)`` merges values files (of the chart, or of
+  the source tree: ``read_files``) in order (maps
   merged deeply, the later file winning, as Flux's ``MergeMaps``) into the
   chart's ``values.yaml``; ``values.yaml`` itself is the chart's own values.
 - ``Chart.set_version_metadata(meta)`` appends ``+meta`` to the version (Flux's
@@ -247,6 +248,24 @@ def read_tree(root: pathlib.Path, path: str, limits: Limits) -> dict[str, bytes]
         _check_sizes(relative, size, total, limits)
         files[relative] = file.read_bytes()
     return files
+
+
+def read_files(root: pathlib.Path, paths: list[str], limits: Limits) -> dict[str, bytes]:
+    """The files ``paths`` of the source tree ``root`` that exist, by normalised path.
+
+    A path that leaves ``root`` (``..``, a symlink) is a ``ValuesFilesError``.
+    """
+    found: dict[str, bytes] = {}
+    for path in paths:
+        clean = os.path.normpath(path).lstrip("/")
+        file = (root / clean).resolve()
+        if not file.is_relative_to(root.resolve()):
+            raise errors.BuildError(errors.VALUES_FILES, f"path '{path}' is outside the source")
+        if not file.is_file():
+            continue
+        _check_sizes(clean, file.stat().st_size, 0, limits)
+        found[clean] = file.read_bytes()
+    return found
 
 
 def from_directory(root: pathlib.Path, path: str, limits: Limits) -> Chart:

@@ -389,18 +389,7 @@ class HelmChartReconciler:
                     errors.CHART_PACKAGE, f"failed to load chart: {failure.message}"
                 ) from failure
             charts.build_local_dependencies(chart, root=root, path=path, limits=self._limits)
-            tree = (
-                charts.read_tree(
-                    root,
-                    ".",
-                    charts.Limits(
-                        max_size=self._limits.max_size << 4,
-                        max_file_size=self._limits.max_file_size,
-                    ),
-                )
-                if obj.spec.values_files
-                else None
-            )
+            tree = charts.read_files(root, list(obj.spec.values_files or []), self._limits)
             return self._package(chart, obj, build_metadata, tree)
 
     # --- the artifact step ---------------------------------------------------------------

@@ -167,3 +167,14 @@ def test_a_chart_path_outside_the_source_is_refused(tmp_path: pathlib.Path) -> N
     (tmp_path / "src").mkdir()
     with pytest.raises(errors.HelmError, match="outside the source"):
         charts.from_directory(tmp_path / "src", "../", charts.Limits())
+
+
+def test_values_files_of_a_source_tree_stay_inside_it(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "src" / "env").mkdir(parents=True)
+    (tmp_path / "src" / "env" / "prod.yaml").write_text("replicas: 5\n")
+    (tmp_path / "secret.yaml").write_text("token: x\n")
+
+    found = charts.read_files(tmp_path / "src", ["env/prod.yaml", "env/none.yaml"], charts.Limits())
+    assert found == {"env/prod.yaml": b"replicas: 5\n"}
+    with pytest.raises(errors.BuildError, match="outside the source"):
+        charts.read_files(tmp_path / "src", ["../secret.yaml"], charts.Limits())
