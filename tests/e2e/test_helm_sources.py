@@ -415,3 +415,51 @@ def test_an_oci_repository_is_ready_without_registry_calls_and_cloud_providers_s
         within=60,
     )
     assert unsupported["message"] == "charts from OCI HelmRepositories are not supported yet"
+
+
+def test_repository_dependencies_of_a_git_chart_come_through_a_helm_repository(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    controller: processes.Controller,
+    repo: chartrepos.ChartRepository,
+    make_repo: Callable[..., RepoBuilder],
+    http_server: GitServer,
+) -> None:
+    git = make_repo("umbrella.git")
+    git.commit(
+        "Add an umbrella chart",
+        {
+            "umbrella/Chart.yaml": "apiVersion: v2\nname: umbrella\nversion: 0.1.0\n"
+            f"dependencies:\n- name: podinfo\n  version: 6.x\n  repository: {repo.url}/\n",
+        },
+    )
+    objects.apply(
+        cluster,
+        {
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "GitRepository",
+            "metadata": {"name": "umbrella", "namespace": namespace},
+            "spec": {"interval": "1h", "url": http_server.url("umbrella.git")},
+        },
+    )
+    objects.apply(
+        cluster, _helmchart(namespace, "umbrella", "umbrella", "GitRepository", "umbrella")
+    )
+    failed = eventually_sync(
+        _condition(
+            cluster, namespace, "helmchart", "umbrella", "BuildFailed", "DependencyBuildError"
+        ),
+        within=60,
+    )
+    assert failed["message"] == (
+        f"dependency build error: no HelmRepository found for '{repo.url}'"
+        f" in '{namespace}' namespace"
+    )
+
+    _authenticated_repository(cluster, namespace, repo)
+    objects.request_reconcile(cluster, namespace, "helmchart", "umbrella", "with-repository")
+    chart = eventually_sync(_ready(cluster, namespace, "helmchart", "umbrella", "0.1.0"), within=60)
+    files = _chart_files(_download(chart["status"]["artifact"]["url"]))
+    assert (
+        files["umbrella/charts/podinfo-6.0.3.tgz"] == (repo.root / "podinfo-6.0.3.tgz").read_bytes()
+    )

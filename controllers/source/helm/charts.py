@@ -17,8 +17,8 @@ Contract:
   revision for values files and the Revision strategy).
 - ``Chart.package()`` is the ``<name>-<version>.tgz`` bytes (``<name>/…`` members).
 - ``file://`` dependencies of a chart from a source tree are packaged into its
-  ``charts/`` directory (``build_local_dependencies``); a repository
-  dependency must already be vendored in ``charts/``.
+  ``charts/`` directory (``build_local_dependencies``), which returns the
+  repository dependencies still to fetch.
 """
 
 from __future__ import annotations
@@ -273,13 +273,16 @@ def from_directory(root: pathlib.Path, path: str, limits: Limits) -> Chart:
     return _chart(read_tree(root, path, limits))
 
 
-def build_local_dependencies(chart: Chart, *, root: pathlib.Path, path: str, limits: Limits) -> int:
-    """Package each missing ``file://`` dependency into ``charts/``; return how many.
+def build_local_dependencies(
+    chart: Chart, *, root: pathlib.Path, path: str, limits: Limits, nested: bool = False
+) -> list[dict[str, Any]]:
+    """Package each missing ``file://`` dependency into ``charts/``; return the others.
 
-    A dependency already in ``charts/`` (vendored) is kept. A repository
-    dependency that is not vendored is a ``DependencyBuildError``.
+    A dependency already in ``charts/`` (vendored) is kept. The repository
+    dependencies still missing are returned for the caller to fetch (a
+    sub-chart's own must be vendored: a ``DependencyBuildError`` otherwise).
     """
-    built = 0
+    missing: list[dict[str, Any]] = []
     for dependency in chart.metadata.get("dependencies") or ():
         name = str(dependency.get("name", ""))
         vendored = any(
@@ -291,11 +294,13 @@ def build_local_dependencies(chart: Chart, *, root: pathlib.Path, path: str, lim
             continue
         repository = str(dependency.get("repository") or "")
         if not repository.startswith("file://"):
-            raise errors.BuildError(
-                errors.DEPENDENCY_BUILD,
-                f"dependency '{name}' from '{repository}' is not vendored in charts/ and only"
-                " file:// dependencies are built",
-            )
+            if nested:
+                raise errors.BuildError(
+                    errors.DEPENDENCY_BUILD,
+                    f"dependency '{name}' of a file:// dependency is not vendored in its charts/",
+                )
+            missing.append(dependency)
+            continue
         relative = os.path.normpath(os.path.join(path, repository.removeprefix("file://")))
         try:
             sub = from_directory(root, relative, limits)
@@ -303,7 +308,6 @@ def build_local_dependencies(chart: Chart, *, root: pathlib.Path, path: str, lim
             raise errors.BuildError(
                 errors.DEPENDENCY_BUILD, f"failed to load dependency '{name}': {failed.message}"
             ) from failed
-        build_local_dependencies(sub, root=root, path=relative, limits=limits)
+        build_local_dependencies(sub, root=root, path=relative, limits=limits, nested=True)
         chart.files[f"charts/{sub.name}-{sub.version}.tgz"] = sub.package()
-        built += 1
-    return built
+    return missing

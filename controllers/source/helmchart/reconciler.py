@@ -12,8 +12,10 @@ Steps (``HelmChartReconciler.steps``):
      when no chart or version fits), and download it with the repository's
      credentials unless the stored artifact is that version already;
    - from a GitRepository: read the chart directory ``spec.chart`` of the
-     source artifact, build its ``file://`` dependencies, unless the stored
-     chart came from this very source revision and generation.
+     source artifact, build its ``file://`` dependencies and fetch its
+     repository dependencies through the HelmRepository (same namespace) with
+     that URL, unless the stored chart came from this very source revision
+     and generation.
 
    Values files are merged in order into ``values.yaml``; the version gets
    Flux's build metadata: ``+<generation>`` with values files, ``+<first 12 of
@@ -35,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import pathlib
+import shutil
 import tempfile
 from typing import Any
 
@@ -299,13 +302,24 @@ class HelmChartReconciler:
                 packaged=packaged,
                 values_files=list(run.status.observed_values_files or obj.spec.values_files or []),
             )
+        data = await self._download(raw, entry)
+        if not packaged:
+            await asyncio.to_thread(charts.from_archive, data, self._limits)
+            return Build(name=name, version=version, packaged=False, values_files=[], data=data)
+        chart = await asyncio.to_thread(self._load_archive, data)
+        return await asyncio.to_thread(self._package, chart, obj, build_metadata, None)
+
+    async def _download(self, raw: dict[str, Any], entry: dict[str, Any]) -> bytes:
+        """The chart of index ``entry`` from HelmRepository ``raw``, with its credentials."""
         urls = entry.get("urls") or []
         if not urls:
-            raise errors.BuildError(errors.CHART_PULL, f"chart '{name}' has no downloadable URLs")
+            raise errors.BuildError(
+                errors.CHART_PULL, f"chart '{entry.get('name')}' has no downloadable URLs"
+            )
         repository = source.HelmRepository.model_validate(raw)
         options = await helmrepository.client_options(self._api, repository)
         try:
-            data = await clients.download(
+            return await clients.download(
                 self._session, options, str(urls[0]), max_size=self._limits.max_size
             )
         except errors.HelmError as failure:
@@ -313,11 +327,6 @@ class HelmChartReconciler:
                 errors.CHART_PULL,
                 f"failed to download chart for remote reference: {failure.message}",
             ) from failure
-        if not packaged:
-            await asyncio.to_thread(charts.from_archive, data, self._limits)
-            return Build(name=name, version=version, packaged=False, values_files=[], data=data)
-        chart = await asyncio.to_thread(self._load_archive, data)
-        return await asyncio.to_thread(self._package, chart, obj, build_metadata, None)
 
     def _load_archive(self, data: bytes) -> charts.Chart:
         try:
@@ -370,27 +379,78 @@ class HelmChartReconciler:
             )
         archive = self._store.local_path(artifact.path)
         build_metadata = _version_metadata(obj, artifact.revision)
-        return await asyncio.to_thread(self._build_tree, archive, obj, build_metadata)
+        workdir = pathlib.Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="helmchart-"))
+        try:
+            chart, missing = await asyncio.to_thread(self._load_tree, archive, workdir, obj)
+            for dependency in missing:
+                await self._add_repository_dependency(run, chart, dependency)
+            tree = await asyncio.to_thread(
+                charts.read_files, workdir, list(obj.spec.values_files or []), self._limits
+            )
+            return await asyncio.to_thread(self._package, chart, obj, build_metadata, tree)
+        finally:
+            await asyncio.to_thread(shutil.rmtree, workdir, True)
 
-    def _build_tree(
-        self, archive: pathlib.Path, obj: source.HelmChart, build_metadata: str
-    ) -> Build:
-        with tempfile.TemporaryDirectory(prefix="helmchart-") as workdir:
-            root = pathlib.Path(workdir)
-            try:
-                extracting.extract(archive, root)
-            except storage_errors.ArtifactError as failure:
-                raise errors.FetchError(f"artifact untar error: {failure}") from failure
-            path = obj.spec.chart.strip("/")
-            try:
-                chart = charts.from_directory(root, path, self._limits)
-            except errors.HelmError as failure:
-                raise errors.BuildError(
-                    errors.CHART_PACKAGE, f"failed to load chart: {failure.message}"
-                ) from failure
-            charts.build_local_dependencies(chart, root=root, path=path, limits=self._limits)
-            tree = charts.read_files(root, list(obj.spec.values_files or []), self._limits)
-            return self._package(chart, obj, build_metadata, tree)
+    def _load_tree(
+        self, archive: pathlib.Path, root: pathlib.Path, obj: source.HelmChart
+    ) -> tuple[charts.Chart, list[dict[str, Any]]]:
+        """Extract the source, read the chart, build its ``file://`` dependencies."""
+        try:
+            extracting.extract(archive, root)
+        except storage_errors.ArtifactError as failure:
+            raise errors.FetchError(f"artifact untar error: {failure}") from failure
+        path = obj.spec.chart.strip("/")
+        try:
+            chart = charts.from_directory(root, path, self._limits)
+        except errors.HelmError as failure:
+            raise errors.BuildError(
+                errors.CHART_PACKAGE, f"failed to load chart: {failure.message}"
+            ) from failure
+        missing = charts.build_local_dependencies(chart, root=root, path=path, limits=self._limits)
+        return chart, missing
+
+    async def _add_repository_dependency(
+        self, run: _Run, chart: charts.Chart, dependency: dict[str, Any]
+    ) -> None:
+        """Fetch a repository dependency through the HelmRepository with its URL."""
+        namespace = run.obj.metadata.namespace or "default"
+        name = str(dependency.get("name", ""))
+        url = str(dependency.get("repository") or "").rstrip("/")
+        found = [
+            raw
+            for raw in self._sources["HelmRepository"].objects()
+            if raw["metadata"].get("namespace") == namespace
+            and str((raw.get("spec") or {}).get("url", "")).rstrip("/") == url
+            and (raw.get("spec") or {}).get("type") != "oci"
+        ]
+        if not found:
+            raise errors.BuildError(
+                errors.DEPENDENCY_BUILD,
+                f"no HelmRepository found for '{url}' in '{namespace}' namespace",
+            )
+        raw = found[0]
+        artifact_raw = (raw.get("status") or {}).get("artifact")
+        artifact = meta.Artifact.model_validate(artifact_raw) if artifact_raw else None
+        if artifact is None or not self._store.exists(artifact):
+            raise errors.BuildError(
+                errors.DEPENDENCY_BUILD,
+                f"no artifact available for HelmRepository '{raw['metadata']['name']}'",
+            )
+        index = await self._index(artifact)
+        try:
+            entry = index.get(name, str(dependency.get("version") or "*"))
+        except indexes.ChartReferenceError as missing:
+            raise errors.BuildError(
+                errors.DEPENDENCY_BUILD, f"failed to get chart '{name}': {missing.message}"
+            ) from missing
+        data = await self._download(raw, entry)
+        try:
+            sub = await asyncio.to_thread(charts.from_archive, data, self._limits)
+        except errors.HelmError as failure:
+            raise errors.BuildError(
+                errors.DEPENDENCY_BUILD, f"failed to load chart '{name}': {failure.message}"
+            ) from failure
+        chart.files[f"charts/{sub.name}-{sub.version}.tgz"] = data
 
     # --- the artifact step ---------------------------------------------------------------
 

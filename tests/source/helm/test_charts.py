@@ -134,28 +134,42 @@ def test_file_dependencies_are_packaged_into_charts(tmp_path: pathlib.Path) -> N
     )
 
     chart = charts.from_directory(tmp_path, "charts/app", charts.Limits())
-    built = charts.build_local_dependencies(
+    missing = charts.build_local_dependencies(
         chart, root=tmp_path, path="charts/app", limits=charts.Limits()
     )
 
-    assert built == 1
+    assert missing == []
     assert "charts/lib-0.1.0.tgz" in chart.files
     packaged = tmp_path / "app.tgz"
     packaged.write_bytes(chart.package())
     assert [d["name"] for d in helm.Chart.load(packaged).dependencies] == ["lib"]
 
 
-def test_a_repository_dependency_that_is_not_vendored_is_a_dependency_build_error(
-    tmp_path: pathlib.Path,
-) -> None:
-    (tmp_path / "app").mkdir()
+def test_repository_dependencies_are_returned_unless_vendored(tmp_path: pathlib.Path) -> None:
+    redis = {"name": "redis", "version": "1.x", "repository": "https://charts.example"}
+    nginx = {"name": "nginx", "version": "2.x", "repository": "https://charts.example"}
+    (tmp_path / "app" / "charts" / "nginx").mkdir(parents=True)
     (tmp_path / "app" / "Chart.yaml").write_bytes(
-        _chart_yaml(
-            name="app",
-            dependencies=[
-                {"name": "redis", "version": "1.x", "repository": "https://charts.example"}
-            ],
-        )
+        _chart_yaml(name="app", dependencies=[redis, nginx])
+    )
+    (tmp_path / "app" / "charts" / "nginx" / "Chart.yaml").write_bytes(
+        _chart_yaml(name="nginx", version="2.0.0")
+    )
+    chart = charts.from_directory(tmp_path, "app", charts.Limits())
+    missing = charts.build_local_dependencies(
+        chart, root=tmp_path, path="app", limits=charts.Limits()
+    )
+    assert missing == [redis]
+
+
+def test_a_sub_charts_repository_dependency_must_be_vendored(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "app" / "Chart.yaml").write_bytes(
+        _chart_yaml(name="app", dependencies=[{"name": "lib", "repository": "file://../lib"}])
+    )
+    (tmp_path / "lib" / "Chart.yaml").write_bytes(
+        _chart_yaml(name="lib", dependencies=[{"name": "x", "repository": "https://e.example"}])
     )
     chart = charts.from_directory(tmp_path, "app", charts.Limits())
     with pytest.raises(errors.BuildError) as failed:
