@@ -131,6 +131,21 @@ def _condition(
     return probe
 
 
+def _handled(
+    cluster: devcluster_fixtures.Devcluster, namespace: str, kind: str, name: str, token: str
+) -> None:
+    """Wait until the reconcile requested with ``token`` is done."""
+    eventually_sync(
+        lambda: (
+            ((objects.get(cluster, namespace, kind, name) or {}).get("status") or {}).get(
+                "lastHandledReconcileAt"
+            )
+            == token
+        ),
+        within=30,
+    )
+
+
 def _download(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=10) as response:
         return bytes(response.read())
@@ -193,17 +208,19 @@ def test_a_repository_index_and_a_chart_from_it_become_artifacts(
     events = objects.events(cluster, namespace)
     assert "pulled 'podinfo' chart with version '6.1.0'" in {e["message"] for e in events}
 
+    # The chart's version is stored already: a reconcile downloads nothing.
+    charts_before = sum(1 for _, path, _ in repo.requests if path.endswith(".tgz"))
+    objects.request_reconcile(cluster, namespace, "helmchart", "podinfo", "same-chart")
+    _handled(cluster, namespace, "helmchart", "podinfo", "same-chart")
+    assert sum(1 for _, path, _ in repo.requests if path.endswith(".tgz")) == charts_before
+
     # Unchanged: one conditional request, answered 304, no new revision.
     before = repo.index_requests()
     current = objects.get(cluster, namespace, "helmrepository", "charts")
     assert current is not None
     revision = current["status"]["artifact"]["revision"]
     objects.request_reconcile(cluster, namespace, "helmrepository", "charts", "unchanged")
-    eventually_sync(
-        lambda: (objects.get(cluster, namespace, "helmrepository", "charts") or {})
-        .get("status", {}).get("lastHandledReconcileAt") == "unchanged",
-        within=30,
-    )  # fmt: skip
+    _handled(cluster, namespace, "helmrepository", "charts", "unchanged")
     assert repo.index_requests() == before + 1
     assert repo.requests[-1][2] == 304
     after = objects.get(cluster, namespace, "helmrepository", "charts")
@@ -463,3 +480,26 @@ def test_repository_dependencies_of_a_git_chart_come_through_a_helm_repository(
     assert (
         files["umbrella/charts/podinfo-6.0.3.tgz"] == (repo.root / "podinfo-6.0.3.tgz").read_bytes()
     )
+
+
+def test_after_a_restart_an_unchanged_index_is_compared_by_digest_and_not_stored_again(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    tmp_path: pathlib.Path,
+    repo: chartrepos.ChartRepository,
+) -> None:
+    with _controller(cluster, namespace, tmp_path):
+        first = _authenticated_repository(cluster, namespace, repo)
+    before = len(repo.requests)
+    with _controller(cluster, namespace, tmp_path):
+        objects.request_reconcile(cluster, namespace, "helmrepository", "charts", "restarted")
+        _handled(cluster, namespace, "helmrepository", "charts", "restarted")
+    # No ETag is known after a restart: the first reconcile sends a plain GET
+    # whose digest matches (nothing parsed or stored); a later one (when the
+    # request did not coincide with the start-up reconcile) uses its ETag.
+    statuses = [status for _, _, status in repo.requests[before:]]
+    assert statuses[0] == 200
+    assert set(statuses[1:]) <= {304}
+    after = objects.get(cluster, namespace, "helmrepository", "charts")
+    assert after is not None
+    assert after["status"]["artifact"] == first["status"]["artifact"]
