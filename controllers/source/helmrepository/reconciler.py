@@ -190,8 +190,8 @@ class HelmRepositoryReconciler:
         self._recorder = recorder
         self._session = session
         self._limits = limits
-        self._etags: dict[storage.ObjectKey, tuple[str, str]] = {}
-        """The last ETag per object, with the revision it was seen for."""
+        self._etags: dict[storage.ObjectKey, tuple[str, str, str]] = {}
+        """The last ETag per object, with the revision and the URL it was seen for."""
         self.steps: tuple[reconciling.Step[_Run], ...] = (
             reconciling.Step(
                 "index",
@@ -242,9 +242,9 @@ class HelmRepositoryReconciler:
             current = run.status.artifact
             stored = current is not None and self._store.exists(current)
             known = self._etags.get(storage_key(obj))
-            etag = (
-                known[0] if known and stored and current and known[1] == current.revision else None
-            )
+            # NB: an ETag holds only for the URL it came from and the revision stored.
+            usable = known and stored and current and known[1:] == (current.revision, run.url)
+            etag = known[0] if known and usable else None
             response = await clients.fetch_index(
                 self._session, options, etag=etag, max_size=self._limits.index_max_size
             )
@@ -257,7 +257,7 @@ class HelmRepositoryReconciler:
         run.delete(source_conditions.FETCH_FAILED_CONDITION)
         if response.not_modified or (stored and current and current.revision == response.digest):
             if current is not None and response.etag:
-                self._etags[storage_key(obj)] = (response.etag, current.revision)
+                self._etags[storage_key(obj)] = (response.etag, current.revision, run.url)
             run.revision = current.revision if current else None
             return
         assert response.body is not None
@@ -270,7 +270,7 @@ class HelmRepositoryReconciler:
         run.fetched_revision = run.revision = response.digest
         run.fetched_size = len(response.body)
         if response.etag:
-            self._etags[storage_key(obj)] = (response.etag, response.digest)
+            self._etags[storage_key(obj)] = (response.etag, response.digest, run.url)
         message = f"new index revision '{response.digest}'"
         if current is not None:
             run.mark(
