@@ -1,6 +1,6 @@
 """Helm repository index: fetch + parse + version choice of a large index, and the unchanged case.
 
-    .venv/bin/python bench/helm_index_bench.py [--entries 20000] [--output FILE]
+    .venv/bin/python -m bench.helm_index_bench [--entries 20000] [--output FILE]
 
 Serves a generated ``index.yaml`` (``--entries`` chart versions over 400
 charts, about 10 MB for 20,000) from the tests' chart repository server on
