@@ -1,9 +1,9 @@
 """source-controller: ``python -m controllers.source`` (or ``source-controller``).
 
-Reconciles GitRepositories into artifacts under ``--storage-path`` and serves
-them read-only on ``--storage-addr``; artifact URLs are built from
-``--storage-adv-addr``. Takes the common controller flags too (see
-``shared.runtime.options``).
+Reconciles GitRepositories, HelmRepositories and HelmCharts into artifacts
+under ``--storage-path`` and serves them read-only on ``--storage-addr``;
+artifact URLs are built from ``--storage-adv-addr``. Takes the common
+controller flags too (see ``shared.runtime.options``).
 """
 
 from __future__ import annotations
@@ -18,13 +18,19 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+import aiohttp
+
 from controllers.source.gitrepository import reconciler
+from controllers.source.helm import charts, indexes
+from controllers.source.helmchart import reconciler as helmchart
+from controllers.source.helmrepository import reconciler as helmrepository
 from shared.api import meta, source
 from shared.artifacts import extracting, serving, storage
 from shared.runtime import informers, logging, manager, options, scratch
 
 CONTROLLER_NAME = "source-controller"
 INCLUDES_INDEX = "includes"
+CHART_SOURCE_INDEX = "chartSource"
 
 
 def _advertised_address() -> str:
@@ -75,6 +81,28 @@ class Flags:
         "the largest total size of the files in an artifact, before compression",
         default=extracting.DEFAULT_MAX_TOTAL_SIZE,
     )
+    helm_index_max_size: int = options.flag(
+        "the largest Helm repository index.yaml accepted, in bytes", default=50 << 20
+    )
+    helm_chart_max_size: int = options.flag(
+        "the largest Helm chart archive accepted, in bytes", default=10 << 20
+    )
+    helm_chart_file_max_size: int = options.flag(
+        "the largest single file in a Helm chart, in bytes", default=5 << 20
+    )
+    helm_cache_max_size: int = options.flag(
+        "how many parsed Helm indexes are kept in memory (0 disables the cache)", default=0
+    )
+    helm_cache_ttl: float = options.flag(
+        "how long an unused parsed index stays in the cache (default 15m)",
+        default=15 * 60.0,
+        parse=options.duration,
+    )
+    helm_cache_purge_interval: float = options.flag(
+        "how often expired indexes are dropped from the cache (default 1m)",
+        default=60.0,
+        parse=options.duration,
+    )
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -103,27 +131,32 @@ async def run(args: argparse.Namespace) -> int:
     removed = await store.remove_partial_files()
     if removed:
         logging.get_logger().info("removed partial storage files", files=removed)
-    return await manager.run_process(
-        opts,
-        name=CONTROLLER_NAME,
-        setup=functools.partial(
-            _setup,
-            store=store,
-            storage_addr=flags.storage_addr,
-            limits=serving.Limits(
-                header_timeout=flags.storage_header_timeout,
-                idle_timeout=flags.storage_idle_timeout,
-                send_timeout=flags.storage_send_timeout,
-                max_connections=flags.storage_max_connections,
+    async with aiohttp.ClientSession() as session:
+        return await manager.run_process(
+            opts,
+            name=CONTROLLER_NAME,
+            setup=functools.partial(
+                _setup,
+                store=store,
+                session=session,
+                flags=flags,
+                storage_addr=flags.storage_addr,
+                limits=serving.Limits(
+                    header_timeout=flags.storage_header_timeout,
+                    idle_timeout=flags.storage_idle_timeout,
+                    send_timeout=flags.storage_send_timeout,
+                    max_connections=flags.storage_max_connections,
+                ),
             ),
-        ),
-    )
+        )
 
 
 async def _setup(
     mgr: manager.Manager,
     *,
     store: storage.Storage,
+    session: aiohttp.ClientSession,
+    flags: Flags,
     storage_addr: str,
     limits: serving.Limits,
 ) -> None:
@@ -146,6 +179,7 @@ async def _setup(
         ],
         when=_artifact_changed,
     )
+    await _setup_helm(mgr, store=store, session=session, flags=flags, repositories=repositories)
     host, port = options.split_addr(storage_addr)
 
     async def serve_artifacts() -> None:
@@ -153,6 +187,73 @@ async def _setup(
             await asyncio.Event().wait()
 
     mgr.add_task(serve_artifacts)
+
+
+async def _setup_helm(
+    mgr: manager.Manager,
+    *,
+    store: storage.Storage,
+    session: aiohttp.ClientSession,
+    flags: Flags,
+    repositories: informers.Informer,
+) -> None:
+    """HelmRepository and HelmChart; a chart is requeued when its source's artifact changes."""
+    helm_repositories = await mgr.informer(
+        source.API_VERSION, "HelmRepository", scope=mgr.default_scope()
+    )
+    await mgr.add_controller(
+        helmrepository.HelmRepositoryReconciler(
+            api=mgr.api,
+            store=store,
+            recorder=mgr.recorder,
+            session=session,
+            limits=helmrepository.Limits(index_max_size=flags.helm_index_max_size),
+        )
+    )
+    cache = indexes.Cache(max_size=flags.helm_cache_max_size, ttl=flags.helm_cache_ttl)
+    charts_controller = await mgr.add_controller(
+        helmchart.HelmChartReconciler(
+            api=mgr.api,
+            store=store,
+            recorder=mgr.recorder,
+            session=session,
+            helm_repositories=helm_repositories,
+            git_repositories=repositories,
+            cache=cache,
+            limits=charts.Limits(
+                max_size=flags.helm_chart_max_size,
+                max_file_size=flags.helm_chart_file_max_size,
+            ),
+        )
+    )
+    helm_charts = charts_controller.informer
+    helm_charts.add_index(CHART_SOURCE_INDEX, _chart_source_keys)
+    for sources, kind in ((helm_repositories, "HelmRepository"), (repositories, "GitRepository")):
+        charts_controller.watch(
+            sources,
+            functools.partial(_charts_of, helm_charts, kind),
+            when=_artifact_changed,
+        )
+
+    async def purge_cache() -> None:
+        while True:
+            await asyncio.sleep(flags.helm_cache_purge_interval)
+            cache.purge()
+
+    mgr.add_task(purge_cache)
+
+
+def _chart_source_keys(obj: dict[str, Any]) -> list[str]:
+    """``Kind/namespace/name`` of the source a HelmChart builds from."""
+    ref = (obj.get("spec") or {}).get("sourceRef") or {}
+    namespace = obj["metadata"].get("namespace")
+    return [f"{ref.get('kind')}/{namespace}/{ref.get('name')}"] if ref.get("name") else []
+
+
+def _charts_of(charts_informer: informers.Informer, kind: str, obj: dict[str, Any]) -> list[str]:
+    """The HelmCharts built from source ``obj`` of ``kind``."""
+    key = f"{kind}/{informers.key_of(obj)}"
+    return [informers.key_of(o) for o in charts_informer.by_index(CHART_SOURCE_INDEX, key)]
 
 
 def _artifact_changed(_: str, new: dict[str, Any], old: dict[str, Any] | None) -> bool:

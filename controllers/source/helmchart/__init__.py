@@ -1,0 +1,1 @@
+"""The HelmChart reconciler (see ``reconciler``)."""

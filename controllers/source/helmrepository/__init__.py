@@ -1,0 +1,1 @@
+"""The HelmRepository reconciler (see ``reconciler``)."""
