@@ -6,7 +6,9 @@ Subcommands:
 - ``headwater export crds [--kind KIND …]``: the generated CRDs as one YAML
   stream, ready for ``kubectl apply --server-side -f -``;
 - ``headwater dev up|down|status``: a local GitOps environment (see
-  ``headwater.dev``).
+  ``headwater.dev``);
+- ``headwater artifact push|pull|tag|list``: OCI artifacts as Flux makes
+  them (see ``headwater.cli.artifact``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from headwater import dev
+from headwater.cli import artifact
 from shared.api import crdgen, objects, registry
 
 
@@ -68,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     crds.set_defaults(run=_export_crds)
     dev.register(commands)
+    artifact.register(commands)
     # Listed for --help; its arguments are the server's own (see main).
     commands.add_parser(
         "devcluster", help="run the local Kubernetes-compatible API server (see --help)"
