@@ -1,6 +1,6 @@
 """source-controller: ``python -m controllers.source`` (or ``source-controller``).
 
-Reconciles GitRepositories into artifacts under ``--storage-path`` and serves
+Reconciles GitRepositories and OCIRepositories into artifacts under ``--storage-path`` and serves
 them read-only on ``--storage-addr``; artifact URLs are built from
 ``--storage-adv-addr``. Takes the common controller flags too (see
 ``shared.runtime.options``).
@@ -15,10 +15,11 @@ import datetime
 import functools
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from controllers.source.gitrepository import reconciler
+from controllers.source.ocirepository import reconciler as oci_reconciler
 from shared.api import meta, source
 from shared.artifacts import extracting, serving, storage
 from shared.runtime import informers, logging, manager, options, scratch
@@ -146,6 +147,11 @@ async def _setup(
         ],
         when=_artifact_changed,
     )
+    oci_repositories = oci_reconciler.OCIRepositoryReconciler(
+        api=mgr.api, store=store, recorder=mgr.recorder
+    )
+    await mgr.add_controller(oci_repositories)
+    mgr.add_task(functools.partial(_close_on_exit, oci_repositories.close))
     host, port = options.split_addr(storage_addr)
 
     async def serve_artifacts() -> None:
@@ -153,6 +159,14 @@ async def _setup(
             await asyncio.Event().wait()
 
     mgr.add_task(serve_artifacts)
+
+
+async def _close_on_exit(close: Callable[[], Awaitable[None]]) -> None:
+    """Wait until the process stops, then release what ``close`` releases."""
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await close()
 
 
 def _artifact_changed(_: str, new: dict[str, Any], old: dict[str, Any] | None) -> bool:
