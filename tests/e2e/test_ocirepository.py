@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from shared.oci import client, manifests, mediatypes, tokens, transport
+from shared.oci import client, credentials, manifests, mediatypes, tls, tokens, transport
 from tests.e2e import objects
 from tests.fixtures import devcluster as devcluster_fixtures
 from tests.fixtures import processes
@@ -27,6 +27,7 @@ from tests.fixtures.polling import eventually_sync
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 registry = registry_fixtures.registry
+secure_registry = registry_fixtures.secure_registry
 
 CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  color: {color}\n"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
@@ -77,14 +78,18 @@ def content(tmp_path: pathlib.Path, name: str, color: str) -> pathlib.Path:
 
 
 def ocirepository(
-    cluster: devcluster_fixtures.Devcluster, namespace: str, url: str, **spec: Any
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    url: str,
+    name: str = "app",
+    **spec: Any,
 ) -> None:
     objects.apply(
         cluster,
         {
             "apiVersion": "source.toolkit.fluxcd.io/v1",
             "kind": "OCIRepository",
-            "metadata": {"name": "app", "namespace": namespace},
+            "metadata": {"name": name, "namespace": namespace},
             "spec": {"interval": "1h", "url": url, "insecure": True, **spec},
         },
     )
@@ -95,9 +100,10 @@ def wait_revision(
     namespace: str,
     revision: str,
     source: processes.Controller,
+    name: str = "app",
 ) -> dict[str, Any]:
     def probe() -> dict[str, Any] | None:
-        obj = objects.get(cluster, namespace, "ocirepository", "app")
+        obj = objects.get(cluster, namespace, "ocirepository", name)
         ready = objects.condition(obj, "Ready")
         artifact = ((obj or {}).get("status") or {}).get("artifact") or {}
         if ready and ready["status"] == "True" and artifact.get("revision") == revision:
@@ -349,3 +355,74 @@ def test_cloud_provider_and_keyless_verification_stall_with_a_message(
     )
     assert "keyless cosign verification" in condition["message"]
     assert "not supported" in condition["message"]
+
+
+async def _push_secure(reg: registry_fixtures.Registry, repository: str, layer: bytes) -> str:
+    """Push a one-layer Flux artifact to the TLS + htpasswd registry; its digest."""
+    assert reg.tls is not None
+    connection = transport.Connection(
+        host=reg.host,
+        credentials=credentials.Credentials(username=reg.username, password=reg.password),
+        ssl_context=tls.context(ca=reg.tls.ca_cert.read_bytes()),
+    )
+    async with aiohttp.ClientSession() as session:
+        oci = client.Client(session, connection, token_cache=tokens.TokenCache())
+        config = await oci.push_blob(repository, b"{}", media_type=mediatypes.FLUX_CONFIG)
+        pushed = await oci.push_blob(repository, layer, media_type=mediatypes.FLUX_CONTENT)
+        data = manifests.image_manifest(config=config, layers=[pushed])
+        manifest = await oci.push_manifest(
+            repository, "latest", data, media_type=mediatypes.OCI_MANIFEST
+        )
+    return manifest.digest
+
+
+def test_credentials_from_secret_and_service_account_over_tls(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    secure_registry: registry_fixtures.Registry,
+    controllers: tuple[processes.Controller, processes.Controller],
+    tmp_path: pathlib.Path,
+) -> None:
+    source = controllers[0]
+    reg = secure_registry
+    assert reg.tls is not None
+    layer_dir = content(tmp_path, "secure", "black")
+    tarball = tmp_path / "layer.tar.gz"
+    subprocess.run(["tar", "-czf", str(tarball), "-C", str(layer_dir), "."], check=True)
+    digest = asyncio.run(_push_secure(reg, "private/app", tarball.read_bytes()))
+    auth = base64.b64encode(f"{reg.username}:{reg.password}".encode()).decode()
+    dockerconfig = json.dumps({"auths": {reg.host: {"auth": auth}}})
+    cluster.kubectl(
+        "create", "secret", "docker-registry", "regcred", "-n", namespace,
+        "--from-file=.dockerconfigjson=/dev/stdin", input=dockerconfig,
+    )  # fmt: skip
+    cluster.kubectl(
+        "create", "secret", "generic", "registry-ca", "-n", namespace,
+        f"--from-file=ca.crt={reg.tls.ca_cert}",
+    )  # fmt: skip
+    objects.apply(
+        cluster,
+        {
+            "apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": "puller", "namespace": namespace},
+            "imagePullSecrets": [{"name": "regcred"}],
+        },
+    )  # fmt: skip
+    url = f"oci://{reg.host}/private/app"
+    tls_ref = {"certSecretRef": {"name": "registry-ca"}, "insecure": False}
+    ocirepository(cluster, namespace, url, "by-secret", secretRef={"name": "regcred"}, **tls_ref)
+    ocirepository(cluster, namespace, url, "by-account", serviceAccountName="puller", **tls_ref)
+    ocirepository(cluster, namespace, url, "anonymous", **tls_ref)
+
+    for name in ("by-secret", "by-account"):
+        wait_revision(cluster, namespace, f"latest@{digest}", source, name)
+
+    def refused() -> dict[str, Any] | None:
+        ready = objects.condition(
+            objects.get(cluster, namespace, "ocirepository", "anonymous"), "Ready"
+        )
+        return ready if ready and ready["reason"] == "AuthenticationFailed" else None
+
+    ready = eventually_sync(refused, within=60, message=source.output())
+    assert ready["status"] == "False"
+    assert "401" in ready["message"]
