@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import aiohttp
 
+from controllers.source import sourcekit
 from controllers.source.ocirepository import connecting, cosign, pulling
 from shared.api import meta, objects, source, source_conditions
 from shared.artifacts import storage
@@ -96,18 +97,10 @@ class OCIRepositoryReconciler:
         )
 
     def interval(self, obj: source.OCIRepository) -> float:
-        return meta.parse_duration(obj.spec.interval).total_seconds()
-
-    @staticmethod
-    def _key(obj: source.OCIRepository) -> storage.ObjectKey:
-        return storage.ObjectKey(
-            kind="OCIRepository",
-            namespace=obj.metadata.namespace or "default",
-            name=obj.metadata.name or "",
-        )
+        return sourcekit.interval(obj)
 
     async def finalize(self, obj: source.OCIRepository) -> None:
-        await self._store.remove_object(self._key(obj))
+        await self._store.remove_object(sourcekit.object_key(obj))
 
     async def close(self) -> None:
         if self._session is not None:
@@ -120,19 +113,9 @@ class OCIRepositoryReconciler:
 
     async def _provider(self, run: Run) -> None:
         spec = run.obj.spec
-        if spec.provider != "generic":
-            # NB: these fetch registry tokens from cloud identity services (ECR,
-            # ACR, GAR), which Headwater does not implement; say so.
-            message = f"provider '{spec.provider}' is not supported; use 'generic'"
-            run.mark(
-                source_conditions.FETCH_FAILED_CONDITION,
-                "True",
-                reason=source_conditions.INVALID_PROVIDER_CONFIGURATION_REASON,
-                message=message,
-            )
-            raise results.StallingError(
-                message, reason=source_conditions.INVALID_PROVIDER_CONFIGURATION_REASON
-            )
+        # NB: aws, azure and gcp fetch registry tokens from cloud identity
+        # services (ECR, ACR, GAR), which Headwater does not implement.
+        sourcekit.require_generic_provider(run, spec.provider)
         why = cosign.unsupported(spec.verify) if spec.verify is not None else None
         if why is not None:
             run.mark(
@@ -173,7 +156,7 @@ class OCIRepositoryReconciler:
             artifact, _deleted = await pulling.pull(
                 oci,
                 store=self._store,
-                key=self._key(obj),
+                key=sourcekit.object_key(obj),
                 resolved=resolved,
                 manifest=manifest,
                 spec=obj.spec,
@@ -234,16 +217,13 @@ class OCIRepositoryReconciler:
 
     def _failed(self, run: Run, failure: pulling.PullError) -> Exception:
         """Record ``failure`` in its condition and return the error the skeleton sees."""
-        message = str(failure)
-        condition = (
-            source_conditions.STORAGE_OPERATION_FAILED_CONDITION
-            if failure.storage
-            else source_conditions.FETCH_FAILED_CONDITION
+        return sourcekit.failure(
+            run,
+            str(failure),
+            reason=failure.reason,
+            in_storage=failure.storage,
+            stalling=failure.stalling,
         )
-        run.mark(condition, "True", reason=failure.reason, message=message)
-        if failure.stalling:
-            return results.StallingError(message, reason=failure.reason)
-        return results.ReconcileError(message, reason=failure.reason)
 
     def _succeeded(self, run: Run, artifact: meta.Artifact, signer: str | None) -> None:
         status, spec = run.status, run.obj.spec
