@@ -1,9 +1,9 @@
 """source-controller: ``python -m controllers.source`` (or ``source-controller``).
 
-Reconciles GitRepositories, HelmRepositories and HelmCharts into artifacts
-under ``--storage-path`` and serves them read-only on ``--storage-addr``;
-artifact URLs are built from ``--storage-adv-addr``. Takes the common
-controller flags too (see ``shared.runtime.options``).
+Reconciles GitRepositories, OCIRepositories, HelmRepositories and HelmCharts
+into artifacts under ``--storage-path`` and serves them read-only on
+``--storage-addr``; artifact URLs are built from ``--storage-adv-addr``. Takes
+the common controller flags too (see ``shared.runtime.options``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import datetime
 import functools
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import aiohttp
@@ -24,6 +24,7 @@ from controllers.source.gitrepository import reconciler
 from controllers.source.helm import charts, indexes
 from controllers.source.helmchart import reconciler as helmchart
 from controllers.source.helmrepository import reconciler as helmrepository
+from controllers.source.ocirepository import reconciler as oci_reconciler
 from shared.api import meta, source
 from shared.artifacts import extracting, serving, storage
 from shared.runtime import informers, logging, manager, options, scratch
@@ -179,6 +180,11 @@ async def _setup(
         ],
         when=_artifact_changed,
     )
+    oci_repositories = oci_reconciler.OCIRepositoryReconciler(
+        api=mgr.api, store=store, recorder=mgr.recorder
+    )
+    await mgr.add_controller(oci_repositories)
+    mgr.add_task(functools.partial(_close_on_exit, oci_repositories.close))
     await _setup_helm(mgr, store=store, session=session, flags=flags, repositories=repositories)
     host, port = options.split_addr(storage_addr)
 
@@ -254,6 +260,14 @@ def _charts_of(charts_informer: informers.Informer, kind: str, obj: dict[str, An
     """The HelmCharts built from source ``obj`` of ``kind``."""
     key = f"{kind}/{informers.key_of(obj)}"
     return [informers.key_of(o) for o in charts_informer.by_index(CHART_SOURCE_INDEX, key)]
+
+
+async def _close_on_exit(close: Callable[[], Awaitable[None]]) -> None:
+    """Wait until the process stops, then release what ``close`` releases."""
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await close()
 
 
 def _artifact_changed(_: str, new: dict[str, Any], old: dict[str, Any] | None) -> bool:

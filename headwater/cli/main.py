@@ -12,6 +12,8 @@ Subcommands:
 - ``headwater dev up|down|status``: a local GitOps environment (see
   ``headwater.dev``);
 - ``headwater devcluster``: the development API server.
+- ``headwater artifact push|pull|tag|list``: OCI artifacts as Flux makes
+  them (see ``headwater.cli.artifact``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Sequence
 
 from headwater import dev
 from headwater.cli import (
+    artifact,
     building,
     checking,
     completion,
@@ -95,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     building.register(commands, common)
     logs.register(commands, common)
     completion.register(commands, parser)
+    artifact.register(commands)
     # Listed for --help; its arguments are the server's own (see main).
     commands.add_parser(
         "devcluster", help="run the local Kubernetes-compatible API server (see --help)"

@@ -25,3 +25,11 @@ INDEXES: Final = (OCI_INDEX, DOCKER_MANIFEST_LIST)
 
 ACCEPT: Final = ", ".join((OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST))
 """The ``Accept`` header of every manifest GET and HEAD."""
+
+FLUX_CONFIG: Final = "application/vnd.cncf.flux.config.v1+json"
+"""The config media type of what ``flux push artifact`` and ``headwater artifact push`` make."""
+FLUX_CONTENT: Final = "application/vnd.cncf.flux.content.v1.tar+gzip"
+"""The media type of such an artifact's one layer: a tar+gzip of the pushed files."""
+SOURCE_ANNOTATION: Final = "org.opencontainers.image.source"
+REVISION_ANNOTATION: Final = "org.opencontainers.image.revision"
+CREATED_ANNOTATION: Final = "org.opencontainers.image.created"

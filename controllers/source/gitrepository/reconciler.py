@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from controllers.source import sourcekit
 from controllers.source.git import errors as git_errors
 from controllers.source.git import including, syncing, verification
 from shared.api import meta, objects, source, source_conditions
@@ -117,18 +118,10 @@ class GitRepositoryReconciler:
         )
 
     def interval(self, obj: source.GitRepository) -> float:
-        return meta.parse_duration(obj.spec.interval).total_seconds()
-
-    @staticmethod
-    def _key(obj: source.GitRepository) -> storage.ObjectKey:
-        return storage.ObjectKey(
-            kind="GitRepository",
-            namespace=obj.metadata.namespace or "default",
-            name=obj.metadata.name or "",
-        )
+        return sourcekit.interval(obj)
 
     async def finalize(self, obj: source.GitRepository) -> None:
-        await self._store.remove_object(self._key(obj))
+        await self._store.remove_object(sourcekit.object_key(obj))
 
     async def _secret(self, namespace: str, name: str) -> dict[str, bytes]:
         try:
@@ -184,21 +177,10 @@ class GitRepositoryReconciler:
         return found
 
     async def _provider(self, run: _Run) -> None:
-        obj = run.obj
-        if obj.spec.provider not in (None, "generic"):
-            # NB: these authenticate against cloud identity services (GitHub
-            # Apps, AWS CodeCommit IAM, Azure workload identity), which
-            # Headwater does not implement yet; say so instead of ignoring it.
-            message = f"provider '{obj.spec.provider}' is not supported; use 'generic'"
-            run.mark(
-                source_conditions.FETCH_FAILED_CONDITION,
-                "True",
-                reason=source_conditions.INVALID_PROVIDER_CONFIGURATION_REASON,
-                message=message,
-            )
-            raise results.StallingError(
-                message, reason=source_conditions.INVALID_PROVIDER_CONFIGURATION_REASON
-            )
+        # NB: the others authenticate against cloud identity services (GitHub
+        # Apps, AWS CodeCommit IAM, Azure workload identity), which Headwater
+        # does not implement yet; say so instead of ignoring it.
+        sourcekit.require_generic_provider(run, run.obj.spec.provider)
 
     async def _include(self, run: _Run) -> None:
         try:
@@ -232,7 +214,7 @@ class GitRepositoryReconciler:
         try:
             credentials = await self._credentials(obj)
             outcome = await syncing.sync(
-                key=self._key(obj),
+                key=sourcekit.object_key(obj),
                 spec=obj.spec,
                 status=run.status,
                 credentials=credentials,
@@ -257,16 +239,16 @@ class GitRepositoryReconciler:
                 reason=failure.reason,
                 message=message,
             )
-        else:
-            condition = (
-                source_conditions.STORAGE_OPERATION_FAILED_CONDITION
-                if failure.reason in _STORAGE_REASONS
-                else source_conditions.FETCH_FAILED_CONDITION
-            )
-            run.mark(condition, "True", reason=failure.reason, message=message)
-        if failure.stalling:
-            return results.StallingError(message, reason=failure.reason)
-        return results.ReconcileError(message, reason=failure.reason)
+            if failure.stalling:
+                return results.StallingError(message, reason=failure.reason)
+            return results.ReconcileError(message, reason=failure.reason)
+        return sourcekit.failure(
+            run,
+            message,
+            reason=failure.reason,
+            in_storage=failure.reason in _STORAGE_REASONS,
+            stalling=failure.stalling,
+        )
 
     def _succeeded(self, run: _Run, outcome: syncing.Outcome) -> None:
         status = run.status

@@ -1,0 +1,1 @@
+"""OCIRepository: pulling OCI artifacts from registries into artifacts."""

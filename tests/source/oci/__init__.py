@@ -1,0 +1,1 @@
+"""Tests of the OCIRepository domain code (controllers/source/ocirepository)."""
