@@ -3,8 +3,9 @@
 Reconciles Kustomizations: builds source artifacts with kustomize and applies
 them with server-side apply, pruning, drift correction and health checks.
 Takes the common controller flags (see ``shared.runtime.options``) plus
-``--no-remote-bases``, ``--concurrent-ssa`` and
-``--default-decryption-service-account``.
+``--no-remote-bases``, ``--concurrent-ssa``,
+``--default-decryption-service-account`` and ``--watch-configs-label-selector``
+(see ``watching``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import aiohttp
 
+from controllers.kustomize import watching
 from controllers.kustomize.kustomization import reconciler
 from shared.api import kustomize
 from shared.artifacts import extracting
@@ -55,6 +57,11 @@ class Flags:
     concurrent_ssa: int = options.flag("objects applied concurrently per reconcile", default=4)
     default_decryption_service_account: str = options.flag(
         "service account used for decryption when a Kustomization names none", default=""
+    )
+    watch_configs_label_selector: str = options.flag(
+        "watch ConfigMaps and Secrets with matching labels: a change triggers the "
+        "Kustomizations that reference them",
+        default=watching.DEFAULT_SELECTOR,
     )
     artifact_max_size: int = options.artifact_max_size_flag(
         "the largest total size of the files in a source artifact, enforced while "
@@ -156,6 +163,9 @@ async def _setup(mgr: manager.Manager, *, flags: Flags, session: aiohttp.ClientS
             ],
             when=_revision_changed,
         )
+    await watching.watch_configs(
+        mgr, controller, kustomizations, selector=flags.watch_configs_label_selector
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
