@@ -82,6 +82,8 @@ class Run(Generic[K, S]):
     """The Ready message on success (set by the step that knows it)."""
     revision: str | None = None
     """The revision being reconciled, for the failure log."""
+    event_metadata: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Metadata of the failure event (Flux's ``revision``, ``originRevision``)."""
 
     @property
     def generation(self) -> int | None:
@@ -414,12 +416,21 @@ class Skeleton(Generic[K, S, R]):
             except errors.KubeError as patch_error:
                 error = error or patch_error
                 reason, message = _reason_and_message(error)
-        if error is not None:
+        if isinstance(error, results.WaitingError) and error.notice is not None:
+            await self._recorder.emit(
+                raw,
+                type_=events.NORMAL,
+                reason=reason or meta.FAILED_REASON,
+                message=error.notice,
+                metadata=run.event_metadata or None,
+            )
+        elif error is not None:
             await self._failed(
                 raw,
                 reason or meta.FAILED_REASON,
                 message or "",
                 revision=run.revision,
+                metadata=run.event_metadata or None,
                 # NB: a wait is not a failure, and an unexpected error was
                 # already logged with its traceback where it was caught.
                 log=not isinstance(error, (results.WaitingError, _Logged)),
@@ -454,20 +465,23 @@ class Skeleton(Generic[K, S, R]):
         message: str,
         *,
         revision: str | None = None,
+        metadata: dict[str, str] | None = None,
         log: bool = True,
     ) -> None:
         """A failed reconcile: one error log line (as Flux logs it) and a Warning event."""
         if log:
-            metadata = raw.get("metadata", {})
+            identity = raw.get("metadata", {})
             kind = self._reconciler.kind.crd.kind
             logging.get_logger().error(
                 "Reconciliation failed",
-                object=f"{kind}/{metadata.get('namespace')}/{metadata.get('name')}",
+                object=f"{kind}/{identity.get('namespace')}/{identity.get('name')}",
                 reason=reason,
                 message=message,
                 revision=revision,
             )
-        await self._recorder.emit(raw, type_=events.WARNING, reason=reason, message=message)
+        await self._recorder.emit(
+            raw, type_=events.WARNING, reason=reason, message=message, metadata=metadata
+        )
 
 
 def _condition_states(current: status.ObjectStatus) -> dict[str, tuple[str, str, str]]:

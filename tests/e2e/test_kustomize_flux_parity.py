@@ -7,18 +7,54 @@ are those of ``test_kustomize_controller``.
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 
 from tests.e2e import test_kustomize_controller as gitops
 from tests.e2e.test_kustomize_controller import CONFIGMAP, Loop
+from tests.fixtures import recording
 from tests.fixtures.polling import eventually_sync
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 # The GitOps loop's fixtures, shared with the core loop's tests.
-kustomize_flags = gitops.kustomize_flags
 controllers = gitops.controllers
 loop = gitops.loop
+
+GROUP = "kustomize.toolkit.fluxcd.io"
+GO_DURATION = r"([0-9]+h)?([0-9]+m)?[0-9.]+(ns|µs|ms|s)"
+
+
+@pytest.fixture
+def notifications() -> Iterator[recording.Recorder]:
+    """Where kustomize-controller POSTs its Flux events (a notification-controller's place)."""
+    with recording.serving({"/": b""}) as sink:
+        yield sink
+
+
+@pytest.fixture
+def kustomize_flags(notifications: recording.Recorder) -> list[str]:
+    return ["--events-addr", notifications.url + "/"]
+
+
+def _events(sink: recording.Recorder, name: str) -> list[dict[str, Any]]:
+    """The Flux events received about Kustomization ``name``, in arrival order."""
+    received = [json.loads(body) for body in list(sink.bodies)]
+    return [e for e in received if e["involvedObject"]["name"] == name]
+
+
+def _event(sink: recording.Recorder, name: str, pattern: str) -> dict[str, Any]:
+    """The first event about ``name`` whose message matches ``pattern``, once it arrives."""
+
+    def probe() -> dict[str, Any] | None:
+        found = [e for e in _events(sink, name) if re.fullmatch(pattern, e["message"])]
+        return found[0] if found else None
+
+    return eventually_sync(probe, within=90, message=f"no event {pattern!r} about {name}")
 
 
 def test_a_watched_config_change_triggers_the_kustomization_at_once(loop: Loop) -> None:
@@ -42,3 +78,58 @@ def test_a_watched_config_change_triggers_the_kustomization_at_once(loop: Loop) 
         return bool((loop.get("configmap", "app") or {}).get("data", {}).get("color") == "blue")
 
     eventually_sync(recolored, within=60, message="the watched ConfigMap's change was not applied")
+
+
+def test_events_are_the_ones_flux_emits(loop: Loop, notifications: recording.Recorder) -> None:
+    repo = loop.make_repo("events.git")
+    head = repo.commit(
+        "Base and a broken overlay",
+        {
+            "base/config.yaml": CONFIGMAP.format(name="base", color="blue"),
+            "broken/kustomization.yaml": "resources:\n- missing.yaml\n",
+        },
+    )
+    revision = f"master@sha1:{head}"
+    loop.sources("events.git", path="./base", dependsOn=[{"name": "base"}])
+
+    waiting = _event(notifications, "app", "Dependencies do not meet ready condition, .*")
+    assert waiting["message"] == "Dependencies do not meet ready condition, retrying in 1s"
+    assert (waiting["severity"], waiting["reason"]) == ("info", "DependencyNotReady")
+    assert waiting["metadata"][f"{GROUP}/revision"] == revision
+
+    loop.kustomization("base", path="./base")
+    loop.wait_ready("base", head)
+    changed = _event(notifications, "base", "ConfigMap/.*/base created")
+    assert (changed["severity"], changed["reason"]) == ("info", "Progressing")
+    assert changed["metadata"][f"{GROUP}/revision"] == revision
+    finished = _event(
+        notifications, "base", f"Reconciliation finished in {GO_DURATION}, next run in 1h0m0s"
+    )
+    assert (finished["severity"], finished["reason"]) == ("info", "ReconciliationSucceeded")
+    assert finished["metadata"] == {
+        f"{GROUP}/revision": revision,
+        f"{GROUP}/commit_status": "update",
+    }
+    # Only the finished event asks the notification-controller for a commit status.
+    assert [
+        e["message"]
+        for e in _events(notifications, "base")
+        if f"{GROUP}/commit_status" in e.get("metadata", {})
+    ] == [finished["message"]]
+    assert _events(notifications, "base").index(changed) < _events(notifications, "base").index(
+        finished
+    )
+
+    loop.kustomization("broken", path="./broken")
+    failed = eventually_sync(loop.failed_with("broken", "BuildFailed"), within=90)
+    warning = _event(notifications, "broken", ".*missing.yaml.*")
+    assert (warning["severity"], warning["reason"]) == ("error", "BuildFailed")
+    assert warning["metadata"][f"{GROUP}/revision"] == revision
+    assert "missing.yaml" in failed["message"]
+    broken = loop.get("kustomization", "broken") or {}
+    assert broken["status"]["lastAttemptedRevision"] == revision
+
+    loop.kubectl("delete", "kustomization", "base", "--timeout=60s")
+    pruned = _event(notifications, "base", "ConfigMap/.*/base deleted")
+    assert pruned["severity"] == "info"
+    assert pruned["metadata"][f"{GROUP}/revision"] == revision

@@ -88,14 +88,6 @@ def test_history_keeps_five_entries_and_the_origin_revision() -> None:
 
 
 @pytest.mark.parametrize(
-    ("seconds", "text"),
-    [(1.5, "1.5s"), (45, "45s"), (123, "2m3s"), (3600, "1h0m0s"), (5400, "1h30m0s")],
-)
-def test_go_duration(seconds: float, text: str) -> None:
-    assert history.go_duration(seconds) == text
-
-
-@pytest.mark.parametrize(
     ("policy", "prune", "suspend", "deletes"),
     [
         (None, True, False, True),
@@ -269,9 +261,25 @@ def test_apply_event_lists_changes_with_drift_and_the_commit() -> None:
     artifact = _artifact(
         **{source.ARTIFACT_COMMIT_SUBJECT_KEY: "Bump", source.ARTIFACT_COMMIT_AUTHOR_KEY: "Ann"}
     )
-    assert announcing.event_metadata(artifact) == {
+    assert announcing.change_metadata(artifact) == {
         "revision": "main@sha1:1",
-        "commit_status": "update",
         "commitSubject": "Bump",
         "commitAuthor": "Ann",
     }
+
+
+def test_only_the_finished_event_asks_for_a_commit_status() -> None:
+    artifact = _artifact(**{history.ORIGIN_REVISION_KEY: "main@sha1:c"})
+    assert announcing.finished_metadata(artifact) == {
+        "revision": "main@sha1:1",
+        "originRevision": "main@sha1:c",
+        "commit_status": "update",
+    }
+    assert "commit_status" not in announcing.change_metadata(artifact)
+    assert announcing.artifact_metadata(artifact) == {
+        "revision": "main@sha1:1",
+        "originRevision": "main@sha1:c",
+    }
+    assert announcing.finished_message(0.0751902, 300) == (
+        "Reconciliation finished in 75.1902ms, next run in 5m0s"
+    )

@@ -14,17 +14,6 @@ HISTORY_LIMIT = 5
 ORIGIN_REVISION_KEY = "org.opencontainers.image.revision"
 
 
-def go_duration(seconds: float) -> str:
-    """A Go-style duration string for status (``1.5s``, ``2m3s``, ``1h0m0s``)."""
-    minutes, rest = divmod(seconds, 60)
-    hours, minutes = divmod(int(minutes), 60)
-    if hours:
-        return f"{hours}h{minutes}m{rest:.3g}s"
-    if minutes:
-        return f"{minutes}m{rest:.3g}s"
-    return f"{seconds:.3g}s"
-
-
 def record(
     status: kustomize.KustomizationStatus,
     *,

@@ -43,7 +43,6 @@ import aiohttp
 
 from controllers.kustomize import building, decrypting, substituting
 from controllers.kustomize.kustomization import announcing, health, history
-from controllers.kustomize.kustomization.history import go_duration
 from shared.api import kustomize, meta, objects
 from shared.artifacts import errors as artifact_errors
 from shared.artifacts import extracting, fetching
@@ -281,16 +280,14 @@ class KustomizationReconciler:
         status: kustomize.KustomizationStatus,
         artifact: meta.Artifact,
     ) -> building.Build:
-        variables = await self._variables(obj) if obj.spec.post_build else {}
-        keys = await self._keys(obj)
         try:
+            keys = await self._keys(obj)
             output = await self._render(obj, artifact, keys=keys)
-            status.last_attempted_revision = artifact.revision
-            return await asyncio.to_thread(
+            variables = await self._variables(obj) if obj.spec.post_build else {}
+            built = await asyncio.to_thread(
                 building.post_build, output, obj.spec, variables=variables, keys=keys, strict=False
             )
         except building.PathNotFoundError as missing:
-            status.last_attempted_revision = artifact.revision
             raise self._failure(obj, meta.ARTIFACT_FAILED_REASON, str(missing)) from missing
         except artifact_errors.ArtifactError as failed:
             raise self._failure(
@@ -303,7 +300,15 @@ class KustomizationReconciler:
             substituting.SubstitutionError,
             decrypting.DecryptionError,
         ) as failed:
+            status.last_attempted_revision = artifact.revision
             raise self._failure(obj, meta.BUILD_FAILED_REASON, str(failed)) from failed
+        except results.WaitingError:
+            # NB: as in Flux, a revision counts as attempted once its artifact
+            # is in hand: a missing decryption Secret records it too.
+            status.last_attempted_revision = artifact.revision
+            raise
+        status.last_attempted_revision = artifact.revision
+        return built
 
     async def _render(
         self,
@@ -342,20 +347,36 @@ class KustomizationReconciler:
     async def _source_step(self, run: _Run) -> None:
         run.artifact = await self._artifact(run.obj)
         run.revision = run.artifact.revision
+        run.event_metadata = announcing.artifact_metadata(run.artifact)
         if run.revision != run.status.last_attempted_revision:
             # NB: only a new revision shows progress; a periodic run of the
             # same one must stay free of writes however long it takes.
             timeout = meta.parse_duration(run.obj.spec.timeout or run.obj.spec.interval)
             run.progress(
                 f"Fetching manifests for revision {run.revision} "
-                f"with a timeout of {go_duration(timeout.total_seconds())}",
+                f"with a timeout of {meta.format_duration(timeout.total_seconds())}",
                 restart=True,
             )
 
     async def _dependencies_step(self, run: _Run) -> None:
-        await self._dependencies.check(
-            objects.dump(run.obj), run.obj.spec.depends_on or [], revision=run.artifact.revision
-        )
+        try:
+            await self._dependencies.check(
+                objects.dump(run.obj), run.obj.spec.depends_on or [], revision=run.artifact.revision
+            )
+        except results.WaitingError as waiting_on:
+            # NB: Flux announces a dependency not ready yet as an Info event
+            # (an expected wait, not an alert) and logs it at info level.
+            notice = (
+                "Dependencies do not meet ready condition, retrying in "
+                f"{meta.format_duration(waiting_on.requeue_after)}"
+            )
+            logging.get_logger().info(notice, reason=waiting_on.reason, error=waiting_on.message)
+            raise results.WaitingError(
+                waiting_on.message,
+                reason=waiting_on.reason,
+                requeue_after=waiting_on.requeue_after,
+                notice=notice,
+            ) from waiting_on
 
     async def _build_step(self, run: _Run) -> None:
         run.built = await self._build(run.obj, run.status, run.artifact)
@@ -381,6 +402,7 @@ class KustomizationReconciler:
             raise self._failure(obj, meta.RECONCILIATION_FAILED_REASON, str(failed)) from failed
         applied = run.applied = change_set.refs()
         status.inventory = inventory.to_status(applied)
+        await self._announce(obj, change_set, artifact, log="server-side apply completed")
         if obj.spec.prune:
             stale = inventory.stale(old, applied)
             try:
@@ -389,12 +411,12 @@ class KustomizationReconciler:
                 status.inventory = inventory.to_status(inventory.merge(applied, stale))
                 self._record(status, built.digest, artifact, meta.PRUNE_FAILED_REASON, started)
                 raise self._failure(obj, meta.PRUNE_FAILED_REASON, str(failed)) from failed
-            change_set.changes.extend(pruned.changes)
-        await self._announce(obj, change_set, artifact)
+            await self._announce(obj, pruned, artifact, log="garbage collection completed")
 
     async def _health_step(self, run: _Run) -> None:
+        before = conditions.get(run.status.conditions, meta.HEALTHY)
         try:
-            await health.check(
+            passed = await health.check(
                 run,
                 manager=run.manager,
                 applied=run.applied,
@@ -410,6 +432,15 @@ class KustomizationReconciler:
                 run.started,
             )
             raise
+        if passed is not None and (before is None or before.status != "True"):
+            # NB: as in Flux, only a recovery (or a first pass) is announced.
+            await self._recorder.emit(
+                objects.dump(run.obj),
+                type_=events.NORMAL,
+                reason=meta.PROGRESSING_REASON,
+                message=passed,
+                metadata=run.event_metadata,
+            )
 
     async def _applied_step(self, run: _Run) -> None:
         artifact = run.artifact
@@ -423,6 +454,17 @@ class KustomizationReconciler:
             run.started,
         )
         run.ready_message = f"Applied revision: {artifact.revision}"
+        message = announcing.finished_message(
+            time.monotonic() - run.started, self.interval(run.obj)
+        )
+        logging.get_logger().info(message, revision=artifact.revision)
+        await self._recorder.emit(
+            objects.dump(run.obj),
+            type_=events.NORMAL,
+            reason=meta.RECONCILIATION_SUCCEEDED_REASON,
+            message=message,
+            metadata=announcing.finished_metadata(artifact),
+        )
 
     async def _record_ahead(self, run: _Run, recorded: list[inventory.Ref]) -> None:
         """Write-ahead: put every object this run may create in the inventory before any write.
@@ -459,7 +501,7 @@ class KustomizationReconciler:
             digest=digest,
             artifact=artifact,
             reason=reason,
-            duration=go_duration(time.monotonic() - started),
+            duration=meta.format_duration(time.monotonic() - started),
             now=conditions.now(),
         )
 
@@ -468,18 +510,44 @@ class KustomizationReconciler:
         obj: kustomize.Kustomization,
         change_set: resourcemanager.ChangeSet,
         artifact: meta.Artifact,
+        *,
+        log: str,
     ) -> None:
-        """The apply event: what changed (``announcing``), with the revision and the commit."""
+        """A change-set event (``announcing``): reason Progressing, the revision and the commit."""
         lines = announcing.change_lines(change_set)
         if not lines:
             return
-        logging.get_logger().info("server-side apply completed", changes=lines)
+        logging.get_logger().info(log, changes=lines, revision=artifact.revision)
         await self._recorder.emit(
             objects.dump(obj),
             type_=events.NORMAL,
-            reason=meta.RECONCILIATION_SUCCEEDED_REASON,
+            reason=meta.PROGRESSING_REASON,
             message="\n".join(lines),
-            metadata=announcing.event_metadata(artifact),
+            metadata=announcing.change_metadata(artifact),
+        )
+
+    async def _announce_deletion(
+        self, obj: kustomize.Kustomization, pruned: resourcemanager.ChangeSet
+    ) -> None:
+        """What deleting the Kustomization pruned, as Flux announces it.
+
+        An Info event with the last applied revision; its reason is the Ready
+        reason the Kustomization had (Flux's rule), ``info`` without one.
+        """
+        lines = announcing.change_lines(pruned)
+        if not lines:
+            return
+        status = obj.status or kustomize.KustomizationStatus()
+        ready = conditions.get(status.conditions, meta.READY)
+        logging.get_logger().info("garbage collection completed", changes=lines)
+        await self._recorder.emit(
+            objects.dump(obj),
+            type_=events.NORMAL,
+            reason=ready.reason if ready is not None else "info",
+            message="\n".join(lines),
+            metadata=announcing.revision_metadata(
+                status.last_applied_revision, status.last_applied_origin_revision
+            ),
         )
 
     async def finalize(self, obj: kustomize.Kustomization) -> None:
@@ -495,7 +563,8 @@ class KustomizationReconciler:
             # NB: only now is the target needed (for a remote cluster: its
             # kubeconfig Secret and a connection).
             manager = await self._manager(obj)
-            await manager.prune(refs, owner=self._owner(obj))
+            pruned = await manager.prune(refs, owner=self._owner(obj))
+            await self._announce_deletion(obj, pruned)
             if policy == "WaitForTermination":
                 timeout = meta.parse_duration(obj.spec.timeout or obj.spec.interval)
                 with contextlib.suppress(waiting.WaitError):
