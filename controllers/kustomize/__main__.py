@@ -4,7 +4,8 @@ Reconciles Kustomizations: builds source artifacts with kustomize and applies
 them with server-side apply, pruning, drift correction and health checks.
 Takes the common controller flags (see ``shared.runtime.options``) plus
 ``--no-remote-bases``, ``--concurrent-ssa``,
-``--default-decryption-service-account`` and ``--watch-configs-label-selector``
+``--default-decryption-service-account``, ``--sops-age-secret`` and
+``--watch-configs-label-selector``
 (see ``watching``).
 """
 
@@ -57,6 +58,11 @@ class Flags:
     concurrent_ssa: int = options.flag("objects applied concurrently per reconcile", default=4)
     default_decryption_service_account: str = options.flag(
         "service account used for decryption when a Kustomization names none", default=""
+    )
+    sops_age_secret: str = options.flag(
+        "a Secret in the runtime namespace whose *.agekey entries decrypt every "
+        "Kustomization with SOPS decryption and no spec.decryption.secretRef",
+        default="",
     )
     watch_configs_label_selector: str = options.flag(
         "watch ConfigMaps and Secrets with matching labels: a change triggers the "
@@ -143,6 +149,8 @@ async def _setup(mgr: manager.Manager, *, flags: Flags, session: aiohttp.ClientS
                 no_remote_bases=flags.no_remote_bases,
                 default_service_account=opts.default_service_account,
                 default_decryption_service_account=flags.default_decryption_service_account,
+                sops_age_secret=flags.sops_age_secret,
+                runtime_namespace=opts.runtime_namespace,
                 kubectl=_kubectl(),
                 concurrent_ssa=flags.concurrent_ssa,
                 artifact_max_size=flags.artifact_max_size,

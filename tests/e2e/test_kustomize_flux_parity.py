@@ -7,17 +7,23 @@ are those of ``test_kustomize_controller``.
 
 from __future__ import annotations
 
+import base64
 import json
+import pathlib
 import re
 from collections.abc import Iterator
 from typing import Any
 
+import pyrage
 import pytest
+import yaml
 
+from tests.e2e import objects
 from tests.e2e import test_kustomize_controller as gitops
 from tests.e2e.test_kustomize_controller import CONFIGMAP, Loop
 from tests.fixtures import recording
 from tests.fixtures.polling import eventually_sync
+from tests.kustomize import openpgp_keys, sops_vectors
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -27,6 +33,7 @@ loop = gitops.loop
 
 GROUP = "kustomize.toolkit.fluxcd.io"
 GO_DURATION = r"([0-9]+h)?([0-9]+m)?[0-9.]+(ns|µs|ms|s)"
+GLOBAL_AGE_SECRET = "global-age"
 
 
 @pytest.fixture
@@ -38,7 +45,7 @@ def notifications() -> Iterator[recording.Recorder]:
 
 @pytest.fixture
 def kustomize_flags(notifications: recording.Recorder) -> list[str]:
-    return ["--events-addr", notifications.url + "/"]
+    return ["--events-addr", notifications.url + "/", "--sops-age-secret", GLOBAL_AGE_SECRET]
 
 
 def _events(sink: recording.Recorder, name: str) -> list[dict[str, Any]]:
@@ -133,3 +140,64 @@ def test_events_are_the_ones_flux_emits(loop: Loop, notifications: recording.Rec
     pruned = _event(notifications, "base", "ConfigMap/.*/base deleted")
     assert pruned["severity"] == "info"
     assert pruned["metadata"][f"{GROUP}/revision"] == revision
+
+
+def _secret(name: str, password: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name},
+        "stringData": {"password": password},
+    }
+
+
+def _password(loop: Loop, name: str) -> bytes | None:
+    applied = loop.get("secret", name)
+    return base64.b64decode(applied["data"]["password"]) if applied else None
+
+
+def test_sops_beyond_age_keys_and_encrypted_secrets_without_decryption(
+    loop: Loop, tmp_path: pathlib.Path
+) -> None:
+    identity = pyrage.x25519.Identity.generate()
+    plain = tmp_path / "pgp.yaml"
+    plain.write_text(yaml.safe_dump(_secret("by-pgp", "opened with gpg")))
+    with openpgp_keys.generated_key() as key:
+        by_pgp = openpgp_keys.sops_encrypt(plain, key, "--encrypted-regex", "^stringData$")
+        keys = key.secret("pgp-keys")
+    by_age = sops_vectors.encrypt(
+        _secret("by-age", "opened by the controller's key"),
+        [identity.to_public()],
+        encrypted_regex="^(data|stringData)$",
+    )
+    repo = loop.make_repo("sops-more.git")
+    head = repo.commit(
+        "Secrets for OpenPGP, the controller's age key, and nobody",
+        {
+            "pgp/secret.yaml": by_pgp.decode(),
+            "age/secret.yaml": yaml.safe_dump(by_age),
+            "plain/secret.yaml": yaml.safe_dump(by_age),
+        },
+    )
+    keys["metadata"]["namespace"] = loop.namespace
+    objects.apply(loop.cluster, keys)
+    fallback = sops_vectors.age_secret(identity, name=GLOBAL_AGE_SECRET)
+    fallback["metadata"]["namespace"] = loop.namespace  # the controller's runtime namespace
+    objects.apply(loop.cluster, fallback)
+
+    loop.sources(
+        "sops-more.git", path="./pgp",
+        decryption={"provider": "sops", "secretRef": {"name": "pgp-keys"}},
+    )  # fmt: skip
+    loop.kustomization("by-age", path="./age", decryption={"provider": "sops"})
+    loop.kustomization("undecrypted", path="./plain")
+
+    loop.wait_ready("app", head)
+    assert _password(loop, "by-pgp") == b"opened with gpg"
+    loop.wait_ready("by-age", head)
+    assert _password(loop, "by-age") == b"opened by the controller's key"
+    refused = eventually_sync(loop.failed_with("undecrypted", "ReconciliationFailed"), within=90)
+    assert refused["message"] == (
+        f"Secret/{loop.namespace}/by-age is SOPS encrypted, configuring decryption is "
+        "required for this secret to be reconciled"
+    )

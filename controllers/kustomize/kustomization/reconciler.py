@@ -88,6 +88,9 @@ class Settings:
     no_remote_bases: bool = False
     default_service_account: str = ""
     default_decryption_service_account: str = ""
+    sops_age_secret: str = ""
+    """A Secret in ``runtime_namespace`` with the fallback age keys (``--sops-age-secret``)."""
+    runtime_namespace: str = ""
     kubectl: str = "kubectl"
     concurrent_ssa: int = 4
     artifact_max_size: int = extracting.DEFAULT_MAX_TOTAL_SIZE
@@ -258,17 +261,50 @@ class KustomizationReconciler:
         return await substituting.collect_variables(obj.spec.post_build, fetch=fetch)
 
     async def _keys(self, obj: kustomize.Kustomization) -> decrypting.Keys | None:
+        """The SOPS keys of ``obj``: None without ``spec.decryption``.
+
+        From ``decryption.secretRef`` (age and OpenPGP keys); without one,
+        the age keys of ``--sops-age-secret`` (Flux's rule: only its
+        ``*.agekey`` entries). The decryption service account (the
+        Kustomization's or ``--default-decryption-service-account``) is the
+        identity for cloud KMS, which is not supported: it is named in the
+        failure of a document only such a key can open.
+        """
         decryption = obj.spec.decryption
-        if decryption is None or decryption.secret_ref is None:
+        if decryption is None:
             return None
         namespace = obj.metadata.namespace or "default"
-        name = decryption.secret_ref.name
+        service_account = (
+            decryption.service_account_name or self._settings.default_decryption_service_account
+        )
+        if decryption.secret_ref is not None:
+            found = await self._decryption_secret(obj, namespace, decryption.secret_ref.name)
+            keys = found if found is not None else decrypting.Keys()
+        elif self._settings.sops_age_secret and self._settings.runtime_namespace:
+            found = await self._decryption_secret(
+                obj, self._settings.runtime_namespace, self._settings.sops_age_secret, age_only=True
+            )
+            keys = decrypting.Keys(age=found.age) if found is not None else decrypting.Keys()
+        else:
+            keys = decrypting.Keys()
+        return dataclasses.replace(keys, service_account=service_account or "")
+
+    async def _decryption_secret(
+        self, obj: kustomize.Kustomization, namespace: str, name: str, *, age_only: bool = False
+    ) -> decrypting.Keys | None:
+        what = "SOPS age decryption" if age_only else "decryption"
         try:
             secret = await references.get(self._api, "Secret", namespace, name)
         except references.ReferenceNotFoundError as missing:
             raise self._failure(
-                obj, meta.BUILD_FAILED_REASON, f"decryption {missing.message}"
+                obj, meta.BUILD_FAILED_REASON, f"{what} {missing.message}"
             ) from missing
+        if age_only:
+            data = secret.get("data") or {}
+            secret = {
+                **secret,
+                "data": {k: v for k, v in data.items() if k.endswith(decrypting.AGE_KEY_SUFFIX)},
+            }
         try:
             return decrypting.keys_from_secret(secret)
         except decrypting.DecryptionError as invalid:
@@ -394,6 +430,16 @@ class KustomizationReconciler:
         old = inventory.from_entries(
             [objects.dump(e) for e in status.inventory.entries] if status.inventory else []
         )
+        for manifest in built.objects:
+            if decrypting.is_encrypted_secret(manifest):
+                # NB: Flux's guard: an encrypted Secret is never applied as it is.
+                ref = inventory.Ref.of(manifest)
+                raise self._failure(
+                    obj,
+                    meta.RECONCILIATION_FAILED_REASON,
+                    f"{ref.kind}/{ref.namespace}/{ref.name} is SOPS encrypted, configuring "
+                    "decryption is required for this secret to be reconciled",
+                )
         await self._record_ahead(run, old)
         try:
             change_set = await manager.apply_all(built.objects, owner=owner, force=obj.spec.force)
