@@ -84,6 +84,9 @@ class Run(Generic[K, S]):
     """The revision being reconciled, for the failure log."""
     event_metadata: dict[str, str] = dataclasses.field(default_factory=dict)
     """Metadata of the failure event (Flux's ``revision``, ``originRevision``)."""
+    riders: list[Callable[[S], None]] = dataclasses.field(default_factory=list)
+    """Status changes not worth a write of their own (counters): the final
+    write applies them only when it sends a patch for another change."""
 
     @property
     def generation(self) -> int | None:
@@ -207,12 +210,18 @@ class StatusWriter:
         self._written = written
         self._lock = asyncio.Lock()
 
-    async def write(self, current: status.ObjectStatus) -> bool:
-        """Patch the difference; False (no request) when there is none."""
+    async def write(self, current: S, *, riders: Sequence[Callable[[S], None]] = ()) -> bool:
+        """Patch the difference; False (no request) when there is none.
+
+        ``riders`` change ``current`` only when a patch is sent anyway.
+        """
         async with self._lock:
             after = objects.dump(current)
             if after == self._written:
                 return False
+            for rider in riders:
+                rider(current)
+            after = objects.dump(current)
             await self._api.request(
                 "PATCH",
                 self._path,
@@ -412,7 +421,7 @@ class Skeleton(Generic[K, S, R]):
                 current.observed_generation = generation
             patched = tracker.writes > 0
             try:
-                patched = await writer.write(current) or patched
+                patched = await writer.write(current, riders=run.riders) or patched
             except errors.KubeError as patch_error:
                 error = error or patch_error
                 reason, message = _reason_and_message(error)

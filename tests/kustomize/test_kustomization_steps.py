@@ -39,14 +39,15 @@ def _artifact(revision: str = "main@sha1:1", **metadata: str) -> meta.Artifact:
 
 def _record(
     status: kustomize.KustomizationStatus, digest: str, reason: str, now: str, **kw: Any
-) -> None:
-    history.record(
+) -> history.Repeats | None:
+    return history.record(
         status,
         digest=digest,
         artifact=kw.get("artifact", _artifact()),
         reason=reason,
-        duration="1.5s",
+        duration=kw.get("duration", "1.5s"),
         now=now,
+        repeats=kw.get("repeats"),
     )
 
 
@@ -57,20 +58,33 @@ def _summary(status: kustomize.KustomizationStatus) -> list[tuple[str, str, int,
     ]
 
 
-def test_history_adds_newest_first_and_leaves_a_repeat_alone() -> None:
+def test_history_adds_newest_first_and_counts_repeats_apart_until_folded() -> None:
     status = kustomize.KustomizationStatus()
-    _record(status, "d1", "ReconciliationSucceeded", T0)
-    _record(status, "d1", "ReconciliationSucceeded", T1)
+    assert _record(status, "d1", "ReconciliationSucceeded", T0) is None
+    repeats = _record(status, "d1", "ReconciliationSucceeded", T1)
+    assert repeats is not None
+    assert _record(status, "d1", "ReconciliationSucceeded", T2, repeats=repeats) is repeats
+    # Repeats of the newest entry leave status alone (a no-op run writes nothing) …
     assert _summary(status) == [("d1", "ReconciliationSucceeded", 1, T0)]
+    # … and are added when status is written anyway.
+    repeats.fold(status)
+    assert _summary(status) == [("d1", "ReconciliationSucceeded", 3, T2)]
+    repeats.fold(status)
+    assert _summary(status) == [("d1", "ReconciliationSucceeded", 3, T2)]
 
-    _record(status, "d1", "HealthCheckFailed", T1)
-    _record(status, "d1", "ReconciliationSucceeded", T2)
+    pending = _record(status, "d1", "ReconciliationSucceeded", T2)
+    assert _record(status, "d1", "HealthCheckFailed", T2, repeats=pending) is None
     assert _summary(status) == [
-        ("d1", "ReconciliationSucceeded", 2, T2),
-        ("d1", "HealthCheckFailed", 1, T1),
+        ("d1", "HealthCheckFailed", 1, T2),
+        ("d1", "ReconciliationSucceeded", 4, T2),
+    ]
+    _record(status, "d1", "ReconciliationSucceeded", T2, duration="2.5s")
+    assert _summary(status) == [
+        ("d1", "ReconciliationSucceeded", 5, T2),
+        ("d1", "HealthCheckFailed", 1, T2),
     ]
     (newest, _) = status.history or []
-    assert (newest.first_reconciled, newest.last_reconciled_duration) == (T0, "1.5s")
+    assert (newest.first_reconciled, newest.last_reconciled_duration) == (T0, "2.5s")
 
 
 def test_history_keeps_five_entries_and_the_origin_revision() -> None:

@@ -162,6 +162,7 @@ class KustomizationReconciler:
             ),
         )
         self._renders: collections.OrderedDict[str, str] = collections.OrderedDict()
+        self._repeats: dict[str, history.Repeats] = {}
         self.steps: tuple[reconciling.Step[_Run], ...] = (
             reconciling.Step("source", self._source_step),
             reconciling.Step("dependencies", self._dependencies_step),
@@ -418,13 +419,7 @@ class KustomizationReconciler:
         run.built = await self._build(run.obj, run.status, run.artifact)
 
     async def _apply_step(self, run: _Run) -> None:
-        obj, status, artifact, built, started = (
-            run.obj,
-            run.status,
-            run.artifact,
-            run.built,
-            run.started,
-        )
+        obj, status, artifact, built = run.obj, run.status, run.artifact, run.built
         manager = run.manager = await self._manager(obj)
         owner = self._owner(obj)
         old = inventory.from_entries(
@@ -444,7 +439,7 @@ class KustomizationReconciler:
         try:
             change_set = await manager.apply_all(built.objects, owner=owner, force=obj.spec.force)
         except (resourcemanager.ApplyError, errors.KubeError, waiting.WaitError) as failed:
-            self._record(status, built.digest, artifact, meta.RECONCILIATION_FAILED_REASON, started)
+            self._record(run, meta.RECONCILIATION_FAILED_REASON)
             raise self._failure(obj, meta.RECONCILIATION_FAILED_REASON, str(failed)) from failed
         applied = run.applied = change_set.refs()
         status.inventory = inventory.to_status(applied)
@@ -455,7 +450,7 @@ class KustomizationReconciler:
                 pruned = await manager.prune(stale, owner=owner)
             except errors.KubeError as failed:
                 status.inventory = inventory.to_status(inventory.merge(applied, stale))
-                self._record(status, built.digest, artifact, meta.PRUNE_FAILED_REASON, started)
+                self._record(run, meta.PRUNE_FAILED_REASON)
                 raise self._failure(obj, meta.PRUNE_FAILED_REASON, str(failed)) from failed
             await self._announce(obj, pruned, artifact, log="garbage collection completed")
 
@@ -470,13 +465,7 @@ class KustomizationReconciler:
                 retry_after=self._retry(run.obj),
             )
         except results.WaitingError:
-            self._record(
-                run.status,
-                run.built.digest,
-                run.artifact,
-                meta.HEALTH_CHECK_FAILED_REASON,
-                run.started,
-            )
+            self._record(run, meta.HEALTH_CHECK_FAILED_REASON)
             raise
         if passed is not None and (before is None or before.status != "True"):
             # NB: as in Flux, only a recovery (or a first pass) is announced.
@@ -492,13 +481,7 @@ class KustomizationReconciler:
         artifact = run.artifact
         run.status.last_applied_revision = artifact.revision
         run.status.last_applied_origin_revision = (artifact.metadata or {}).get(ORIGIN_REVISION_KEY)
-        self._record(
-            run.status,
-            run.built.digest,
-            artifact,
-            meta.RECONCILIATION_SUCCEEDED_REASON,
-            run.started,
-        )
+        self._record(run, meta.RECONCILIATION_SUCCEEDED_REASON)
         run.ready_message = f"Applied revision: {artifact.revision}"
         message = announcing.finished_message(
             time.monotonic() - run.started, self.interval(run.obj)
@@ -533,23 +516,27 @@ class KustomizationReconciler:
                 f"recording the inventory before applying failed: {failed.message}",
             ) from failed
 
-    @staticmethod
-    def _record(
-        status: kustomize.KustomizationStatus,
-        digest: str,
-        artifact: meta.Artifact,
-        reason: str,
-        started: float,
-    ) -> None:
-        """Add this run to ``status.history`` (``history.record``)."""
-        history.record(
-            status,
-            digest=digest,
-            artifact=artifact,
+    def _record(self, run: _Run, reason: str) -> None:
+        """Add this run to ``status.history`` (``history.record``).
+
+        A repeat of the newest outcome is counted in memory and written only
+        with a status write that happens anyway (``history``: the cost rule).
+        """
+        key = f"{run.obj.metadata.namespace}/{run.obj.metadata.name}"
+        repeats = history.record(
+            run.status,
+            digest=run.built.digest,
+            artifact=run.artifact,
             reason=reason,
-            duration=meta.format_duration(time.monotonic() - started),
+            duration=meta.format_duration(time.monotonic() - run.started),
             now=conditions.now(),
+            repeats=self._repeats.get(key),
         )
+        if repeats is None:
+            self._repeats.pop(key, None)
+            return
+        self._repeats[key] = repeats
+        run.riders.append(repeats.fold)
 
     async def _announce(
         self,
@@ -619,6 +606,7 @@ class KustomizationReconciler:
                     )
         namespace = obj.metadata.namespace or "default"
         self._managers.pop(f"{namespace}/{obj.metadata.name}", None)
+        self._repeats.pop(f"{namespace}/{obj.metadata.name}", None)
         await self._targets.forget(namespace=namespace, name=obj.metadata.name or "")
 
 
