@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 from kubernetes_asyncio import client as kube_client
 
+from controllers.kustomize import building
 from controllers.kustomize.kustomization import announcing, history
 from controllers.kustomize.kustomization import reconciler as kustomization
 from shared.api import kustomize, meta, source
@@ -296,4 +297,34 @@ def test_only_the_finished_event_asks_for_a_commit_status() -> None:
     }
     assert announcing.finished_message(0.0751902, 300) == (
         "Reconciliation finished in 75.1902ms, next run in 5m0s"
+    )
+
+
+def _run(reconciler: kustomization.KustomizationReconciler, obj: kustomize.Kustomization) -> Any:
+    tracker = reconciling.ProgressTracker(
+        writer=reconciling.StatusWriter(api=None, path="", written={}),  # type: ignore[arg-type]
+        delay=3600,
+    )
+    return reconciler.run_type(obj=obj, status=kustomize.KustomizationStatus(), tracker=tracker)
+
+
+async def test_an_encrypted_secret_without_decryption_is_never_applied() -> None:
+    sealed = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db", "namespace": "apps"},
+        "sops": {"mac": "ENC[...]"},
+    }
+    async with _reconciler() as reconciler:
+        run = _run(reconciler, _kustomization({"kind": "GitRepository", "name": "repo"}))
+        run.artifact = _artifact()
+        run.built = building.Build(objects=[sealed], manifests="", digest=DIGEST)
+        (step,) = [s for s in reconciler.steps if s.name == "apply"]
+        # NB: refused before the inventory is recorded: no API request is made.
+        with pytest.raises(results.WaitingError) as refused:
+            await step.run(run)
+    assert (refused.value.reason, refused.value.message) == (
+        meta.RECONCILIATION_FAILED_REASON,
+        "Secret/apps/db is SOPS encrypted, configuring decryption is required for this "
+        "secret to be reconciled",
     )
