@@ -10,6 +10,10 @@ process. Each create, update (a new ``resourceVersion``) or delete of a
 watched object enqueues every Kustomization that references it, at once,
 instead of waiting for ``spec.interval``. An empty selector watches every
 ConfigMap and Secret (Flux's meaning of an empty selector).
+
+NB: Flux watches these kinds metadata-only; the informers here cache the
+selected objects whole (data included), so the selector also bounds the
+memory and the secrets this process holds.
 """
 
 from __future__ import annotations
