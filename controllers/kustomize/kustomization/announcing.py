@@ -19,11 +19,8 @@ artifact's metadata: the audit trail from a Git commit to the cluster.
 from __future__ import annotations
 
 from controllers.kustomize.kustomization.history import ORIGIN_REVISION_KEY
-from shared.api import meta, source
+from shared.api import meta, notification, source
 from shared.kube import resourcemanager
-
-COMMIT_STATUS_KEY = "commit_status"
-COMMIT_STATUS_UPDATE = "update"
 
 _REPORTED = (
     resourcemanager.Action.CREATED,
@@ -53,9 +50,9 @@ def revision_metadata(revision: str | None, origin_revision: str | None) -> dict
     """Flux's ``revision`` and ``originRevision`` event metadata (each only when known)."""
     metadata = {}
     if revision:
-        metadata["revision"] = revision
+        metadata[notification.META_REVISION_KEY] = revision
     if origin_revision:
-        metadata["originRevision"] = origin_revision
+        metadata[notification.META_ORIGIN_REVISION_KEY] = origin_revision
     return metadata
 
 
@@ -84,4 +81,7 @@ def finished_message(elapsed: float, interval: float) -> str:
 
 def finished_metadata(artifact: meta.Artifact) -> dict[str, str]:
     """The finished event's metadata: the revision and ``commit_status: update``."""
-    return {**artifact_metadata(artifact), COMMIT_STATUS_KEY: COMMIT_STATUS_UPDATE}
+    return {
+        **artifact_metadata(artifact),
+        notification.META_COMMIT_STATUS_KEY: notification.META_COMMIT_STATUS_UPDATE_VALUE,
+    }
