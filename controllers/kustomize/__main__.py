@@ -5,7 +5,8 @@ them with server-side apply, pruning, drift correction and health checks.
 Takes the common controller flags (see ``shared.runtime.options``) plus its
 own (``Flags``: ``--no-remote-bases``, ``--concurrent-ssa``,
 ``--default-decryption-service-account``, ``--override-manager``,
-``--custom-apply-stage-kinds``, …).
+``--custom-apply-stage-kinds``, ``--sops-age-secret``,
+``--watch-configs-label-selector`` (see ``watching``), …).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 import aiohttp
 
+from controllers.kustomize import watching
 from controllers.kustomize.kustomization import reconciler
 from shared.api import kustomize
 from shared.artifacts import extracting
@@ -74,6 +76,16 @@ class Flags:
         "a stage of their own after CRDs and classes and before the other objects",
         default=frozenset(),
         parse=_group_kinds,
+    )
+    sops_age_secret: str = options.flag(
+        "a Secret in the runtime namespace whose *.agekey entries decrypt every "
+        "Kustomization with SOPS decryption and no spec.decryption.secretRef",
+        default="",
+    )
+    watch_configs_label_selector: str = options.flag(
+        "watch ConfigMaps and Secrets with matching labels: a change triggers the "
+        "Kustomizations that reference them",
+        default=watching.DEFAULT_SELECTOR,
     )
     artifact_max_size: int = options.artifact_max_size_flag(
         "the largest total size of the files in a source artifact, enforced while "
@@ -155,6 +167,8 @@ async def _setup(mgr: manager.Manager, *, flags: Flags, session: aiohttp.ClientS
                 no_remote_bases=flags.no_remote_bases,
                 default_service_account=opts.default_service_account,
                 default_decryption_service_account=flags.default_decryption_service_account,
+                sops_age_secret=flags.sops_age_secret,
+                runtime_namespace=opts.runtime_namespace,
                 kubectl=_kubectl(),
                 concurrent_ssa=flags.concurrent_ssa,
                 artifact_max_size=flags.artifact_max_size,
@@ -177,6 +191,9 @@ async def _setup(mgr: manager.Manager, *, flags: Flags, session: aiohttp.ClientS
             ],
             when=_revision_changed,
         )
+    await watching.watch_configs(
+        mgr, controller, kustomizations, selector=flags.watch_configs_label_selector
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

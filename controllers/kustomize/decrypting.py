@@ -2,14 +2,19 @@
 
 Contract:
 
-- ``keys_from_secret`` reads age identities from the decryption Secret: every
-  data key ending in ``.agekey`` holds one or more ``AGE-SECRET-KEY-1…``
-  lines (``#`` comments allowed). Other key kinds (``.asc`` PGP, cloud KMS)
-  are not supported yet and are ignored.
+- ``keys_from_secret`` reads the keys of a decryption Secret: every data key
+  ending in ``.agekey`` holds one or more ``AGE-SECRET-KEY-1…`` lines (``#``
+  comments allowed); every one ending in ``.asc`` an armored OpenPGP private
+  key (opened with gpg, see ``openpgp``). Cloud KMS credentials and Vault
+  tokens are not supported and are ignored.
 - ``decrypt_tree`` decrypts a SOPS document already parsed into dicts and
   lists (YAML, JSON, or a flattened dotenv file): the data key is the first
-  ``sops.age`` (or single ``key_groups`` group) stanza one of the identities
-  opens; every leaf the SOPS metadata marks as encrypted
+  ``sops.age`` stanza one of the age identities opens, else the first
+  ``sops.pgp`` one an OpenPGP key opens (the single ``key_groups`` group
+  likewise). A document whose data key is held only by cloud KMS (AWS KMS,
+  GCP KMS, Azure Key Vault) or HashiCorp Vault is refused with a message
+  naming those key types, which Headwater does not support; every leaf the
+  SOPS metadata marks as encrypted
   (``unencrypted_suffix``, ``encrypted_suffix``, ``unencrypted_regex``,
   ``encrypted_regex``) is AES-256-GCM decrypted with its key path as
   additional data and restored to its type; then the MAC (SHA-512 over the
@@ -39,10 +44,17 @@ import pyrage
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import aead
 
-from controllers.kustomize import sopsfiles
+from controllers.kustomize import openpgp, sopsfiles
 
 DECRYPT_ANNOTATION = "kustomize.toolkit.fluxcd.io/decrypt"
 AGE_KEY_SUFFIX = ".agekey"
+PGP_KEY_SUFFIX = ".asc"
+UNSUPPORTED_KEY_TYPES = {
+    "kms": "AWS KMS",
+    "gcp_kms": "GCP KMS",
+    "azure_kv": "Azure Key Vault",
+    "hc_vault": "HashiCorp Vault",
+}
 DEFAULT_UNENCRYPTED_SUFFIX = "_unencrypted"
 MAC_ONLY_ENCRYPTED_SEED = hashlib.sha256(b"sops").digest()
 
@@ -63,18 +75,28 @@ class Keys:
     """The private keys a Kustomization may decrypt with."""
 
     age: tuple[pyrage.x25519.Identity, ...] = ()
+    pgp: tuple[bytes, ...] = ()
+    """Armored OpenPGP private keys."""
+    service_account: str = ""
+    """The decryption service account: the identity for cloud KMS (not supported)."""
 
 
 def keys_from_secret(secret: Mapping[str, Any]) -> Keys:
-    """Age identities from the ``*.agekey`` entries of a Secret read from the API."""
+    """Age identities (``*.agekey``) and OpenPGP keys (``*.asc``) of a Secret read from the API."""
     identities: list[pyrage.x25519.Identity] = []
+    pgp: list[bytes] = []
     for key, value in sorted((secret.get("data") or {}).items()):
-        if not key.endswith(AGE_KEY_SUFFIX):
+        if not key.endswith((AGE_KEY_SUFFIX, PGP_KEY_SUFFIX)):
             continue
         try:
             text = base64.b64decode(str(value), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError) as err:
-            raise DecryptionError(f"failed to decode age key '{key}': not base64 text") from err
+            raise DecryptionError(f"failed to decode key '{key}': not base64 text") from err
+        if key.endswith(PGP_KEY_SUFFIX):
+            if "-----BEGIN PGP PRIVATE KEY BLOCK-----" not in text:
+                raise DecryptionError(f"failed to import '{key}': not an armored OpenPGP key")
+            pgp.append(text.encode())
+            continue
         for line in text.splitlines():
             line = line.strip()
             if not line or line.startswith("#"):
@@ -83,7 +105,17 @@ def keys_from_secret(secret: Mapping[str, Any]) -> Keys:
                 identities.append(pyrage.x25519.Identity.from_str(line))
             except pyrage.IdentityError as err:
                 raise DecryptionError(f"failed to parse age identities from '{key}'") from err
-    return Keys(age=tuple(identities))
+    return Keys(age=tuple(identities), pgp=tuple(pgp))
+
+
+def is_encrypted_secret(obj: Mapping[str, Any]) -> bool:
+    """Flux's IsEncryptedSecret: a ``v1`` Secret with a ``sops`` stanza, decryption not disabled."""
+    return (
+        obj.get("kind") == "Secret"
+        and obj.get("apiVersion") == "v1"
+        and "sops" in obj
+        and not decryption_disabled(obj)
+    )
 
 
 def is_encrypted(obj: Mapping[str, Any]) -> bool:
@@ -241,18 +273,39 @@ def _data_key(stanza: Mapping[str, Any], keys: Keys) -> bytes:
     if groups:
         if len(groups) > 1:
             raise DecryptionError("Shamir key groups are not supported")
-        stanzas = list(groups[0].get("age") or [])
+        group: Mapping[str, Any] = groups[0] or {}
     else:
-        stanzas = list(stanza.get("age") or [])
-    for entry in stanzas:
-        enc = (entry or {}).get("enc")
-        if not enc or not keys.age:
-            continue
+        group = stanza
+
+    def messages(kind: str) -> list[str]:
+        return [
+            str(e["enc"]) for e in group.get(kind) or [] if isinstance(e, Mapping) and e.get("enc")
+        ]
+
+    for enc in messages("age") if keys.age else []:
         try:
-            data_key: bytes = pyrage.decrypt(str(enc).encode(), list(keys.age))
+            data_key: bytes = pyrage.decrypt(enc.encode(), list(keys.age))
         except pyrage.DecryptError:
             continue
         return data_key
+    try:
+        opened = openpgp.open_data_key(messages("pgp"), keys.pgp)
+    except openpgp.OpenPGPError as err:
+        raise DecryptionError(f"Error getting data key: {err}") from err
+    if opened is not None:
+        return opened
+    if not messages("age") and not messages("pgp"):
+        unsupported = [name for kind, name in UNSUPPORTED_KEY_TYPES.items() if group.get(kind)]
+        if unsupported:
+            used = (
+                f"; service account '{keys.service_account}' is used for cloud KMS only"
+                if keys.service_account
+                else ""
+            )
+            raise DecryptionError(
+                f"Error getting data key: encrypted only with {', '.join(unsupported)} keys, "
+                f"which Headwater does not support (use age or OpenPGP keys){used}"
+            )
     raise DecryptionError("Error getting data key: 0 successful groups required, got 0")
 
 

@@ -62,6 +62,43 @@ def parse_duration(value: str) -> datetime.timedelta:
     return datetime.timedelta(seconds=seconds)
 
 
+def format_duration(seconds: float) -> str:
+    """``seconds`` as Go's ``time.Duration.String()`` writes it, to the nanosecond.
+
+    ``0s``, ``150ns``, ``1.5µs``, ``150ms``, ``1.5s``, ``1m30s``, ``2h0m0s``:
+    below a second the largest unit that keeps the integer part non-zero;
+    from a second on hours (if any), minutes (if any hour or minute) and
+    seconds with the fraction's trailing zeros dropped.
+    """
+    nanoseconds = round(seconds * 1e9)
+    if nanoseconds < 0:
+        return "-" + format_duration(-seconds)
+    if nanoseconds == 0:
+        return "0s"
+    if nanoseconds < 1_000:
+        return f"{nanoseconds}ns"
+    if nanoseconds < 1_000_000:
+        return _decimal(nanoseconds, 3) + "µs"
+    if nanoseconds < 1_000_000_000:
+        return _decimal(nanoseconds, 6) + "ms"
+    whole, fraction = divmod(nanoseconds, 1_000_000_000)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = _decimal(secs * 1_000_000_000 + fraction, 9) + "s"
+    if whole >= 60:
+        text = f"{minutes}m{text}"
+    if hours:
+        text = f"{hours}h{text}"
+    return text
+
+
+def _decimal(value: int, places: int) -> str:
+    """``value / 10**places`` without trailing zeros (``1500, 3`` → ``1.5``)."""
+    whole, fraction = divmod(value, 10**places)
+    digits = f"{fraction:0{places}d}".rstrip("0")
+    return f"{whole}.{digits}" if digits else str(whole)
+
+
 # --- condition types (meta) -------------------------------------------------------------
 
 READY = "Ready"

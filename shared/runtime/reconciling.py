@@ -82,6 +82,11 @@ class Run(Generic[K, S]):
     """The Ready message on success (set by the step that knows it)."""
     revision: str | None = None
     """The revision being reconciled, for the failure log."""
+    event_metadata: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Metadata of the failure event (Flux's ``revision``, ``originRevision``)."""
+    riders: list[Callable[[S], None]] = dataclasses.field(default_factory=list)
+    """Status changes not worth a write of their own (counters): the final
+    write applies them only when it sends a patch for another change."""
 
     @property
     def generation(self) -> int | None:
@@ -205,12 +210,18 @@ class StatusWriter:
         self._written = written
         self._lock = asyncio.Lock()
 
-    async def write(self, current: status.ObjectStatus) -> bool:
-        """Patch the difference; False (no request) when there is none."""
+    async def write(self, current: S, *, riders: Sequence[Callable[[S], None]] = ()) -> bool:
+        """Patch the difference; False (no request) when there is none.
+
+        ``riders`` change ``current`` only when a patch is sent anyway.
+        """
         async with self._lock:
             after = objects.dump(current)
             if after == self._written:
                 return False
+            for rider in riders:
+                rider(current)
+            after = objects.dump(current)
             await self._api.request(
                 "PATCH",
                 self._path,
@@ -410,19 +421,30 @@ class Skeleton(Generic[K, S, R]):
                 current.observed_generation = generation
             patched = tracker.writes > 0
             try:
-                patched = await writer.write(current) or patched
+                patched = await writer.write(current, riders=run.riders) or patched
             except errors.KubeError as patch_error:
                 error = error or patch_error
                 reason, message = _reason_and_message(error)
-        if error is not None:
+        if isinstance(error, results.WaitingError) and error.notice is not None:
+            await self._recorder.emit(
+                raw,
+                type_=events.NORMAL,
+                reason=reason or meta.FAILED_REASON,
+                message=error.notice,
+                metadata=run.event_metadata or None,
+            )
+        elif error is not None:
             await self._failed(
                 raw,
                 reason or meta.FAILED_REASON,
                 message or "",
                 revision=run.revision,
-                # NB: a wait is not a failure, and an unexpected error was
-                # already logged with its traceback where it was caught.
-                log=not isinstance(error, (results.WaitingError, _Logged)),
+                metadata=run.event_metadata or None,
+                # NB: a wait that is a failure (BuildFailed, HealthCheckFailed …)
+                # is logged like any other; an expected wait carries a notice and
+                # took the branch above; an unexpected error was already logged
+                # with its traceback where it was caught.
+                log=not isinstance(error, _Logged),
             )
         interval = self._reconciler.interval(obj)
         return Outcome(
@@ -454,20 +476,23 @@ class Skeleton(Generic[K, S, R]):
         message: str,
         *,
         revision: str | None = None,
+        metadata: dict[str, str] | None = None,
         log: bool = True,
     ) -> None:
         """A failed reconcile: one error log line (as Flux logs it) and a Warning event."""
         if log:
-            metadata = raw.get("metadata", {})
+            identity = raw.get("metadata", {})
             kind = self._reconciler.kind.crd.kind
             logging.get_logger().error(
                 "Reconciliation failed",
-                object=f"{kind}/{metadata.get('namespace')}/{metadata.get('name')}",
+                object=f"{kind}/{identity.get('namespace')}/{identity.get('name')}",
                 reason=reason,
                 message=message,
                 revision=revision,
             )
-        await self._recorder.emit(raw, type_=events.WARNING, reason=reason, message=message)
+        await self._recorder.emit(
+            raw, type_=events.WARNING, reason=reason, message=message, metadata=metadata
+        )
 
 
 def _condition_states(current: status.ObjectStatus) -> dict[str, tuple[str, str, str]]:

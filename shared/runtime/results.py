@@ -33,11 +33,18 @@ class StallingError(ReconcileError):
 
 
 class WaitingError(ReconcileError):
-    """A reconcile must wait for something else; retried after ``requeue_after`` seconds."""
+    """A reconcile must wait for something else; retried after ``requeue_after`` seconds.
 
-    def __init__(self, message: str, *, reason: str, requeue_after: float) -> None:
+    ``notice``: an expected wait (a dependency not ready yet) announced as a
+    Normal event with this message instead of a Warning with ``message``.
+    """
+
+    def __init__(
+        self, message: str, *, reason: str, requeue_after: float, notice: str | None = None
+    ) -> None:
         super().__init__(message, reason=reason)
         self.requeue_after = requeue_after
+        self.notice = notice
 
 
 @dataclasses.dataclass(frozen=True)

@@ -221,7 +221,7 @@ def test_commits_are_applied_pruned_and_drift_is_restored(loop: Loop) -> None:
         message=f"drift not restored:\n{loop.kustomize.output()}",
     )
     events = objects.events(loop.cluster, loop.namespace)
-    applied = [e for e in events if e["reason"] == "ReconciliationSucceeded"]
+    applied = [e for e in events if e["reason"] == "Progressing"]
     assert any(
         (e["metadata"].get("annotations") or {}).get("commitSubject") == "Add config and app"
         and "ConfigMap/" in e["message"]

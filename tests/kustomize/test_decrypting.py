@@ -124,9 +124,9 @@ def test_missing_mac_fails() -> None:
         decrypting.decrypt_tree(encrypted, KEYS)
 
 
-def test_keys_from_secret_reads_agekey_entries_only() -> None:
+def test_keys_from_secret_reads_agekey_and_asc_entries_only() -> None:
     secret = sops_vectors.age_secret(IDENTITY, OTHER)
-    secret["data"]["other.asc"] = base64.b64encode(b"not an age key").decode()
+    secret["data"]["sops.vault-token"] = base64.b64encode(b"not an age key").decode()
     keys = decrypting.keys_from_secret(secret)
     assert [str(k) for k in keys.age] == [str(IDENTITY), str(OTHER)]
 

@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 from kubernetes_asyncio import client as kube_client
 
+from controllers.kustomize import building
 from controllers.kustomize.kustomization import announcing, history
 from controllers.kustomize.kustomization import reconciler as kustomization
 from shared.api import kustomize, meta, source
@@ -39,14 +40,15 @@ def _artifact(revision: str = "main@sha1:1", **metadata: str) -> meta.Artifact:
 
 def _record(
     status: kustomize.KustomizationStatus, digest: str, reason: str, now: str, **kw: Any
-) -> None:
-    history.record(
+) -> history.Repeats | None:
+    return history.record(
         status,
         digest=digest,
         artifact=kw.get("artifact", _artifact()),
         reason=reason,
-        duration="1.5s",
+        duration=kw.get("duration", "1.5s"),
         now=now,
+        repeats=kw.get("repeats"),
     )
 
 
@@ -57,20 +59,33 @@ def _summary(status: kustomize.KustomizationStatus) -> list[tuple[str, str, int,
     ]
 
 
-def test_history_adds_newest_first_and_leaves_a_repeat_alone() -> None:
+def test_history_adds_newest_first_and_counts_repeats_apart_until_folded() -> None:
     status = kustomize.KustomizationStatus()
-    _record(status, "d1", "ReconciliationSucceeded", T0)
-    _record(status, "d1", "ReconciliationSucceeded", T1)
+    assert _record(status, "d1", "ReconciliationSucceeded", T0) is None
+    repeats = _record(status, "d1", "ReconciliationSucceeded", T1)
+    assert repeats is not None
+    assert _record(status, "d1", "ReconciliationSucceeded", T2, repeats=repeats) is repeats
+    # Repeats of the newest entry leave status alone (a no-op run writes nothing) …
     assert _summary(status) == [("d1", "ReconciliationSucceeded", 1, T0)]
+    # … and are added when status is written anyway.
+    repeats.fold(status)
+    assert _summary(status) == [("d1", "ReconciliationSucceeded", 3, T2)]
+    repeats.fold(status)
+    assert _summary(status) == [("d1", "ReconciliationSucceeded", 3, T2)]
 
-    _record(status, "d1", "HealthCheckFailed", T1)
-    _record(status, "d1", "ReconciliationSucceeded", T2)
+    pending = _record(status, "d1", "ReconciliationSucceeded", T2)
+    assert _record(status, "d1", "HealthCheckFailed", T2, repeats=pending) is None
     assert _summary(status) == [
-        ("d1", "ReconciliationSucceeded", 2, T2),
-        ("d1", "HealthCheckFailed", 1, T1),
+        ("d1", "HealthCheckFailed", 1, T2),
+        ("d1", "ReconciliationSucceeded", 4, T2),
+    ]
+    _record(status, "d1", "ReconciliationSucceeded", T2, duration="2.5s")
+    assert _summary(status) == [
+        ("d1", "ReconciliationSucceeded", 5, T2),
+        ("d1", "HealthCheckFailed", 1, T2),
     ]
     (newest, _) = status.history or []
-    assert (newest.first_reconciled, newest.last_reconciled_duration) == (T0, "1.5s")
+    assert (newest.first_reconciled, newest.last_reconciled_duration) == (T0, "2.5s")
 
 
 def test_history_keeps_five_entries_and_the_origin_revision() -> None:
@@ -85,14 +100,6 @@ def test_history_keeps_five_entries_and_the_origin_revision() -> None:
         "revision": "v1@sha256:b",
         "originRevision": "main@sha1:c",
     }
-
-
-@pytest.mark.parametrize(
-    ("seconds", "text"),
-    [(1.5, "1.5s"), (45, "45s"), (123, "2m3s"), (3600, "1h0m0s"), (5400, "1h30m0s")],
-)
-def test_go_duration(seconds: float, text: str) -> None:
-    assert history.go_duration(seconds) == text
 
 
 @pytest.mark.parametrize(
@@ -269,9 +276,55 @@ def test_apply_event_lists_changes_with_drift_and_the_commit() -> None:
     artifact = _artifact(
         **{source.ARTIFACT_COMMIT_SUBJECT_KEY: "Bump", source.ARTIFACT_COMMIT_AUTHOR_KEY: "Ann"}
     )
-    assert announcing.event_metadata(artifact) == {
+    assert announcing.change_metadata(artifact) == {
         "revision": "main@sha1:1",
-        "commit_status": "update",
         "commitSubject": "Bump",
         "commitAuthor": "Ann",
     }
+
+
+def test_only_the_finished_event_asks_for_a_commit_status() -> None:
+    artifact = _artifact(**{history.ORIGIN_REVISION_KEY: "main@sha1:c"})
+    assert announcing.finished_metadata(artifact) == {
+        "revision": "main@sha1:1",
+        "originRevision": "main@sha1:c",
+        "commit_status": "update",
+    }
+    assert "commit_status" not in announcing.change_metadata(artifact)
+    assert announcing.artifact_metadata(artifact) == {
+        "revision": "main@sha1:1",
+        "originRevision": "main@sha1:c",
+    }
+    assert announcing.finished_message(0.0751902, 300) == (
+        "Reconciliation finished in 75.1902ms, next run in 5m0s"
+    )
+
+
+def _run(reconciler: kustomization.KustomizationReconciler, obj: kustomize.Kustomization) -> Any:
+    tracker = reconciling.ProgressTracker(
+        writer=reconciling.StatusWriter(api=None, path="", written={}),  # type: ignore[arg-type]
+        delay=3600,
+    )
+    return reconciler.run_type(obj=obj, status=kustomize.KustomizationStatus(), tracker=tracker)
+
+
+async def test_an_encrypted_secret_without_decryption_is_never_applied() -> None:
+    sealed = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db", "namespace": "apps"},
+        "sops": {"mac": "ENC[...]"},
+    }
+    async with _reconciler() as reconciler:
+        run = _run(reconciler, _kustomization({"kind": "GitRepository", "name": "repo"}))
+        run.artifact = _artifact()
+        run.built = building.Build(objects=[sealed], manifests="", digest=DIGEST)
+        (step,) = [s for s in reconciler.steps if s.name == "apply"]
+        # NB: refused before the inventory is recorded: no API request is made.
+        with pytest.raises(results.WaitingError) as refused:
+            await step.run(run)
+    assert (refused.value.reason, refused.value.message) == (
+        meta.RECONCILIATION_FAILED_REASON,
+        "Secret/apps/db is SOPS encrypted, configuring decryption is required for this "
+        "secret to be reconciled",
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -103,22 +103,36 @@ def test_the_summary_must_list_what_the_steps_own(api: client.Client) -> None:
         )
 
 
+@pytest.mark.parametrize(
+    ("fail", "reason", "message"),
+    [
+        ("stall", "WidgetBroken", "widget cannot work"),
+        # A wait that is a failure (as BuildFailed or HealthCheckFailed are) is
+        # logged too; only an expected wait with a notice is not.
+        ("wait", meta.DEPENDENCY_NOT_READY_REASON, "widget waits"),
+    ],
+)
 async def test_a_failed_reconcile_is_logged_at_error_level(
-    api: client.Client, namespace: str, stream: io.StringIO
+    api: client.Client,
+    namespace: str,
+    stream: io.StringIO,
+    fail: Literal["stall", "wait"],
+    reason: str,
+    message: str,
 ) -> None:
     reconciler = widgets.WidgetReconciler()
     async with running_manager(api, reconciler, namespace=namespace):
-        await _create(api, namespace, "broken", fail="stall")
-        await eventually(_probe(api, namespace, "broken", "False", "widget cannot work"))
+        await _create(api, namespace, "broken", fail=fail)
+        await eventually(_probe(api, namespace, "broken", "False", message))
 
     failures = [
         line
         for line in map(json.loads, stream.getvalue().splitlines())
         if line.get("msg") == "Reconciliation failed"
     ]
-    assert len(failures) == 1
-    (line,) = failures
+    assert failures
+    line = failures[0]
     assert line["level"] == "error"
     assert line["object"] == f"Widget/{namespace}/broken"
-    assert (line["reason"], line["message"]) == ("WidgetBroken", "widget cannot work")
+    assert (line["reason"], line["message"]) == (reason, message)
     assert "revision" in line

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.api import objects
 from shared.kube import client
 from shared.runtime import reconciling
 from tests.fixtures.polling import eventually
@@ -52,3 +53,27 @@ async def test_a_mid_run_write_is_on_the_server_and_the_final_patch_follows_it(
     # before the run ended, and the final patch removed it again.
     assert reconciler.mid_run[0] == (True, False, "written-mid-run")
     assert "lastHandledReconcileAt" not in obj["status"]
+
+
+async def test_riders_go_only_with_a_patch_sent_for_another_change(
+    api: client.Client, namespace: str
+) -> None:
+    created = await api.request(
+        "POST", widgets.PATH.format(ns=namespace), body=widgets.manifest("r"), verb="create"
+    )
+    path = f"{widgets.PATH.format(ns=namespace)}/r/status"
+    current = widgets.WidgetStatus.model_validate(created.get("status") or {})
+    writer = reconciling.StatusWriter(api=api, path=path, written=objects.dump(current))
+
+    def rider(status: widgets.WidgetStatus) -> None:
+        status.observed_generation = 42
+
+    before = current.observed_generation
+    assert await writer.write(current, riders=[rider]) is False
+    assert current.observed_generation == before
+
+    current.last_handled_reconcile_at = "changed"
+    assert await writer.write(current, riders=[rider]) is True
+    server: dict[str, Any] = await api.request("GET", path)
+    assert server["status"]["lastHandledReconcileAt"] == "changed"
+    assert server["status"]["observedGeneration"] == 42

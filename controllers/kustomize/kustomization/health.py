@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 
-from controllers.kustomize.kustomization.history import go_duration
 from shared.api import kustomize, meta, objects
 from shared.kube import healthexprs, inventory, resourcemanager, waiting
 from shared.runtime import reconciling, results
@@ -61,7 +60,8 @@ async def check(
         ) from invalid
     timeout = meta.parse_duration(spec.timeout or spec.interval).total_seconds()
     run.progress(
-        f"Running health checks for revision {revision} with a timeout of {go_duration(timeout)}"
+        f"Running health checks for revision {revision} "
+        f"with a timeout of {meta.format_duration(timeout)}"
     )
     started = time.monotonic()
     try:
@@ -78,6 +78,6 @@ async def check(
         raise results.WaitingError(
             failed.message, reason=meta.HEALTH_CHECK_FAILED_REASON, requeue_after=retry_after
         ) from failed
-    message = f"Health check passed in {go_duration(time.monotonic() - started)}"
+    message = f"Health check passed in {meta.format_duration(time.monotonic() - started)}"
     run.mark(meta.HEALTHY, "True", reason=HEALTHY_SUCCEEDED_REASON, message=message)
     return message

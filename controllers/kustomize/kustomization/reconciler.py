@@ -43,7 +43,6 @@ import aiohttp
 
 from controllers.kustomize import building, decrypting, substituting
 from controllers.kustomize.kustomization import announcing, health, history
-from controllers.kustomize.kustomization.history import go_duration
 from shared.api import kustomize, meta, objects
 from shared.artifacts import errors as artifact_errors
 from shared.artifacts import extracting, fetching
@@ -91,6 +90,9 @@ class Settings:
     no_remote_bases: bool = False
     default_service_account: str = ""
     default_decryption_service_account: str = ""
+    sops_age_secret: str = ""
+    """A Secret in ``runtime_namespace`` with the fallback age keys (``--sops-age-secret``)."""
+    runtime_namespace: str = ""
     kubectl: str = "kubectl"
     concurrent_ssa: int = 4
     artifact_max_size: int = extracting.DEFAULT_MAX_TOTAL_SIZE
@@ -166,6 +168,7 @@ class KustomizationReconciler:
             ),
         )
         self._renders: collections.OrderedDict[str, str] = collections.OrderedDict()
+        self._repeats: dict[str, history.Repeats] = {}
         self.steps: tuple[reconciling.Step[_Run], ...] = (
             reconciling.Step("source", self._source_step),
             reconciling.Step("dependencies", self._dependencies_step),
@@ -269,17 +272,50 @@ class KustomizationReconciler:
         return await substituting.collect_variables(obj.spec.post_build, fetch=fetch)
 
     async def _keys(self, obj: kustomize.Kustomization) -> decrypting.Keys | None:
+        """The SOPS keys of ``obj``: None without ``spec.decryption``.
+
+        From ``decryption.secretRef`` (age and OpenPGP keys); without one,
+        the age keys of ``--sops-age-secret`` (Flux's rule: only its
+        ``*.agekey`` entries). The decryption service account (the
+        Kustomization's or ``--default-decryption-service-account``) is the
+        identity for cloud KMS, which is not supported: it is named in the
+        failure of a document only such a key can open.
+        """
         decryption = obj.spec.decryption
-        if decryption is None or decryption.secret_ref is None:
+        if decryption is None:
             return None
         namespace = obj.metadata.namespace or "default"
-        name = decryption.secret_ref.name
+        service_account = (
+            decryption.service_account_name or self._settings.default_decryption_service_account
+        )
+        if decryption.secret_ref is not None:
+            found = await self._decryption_secret(obj, namespace, decryption.secret_ref.name)
+            keys = found if found is not None else decrypting.Keys()
+        elif self._settings.sops_age_secret and self._settings.runtime_namespace:
+            found = await self._decryption_secret(
+                obj, self._settings.runtime_namespace, self._settings.sops_age_secret, age_only=True
+            )
+            keys = decrypting.Keys(age=found.age) if found is not None else decrypting.Keys()
+        else:
+            keys = decrypting.Keys()
+        return dataclasses.replace(keys, service_account=service_account or "")
+
+    async def _decryption_secret(
+        self, obj: kustomize.Kustomization, namespace: str, name: str, *, age_only: bool = False
+    ) -> decrypting.Keys | None:
+        what = "SOPS age decryption" if age_only else "decryption"
         try:
             secret = await references.get(self._api, "Secret", namespace, name)
         except references.ReferenceNotFoundError as missing:
             raise self._failure(
-                obj, meta.BUILD_FAILED_REASON, f"decryption {missing.message}"
+                obj, meta.BUILD_FAILED_REASON, f"{what} {missing.message}"
             ) from missing
+        if age_only:
+            data = secret.get("data") or {}
+            secret = {
+                **secret,
+                "data": {k: v for k, v in data.items() if k.endswith(decrypting.AGE_KEY_SUFFIX)},
+            }
         try:
             return decrypting.keys_from_secret(secret)
         except decrypting.DecryptionError as invalid:
@@ -291,16 +327,14 @@ class KustomizationReconciler:
         status: kustomize.KustomizationStatus,
         artifact: meta.Artifact,
     ) -> building.Build:
-        variables = await self._variables(obj) if obj.spec.post_build else {}
-        keys = await self._keys(obj)
         try:
+            keys = await self._keys(obj)
             output = await self._render(obj, artifact, keys=keys)
-            status.last_attempted_revision = artifact.revision
-            return await asyncio.to_thread(
+            variables = await self._variables(obj) if obj.spec.post_build else {}
+            built = await asyncio.to_thread(
                 building.post_build, output, obj.spec, variables=variables, keys=keys, strict=False
             )
         except building.PathNotFoundError as missing:
-            status.last_attempted_revision = artifact.revision
             raise self._failure(obj, meta.ARTIFACT_FAILED_REASON, str(missing)) from missing
         except artifact_errors.ArtifactError as failed:
             raise self._failure(
@@ -313,7 +347,15 @@ class KustomizationReconciler:
             substituting.SubstitutionError,
             decrypting.DecryptionError,
         ) as failed:
+            status.last_attempted_revision = artifact.revision
             raise self._failure(obj, meta.BUILD_FAILED_REASON, str(failed)) from failed
+        except results.WaitingError:
+            # NB: as in Flux, a revision counts as attempted once its artifact
+            # is in hand: a missing decryption Secret records it too.
+            status.last_attempted_revision = artifact.revision
+            raise
+        status.last_attempted_revision = artifact.revision
+        return built
 
     async def _render(
         self,
@@ -352,37 +394,57 @@ class KustomizationReconciler:
     async def _source_step(self, run: _Run) -> None:
         run.artifact = await self._artifact(run.obj)
         run.revision = run.artifact.revision
+        run.event_metadata = announcing.artifact_metadata(run.artifact)
         if run.revision != run.status.last_attempted_revision:
             # NB: only a new revision shows progress; a periodic run of the
             # same one must stay free of writes however long it takes.
             timeout = meta.parse_duration(run.obj.spec.timeout or run.obj.spec.interval)
             run.progress(
                 f"Fetching manifests for revision {run.revision} "
-                f"with a timeout of {go_duration(timeout.total_seconds())}",
+                f"with a timeout of {meta.format_duration(timeout.total_seconds())}",
                 restart=True,
             )
 
     async def _dependencies_step(self, run: _Run) -> None:
-        await self._dependencies.check(
-            objects.dump(run.obj), run.obj.spec.depends_on or [], revision=run.artifact.revision
-        )
+        try:
+            await self._dependencies.check(
+                objects.dump(run.obj), run.obj.spec.depends_on or [], revision=run.artifact.revision
+            )
+        except results.WaitingError as waiting_on:
+            # NB: Flux announces a dependency not ready yet as an Info event
+            # (an expected wait, not an alert) and logs it at info level.
+            notice = (
+                "Dependencies do not meet ready condition, retrying in "
+                f"{meta.format_duration(waiting_on.requeue_after)}"
+            )
+            logging.get_logger().info(notice, reason=waiting_on.reason, error=waiting_on.message)
+            raise results.WaitingError(
+                waiting_on.message,
+                reason=waiting_on.reason,
+                requeue_after=waiting_on.requeue_after,
+                notice=notice,
+            ) from waiting_on
 
     async def _build_step(self, run: _Run) -> None:
         run.built = await self._build(run.obj, run.status, run.artifact)
 
     async def _apply_step(self, run: _Run) -> None:
-        obj, status, artifact, built, started = (
-            run.obj,
-            run.status,
-            run.artifact,
-            run.built,
-            run.started,
-        )
+        obj, status, artifact, built = run.obj, run.status, run.artifact, run.built
         manager = run.manager = await self._manager(obj)
         owner = self._owner(obj)
         old = inventory.from_entries(
             [objects.dump(e) for e in status.inventory.entries] if status.inventory else []
         )
+        for manifest in built.objects:
+            if decrypting.is_encrypted_secret(manifest):
+                # NB: Flux's guard: an encrypted Secret is never applied as it is.
+                ref = inventory.Ref.of(manifest)
+                raise self._failure(
+                    obj,
+                    meta.RECONCILIATION_FAILED_REASON,
+                    f"{ref.kind}/{ref.namespace}/{ref.name} is SOPS encrypted, configuring "
+                    "decryption is required for this secret to be reconciled",
+                )
         await self._record_ahead(run, old)
         try:
             change_set = await manager.apply_all(
@@ -397,24 +459,25 @@ class KustomizationReconciler:
             waiting.WaitError,
             ignoring.RuleError,
         ) as failed:
-            self._record(status, built.digest, artifact, meta.RECONCILIATION_FAILED_REASON, started)
+            self._record(run, meta.RECONCILIATION_FAILED_REASON)
             raise self._failure(obj, meta.RECONCILIATION_FAILED_REASON, str(failed)) from failed
         applied = run.applied = change_set.refs()
         status.inventory = inventory.to_status(applied)
+        await self._announce(obj, change_set, artifact, log="server-side apply completed")
         if obj.spec.prune:
             stale = inventory.stale(old, applied)
             try:
                 pruned = await manager.prune(stale, owner=owner)
             except errors.KubeError as failed:
                 status.inventory = inventory.to_status(inventory.merge(applied, stale))
-                self._record(status, built.digest, artifact, meta.PRUNE_FAILED_REASON, started)
+                self._record(run, meta.PRUNE_FAILED_REASON)
                 raise self._failure(obj, meta.PRUNE_FAILED_REASON, str(failed)) from failed
-            change_set.changes.extend(pruned.changes)
-        await self._announce(obj, change_set, artifact)
+            await self._announce(obj, pruned, artifact, log="garbage collection completed")
 
     async def _health_step(self, run: _Run) -> None:
+        before = conditions.get(run.status.conditions, meta.HEALTHY)
         try:
-            await health.check(
+            passed = await health.check(
                 run,
                 manager=run.manager,
                 applied=run.applied,
@@ -422,27 +485,35 @@ class KustomizationReconciler:
                 retry_after=self._retry(run.obj),
             )
         except results.WaitingError:
-            self._record(
-                run.status,
-                run.built.digest,
-                run.artifact,
-                meta.HEALTH_CHECK_FAILED_REASON,
-                run.started,
-            )
+            self._record(run, meta.HEALTH_CHECK_FAILED_REASON)
             raise
+        if passed is not None and (before is None or before.status != "True"):
+            # NB: as in Flux, only a recovery (or a first pass) is announced.
+            await self._recorder.emit(
+                objects.dump(run.obj),
+                type_=events.NORMAL,
+                reason=meta.PROGRESSING_REASON,
+                message=passed,
+                metadata=run.event_metadata,
+            )
 
     async def _applied_step(self, run: _Run) -> None:
         artifact = run.artifact
         run.status.last_applied_revision = artifact.revision
         run.status.last_applied_origin_revision = (artifact.metadata or {}).get(ORIGIN_REVISION_KEY)
-        self._record(
-            run.status,
-            run.built.digest,
-            artifact,
-            meta.RECONCILIATION_SUCCEEDED_REASON,
-            run.started,
-        )
+        self._record(run, meta.RECONCILIATION_SUCCEEDED_REASON)
         run.ready_message = f"Applied revision: {artifact.revision}"
+        message = announcing.finished_message(
+            time.monotonic() - run.started, self.interval(run.obj)
+        )
+        logging.get_logger().info(message, revision=artifact.revision)
+        await self._recorder.emit(
+            objects.dump(run.obj),
+            type_=events.NORMAL,
+            reason=meta.RECONCILIATION_SUCCEEDED_REASON,
+            message=message,
+            metadata=announcing.finished_metadata(artifact),
+        )
 
     async def _record_ahead(self, run: _Run, recorded: list[inventory.Ref]) -> None:
         """Write-ahead: put every object this run may create in the inventory before any write.
@@ -465,41 +536,71 @@ class KustomizationReconciler:
                 f"recording the inventory before applying failed: {failed.message}",
             ) from failed
 
-    @staticmethod
-    def _record(
-        status: kustomize.KustomizationStatus,
-        digest: str,
-        artifact: meta.Artifact,
-        reason: str,
-        started: float,
-    ) -> None:
-        """Add this run to ``status.history`` (``history.record``)."""
-        history.record(
-            status,
-            digest=digest,
-            artifact=artifact,
+    def _record(self, run: _Run, reason: str) -> None:
+        """Add this run to ``status.history`` (``history.record``).
+
+        A repeat of the newest outcome is counted in memory and written only
+        with a status write that happens anyway (``history``: the cost rule).
+        """
+        key = f"{run.obj.metadata.namespace}/{run.obj.metadata.name}"
+        repeats = history.record(
+            run.status,
+            digest=run.built.digest,
+            artifact=run.artifact,
             reason=reason,
-            duration=go_duration(time.monotonic() - started),
+            duration=meta.format_duration(time.monotonic() - run.started),
             now=conditions.now(),
+            repeats=self._repeats.get(key),
         )
+        if repeats is None:
+            self._repeats.pop(key, None)
+            return
+        self._repeats[key] = repeats
+        run.riders.append(repeats.fold)
 
     async def _announce(
         self,
         obj: kustomize.Kustomization,
         change_set: resourcemanager.ChangeSet,
         artifact: meta.Artifact,
+        *,
+        log: str,
     ) -> None:
-        """The apply event: what changed (``announcing``), with the revision and the commit."""
+        """A change-set event (``announcing``): reason Progressing, the revision and the commit."""
         lines = announcing.change_lines(change_set)
         if not lines:
             return
-        logging.get_logger().info("server-side apply completed", changes=lines)
+        logging.get_logger().info(log, changes=lines, revision=artifact.revision)
         await self._recorder.emit(
             objects.dump(obj),
             type_=events.NORMAL,
-            reason=meta.RECONCILIATION_SUCCEEDED_REASON,
+            reason=meta.PROGRESSING_REASON,
             message="\n".join(lines),
-            metadata=announcing.event_metadata(artifact),
+            metadata=announcing.change_metadata(artifact),
+        )
+
+    async def _announce_deletion(
+        self, obj: kustomize.Kustomization, pruned: resourcemanager.ChangeSet
+    ) -> None:
+        """What deleting the Kustomization pruned, as Flux announces it.
+
+        An Info event with the last applied revision; its reason is the Ready
+        reason the Kustomization had (Flux's rule), ``info`` without one.
+        """
+        lines = announcing.change_lines(pruned)
+        if not lines:
+            return
+        status = obj.status or kustomize.KustomizationStatus()
+        ready = conditions.get(status.conditions, meta.READY)
+        logging.get_logger().info("garbage collection completed", changes=lines)
+        await self._recorder.emit(
+            objects.dump(obj),
+            type_=events.NORMAL,
+            reason=ready.reason if ready is not None else "info",
+            message="\n".join(lines),
+            metadata=announcing.revision_metadata(
+                status.last_applied_revision, status.last_applied_origin_revision
+            ),
         )
 
     async def finalize(self, obj: kustomize.Kustomization) -> None:
@@ -515,7 +616,8 @@ class KustomizationReconciler:
             # NB: only now is the target needed (for a remote cluster: its
             # kubeconfig Secret and a connection).
             manager = await self._manager(obj)
-            await manager.prune(refs, owner=self._owner(obj))
+            pruned = await manager.prune(refs, owner=self._owner(obj))
+            await self._announce_deletion(obj, pruned)
             if policy == "WaitForTermination":
                 timeout = meta.parse_duration(obj.spec.timeout or obj.spec.interval)
                 with contextlib.suppress(waiting.WaitError):
@@ -524,6 +626,7 @@ class KustomizationReconciler:
                     )
         namespace = obj.metadata.namespace or "default"
         self._managers.pop(f"{namespace}/{obj.metadata.name}", None)
+        self._repeats.pop(f"{namespace}/{obj.metadata.name}", None)
         await self._targets.forget(namespace=namespace, name=obj.metadata.name or "")
 
 
