@@ -1,0 +1,248 @@
+"""Each Provider type's request, field by field, as a local server receives it.
+
+The requests are sent by ``delivery.Dispatcher`` to a recording server
+(``webhooks.serving``) that stands in for the service; each case checks what
+the service documents: the path, the headers and the JSON body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from controllers.notification import delivery, notifiers
+from shared.api import notification
+from tests.notification import events, webhooks
+
+SHA = "a" * 40
+REVISION = f"main@sha1:{SHA}"
+METADATA = {"revision": REVISION, "summary": "prod cluster"}
+
+
+def _event(**kwargs: Any) -> notification.Event:
+    event = events.parsed(**kwargs)
+    return event.model_copy(update={"metadata": dict(METADATA)})
+
+
+async def _deliver(provider_type: str, target: notifiers.Target, event: notification.Event) -> None:
+    failures: list[str] = []
+
+    async def on_failure(_: delivery.Job, message: str) -> None:
+        failures.append(message)
+
+    dispatcher = delivery.Dispatcher(on_failure=on_failure)
+    try:
+        job = delivery.Job(requests=notifiers.requests(provider_type, event, target))
+        assert dispatcher.submit("ns/provider", job)
+        await dispatcher.drain()
+    finally:
+        await dispatcher.close()
+    assert failures == []
+
+
+def _generic(received: webhooks.Received) -> None:
+    assert received.path == "/hook"
+    assert received.headers["Content-Type"] == "application/json"
+    assert received.headers["gotk-component"] == "kustomize-controller"
+    assert received.headers["X-Team"] == "platform"
+    assert "X-Signature" not in received.headers
+    body = received.json()
+    assert list(body) == [
+        "involvedObject", "severity", "timestamp", "message", "reason", "metadata",
+        "reportingController", "reportingInstance",
+    ]  # fmt: skip
+    assert body["involvedObject"]["kind"] == "Kustomization"
+    assert body["involvedObject"]["apiVersion"] == "kustomize.toolkit.fluxcd.io/v1"
+    assert body["metadata"] == METADATA
+    assert body["severity"] == "info"
+
+
+def _generic_hmac(received: webhooks.Received) -> None:
+    want = hmac.new(b"s3cret", received.body, hashlib.sha256).hexdigest()
+    assert received.headers["X-Signature"] == f"sha256={want}"
+    assert received.json()["reason"] == "ReconciliationSucceeded"
+
+
+def _slack(received: webhooks.Received) -> None:
+    assert received.path == "/api/chat.postMessage"
+    assert received.headers["Authorization"] == "Bearer xoxb-1"
+    body = received.json()
+    assert body["channel"] == "#flux"
+    assert body["username"] == "kustomize-controller"
+    (attachment,) = body["attachments"]
+    assert attachment["color"] == "good"
+    assert attachment["author_name"] == "kustomization/apps.flux-system"
+    assert attachment["text"] == f"Applied revision: {REVISION}"
+    assert attachment["fallback"] == f"kustomization/apps.flux-system: Applied revision: {REVISION}"
+    assert attachment["mrkdwn_in"] == ["text"]
+    assert {f["title"]: f["value"] for f in attachment["fields"]} == METADATA
+
+
+def _discord(received: webhooks.Received) -> None:
+    assert received.path == "/api/webhooks/1/t/slack"
+    body = received.json()
+    assert body["username"] == "flux"
+    assert "fallback" not in body["attachments"][0]
+    assert body["attachments"][0]["color"] == "danger"
+
+
+def _msteams(received: webhooks.Received) -> None:
+    body = received.json()
+    assert body["type"] == "message"
+    (attachment,) = body["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    card = attachment["content"]
+    assert card["type"] == "AdaptiveCard"
+    assert card["$schema"] == "http://adaptivecards.io/schemas/adaptive-card.json"
+    assert card["msteams"] == {"width": "Full"}
+    title, message, facts = card["body"][0]["items"]
+    assert title["text"] == "kustomization/apps.flux-system"
+    assert title["weight"] == "bolder"
+    assert message["text"] == f"Applied revision: {REVISION}"
+    assert "color" not in message
+    # summary first, the rest sorted by key
+    assert facts["facts"] == [
+        {"title": "summary", "value": "prod cluster"},
+        {"title": "revision", "value": REVISION},
+    ]
+
+
+def _googlechat(received: webhooks.Received) -> None:
+    (card,) = received.json()["cards"]
+    assert card["header"]["title"] == "kustomization/apps.flux-system"
+    widgets = card["sections"][0]["widgets"]
+    assert widgets[0] == {"textParagraph": {"text": f"Applied revision: {REVISION}"}}
+    assert {"keyValue": {"topLabel": "revision", "content": REVISION}} in widgets
+
+
+def _alertmanager(received: webhooks.Received) -> None:
+    assert received.path == "/api/v2/alerts"
+    assert received.headers["Authorization"] == "Bearer am-token"
+    (alert,) = received.json()
+    assert alert["status"] == "firing"
+    assert alert["startsAt"] == "2026-12-06T03:50:00Z"
+    assert alert["annotations"] == {
+        "message": f"Applied revision: {REVISION}",
+        "summary": "prod cluster",
+    }
+    assert alert["labels"] == {
+        "revision": REVISION,
+        "alertname": "FluxKustomizationReconciliationsucceeded",
+        "severity": "info",
+        "reason": "ReconciliationSucceeded",
+        "kind": "Kustomization",
+        "name": "apps",
+        "namespace": "flux-system",
+        "reportingcontroller": "kustomize-controller",
+    }
+
+
+def _github(received: webhooks.Received) -> None:
+    assert received.method == "POST"
+    assert received.path == f"/api/v3/repos/org/app/statuses/{SHA}"
+    assert received.headers["Authorization"] == "Bearer ghp-1"
+    assert received.json() == {
+        "state": "success",
+        "description": "reconciliation succeeded",
+        "context": "kustomization/apps/0f1e2d3c",
+    }
+
+
+def _gitlab(received: webhooks.Received) -> None:
+    assert received.path == f"/api/v4/projects/group%2Fsub%2Fapp/statuses/{SHA}"
+    assert received.headers["PRIVATE-TOKEN"] == "glpat-1"
+    assert received.json() == {
+        "state": "failed",
+        "name": "kustomization/apps/0f1e2d3c",
+        "description": "health check failed",
+    }
+
+
+CASES: list[
+    tuple[str, str, dict[str, Any], dict[str, Any], Callable[[webhooks.Received], None]]
+] = [
+    ("generic", "/hook", {"headers": {"X-Team": "platform"}}, {}, _generic),
+    ("generic-hmac", "/hook", {"token": "s3cret"}, {}, _generic_hmac),
+    ("slack", "/api/chat.postMessage", {"token": "xoxb-1", "channel": "#flux"}, {}, _slack),
+    ("discord", "/api/webhooks/1/t", {"username": "flux"}, {"severity": "error"}, _discord),
+    ("msteams", "/webhookb2/x", {}, {}, _msteams),
+    ("googlechat", "/v1/spaces/x/messages", {}, {}, _googlechat),
+    ("alertmanager", "/api/v2/alerts", {"token": "am-token"}, {}, _alertmanager),
+    (
+        "github",
+        "/org/app.git",
+        {"token": "ghp-1", "commit_status": "kustomization/apps/0f1e2d3c"},
+        {},
+        _github,
+    ),
+    (
+        "gitlab",
+        "/group/sub/app",
+        {"token": "glpat-1", "commit_status": "kustomization/apps/0f1e2d3c"},
+        {"severity": "error", "reason": "HealthCheckFailed"},
+        _gitlab,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("provider_type", "path", "target", "event", "check"),
+    CASES,
+    ids=[case[0] for case in CASES],
+)
+async def test_provider_request(
+    provider_type: str,
+    path: str,
+    target: dict[str, Any],
+    event: dict[str, Any],
+    check: Callable[[webhooks.Received], None],
+) -> None:
+    async with webhooks.serving() as server:
+        await _deliver(
+            provider_type,
+            notifiers.Target(address=server.url + path, **target),
+            _event(**event),
+        )
+        (received,) = server.received
+        check(received)
+
+
+def test_generic_hmac_without_a_token_is_refused() -> None:
+    with pytest.raises(notifiers.NotifierError, match="HMAC key is empty"):
+        notifiers.requests("generic-hmac", _event(), notifiers.Target(address="http://h/"))
+
+
+def test_commit_statuses_skip_progressing_events() -> None:
+    target = notifiers.Target(address="https://github.com/org/app", commit_status="c", token="t")
+    assert notifiers.requests("github", _event(reason="Progressing"), target) == []
+
+
+def test_github_dot_com_uses_the_public_api() -> None:
+    target = notifiers.Target(address="https://github.com/org/app", commit_status="c", token="t")
+    (request,) = notifiers.requests("github", _event(), target)
+    assert request.url == f"https://api.github.com/repos/org/app/statuses/{SHA}"
+    assert json.loads(request.body)["context"] == "c"
+
+
+@pytest.mark.parametrize(
+    ("revision", "sha"),
+    [
+        (f"main@sha1:{SHA}", SHA),
+        (f"feature/x@sha1:{SHA}", SHA),
+        (SHA, SHA),
+        (f"main/{SHA}", SHA),
+        ("v1.0.0@sha256:" + "b" * 64, "b" * 64),
+    ],
+)
+def test_commit_sha(revision: str, sha: str) -> None:
+    assert notifiers.commit_sha(revision) == sha
+
+
+def test_a_revision_without_a_commit_is_refused() -> None:
+    with pytest.raises(notifiers.NotifierError, match="failed to extract commit hash"):
+        notifiers.commit_sha("latest@sha256:short")
