@@ -35,6 +35,7 @@ from shared.kube import client, errors, resources
 from shared.runtime import events, informers, logging
 
 MAX_REQUEST_BYTES = 3 * 1024 * 1024
+SOURCES_INDEX = "eventSources"
 DEFAULT_RATE_LIMIT_INTERVAL = 300.0
 
 
@@ -71,6 +72,18 @@ def _reference(obj: notification.ObjectReference) -> str:
     return f"{obj.kind}/{obj.namespace}/{obj.name}"
 
 
+def source_keys(alert: dict[str, Any]) -> list[str]:
+    """``<kind>/<namespace>/<name or *>`` of every event source of a raw Alert.
+
+    The intake's index (a source's namespace is the Alert's when unset): an
+    event is matched only against the Alerts that name its object or ``*``
+    in its kind and namespace, not against every Alert.
+    """
+    namespace = alert["metadata"].get("namespace", "")
+    sources = (alert.get("spec") or {}).get("eventSources") or []
+    return [f"{s.get('kind')}/{s.get('namespace') or namespace}/{s.get('name')}" for s in sources]
+
+
 class Intake:
     """Serves the event intake (see the module docstring)."""
 
@@ -90,6 +103,7 @@ class Intake:
         self._discovery = discovery
         self._recorder = recorder
         self._alerts = alerts
+        alerts.add_index(SOURCES_INDEX, source_keys)
         self._providers = providers_informer
         self._dispatcher = dispatcher
         self._no_cross_namespace_refs = no_cross_namespace_refs
@@ -145,7 +159,15 @@ class Intake:
     async def dispatch(self, event: notification.Event, metadata: dict[str, str]) -> None:
         """Queue the notifications of an admitted event with cleaned ``metadata``."""
         candidates = []
-        for obj in self._alerts.objects():
+        involved = event.involved_object
+        prefix = f"{involved.kind}/{involved.namespace}/"
+        indexed = {
+            informers.key_of(obj): obj
+            for name in (involved.name, "*")
+            for obj in self._alerts.by_index(SOURCES_INDEX, prefix + str(name))
+        }
+        for key in sorted(indexed):
+            obj = indexed[key]
             alert = self._model(obj, notification.Alert)
             if alert is not None:
                 candidates.append((obj, alert))
