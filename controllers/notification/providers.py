@@ -150,6 +150,7 @@ async def resolve(
         password=password,
         channel=spec.channel or "",
         headers=headers,
+        provider_uid=str(provider.get("metadata", {}).get("uid", "")),
         commit_status=commit_status,
     )
     try:

@@ -163,6 +163,61 @@ def _gitlab(received: webhooks.Received) -> None:
     }
 
 
+def _webex(received: webhooks.Received) -> None:
+    assert received.headers["Authorization"] == "Bearer wx-1"
+    assert received.json() == {
+        "roomId": "room-1",
+        "markdown": "\N{WHITE HEAVY CHECK MARK} **kustomization/apps.flux-system**\n"
+        f"Applied revision: {REVISION}\n>**revision**: {REVISION}\n>**summary**: prod cluster\n",
+    }
+
+
+def _grafana(received: webhooks.Received) -> None:
+    assert received.path == "/api/annotations"
+    assert received.headers["Authorization"] == "Bearer gf-1"
+    assert received.json() == {
+        "when": 1796529000,  # 2026-12-06T03:50:00Z in seconds, as Flux sends it
+        "text": "kustomization/apps.flux-system",
+        "tags": [
+            "flux", "kustomize-controller", "revision: main@sha1|" + SHA,
+            "summary: prod cluster", "kind: Kustomization", "name: apps",
+            "namespace: flux-system",
+        ],
+    }  # fmt: skip
+
+
+def _opsgenie(received: webhooks.Received) -> None:
+    assert received.path == "/v2/alerts"
+    assert received.headers["Authorization"] == "GenieKey og-1"
+    key = "0f1e2d3c-uid/Kustomization/flux-system/apps/HealthCheckFailed"
+    assert received.json() == {
+        "message": "Kustomization/apps",
+        "alias": hashlib.sha256(key.encode()).hexdigest(),
+        "description": "Health check failed",
+        "details": {**METADATA, "severity": "error"},
+    }
+
+
+def _gitea(received: webhooks.Received) -> None:
+    assert received.path == f"/api/v1/repos/org/app/statuses/{SHA}"
+    assert received.headers["Authorization"] == "token gt-1"
+    assert received.json() == {
+        "state": "pending",
+        "target_url": "",
+        "description": "progressing",
+        "context": "kustomization/apps/0f1e2d3c",
+    }
+
+
+def _githubdispatch(received: webhooks.Received) -> None:
+    assert received.path == "/api/v3/repos/org/app/dispatches"
+    assert received.headers["Authorization"] == "Bearer ghp-1"
+    body = received.json()
+    assert body["event_type"] == "Kustomization/apps.flux-system"
+    assert body["client_payload"]["involvedObject"]["name"] == "apps"
+    assert body["client_payload"]["metadata"] == METADATA
+
+
 CASES: list[
     tuple[str, str, dict[str, Any], dict[str, Any], Callable[[webhooks.Received], None]]
 ] = [
@@ -187,6 +242,23 @@ CASES: list[
         {"severity": "error", "reason": "HealthCheckFailed"},
         _gitlab,
     ),
+    ("webex", "/v1/messages", {"token": "wx-1", "channel": "room-1"}, {}, _webex),
+    ("grafana", "/api/annotations", {"token": "gf-1"}, {}, _grafana),
+    (
+        "opsgenie",
+        "/v2/alerts",
+        {"token": "og-1", "provider_uid": "0f1e2d3c-uid"},
+        {"severity": "error", "reason": "HealthCheckFailed", "message": "Health check failed"},
+        _opsgenie,
+    ),
+    (
+        "gitea",
+        "/org/app",
+        {"token": "gt-1", "commit_status": "kustomization/apps/0f1e2d3c"},
+        {"reason": "Progressing"},
+        _gitea,
+    ),
+    ("githubdispatch", "/org/app", {"token": "ghp-1"}, {}, _githubdispatch),
 ]
 
 
