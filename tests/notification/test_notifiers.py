@@ -218,6 +218,58 @@ def _githubdispatch(received: webhooks.Received) -> None:
     assert body["client_payload"]["metadata"] == METADATA
 
 
+def _pagerduty(received: webhooks.Received) -> None:
+    assert received.path == "/v2/enqueue"
+    assert received.json() == {
+        "routing_key": "rk-1",
+        "event_action": "trigger",
+        "dedup_key": "0f1e2d3c-0000-4000-8000-000000000000",
+        "payload": {
+            "summary": "health check failed: kustomization/apps",
+            "source": "Flux kustomize-controller",
+            "severity": "error",
+            "timestamp": "2026-12-06T03:50:00Z",
+            "component": "apps",
+            "group": "Kustomization",
+            "custom_details": {"message": "Health check failed", "metadata": METADATA},
+        },
+    }
+
+
+def _datadog(received: webhooks.Received) -> None:
+    assert received.path == "/api/v1/events"
+    assert received.headers["DD-API-KEY"] == "dd-1"
+    assert received.json() == {
+        "title": "Events from the Kustomization apps/flux-system",
+        "text": f"Applied revision: {REVISION}",
+        "tags": [
+            "flux_reporting_controller:kustomize-controller",
+            "flux_reason:reconciliationsucceeded",
+            "kube_kind:kustomization",
+            "kube_name:apps",
+            "kube_namespace:flux-system",
+            f"revision:{REVISION}",
+            "summary:prod cluster",
+        ],
+        "source_type_name": "fluxcd",
+        "date_happened": 1796529000,
+        "alert_type": "info",
+    }
+
+
+def _matrix(received: webhooks.Received) -> None:
+    assert received.method == "PUT"
+    prefix = "/_matrix/client/r0/rooms/!room:example.org/send/m.room.message/"
+    assert received.path.startswith(prefix)
+    assert len(received.path.removeprefix(prefix)) == 40  # the event's sha1
+    assert received.headers["Authorization"] == "Bearer mx-1"
+    assert received.json() == {
+        "body": "\N{DIZZY SYMBOL} kustomization/apps.flux-system\n"
+        f"Applied revision: {REVISION}\n- revision: {REVISION}\n- summary: prod cluster\n",
+        "msgtype": "m.text",
+    }
+
+
 CASES: list[
     tuple[str, str, dict[str, Any], dict[str, Any], Callable[[webhooks.Received], None]]
 ] = [
@@ -259,7 +311,30 @@ CASES: list[
         _gitea,
     ),
     ("githubdispatch", "/org/app", {"token": "ghp-1"}, {}, _githubdispatch),
+    (
+        "pagerduty",
+        "/ignored/path",
+        {"channel": "rk-1"},
+        {"severity": "error", "reason": "HealthCheckFailed", "message": "Health check failed"},
+        _pagerduty,
+    ),
+    ("datadog", "/", {"token": "dd-1"}, {}, _datadog),
+    ("matrix", "", {"token": "mx-1", "channel": "!room:example.org"}, {}, _matrix),
 ]
+
+
+async def test_pagerduty_resolves_the_incident_and_records_a_change_for_info_events() -> None:
+    async with webhooks.serving() as server:
+        await _deliver("pagerduty", notifiers.Target(address=server.url, channel="rk"), _event())
+        resolve, change = server.received
+    assert resolve.path == "/v2/enqueue"
+    assert resolve.json() == {
+        "routing_key": "rk",
+        "event_action": "resolve",
+        "dedup_key": "0f1e2d3c-0000-4000-8000-000000000000",
+    }
+    assert change.path == "/v2/change/enqueue"
+    assert change.json()["payload"]["summary"] == "reconciliation succeeded: kustomization/apps"
 
 
 @pytest.mark.parametrize(

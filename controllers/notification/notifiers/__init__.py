@@ -10,10 +10,12 @@ list means there is nothing to send. The types, by module:
   attachment; slack sends ``Authorization: Bearer <token>`` when set),
   discord (the Slack payload to the webhook's ``/slack`` endpoint), msteams
   (an adaptive card; the MessageCard for ``*.webhook.office.com``),
-  googlechat (a card), webex (markdown to a room, bearer token);
+  googlechat (a card), webex (markdown to a room, bearer token), matrix
+  (an ``m.text`` message PUT under the event's sha1 as transaction id);
 - ``incidents``: alertmanager (one firing alert labelled with the metadata
   and the object), grafana (an annotation tagged with the metadata),
-  opsgenie (an alert with a stable alias, ``GenieKey`` auth);
+  opsgenie (an alert with a stable alias, ``GenieKey`` auth), pagerduty
+  (trigger or resolve, plus a change event for info), datadog (an event);
 - ``gitstatuses``: commit statuses for github, gitlab and gitea from the
   ``revision`` metadata, and githubdispatch (a ``repository_dispatch``).
 

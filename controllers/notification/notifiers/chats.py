@@ -1,10 +1,12 @@
 """Chat and webhook notifiers: generic, generic-hmac, slack, rocket, discord, msteams,
-googlechat, webex."""
+googlechat, webex, matrix."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
+import json
 import urllib.parse
 from typing import Any
 
@@ -168,7 +170,31 @@ def _rocket(event: notification.Event, target: base.Target) -> base.Request:
     return base.post(base.require_address(target), _slack_payload(event, target))
 
 
+def _matrix(event: notification.Event, target: base.Target) -> base.Request:
+    """A PUT of an ``m.text`` message to the ``channel`` room; the sha1 of the event is the
+    transaction id, so a retried notification is stored once."""
+    emoji = (
+        "\N{POLICE CARS REVOLVING LIGHT}"
+        if event.severity == notification.SEVERITY_ERROR
+        else "\N{DIZZY SYMBOL}"
+    )
+    metadata = "".join(f"- {k}: {v}\n" for k, v in (event.metadata or {}).items())
+    body = f"{emoji} {base.author(event)}\n{event.message}\n{metadata}"
+    transaction = hashlib.sha1(
+        json.dumps(base.event_json(event), separators=(",", ":")).encode(), usedforsecurity=False
+    ).hexdigest()
+    room = urllib.parse.quote(target.channel, safe="!:")
+    url = (
+        f"{base.require_address(target).rstrip('/')}/_matrix/client/r0/rooms/{room}"
+        f"/send/m.room.message/{transaction}"
+    )
+    request = base.post(url, {"body": body, "msgtype": "m.text"})
+    request.headers["Authorization"] = f"Bearer {target.token}"
+    return dataclasses.replace(request, method="PUT")
+
+
 NOTIFIERS: dict[str, base.Notifier] = {
+    "matrix": base.single(_matrix),
     "generic": lambda event, target: [_generic(event, target, hmac_key=None)],
     "generic-hmac": lambda event, target: [_generic(event, target, hmac_key=target.token.encode())],
     "slack": base.single(_slack),

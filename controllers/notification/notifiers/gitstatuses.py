@@ -27,7 +27,7 @@ def commit_sha(revision: str) -> str:
     return found.group(1)
 
 
-def _words(reason: str) -> str:
+def words(reason: str) -> str:
     """A CamelCase reason in lower-case words, as Flux describes commit statuses."""
     return " ".join(
         re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+|[^A-Za-z0-9]+", reason)
@@ -60,7 +60,7 @@ def _commit_status(event: notification.Event, target: base.Target) -> tuple[str,
         raise base.NotifierError("missing revision metadata")
     if event.severity not in (notification.SEVERITY_INFO, notification.SEVERITY_ERROR):
         raise base.NotifierError(f"can't convert severity {event.severity!r} to a commit state")
-    return commit_sha(revision), _words(event.reason)
+    return commit_sha(revision), words(event.reason)
 
 
 def _owner_repo(target: base.Target, host_kind: str) -> tuple[str, str]:
