@@ -99,6 +99,7 @@ async def _setup(mgr: manager.Manager, *, flags: Flags, events_addr: str) -> Non
     log = logging.get_logger()
 
     async def serve_events() -> None:
+        await server.wait_synced()
         runner = web.AppRunner(server.application(), access_log=None)
         await runner.setup()
         try:

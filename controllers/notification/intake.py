@@ -104,12 +104,24 @@ class Intake:
         self._recorder = recorder
         self._alerts = alerts
         alerts.add_index(SOURCES_INDEX, source_keys)
+        alerts.add_handler(self._forget)
+        providers_informer.add_handler(self._forget)
         self._providers = providers_informer
         self._dispatcher = dispatcher
         self._no_cross_namespace_refs = no_cross_namespace_refs
         self._duplicates = DuplicateFilter(rate_limit_interval)
         self._parsed: dict[str, _Parsed] = {}
         self._log = logging.get_logger(component="event-server")
+
+    def _forget(self, event_type: str, obj: dict[str, Any], _: dict[str, Any] | None) -> None:
+        """Drop the parsed model of a deleted Alert or Provider."""
+        if event_type == informers.DELETED:
+            self._parsed.pop(f"{obj.get('kind')}/{informers.key_of(obj)}", None)
+
+    async def wait_synced(self) -> None:
+        """Until the Alerts and Providers are cached: before that every event would be lost."""
+        await self._alerts.wait_synced()
+        await self._providers.wait_synced()
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/{tail:.*}", self.handle)]
