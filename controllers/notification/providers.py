@@ -108,6 +108,7 @@ async def resolve(
     proxy = spec.proxy
     tls: ssl.SSLContext | None = None
     secret: dict[str, bytes] | None = None
+    where = ""
     if spec.secret_ref is not None:
         where = f"secret '{namespace}/{spec.secret_ref.name}'"
         secret = await _secret(api, namespace, spec.secret_ref.name)
@@ -139,7 +140,7 @@ async def resolve(
         data = await _secret(api, namespace, name)
         tls = _ssl_context(data, where=f"secret '{namespace}/{name}'")
     elif secret is not None and spec.type in notification.COMMIT_STATUS_PROVIDER_TYPES:
-        tls = _ssl_context(secret, where=f"secret '{namespace}/{spec.secret_ref.name}'")  # type: ignore[union-attr]
+        tls = _ssl_context(secret, where=where)
     commit_status = ""
     if spec.type in notification.COMMIT_STATUS_PROVIDER_TYPES:
         commit_status = commit_status_id(provider, event)
