@@ -7,6 +7,7 @@ the service documents: the path, the headers and the JSON body.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -270,6 +271,23 @@ def _matrix(received: webhooks.Received) -> None:
     }
 
 
+def _bitbucketserver(received: webhooks.Received) -> None:
+    assert (
+        received.path == f"/bitbucket/rest/api/latest/projects/PRJ/repos/app/commits/{SHA}/builds"
+    )
+    assert received.headers["Authorization"] == "Basic " + base64.b64encode(b"u:p").decode()
+    assert received.headers["x-atlassian-token"] == "no-check"
+    assert received.headers["x-requested-with"] == "XMLHttpRequest"
+    body = received.json()
+    assert body.pop("url").endswith("/bitbucket/scm/PRJ/app.git")
+    assert body == {
+        "description": "reconciliation succeeded",
+        "key": hashlib.sha1(b"kustomization/apps/0f1e2d3c").hexdigest(),
+        "name": "kustomization/apps",
+        "state": "SUCCESSFUL",
+    }
+
+
 CASES: list[
     tuple[str, str, dict[str, Any], dict[str, Any], Callable[[webhooks.Received], None]]
 ] = [
@@ -319,6 +337,13 @@ CASES: list[
         _pagerduty,
     ),
     ("datadog", "/", {"token": "dd-1"}, {}, _datadog),
+    (
+        "bitbucketserver",
+        "/bitbucket/scm/PRJ/app.git",
+        {"username": "u", "password": "p", "commit_status": "kustomization/apps/0f1e2d3c"},
+        {},
+        _bitbucketserver,
+    ),
     ("matrix", "", {"token": "mx-1", "channel": "!room:example.org"}, {}, _matrix),
 ]
 

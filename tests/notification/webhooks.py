@@ -13,9 +13,10 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+import multidict
 from aiohttp import web
 
 
@@ -23,7 +24,8 @@ from aiohttp import web
 class Received:
     method: str
     path: str
-    headers: dict[str, str]
+    headers: Mapping[str, str]
+    """Case-insensitive, as HTTP header names are."""
     body: bytes
 
     def json(self) -> Any:
@@ -48,7 +50,7 @@ async def serving() -> AsyncIterator[Provider]:
             Received(
                 method=request.method,
                 path=request.path_qs,
-                headers=dict(request.headers),
+                headers=multidict.CIMultiDict(request.headers),
                 body=await request.read(),
             )
         )

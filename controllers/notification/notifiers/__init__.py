@@ -16,7 +16,8 @@ list means there is nothing to send. The types, by module:
   and the object), grafana (an annotation tagged with the metadata),
   opsgenie (an alert with a stable alias, ``GenieKey`` auth), pagerduty
   (trigger or resolve, plus a change event for info), datadog (an event);
-- ``gitstatuses``: commit statuses for github, gitlab and gitea from the
+- ``gitstatuses``: commit statuses for github, gitlab, gitea and
+  bitbucketserver from the
   ``revision`` metadata, and githubdispatch (a ``repository_dispatch``).
 
 A notification that cannot be built (a bad address, a missing token or

@@ -1,12 +1,14 @@
-"""Git host notifiers: commit statuses (github, gitlab, gitea) and githubdispatch.
+"""Git host notifiers: commit statuses (github, gitlab, gitea, bitbucketserver) and
+githubdispatch.
 
 Commit statuses take the commit from the ``revision`` metadata
-(``<branch>@sha1:<hex>``); github and gitlab skip ``Progressing`` events,
-gitea marks them pending.
+(``<branch>@sha1:<hex>``); github, gitlab and bitbucketserver skip
+``Progressing`` events, gitea marks them pending.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import urllib.parse
 
@@ -123,6 +125,50 @@ def _gitea(event: notification.Event, target: base.Target) -> list[base.Request]
     return [base.post(f"{host}/api/v1/repos/{repo}/statuses/{sha}", payload, headers)]
 
 
+def _bitbucket_server_commits(address: str) -> str:
+    """``<host><context>/rest/api/latest/projects/<key>/repos/<slug>/commits`` of a clone URL."""
+    parts = urllib.parse.urlsplit(address)
+    if parts.scheme not in ("http", "https"):
+        raise base.NotifierError(
+            f"could not parse git address: unsupported scheme type in address: {parts.scheme}. "
+            "Must be http or https"
+        )
+    path = parts.path.removesuffix(".git")
+    context, found, repository = path.rpartition("/scm/")
+    if not found:
+        raise base.NotifierError(
+            "could not parse git address: supplied provider address is not http(s) git clone url"
+        )
+    project, _, slug = repository.partition("/")
+    if not project or not slug or "/" in slug:
+        raise base.NotifierError(
+            f"could not parse git address: invalid repository id {repository!r}"
+        )
+    return f"{parts.scheme}://{parts.netloc}{context}/rest/api/latest/projects/{project}/repos/{slug}/commits"
+
+
+def _bitbucket_server(event: notification.Event, target: base.Target) -> list[base.Request]:
+    if event.reason == PROGRESSING_REASON:
+        return []
+    if not target.token and not (target.username and target.password):
+        raise base.NotifierError(
+            "invalid credentials, expected to be one of username/password or API Token"
+        )
+    commits = _bitbucket_server_commits(target.address)
+    sha, description = _commit_status(event, target)
+    obj = event.involved_object
+    payload = {
+        "description": description,
+        "key": hashlib.sha1(target.commit_status.encode(), usedforsecurity=False).hexdigest(),
+        "name": f"{obj.kind}/{obj.name}".lower(),
+        "state": "SUCCESSFUL" if event.severity == notification.SEVERITY_INFO else "FAILED",
+        "url": target.address,
+    }
+    auth = {"Authorization": f"Bearer {target.token}"} if target.token else base.basic_auth(target)
+    headers = {**auth, "x-atlassian-token": "no-check", "x-requested-with": "XMLHttpRequest"}
+    return [base.post(f"{commits}/{sha}/builds", payload, headers)]
+
+
 def _github_dispatch(event: notification.Event, target: base.Target) -> list[base.Request]:
     host, repo = _owner_repo(target, "GitHub")
     obj = event.involved_object
@@ -138,5 +184,6 @@ NOTIFIERS: dict[str, base.Notifier] = {
     "github": _github,
     "gitlab": _gitlab,
     "gitea": _gitea,
+    "bitbucketserver": _bitbucket_server,
     "githubdispatch": _github_dispatch,
 }
