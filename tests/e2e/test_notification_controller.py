@@ -31,13 +31,13 @@ REVISION = f"main@sha1:{SHA}"
 
 @contextlib.contextmanager
 def _notification_controller(
-    cluster: devcluster_fixtures.Devcluster, namespace: str, tmp_path: pathlib.Path
+    cluster: devcluster_fixtures.Devcluster, namespace: str, tmp_path: pathlib.Path, *flags: str
 ) -> Iterator[str]:
     """The controller's event intake URL while it runs."""
     addr = f"127.0.0.1:{devcluster_fixtures.free_port()}"
     with processes.start_controller(
         "controllers.notification",
-        ["--kubeconfig", str(cluster.kubeconfig), "--events-addr", addr],
+        ["--kubeconfig", str(cluster.kubeconfig), "--events-addr", addr, *flags],
         log=tmp_path / "notification-controller.log",
         env={"RUNTIME_NAMESPACE": namespace},
     ):
@@ -234,6 +234,18 @@ async def test_a_provider_that_is_down_is_retried_and_does_not_delay_another(
         assert _messages(down) == ["one", "one", "two"] or _messages(down) == ["one", "two", "two"]
 
 
+def _warned(
+    cluster: devcluster_fixtures.Devcluster, namespace: str, alert: str, message: str
+) -> bool:
+    return any(
+        e["reason"] == notification.NOTIFICATION_DISPATCH_FAILED_REASON
+        and e["type"] == "Warning"
+        and e["involvedObject"]["name"] == alert
+        and message in e["message"]
+        for e in objects.events(cluster, namespace)
+    )
+
+
 async def test_an_alert_naming_a_missing_provider_gets_a_warning_event(
     cluster: devcluster_fixtures.Devcluster, namespace: str, tmp_path: pathlib.Path
 ) -> None:
@@ -241,13 +253,30 @@ async def test_an_alert_naming_a_missing_provider_gets_a_warning_event(
     objects.apply(cluster, _alert(namespace, "orphan", "missing"))
     with _notification_controller(cluster, namespace, tmp_path) as url:
         assert await _post(url, kustomization, severity="info", message="applied") == 202
+        message = f"provider '{namespace}/missing' not found"
+        await eventually(lambda: asyncio.to_thread(_warned, cluster, namespace, "orphan", message))
 
-        def warned() -> bool:
-            return any(
-                e["reason"] == notification.NOTIFICATION_DISPATCH_FAILED_REASON
-                and e["involvedObject"]["name"] == "orphan"
-                and f"provider '{namespace}/missing' not found" in e["message"]
-                for e in objects.events(cluster, namespace)
-            )
 
-        await eventually(lambda: asyncio.to_thread(warned))
+async def test_no_cross_namespace_refs_refuses_an_alert_on_another_namespace(
+    cluster: devcluster_fixtures.Devcluster, namespace: str, tmp_path: pathlib.Path
+) -> None:
+    other = f"{namespace}-other"
+    cluster.kubectl("create", "namespace", other)
+    async with webhooks.serving() as hook:
+        kustomization = _kustomization(cluster, namespace)
+        objects.apply(cluster, _provider(other, "hook", {"type": "generic", "address": hook.url}))
+        objects.apply(
+            cluster,
+            _alert(
+                other, "watcher", "hook",
+                eventSources=[{"kind": "Kustomization", "name": "*", "namespace": namespace}],
+            ),
+        )  # fmt: skip
+        with _notification_controller(
+            cluster, namespace, tmp_path, "--no-cross-namespace-refs=true"
+        ) as url:
+            assert await _post(url, kustomization, severity="info", message="applied") == 202
+            message = "cross-namespace references have been blocked"
+            await eventually(lambda: asyncio.to_thread(_warned, cluster, other, "watcher", message))
+        assert hook.received == []
+    cluster.kubectl("delete", "namespace", other, "--wait=false", check=False)
