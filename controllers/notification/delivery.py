@@ -131,7 +131,8 @@ class Dispatcher:
         while True:
             job = await queue.get()
             try:
-                await asyncio.wait_for(self._send(job), timeout=job.timeout)
+                async with asyncio.timeout(job.timeout):
+                    await self._send(job)
             except (DeliveryError, TimeoutError) as error:
                 message = str(error) or f"no answer within {job.timeout:g}s"
                 with contextlib.suppress(Exception):
