@@ -163,7 +163,13 @@ class Intake:
         if cached is None or cached.resource_version != version:
             try:
                 model: Any = kind.model_validate(obj)
-            except pydantic.ValidationError:
+            except pydantic.ValidationError as error:
+                # Once per version: the API server's schema makes this rare.
+                self._log.error(
+                    "invalid object ignored",
+                    object=key,
+                    error=str(error.errors(include_url=False, include_input=False)),
+                )
                 model = None
             cached = self._parsed[key] = _Parsed(version, model)
         return cached.model

@@ -196,7 +196,7 @@ def test_down_stops_the_supervisor_and_every_child(tmp_path: pathlib.Path) -> No
 
         assert result.returncode == 0, result.stderr
         assert process.returncode == 0
-        assert len(children) == 4
+        assert len(children) == 5  # devcluster, git server, three controllers
         assert not [c for c in children if c.alive()]
         assert not layout.run_file.exists()
         assert _headwater("dev", "status", "--state-dir", str(layout.root)).returncode == 1

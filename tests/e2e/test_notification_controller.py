@@ -119,6 +119,11 @@ async def _post(
         return response.status
 
 
+async def _post_raw(url: str, body: bytes) -> int:
+    async with aiohttp.ClientSession() as session, session.post(url, data=body) as response:
+        return response.status
+
+
 def _messages(provider: webhooks.Provider) -> list[str]:
     return sorted(r.json()["message"] for r in provider.received)
 
@@ -159,6 +164,8 @@ async def test_events_reach_generic_and_hmac_providers_filtered(
             ):
                 assert await _post(url, kustomization, severity=severity, message=message) == 202
             await eventually(lambda: len(generic.received) >= 2 and len(signed.received) >= 1)
+            assert await _post_raw(url, b'{"severity": "info"}') == 400
+            assert await _post_raw(url, b"x" * (3 * 1024 * 1024 + 1)) == 413
         assert _messages(generic) == sorted([applied, "Health check failed"])
         assert _messages(signed) == ["Health check failed"]
         first = generic.received[0]
