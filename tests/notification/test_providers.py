@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import pathlib
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -24,10 +24,7 @@ from tests.notification import events
 NAMESPACE = "default"
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devcluster_fixtures.Devcluster]:
-    with devcluster_fixtures.start_devcluster(tmp_path_factory.mktemp("providers")) as running:
-        yield running
+cluster = devcluster_fixtures.devcluster
 
 
 @pytest.fixture
