@@ -288,6 +288,32 @@ def _bitbucketserver(received: webhooks.Received) -> None:
     }
 
 
+def _lark(received: webhooks.Received) -> None:
+    assert received.json() == {
+        "msg_type": "interactive",
+        "card": {
+            "config": {"wide_screen_mode": True},
+            "header": {
+                "title": {
+                    "tag": "plain_text",
+                    "content": "\N{POLICE CARS REVOLVING LIGHT} kustomization/apps.flux-system",
+                },
+                "template": "red",
+            },
+            "elements": [
+                {
+                    "tag": "div",
+                    "text": {
+                        "tag": "lark_md",
+                        "content": "**Health check failed**\n\n"
+                        f"revision: {REVISION}\nsummary: prod cluster\n",
+                    },
+                }
+            ],
+        },
+    }
+
+
 CASES: list[
     tuple[str, str, dict[str, Any], dict[str, Any], Callable[[webhooks.Received], None]]
 ] = [
@@ -337,6 +363,13 @@ CASES: list[
         _pagerduty,
     ),
     ("datadog", "/", {"token": "dd-1"}, {}, _datadog),
+    (
+        "lark",
+        "/open-apis/bot/v2/hook/x",
+        {},
+        {"severity": "error", "message": "Health check failed"},
+        _lark,
+    ),
     (
         "bitbucketserver",
         "/bitbucket/scm/PRJ/app.git",

@@ -11,7 +11,8 @@ list means there is nothing to send. The types, by module:
   discord (the Slack payload to the webhook's ``/slack`` endpoint), msteams
   (an adaptive card; the MessageCard for ``*.webhook.office.com``),
   googlechat (a card), webex (markdown to a room, bearer token), matrix
-  (an ``m.text`` message PUT under the event's sha1 as transaction id);
+  (an ``m.text`` message PUT under the event's sha1 as transaction id), lark
+  (an interactive card);
 - ``incidents``: alertmanager (one firing alert labelled with the metadata
   and the object), grafana (an annotation tagged with the metadata),
   opsgenie (an alert with a stable alias, ``GenieKey`` auth), pagerduty

@@ -1,5 +1,5 @@
 """Chat and webhook notifiers: generic, generic-hmac, slack, rocket, discord, msteams,
-googlechat, webex, matrix."""
+googlechat, webex, matrix, lark."""
 
 from __future__ import annotations
 
@@ -193,7 +193,25 @@ def _matrix(event: notification.Event, target: base.Target) -> base.Request:
     return dataclasses.replace(request, method="PUT")
 
 
+def _lark(event: notification.Event, target: base.Target) -> base.Request:
+    error = event.severity == notification.SEVERITY_ERROR
+    emoji = "\N{POLICE CARS REVOLVING LIGHT}" if error else "\N{DIZZY SYMBOL}"
+    message = f"**{event.message}**\n\n" + "".join(
+        f"{k}: {v}\n" for k, v in (event.metadata or {}).items()
+    )
+    card = {
+        "config": {"wide_screen_mode": True},
+        "header": {
+            "title": {"tag": "plain_text", "content": f"{emoji} {base.author(event)}"},
+            "template": "red" if error else "turquoise",
+        },
+        "elements": [{"tag": "div", "text": {"tag": "lark_md", "content": message}}],
+    }
+    return base.post(base.require_address(target), {"msg_type": "interactive", "card": card})
+
+
 NOTIFIERS: dict[str, base.Notifier] = {
+    "lark": base.single(_lark),
     "matrix": base.single(_matrix),
     "generic": lambda event, target: [_generic(event, target, hmac_key=None)],
     "generic-hmac": lambda event, target: [_generic(event, target, hmac_key=target.token.encode())],
