@@ -121,6 +121,9 @@ class Dispatcher:
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0, limit_per_host=64),
+                # A job's own deadline bounds every request (``Job.timeout``).
+                timeout=aiohttp.ClientTimeout(total=None),
+                auto_decompress=False,
                 # NB: a provider's proxy comes from its spec or Secret, never
                 # from the controller's environment.
                 trust_env=False,
