@@ -148,7 +148,9 @@ async def _latencies(sink_url: str, messages: set[str]) -> list[float]:
     return [found[m] for m in messages]
 
 
-async def _throughput(url: str, sink_url: str, seconds: float, pid: int) -> dict[str, Any]:
+async def _throughput(
+    url: str, sink_url: str, seconds: float, pid: int, sink_pid: int
+) -> dict[str, Any]:
     serials = itertools.count(1_000_000)
     messages: set[str] = set()
     accepted = 0
@@ -163,18 +165,25 @@ async def _throughput(url: str, sink_url: str, seconds: float, pid: int) -> dict
                 accepted += response.status == 202
 
     cpu = devcluster_bench.cpu_seconds(pid)
+    sink_cpu = devcluster_bench.cpu_seconds(sink_pid)
+    client_cpu = time.process_time()
     started = time.perf_counter()
     connector = aiohttp.TCPConnector(limit=CLIENTS)
     async with aiohttp.ClientSession(connector=connector) as session:
         await asyncio.gather(*(client(session) for _ in range(CLIENTS)))
     elapsed = time.perf_counter() - started
+    client_cpu = time.process_time() - client_cpu
     latencies = await _latencies(sink_url, messages)
     cpu = devcluster_bench.cpu_seconds(pid) - cpu
+    sink_cpu = devcluster_bench.cpu_seconds(sink_pid) - sink_cpu
     return {
         "events_accepted_per_s": round(accepted / elapsed),
         "events_accepted": accepted,
         # What one core allows once the load generator takes none of it.
         "controller_cpu_ms_per_event": round(cpu * 1000 / max(accepted, 1), 3),
+        # The load generator and the providers share the machine's cores with it.
+        "load_generator_cpu_ms_per_event": round(client_cpu * 1000 / max(accepted, 1), 3),
+        "providers_cpu_ms_per_event": round(sink_cpu * 1000 / max(accepted, 1), 3),
         "loaded_intake_to_provider_p99_ms": round(_percentile(latencies, 0.99), 1),
     }
 
@@ -218,7 +227,9 @@ async def main(seconds: float, latency_events: int) -> dict[str, Any]:
                     url = f"http://{addr}/"
                     figures = await _latency(url, sink_url, latency_events)
                     figures.update(
-                        await _throughput(url, sink_url, seconds, controller.process.pid)
+                        await _throughput(
+                            url, sink_url, seconds, controller.process.pid, sink.pid or 0
+                        )
                     )
     finally:
         sink.terminate()  # SIGTERM to the sink's own PID
