@@ -5,13 +5,15 @@ controller the common flag is the address it listens on, not one it posts
 to), matches each event against the Alerts and delivers it through their
 Providers. Takes the common controller flags too (see
 ``shared.runtime.options``); its own events are recorded only as Kubernetes
-Events.
+Events. On SIGTERM the intake stops accepting and queued notifications get up
+to 5 s to be delivered.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import sys
@@ -25,6 +27,7 @@ from shared.runtime import logging, manager, options, scratch
 
 CONTROLLER_NAME = "notification-controller"
 DEFAULT_EVENTS_ADDR = ":9090"
+SHUTDOWN_DRAIN = 5.0
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -108,6 +111,10 @@ async def _setup(mgr: manager.Manager, *, flags: Flags, events_addr: str) -> Non
             await asyncio.Event().wait()
         finally:
             await runner.cleanup()
+            # Queued notifications get a moment to go out before the lanes close.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(SHUTDOWN_DRAIN):
+                    await dispatcher.drain()
             await dispatcher.close()
 
     mgr.add_task(serve_events)
