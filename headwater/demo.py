@@ -339,7 +339,7 @@ def shut_down(demo: Demo, process: subprocess.Popen[bytes]) -> None:
 
 
 def _print_logs(layout: dev.Layout) -> None:
-    for name in ("source-controller", "kustomize-controller"):
+    for name in ("source-controller", "kustomize-controller", "notification-controller"):
         log = layout.logs / f"{name}.log"
         if log.exists():
             tail = log.read_text(errors="replace").splitlines()[-15:]

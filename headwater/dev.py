@@ -2,7 +2,8 @@
 
 ``up`` runs, as separate processes, the devcluster (the local Kubernetes API,
 state in SQLite), a Git smart-HTTP server (``headwater.gitserver``, push
-enabled) and the controllers (source-controller, kustomize-controller), waits
+enabled) and the controllers (notification-controller, source-controller,
+kustomize-controller; the other two post their events to the first), waits
 for each to be ready with a deadline, installs the CRDs and the
 ``flux-system`` namespace, and stays in the foreground until SIGINT/SIGTERM or
 until a child dies; it then stops the children in reverse order. With
@@ -51,8 +52,9 @@ from shared.api import crdgen, registry
 DEFAULT_STATE_DIR = ".headwater"
 RUNTIME_NAMESPACE = "flux-system"
 PORT_NAMES = (
-    "api", "git", "storage",
+    "api", "git", "storage", "events", "receiver",
     "source-metrics", "source-health", "kustomize-metrics", "kustomize-health",
+    "notification-metrics", "notification-health",
 )  # fmt: skip
 
 
@@ -184,20 +186,37 @@ class ControllerSpec:
     extra: tuple[str, ...] = ()
 
 
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(f"{module}.__main__") is not None
+
+
 def controller_specs(layout: Layout, ports: dict[str, int]) -> list[ControllerSpec]:
-    """The controllers to run; one whose module is not installed is left out."""
+    """The controllers to run; one whose module is not installed is left out.
+
+    The notification-controller comes first; while it runs, the others post
+    their events to its intake (``--events-addr``).
+    """
     storage = f"127.0.0.1:{ports['storage']}"
+    events = f"127.0.0.1:{ports['events']}"
+    notifying = _installed("controllers.notification")
+    posting = ("--events-addr", f"http://{events}/") if notifying else ()
     specs = [
+        ControllerSpec(
+            name="notification-controller", module="controllers.notification",
+            prefix="notification",
+            extra=("--events-addr", events, "--receiverAddr", f"127.0.0.1:{ports['receiver']}"),
+        ),
         ControllerSpec(
             name="source-controller", module="controllers.source", prefix="source",
             extra=("--storage-path", str(layout.storage), "--storage-addr", storage,
-                   "--storage-adv-addr", storage),
+                   "--storage-adv-addr", storage, *posting),
         ),
         ControllerSpec(
-            name="kustomize-controller", module="controllers.kustomize", prefix="kustomize"
+            name="kustomize-controller", module="controllers.kustomize", prefix="kustomize",
+            extra=posting,
         ),
     ]  # fmt: skip
-    return [s for s in specs if importlib.util.find_spec(f"{s.module}.__main__") is not None]
+    return [s for s in specs if _installed(s.module)]
 
 
 @contextlib.contextmanager

@@ -17,6 +17,8 @@ import yaml
 
 from headwater import dev, devprocesses
 from tests.fixtures import devcluster as devcluster_fixtures
+from tests.fixtures import recording
+from tests.fixtures.polling import eventually_sync
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -77,7 +79,10 @@ def test_status_lists_every_process_as_ready(environment: dev.Layout) -> None:
     result = _headwater("dev", "status", "--state-dir", str(environment.root))
 
     assert result.returncode == 0, result.stdout + result.stderr
-    for name in ("devcluster", "gitserver", "source-controller", "kustomize-controller"):
+    for name in (
+        "devcluster", "gitserver", "notification-controller", "source-controller",
+        "kustomize-controller",
+    ):  # fmt: skip
         assert any(
             line.split()[:1] == [name] and line.split()[2] == "ready"
             for line in result.stdout.splitlines()
@@ -94,6 +99,34 @@ def test_crds_and_the_runtime_namespace_are_installed(environment: dev.Layout) -
     )
     assert "gitrepositories.source.toolkit.fluxcd.io" in crds.stdout
     assert namespace.returncode == 0, namespace.stderr
+
+
+def test_the_controllers_events_reach_the_notification_controller(
+    environment: dev.Layout,
+) -> None:
+    ports = json.loads(environment.ports_file.read_text())
+    namespace = dev.RUNTIME_NAMESPACE
+    with recording.serving({}) as provider:
+        manifests = [
+            {"apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Provider",
+             "metadata": {"name": "dev-hook", "namespace": namespace},
+             "spec": {"type": "generic", "address": f"{provider.url}/hook"}},
+            {"apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Alert",
+             "metadata": {"name": "dev-sources", "namespace": namespace},
+             "spec": {"providerRef": {"name": "dev-hook"}, "eventSeverity": "error",
+                      "eventSources": [{"kind": "GitRepository", "name": "missing"}]}},
+            # A repository the Git server does not have: source-controller's
+            # fetch fails and it posts an error event.
+            {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+             "metadata": {"name": "missing", "namespace": namespace},
+             "spec": {"url": f"http://127.0.0.1:{ports['git']}/missing.git", "interval": "1m",
+                      "ref": {"branch": "main"}}},
+        ]  # fmt: skip
+        for manifest in manifests:
+            applied = dev.kubectl(environment, "apply", "-f", "-", input=json.dumps(manifest))
+            assert applied.returncode == 0, applied.stderr
+
+        eventually_sync(lambda: ("POST", "/hook") in provider.requests, within=60)
 
 
 def test_the_cluster_state_with_its_secrets_is_private(environment: dev.Layout) -> None:
@@ -163,7 +196,7 @@ def test_down_stops_the_supervisor_and_every_child(tmp_path: pathlib.Path) -> No
 
         assert result.returncode == 0, result.stderr
         assert process.returncode == 0
-        assert len(children) == 4
+        assert len(children) == 5  # devcluster, git server, three controllers
         assert not [c for c in children if c.alive()]
         assert not layout.run_file.exists()
         assert _headwater("dev", "status", "--state-dir", str(layout.root)).returncode == 1
