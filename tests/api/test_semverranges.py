@@ -1,10 +1,10 @@
-"""Masterminds-syntax semver constraints, table-driven (expectations from Masterminds' docs)."""
+"""Masterminds-syntax semver ranges (shared.api.semverranges), table-driven (Masterminds docs)."""
 
 from __future__ import annotations
 
 import pytest
 
-from controllers.source.git import constraints
+from shared.api import semverranges as constraints
 
 CASES = [
     # (constraint, version, allowed)
