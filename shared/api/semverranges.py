@@ -44,7 +44,11 @@ _RANGE_VERSION_PARTS = re.compile(
     r"(?:-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+(?P<build>[0-9A-Za-z-.]+))?"
 )
 _HYPHEN_RE = re.compile(rf"\s*({_RANGE_VERSION})\s+-\s+({_RANGE_VERSION})\s*")
-_COMPARISON_RE = re.compile(rf"\s*(!=|>=|=>|<=|=<|~>|~|\^|=|>|<)?\s*({_RANGE_VERSION})\s*,?")
+# NB: a version ends at a separator; Masterminds reads "1x" as one malformed
+# version, not as "1" followed by "x".
+_COMPARISON_RE = re.compile(
+    rf"\s*(!=|>=|=>|<=|=<|~>|~|\^|=|>|<)?\s*({_RANGE_VERSION})(?![0-9A-Za-z*.+-])\s*,?"
+)
 
 
 def parse_version(text: str) -> semver.Version | None:

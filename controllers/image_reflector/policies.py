@@ -1,0 +1,169 @@
+"""Electing the latest tag: Flux's tag filter and its three ordering policies, pure.
+
+Contract: ``compile_policy(spec)`` validates an ImagePolicy's ``policy`` and
+``filterTags`` and returns a ``Policy`` or raises ``InvalidPolicyError``;
+``Policy.latest(tags)`` returns the elected *original* tag or raises
+``NoTagError``. No I/O.
+
+Semantics (Flux's image-reflector-controller):
+
+- the filter keeps the tags its ``pattern`` matches (unanchored search);
+  with ``extract`` the value compared is the template expanded against the
+  first match (``$1``, ``${1}``, ``$name``, ``${name}``, ``$$`` as Go's
+  ``Regexp.Expand``: a name is the longest run of letters, digits and
+  ``_``; an unknown group expands to nothing), and the original tag is
+  what gets elected;
+- ``semver``: values that parse as versions (Masterminds' tolerant parser:
+  ``v`` prefix, missing minor/patch) and satisfy the range; the highest wins;
+- ``alphabetical``: ``asc`` elects the last value in byte order, ``desc`` the first;
+- ``numerical``: every value must parse as a float (else the whole
+  evaluation fails, as Flux's ``strconv.ParseFloat``); ``asc`` elects the
+  largest, ``desc`` the smallest.
+
+Patterns are RE2 (PyPI ``google-re2``), the syntax Go's ``regexp`` accepts,
+matched in linear time: a hostile pattern cannot stall the controller.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Iterable
+
+import re2
+
+from shared.api import image, semverranges
+
+_EXPAND_RE = re.compile(r"\$(?:\$|\{(\w+)\}|(\w+))")
+
+
+class InvalidPolicyError(ValueError):
+    """The policy or the filter cannot be used; the ImagePolicy stalls until it changes."""
+
+
+class NoTagError(ValueError):
+    """No tag survived the filter and the policy."""
+
+
+def compile_regex(pattern: str) -> re2._Regexp:
+    """An RE2 regex, or ``InvalidPolicyError`` naming the pattern."""
+    try:
+        return re2.compile(pattern)
+    except re2.error as error:
+        raise InvalidPolicyError(
+            f"invalid regular expression pattern '{pattern}': {error}"
+        ) from error
+
+
+def expand(template: str, match: re2._Match) -> str:
+    """Go's ``Regexp.Expand`` of ``template`` against ``match``."""
+
+    def group(found: re.Match[str]) -> str:
+        name = found.group(1) or found.group(2)
+        if name is None:
+            return "$"
+        try:
+            value = match.group(int(name) if name.isdigit() else name)
+        except (IndexError, KeyError, re2.error):
+            return ""
+        return value or ""
+
+    return _EXPAND_RE.sub(group, template)
+
+
+@dataclasses.dataclass(frozen=True)
+class TagFilter:
+    """``filterTags``: which tags count, and the value each is compared by."""
+
+    pattern: re2._Regexp | None
+    extract: str
+
+    def apply(self, tags: Iterable[str]) -> dict[str, str]:
+        """Compared value → original tag (a later tag with the same value wins, as Flux)."""
+        if self.pattern is None:
+            return {tag: tag for tag in tags}
+        kept: dict[str, str] = {}
+        for tag in tags:
+            match = self.pattern.search(tag)
+            if match is None:
+                continue
+            kept[expand(self.extract, match) if self.extract else tag] = tag
+        return kept
+
+
+def _semver(range_: str) -> Callable[[list[str]], str | None]:
+    try:
+        constraint = semverranges.parse(range_)
+    except ValueError as error:
+        raise InvalidPolicyError(f"invalid semver range '{range_}': {error}") from error
+
+    def latest(values: list[str]) -> str | None:
+        best: tuple[object, str] | None = None
+        for value in values:
+            version = semverranges.parse_version(value)
+            if version is None or not constraint.allows(version):
+                continue
+            if best is None or version > best[0]:  # type: ignore[operator]
+                best = (version, value)
+        return None if best is None else best[1]
+
+    return latest
+
+
+def _alphabetical(order: str) -> Callable[[list[str]], str | None]:
+    def latest(values: list[str]) -> str | None:
+        if not values:
+            return None
+        return max(values) if order == "asc" else min(values)
+
+    return latest
+
+
+def _numerical(order: str) -> Callable[[list[str]], str | None]:
+    def latest(values: list[str]) -> str | None:
+        numbers = []
+        for value in values:
+            try:
+                numbers.append((float(value), value))
+            except ValueError:
+                raise NoTagError(f"failed to parse invalid numeric value '{value}'") from None
+        if not numbers:
+            return None
+        chosen = max(numbers) if order == "asc" else min(numbers)
+        return chosen[1]
+
+    return latest
+
+
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    """A compiled ImagePolicy rule: filter, then elect."""
+
+    filter: TagFilter
+    elect: Callable[[list[str]], str | None]
+
+    def latest(self, tags: Iterable[str]) -> str:
+        """The elected original tag; ``NoTagError`` when none qualifies."""
+        values = self.filter.apply(tags)
+        chosen = self.elect(list(values))
+        if chosen is None:
+            raise NoTagError("unable to determine latest version from provided list")
+        return values[chosen]
+
+
+def compile_policy(spec: image.ImagePolicySpec) -> Policy:
+    """Check ``spec.policy`` and ``spec.filterTags``; semver, else alphabetical, else numerical."""
+    choice = spec.policy
+    elect: Callable[[list[str]], str | None]
+    if choice.semver is not None:
+        elect = _semver(choice.semver.range)
+    elif choice.alphabetical is not None:
+        elect = _alphabetical(choice.alphabetical.order)
+    elif choice.numerical is not None:
+        elect = _numerical(choice.numerical.order)
+    else:
+        raise InvalidPolicyError("no policy given: set one of semver, alphabetical or numerical")
+    tags = spec.filter_tags
+    pattern = compile_regex(tags.pattern) if tags is not None and tags.pattern else None
+    extract = (tags.extract or "") if tags is not None else ""
+    return Policy(filter=TagFilter(pattern=pattern, extract=extract), elect=elect)
