@@ -55,20 +55,34 @@ def compile_regex(pattern: str) -> re2._Regexp:
         ) from error
 
 
-def expand(template: str, match: re2._Match) -> str:
-    """Go's ``Regexp.Expand`` of ``template`` against ``match``."""
+def compile_template(template: str, pattern: re2._Regexp) -> tuple[str | int, ...]:
+    """``template`` as literal text (str) and group numbers (int) of ``pattern``.
 
-    def group(found: re.Match[str]) -> str:
+    A reference to a group ``pattern`` lacks becomes nothing, as in Go.
+    """
+    parts: list[str | int] = []
+    last = 0
+    for found in _EXPAND_RE.finditer(template):
+        parts.append(template[last : found.start()])
         name = found.group(1) or found.group(2)
         if name is None:
-            return "$"
-        try:
-            value = match.group(int(name) if name.isdigit() else name)
-        except (IndexError, KeyError, re2.error):
-            return ""
-        return value or ""
+            parts.append("$")
+        elif name.isdigit():
+            parts.append(int(name) if int(name) <= pattern.groups else "")
+        else:
+            parts.append(pattern.groupindex.get(name, ""))
+        last = found.end()
+    parts.append(template[last:])
+    return tuple(part for part in parts if part != "")
 
-    return _EXPAND_RE.sub(group, template)
+
+def expand(template: str, match: re2._Match) -> str:
+    """Go's ``Regexp.Expand`` of ``template`` against ``match``."""
+    return _render(compile_template(template, match.re), match)
+
+
+def _render(parts: tuple[str | int, ...], match: re2._Match) -> str:
+    return "".join(part if isinstance(part, str) else (match.group(part) or "") for part in parts)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +91,11 @@ class TagFilter:
 
     pattern: re2._Regexp | None
     extract: str
+    _parts: tuple[str | int, ...] = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.pattern is not None:
+            object.__setattr__(self, "_parts", compile_template(self.extract, self.pattern))
 
     def apply(self, tags: Iterable[str]) -> dict[str, str]:
         """Compared value → original tag (a later tag with the same value wins, as Flux)."""
@@ -87,7 +106,7 @@ class TagFilter:
             match = self.pattern.search(tag)
             if match is None:
                 continue
-            kept[expand(self.extract, match) if self.extract else tag] = tag
+            kept[_render(self._parts, match) if self.extract else tag] = tag
         return kept
 
 
@@ -98,14 +117,20 @@ def _semver(range_: str) -> Callable[[list[str]], str | None]:
         raise InvalidPolicyError(f"invalid semver range '{range_}': {error}") from error
 
     def latest(values: list[str]) -> str | None:
-        best: tuple[object, str] | None = None
-        for value in values:
+        # Highest version first (the earliest tag among equal versions), then
+        # the range is checked only until one version satisfies it: a
+        # semver.Version is built for a few tags, not for all of them.
+        keyed = [
+            (key, -index, value)
+            for index, value in enumerate(values)
+            if (key := semverranges.precedence_key(value)) is not None
+        ]
+        keyed.sort(reverse=True)
+        for _, _, value in keyed:
             version = semverranges.parse_version(value)
-            if version is None or not constraint.allows(version):
-                continue
-            if best is None or version > best[0]:  # type: ignore[operator]
-                best = (version, value)
-        return None if best is None else best[1]
+            if version is not None and constraint.allows(version):
+                return value
+        return None
 
     return latest
 

@@ -65,6 +65,33 @@ def parse_version(text: str) -> semver.Version | None:
     )
 
 
+PrecedenceKey = tuple[int, int, int, int, tuple[tuple[int, int, str], ...]]
+
+
+def precedence_key(text: str) -> PrecedenceKey | None:
+    """A key that orders tags as SemVer 2.0 precedence orders their versions, or None.
+
+    Cheaper than ``parse_version`` (no ``semver.Version``), for sorting many
+    tags: a release ranks above its pre-releases, numeric identifiers compare
+    as numbers and below alphanumeric ones, a shorter identifier list ranks
+    lower, build metadata is ignored.
+    """
+    match = _VERSION_RE.fullmatch(text)
+    if match is None:
+        return None
+    pre = match["pre"]
+    identifiers = tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part) for part in (pre or "").split(".")
+    )
+    return (
+        int(match["major"]),
+        int(match["minor"] or 0),
+        int(match["patch"] or 0),
+        0 if pre else 1,
+        identifiers if pre else (),
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class _Comparison:
     operator: str

@@ -173,3 +173,9 @@ def test_exclusion_list_drops_matching_tags() -> None:
 def test_revision_ignores_order() -> None:
     assert imagerepository.revision(["a", "b"]) == imagerepository.revision(["b", "a"])
     assert imagerepository.revision(["a"]) != imagerepository.revision(["a", "b"])
+
+
+def test_semver_among_equal_versions_elects_the_first_tag() -> None:
+    policy = policies.compile_policy(_spec({"semver": {"range": ">=1.0.0"}}))
+    assert policy.latest(["1.0.0", "v1.0.0", "1.0"]) == "1.0.0"
+    assert policy.latest(["v1.0.0", "1.0.0"]) == "v1.0.0"
