@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from controllers.image_reflector import imagepolicy, imagerepository, tagstore
+from controllers.image_reflector import access, imagepolicy, imagerepository, tagstore
 from shared.api import image
 from shared.oci import tokens
 from shared.runtime import informers, logging, manager, options, scratch
@@ -64,10 +64,9 @@ async def _setup(
     session: aiohttp.ClientSession,
     token_cache: tokens.TokenCache,
 ) -> None:
+    registries = access.Registries(api=mgr.api, session=session, token_cache=token_cache)
     await mgr.add_controller(
-        imagerepository.ImageRepositoryReconciler(
-            api=mgr.api, store=store, session=session, token_cache=token_cache
-        )
+        imagerepository.ImageRepositoryReconciler(registries=registries, store=store)
     )
     repositories = await mgr.informer(
         image.API_VERSION, "ImageRepository", scope=mgr.default_scope()
@@ -78,12 +77,7 @@ async def _setup(
     policy_informer.add_index(imagepolicy.IMAGE_REPOSITORY_INDEX, imagepolicy.repository_key)
     policies = await mgr.add_controller(
         imagepolicy.ImagePolicyReconciler(
-            api=mgr.api,
-            store=store,
-            repositories=repositories,
-            recorder=mgr.recorder,
-            session=session,
-            token_cache=token_cache,
+            registries=registries, store=store, repositories=repositories, recorder=mgr.recorder
         )
     )
     policies.watch(

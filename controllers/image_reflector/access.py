@@ -11,19 +11,28 @@ invalid content: Flux's ``AuthenticationFailed``, retried).
 
 The secretRef credentials win over the ServiceAccount's; within the
 ServiceAccount the first pull secret with an entry for the host wins.
+
+``Registries.client(obj, ref, …)`` is what both reconcilers call: the
+connection made into a ``shared.oci`` client, its failures as the
+``results.ReconcileError`` Flux's reasons name; ``failure(error, …)``
+translates what a registry call raised the same way.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+import aiohttp
 from yarl import URL
 
-from shared.api import image
+from shared.api import image, meta
 from shared.kube import client, errors, references
-from shared.oci import credentials, tls, transport
+from shared.oci import client as oci_client
+from shared.oci import credentials, tls, tokens, transport
 from shared.oci import errors as oci_errors
 from shared.oci import references as oci_references
+from shared.runtime import results
 
 DOCKERCONFIGJSON_KEY = ".dockerconfigjson"
 
@@ -47,6 +56,11 @@ def reference(text: str) -> oci_references.Reference:
     if ref.tag or ref.digest:
         raise InvalidImageError(f"image '{text}' must not have a tag or a digest")
     return ref
+
+
+def timeout(spec: image.ImageRepositorySpec) -> float:
+    """Seconds one scan (or digest read) may take: ``spec.timeout``, else the interval."""
+    return meta.parse_duration(spec.timeout or spec.interval).total_seconds()
 
 
 def canonical_name(ref: oci_references.Reference) -> str:
@@ -148,3 +162,37 @@ async def connection(
         credentials=creds,
         timeout=request_timeout,
     )
+
+
+def failure(error: oci_errors.RegistryError, subject: str) -> results.ReconcileError:
+    """A registry call's failure: refused credentials are ``AuthenticationFailed``,
+    the rest ``ReadOperationFailed`` (both retried)."""
+    if isinstance(error, oci_errors.UnauthorizedError):
+        return results.ReconcileError(str(error), reason=image.AUTHENTICATION_FAILED_REASON)
+    return results.ReconcileError(f"{subject}: {error}", reason=image.READ_OPERATION_FAILED_REASON)
+
+
+@dataclasses.dataclass(frozen=True)
+class Registries:
+    """What a registry call needs: the API (Secrets), the process's HTTP session and tokens."""
+
+    api: client.Client
+    session: aiohttp.ClientSession
+    token_cache: tokens.TokenCache
+
+    async def client(
+        self,
+        obj: image.ImageRepository,
+        ref: oci_references.Reference,
+        *,
+        request_timeout: float,
+    ) -> oci_client.Client:
+        """A client for ``ref``'s registry with ``obj``'s settings; ``AuthenticationFailed``
+        (``results.ReconcileError``) when they cannot be built."""
+        try:
+            made = await connection(self.api, obj, ref, request_timeout=request_timeout)
+        except AccessError as invalid:
+            raise results.ReconcileError(
+                str(invalid), reason=image.AUTHENTICATION_FAILED_REASON
+            ) from invalid
+        return oci_client.Client(self.session, made, token_cache=self.token_cache)

@@ -27,14 +27,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
-
 from controllers.image_reflector import access, policies, tagstore
 from shared.api import image, meta, objects
-from shared.kube import client, errors
-from shared.oci import client as oci_client
+from shared.kube import errors
 from shared.oci import errors as oci_errors
-from shared.oci import tokens
 from shared.runtime import conditions, events, informers, logging, reconciling, results
 
 SUMMARY = conditions.Summary(owned=(), negative=frozenset())
@@ -74,19 +70,15 @@ class ImagePolicyReconciler:
     def __init__(
         self,
         *,
-        api: client.Client,
+        registries: access.Registries,
         store: tagstore.TagStore,
         repositories: informers.Informer,
         recorder: events.Recorder,
-        session: aiohttp.ClientSession,
-        token_cache: tokens.TokenCache,
     ) -> None:
-        self._api = api
+        self._registries = registries
         self._store = store
         self._repositories = repositories
         self._recorder = recorder
-        self._session = session
-        self._tokens = token_cache
         self.steps: tuple[reconciling.Step[Run], ...] = (reconciling.Step("elect", self._elect),)
 
     def interval(self, obj: image.ImagePolicy) -> float:
@@ -99,7 +91,7 @@ class ImagePolicyReconciler:
 
     async def _namespace_labels(self, namespace: str) -> dict[str, str]:
         try:
-            found: dict[str, Any] = await self._api.request(
+            found: dict[str, Any] = await self._registries.api.request(
                 "GET", f"/api/v1/namespaces/{namespace}", verb="get"
             )
         except errors.KubeError as failure:
@@ -187,30 +179,21 @@ class ImagePolicyReconciler:
         kept = previous is not None and previous.tag == tag and previous.digest
         if policy == "IfNotPresent" and previous is not None and kept:
             return previous.digest
-        ref = access.reference(repository.spec.image)
-        timeout = meta.parse_duration(
-            repository.spec.timeout or repository.spec.interval
-        ).total_seconds()
         try:
-            connection = await access.connection(
-                self._api, repository, ref, request_timeout=timeout
-            )
-        except access.AccessError as failure:
+            ref = access.reference(repository.spec.image)
+        except access.InvalidImageError as invalid:
             raise results.ReconcileError(
-                str(failure), reason=image.AUTHENTICATION_FAILED_REASON
-            ) from failure
-        registry = oci_client.Client(self._session, connection, token_cache=self._tokens)
+                str(invalid), reason=image.IMAGE_URL_INVALID_REASON
+            ) from invalid
+        registry = await self._registries.client(
+            repository, ref, request_timeout=access.timeout(repository.spec)
+        )
         try:
             descriptor = await registry.head_manifest(ref.repository, tag)
-        except oci_errors.UnauthorizedError as refused:
-            raise results.ReconcileError(
-                str(refused), reason=image.AUTHENTICATION_FAILED_REASON
-            ) from refused
-        except oci_errors.RegistryError as failure:
-            raise results.ReconcileError(
-                f"reading the digest of {ref.host}/{ref.repository}:{tag}: {failure}",
-                reason=image.READ_OPERATION_FAILED_REASON,
-            ) from failure
+        except oci_errors.RegistryError as failed:
+            raise access.failure(
+                failed, f"reading the digest of {ref.host}/{ref.repository}:{tag}"
+            ) from failed
         return descriptor.digest
 
     async def _announce(

@@ -30,14 +30,9 @@ import asyncio
 import datetime
 import hashlib
 
-import aiohttp
-
 from controllers.image_reflector import access, policies, tagstore
 from shared.api import image, meta
-from shared.kube import client
-from shared.oci import client as oci_client
 from shared.oci import errors as oci_errors
-from shared.oci import tokens
 from shared.runtime import conditions, reconciling, results
 
 SUMMARY = conditions.Summary(owned=(), negative=frozenset())
@@ -79,15 +74,11 @@ class ImageRepositoryReconciler:
     def __init__(
         self,
         *,
-        api: client.Client,
+        registries: access.Registries,
         store: tagstore.TagStore,
-        session: aiohttp.ClientSession,
-        token_cache: tokens.TokenCache,
     ) -> None:
-        self._api = api
+        self._registries = registries
         self._store = store
-        self._session = session
-        self._tokens = token_cache
         self.steps: tuple[reconciling.Step[Run], ...] = (
             reconciling.Step("provider", self._provider),
             reconciling.Step("scan", self._scan),
@@ -95,10 +86,6 @@ class ImageRepositoryReconciler:
 
     def interval(self, obj: image.ImageRepository) -> float:
         return meta.parse_duration(obj.spec.interval).total_seconds()
-
-    def _timeout(self, obj: image.ImageRepository) -> float:
-        spec = obj.spec
-        return meta.parse_duration(spec.timeout or spec.interval).total_seconds()
 
     async def finalize(self, obj: image.ImageRepository) -> None:
         self._store.remove(obj.metadata.namespace or "default", obj.metadata.name or "")
@@ -157,25 +144,13 @@ class ImageRepositoryReconciler:
             return
         status.canonical_image_name = canonical
         run.progress(f"scanning {canonical}")
-        timeout = self._timeout(obj)
-        try:
-            connection = await access.connection(self._api, obj, ref, request_timeout=timeout)
-        except access.AccessError as failure:
-            raise results.ReconcileError(
-                str(failure), reason=image.AUTHENTICATION_FAILED_REASON
-            ) from failure
-        registry = oci_client.Client(self._session, connection, token_cache=self._tokens)
+        timeout = access.timeout(obj.spec)
+        registry = await self._registries.client(obj, ref, request_timeout=timeout)
         try:
             async with asyncio.timeout(timeout):
                 tags = await registry.list_tags(ref.repository)
-        except oci_errors.UnauthorizedError as refused:
-            raise results.ReconcileError(
-                str(refused), reason=image.AUTHENTICATION_FAILED_REASON
-            ) from refused
-        except oci_errors.RegistryError as failure:
-            raise results.ReconcileError(
-                str(failure), reason=image.READ_OPERATION_FAILED_REASON
-            ) from failure
+        except oci_errors.RegistryError as failed:
+            raise access.failure(failed, f"listing tags of {canonical}") from failed
         except TimeoutError as late:
             raise results.ReconcileError(
                 f"listing tags of {canonical} timed out after {timeout:g}s",
