@@ -12,6 +12,8 @@ the runtime's summarizer from the error kind):
    policy (the informer index ``IMAGE_REPOSITORY_INDEX``).
 2. **policy** — compile ``policy`` and ``filterTags`` (``InvalidPolicy``
    stalls), elect among the stored tags (``policies``); none is ``Failure``.
+   The per-tag work (filter match, semver key) is memoized per policy
+   between elections (``policies.Memo``), so after a scan only new tags cost.
 3. **digest** — ``digestReflectionPolicy``: ``Never`` drops the digest;
    ``IfNotPresent`` keeps the digest while the elected tag stays the same
    and reads it from the registry otherwise; ``Always`` reads it on every
@@ -79,6 +81,8 @@ class ImagePolicyReconciler:
         self._store = store
         self._repositories = repositories
         self._recorder = recorder
+        self._memos: dict[str, policies.PolicyMemo] = {}
+        """Per ImagePolicy (``namespace/name``): per-tag results kept between elections."""
         self.steps: tuple[reconciling.Step[Run], ...] = (reconciling.Step("elect", self._elect),)
 
     def interval(self, obj: image.ImagePolicy) -> float:
@@ -87,7 +91,8 @@ class ImagePolicyReconciler:
         return meta.parse_duration(obj.spec.interval).total_seconds()
 
     async def finalize(self, obj: image.ImagePolicy) -> None:
-        """Nothing to clean up: a policy owns no storage."""
+        """Forget the policy's memo; it owns no storage."""
+        self._memos.pop(f"{obj.metadata.namespace}/{obj.metadata.name}", None)
 
     async def _namespace_labels(self, namespace: str) -> dict[str, str]:
         try:
@@ -150,7 +155,10 @@ class ImagePolicyReconciler:
                 requeue_after=DEPENDENCY_RETRY,
             )
         try:
-            tag = policy.latest(record.tags)
+            memo = self._memos.setdefault(
+                f"{obj.metadata.namespace}/{obj.metadata.name}", policies.PolicyMemo()
+            )
+            tag = policy.latest(record.tags, memo)
         except policies.NoTagError as none:
             raise results.ReconcileError(
                 f"cannot determine latest tag for policy: {none}", reason=image.FAILURE_REASON

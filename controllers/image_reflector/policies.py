@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import re2
 
@@ -85,6 +86,43 @@ def _render(parts: tuple[str | int, ...], match: re2._Match) -> str:
     return "".join(part if isinstance(part, str) else (match.group(part) or "") for part in parts)
 
 
+_MISSING: Any = object()
+
+
+class Memo:
+    """Per-item results kept from one evaluation to the next, for one ImagePolicy.
+
+    ``map(signature, items, compute)`` returns ``{item: compute(item)}``,
+    reusing the results of the previous call when its ``signature`` (what
+    produced them: pattern, extract, range) is the same. Only the items of
+    the latest call are kept, so a memo never outgrows one tag list. After a
+    scan that added a tag, an evaluation computes one result, not 10,000.
+    """
+
+    def __init__(self) -> None:
+        self._signature: object = _MISSING
+        self._results: dict[str, Any] = {}
+
+    def map(
+        self, signature: object, items: Iterable[str], compute: Callable[[str], Any]
+    ) -> dict[str, Any]:
+        previous = self._results if signature == self._signature else {}
+        results = {}
+        for item in items:
+            found = previous.get(item, _MISSING)
+            results[item] = compute(item) if found is _MISSING else found
+        self._signature, self._results = signature, results
+        return results
+
+
+@dataclasses.dataclass
+class PolicyMemo:
+    """The memos of one ImagePolicy: filtered values by tag, semver keys by value."""
+
+    values: Memo = dataclasses.field(default_factory=Memo)
+    keys: Memo = dataclasses.field(default_factory=Memo)
+
+
 @dataclasses.dataclass(frozen=True)
 class TagFilter:
     """``filterTags``: which tags count, and the value each is compared by."""
@@ -97,33 +135,44 @@ class TagFilter:
         if self.pattern is not None:
             object.__setattr__(self, "_parts", compile_template(self.extract, self.pattern))
 
-    def apply(self, tags: Iterable[str]) -> dict[str, str]:
+    def value(self, tag: str) -> str | None:
+        """The value ``tag`` is compared by, or None when the pattern does not match it."""
+        if self.pattern is None:
+            return tag
+        match = self.pattern.search(tag)
+        if match is None:
+            return None
+        return _render(self._parts, match) if self.extract else tag
+
+    def apply(self, tags: Iterable[str], memo: Memo | None = None) -> dict[str, str]:
         """Compared value → original tag (a later tag with the same value wins, as Flux)."""
         if self.pattern is None:
             return {tag: tag for tag in tags}
-        kept: dict[str, str] = {}
-        for tag in tags:
-            match = self.pattern.search(tag)
-            if match is None:
-                continue
-            kept[_render(self._parts, match) if self.extract else tag] = tag
-        return kept
+        if memo is None:
+            values = {tag: self.value(tag) for tag in tags}
+        else:
+            values = memo.map((self.pattern.pattern, self.extract), tags, self.value)
+        return {value: tag for tag, value in values.items() if value is not None}
 
 
-def _semver(range_: str) -> Callable[[list[str]], str | None]:
+Elect = Callable[[list[str], PolicyMemo], str | None]
+
+
+def _semver(range_: str) -> Elect:
     try:
         constraint = semverranges.parse(range_)
     except ValueError as error:
         raise InvalidPolicyError(f"invalid semver range '{range_}': {error}") from error
 
-    def latest(values: list[str]) -> str | None:
+    def latest(values: list[str], memo: PolicyMemo) -> str | None:
         # Highest version first (the earliest tag among equal versions), then
         # the range is checked only until one version satisfies it: a
         # semver.Version is built for a few tags, not for all of them.
+        keys = memo.keys.map("semver", values, semverranges.precedence_key)
         keyed = [
             (key, -index, value)
             for index, value in enumerate(values)
-            if (key := semverranges.precedence_key(value)) is not None
+            if (key := keys[value]) is not None
         ]
         keyed.sort(reverse=True)
         for _, _, value in keyed:
@@ -135,8 +184,8 @@ def _semver(range_: str) -> Callable[[list[str]], str | None]:
     return latest
 
 
-def _alphabetical(order: str) -> Callable[[list[str]], str | None]:
-    def latest(values: list[str]) -> str | None:
+def _alphabetical(order: str) -> Elect:
+    def latest(values: list[str], _: PolicyMemo) -> str | None:
         if not values:
             return None
         return max(values) if order == "asc" else min(values)
@@ -144,8 +193,8 @@ def _alphabetical(order: str) -> Callable[[list[str]], str | None]:
     return latest
 
 
-def _numerical(order: str) -> Callable[[list[str]], str | None]:
-    def latest(values: list[str]) -> str | None:
+def _numerical(order: str) -> Elect:
+    def latest(values: list[str], _: PolicyMemo) -> str | None:
         numbers = []
         for value in values:
             try:
@@ -165,12 +214,16 @@ class Policy:
     """A compiled ImagePolicy rule: filter, then elect."""
 
     filter: TagFilter
-    elect: Callable[[list[str]], str | None]
+    elect: Elect
 
-    def latest(self, tags: Iterable[str]) -> str:
-        """The elected original tag; ``NoTagError`` when none qualifies."""
-        values = self.filter.apply(tags)
-        chosen = self.elect(list(values))
+    def latest(self, tags: Iterable[str], memo: PolicyMemo | None = None) -> str:
+        """The elected original tag; ``NoTagError`` when none qualifies.
+
+        ``memo``: the policy's memo from its previous evaluation (see ``Memo``).
+        """
+        memo = memo if memo is not None else PolicyMemo()
+        values = self.filter.apply(tags, memo.values)
+        chosen = self.elect(list(values), memo)
         if chosen is None:
             raise NoTagError("unable to determine latest version from provided list")
         return values[chosen]
@@ -179,7 +232,7 @@ class Policy:
 def compile_policy(spec: image.ImagePolicySpec) -> Policy:
     """Check ``spec.policy`` and ``spec.filterTags``; semver, else alphabetical, else numerical."""
     choice = spec.policy
-    elect: Callable[[list[str]], str | None]
+    elect: Elect
     if choice.semver is not None:
         elect = _semver(choice.semver.range)
     elif choice.alphabetical is not None:

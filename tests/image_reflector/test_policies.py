@@ -179,3 +179,29 @@ def test_semver_among_equal_versions_elects_the_first_tag() -> None:
     policy = policies.compile_policy(_spec({"semver": {"range": ">=1.0.0"}}))
     assert policy.latest(["1.0.0", "v1.0.0", "1.0"]) == "1.0.0"
     assert policy.latest(["v1.0.0", "1.0.0"]) == "v1.0.0"
+
+
+def test_a_memo_reuses_per_tag_results_and_keeps_only_current_tags() -> None:
+    calls: list[str] = []
+    memo = policies.Memo()
+
+    def compute(item: str) -> str:
+        calls.append(item)
+        return item.upper()
+
+    assert memo.map("sig", ["a", "b"], compute) == {"a": "A", "b": "B"}
+    assert memo.map("sig", ["b", "c"], compute) == {"b": "B", "c": "C"}
+    assert calls == ["a", "b", "c"]
+    assert memo.map("sig", ["a"], compute) == {"a": "A"}  # "a" was dropped: computed again
+    assert memo.map("other", ["a"], compute) == {"a": "A"}  # another signature: computed again
+    assert calls == ["a", "b", "c", "a", "a"]
+
+
+def test_an_election_with_a_memo_matches_one_without() -> None:
+    spec = _spec({"semver": {"range": "^1.0"}}, pattern=r"^app-(?P<v>.+)$", extract="$v")
+    policy = policies.compile_policy(spec)
+    memo = policies.PolicyMemo()
+    tags = ["app-1.0.0", "app-1.2.0", "other-1.9.0", "app-2.0.0"]
+    assert policy.latest(tags, memo) == policy.latest(tags) == "app-1.2.0"
+    tags.append("app-1.3.0")
+    assert policy.latest(tags, memo) == policy.latest(tags) == "app-1.3.0"
