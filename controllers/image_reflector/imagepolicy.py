@@ -171,7 +171,7 @@ class ImagePolicyReconciler:
             if previous is not None and (previous.name, previous.tag) != (latest.name, latest.tag):
                 status.observed_previous_ref = previous
             status.latest_ref = latest
-        run.ready_message = f"Latest image tag for {latest.name} resolved to {tag}"
+        run.ready_message = f"Latest image tag for '{latest.name}' resolved to {tag}"
         if previous is None or (previous.name, previous.tag, previous.digest) != (
             latest.name,
             latest.tag,
@@ -208,15 +208,15 @@ class ImagePolicyReconciler:
         self, obj: image.ImagePolicy, previous: image.ImageRef | None, latest: image.ImageRef
     ) -> None:
         if previous is None:
-            message = f"Latest image tag for {latest.name} resolved to {latest.tag}"
+            message = f"Latest image tag for '{latest.name}' resolved to {latest.tag}"
         elif (previous.name, previous.tag) == (latest.name, latest.tag):
             message = (
-                f"Latest image digest for {latest.name}:{latest.tag} updated from "
+                f"Latest image digest for '{latest.name}:{latest.tag}' updated from "
                 f"{previous.digest or 'none'} to {latest.digest or 'none'}"
             )
         else:
             message = (
-                f"Latest image tag for {latest.name} updated from {previous.tag} to {latest.tag}"
+                f"Latest image tag for '{latest.name}' updated from {previous.tag} to {latest.tag}"
             )
         logging.get_logger().info(message, image=latest.name, tag=latest.tag)
         await self._recorder.emit(

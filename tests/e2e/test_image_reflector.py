@@ -178,7 +178,7 @@ def test_policies_elect_tags_and_follow_a_new_push(
         assert rescanned is not None
         assert rescanned["status"]["lastScanResult"]["tagCount"] == len(TAGS)
         messages = [e["message"] for e in objects.events(cluster, namespace)]
-        assert f"Latest image tag for {image} updated from v1.3.0 to 1.4.0" in messages
+        assert f"Latest image tag for '{image}' updated from v1.3.0 to 1.4.0" in messages
 
 
 def test_exclusion_list_and_a_wrong_password(
