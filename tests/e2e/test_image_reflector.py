@@ -27,8 +27,11 @@ registry = registry_fixtures.registry
 secure_registry = registry_fixtures.secure_registry
 
 
-def push(target: Registry, repository: str, tags: list[str]) -> dict[str, str]:
-    """Push a one-layer image under each of ``tags`` with shared.oci; tag → manifest digest."""
+def push(target: Registry, repository: str, tags: list[str], *, build: str = "") -> dict[str, str]:
+    """Push a one-layer image under each of ``tags`` with shared.oci; tag → manifest digest.
+
+    The layer holds the tag and ``build``: another build of a tag has another digest.
+    """
 
     async def pushing() -> dict[str, str]:
         creds = None
@@ -51,7 +54,7 @@ def push(target: Registry, repository: str, tags: list[str]) -> dict[str, str]:
                     repository, b"{}", media_type=mediatypes.OCI_EMPTY_CONFIG
                 )
                 layer = await oci.push_blob(
-                    repository, tag.encode(), media_type=mediatypes.OCI_LAYER_TAR_GZIP
+                    repository, (tag + build).encode(), media_type=mediatypes.OCI_LAYER_TAR_GZIP
                 )
                 data = manifests.image_manifest(config=config, layers=[layer])
                 pushed = await oci.push_manifest(
@@ -109,6 +112,12 @@ def _ready(
     if (obj or {}).get("status", {}).get("observedGeneration") != generation:
         return None
     return obj
+
+
+def _handled(obj: dict[str, Any] | None, token: str) -> dict[str, Any] | None:
+    """``obj`` once its status says the reconcile requested with ``token`` ran."""
+    handled = ((obj or {}).get("status") or {}).get("lastHandledReconcileAt")
+    return obj if handled == token else None
 
 
 def _latest_tag(cluster: devcluster_fixtures.Devcluster, namespace: str, name: str) -> str | None:
@@ -170,8 +179,11 @@ def test_policies_elect_tags_and_follow_a_new_push(
             lambda: _latest_tag(cluster, namespace, "semver") == "1.4.0",
             within=30, message="the new tag is elected after a scan",
         )  # fmt: skip
-        semver = objects.get(cluster, namespace, "imagepolicy", "semver")
-        assert semver is not None
+        objects.request_reconcile(cluster, namespace, "imagepolicy", "semver", "check-2")
+        semver = eventually_sync(
+            lambda: _handled(objects.get(cluster, namespace, "imagepolicy", "semver"), "check-2"),
+            within=30, message="the IfNotPresent policy reconciled again",
+        )  # fmt: skip
         assert semver["status"]["latestRef"]["digest"] == new_digest
         assert semver["status"]["observedPreviousRef"]["tag"] == "v1.3.0"
         rescanned = objects.get(cluster, namespace, "imagerepository", "app")
@@ -179,6 +191,29 @@ def test_policies_elect_tags_and_follow_a_new_push(
         assert rescanned["status"]["lastScanResult"]["tagCount"] == len(TAGS)
         messages = [e["message"] for e in objects.events(cluster, namespace)]
         assert f"Latest image tag for '{image}' updated from v1.3.0 to 1.4.0" in messages
+
+        # A rebuilt tag: Always reads the digest every interval, IfNotPresent keeps it.
+        objects.apply(cluster, _policy(
+            namespace, "always", "app", policy={"semver": {"range": "^1.0"}},
+            digestReflectionPolicy="Always", interval="1s"))  # fmt: skip
+        eventually_sync(
+            lambda: (_ready(cluster, namespace, "imagepolicy", "always") or {})
+            .get("status", {}).get("latestRef", {}).get("digest") == new_digest,
+            within=30, message="the Always policy reads the digest",
+        )  # fmt: skip
+        rebuilt = push(registry, f"{namespace}/app", ["1.4.0"], build="-rebuilt")["1.4.0"]
+        assert rebuilt != new_digest
+        eventually_sync(
+            lambda: (objects.get(cluster, namespace, "imagepolicy", "always") or {})
+            .get("status", {}).get("latestRef", {}).get("digest") == rebuilt,
+            within=30, message="the Always policy follows the rebuilt tag",
+        )  # fmt: skip
+        objects.request_reconcile(cluster, namespace, "imagepolicy", "semver", "check-2")
+        semver = eventually_sync(
+            lambda: _handled(objects.get(cluster, namespace, "imagepolicy", "semver"), "check-2"),
+            within=30, message="the IfNotPresent policy reconciled again",
+        )  # fmt: skip
+        assert semver["status"]["latestRef"]["digest"] == new_digest
 
 
 def test_exclusion_list_and_a_wrong_password(
