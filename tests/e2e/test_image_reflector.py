@@ -280,3 +280,36 @@ def test_exclusion_list_and_a_wrong_password(
         eventually_sync(
             lambda: "AuthenticationFailed" in controller.output(), within=15,
             message="the failure is logged")  # fmt: skip
+
+
+def test_the_tag_store_survives_a_restart_without_a_rescan(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    registry: Registry,
+    tmp_path: pathlib.Path,
+) -> None:
+    push(registry, f"{namespace}/kept", ["1.0.0", "1.1.0"])
+    with _controller(cluster, namespace, tmp_path):
+        objects.apply(cluster, _repository(
+            namespace, "kept", f"{registry.host}/{namespace}/kept", insecure=True))  # fmt: skip
+        objects.apply(cluster, _policy(
+            namespace, "kept", "kept", policy={"semver": {"range": "1.x"}}))  # fmt: skip
+        eventually_sync(
+            lambda: _latest_tag(cluster, namespace, "kept") == "1.1.0",
+            within=30, message="policy elects 1.1.0",
+        )  # fmt: skip
+        before = objects.get(cluster, namespace, "imagerepository", "kept")
+        assert before is not None
+    push(registry, f"{namespace}/kept", ["1.2.0"])  # not seen: no scan is due yet
+    with _controller(cluster, namespace, tmp_path):
+        objects.request_reconcile(cluster, namespace, "imagepolicy", "kept", "after-restart")
+        policy = eventually_sync(
+            lambda: _handled(objects.get(cluster, namespace, "imagepolicy", "kept"),
+                             "after-restart"),
+            within=30, message="the policy reconciled after the restart",
+        )  # fmt: skip
+        assert objects.condition(policy, "Ready")["status"] == "True"  # type: ignore[index]
+        assert policy["status"]["latestRef"]["tag"] == "1.1.0"
+        after = objects.get(cluster, namespace, "imagerepository", "kept")
+        assert after is not None
+        assert after["status"]["lastScanResult"] == before["status"]["lastScanResult"]
