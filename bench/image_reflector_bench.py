@@ -58,7 +58,8 @@ async def main(host, repository, root, rounds):
         for _ in range(rounds):
             start = time.perf_counter()
             tags = await oci.list_tags(repository)
-            kept = imagerepository.excluded(tags, list(image.DEFAULT_EXCLUSION_LIST))
+            kept = imagerepository.excluded(
+                tags, imagerepository.exclusions(list(image.DEFAULT_EXCLUSION_LIST)))
             imagerepository.latest_tags(kept)
             imagerepository.revision(kept)
             store.write("bench", "app", tagstore.Record(tags=kept))

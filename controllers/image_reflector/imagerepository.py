@@ -6,20 +6,20 @@ the meta conditions):
 
 1. **provider** — only ``generic``; a cloud provider stalls with a message
    saying so (Headwater has no cloud identity login);
-2. **image** — parse ``spec.image`` (a scheme, tag or digest stalls with
-   ``ImageURLInvalid``) and record ``status.canonicalImageName``;
-3. **scan** — skipped (Ready says when the next scan is due) unless a scan
-   is due: never scanned, the tag store lost the record, a new generation,
-   another exclusion list or canonical name, a new
-   ``reconcile.fluxcd.io/requestedAt``, or ``interval`` elapsed since
-   ``lastScanResult.scanTime``. A scan builds the connection from the
+2. **scan** — parse ``spec.image`` (a scheme, tag or digest stalls with
+   ``ImageURLInvalid``) and ``exclusionList`` (a bad regex stalls); then
+   nothing more (Ready keeps the last result) unless a scan is due: never
+   scanned, the tag store lost the record, a new generation, another
+   exclusion list or canonical name, a new ``reconcile.fluxcd.io/requestedAt``,
+   or ``interval`` elapsed since ``lastScanResult.scanTime``. A scan builds the connection from the
    Secrets (``AuthenticationFailed`` when they are missing or invalid, and
    when the registry refuses the credentials), lists every tag page by page
    within ``spec.timeout`` (``ReadOperationFailed`` otherwise), drops the
    tags matching ``exclusionList`` (RE2), stores them and records
    ``lastScanResult`` (tagCount, scanTime, latestTags: the ten first in
    descending string order, revision: a checksum of the tag set) and
-   ``observedExclusionList``.
+   ``observedExclusionList`` and ``canonicalImageName``. The requeue
+   after a success is the time left until the next scan is due.
 
 Deleting an ImageRepository removes its tag record.
 """
@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import hashlib
+from typing import Any
 
 from controllers.image_reflector import access, policies, tagstore
 from shared.api import image, meta
@@ -57,10 +58,20 @@ def revision(tags: list[str]) -> str:
     return hashlib.sha256("\n".join(sorted(tags)).encode()).hexdigest()
 
 
-def excluded(tags: list[str], patterns: list[str]) -> list[str]:
-    """``tags`` without those matching any of ``patterns`` (RE2 searches)."""
-    compiled = [policies.compile_regex(pattern) for pattern in patterns]
+def exclusions(patterns: list[str]) -> list[Any]:
+    """``exclusionList`` compiled (RE2); ``policies.InvalidPolicyError`` for a bad pattern."""
+    return [policies.compile_regex(pattern) for pattern in patterns]
+
+
+def excluded(tags: list[str], compiled: list[Any]) -> list[str]:
+    """``tags`` without those any of the ``compiled`` exclusions matches (searched)."""
     return [tag for tag in tags if not any(regex.search(tag) for regex in compiled)]
+
+
+def _elapsed(stamp: str) -> float:
+    """Seconds since the RFC 3339 time ``stamp``."""
+    then = datetime.datetime.fromisoformat(stamp)
+    return (datetime.datetime.now(datetime.UTC) - then).total_seconds()
 
 
 class ImageRepositoryReconciler:
@@ -85,7 +96,16 @@ class ImageRepositoryReconciler:
         )
 
     def interval(self, obj: image.ImageRepository) -> float:
-        return meta.parse_duration(obj.spec.interval).total_seconds()
+        """Seconds until the next scan is due: the interval counted from the last scan.
+
+        A reconcile that did not scan (a status or annotation change woke it)
+        must not push the next scan a whole interval further.
+        """
+        period = meta.parse_duration(obj.spec.interval).total_seconds()
+        scanned = obj.status.last_scan_result if obj.status is not None else None
+        if scanned is None or scanned.scan_time is None:
+            return period
+        return max(1.0, period - _elapsed(scanned.scan_time))
 
     async def finalize(self, obj: image.ImageRepository) -> None:
         self._store.remove(obj.metadata.namespace or "default", obj.metadata.name or "")
@@ -113,11 +133,10 @@ class ImageRepositoryReconciler:
             return "image changed"
         if requested is not None and requested != record.requested_at:
             return "reconcile requested"
-        scan_time = datetime.datetime.fromisoformat(scanned.scan_time)
-        elapsed = (datetime.datetime.now(datetime.UTC) - scan_time).total_seconds()
+        period = meta.parse_duration(obj.spec.interval).total_seconds()
         # NB: the requeue after a success is jittered by up to 5% either way;
         # a requeue a little early must still scan, or the period doubles.
-        if elapsed >= self.interval(obj) * (1 - SCAN_SLACK):
+        if _elapsed(scanned.scan_time) >= period * (1 - SCAN_SLACK):
             return "interval elapsed"
         return None
 
@@ -132,7 +151,7 @@ class ImageRepositoryReconciler:
             ) from invalid
         canonical = access.canonical_name(ref)
         try:
-            excluded([], obj.spec.exclusion_list)
+            compiled = exclusions(obj.spec.exclusion_list)
         except policies.InvalidPolicyError as invalid:
             raise results.StallingError(
                 f"invalid exclusionList: {invalid}", reason=image.READ_OPERATION_FAILED_REASON
@@ -156,7 +175,7 @@ class ImageRepositoryReconciler:
                 f"listing tags of {canonical} timed out after {timeout:g}s",
                 reason=image.READ_OPERATION_FAILED_REASON,
             ) from late
-        kept = excluded(tags, obj.spec.exclusion_list)
+        kept = excluded(tags, compiled)
         requested = (obj.metadata.annotations or {}).get(meta.RECONCILE_REQUEST_ANNOTATION)
         try:
             self._store.write(namespace, name, tagstore.Record(tags=kept, requested_at=requested))

@@ -246,7 +246,7 @@ def test_exclusion_list_and_a_wrong_password(
     with _controller(cluster, namespace, tmp_path) as controller:
         objects.apply(cluster, _repository(
             namespace, "excl", f"{registry.host}/{namespace}/excl", insecure=True,
-            exclusionList=["^latest$", "^dev-"]))  # fmt: skip
+            exclusionList=["^latest$", "^dev-"], interval="2s"))  # fmt: skip
         private = f"{secure_registry.host}/{namespace}/private"
         objects.apply(cluster, _repository(
             namespace, "denied", private, secretRef={"name": "wrong"},
@@ -259,6 +259,12 @@ def test_exclusion_list_and_a_wrong_password(
             message="excl Ready")  # fmt: skip
         assert excl["status"]["lastScanResult"]["tagCount"] == 2
         assert excl["status"]["observedExclusionList"] == ["^latest$", "^dev-"]
+        push(registry, f"{namespace}/excl", ["1.2.0", "dev-2"])
+        eventually_sync(  # the next scan, 2s later, with no request
+            lambda: (_ready(cluster, namespace, "imagerepository", "excl") or {})
+            .get("status", {}).get("lastScanResult", {}).get("tagCount") == 3,
+            within=30, message="the interval's next scan finds 1.2.0",
+        )  # fmt: skip
         allowed = eventually_sync(
             lambda: _ready(cluster, namespace, "imagerepository", "allowed"), within=60,
             message="allowed Ready")  # fmt: skip

@@ -165,9 +165,13 @@ def test_latest_tags_are_the_first_ten_in_descending_order() -> None:
 
 def test_exclusion_list_drops_matching_tags() -> None:
     tags = ["1.0.0", "sha256-abc.sig", "sha256-abc.att", "latest"]
-    assert imagerepository.excluded(tags, list(image.DEFAULT_EXCLUSION_LIST)) == [
+    default = imagerepository.exclusions(list(image.DEFAULT_EXCLUSION_LIST))
+    assert imagerepository.excluded(tags, default) == [
         "1.0.0", "sha256-abc.att", "latest"]  # fmt: skip
-    assert imagerepository.excluded(tags, [r"^sha256-", "^latest$"]) == ["1.0.0"]
+    custom = imagerepository.exclusions([r"^sha256-", "^latest$"])
+    assert imagerepository.excluded(tags, custom) == ["1.0.0"]
+    with pytest.raises(policies.InvalidPolicyError):
+        imagerepository.exclusions(["(?<=lookbehind)"])
 
 
 def test_revision_ignores_order() -> None:
