@@ -106,7 +106,7 @@ def _median_ms(
 
 
 def _policy_figures(count: int, rounds: int) -> dict[str, float]:
-    semver_tags = [f"{i // 1000}.{(i // 100) % 10}.{i % 100}" for i in range(count)]
+    semver_tags = [f"{i // 1000 + 1}.{(i // 100) % 10}.{i % 100}" for i in range(count)]
     stamps = [str(1_600_000_000 + i * 7) for i in range(count)]
     builds = [f"main-{i:07x}-{1_600_000_000 + i}" for i in range(count)]
 

@@ -120,6 +120,12 @@ def _handled(obj: dict[str, Any] | None, token: str) -> dict[str, Any] | None:
     return obj if handled == token else None
 
 
+def _digest(obj: dict[str, Any] | None) -> str | None:
+    """``status.latestRef.digest`` of an ImagePolicy, if any."""
+    digest: str | None = (((obj or {}).get("status") or {}).get("latestRef") or {}).get("digest")
+    return digest
+
+
 def _latest_tag(cluster: devcluster_fixtures.Devcluster, namespace: str, name: str) -> str | None:
     obj = _ready(cluster, namespace, "imagepolicy", name)
     ref = ((obj or {}).get("status") or {}).get("latestRef") or {}
@@ -179,11 +185,8 @@ def test_policies_elect_tags_and_follow_a_new_push(
             lambda: _latest_tag(cluster, namespace, "semver") == "1.4.0",
             within=30, message="the new tag is elected after a scan",
         )  # fmt: skip
-        objects.request_reconcile(cluster, namespace, "imagepolicy", "semver", "check-2")
-        semver = eventually_sync(
-            lambda: _handled(objects.get(cluster, namespace, "imagepolicy", "semver"), "check-2"),
-            within=30, message="the IfNotPresent policy reconciled again",
-        )  # fmt: skip
+        semver = objects.get(cluster, namespace, "imagepolicy", "semver")
+        assert semver is not None
         assert semver["status"]["latestRef"]["digest"] == new_digest
         assert semver["status"]["observedPreviousRef"]["tag"] == "v1.3.0"
         rescanned = objects.get(cluster, namespace, "imagerepository", "app")
@@ -197,23 +200,22 @@ def test_policies_elect_tags_and_follow_a_new_push(
             namespace, "always", "app", policy={"semver": {"range": "^1.0"}},
             digestReflectionPolicy="Always", interval="1s"))  # fmt: skip
         eventually_sync(
-            lambda: (_ready(cluster, namespace, "imagepolicy", "always") or {})
-            .get("status", {}).get("latestRef", {}).get("digest") == new_digest,
+            lambda: _digest(_ready(cluster, namespace, "imagepolicy", "always")) == new_digest,
             within=30, message="the Always policy reads the digest",
         )  # fmt: skip
         rebuilt = push(registry, f"{namespace}/app", ["1.4.0"], build="-rebuilt")["1.4.0"]
         assert rebuilt != new_digest
         eventually_sync(
-            lambda: (objects.get(cluster, namespace, "imagepolicy", "always") or {})
-            .get("status", {}).get("latestRef", {}).get("digest") == rebuilt,
+            lambda: _digest(objects.get(cluster, namespace, "imagepolicy", "always")) == rebuilt,
             within=30, message="the Always policy follows the rebuilt tag",
         )  # fmt: skip
-        objects.request_reconcile(cluster, namespace, "imagepolicy", "semver", "check-2")
+        objects.request_reconcile(cluster, namespace, "imagepolicy", "semver", "after-rebuild")
         semver = eventually_sync(
-            lambda: _handled(objects.get(cluster, namespace, "imagepolicy", "semver"), "check-2"),
+            lambda: _handled(
+                objects.get(cluster, namespace, "imagepolicy", "semver"), "after-rebuild"),
             within=30, message="the IfNotPresent policy reconciled again",
         )  # fmt: skip
-        assert semver["status"]["latestRef"]["digest"] == new_digest
+        assert _digest(semver) == new_digest
 
 
 def test_exclusion_list_and_a_wrong_password(
