@@ -3,7 +3,8 @@
 ``up`` runs, as separate processes, the devcluster (the local Kubernetes API,
 state in SQLite), a Git smart-HTTP server (``headwater.gitserver``, push
 enabled) and the controllers (notification-controller, source-controller,
-kustomize-controller; the other two post their events to the first), waits
+kustomize-controller, image-reflector-controller; the others post their
+events to the first), waits
 for each to be ready with a deadline, installs the CRDs and the
 ``flux-system`` namespace, and stays in the foreground until SIGINT/SIGTERM or
 until a child dies; it then stops the children in reverse order. With
@@ -20,6 +21,7 @@ Everything lives under the state directory (``.headwater/`` by default):
     data/          devcluster state (SQLite)
     git/           bare repositories served by the Git server
     storage/       source-controller's artifacts
+    tags/          image-reflector-controller's tag store
     kube-cache/    kubectl's discovery cache for this cluster
 
 ``down`` stops a running ``up`` by its recorded PID (and any child left
@@ -55,6 +57,7 @@ PORT_NAMES = (
     "api", "git", "storage", "events", "receiver",
     "source-metrics", "source-health", "kustomize-metrics", "kustomize-health",
     "notification-metrics", "notification-health",
+    "image-reflector-metrics", "image-reflector-health",
 )  # fmt: skip
 
 
@@ -91,6 +94,10 @@ class Layout:
     @property
     def storage(self) -> pathlib.Path:
         return self.root / "storage"
+
+    @property
+    def tags(self) -> pathlib.Path:
+        return self.root / "tags"
 
     @property
     def kube_cache(self) -> pathlib.Path:
@@ -215,6 +222,10 @@ def controller_specs(layout: Layout, ports: dict[str, int]) -> list[ControllerSp
             name="kustomize-controller", module="controllers.kustomize", prefix="kustomize",
             extra=posting,
         ),
+        ControllerSpec(
+            name="image-reflector-controller", module="controllers.image_reflector",
+            prefix="image-reflector", extra=("--storage-path", str(layout.tags), *posting),
+        ),
     ]  # fmt: skip
     return [s for s in specs if _installed(s.module)]
 
@@ -270,7 +281,7 @@ class Supervisor:
     def wait(self, child: devprocesses.Child, probe: Any, *, timeout: float) -> None:
         took = devprocesses.wait_ready(child, probe, timeout=timeout, stop=self.stop)
         print(
-            f"  {child.name:<22} ready in {took:4.1f}s  pid {child.identity.pid:<7} "
+            f"  {child.name:<27} ready in {took:4.1f}s  pid {child.identity.pid:<7} "
             f"{self.record['children'][child.name]['address']}",
             flush=True,
         )
@@ -281,7 +292,7 @@ class Supervisor:
     def shutdown(self) -> None:
         for child in reversed(self.children):
             outcome = devprocesses.terminate(child.identity, grace=15, process=child.process)
-            print(f"  {child.name:<22} {outcome}", flush=True)
+            print(f"  {child.name:<27} {outcome}", flush=True)
         self.layout.run_file.unlink(missing_ok=True)
 
 
@@ -323,7 +334,7 @@ def _start(
     supervisor.wait(cluster, layout.kubeconfig.exists, timeout=timeout)
     began = time.monotonic()
     _install_crds(layout)
-    print(f"  {'CRDs':<22} installed in {time.monotonic() - began:4.1f}s", flush=True)
+    print(f"  {'CRDs':<27} installed in {time.monotonic() - began:4.1f}s", flush=True)
     supervisor.wait(
         git, devprocesses.http_ok(f"http://127.0.0.1:{ports['git']}/healthz"), timeout=timeout
     )
@@ -424,11 +435,11 @@ def down(args: argparse.Namespace) -> int:
     supervisor = devprocesses.Identity.from_json(record["supervisor"])
     # The supervisor stops its children itself (each within 15s) when it gets SIGTERM.
     outcome = devprocesses.terminate(supervisor, grace=60)
-    print(f"  {'headwater dev up':<22} {outcome}")
+    print(f"  {'headwater dev up':<27} {outcome}")
     for name, child in record["children"].items():
         identity = devprocesses.Identity.from_json(child)
         if identity.alive():  # left behind by a supervisor that was killed
-            print(f"  {name:<22} {devprocesses.terminate(identity, grace=15)}")
+            print(f"  {name:<27} {devprocesses.terminate(identity, grace=15)}")
     layout.run_file.unlink(missing_ok=True)
     return 0
 
@@ -441,7 +452,7 @@ def status(args: argparse.Namespace) -> int:
         return 1
     print(f"headwater dev (pid {record['supervisor']['pid']}) in {layout.root}: "
           f"{'ready' if record['ready'] else 'starting'}")  # fmt: skip
-    print(f"{'NAME':<22} {'PID':<8} {'STATE':<9} ADDRESS")
+    print(f"{'NAME':<27} {'PID':<8} {'STATE':<9} ADDRESS")
     healthy = record["ready"]
     for name, child in record["children"].items():
         alive = devprocesses.Identity.from_json(child).alive()
@@ -455,7 +466,7 @@ def status(args: argparse.Namespace) -> int:
         )
         state = "ready" if alive and probe() else ("running" if alive else "exited")
         healthy = healthy and state == "ready"
-        print(f"{name:<22} {child['pid']:<8} {state:<9} {address}")
+        print(f"{name:<27} {child['pid']:<8} {state:<9} {address}")
     print(f"KUBECONFIG={record['kubeconfig']}")
     return 0 if healthy else 1
 

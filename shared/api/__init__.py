@@ -3,7 +3,8 @@
 What lives here: one module per API group (``source``, ``kustomize``, ``helm``,
 ``image``, ``notification``), the shared meta types in ``meta``, the model base
 and CRD metadata in ``objects``, CEL rule evaluation in ``validation`` and the
-CRD generator in ``crdgen``. Condition types and reasons are named constants
+CRD generator in ``crdgen``, Masterminds semver ranges (used by GitRepository refs and
+ImagePolicy) in ``semverranges``. Condition types and reasons are named constants
 next to the models of the group that sets them.
 
 What must not live here: any I/O. Nothing in this package talks to the

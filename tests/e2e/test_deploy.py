@@ -28,6 +28,7 @@ def test_the_base_applies_and_its_deployments_roll_out(
         "rollout", "status", "-n", "flux-system", "--timeout=60s",
         "deployment/source-controller", "deployment/kustomize-controller",
         "deployment/notification-controller",
+        "deployment/image-reflector-controller",
     )  # fmt: skip
 
     assert "successfully rolled out" in rollout.stdout
@@ -47,5 +48,6 @@ def test_every_deployment_runs_a_console_script_of_the_package(
         "source-controller": "source-controller",
         "kustomize-controller": "kustomize-controller",
         "notification-controller": "notification-controller",
+        "image-reflector-controller": "image-reflector-controller",
     }
     assert set(commands.values()) <= set(scripts)

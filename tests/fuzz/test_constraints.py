@@ -25,7 +25,7 @@ import semver
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from controllers.source.git import constraints
+from shared.api import semverranges as constraints
 
 pytestmark = pytest.mark.fuzz
 

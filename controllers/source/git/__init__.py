@@ -8,7 +8,7 @@ revision strings) or a ``errors.GitError`` carrying the Flux condition reason.
 - ``auth``: Secret data → typed auth options (basic, bearer, CA, mTLS, SSH, proxy).
 - ``transports``: auth options → a dulwich client (SSH via a known_hosts-checking
   ``ssh`` subprocess); temp credentials files live only while the client does.
-- ``constraints``: Masterminds-syntax semver ranges.
+- (semver ranges live in ``shared.api.semverranges``, shared with the image reflector).
 - ``refs``: choosing the ref from an ls-remote listing (Flux's precedence).
 - ``checkout``: ls-remote, shallow fetch, tree materialization, submodules,
   sparse checkout.

@@ -18,7 +18,8 @@ from typing import Literal
 
 import semver
 
-from controllers.source.git import constraints, errors, revisions
+from controllers.source.git import errors, revisions
+from shared.api import semverranges as constraints
 from shared.api import source
 
 DEFAULT_BRANCH = "master"

@@ -34,8 +34,8 @@ from typing import Any
 
 import yaml
 
-from controllers.source.git import constraints
 from controllers.source.helm import errors
+from shared.api import semverranges as constraints
 
 CHART_FILE = "Chart.yaml"
 VALUES_FILE = "values.yaml"

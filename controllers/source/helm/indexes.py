@@ -38,8 +38,8 @@ from typing import Any
 import semver
 import yaml
 
-from controllers.source.git import constraints
 from controllers.source.helm import errors
+from shared.api import semverranges as constraints
 
 _PREFIX = "failed to load Helm repository from index YAML: "
 _ENTRIES = re.compile(rb"^entries:[ \t]*(?:#[^\n]*)?\n", re.M)

@@ -24,8 +24,8 @@ import shutil
 import tempfile
 from typing import Final
 
-from controllers.source.git import constraints
 from shared.api import meta, source, source_conditions
+from shared.api import semverranges as constraints
 from shared.artifacts import errors as artifact_errors
 from shared.artifacts import extracting, ignoring, storage
 from shared.oci import client, errors, manifests, references

@@ -1,10 +1,10 @@
-"""Masterminds-syntax semver constraints, table-driven (expectations from Masterminds' docs)."""
+"""Masterminds-syntax semver ranges (shared.api.semverranges), table-driven (Masterminds docs)."""
 
 from __future__ import annotations
 
 import pytest
 
-from controllers.source.git import constraints
+from shared.api import semverranges as constraints
 
 CASES = [
     # (constraint, version, allowed)
@@ -98,3 +98,15 @@ def test_parse_version_refuses_non_versions(tag: str) -> None:
 def test_invalid_constraints_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="constraint"):
         constraints.parse(text)
+
+
+def test_precedence_key_orders_as_semver_precedence() -> None:
+    tags = [
+        "1.0.0", "v1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta",
+        "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0-rc.1", "2.0.0", "1.10.0", "1.9.0",
+        "0.0.1+build.5", "1.0.0-1", "1.0.0-a1", "10", "2.1",
+    ]  # fmt: skip
+    by_key = sorted(tags, key=constraints.precedence_key)  # type: ignore[arg-type]
+    by_version = sorted(tags, key=constraints.parse_version)  # type: ignore[arg-type]
+    assert by_key == by_version
+    assert constraints.precedence_key("1.0.0.1") is None

@@ -44,7 +44,11 @@ _RANGE_VERSION_PARTS = re.compile(
     r"(?:-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+(?P<build>[0-9A-Za-z-.]+))?"
 )
 _HYPHEN_RE = re.compile(rf"\s*({_RANGE_VERSION})\s+-\s+({_RANGE_VERSION})\s*")
-_COMPARISON_RE = re.compile(rf"\s*(!=|>=|=>|<=|=<|~>|~|\^|=|>|<)?\s*({_RANGE_VERSION})\s*,?")
+# NB: a version ends at a separator; Masterminds reads "1x" as one malformed
+# version, not as "1" followed by "x".
+_COMPARISON_RE = re.compile(
+    rf"\s*(!=|>=|=>|<=|=<|~>|~|\^|=|>|<)?\s*({_RANGE_VERSION})(?![0-9A-Za-z*.+-])\s*,?"
+)
 
 
 def parse_version(text: str) -> semver.Version | None:
@@ -58,6 +62,33 @@ def parse_version(text: str) -> semver.Version | None:
         patch=int(match["patch"] or 0),
         prerelease=match["pre"],
         build=match["build"],
+    )
+
+
+PrecedenceKey = tuple[int, int, int, int, tuple[tuple[int, int, str], ...]]
+
+
+def precedence_key(text: str) -> PrecedenceKey | None:
+    """A key that orders tags as SemVer 2.0 precedence orders their versions, or None.
+
+    Cheaper than ``parse_version`` (no ``semver.Version``), for sorting many
+    tags: a release ranks above its pre-releases, numeric identifiers compare
+    as numbers and below alphanumeric ones, a shorter identifier list ranks
+    lower, build metadata is ignored.
+    """
+    match = _VERSION_RE.fullmatch(text)
+    if match is None:
+        return None
+    pre = match["pre"]
+    identifiers = tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part) for part in (pre or "").split(".")
+    )
+    return (
+        int(match["major"]),
+        int(match["minor"] or 0),
+        int(match["patch"] or 0),
+        0 if pre else 1,
+        identifiers if pre else (),
     )
 
 
