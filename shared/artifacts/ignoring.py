@@ -94,8 +94,9 @@ def parse_patterns(text: str, *, domain: str = "") -> list[Pattern]:
 
     Lines end at a line feed (a carriage return before it is dropped), as
     git and go-git read them. A line git can never match (``!`` alone, a
-    trailing backslash) is skipped, as git skips it, rather than failing the
-    whole file.
+    trailing backslash, a bracket range whose ends are reversed such as
+    ``[b-a]``) is skipped, as git skips it, rather than failing the whole
+    file.
     """
     patterns = []
     for line in text.split("\n"):
@@ -104,7 +105,9 @@ def parse_patterns(text: str, *, domain: str = "") -> list[Pattern]:
             continue
         try:
             patterns.append(Pattern.parse(line, domain=domain))
-        except GitIgnorePatternError:
+        except (GitIgnorePatternError, re.error):
+            # NB: pathspec translates a reversed bracket range into a regex
+            # that Python refuses; git's wildmatch simply never matches it.
             continue
     return patterns
 

@@ -194,6 +194,7 @@ def test_any_ignore_text_gives_a_matcher(text: str) -> None:
 
 @given(content=st.binary(max_size=200))
 @example(content=b"!\n")
+@example(content=b"[\x01-\x00]")
 @example(content=b"\xff\xfe\\\n")
 def test_any_sourceignore_file_gives_a_matcher_or_ignore_rules_error(content: bytes) -> None:
     with tempfile.TemporaryDirectory() as directory:
