@@ -1,1 +1,4 @@
-"""image-automation-controller: image scanning, policies and update automation commits."""
+"""image-automation-controller: commits the images ImagePolicies elect into Git.
+
+``setters`` is the pure Setters update strategy (YAML files edited in place).
+"""
