@@ -52,8 +52,8 @@ class ObjectIdentifier:
 
     api_version: str = ""
     kind: str = ""
-    namespace: str = ""
     name: str = ""
+    namespace: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -235,8 +235,8 @@ def _identify(document: yaml.Node) -> ObjectIdentifier:
     return ObjectIdentifier(
         api_version=fields.get("apiVersion", ""),
         kind=fields.get("kind", ""),
-        namespace=meta.get("namespace", ""),
         name=meta.get("name", ""),
+        namespace=meta.get("namespace", ""),
     )
 
 

@@ -171,7 +171,7 @@ def test_only_the_changed_values_differ_byte_for_byte(tmp_path: pathlib.Path) ->
         .replace("newTag:   v1 ", "newTag:   v1.0.1 ")
     )
     assert target.read_bytes() == expected.encode()
-    deployment = setters.ObjectIdentifier("apps/v1", "Deployment", "bar", "foo")
+    deployment = setters.ObjectIdentifier("apps/v1", "Deployment", name="foo", namespace="bar")
     kustomization = setters.ObjectIdentifier("kustomize.config.k8s.io/v1beta1", "Kustomization")
     assert list(result.file_changes) == ["apps/all.yaml"]
     assert result.file_changes["apps/all.yaml"] == {
