@@ -1,0 +1,230 @@
+"""Clone, update, commit and push: one automation run against a Git remote over HTTP(S).
+
+Credentials follow the GitRepository Secret conventions for HTTP(S):
+``username`` and ``password`` (basic auth). Other Secret kinds (``bearerToken``,
+SSH ``identity``) and non-HTTP URLs are refused with ``GitError`` — the
+reconciler turns that into a condition; they are not supported here yet.
+
+The run clones the checkout branch; when the push branch differs and exists
+on the remote, it starts from the push branch instead (so successive runs
+stack on the same branch), otherwise the push branch starts at the checkout
+head. Nothing is committed or pushed when the update changed nothing. Pushes
+are never forced: a rejected push is a ``GitError``.
+
+Domain code only: no Kubernetes access, no status writing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import pathlib
+import time
+import urllib.parse
+from collections.abc import Callable, Mapping
+
+import dulwich.client
+import dulwich.errors
+import dulwich.objects
+import dulwich.porcelain
+import dulwich.refs
+import dulwich.repo
+
+from controllers.image_automation import setters
+
+
+class GitError(Exception):
+    """The remote could not be cloned or pushed to; ``reason`` is the condition reason."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+AUTH_FAILED = "GitOperationFailed"
+"""Reason: the remote refused the credentials, or a clone/push failed."""
+INVALID_SOURCE = "InvalidSourceConfiguration"
+"""Reason: the source or its Secret cannot be used (unsupported scheme or Secret kind)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Credentials:
+    """Basic-auth credentials for an HTTP(S) remote; both None for an anonymous remote."""
+
+    username: str | None = None
+    password: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Credentials(basic={self.username is not None})"
+
+
+def credentials_from_secret(data: Mapping[str, bytes]) -> Credentials:
+    """Credentials from decoded Secret data; GitError for Secret kinds not supported."""
+    for unsupported in ("bearerToken", "identity"):
+        if unsupported in data:
+            raise GitError(
+                INVALID_SOURCE,
+                f"secret key {unsupported!r} is not supported by image-automation-controller;"
+                " use username and password",
+            )
+    username = data.get("username")
+    password = data.get("password")
+    if password is not None and username is None:
+        raise GitError(INVALID_SOURCE, "secret sets password without username")
+    return Credentials(
+        username=username.decode() if username is not None else None,
+        password=password.decode() if password is not None else None,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Author:
+    """Commit author (also the committer)."""
+
+    name: str
+    email: str
+
+    def identity(self) -> bytes:
+        return f"{self.name} <{self.email}>".encode()
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What a run did: the revision it started from, the changes, and the pushed commit."""
+
+    source_revision: str
+    """``<branch>@sha1:<commit>`` of the commit the update was applied to."""
+    result: setters.Result
+    commit: str | None
+    """The pushed commit's SHA-1; None when nothing changed."""
+
+
+def run(
+    *,
+    url: str,
+    credentials: Credentials,
+    checkout_branch: str,
+    push_branch: str,
+    refspec: str | None,
+    workdir: pathlib.Path,
+    update_path: str | None,
+    setter_values: Mapping[str, str],
+    author: Author,
+    message: Callable[[setters.Result], str],
+) -> Outcome:
+    """Apply the setters to a fresh clone in ``workdir`` and push a commit if anything changed.
+
+    ``message`` renders the commit message from the changes (it may raise; then
+    nothing is pushed). ``update_path`` must stay inside the repository.
+    """
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise GitError(INVALID_SOURCE, f"only http(s) Git URLs are supported, not {url!r}")
+    remote_refs = _ls_remote(url, credentials)
+    start = push_branch if f"refs/heads/{push_branch}".encode() in remote_refs else checkout_branch
+    if f"refs/heads/{start}".encode() not in remote_refs:
+        raise GitError(AUTH_FAILED, f"branch {start!r} not found in {_redact(url)}")
+    repo = _clone(url, credentials, start, workdir)
+    try:
+        head = repo.head().decode()
+        root = _update_root(workdir, update_path)
+        result = setters.update_with_setters(root, dict(setter_values))
+        revision = f"{start}@sha1:{head}"
+        if not result.file_changes:
+            return Outcome(source_revision=revision, result=result, commit=None)
+        changed = [str((root / file).relative_to(workdir)) for file in sorted(result.file_changes)]
+        dulwich.porcelain.add(repo, [str(workdir / path) for path in changed])
+        branch_ref = dulwich.refs.Ref(f"refs/heads/{push_branch}".encode())
+        if start != push_branch:
+            repo.refs[branch_ref] = dulwich.objects.ObjectID(head.encode())
+            repo.refs.set_symbolic_ref(dulwich.refs.Ref(b"HEAD"), branch_ref)
+        now = int(time.time())
+        commit = dulwich.porcelain.commit(
+            repo,
+            message(result).encode(),
+            author=author.identity(),
+            committer=author.identity(),
+            author_timestamp=now,
+            commit_timestamp=now,
+            author_timezone=0,
+            commit_timezone=0,
+        )
+        targets = [f"refs/heads/{push_branch}:refs/heads/{push_branch}"]
+        if refspec:
+            targets.append(refspec)
+        _push(repo, url, credentials, targets)
+        return Outcome(source_revision=revision, result=result, commit=commit.decode())
+    finally:
+        repo.close()
+
+
+def _client_kwargs(credentials: Credentials) -> dict[str, str]:
+    kwargs: dict[str, str] = {}
+    if credentials.username is not None:
+        kwargs["username"] = credentials.username
+        kwargs["password"] = credentials.password or ""
+    return kwargs
+
+
+def _ls_remote(url: str, credentials: Credentials) -> dict[bytes, bytes]:
+    try:
+        client = dulwich.client.Urllib3HttpGitClient(
+            url, username=credentials.username, password=credentials.password, quiet=True
+        )
+        listing = client.get_refs(b"", protocol_version=0)
+    except dulwich.client.HTTPUnauthorized as error:
+        raise GitError(AUTH_FAILED, f"authentication to {_redact(url)} failed") from error
+    except (OSError, dulwich.errors.GitProtocolError) as error:
+        raise GitError(AUTH_FAILED, f"listing {_redact(url)}: {error}") from error
+    return {name: sha for name, sha in listing.refs.items() if sha is not None}
+
+
+def _clone(
+    url: str, credentials: Credentials, branch: str, workdir: pathlib.Path
+) -> dulwich.repo.Repo:
+    try:
+        return dulwich.porcelain.clone(
+            url,
+            str(workdir),
+            branch=branch.encode(),
+            errstream=io.BytesIO(),
+            **_client_kwargs(credentials),  # type: ignore[arg-type]
+        )
+    except dulwich.client.HTTPUnauthorized as error:
+        raise GitError(AUTH_FAILED, f"authentication to {_redact(url)} failed") from error
+    except (OSError, dulwich.errors.GitProtocolError) as error:
+        raise GitError(AUTH_FAILED, f"cloning {_redact(url)}: {error}") from error
+
+
+def _push(repo: dulwich.repo.Repo, url: str, credentials: Credentials, refspecs: list[str]) -> None:
+    errors = io.BytesIO()
+    try:
+        dulwich.porcelain.push(
+            repo,
+            url,
+            [spec.encode() for spec in refspecs],
+            outstream=io.BytesIO(),
+            errstream=errors,
+            **_client_kwargs(credentials),  # type: ignore[arg-type]
+        )
+    except dulwich.client.HTTPUnauthorized as error:
+        raise GitError(AUTH_FAILED, f"authentication to {_redact(url)} failed") from error
+    except (OSError, dulwich.errors.GitProtocolError, dulwich.porcelain.Error) as error:
+        detail = errors.getvalue().decode(errors="replace").strip() or str(error)
+        raise GitError(AUTH_FAILED, f"pushing to {_redact(url)}: {detail}") from error
+
+
+def _update_root(workdir: pathlib.Path, update_path: str | None) -> pathlib.Path:
+    root = (workdir / (update_path or "").lstrip("/")).resolve()
+    if not root.is_relative_to(workdir.resolve()):
+        raise GitError(INVALID_SOURCE, f"spec.update.path {update_path!r} leaves the repository")
+    if not root.is_dir():
+        raise GitError(INVALID_SOURCE, f"spec.update.path {update_path!r} is not a directory")
+    return root
+
+
+def _redact(url: str) -> str:
+    parsed = urllib.parse.urlsplit(url)
+    netloc = parsed.hostname or ""
+    if parsed.port:
+        netloc = f"{netloc}:{parsed.port}"
+    return urllib.parse.urlunsplit(parsed._replace(netloc=netloc))

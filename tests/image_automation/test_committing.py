@@ -1,0 +1,137 @@
+"""One automation run against a real Git HTTP server: commit, push, no-op, branches, auth."""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Callable
+
+import dulwich.object_store
+import dulwich.objects
+import dulwich.repo
+import pytest
+
+from controllers.image_automation import committing, setters
+from tests.fixtures import gitservers
+
+MARKED = 'image: app:1.0.0 # {"$imagepolicy": "apps:app"}\n# kept\nother: "x"\n'
+SETTERS = {"apps:app": "app:1.1.0"}
+AUTHOR = committing.Author(name="Flux", email="flux@example.com")
+
+
+def _message(result: setters.Result) -> str:
+    return "bump " + ", ".join(c.new_value for c in result.changes())
+
+
+def _run(
+    url: str, workdir: pathlib.Path, *, push_branch: str = "master", **overrides: object
+) -> committing.Outcome:
+    options: dict[str, object] = {
+        "url": url,
+        "credentials": committing.Credentials(),
+        "checkout_branch": "master",
+        "push_branch": push_branch,
+        "refspec": None,
+        "workdir": workdir,
+        "update_path": "deploy",
+        "setter_values": SETTERS,
+        "author": AUTHOR,
+        "message": _message,
+    }
+    options.update(overrides)
+    return committing.run(**options)  # type: ignore[arg-type]
+
+
+def _blob(repo: gitservers.RepoBuilder, branch: str, path: bytes) -> bytes:
+    with dulwich.repo.Repo(str(repo.path)) as bare:
+        commit = bare[f"refs/heads/{branch}".encode()]
+        assert isinstance(commit, dulwich.objects.Commit)
+        _, sha = dulwich.object_store.tree_lookup_path(bare.__getitem__, commit.tree, path)
+        blob = bare[sha]
+        assert isinstance(blob, dulwich.objects.Blob)
+        return blob.data
+
+
+@pytest.fixture
+def repo(make_repo: Callable[..., gitservers.RepoBuilder]) -> gitservers.RepoBuilder:
+    builder = make_repo("apps.git")
+    builder.write({"deploy/app.yaml": MARKED, "README": "hello\n"})
+    builder.commit("initial")
+    return builder
+
+
+def test_a_marked_file_is_committed_and_pushed_byte_for_byte(
+    repo: gitservers.RepoBuilder, http_server: gitservers.GitServer, tmp_path: pathlib.Path
+) -> None:
+    before = repo.rev("master")
+    outcome = _run(http_server.url("apps.git"), tmp_path / "w")
+    assert outcome.commit is not None
+    assert outcome.source_revision == f"master@sha1:{before}"
+    assert repo.rev("master") == outcome.commit
+    assert repo.git("log", "-1", "--format=%an <%ae>%n%B", "master").strip() == (
+        "Flux <flux@example.com>\nbump app:1.1.0"
+    )
+    assert _blob(repo, "master", b"deploy/app.yaml") == MARKED.replace("1.0.0", "1.1.0").encode()
+    assert repo.git("diff", "--name-only", before, "master").split() == ["deploy/app.yaml"]
+    # A second run finds nothing to change: no commit.
+    again = _run(http_server.url("apps.git"), tmp_path / "w2")
+    assert again.commit is None
+    assert repo.rev("master") == outcome.commit
+
+
+def test_a_push_to_another_branch_leaves_the_checkout_branch(
+    repo: gitservers.RepoBuilder, http_server: gitservers.GitServer, tmp_path: pathlib.Path
+) -> None:
+    before = repo.rev("master")
+    outcome = _run(http_server.url("apps.git"), tmp_path / "w", push_branch="auto")
+    assert repo.rev("master") == before
+    assert repo.rev("auto") == outcome.commit
+    # The next run starts from the existing push branch and finds it up to date.
+    assert _run(http_server.url("apps.git"), tmp_path / "w2", push_branch="auto").commit is None
+
+
+def test_a_refspec_is_pushed_too(
+    repo: gitservers.RepoBuilder, http_server: gitservers.GitServer, tmp_path: pathlib.Path
+) -> None:
+    outcome = _run(
+        http_server.url("apps.git"),
+        tmp_path / "w",
+        push_branch="auto",
+        refspec="refs/heads/auto:refs/heads/review",
+    )
+    assert repo.rev("auto") == repo.rev("review") == outcome.commit
+
+
+def test_wrong_credentials_are_a_clear_error(
+    repo: gitservers.RepoBuilder,
+    start_http: Callable[..., gitservers.GitServer],
+    tmp_path: pathlib.Path,
+) -> None:
+    server = start_http(basic="user:secret")
+    right = committing.Credentials(username="user", password="secret")
+    wrong = committing.Credentials(username="user", password="nope")
+    with pytest.raises(committing.GitError, match=r"authentication to .* failed") as caught:
+        _run(server.url("apps.git"), tmp_path / "w", credentials=wrong)
+    assert caught.value.reason == committing.AUTH_FAILED
+    assert "nope" not in str(caught.value)
+    assert _run(server.url("apps.git"), tmp_path / "w2", credentials=right).commit is not None
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({"bearerToken": b"t"}, "'bearerToken' is not supported"),
+        ({"identity": b"k"}, "'identity' is not supported"),
+        ({"password": b"p"}, "password without username"),
+    ],
+)
+def test_unsupported_secrets_are_refused(data: dict[str, bytes], error: str) -> None:
+    with pytest.raises(committing.GitError, match=error) as caught:
+        committing.credentials_from_secret(data)
+    assert caught.value.reason == committing.INVALID_SOURCE
+
+
+def test_an_update_path_outside_the_repository_is_refused(
+    repo: gitservers.RepoBuilder, http_server: gitservers.GitServer, tmp_path: pathlib.Path
+) -> None:
+    with pytest.raises(committing.GitError, match="leaves the repository"):
+        _run(http_server.url("apps.git"), tmp_path / "w", update_path="../..")
