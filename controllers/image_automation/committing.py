@@ -31,6 +31,7 @@ import dulwich.refs
 import dulwich.repo
 
 from controllers.image_automation import setters
+from shared.api import image
 
 
 class GitError(Exception):
@@ -41,9 +42,9 @@ class GitError(Exception):
         self.reason = reason
 
 
-AUTH_FAILED = "GitOperationFailed"
+AUTH_FAILED = image.GIT_OPERATION_FAILED_REASON
 """Reason: the remote refused the credentials, or a clone/push failed."""
-INVALID_SOURCE = "InvalidSourceConfiguration"
+INVALID_SOURCE = image.INVALID_SOURCE_CONFIG_REASON
 """Reason: the source or its Secret cannot be used (unsupported scheme or Secret kind)."""
 
 
