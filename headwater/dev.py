@@ -3,9 +3,9 @@
 ``up`` runs, as separate processes, the devcluster (the local Kubernetes API,
 state in SQLite), a Git smart-HTTP server (``headwater.gitserver``, push
 enabled) and the controllers (notification-controller, source-controller,
-kustomize-controller, image-reflector-controller; the others post their
-events to the first), waits
-for each to be ready with a deadline, installs the CRDs and the
+kustomize-controller, image-reflector-controller, image-automation-controller;
+the others post their events to the first), waits for each to be ready with a
+deadline, installs the CRDs and the
 ``flux-system`` namespace, and stays in the foreground until SIGINT/SIGTERM or
 until a child dies; it then stops the children in reverse order. With
 ``--rbac`` the devcluster authorizes with RBAC and each controller runs with
@@ -58,6 +58,7 @@ PORT_NAMES = (
     "source-metrics", "source-health", "kustomize-metrics", "kustomize-health",
     "notification-metrics", "notification-health",
     "image-reflector-metrics", "image-reflector-health",
+    "image-automation-metrics", "image-automation-health",
 )  # fmt: skip
 
 
@@ -225,6 +226,10 @@ def controller_specs(layout: Layout, ports: dict[str, int]) -> list[ControllerSp
         ControllerSpec(
             name="image-reflector-controller", module="controllers.image_reflector",
             prefix="image-reflector", extra=("--storage-path", str(layout.tags), *posting),
+        ),
+        ControllerSpec(
+            name="image-automation-controller", module="controllers.image_automation",
+            prefix="image-automation", extra=posting,
         ),
     ]  # fmt: skip
     return [s for s in specs if _installed(s.module)]

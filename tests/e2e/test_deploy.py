@@ -28,7 +28,7 @@ def test_the_base_applies_and_its_deployments_roll_out(
         "rollout", "status", "-n", "flux-system", "--timeout=60s",
         "deployment/source-controller", "deployment/kustomize-controller",
         "deployment/notification-controller",
-        "deployment/image-reflector-controller",
+        "deployment/image-reflector-controller", "deployment/image-automation-controller",
     )  # fmt: skip
 
     assert "successfully rolled out" in rollout.stdout
@@ -49,5 +49,6 @@ def test_every_deployment_runs_a_console_script_of_the_package(
         "kustomize-controller": "kustomize-controller",
         "notification-controller": "notification-controller",
         "image-reflector-controller": "image-reflector-controller",
+        "image-automation-controller": "image-automation-controller",
     }
     assert set(commands.values()) <= set(scripts)
