@@ -169,8 +169,11 @@ class ImageUpdateAutomationReconciler:
                     url=repository.spec.url,
                     credentials=credentials,
                     checkout_branch=checkout_branch,
-                    push_branch=push_branch,
-                    refspec=git.push.refspec if git.push else None,
+                    push=committing.PushTarget(
+                        branch=push_branch,
+                        refspec=git.push.refspec if git.push else None,
+                        options=dict(git.push.options or {}) if git.push else None,
+                    ),
                     workdir=pathlib.Path(workdir) / "repo",
                     update_path=update_path,
                     setter_values=setters.setter_values(policies),

@@ -9,7 +9,8 @@ The run clones the checkout branch; when the push branch differs and exists
 on the remote, it starts from the push branch instead (so successive runs
 stack on the same branch), otherwise the push branch starts at the checkout
 head. Nothing is committed or pushed when the update changed nothing. Pushes
-are never forced: a rejected push is a ``GitError``.
+are never forced: a push that races another commit starts the run over on the
+new head (``PUSH_ATTEMPTS``); any other rejected push is a ``GitError``.
 
 Domain code only: no Kubernetes access, no status writing.
 """
@@ -100,30 +101,85 @@ class Outcome:
     """The pushed commit's SHA-1; None when nothing changed."""
 
 
+PUSH_ATTEMPTS = 3
+"""Runs started over on the new remote head when a push races another commit."""
+
+
+class _RacedError(Exception):
+    """The remote branch moved between the clone and the push."""
+
+
 def run(
     *,
     url: str,
     credentials: Credentials,
     checkout_branch: str,
-    push_branch: str,
-    refspec: str | None,
+    push: PushTarget,
     workdir: pathlib.Path,
     update_path: str | None,
     setter_values: Mapping[str, str],
     author: Author,
     message: Callable[[setters.Result], str],
 ) -> Outcome:
-    """Apply the setters to a fresh clone in ``workdir`` and push a commit if anything changed.
+    """Apply the setters to a fresh clone under ``workdir``; push a commit if anything changed.
 
     ``message`` renders the commit message from the changes (it may raise; then
-    nothing is pushed). ``update_path`` must stay inside the repository.
+    nothing is pushed). ``update_path`` must stay inside the repository. A
+    push that races another commit (the remote branch moved) is never forced:
+    the run starts over from the new head, up to ``PUSH_ATTEMPTS`` times.
     """
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise GitError(INVALID_SOURCE, f"only http(s) Git URLs are supported, not {url!r}")
+    raced: _RacedError | None = None
+    for attempt in range(PUSH_ATTEMPTS):
+        try:
+            return _attempt(
+                url=url,
+                credentials=credentials,
+                checkout_branch=checkout_branch,
+                push=push,
+                workdir=workdir / str(attempt),
+                update_path=update_path,
+                setter_values=setter_values,
+                author=author,
+                message=message,
+            )
+        except _RacedError as error:
+            raced = error
+    raise GitError(
+        AUTH_FAILED,
+        f"pushing to {_redact(url)}: the branch moved on every one of {PUSH_ATTEMPTS} "
+        f"attempts ({raced})",
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class PushTarget:
+    """Where a run pushes: the branch, an extra refspec, and push options (``-o k=v``)."""
+
+    branch: str
+    refspec: str | None = None
+    options: Mapping[str, str] | None = None
+
+
+def _attempt(
+    *,
+    url: str,
+    credentials: Credentials,
+    checkout_branch: str,
+    push: PushTarget,
+    workdir: pathlib.Path,
+    update_path: str | None,
+    setter_values: Mapping[str, str],
+    author: Author,
+    message: Callable[[setters.Result], str],
+) -> Outcome:
     remote_refs = _ls_remote(url, credentials)
+    push_branch = push.branch
     start = push_branch if f"refs/heads/{push_branch}".encode() in remote_refs else checkout_branch
     if f"refs/heads/{start}".encode() not in remote_refs:
         raise GitError(AUTH_FAILED, f"branch {start!r} not found in {_redact(url)}")
+    workdir.parent.mkdir(parents=True, exist_ok=True)
     repo = _clone(url, credentials, start, workdir)
     try:
         head = repo.head().decode()
@@ -150,9 +206,9 @@ def run(
             commit_timezone=0,
         )
         targets = [f"refs/heads/{push_branch}:refs/heads/{push_branch}"]
-        if refspec:
-            targets.append(refspec)
-        _push(repo, url, credentials, targets)
+        if push.refspec:
+            targets.append(push.refspec)
+        _push(repo, url, credentials, targets, options=push.options)
         return Outcome(source_revision=revision, result=result, commit=commit.decode())
     finally:
         repo.close()
@@ -196,7 +252,14 @@ def _clone(
         raise GitError(AUTH_FAILED, f"cloning {_redact(url)}: {error}") from error
 
 
-def _push(repo: dulwich.repo.Repo, url: str, credentials: Credentials, refspecs: list[str]) -> None:
+def _push(
+    repo: dulwich.repo.Repo,
+    url: str,
+    credentials: Credentials,
+    refspecs: list[str],
+    *,
+    options: Mapping[str, str] | None,
+) -> None:
     errors = io.BytesIO()
     try:
         dulwich.porcelain.push(
@@ -205,13 +268,26 @@ def _push(repo: dulwich.repo.Repo, url: str, credentials: Credentials, refspecs:
             [spec.encode() for spec in refspecs],
             outstream=io.BytesIO(),
             errstream=errors,
+            push_options=[f"{k}={v}" for k, v in sorted((options or {}).items())] or None,
             **_client_kwargs(credentials),  # type: ignore[arg-type]
         )
+    except dulwich.porcelain.DivergedBranches as error:
+        raise _RacedError(str(error) or "diverged") from error
     except dulwich.client.HTTPUnauthorized as error:
         raise GitError(AUTH_FAILED, f"authentication to {_redact(url)} failed") from error
     except (OSError, dulwich.errors.GitProtocolError, dulwich.porcelain.Error) as error:
         detail = errors.getvalue().decode(errors="replace").strip() or str(error)
         raise GitError(AUTH_FAILED, f"pushing to {_redact(url)}: {detail}") from error
+    # A ref the server refused is only reported, not raised, by dulwich.
+    refused = [
+        line
+        for line in errors.getvalue().decode(errors="replace").splitlines()
+        if line.startswith("Push of ref ")
+    ]
+    if any("non-fast-forward" in line or "fetch first" in line for line in refused):
+        raise _RacedError("; ".join(refused))
+    if refused:
+        raise GitError(AUTH_FAILED, f"pushing to {_redact(url)}: {'; '.join(refused)}")
 
 
 def _update_root(workdir: pathlib.Path, update_path: str | None) -> pathlib.Path:

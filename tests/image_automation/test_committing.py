@@ -23,14 +23,18 @@ def _message(result: setters.Result) -> str:
 
 
 def _run(
-    url: str, workdir: pathlib.Path, *, push_branch: str = "master", **overrides: object
+    url: str,
+    workdir: pathlib.Path,
+    *,
+    push_branch: str = "master",
+    refspec: str | None = None,
+    **overrides: object,
 ) -> committing.Outcome:
     options: dict[str, object] = {
         "url": url,
         "credentials": committing.Credentials(),
         "checkout_branch": "master",
-        "push_branch": push_branch,
-        "refspec": None,
+        "push": committing.PushTarget(branch=push_branch, refspec=refspec),
         "workdir": workdir,
         "update_path": "deploy",
         "setter_values": SETTERS,
@@ -135,3 +139,26 @@ def test_an_update_path_outside_the_repository_is_refused(
 ) -> None:
     with pytest.raises(committing.GitError, match="leaves the repository"):
         _run(http_server.url("apps.git"), tmp_path / "w", update_path="../..")
+
+
+def test_a_push_that_races_another_commit_is_redone_on_the_new_head(
+    repo: gitservers.RepoBuilder, http_server: gitservers.GitServer, tmp_path: pathlib.Path
+) -> None:
+    calls: list[int] = []
+
+    def racing_message(result: setters.Result) -> str:
+        calls.append(len(calls))
+        if len(calls) == 1:  # someone else pushes between our clone and our push
+            repo.write({"OTHER": "theirs\n"})
+            repo.commit("their change")
+        return _message(result)
+
+    theirs_before = repo.rev("master")
+    outcome = _run(http_server.url("apps.git"), tmp_path / "w", message=racing_message)
+    assert len(calls) == 2
+    assert outcome.commit == repo.rev("master")
+    parent = repo.rev("master~1")
+    assert parent != theirs_before
+    assert repo.git("log", "-1", "--format=%s", parent) == "their change"
+    assert _blob(repo, "master", b"OTHER") == b"theirs\n"
+    assert b"app:1.1.0" in _blob(repo, "master", b"deploy/app.yaml")
