@@ -33,7 +33,7 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from controllers.image_automation import committing, messages, setters, templating
+from controllers.image_automation import committing, messages, setters, signing, templating
 from shared.api import image, meta, objects, source
 from shared.kube import client as kube_client
 from shared.kube import references
@@ -149,6 +149,7 @@ class ImageUpdateAutomationReconciler:
         policies = self._selected_policies(obj, namespace)
         status.observed_policies = {name: ref for (_, name), ref in policies.items()}
         credentials = await self._credentials(repository, namespace)
+        signing_key = await self._signing_key(git.commit.signing_key, namespace)
         author = committing.Author(name=git.commit.author.name or "", email=git.commit.author.email)
         update_path = obj.spec.update.path if obj.spec.update is not None else None
 
@@ -179,9 +180,14 @@ class ImageUpdateAutomationReconciler:
                     setter_values=setters.setter_values(policies),
                     author=author,
                     message=message,
+                    signing_key=signing_key,
                 )
             except committing.GitError as failed:
                 raise results.ReconcileError(str(failed), reason=failed.reason) from failed
+            except signing.SigningError as failed:
+                raise results.ReconcileError(
+                    f"signing the commit: {failed}", reason=image.INVALID_SOURCE_CONFIG_REASON
+                ) from failed
             except templating.TemplateError as failed:
                 raise results.StallingError(
                     f"rendering the commit message: {failed}",
@@ -265,3 +271,28 @@ class ImageUpdateAutomationReconciler:
             return committing.credentials_from_secret(data)
         except committing.GitError as invalid:
             raise results.StallingError(str(invalid), reason=invalid.reason) from invalid
+
+    async def _signing_key(
+        self, spec: image.SigningKey | None, namespace: str
+    ) -> signing.SigningKey | None:
+        if spec is None:
+            return None
+        if spec.type == "ssh":
+            raise results.StallingError(
+                "ssh commit signing is not supported by Headwater; use a gpg key",
+                reason=image.INVALID_SOURCE_CONFIG_REASON,
+            )
+        name = spec.secret_ref.name
+        try:
+            data = await references.secret_data(self._api, namespace, name)
+        except references.ReferenceNotFoundError as missing:
+            raise results.ReconcileError(
+                f"signing key secret '{namespace}/{name}' not found",
+                reason=image.INVALID_SOURCE_CONFIG_REASON,
+            ) from missing
+        try:
+            return signing.key_from_secret(data)
+        except signing.SigningError as invalid:
+            raise results.StallingError(
+                str(invalid), reason=image.INVALID_SOURCE_CONFIG_REASON
+            ) from invalid

@@ -31,7 +31,7 @@ import dulwich.porcelain
 import dulwich.refs
 import dulwich.repo
 
-from controllers.image_automation import setters
+from controllers.image_automation import setters, signing
 from shared.api import image
 
 
@@ -120,6 +120,7 @@ def run(
     setter_values: Mapping[str, str],
     author: Author,
     message: Callable[[setters.Result], str],
+    signing_key: signing.SigningKey | None = None,
 ) -> Outcome:
     """Apply the setters to a fresh clone under ``workdir``; push a commit if anything changed.
 
@@ -143,6 +144,7 @@ def run(
                 setter_values=setter_values,
                 author=author,
                 message=message,
+                signing_key=signing_key,
             )
         except _RacedError as error:
             raced = error
@@ -173,6 +175,7 @@ def _attempt(
     setter_values: Mapping[str, str],
     author: Author,
     message: Callable[[setters.Result], str],
+    signing_key: signing.SigningKey | None,
 ) -> Outcome:
     remote_refs = _ls_remote(url, credentials)
     push_branch = push.branch
@@ -205,6 +208,8 @@ def _attempt(
             author_timezone=0,
             commit_timezone=0,
         )
+        if signing_key is not None:
+            commit = _signed(repo, commit, branch_ref, signing_key)
         targets = [f"refs/heads/{push_branch}:refs/heads/{push_branch}"]
         if push.refspec:
             targets.append(push.refspec)
@@ -212,6 +217,21 @@ def _attempt(
         return Outcome(source_revision=revision, result=result, commit=commit.decode())
     finally:
         repo.close()
+
+
+def _signed(
+    repo: dulwich.repo.Repo,
+    commit_id: bytes,
+    branch_ref: dulwich.refs.Ref,
+    key: signing.SigningKey,
+) -> bytes:
+    """Replace the branch head ``commit_id`` by the same commit with an OpenPGP signature."""
+    commit = repo[dulwich.objects.ObjectID(commit_id)]
+    assert isinstance(commit, dulwich.objects.Commit)
+    commit.gpgsig = signing.sign(commit.raw_without_sig(), key)
+    repo.object_store.add_object(commit)
+    repo.refs[branch_ref] = commit.id
+    return commit.id
 
 
 def _client_kwargs(credentials: Credentials) -> dict[str, str]:

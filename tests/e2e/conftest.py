@@ -14,6 +14,7 @@ import pytest
 from tests.fixtures import devcluster as devcluster_fixtures
 from tests.fixtures.gitservers import (  # noqa: F401 - pytest fixtures
     git_root,
+    gpg_key,
     http_server,
     make_repo,
     start_http,

@@ -9,6 +9,7 @@ import base64
 import contextlib
 import json
 import pathlib
+import subprocess
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -65,7 +66,18 @@ def _setup(
     *,
     secret: dict[str, str] | None = None,
     push: dict[str, str] | None = None,
+    signing_key: str | None = None,
 ) -> None:
+    commit: dict[str, Any] = {
+        "author": {"name": "Flux", "email": "flux@example.com"}, "messageTemplate": TEMPLATE,
+    }  # fmt: skip
+    if signing_key is not None:
+        objects.apply(cluster, {
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "signing", "namespace": namespace},
+            "data": {"git.asc": base64.b64encode(signing_key.encode()).decode()},
+        })  # fmt: skip
+        commit["signingKey"] = {"secretRef": {"name": "signing"}}
     if secret is not None:
         objects.apply(cluster, {
             "apiVersion": "v1", "kind": "Secret",
@@ -90,9 +102,7 @@ def _setup(
         "spec": {
             "sourceRef": {"kind": "GitRepository", "name": "apps"},
             "interval": "1h",
-            "git": {"commit": {"author": {"name": "Flux", "email": "flux@example.com"},
-                               "messageTemplate": TEMPLATE},
-                    **({"push": push} if push else {})},
+            "git": {"commit": commit, **({"push": push} if push else {})},
             "update": {"strategy": "Setters", "path": "./deploy"},
         },
     })  # fmt: skip
@@ -189,17 +199,23 @@ def test_a_new_tag_is_committed_with_the_template_and_nothing_else_changes(
         assert "1.2.0" in repo.git("show", "master:deploy/kustomization.yaml")
 
 
-def test_a_push_to_another_branch(
+def test_a_signed_push_to_another_branch(
     cluster: devcluster_fixtures.Devcluster,
     namespace: str,
     make_repo: Callable[..., gitservers.RepoBuilder],
     http_server: gitservers.GitServer,
+    gpg_key: gitservers.GpgKey,
     tmp_path: pathlib.Path,
 ) -> None:
     repo = _repo(make_repo, namespace)
     initial = repo.rev("master")
+    private = gitservers.run(
+        ["gpg", "--batch", "--armor", "--export-secret-keys", gpg_key.fingerprint],
+        env=gitservers.git_env(gpg_key.env()),
+    )
     with _controller(cluster, namespace, tmp_path):
-        _setup(cluster, namespace, http_server.url("apps.git"), push={"branch": "auto"})
+        _setup(cluster, namespace, http_server.url("apps.git"), push={"branch": "auto"},
+               signing_key=private)  # fmt: skip
 
         def auto_branch() -> str | None:
             refs = repo.git("for-each-ref", "--format=%(refname:short)", "refs/heads/")
@@ -209,6 +225,12 @@ def test_a_push_to_another_branch(
         assert repo.rev("master") == initial
         eventually_sync(lambda: _pushed(cluster, namespace, pushed), within=30,
                         message="status.lastPushCommit")  # fmt: skip
+    verified = subprocess.run(
+        ["git", f"--git-dir={repo.path}", "verify-commit", "--raw", "auto"],
+        env=gitservers.git_env(gpg_key.env()), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert verified.returncode == 0, verified.stderr
+    assert f"VALIDSIG {gpg_key.fingerprint}" in verified.stderr
 
 
 def test_wrong_credentials_are_a_condition_an_event_and_an_error_line(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import subprocess
 from collections.abc import Callable
 
 import dulwich.object_store
@@ -10,7 +11,7 @@ import dulwich.objects
 import dulwich.repo
 import pytest
 
-from controllers.image_automation import committing, setters
+from controllers.image_automation import committing, setters, signing
 from tests.fixtures import gitservers
 
 MARKED = 'image: app:1.0.0 # {"$imagepolicy": "apps:app"}\n# kept\nother: "x"\n'
@@ -162,3 +163,31 @@ def test_a_push_that_races_another_commit_is_redone_on_the_new_head(
     assert repo.git("log", "-1", "--format=%s", parent) == "their change"
     assert _blob(repo, "master", b"OTHER") == b"theirs\n"
     assert b"app:1.1.0" in _blob(repo, "master", b"deploy/app.yaml")
+
+
+def test_a_signing_key_signs_the_commit(
+    repo: gitservers.RepoBuilder,
+    http_server: gitservers.GitServer,
+    gpg_key: gitservers.GpgKey,
+    tmp_path: pathlib.Path,
+) -> None:
+    secret = {
+        "git.asc": gitservers.run(
+            ["gpg", "--batch", "--armor", "--export-secret-keys", gpg_key.fingerprint],
+            env=gitservers.git_env(gpg_key.env()),
+        ).encode()
+    }
+    key = signing.key_from_secret(secret)
+    outcome = _run(http_server.url("apps.git"), tmp_path / "w", signing_key=key)
+    assert outcome.commit == repo.rev("master")
+    status = subprocess.run(
+        ["git", f"--git-dir={repo.path}", "verify-commit", "--raw", "master"],
+        env=gitservers.git_env(gpg_key.env()), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    assert f"VALIDSIG {gpg_key.fingerprint}" in status.stderr
+
+
+def test_a_signing_secret_without_a_key_is_refused() -> None:
+    with pytest.raises(signing.SigningError, match=r"no 'git\.asc' entry"):
+        signing.key_from_secret({"passphrase": b"x"})
