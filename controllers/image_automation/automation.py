@@ -165,8 +165,7 @@ class ImageUpdateAutomationReconciler:
         run.progress(f"updating {repository.spec.url}")
         with tempfile.TemporaryDirectory(prefix="automation-") as workdir:
             try:
-                outcome = await asyncio.to_thread(
-                    committing.run,
+                job = committing.Job(
                     url=repository.spec.url,
                     credentials=credentials,
                     checkout_branch=checkout_branch,
@@ -175,12 +174,14 @@ class ImageUpdateAutomationReconciler:
                         refspec=git.push.refspec if git.push else None,
                         options=dict(git.push.options or {}) if git.push else None,
                     ),
-                    workdir=pathlib.Path(workdir) / "repo",
                     update_path=update_path,
                     setter_values=setters.setter_values(policies),
                     author=author,
                     message=message,
                     signing_key=signing_key,
+                )
+                outcome = await asyncio.to_thread(
+                    committing.run, job, workdir=pathlib.Path(workdir) / "repo"
                 )
             except committing.GitError as failed:
                 raise results.ReconcileError(str(failed), reason=failed.reason) from failed
@@ -253,6 +254,15 @@ class ImageUpdateAutomationReconciler:
                 selected[(namespace, metadata["name"])] = image.ImageRef.model_validate(latest)
         return dict(sorted(selected.items()))
 
+    async def _secret(self, namespace: str, name: str, what: str) -> dict[str, bytes]:
+        try:
+            return await references.secret_data(self._api, namespace, name)
+        except references.ReferenceNotFoundError as missing:
+            raise results.ReconcileError(
+                f"{what} secret '{namespace}/{name}' not found",
+                reason=image.INVALID_SOURCE_CONFIG_REASON,
+            ) from missing
+
     async def _credentials(
         self, repository: source.GitRepository, namespace: str
     ) -> committing.Credentials:
@@ -260,13 +270,7 @@ class ImageUpdateAutomationReconciler:
         if secret_ref is None:
             return committing.Credentials()
         repo_namespace = repository.metadata.namespace or namespace
-        try:
-            data = await references.secret_data(self._api, repo_namespace, secret_ref.name)
-        except references.ReferenceNotFoundError as missing:
-            raise results.ReconcileError(
-                f"secret '{repo_namespace}/{secret_ref.name}' not found",
-                reason=image.INVALID_SOURCE_CONFIG_REASON,
-            ) from missing
+        data = await self._secret(repo_namespace, secret_ref.name, "Git credentials")
         try:
             return committing.credentials_from_secret(data)
         except committing.GitError as invalid:
@@ -282,14 +286,7 @@ class ImageUpdateAutomationReconciler:
                 "ssh commit signing is not supported by Headwater; use a gpg key",
                 reason=image.INVALID_SOURCE_CONFIG_REASON,
             )
-        name = spec.secret_ref.name
-        try:
-            data = await references.secret_data(self._api, namespace, name)
-        except references.ReferenceNotFoundError as missing:
-            raise results.ReconcileError(
-                f"signing key secret '{namespace}/{name}' not found",
-                reason=image.INVALID_SOURCE_CONFIG_REASON,
-            ) from missing
+        data = await self._secret(namespace, spec.secret_ref.name, "signing key")
         try:
             return signing.key_from_secret(data)
         except signing.SigningError as invalid:

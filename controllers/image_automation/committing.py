@@ -109,52 +109,6 @@ class _RacedError(Exception):
     """The remote branch moved between the clone and the push."""
 
 
-def run(
-    *,
-    url: str,
-    credentials: Credentials,
-    checkout_branch: str,
-    push: PushTarget,
-    workdir: pathlib.Path,
-    update_path: str | None,
-    setter_values: Mapping[str, str],
-    author: Author,
-    message: Callable[[setters.Result], str],
-    signing_key: signing.SigningKey | None = None,
-) -> Outcome:
-    """Apply the setters to a fresh clone under ``workdir``; push a commit if anything changed.
-
-    ``message`` renders the commit message from the changes (it may raise; then
-    nothing is pushed). ``update_path`` must stay inside the repository. A
-    push that races another commit (the remote branch moved) is never forced:
-    the run starts over from the new head, up to ``PUSH_ATTEMPTS`` times.
-    """
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        raise GitError(INVALID_SOURCE, f"only http(s) Git URLs are supported, not {url!r}")
-    raced: _RacedError | None = None
-    for attempt in range(PUSH_ATTEMPTS):
-        try:
-            return _attempt(
-                url=url,
-                credentials=credentials,
-                checkout_branch=checkout_branch,
-                push=push,
-                workdir=workdir / str(attempt),
-                update_path=update_path,
-                setter_values=setter_values,
-                author=author,
-                message=message,
-                signing_key=signing_key,
-            )
-        except _RacedError as error:
-            raced = error
-    raise GitError(
-        AUTH_FAILED,
-        f"pushing to {_redact(url)}: the branch moved on every one of {PUSH_ATTEMPTS} "
-        f"attempts ({raced})",
-    )
-
-
 @dataclasses.dataclass(frozen=True)
 class PushTarget:
     """Where a run pushes: the branch, an extra refspec, and push options (``-o k=v``)."""
@@ -164,30 +118,59 @@ class PushTarget:
     options: Mapping[str, str] | None = None
 
 
-def _attempt(
-    *,
-    url: str,
-    credentials: Credentials,
-    checkout_branch: str,
-    push: PushTarget,
-    workdir: pathlib.Path,
-    update_path: str | None,
-    setter_values: Mapping[str, str],
-    author: Author,
-    message: Callable[[setters.Result], str],
-    signing_key: signing.SigningKey | None,
-) -> Outcome:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Job:
+    """What one run does: which remote and branches, which setters, how to commit."""
+
+    url: str
+    credentials: Credentials
+    checkout_branch: str
+    push: PushTarget
+    update_path: str | None
+    setter_values: Mapping[str, str]
+    author: Author
+    message: Callable[[setters.Result], str]
+    """Renders the commit message from the changes (it may raise; then nothing is pushed)."""
+    signing_key: signing.SigningKey | None = None
+
+
+def run(job: Job, *, workdir: pathlib.Path) -> Outcome:
+    """Apply the setters to a fresh clone under ``workdir``; push a commit if anything changed.
+
+    ``job.update_path`` must stay inside the repository. A push that races
+    another commit (the remote branch moved) is never forced: the run starts
+    over from the new head, up to ``PUSH_ATTEMPTS`` times.
+    """
+    if urllib.parse.urlsplit(job.url).scheme not in ("http", "https"):
+        raise GitError(INVALID_SOURCE, f"only http(s) Git URLs are supported, not {job.url!r}")
+    raced: _RacedError | None = None
+    for attempt in range(PUSH_ATTEMPTS):
+        try:
+            return _attempt(job, workdir / str(attempt))
+        except _RacedError as error:
+            raced = error
+    raise GitError(
+        AUTH_FAILED,
+        f"pushing to {_redact(job.url)}: the branch moved on every one of {PUSH_ATTEMPTS} "
+        f"attempts ({raced})",
+    )
+
+
+def _attempt(job: Job, workdir: pathlib.Path) -> Outcome:
+    url, credentials, push = job.url, job.credentials, job.push
     remote_refs = _ls_remote(url, credentials)
     push_branch = push.branch
-    start = push_branch if f"refs/heads/{push_branch}".encode() in remote_refs else checkout_branch
+    start = (
+        push_branch if f"refs/heads/{push_branch}".encode() in remote_refs else job.checkout_branch
+    )
     if f"refs/heads/{start}".encode() not in remote_refs:
         raise GitError(AUTH_FAILED, f"branch {start!r} not found in {_redact(url)}")
     workdir.parent.mkdir(parents=True, exist_ok=True)
     repo = _clone(url, credentials, start, workdir)
     try:
         head = repo.head().decode()
-        root = _update_root(workdir, update_path)
-        result = setters.update_with_setters(root, dict(setter_values))
+        root = _update_root(workdir, job.update_path)
+        result = setters.update_with_setters(root, dict(job.setter_values))
         revision = f"{start}@sha1:{head}"
         if not result.file_changes:
             return Outcome(source_revision=revision, result=result, commit=None)
@@ -200,16 +183,16 @@ def _attempt(
         now = int(time.time())
         commit = dulwich.porcelain.commit(
             repo,
-            message(result).encode(),
-            author=author.identity(),
-            committer=author.identity(),
+            job.message(result).encode(),
+            author=job.author.identity(),
+            committer=job.author.identity(),
             author_timestamp=now,
             commit_timestamp=now,
             author_timezone=0,
             commit_timezone=0,
         )
-        if signing_key is not None:
-            commit = _signed(repo, commit, branch_ref, signing_key)
+        if job.signing_key is not None:
+            commit = _signed(repo, commit, branch_ref, job.signing_key)
         targets = [f"refs/heads/{push_branch}:refs/heads/{push_branch}"]
         if push.refspec:
             targets.append(push.refspec)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pathlib
 import subprocess
 from collections.abc import Callable
+from typing import Any
 
 import dulwich.object_store
 import dulwich.objects
@@ -31,19 +32,18 @@ def _run(
     refspec: str | None = None,
     **overrides: object,
 ) -> committing.Outcome:
-    options: dict[str, object] = {
+    options: dict[str, Any] = {
         "url": url,
         "credentials": committing.Credentials(),
         "checkout_branch": "master",
         "push": committing.PushTarget(branch=push_branch, refspec=refspec),
-        "workdir": workdir,
         "update_path": "deploy",
         "setter_values": SETTERS,
         "author": AUTHOR,
         "message": _message,
     }
     options.update(overrides)
-    return committing.run(**options)  # type: ignore[arg-type]
+    return committing.run(committing.Job(**options), workdir=workdir)
 
 
 def _blob(repo: gitservers.RepoBuilder, branch: str, path: bytes) -> bytes:
