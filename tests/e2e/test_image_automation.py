@@ -122,9 +122,11 @@ def _automation(cluster: devcluster_fixtures.Devcluster, namespace: str) -> dict
     return obj
 
 
-def _repo(
+@pytest.fixture
+def apps(
     make_repo: Callable[..., gitservers.RepoBuilder], namespace: str
 ) -> gitservers.RepoBuilder:
+    """The repository to automate: a Deployment and a kustomization.yaml with markers."""
     repo = make_repo("apps.git")
     repo.write({
         "deploy/web.yaml": DEPLOYMENT.replace("NS", namespace),
@@ -132,6 +134,12 @@ def _repo(
     })  # fmt: skip
     repo.commit("initial")
     return repo
+
+
+@pytest.fixture
+def auth_server(start_http: Callable[..., gitservers.GitServer]) -> gitservers.GitServer:
+    """The Git HTTP server, with basic auth user:secret."""
+    return start_http(basic="user:secret")
 
 
 def _pushed(cluster: devcluster_fixtures.Devcluster, namespace: str, commit: str) -> bool:
@@ -142,13 +150,11 @@ def _pushed(cluster: devcluster_fixtures.Devcluster, namespace: str, commit: str
 def test_a_new_tag_is_committed_with_the_template_and_nothing_else_changes(
     cluster: devcluster_fixtures.Devcluster,
     namespace: str,
-    make_repo: Callable[..., gitservers.RepoBuilder],
-    start_http: Callable[..., gitservers.GitServer],
+    apps: gitservers.RepoBuilder,
+    auth_server: gitservers.GitServer,
     tmp_path: pathlib.Path,
 ) -> None:
-    repo = _repo(make_repo, namespace)
-    server = start_http(basic="user:secret")
-    initial = repo.rev("master")
+    repo, server, initial = apps, auth_server, apps.rev("master")
     with _controller(cluster, namespace, tmp_path):
         _setup(cluster, namespace, server.url("apps.git"),
                secret={"username": "user", "password": "secret"})  # fmt: skip
@@ -202,13 +208,12 @@ def test_a_new_tag_is_committed_with_the_template_and_nothing_else_changes(
 def test_a_signed_push_to_another_branch(
     cluster: devcluster_fixtures.Devcluster,
     namespace: str,
-    make_repo: Callable[..., gitservers.RepoBuilder],
+    apps: gitservers.RepoBuilder,
     http_server: gitservers.GitServer,
     gpg_key: gitservers.GpgKey,
     tmp_path: pathlib.Path,
 ) -> None:
-    repo = _repo(make_repo, namespace)
-    initial = repo.rev("master")
+    repo, initial = apps, apps.rev("master")
     private = gitservers.run(
         ["gpg", "--batch", "--armor", "--export-secret-keys", gpg_key.fingerprint],
         env=gitservers.git_env(gpg_key.env()),
@@ -236,13 +241,11 @@ def test_a_signed_push_to_another_branch(
 def test_wrong_credentials_are_a_condition_an_event_and_an_error_line(
     cluster: devcluster_fixtures.Devcluster,
     namespace: str,
-    make_repo: Callable[..., gitservers.RepoBuilder],
-    start_http: Callable[..., gitservers.GitServer],
+    apps: gitservers.RepoBuilder,
+    auth_server: gitservers.GitServer,
     tmp_path: pathlib.Path,
 ) -> None:
-    repo = _repo(make_repo, namespace)
-    server = start_http(basic="user:secret")
-    initial = repo.rev("master")
+    repo, server, initial = apps, auth_server, apps.rev("master")
     with _controller(cluster, namespace, tmp_path) as controller:
         _setup(cluster, namespace, server.url("apps.git"),
                secret={"username": "user", "password": "wrong"})  # fmt: skip
