@@ -1,9 +1,10 @@
 """Clone, update, commit and push: one automation run against a Git remote over HTTP(S).
 
 Credentials follow the GitRepository Secret conventions for HTTP(S):
-``username`` and ``password`` (basic auth). Other Secret kinds (``bearerToken``,
-SSH ``identity``) and non-HTTP URLs are refused with ``GitError`` — the
+``username`` and ``password`` (basic auth) or ``bearerToken``. SSH
+(``identity``) and non-HTTP URLs are refused with ``GitError`` — the
 reconciler turns that into a condition; they are not supported here yet.
+Every HTTP request has a ``TIMEOUT``; redirects are not followed.
 
 The run clones the checkout branch; when the push branch differs and exists
 on the remote, it starts from the push branch instead (so successive runs
@@ -23,6 +24,7 @@ import pathlib
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import dulwich.client
 import dulwich.errors
@@ -30,6 +32,7 @@ import dulwich.objects
 import dulwich.porcelain
 import dulwich.refs
 import dulwich.repo
+import urllib3
 
 from controllers.image_automation import setters, signing
 from shared.api import image
@@ -49,33 +52,46 @@ INVALID_SOURCE = image.INVALID_SOURCE_CONFIG_REASON
 """Reason: the source or its Secret cannot be used (unsupported scheme or Secret kind)."""
 
 
+TIMEOUT = 60.0
+"""Seconds a Git HTTP connection or read may take (Flux's default GitRepository timeout)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Credentials:
-    """Basic-auth credentials for an HTTP(S) remote; both None for an anonymous remote."""
+    """Basic auth or a bearer token for an HTTP(S) remote; all None for an anonymous remote."""
 
     username: str | None = None
     password: str | None = None
+    bearer_token: str | None = None
 
     def __repr__(self) -> str:
-        return f"Credentials(basic={self.username is not None})"
+        return (
+            f"Credentials(basic={self.username is not None}, "
+            f"bearer={self.bearer_token is not None})"
+        )
 
 
 def credentials_from_secret(data: Mapping[str, bytes]) -> Credentials:
     """Credentials from decoded Secret data; GitError for Secret kinds not supported."""
-    for unsupported in ("bearerToken", "identity"):
-        if unsupported in data:
-            raise GitError(
-                INVALID_SOURCE,
-                f"secret key {unsupported!r} is not supported by image-automation-controller;"
-                " use username and password",
-            )
+    if "identity" in data:
+        raise GitError(
+            INVALID_SOURCE,
+            "secret key 'identity' (SSH) is not supported by image-automation-controller;"
+            " use username and password, or bearerToken, over HTTP(S)",
+        )
     username = data.get("username")
     password = data.get("password")
+    bearer = data.get("bearerToken")
     if password is not None and username is None:
         raise GitError(INVALID_SOURCE, "secret sets password without username")
+    if bearer is not None and username is not None:
+        raise GitError(
+            INVALID_SOURCE, "secret sets both basic auth (username/password) and bearerToken"
+        )
     return Credentials(
         username=username.decode() if username is not None else None,
         password=password.decode() if password is not None else None,
+        bearer_token=bearer.decode() if bearer is not None else None,
     )
 
 
@@ -217,8 +233,16 @@ def _signed(
     return commit.id
 
 
-def _client_kwargs(credentials: Credentials) -> dict[str, str]:
-    kwargs: dict[str, str] = {}
+def _client_kwargs(credentials: Credentials) -> dict[str, Any]:
+    """dulwich HTTP client options: credentials, and a pool with the timeout and headers."""
+    headers = {"User-Agent": dulwich.client.default_user_agent_string()}
+    if credentials.bearer_token is not None:
+        # dulwich sends a given pool's headers on every request.
+        headers["Authorization"] = f"Bearer {credentials.bearer_token}"
+    pool = urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=TIMEOUT, read=TIMEOUT), retries=False, headers=headers
+    )
+    kwargs: dict[str, Any] = {"pool_manager": pool}
     if credentials.username is not None:
         kwargs["username"] = credentials.username
         kwargs["password"] = credentials.password or ""
@@ -227,9 +251,7 @@ def _client_kwargs(credentials: Credentials) -> dict[str, str]:
 
 def _ls_remote(url: str, credentials: Credentials) -> dict[bytes, bytes]:
     try:
-        client = dulwich.client.Urllib3HttpGitClient(
-            url, username=credentials.username, password=credentials.password, quiet=True
-        )
+        client = dulwich.client.Urllib3HttpGitClient(url, quiet=True, **_client_kwargs(credentials))
         listing = client.get_refs(b"", protocol_version=0)
     except dulwich.client.HTTPUnauthorized as error:
         raise GitError(AUTH_FAILED, f"authentication to {_redact(url)} failed") from error
@@ -247,7 +269,7 @@ def _clone(
             str(workdir),
             branch=branch.encode(),
             errstream=io.BytesIO(),
-            **_client_kwargs(credentials),  # type: ignore[arg-type]
+            **_client_kwargs(credentials),
         )
     except dulwich.client.HTTPUnauthorized as error:
         raise GitError(AUTH_FAILED, f"authentication to {_redact(url)} failed") from error
@@ -272,7 +294,7 @@ def _push(
             outstream=io.BytesIO(),
             errstream=errors,
             push_options=[f"{k}={v}" for k, v in sorted((options or {}).items())] or None,
-            **_client_kwargs(credentials),  # type: ignore[arg-type]
+            **_client_kwargs(credentials),
         )
     except dulwich.porcelain.DivergedBranches as error:
         raise _RacedError(str(error) or "diverged") from error

@@ -124,8 +124,8 @@ def test_wrong_credentials_are_a_clear_error(
 @pytest.mark.parametrize(
     ("data", "error"),
     [
-        ({"bearerToken": b"t"}, "'bearerToken' is not supported"),
-        ({"identity": b"k"}, "'identity' is not supported"),
+        ({"identity": b"k"}, r"'identity' \(SSH\) is not supported"),
+        ({"username": b"u", "bearerToken": b"t"}, "both basic auth"),
         ({"password": b"p"}, "password without username"),
     ],
 )
@@ -191,3 +191,18 @@ def test_a_signing_key_signs_the_commit(
 def test_a_signing_secret_without_a_key_is_refused() -> None:
     with pytest.raises(signing.SigningError, match=r"no 'git\.asc' entry"):
         signing.key_from_secret({"passphrase": b"x"})
+
+
+def test_a_bearer_token_is_sent(
+    repo: gitservers.RepoBuilder,
+    start_http: Callable[..., gitservers.GitServer],
+    tmp_path: pathlib.Path,
+) -> None:
+    server = start_http(bearer="tok3n")
+    wrong = committing.credentials_from_secret({"bearerToken": b"other"})
+    with pytest.raises(committing.GitError, match=r"authentication to .* failed"):
+        _run(server.url("apps.git"), tmp_path / "w", credentials=wrong)
+    right = committing.credentials_from_secret({"bearerToken": b"tok3n"})
+    assert repr(right) == "Credentials(basic=False, bearer=True)"
+    outcome = _run(server.url("apps.git"), tmp_path / "w2", credentials=right)
+    assert outcome.commit == repo.rev("master")
