@@ -5,10 +5,10 @@ summarizer from the error kind):
 
 1. ``spec.sourceRef``: the GitRepository (the automation's namespace by
    default) from the informer; missing is a wait (``DependencyNotReady``).
-   ``spec.git`` missing, a checkout that is not a branch with no push branch,
-   or a message template outside the supported subset stalls
-   (``InvalidSourceConfiguration``; ``RemovedTemplateField`` for the removed
-   ``.Updated`` data).
+   ``spec.git`` missing, a checkout reference other than a branch (tag,
+   semver, name, commit: not supported yet), or a message template outside
+   the supported subset stalls (``InvalidSourceConfiguration``;
+   ``RemovedTemplateField`` for the removed ``.Updated`` data).
 2. The ImagePolicies of the automation's namespace that ``spec.policySelector``
    selects (all when absent) and that have a ``status.latestRef`` define the
    setters; they are recorded in ``status.observedPolicies``.
@@ -67,6 +67,23 @@ def selects(selector: meta.LabelSelector | None, labels: dict[str, str]) -> bool
         if not holds:
             return False
     return True
+
+
+def checkout_branch_of(ref: source.GitRepositoryRef | None) -> str:
+    """The branch to clone: ``ref.branch``, or ``master`` for an empty reference.
+
+    A tag, semver range, reference name or commit stalls: the automation
+    commits on a branch, and starting one elsewhere is not supported yet.
+    """
+    if ref is None:
+        return DEFAULT_BRANCH
+    other = ref.tag or ref.semver or ref.name or ref.commit
+    if other:
+        raise results.StallingError(
+            f"checking out {other!r} is not supported: image automation checks out a branch",
+            reason=image.INVALID_SOURCE_CONFIG_REASON,
+        )
+    return ref.branch or DEFAULT_BRANCH
 
 
 def policy_requests(automations: informers.Informer) -> Callable[[dict[str, Any]], list[str]]:
@@ -137,14 +154,10 @@ class ImageUpdateAutomationReconciler:
             raise results.StallingError(
                 "spec.git is required", reason=image.INVALID_SOURCE_CONFIG_REASON
             )
-        checkout = git.checkout.ref if git.checkout is not None else repository.spec.ref
-        checkout_branch = checkout.branch if checkout is not None else DEFAULT_BRANCH
+        checkout_branch = checkout_branch_of(
+            git.checkout.ref if git.checkout is not None else repository.spec.ref
+        )
         push_branch = (git.push.branch if git.push else None) or checkout_branch
-        if not checkout_branch or not push_branch:
-            raise results.StallingError(
-                "the checkout reference is not a branch and no spec.git.push.branch is set",
-                reason=image.INVALID_SOURCE_CONFIG_REASON,
-            )
         template = self._template(git.commit.message_template)
         policies = self._selected_policies(obj, namespace)
         status.observed_policies = {name: ref for (_, name), ref in policies.items()}

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from controllers.image_automation import automation
-from shared.api import meta
+from shared.api import meta, source
+from shared.runtime import results
 
 
 @pytest.mark.parametrize(
@@ -61,3 +62,12 @@ def test_only_a_new_latest_ref_requeues() -> None:
     assert not automation.latest_ref_changed("k", same, old)
     assert automation.latest_ref_changed("k", new, old)
     assert automation.latest_ref_changed("k", old, None)
+
+
+def test_the_checkout_branch_defaults_to_master_and_other_refs_stall() -> None:
+    assert automation.checkout_branch_of(None) == "master"
+    assert automation.checkout_branch_of(source.GitRepositoryRef()) == "master"
+    assert automation.checkout_branch_of(source.GitRepositoryRef(branch="main")) == "main"
+    for ref in ({"tag": "v1"}, {"branch": "main", "commit": "abc"}, {"semver": ">1"}):
+        with pytest.raises(results.StallingError, match="is not supported"):
+            automation.checkout_branch_of(source.GitRepositoryRef.model_validate(ref))
