@@ -1,4 +1,9 @@
 """image-automation-controller: commits the images ImagePolicies elect into Git.
 
-``setters`` is the pure Setters update strategy (YAML files edited in place).
+Layers (an import-linter contract): ``__main__`` (the process) above
+``automation`` (the ImageUpdateAutomation reconciler) above ``committing``
+(clone, commit, push over HTTP(S)) and ``messages`` (commit messages) above
+the pure domain code: ``setters`` (the Setters strategy, YAML edited in
+place), ``templating`` (a Go text/template subset) and ``signing`` (OpenPGP
+commit signatures with gpg). No Kubernetes access below ``automation``.
 """
