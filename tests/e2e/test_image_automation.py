@@ -40,6 +40,17 @@ images:
   - name: web
     newTag: 1.0.0 # {"$imagepolicy": "NS:web:tag"}
 """
+RELEASE = """\
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: web
+spec:
+  values:
+    image:
+      repository: ghcr.io/org/web # {"$imagepolicy": "NS:web:name"}
+      tag: "1.0.0" # {"$imagepolicy": "NS:web:tag"}
+"""
 TEMPLATE = (
     "Automation {{ .AutomationObject }}\n"
     "{{ range .Changed.Changes }}{{ .OldValue }} -> {{ .NewValue }}\n{{ end }}"
@@ -131,6 +142,7 @@ def apps(
     repo.write({
         "deploy/web.yaml": DEPLOYMENT.replace("NS", namespace),
         "deploy/kustomization.yaml": KUSTOMIZATION.replace("NS", namespace),
+        "deploy/release.yaml": RELEASE.replace("NS", namespace),
     })  # fmt: skip
     repo.commit("initial")
     return repo
@@ -166,7 +178,8 @@ def test_a_new_tag_is_committed_with_the_template_and_nothing_else_changes(
                         message="status.lastPushCommit")  # fmt: skip
         assert repo.git("log", "-1", "--format=%an <%ae>%n%B", "master").strip() == (
             f"Flux <flux@example.com>\nAutomation {namespace}/auto\n"
-            "1.0.0 -> 1.1.0\nghcr.io/org/web:1.0.0 -> ghcr.io/org/web:1.1.0"
+            "1.0.0 -> 1.1.0\n1.0.0 -> 1.1.0\n"
+            "ghcr.io/org/web:1.0.0 -> ghcr.io/org/web:1.1.0"
         )
         diff = repo.git("diff", "-U0", initial, first)
         changed = [line for line in diff.splitlines() if line[:1] in "+-"
@@ -174,6 +187,8 @@ def test_a_new_tag_is_committed_with_the_template_and_nothing_else_changes(
         assert changed == [
             f'-    newTag: 1.0.0 # {{"$imagepolicy": "{namespace}:web:tag"}}',
             f'+    newTag: 1.1.0 # {{"$imagepolicy": "{namespace}:web:tag"}}',
+            f'-      tag: "1.0.0" # {{"$imagepolicy": "{namespace}:web:tag"}}',
+            f'+      tag: "1.1.0" # {{"$imagepolicy": "{namespace}:web:tag"}}',
             f'-          image: \'ghcr.io/org/web:1.0.0\' # {{"$imagepolicy": "{namespace}:web"}}',
             f'+          image: \'ghcr.io/org/web:1.1.0\' # {{"$imagepolicy": "{namespace}:web"}}',
         ]
