@@ -5,6 +5,7 @@ from __future__ import annotations
 import pathlib
 
 import pytest
+import yaml
 
 from controllers.image_automation import setters
 from shared.api import image
@@ -212,3 +213,20 @@ def test_unchanged_files_are_not_rewritten(tmp_path: pathlib.Path) -> None:
     result = setters.update_with_setters(tmp_path, SETTERS)
     assert result.file_changes == {}
     assert target.stat().st_mtime_ns == before
+
+
+@pytest.mark.parametrize("loader", [yaml.SafeLoader, getattr(yaml, "CSafeLoader", yaml.SafeLoader)])
+def test_both_yaml_loaders_edit_the_same_characters(
+    loader: type[yaml.SafeLoader], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(setters, "_LOADER", loader)
+    text = (
+        'a: "héllo ☃" # ü\nc: 😀😀\n'
+        'image: image:v1.0.0 # {"$imagepolicy": "automation-ns:policy"}\n---\n'
+        "x: 😀\n"
+        'tag: v1 # {"$imagepolicy": "automation-ns:policy:tag"}\n'
+    )
+    expected = text.replace("image:v1.0.0", "index.repo.fake/updated:v1.0.1").replace(
+        "tag: v1 ", "tag: v1.0.1 "
+    )
+    assert setters.update_text(text, SETTERS, "f.yaml", setters.Result()) == expected
