@@ -256,7 +256,8 @@ def test_ignored_pointers_are_neither_reverted_nor_reported(loop: Loop) -> None:
     messages = [
         e["message"]
         for e in objects.events(loop.cluster, loop.namespace)
-        if e["reason"] == "ReconciliationSucceeded"
+        # NB: the change set is announced as Progressing, as Flux does.
+        if e["reason"] == "Progressing"
     ]
     lines = {line for m in messages for line in m.splitlines() if "drift" in line}
     assert f"ConfigMap/{loop.namespace}/config configured (drift: data.size)" in lines, lines
