@@ -222,7 +222,7 @@ async def test_includes_set_include_unavailable_until_the_artifact_exists(
         assert _condition(available, source_conditions.INCLUDE_UNAVAILABLE_CONDITION) is None
 
 
-async def _keys_secret(api: client.Client, namespace: str, key: gitservers.GpgKey) -> None:
+async def _keys_secret(api: client.Client, namespace: str, data: dict[str, bytes]) -> None:
     await api.request(
         "POST",
         f"/api/v1/namespaces/{namespace}/secrets",
@@ -230,10 +230,37 @@ async def _keys_secret(api: client.Client, namespace: str, key: gitservers.GpgKe
             "apiVersion": "v1",
             "kind": "Secret",
             "metadata": {"name": "keys"},
-            "data": {"a.asc": base64.b64encode(key.public_armor).decode()},
+            "data": {name: base64.b64encode(value).decode() for name, value in data.items()},
         },
         verb="create",
     )
+
+
+async def test_ssh_signed_source_is_verified(
+    api: client.Client,
+    namespace: str,
+    store: storage.Storage,
+    make_repo: Callable[..., gitservers.RepoBuilder],
+    http_server: gitservers.GitServer,
+    ssh_signing_key: gitservers.SshSigningKey,
+) -> None:
+    repo = make_repo("app.git")
+    repo.commit("signed", {"a.yaml": "a"}, sign=ssh_signing_key)
+    await _keys_secret(api, namespace, {"author.sshpub": ssh_signing_key.public_line})
+    verify = {"mode": "HEAD", "secretRef": {"name": "keys"}}
+    async with _reconciler(api, namespace, store) as (reconciler, _):
+        obj = _repository(namespace, http_server.url("app.git"), verify=verify)
+        async with _run(api, reconciler, obj) as first:
+            first.includes = []
+            await _step(reconciler, "artifact", first)
+        verified = conditions.get(
+            first.status.conditions, source_conditions.SOURCE_VERIFIED_CONDITION
+        )
+        assert verified is not None
+        assert (verified.status, verified.message) == (
+            "True",
+            f"verified signature of commit '{repo.rev()}' with key '{ssh_signing_key.fingerprint}'",
+        )
 
 
 async def test_source_verified_and_artifact_outdated(
@@ -246,7 +273,7 @@ async def test_source_verified_and_artifact_outdated(
 ) -> None:
     repo = make_repo("app.git")
     repo.commit("signed", {"a.yaml": "a"}, sign=gpg_key)
-    await _keys_secret(api, namespace, gpg_key)
+    await _keys_secret(api, namespace, {"a.asc": gpg_key.public_armor})
     verify = {"mode": "HEAD", "secretRef": {"name": "keys"}}
     async with _reconciler(api, namespace, store) as (reconciler, _):
         obj = _repository(namespace, http_server.url("app.git"), verify=verify)
