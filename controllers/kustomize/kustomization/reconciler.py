@@ -102,6 +102,8 @@ class Settings:
     """``--override-manager``: taken over besides Flux's defaults (``takeover``)."""
     custom_stage_kinds: frozenset[inventory.GroupKind] = frozenset()
     """``--custom-apply-stage-kinds``."""
+    strict_substitutions: bool = False
+    """The StrictPostBuildSubstitutions gate: an unset variable without a default fails."""
 
 
 @dataclasses.dataclass(eq=False, kw_only=True)
@@ -332,7 +334,12 @@ class KustomizationReconciler:
             output = await self._render(obj, artifact, keys=keys)
             variables = await self._variables(obj) if obj.spec.post_build else {}
             built = await asyncio.to_thread(
-                building.post_build, output, obj.spec, variables=variables, keys=keys, strict=False
+                building.post_build,
+                output,
+                obj.spec,
+                variables=variables,
+                keys=keys,
+                strict=self._settings.strict_substitutions,
             )
         except building.PathNotFoundError as missing:
             raise self._failure(obj, meta.ARTIFACT_FAILED_REASON, str(missing)) from missing
