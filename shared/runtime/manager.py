@@ -114,6 +114,7 @@ class Manager:
             resource=informer.resource,
             reconciler=reconciler,
             recorder=self.recorder,
+            jitter=self.options.interval_jitter_percentage / 100,
         )
         created = controller.Controller(
             name=crd.kind.lower(),

@@ -7,6 +7,7 @@ waits until the test releases it).
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from typing import Any, Literal
@@ -136,3 +137,25 @@ async def test_a_failed_reconcile_is_logged_at_error_level(
     assert line["object"] == f"Widget/{namespace}/broken"
     assert (line["reason"], line["message"]) == (reason, message)
     assert "revision" in line
+
+
+@pytest.mark.parametrize("percentage", [0, 50])
+async def test_success_requeues_within_the_interval_jitter_percentage(
+    api: client.Client, namespace: str, percentage: int
+) -> None:
+    """``--interval-jitter-percentage``: the widget's 10m interval moves by at most ±p %."""
+    reconciler = widgets.WidgetReconciler()
+    reconciler.release.set()
+    loop = asyncio.get_running_loop()
+    async with running_manager(
+        api, reconciler, namespace=namespace, interval_jitter_percentage=percentage
+    ) as mgr:
+        await _create(api, namespace, "timed")
+        started = loop.time()
+        await eventually(_probe(api, namespace, "timed", "True", "widget reconciled"))
+        work = mgr.controllers[0].queue
+        timer = await eventually(lambda: work._delayed.get(f"{namespace}/timed"))
+        ended = loop.time()
+
+    low, high = 600 * (1 - percentage / 100), 600 * (1 + percentage / 100)
+    assert started + low <= timer.when() <= ended + high
