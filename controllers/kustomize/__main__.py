@@ -6,8 +6,8 @@ Takes the common controller flags (see ``shared.runtime.options``) plus its
 own (``Flags``: ``--no-remote-bases``, ``--concurrent-ssa``,
 ``--default-decryption-service-account``, ``--override-manager``,
 ``--custom-apply-stage-kinds``, ``--sops-age-secret``,
-``--watch-configs-label-selector`` (see ``watching``), ``--feature-gates``
-(``GATES``), …).
+``--watch-configs-label-selector`` (see ``watching``), ``--http-retry``,
+``--feature-gates`` (``GATES``), …).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import aiohttp
 from controllers.kustomize import watching
 from controllers.kustomize.kustomization import reconciler
 from shared.api import kustomize
-from shared.artifacts import extracting
+from shared.artifacts import extracting, fetching
 from shared.kube import errors, inventory, resourcemanager
 from shared.runtime import features, informers, logging, manager, options, scratch
 
@@ -106,6 +106,10 @@ class Flags:
         "watch ConfigMaps and Secrets with matching labels: a change triggers the "
         "Kustomizations that reference them",
         default=watching.DEFAULT_SELECTOR,
+    )
+    http_retry: int = options.flag(
+        "the maximum number of retries when failing to fetch artifacts over HTTP",
+        default=fetching.RetryPolicy.retries,
     )
     feature_gates: features.FeatureGates = features.gates_flag(GATES)  # noqa: RUF009 - a field
     artifact_max_size: int = options.artifact_max_size_flag(
@@ -197,6 +201,7 @@ async def _setup(mgr: manager.Manager, *, flags: Flags, session: aiohttp.ClientS
                 insecure_kubeconfig_tls=flags.insecure_kubeconfig_tls,
                 override_managers=flags.override_manager,
                 custom_stage_kinds=flags.custom_apply_stage_kinds,
+                http_retry=flags.http_retry,
                 strict_substitutions=flags.feature_gates.enabled(STRICT_SUBSTITUTIONS),
             ),
         )

@@ -102,6 +102,8 @@ class Settings:
     """``--override-manager``: taken over besides Flux's defaults (``takeover``)."""
     custom_stage_kinds: frozenset[inventory.GroupKind] = frozenset()
     """``--custom-apply-stage-kinds``."""
+    http_retry: int = fetching.RetryPolicy.retries
+    """``--http-retry``: retries of a failed artifact download (Flux's default 9)."""
     strict_substitutions: bool = False
     """The StrictPostBuildSubstitutions gate: an unset variable without a default fails."""
 
@@ -386,8 +388,9 @@ class KustomizationReconciler:
             allow_remote_bases=not self._settings.no_remote_bases,
         )
         limits = extracting.Limits(max_total_size=self._settings.artifact_max_size)
+        retry = fetching.RetryPolicy(retries=self._settings.http_retry)
         async with fetching.fetched(
-            self._session, artifact.url, digest=artifact.digest, limits=limits
+            self._session, artifact.url, digest=artifact.digest, limits=limits, retry=retry
         ) as root:
             output = await building.render(root, obj.spec, options=options, keys=keys)
         if key is not None:
