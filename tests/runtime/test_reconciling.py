@@ -159,3 +159,54 @@ async def test_success_requeues_within_the_interval_jitter_percentage(
 
     low, high = 600 * (1 - percentage / 100), 600 * (1 + percentage / 100)
     assert started + low <= timer.when() <= ended + high
+
+
+def _samples(mgr: Any) -> dict[str, float]:
+    """The manager's metrics as ``name{labels}`` → value."""
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in mgr.metrics.render().decode().splitlines()
+        if line and not line.startswith("#")
+    }
+
+
+async def test_metrics_show_the_reconcile_in_flight_then_its_time(
+    api: client.Client, namespace: str
+) -> None:
+    """The series Flux's dashboards read: active workers and in-flight work while a reconcile
+    runs, its time in controller_runtime_reconcile_time_seconds once it ends."""
+    reconciler = widgets.WidgetReconciler()
+    async with running_manager(api, reconciler, namespace=namespace, concurrent=3) as mgr:
+        await _create(api, namespace, "slow", progress=HEALTH)
+        await eventually(
+            _probe(api, namespace, "slow", "Unknown", reconciling.IN_PROGRESS_MESSAGE),
+            message="no in-progress status while the step waited",
+        )
+
+        def busy() -> dict[str, float] | None:
+            found = _samples(mgr)
+            longest = 'workqueue_longest_running_processor_seconds{name="widget"}'
+            return found if found[longest] > 0 else None
+
+        during = await eventually(busy)
+        reconciler.release.set()
+        await eventually(_probe(api, namespace, "slow", "True", "widget reconciled"))
+
+        def idle() -> dict[str, float] | None:
+            found = _samples(mgr)
+            workers = found['controller_runtime_active_workers{controller="widget"}']
+            return found if workers == 0 else None
+
+        # NB: the status is visible a moment before the worker returns.
+        after = await eventually(idle)
+
+    assert during['controller_runtime_active_workers{controller="widget"}'] == 1
+    assert during['controller_runtime_max_concurrent_reconciles{controller="widget"}'] == 3
+    assert during['workqueue_unfinished_work_seconds{name="widget"}'] > 0
+    assert after['controller_runtime_active_workers{controller="widget"}'] == 0
+    assert after['workqueue_longest_running_processor_seconds{name="widget"}'] == 0
+    assert after['controller_runtime_reconcile_time_seconds_count{controller="widget"}'] >= 1
+    assert (
+        after['controller_runtime_reconcile_time_seconds_sum{controller="widget"}']
+        >= during['workqueue_longest_running_processor_seconds{name="widget"}']
+    )
