@@ -45,7 +45,7 @@ class Manager:
         self.api = api
         self.discovery = resources.Discovery(api)
         self.metrics = metrics.Metrics()
-        self.metrics.track_requests(api.stats)
+        self.metrics.track_requests(api.stats, api.responses)
         self.readiness = probes.Readiness()
         self.recorder = events.Recorder(
             api=api,

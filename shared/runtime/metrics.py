@@ -12,7 +12,9 @@
   ``workqueue_queue_duration_seconds``, ``workqueue_work_duration_seconds``,
   ``workqueue_unfinished_work_seconds`` (the summed age of the reconciles in
   flight) and ``workqueue_longest_running_processor_seconds`` (the oldest one's
-  age), labelled by queue ``name`` — what Flux's dashboards read.
+  age), labelled by queue ``name`` — what Flux's dashboards read;
+- ``rest_client_requests_total{code,host,method}`` and, by Kubernetes verb,
+  ``headwater_rest_client_requests_total{verb}`` (``track_requests``).
 
 Metrics live in a ``CollectorRegistry`` owned by the process's ``Metrics``
 object (no module-level registry), which ``serve`` exposes on ``/metrics``.
@@ -146,19 +148,34 @@ class Metrics:
         yield unfinished
         yield longest
 
-    def track_requests(self, stats: collections.Counter[str]) -> None:
-        """Expose an API client's request counts as ``rest_client_requests_total{verb}``."""
+    def track_requests(
+        self,
+        stats: collections.Counter[str],
+        responses: collections.Counter[tuple[str, str, str]],
+    ) -> None:
+        """Expose an API client's counts: ``rest_client_requests_total{code,host,method}``
+        (client-go's series, which Flux's dashboards read) from ``responses``, and
+        ``headwater_rest_client_requests_total{verb}`` (requests by Kubernetes verb,
+        which the benchmarks read) from ``stats``."""
 
         class _Requests(prometheus_client.registry.Collector):
             def collect(self) -> Iterator[prometheus_client.metrics_core.Metric]:
-                family = prometheus_client.metrics_core.CounterMetricFamily(
+                answered = prometheus_client.metrics_core.CounterMetricFamily(
                     "rest_client_requests",
+                    "Number of HTTP requests, partitioned by status code, method, and host.",
+                    labels=["code", "host", "method"],
+                )
+                for labels, count in sorted(responses.items()):
+                    answered.add_metric(list(labels), count)
+                yield answered
+                by_verb = prometheus_client.metrics_core.CounterMetricFamily(
+                    "headwater_rest_client_requests",
                     "Number of requests to the Kubernetes API, by verb.",
                     labels=["verb"],
                 )
                 for verb, count in sorted(stats.items()):
-                    family.add_metric([verb], count)
-                yield family
+                    by_verb.add_metric([verb], count)
+                yield by_verb
 
         self.registry.register(_Requests())
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import urllib.parse
 from typing import Any, Literal
 
 import pytest
 
 from shared.api import meta
 from shared.kube import client
+from shared.kube import errors as kube_errors
 from shared.runtime import conditions, reconciling
 from tests.fixtures.polling import eventually
 from tests.runtime import widgets
@@ -199,6 +201,10 @@ async def test_metrics_show_the_reconcile_in_flight_then_its_time(
 
         # NB: the status is visible a moment before the worker returns.
         after = await eventually(idle)
+        with pytest.raises(kube_errors.NotFoundError):
+            await api.request("GET", f"{widgets.PATH.format(ns=namespace)}/missing")
+        host = urllib.parse.urlsplit(api.host).netloc
+        requests = _samples(mgr)
 
     assert during['controller_runtime_active_workers{controller="widget"}'] == 1
     assert during['controller_runtime_max_concurrent_reconciles{controller="widget"}'] == 3
@@ -210,3 +216,7 @@ async def test_metrics_show_the_reconcile_in_flight_then_its_time(
         after['controller_runtime_reconcile_time_seconds_sum{controller="widget"}']
         >= during['workqueue_longest_running_processor_seconds{name="widget"}']
     )
+    # client-go's series: one per status code, host and method.
+    assert requests[f'rest_client_requests_total{{code="201",host="{host}",method="POST"}}'] >= 1
+    assert requests[f'rest_client_requests_total{{code="200",host="{host}",method="PATCH"}}'] >= 1
+    assert requests[f'rest_client_requests_total{{code="404",host="{host}",method="GET"}}'] == 1
