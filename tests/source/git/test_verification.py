@@ -38,13 +38,20 @@ async def _verify(
     mode: str | None,
     keys: dict[str, bytes],
 ) -> verification.Verified:
+    result = await _checked_out(server, tmp_path, ref=ref)
+    return await verification.verify(
+        mode=mode, plan=refs.plan(ref), result=result, secret_data=keys
+    )
+
+
+async def _checked_out(
+    server: gitservers.GitServer, tmp_path: pathlib.Path, *, ref: source.GitRepositoryRef | None
+) -> checkout.CheckoutResult:
     options = auth.options_for(server.url("app.git"))
-    plan = refs.plan(ref)
     resolved = await checkout.resolve(options, ref=ref, time_limit=TIME_LIMIT)
     dest = tmp_path / "out"
     dest.mkdir()
-    result = await checkout.checkout(options, resolved, dest=dest, time_limit=TIME_LIMIT)
-    return await verification.verify(mode=mode, plan=plan, result=result, secret_data=keys)
+    return await checkout.checkout(options, resolved, dest=dest, time_limit=TIME_LIMIT)
 
 
 @pytest.mark.parametrize(
@@ -140,11 +147,7 @@ async def test_tampered_commit_payload_is_refused(
     gpg_key: gitservers.GpgKey,
     tmp_path: pathlib.Path,
 ) -> None:
-    options = auth.options_for(http_server.url("app.git"))
-    resolved = await checkout.resolve(options, ref=None, time_limit=TIME_LIMIT)
-    dest = tmp_path / "out"
-    dest.mkdir()
-    result = await checkout.checkout(options, resolved, dest=dest, time_limit=TIME_LIMIT)
+    result = await _checked_out(http_server, tmp_path, ref=None)
     payload = result.commit_signature.payload.replace(b"signed", b"forged")
     tampered = checkout.CheckoutResult(
         commit=result.commit,
@@ -224,39 +227,33 @@ async def test_ssh_signed_commit_and_tag_are_verified(
     assert verified.commit_signer.startswith("SHA256:")
 
 
-async def test_ssh_signature_by_an_untrusted_key_is_refused(
-    ssh_signed_repo: gitservers.RepoBuilder,
-    http_server: gitservers.GitServer,
-    tmp_path: pathlib.Path,
-) -> None:
-    other = credentials.make_ssh_signing_key(tmp_path / "other-key")
-    with pytest.raises(errors.InvalidCommitSignatureError, match="ssh-keygen could not verify"):
-        await _verify(
-            http_server, tmp_path, ref=None, mode="HEAD", keys={"o.sshpub": other.public_line}
-        )
-
-
-async def test_ssh_signature_without_sshpub_keys_is_refused(
-    ssh_signed_repo: gitservers.RepoBuilder,
-    http_server: gitservers.GitServer,
-    gpg_key: gitservers.GpgKey,
-    tmp_path: pathlib.Path,
-) -> None:
-    with pytest.raises(errors.InvalidCommitSignatureError, match=r"no \*\.sshpub keys"):
-        await _verify(
-            http_server, tmp_path, ref=None, mode="HEAD", keys={"a.asc": gpg_key.public_armor}
-        )
-
-
-async def test_openpgp_signature_with_only_sshpub_keys_is_refused(
-    signed_repo: gitservers.RepoBuilder,
+@pytest.mark.parametrize(
+    ("repo", "keys", "match"),
+    [
+        ("ssh_signed_repo", "other_ssh", "ssh-keygen could not verify"),
+        ("ssh_signed_repo", "gpg", r"no \*\.sshpub keys"),
+        ("signed_repo", "ssh", "no OpenPGP keys"),
+    ],
+    ids=["untrusted SSH key", "SSH signature, no *.sshpub", "OpenPGP signature, only *.sshpub"],
+)
+async def test_a_signature_no_trusted_key_of_its_kind_verifies_is_refused(
+    request: pytest.FixtureRequest,
     http_server: gitservers.GitServer,
     ssh_signing_key: gitservers.SshSigningKey,
+    gpg_key: gitservers.GpgKey,
     tmp_path: pathlib.Path,
+    repo: str,
+    keys: str,
+    match: str,
 ) -> None:
-    keys = {"k.sshpub": ssh_signing_key.public_line}
-    with pytest.raises(errors.InvalidCommitSignatureError, match="no OpenPGP keys"):
-        await _verify(http_server, tmp_path, ref=None, mode="HEAD", keys=keys)
+    request.getfixturevalue(repo)
+    secret = {
+        "other_ssh": {"o.sshpub": credentials.make_ssh_signing_key(tmp_path / "o").public_line},
+        "gpg": {"a.asc": gpg_key.public_armor},
+        "ssh": {"k.sshpub": ssh_signing_key.public_line},
+    }[keys]
+    with pytest.raises(errors.InvalidCommitSignatureError, match=match):
+        await _verify(http_server, tmp_path, ref=None, mode="HEAD", keys=secret)
 
 
 async def test_tampered_ssh_signed_payload_is_refused(
@@ -265,11 +262,7 @@ async def test_tampered_ssh_signed_payload_is_refused(
     ssh_signing_key: gitservers.SshSigningKey,
     tmp_path: pathlib.Path,
 ) -> None:
-    options = auth.options_for(http_server.url("app.git"))
-    resolved = await checkout.resolve(options, ref=None, time_limit=TIME_LIMIT)
-    dest = tmp_path / "out"
-    dest.mkdir()
-    result = await checkout.checkout(options, resolved, dest=dest, time_limit=TIME_LIMIT)
+    result = await _checked_out(http_server, tmp_path, ref=None)
     signed = result.commit_signature
     forged = dataclasses.replace(signed, payload=signed.payload.replace(b"signed", b"forged"))
     with pytest.raises(errors.InvalidCommitSignatureError, match="ssh-keygen could not verify"):
