@@ -236,44 +236,28 @@ async def _keys_secret(api: client.Client, namespace: str, data: dict[str, bytes
     )
 
 
-async def test_ssh_signed_source_is_verified(
-    api: client.Client,
-    namespace: str,
-    store: storage.Storage,
-    make_repo: Callable[..., gitservers.RepoBuilder],
-    http_server: gitservers.GitServer,
-    ssh_signing_key: gitservers.SshSigningKey,
-) -> None:
-    repo = make_repo("app.git")
-    repo.commit("signed", {"a.yaml": "a"}, sign=ssh_signing_key)
-    await _keys_secret(api, namespace, {"author.sshpub": ssh_signing_key.public_line})
-    verify = {"mode": "HEAD", "secretRef": {"name": "keys"}}
-    async with _reconciler(api, namespace, store) as (reconciler, _):
-        obj = _repository(namespace, http_server.url("app.git"), verify=verify)
-        async with _run(api, reconciler, obj) as first:
-            first.includes = []
-            await _step(reconciler, "artifact", first)
-        verified = conditions.get(
-            first.status.conditions, source_conditions.SOURCE_VERIFIED_CONDITION
-        )
-        assert verified is not None
-        assert (verified.status, verified.message) == (
-            "True",
-            f"verified signature of commit '{repo.rev()}' with key '{ssh_signing_key.fingerprint}'",
-        )
-
-
+@pytest.mark.parametrize("key_kind", ["openpgp", "ssh"])
 async def test_source_verified_and_artifact_outdated(
     api: client.Client,
     namespace: str,
     store: storage.Storage,
     make_repo: Callable[..., gitservers.RepoBuilder],
     http_server: gitservers.GitServer,
-    gpg_key: gitservers.GpgKey,
+    request: pytest.FixtureRequest,
+    key_kind: str,
 ) -> None:
+    """A commit signed with an OpenPGP key (``*.asc``) or an SSH key (``*.sshpub``) verifies;
+    an unsigned one after it does not."""
+    key: gitservers.SigningKey
+    if key_kind == "ssh":
+        ssh_key: gitservers.SshSigningKey = request.getfixturevalue("ssh_signing_key")
+        key, secret = ssh_key, {"author.sshpub": ssh_key.public_line}
+    else:
+        gpg_key: gitservers.GpgKey = request.getfixturevalue("gpg_key")
+        key, secret = gpg_key, {"a.asc": gpg_key.public_armor}
     repo = make_repo("app.git")
-    repo.commit("signed", {"a.yaml": "a"}, sign=gpg_key)
-    await _keys_secret(api, namespace, {"a.asc": gpg_key.public_armor})
+    repo.commit("signed", {"a.yaml": "a"}, sign=key)
+    await _keys_secret(api, namespace, secret)
     verify = {"mode": "HEAD", "secretRef": {"name": "keys"}}
     async with _reconciler(api, namespace, store) as (reconciler, _):
         obj = _repository(namespace, http_server.url("app.git"), verify=verify)
@@ -286,7 +270,7 @@ async def test_source_verified_and_artifact_outdated(
         assert verified is not None
         assert (verified.status, verified.reason) == ("True", meta.SUCCEEDED_REASON)
         assert verified.message == (
-            f"verified signature of commit '{repo.rev()}' with key '{gpg_key.fingerprint}'"
+            f"verified signature of commit '{repo.rev()}' with key '{key.fingerprint}'"
         )
         assert first.status.source_verification_mode == "HEAD"
         assert _condition(first, source_conditions.ARTIFACT_IN_STORAGE_CONDITION) == (
