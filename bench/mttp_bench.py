@@ -12,7 +12,7 @@ Figures printed (JSON):
 - ``writes_needed`` and the target ``1.15 * writes_needed / QPS``: each
   Kustomization needs its finalizer, its status, and one write per object;
 - ``api_requests_per_object``: kustomize-controller's API requests (from its
-  ``rest_client_requests_total``) divided by the objects applied;
+  ``headwater_rest_client_requests_total``, by verb) divided by the objects applied;
 - ``noop_requests_per_object``: the same over one more forced reconcile of
   every Kustomization with nothing changed (target 0);
 - ``peak_rss_mib``: kustomize-controller's peak resident memory (VmHWM).
@@ -99,7 +99,9 @@ def _requests(metrics_addr: str) -> int:
         text = response.read().decode()
     return sum(
         int(float(value))
-        for value in re.findall(r'^rest_client_requests_total\{verb="[a-z]+"\} (\S+)$', text, re.M)
+        for value in re.findall(
+            r'^headwater_rest_client_requests_total\{verb="[a-z]+"\} (\S+)$', text, re.M
+        )
     )
 
 

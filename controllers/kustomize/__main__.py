@@ -6,7 +6,8 @@ Takes the common controller flags (see ``shared.runtime.options``) plus its
 own (``Flags``: ``--no-remote-bases``, ``--concurrent-ssa``,
 ``--default-decryption-service-account``, ``--override-manager``,
 ``--custom-apply-stage-kinds``, ``--sops-age-secret``,
-``--watch-configs-label-selector`` (see ``watching``), …).
+``--watch-configs-label-selector`` (see ``watching``), ``--http-retry``,
+``--feature-gates`` (``GATES``), …).
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ import aiohttp
 from controllers.kustomize import watching
 from controllers.kustomize.kustomization import reconciler
 from shared.api import kustomize
-from shared.artifacts import extracting
+from shared.artifacts import extracting, fetching
 from shared.kube import errors, inventory, resourcemanager
-from shared.runtime import informers, logging, manager, options, scratch
+from shared.runtime import features, informers, logging, manager, options, scratch
 
 CONTROLLER_NAME = "kustomize-controller"
 SOURCE_KINDS = {
@@ -38,6 +39,25 @@ SOURCE_KINDS = {
     "ExternalArtifact": "source.toolkit.fluxcd.io/v1",
 }
 SOURCE_INDEX = "source"
+STRICT_SUBSTITUTIONS = "StrictPostBuildSubstitutions"
+DISABLE_CONFIG_WATCHERS = "DisableConfigWatchers"
+GATES = {
+    # Flux 2.9's kustomize-controller gates and defaults. The two above change
+    # behaviour here; the others are accepted so a Flux deployment's flags start
+    # this controller, and docs/controllers.md says what each does or not.
+    "CacheSecretsAndConfigMaps": False,
+    "DisableStatusPollerCache": True,
+    "DisableFailFastBehavior": False,
+    STRICT_SUBSTITUTIONS: True,
+    "GroupChangeLog": False,
+    "AdditiveCELDependencyCheck": False,
+    "ExternalArtifact": False,
+    "CancelHealthCheckOnNewRevision": False,
+    DISABLE_CONFIG_WATCHERS: False,
+    "DirectSourceFetch": False,
+    "MigrateAPIVersion": False,
+    "ObjectLevelWorkloadIdentity": False,
+}
 OWNED = informers.Scope(label_selector=f"{resourcemanager.KUSTOMIZE_GROUP}/name")
 
 
@@ -87,6 +107,11 @@ class Flags:
         "Kustomizations that reference them",
         default=watching.DEFAULT_SELECTOR,
     )
+    http_retry: int = options.flag(
+        "the maximum number of retries when failing to fetch artifacts over HTTP",
+        default=fetching.RetryPolicy.retries,
+    )
+    feature_gates: features.FeatureGates = features.gates_flag(GATES)  # noqa: RUF009 - a field
     artifact_max_size: int = options.artifact_max_size_flag(
         "the largest total size of the files in a source artifact, enforced while "
         "it downloads and extracts",
@@ -176,6 +201,8 @@ async def _setup(mgr: manager.Manager, *, flags: Flags, session: aiohttp.ClientS
                 insecure_kubeconfig_tls=flags.insecure_kubeconfig_tls,
                 override_managers=flags.override_manager,
                 custom_stage_kinds=flags.custom_apply_stage_kinds,
+                http_retry=flags.http_retry,
+                strict_substitutions=flags.feature_gates.enabled(STRICT_SUBSTITUTIONS),
             ),
         )
     )
@@ -191,6 +218,9 @@ async def _setup(mgr: manager.Manager, *, flags: Flags, session: aiohttp.ClientS
             ],
             when=_revision_changed,
         )
+    if flags.feature_gates.enabled(DISABLE_CONFIG_WATCHERS):
+        logging.get_logger().info("ConfigMap and Secret watchers disabled by feature gate")
+        return
     await watching.watch_configs(
         mgr, controller, kustomizations, selector=flags.watch_configs_label_selector
     )

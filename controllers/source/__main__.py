@@ -3,7 +3,9 @@
 Reconciles GitRepositories, OCIRepositories, HelmRepositories and HelmCharts
 into artifacts under ``--storage-path`` and serves them read-only on
 ``--storage-addr``; artifact URLs are built from ``--storage-adv-addr``. Takes
-the common controller flags too (see ``shared.runtime.options``).
+the common controller flags too (see ``shared.runtime.options``), with
+Flux's source-controller default of 2 for ``--concurrent``, and
+``--feature-gates`` (``GATES``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from controllers.source.helmrepository import reconciler as helmrepository
 from controllers.source.ocirepository import reconciler as oci_reconciler
 from shared.api import meta, source
 from shared.artifacts import extracting, serving, storage
-from shared.runtime import informers, logging, manager, options, scratch
+from shared.runtime import features, informers, logging, manager, options, scratch
 
 CONTROLLER_NAME = "source-controller"
 INCLUDES_INDEX = "includes"
@@ -39,9 +41,21 @@ def _advertised_address() -> str:
     return f"{CONTROLLER_NAME}.{namespace}.svc.cluster.local."
 
 
+CONCURRENT = 2
+"""Flux's source-controller default for ``--concurrent`` (the other controllers default to 4)."""
+GATES = {
+    # Flux 2.9's source-controller gates and defaults, accepted so a Flux
+    # deployment's flags start this controller; neither changes behaviour here.
+    "CacheSecretsAndConfigMaps": False,
+    "ObjectLevelWorkloadIdentity": False,
+}
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Flags:
     """source-controller's own flags (the common ones are ``options.Options``)."""
+
+    feature_gates: features.FeatureGates = features.gates_flag(GATES)  # noqa: RUF009 - a field
 
     storage_path: str = options.flag(
         "the local directory artifacts are stored in", default="/data", env="STORAGE_PATH"
@@ -109,6 +123,7 @@ class Flags:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=CONTROLLER_NAME, description=__doc__.splitlines()[0])
     options.add_common_flags(parser)
+    parser.set_defaults(concurrent=CONCURRENT)
     options.add_flags(parser, Flags)
     return parser.parse_args(argv)
 

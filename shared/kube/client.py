@@ -8,7 +8,9 @@ kubernetes-asyncio's configuration loader; requests go through one aiohttp
 session per process, behind the client-side rate limiter.
 
 Every request is counted by verb in ``stats`` so that tests and benchmarks can
-assert how many API calls a reconcile cost. Errors are raised as
+assert how many API calls a reconcile cost, and every answer by status code,
+host and HTTP method in ``responses`` (``<error>`` when none came), the labels
+of client-go's ``rest_client_requests_total``. Errors are raised as
 ``shared.kube.errors`` types, never as aiohttp or kubernetes-asyncio ones.
 """
 
@@ -19,6 +21,7 @@ import contextlib
 import json
 import os
 import ssl
+import urllib.parse
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -88,6 +91,7 @@ class Client:
         session: aiohttp.ClientSession,
         limiter: ratelimit.TokenBucket,
         stats: collections.Counter[str] | None = None,
+        responses: collections.Counter[tuple[str, str, str]] | None = None,
         impersonate_user: str | None = None,
         impersonate_groups: Sequence[str] = (),
         user_agent: str = "headwater",
@@ -96,6 +100,10 @@ class Client:
         self._session = session
         self._limiter = limiter
         self.stats: collections.Counter[str] = stats if stats is not None else collections.Counter()
+        self.responses: collections.Counter[tuple[str, str, str]] = (
+            responses if responses is not None else collections.Counter()
+        )
+        self._netloc = urllib.parse.urlsplit(str(configuration.host)).netloc
         self._impersonate_user = impersonate_user
         self._impersonate_groups = tuple(impersonate_groups)
         self._user_agent = user_agent
@@ -118,6 +126,7 @@ class Client:
             session=self._session,
             limiter=self._limiter,
             stats=self.stats,
+            responses=self.responses,
             impersonate_user=user,
             impersonate_groups=groups,
             user_agent=self._user_agent,
@@ -133,6 +142,9 @@ class Client:
         if self._impersonate_user:
             headers["Impersonate-User"] = self._impersonate_user
         return headers
+
+    def _answered(self, code: int | str, method: str) -> None:
+        self.responses[(str(code), self._netloc, method.upper())] += 1
 
     def _impersonation_items(self) -> list[tuple[str, str]]:
         return [("Impersonate-Group", group) for group in self._impersonate_groups]
@@ -173,6 +185,7 @@ class Client:
                     if request_timeout
                     else None,
                 ) as response:
+                    self._answered(response.status, method)
                     payload = await response.read()
                     if response.status >= 300:
                         raise errors.from_status(response.status, payload)
@@ -180,9 +193,11 @@ class Client:
             except aiohttp.ServerDisconnectedError as error:
                 # NB: a pooled keep-alive connection to a restarted API server
                 # fails on first use; one retry on a fresh connection is safe.
+                self._answered("<error>", method)
                 if attempt == 2:
                     raise errors.translate(error) from error
             except (aiohttp.ClientError, TimeoutError, OSError) as error:
+                self._answered("<error>", method)
                 raise errors.translate(error) from error
         if not payload:
             return None
@@ -204,6 +219,7 @@ class Client:
         self.stats[verb] += 1
         await self._limiter.acquire()
         headers = await self._headers(accept=accept, content_type=None)
+        answered = False
         try:
             async with self._session.get(
                 self.host + path,
@@ -212,12 +228,16 @@ class Client:
                 ssl=self._ssl,
                 timeout=aiohttp.ClientTimeout(total=request_timeout, sock_read=request_timeout),
             ) as response:
+                self._answered(response.status, "GET")
+                answered = True
                 if response.status >= 300:
                     raise errors.from_status(response.status, await response.read())
                 async for line in response.content:
                     if line.strip():
                         yield line.decode(errors="replace").rstrip("\n")
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            if not answered:
+                self._answered("<error>", "GET")
             raise errors.translate(error) from error
 
     async def stream(

@@ -68,6 +68,11 @@ class Controller:
         self._metrics = registry
         self._workers = workers
         self._kind = informer.resource.kind
+        # key → time.monotonic() when its reconcile started (the in-flight metrics).
+        self._in_flight: dict[str, float] = {}
+        registry.max_concurrent.labels(name).set(workers)
+        registry.active_workers.labels(name).set(0)
+        registry.track_in_flight(name, self._in_flight.values)
         informer.add_handler(self._on_event)
 
     def _on_event(self, event_type: str, new: dict[str, Any], old: dict[str, Any] | None) -> None:
@@ -103,9 +108,13 @@ class Controller:
                 return
             self._metrics.queue_latency.labels(self.name).observe(waited)
             self._metrics.queue_depth.labels(self.name).set(len(self.queue))
+            self._in_flight[key] = time.monotonic()
+            self._metrics.active_workers.labels(self.name).inc()
             try:
                 await self._process(key)
             finally:
+                self._metrics.active_workers.labels(self.name).dec()
+                del self._in_flight[key]
                 self.queue.done(key)
 
     async def _process(self, key: str) -> None:
@@ -131,6 +140,7 @@ class Controller:
                 return
         elapsed = time.perf_counter() - started
         self._metrics.reconcile_duration.labels(self._kind, name, namespace).observe(elapsed)
+        self._metrics.reconcile_time.labels(self.name).observe(elapsed)
         self._metrics.work_duration.labels(self.name).observe(elapsed)
         decision = outcome.requeue
         if outcome.error is not None:

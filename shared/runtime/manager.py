@@ -45,7 +45,7 @@ class Manager:
         self.api = api
         self.discovery = resources.Discovery(api)
         self.metrics = metrics.Metrics()
-        self.metrics.track_requests(api.stats)
+        self.metrics.track_requests(api.stats, api.responses)
         self.readiness = probes.Readiness()
         self.recorder = events.Recorder(
             api=api,
@@ -114,6 +114,7 @@ class Manager:
             resource=informer.resource,
             reconciler=reconciler,
             recorder=self.recorder,
+            jitter=self.options.interval_jitter_percentage / 100,
         )
         created = controller.Controller(
             name=crd.kind.lower(),

@@ -112,6 +112,16 @@ def artifact_max_size_flag(help: str, *, default: int) -> Any:
     )
 
 
+def jitter_percentage(value: str) -> int:
+    """``--interval-jitter-percentage``: an integer from 0 to 99, as Flux accepts."""
+    if not value.isdigit() or int(value) >= 100:
+        raise argparse.ArgumentTypeError(
+            f"invalid interval jitter percentage {value!r}: "
+            "it must be a non-negative value and less than 100"
+        )
+    return int(value)
+
+
 def parse_bool(value: str) -> bool:
     """A Go-style boolean flag value (true/false/1/0/yes/no)."""
     lowered = value.lower()
@@ -192,6 +202,12 @@ class Options:
         "the longest delay between retries of a failing reconcile (default 15m)",
         default=900.0,
         parse=duration,
+    )
+    interval_jitter_percentage: int = flag(
+        "percentage of jitter applied to the requeue interval of a successful reconcile: "
+        "10 moves it by a random amount within +/-10%; 0 to 99 (default 5)",
+        default=5,
+        parse=jitter_percentage,
     )
     instance: str = ""
 

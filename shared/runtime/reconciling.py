@@ -297,12 +297,15 @@ class Skeleton(Generic[K, S, R]):
         reconciler: Reconciler[K, S, R],
         recorder: events.Recorder,
         progress_delay: float = PROGRESS_DELAY,
+        jitter: float = 0.05,
     ) -> None:
         self._api = api
         self._resource = resource
         self._reconciler = reconciler
         self._recorder = recorder
         self._progress_delay = progress_delay
+        # ``--interval-jitter-percentage`` / 100: a success requeues after interval ± this.
+        self._jitter = jitter
         owned = {t for step in reconciler.steps for t in step.owns}
         if owned != set(reconciler.summary.owned):
             listed = sorted(reconciler.summary.owned)
@@ -448,7 +451,9 @@ class Skeleton(Generic[K, S, R]):
             )
         interval = self._reconciler.interval(obj)
         return Outcome(
-            requeue=results.requeue(error, interval=interval), patched_status=patched, error=error
+            requeue=results.requeue(error, interval=interval, jitter=self._jitter),
+            patched_status=patched,
+            error=error,
         )
 
     async def _steps(self, run: R) -> None:

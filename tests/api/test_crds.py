@@ -213,3 +213,26 @@ def test_printer_columns_match_flux(kind: type[objects.ApiObject]) -> None:
 
     columns = [column["name"] for column in version.get("additionalPrinterColumns", [])]
     assert columns == FLUX_COLUMNS[kind.crd.kind]
+
+
+# The versions Flux 2.9's own CRDs serve (config/crd/bases of source-controller
+# 1.9, kustomize-controller 1.9, helm-controller, notification-controller and the
+# image controllers): one each. The older ones (source v1beta2, kustomize
+# v1beta2, helm v2beta1/v2beta2, image v1beta2, notification v1beta2) were
+# removed from Flux's CRDs, so a manifest written for them is refused here as
+# by Flux ("no matches for kind").
+FLUX_29_SERVED = {
+    "GitRepository": ["v1"], "OCIRepository": ["v1"], "HelmRepository": ["v1"],
+    "HelmChart": ["v1"], "Bucket": ["v1"], "ExternalArtifact": ["v1"],
+    "Kustomization": ["v1"], "HelmRelease": ["v2"],
+    "Alert": ["v1beta3"], "Provider": ["v1beta3"], "Receiver": ["v1"],
+    "ImageRepository": ["v1"], "ImagePolicy": ["v1"], "ImageUpdateAutomation": ["v1"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.crd.kind)
+def test_served_versions_are_flux_29s(kind: type[objects.ApiObject]) -> None:
+    crd = crdgen.crd_for(kind)
+    versions = crd["spec"]["versions"]
+    assert [v["name"] for v in versions] == FLUX_29_SERVED[kind.crd.kind]
+    assert [(v["served"], v["storage"]) for v in versions] == [(True, True)]

@@ -236,7 +236,7 @@ def _patches(controller: processes.Controller) -> int:
     """The PATCH requests the controller has sent to the API (its request metrics)."""
     with urllib.request.urlopen(f"http://{controller.metrics_addr}/metrics", timeout=10) as page:
         for line in page.read().decode().splitlines():
-            if line.startswith('rest_client_requests_total{verb="patch"}'):
+            if line.startswith('headwater_rest_client_requests_total{verb="patch"}'):
                 return int(float(line.split()[-1]))
     return 0
 

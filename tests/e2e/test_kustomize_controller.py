@@ -334,6 +334,35 @@ def test_substitution_from_configmap_and_secret(loop: Loop) -> None:
     assert config["data"]["color"] == "grey-hidden"
 
 
+def _unset_variable_source(loop: Loop) -> str:
+    repo = loop.make_repo("unset.git")
+    head = repo.commit(
+        "A variable nothing sets",
+        {"deploy/config.yaml": CONFIGMAP.format(name="config", color="x${undefined_color}")},
+    )
+    loop.sources("unset.git", path="./deploy", postBuild={"substitute": {"unused": "1"}})
+    return head
+
+
+def test_unset_variable_fails_the_build_by_default(loop: Loop) -> None:
+    """StrictPostBuildSubstitutions is on by default, as in Flux 2.9."""
+    _unset_variable_source(loop)
+    eventually_sync(loop.failed_with("app", "BuildFailed"), within=90)
+    ready = objects.condition(loop.get("kustomization", "app"), "Ready")
+    assert ready is not None
+    assert 'variable not set (strict mode): "undefined_color"' in ready["message"]
+    assert loop.get("configmap", "config") is None
+
+
+@pytest.mark.parametrize(
+    "kustomize_flags", [["--feature-gates=StrictPostBuildSubstitutions=false"]]
+)
+def test_strict_substitutions_gate_off_expands_unset_variables_empty(loop: Loop) -> None:
+    head = _unset_variable_source(loop)
+    loop.wait_ready("app", head)
+    assert (loop.get("configmap", "config") or {})["data"]["color"] == "x"
+
+
 def test_depends_on_orders_and_suspend_pauses(loop: Loop) -> None:
     repo = loop.make_repo("layers.git")
     head = repo.commit(

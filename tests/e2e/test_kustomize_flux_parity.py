@@ -64,19 +64,25 @@ def _event(sink: recording.Recorder, name: str, pattern: str) -> dict[str, Any]:
     return eventually_sync(probe, within=90, message=f"no event {pattern!r} about {name}")
 
 
-def test_a_watched_config_change_triggers_the_kustomization_at_once(loop: Loop) -> None:
-    repo = loop.make_repo("watched.git")
+def _labelled_config_source(loop: Loop) -> None:
+    """Kustomization ``app`` building ConfigMap ``app`` from the watch-labelled ConfigMap
+    ``vars`` (color=red), once Ready."""
+    repo = loop.make_repo("templated.git")
     head = repo.commit(
         "Templated config", {"deploy/config.yaml": CONFIGMAP.format(name="app", color="${color}")}
     )
     loop.kubectl("create", "configmap", "vars", "--from-literal=color=red")
     loop.kubectl("label", "configmap", "vars", "reconcile.fluxcd.io/watch=Enabled")
-    # NB: spec.interval is an hour: only the watch can bring the new value in time.
     loop.sources(
-        "watched.git", path="./deploy",
+        "templated.git", path="./deploy",
         postBuild={"substituteFrom": [{"kind": "ConfigMap", "name": "vars"}]},
     )  # fmt: skip
     loop.wait_ready("app", head)
+
+
+def test_a_watched_config_change_triggers_the_kustomization_at_once(loop: Loop) -> None:
+    # NB: spec.interval is an hour: only the watch can bring the new value in time.
+    _labelled_config_source(loop)
     assert (loop.get("configmap", "app") or {})["data"]["color"] == "red"
 
     loop.kubectl("patch", "configmap", "vars", "--type=merge", "-p", '{"data":{"color":"blue"}}')
@@ -85,6 +91,22 @@ def test_a_watched_config_change_triggers_the_kustomization_at_once(loop: Loop) 
         return bool((loop.get("configmap", "app") or {}).get("data", {}).get("color") == "blue")
 
     eventually_sync(recolored, within=60, message="the watched ConfigMap's change was not applied")
+
+
+@pytest.mark.parametrize("kustomize_flags", [["--feature-gates=DisableConfigWatchers=true"]])
+def test_disabled_config_watchers_leave_changes_to_the_next_reconcile(loop: Loop) -> None:
+    """With the gate, no ConfigMap/Secret watcher starts (the controller says so); the
+    changed value arrives with the next reconcile, here one requested by annotation."""
+    _labelled_config_source(loop)
+    assert "ConfigMap and Secret watchers disabled by feature gate" in loop.kustomize.output()
+
+    loop.kubectl("patch", "configmap", "vars", "--type=merge", "-p", '{"data":{"color":"blue"}}')
+    objects.request_reconcile(loop.cluster, loop.namespace, "kustomization", "app", "now")
+
+    def recolored() -> bool:
+        return bool((loop.get("configmap", "app") or {}).get("data", {}).get("color") == "blue")
+
+    eventually_sync(recolored, within=60, message="the requested reconcile did not apply it")
 
 
 def test_events_are_the_ones_flux_emits(loop: Loop, notifications: recording.Recorder) -> None:

@@ -21,7 +21,7 @@ import pytest
 
 from tests.e2e import objects
 from tests.fixtures import devcluster as devcluster_fixtures
-from tests.fixtures import processes
+from tests.fixtures import processes, socksproxy
 from tests.fixtures.gitservers import GitServer, RepoBuilder
 from tests.fixtures.polling import eventually_sync
 
@@ -41,11 +41,13 @@ def _source_controller(
     storage_port: int,
     *flags: str,
     log_encoding: str = "console",
+    env: dict[str, str] | None = None,
 ) -> Iterator[processes.Controller]:
     """source-controller storing under ``tmp_path`` and serving on ``storage_port``."""
     with processes.start_source_controller(
-        cluster.kubeconfig, namespace, tmp_path, storage_port, *flags, log_encoding=log_encoding
-    ) as running:
+        cluster.kubeconfig, namespace, tmp_path, storage_port, *flags,
+        log_encoding=log_encoding, env=env,
+    ) as running:  # fmt: skip
         yield running
 
 
@@ -231,6 +233,35 @@ def test_unreachable_remote_reports_fetch_failed_and_keeps_the_artifact(
     assert (ready["status"], ready["reason"]) == ("False", "GitOperationFailed")
     assert obj["status"]["artifact"] == good["status"]["artifact"]
     assert _download(good["status"]["artifact"]["url"])
+
+
+def test_environment_proxy_carries_git_fetches(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    tmp_path: pathlib.Path,
+    storage_port: int,
+    make_repo: Callable[..., RepoBuilder],
+    http_server: GitServer,
+) -> None:
+    """HTTP_PROXY in the controller's environment (a SOCKS5 proxy that alone resolves the
+    Git host's name) carries the fetch; the API server on loopback is reached directly."""
+    repo = make_repo("proxied.git")
+    head = repo.commit("Only commit", {"a.txt": "a"})
+    url = http_server.url("proxied.git").replace("127.0.0.1", "git.headwater.test")
+    with (
+        socksproxy.socks_proxy(hosts={"git.headwater.test": "127.0.0.1"}) as proxy,
+        _source_controller(
+            cluster, namespace, tmp_path, storage_port,
+            env={"HTTP_PROXY": proxy.address, "HTTPS_PROXY": proxy.address, "NO_PROXY": ""},
+        ) as running,
+    ):  # fmt: skip
+        objects.apply(cluster, _gitrepository(namespace, "proxied", url))
+        eventually_sync(
+            _ready_at(cluster, namespace, "proxied", f"master@sha1:{head}"),
+            within=60,
+            message=running.output(),
+        )
+        assert {host for host, _ in proxy.connections} == {"git.headwater.test"}
 
 
 def test_missing_secret_and_bad_credentials_fail_readably(

@@ -14,14 +14,17 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from kubernetes_asyncio import client as kube_client
 
+from controllers.kustomize import __main__ as kustomize_main
 from controllers.kustomize import building
 from controllers.kustomize.kustomization import announcing, history
 from controllers.kustomize.kustomization import reconciler as kustomization
 from shared.api import kustomize, meta, source
+from shared.artifacts import errors as artifact_errors
 from shared.kube import client, inventory, ratelimit, resourcemanager, resources
-from shared.runtime import conditions, events, informers, reconciling, results
+from shared.runtime import conditions, events, informers, options, reconciling, results
 
 DIGEST = "sha256:" + "a" * 64
 T0, T1, T2 = "2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z", "2026-01-01T00:02:00Z"
@@ -328,3 +331,37 @@ async def test_an_encrypted_secret_without_decryption_is_never_applied() -> None
         "Secret/apps/db is SOPS encrypted, configuring decryption is required for this "
         "secret to be reconciled",
     )
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+async def test_http_retry_bounds_the_artifact_download_attempts(retries: int) -> None:
+    """``--http-retry``: a source answering 503 is asked 1 + retries times, then FetchError."""
+    attempts: list[str] = []
+
+    async def unavailable(request: web.Request) -> web.Response:
+        attempts.append(request.path)
+        return web.Response(status=503)
+
+    app = web.Application()
+    app.router.add_get("/{name}", unavailable)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    artifact = _artifact().model_copy(update={"url": f"http://127.0.0.1:{port}/1.tar.gz"})
+    try:
+        async with _reconciler(http_retry=retries) as reconciler:
+            obj = _kustomization({"kind": "GitRepository", "name": "repo"})
+            with pytest.raises(artifact_errors.FetchError):
+                await reconciler._render(obj, artifact, keys=None)
+    finally:
+        await runner.cleanup()
+    assert attempts == ["/1.tar.gz"] * (1 + retries)
+
+
+def test_http_retry_flag_defaults_to_fluxs_nine() -> None:
+    parsed = kustomize_main.parse_args([])
+    assert options.parsed(kustomize_main.Flags, parsed).http_retry == 9
+    given = kustomize_main.parse_args(["--http-retry=2"])
+    assert options.parsed(kustomize_main.Flags, given).http_retry == 2

@@ -36,3 +36,29 @@ def test_a_malformed_stage_kind_is_refused(capsys: pytest.CaptureFixture[str]) -
         _flags("--custom-apply-stage-kinds", "a/b/C")
 
     assert "invalid group/kind format: a/b/C" in capsys.readouterr().err
+
+
+def test_feature_gates_default_to_fluxs() -> None:
+    gates = _flags().feature_gates
+
+    assert gates.states == kustomize_main.GATES
+    assert gates.enabled("StrictPostBuildSubstitutions")
+    assert not gates.enabled("DisableConfigWatchers")
+
+
+def test_feature_gates_flag_sets_the_named_gates_only() -> None:
+    gates = _flags(
+        "--feature-gates=StrictPostBuildSubstitutions=false,DisableConfigWatchers=true"
+    ).feature_gates
+
+    assert not gates.enabled("StrictPostBuildSubstitutions")
+    assert gates.enabled("DisableConfigWatchers")
+    assert gates.enabled("DisableStatusPollerCache")
+
+
+def test_an_unknown_feature_gate_stops_startup(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        _flags("--feature-gates=NoSuchGate=true")
+
+    assert exit_info.value.code == 2
+    assert "feature gate 'NoSuchGate' is not supported" in capsys.readouterr().err

@@ -168,3 +168,28 @@ def test_parse_size_refuses_anything_else(value: str) -> None:
 def test_a_tuple_field_is_a_repeatable_flag() -> None:
     assert _declared().names == ("first",)
     assert _declared("--names", "a", "--names", "b").names == ("a", "b")
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ([], 5),
+        (["--interval-jitter-percentage", "0"], 0),
+        (["--interval-jitter-percentage=99"], 99),
+    ],
+)
+def test_interval_jitter_percentage_defaults_to_fluxs_five(given: list[str], expected: int) -> None:
+    parser = argparse.ArgumentParser()
+    options.add_common_flags(parser)
+    assert options.from_args(parser.parse_args(given)).interval_jitter_percentage == expected
+
+
+@pytest.mark.parametrize("value", ["100", "-1", "5.5", "x"])
+def test_interval_jitter_percentage_out_of_range_is_refused(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = argparse.ArgumentParser()
+    options.add_common_flags(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args([f"--interval-jitter-percentage={value}"])
+    assert "must be a non-negative value and less than 100" in capsys.readouterr().err

@@ -7,14 +7,17 @@ waits until the test releases it).
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import urllib.parse
 from typing import Any, Literal
 
 import pytest
 
 from shared.api import meta
 from shared.kube import client
+from shared.kube import errors as kube_errors
 from shared.runtime import conditions, reconciling
 from tests.fixtures.polling import eventually
 from tests.runtime import widgets
@@ -136,3 +139,84 @@ async def test_a_failed_reconcile_is_logged_at_error_level(
     assert line["object"] == f"Widget/{namespace}/broken"
     assert (line["reason"], line["message"]) == (reason, message)
     assert "revision" in line
+
+
+@pytest.mark.parametrize("percentage", [0, 50])
+async def test_success_requeues_within_the_interval_jitter_percentage(
+    api: client.Client, namespace: str, percentage: int
+) -> None:
+    """``--interval-jitter-percentage``: the widget's 10m interval moves by at most ±p %."""
+    reconciler = widgets.WidgetReconciler()
+    reconciler.release.set()
+    loop = asyncio.get_running_loop()
+    async with running_manager(
+        api, reconciler, namespace=namespace, interval_jitter_percentage=percentage
+    ) as mgr:
+        await _create(api, namespace, "timed")
+        started = loop.time()
+        await eventually(_probe(api, namespace, "timed", "True", "widget reconciled"))
+        work = mgr.controllers[0].queue
+        timer = await eventually(lambda: work._delayed.get(f"{namespace}/timed"))
+        ended = loop.time()
+
+    low, high = 600 * (1 - percentage / 100), 600 * (1 + percentage / 100)
+    assert started + low <= timer.when() <= ended + high
+
+
+def _samples(mgr: Any) -> dict[str, float]:
+    """The manager's metrics as ``name{labels}`` → value."""
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in mgr.metrics.render().decode().splitlines()
+        if line and not line.startswith("#")
+    }
+
+
+async def test_metrics_show_the_reconcile_in_flight_then_its_time(
+    api: client.Client, namespace: str
+) -> None:
+    """The series Flux's dashboards read: active workers and in-flight work while a reconcile
+    runs, its time in controller_runtime_reconcile_time_seconds once it ends."""
+    reconciler = widgets.WidgetReconciler()
+    async with running_manager(api, reconciler, namespace=namespace, concurrent=3) as mgr:
+        await _create(api, namespace, "slow", progress=HEALTH)
+        await eventually(
+            _probe(api, namespace, "slow", "Unknown", reconciling.IN_PROGRESS_MESSAGE),
+            message="no in-progress status while the step waited",
+        )
+
+        def busy() -> dict[str, float] | None:
+            found = _samples(mgr)
+            longest = 'workqueue_longest_running_processor_seconds{name="widget"}'
+            return found if found[longest] > 0 else None
+
+        during = await eventually(busy)
+        reconciler.release.set()
+        await eventually(_probe(api, namespace, "slow", "True", "widget reconciled"))
+
+        def idle() -> dict[str, float] | None:
+            found = _samples(mgr)
+            workers = found['controller_runtime_active_workers{controller="widget"}']
+            return found if workers == 0 else None
+
+        # NB: the status is visible a moment before the worker returns.
+        after = await eventually(idle)
+        with pytest.raises(kube_errors.NotFoundError):
+            await api.request("GET", f"{widgets.PATH.format(ns=namespace)}/missing")
+        host = urllib.parse.urlsplit(api.host).netloc
+        requests = _samples(mgr)
+
+    assert during['controller_runtime_active_workers{controller="widget"}'] == 1
+    assert during['controller_runtime_max_concurrent_reconciles{controller="widget"}'] == 3
+    assert during['workqueue_unfinished_work_seconds{name="widget"}'] > 0
+    assert after['controller_runtime_active_workers{controller="widget"}'] == 0
+    assert after['workqueue_longest_running_processor_seconds{name="widget"}'] == 0
+    assert after['controller_runtime_reconcile_time_seconds_count{controller="widget"}'] >= 1
+    assert (
+        after['controller_runtime_reconcile_time_seconds_sum{controller="widget"}']
+        >= during['workqueue_longest_running_processor_seconds{name="widget"}']
+    )
+    # client-go's series: one per status code, host and method.
+    assert requests[f'rest_client_requests_total{{code="201",host="{host}",method="POST"}}'] >= 1
+    assert requests[f'rest_client_requests_total{{code="200",host="{host}",method="PATCH"}}'] >= 1
+    assert requests[f'rest_client_requests_total{{code="404",host="{host}",method="GET"}}'] == 1

@@ -102,6 +102,10 @@ class Settings:
     """``--override-manager``: taken over besides Flux's defaults (``takeover``)."""
     custom_stage_kinds: frozenset[inventory.GroupKind] = frozenset()
     """``--custom-apply-stage-kinds``."""
+    http_retry: int = fetching.RetryPolicy.retries
+    """``--http-retry``: retries of a failed artifact download (Flux's default 9)."""
+    strict_substitutions: bool = False
+    """The StrictPostBuildSubstitutions gate: an unset variable without a default fails."""
 
 
 @dataclasses.dataclass(eq=False, kw_only=True)
@@ -332,7 +336,12 @@ class KustomizationReconciler:
             output = await self._render(obj, artifact, keys=keys)
             variables = await self._variables(obj) if obj.spec.post_build else {}
             built = await asyncio.to_thread(
-                building.post_build, output, obj.spec, variables=variables, keys=keys, strict=False
+                building.post_build,
+                output,
+                obj.spec,
+                variables=variables,
+                keys=keys,
+                strict=self._settings.strict_substitutions,
             )
         except building.PathNotFoundError as missing:
             raise self._failure(obj, meta.ARTIFACT_FAILED_REASON, str(missing)) from missing
@@ -379,8 +388,9 @@ class KustomizationReconciler:
             allow_remote_bases=not self._settings.no_remote_bases,
         )
         limits = extracting.Limits(max_total_size=self._settings.artifact_max_size)
+        retry = fetching.RetryPolicy(retries=self._settings.http_retry)
         async with fetching.fetched(
-            self._session, artifact.url, digest=artifact.digest, limits=limits
+            self._session, artifact.url, digest=artifact.digest, limits=limits, retry=retry
         ) as root:
             output = await building.render(root, obj.spec, options=options, keys=keys)
         if key is not None:

@@ -2,7 +2,8 @@
 
 Contract: ``options_for`` takes the *decoded* data of the GitRepository's
 ``spec.secretRef`` Secret (and of ``spec.proxySecretRef``), validates it the way
-Flux does for the URL's scheme and returns frozen options. It performs no I/O.
+Flux does for the URL's scheme and returns frozen options. It performs no I/O
+(the environment it reads is a mapping argument, ``os.environ`` by default).
 Problems with the data raise ``errors.AuthError`` (reason AuthenticationFailed);
 an unsupported URL raises ``errors.InvalidUrlError``.
 
@@ -14,17 +15,23 @@ Keys read (Flux's names):
 - ssh: ``identity`` (private key, PEM or OpenSSH format), ``known_hosts``
   (required: host keys are always checked), ``password`` (the key's passphrase).
   The user name comes from the URL (``ssh://user@host/...``), ``git`` by default.
-- proxy Secret: ``address`` (required), ``username``, ``password``.
+- proxy Secret: ``address`` (required; http, https or socks5), ``username``,
+  ``password`` (``proxies.from_secret``). Without a proxy Secret, an http(s)
+  remote uses the proxy the environment sets (``HTTPS_PROXY``, ``HTTP_PROXY``,
+  ``NO_PROXY``; ``proxies.from_environment``), as Flux does; the Secret takes
+  precedence over the environment.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import urllib.parse
 from collections.abc import Mapping
 from typing import Literal
 
-from controllers.source.git import errors
+from controllers.source.git import errors, proxies
+from controllers.source.git.proxies import ProxyOptions
 
 SecretData = Mapping[str, bytes]
 Scheme = Literal["http", "https", "ssh", "git"]
@@ -63,18 +70,6 @@ class SshAuth:
 
     def __repr__(self) -> str:
         return f"SshAuth(username={self.username!r}, passphrase={self.passphrase is not None})"
-
-
-@dataclasses.dataclass(frozen=True, repr=False)
-class ProxyOptions:
-    """An HTTP(S) forward proxy and its optional basic-auth credentials."""
-
-    address: str
-    username: str | None = None
-    password: str | None = None
-
-    def __repr__(self) -> str:
-        return f"ProxyOptions(address={self.address!r}, auth={self.username is not None})"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,31 +163,17 @@ def _ssh_auth(data: SecretData, *, url: str) -> SshAuth:
     )
 
 
-def _proxy(data: SecretData) -> ProxyOptions:
-    address = _text(data, "address")
-    if address is None:
-        raise errors.AuthError("proxy secret has no 'address'")
-    parsed = urllib.parse.urlsplit(address)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise errors.AuthError(f"proxy address {redact(address)!r} is not an http(s) URL")
-    username = _text(data, "username")
-    return ProxyOptions(
-        address=address,
-        username=username,
-        password=_text(data, "password") if username is not None else None,
-    )
-
-
 def options_for(
     url: str,
     *,
     secret_data: SecretData | None = None,
     proxy_data: SecretData | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> AuthOptions:
     """Validate ``secret_data``/``proxy_data`` for ``url`` and return the options."""
     scheme = scheme_of(url)
     data: SecretData = secret_data or {}
-    proxy = _proxy(proxy_data) if proxy_data is not None else None
+    proxy = proxies.from_secret(proxy_data) if proxy_data is not None else None
     if scheme == "ssh":
         if proxy is not None:
             raise errors.AuthError("a proxy is supported for http(s) URLs only, not ssh://")
@@ -200,4 +181,6 @@ def options_for(
         return AuthOptions(url=url, scheme=scheme, ssh=_ssh_auth(data, url=url))
     if scheme == "git":
         return AuthOptions(url=url, scheme=scheme)
+    if proxy is None:
+        proxy = proxies.from_environment(url, os.environ if environ is None else environ)
     return AuthOptions(url=url, scheme=scheme, http=_http_auth(data, scheme=scheme), proxy=proxy)

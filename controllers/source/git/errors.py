@@ -34,6 +34,7 @@ from typing import ClassVar
 
 import dulwich.client
 import dulwich.errors
+import socks
 import urllib3.exceptions
 
 from shared.api import source_conditions
@@ -152,6 +153,8 @@ def translate(exc: BaseException, *, url: str) -> GitError:
         return GitOperationError(f"{url} is not a Git repository")
     if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
         return translate(exc.reason, url=url)
+    if isinstance(exc, urllib3.exceptions.NewConnectionError) and _socks_auth_failed(exc):
+        return AuthError(f"SOCKS5 proxy authentication for {url} failed: {exc}")
     if isinstance(exc, urllib3.exceptions.ProxyError):
         return UnreachableError(f"cannot reach {url} through the proxy: {exc.original_error}")
     if isinstance(exc, (urllib3.exceptions.SSLError, ssl.SSLError)):
@@ -176,6 +179,14 @@ def translate(exc: BaseException, *, url: str) -> GitError:
             return GitOperationError(f"repository {url} not found: {message}")
         return GitOperationError(f"git protocol error from {url}: {message}")
     return GitOperationError(f"git operation on {url} failed: {type(exc).__name__}: {exc}")
+
+
+def _socks_auth_failed(exc: BaseException) -> bool:
+    """PySocks' auth failure, as urllib3 chains it (its ProxyError's ``socket_err``)."""
+    chained = exc.__cause__ or exc.__context__
+    if isinstance(chained, socks.ProxyError) and chained.socket_err is not None:
+        chained = chained.socket_err
+    return isinstance(chained, socks.SOCKS5AuthError)
 
 
 @contextlib.contextmanager

@@ -14,6 +14,9 @@ Security choices:
 - An encrypted identity is unlocked by ``ssh`` itself through ``SSH_ASKPASS``
   reading the passphrase from a 0600 file, so the decrypted key never touches
   disk and the passphrase never appears in a process's arguments.
+- http(s) through a proxy: an HTTP(S) proxy via urllib3's ProxyManager, a
+  ``socks5://`` one via its SOCKSProxyManager (PySocks), names resolved by the
+  proxy. SSH remotes are never proxied.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from collections.abc import Iterator
 
 import dulwich.client
 import urllib3
+from urllib3.contrib import socks
 
 from controllers.source.git import auth, errors
 
@@ -188,7 +192,16 @@ def _http_transport(
     if parsed.scheme == "https":
         pool_options["ssl_context"] = _ssl_context(http, workdir=workdir)
     pool: urllib3.PoolManager
-    if options.proxy is not None:
+    if options.proxy is not None and options.proxy.is_socks:
+        # Names are resolved by the proxy (socks5h), as Go's SOCKS5 dialer does.
+        address = urllib.parse.urlsplit(options.proxy.address)._replace(scheme="socks5h")
+        pool = socks.SOCKSProxyManager(
+            address.geturl(),
+            username=options.proxy.username,
+            password=options.proxy.password,
+            **pool_options,  # type: ignore[arg-type]
+        )
+    elif options.proxy is not None:
         proxy_headers = None
         if options.proxy.username is not None:
             proxy_headers = urllib3.make_headers(

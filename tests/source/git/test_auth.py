@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from controllers.source.git import auth, errors
+from controllers.source.git import auth, errors, proxies
 
 
 def test_basic_auth() -> None:
@@ -38,7 +38,7 @@ def test_proxy() -> None:
         "http://h/r.git",
         proxy_data={"address": b"http://127.0.0.1:3128", "username": b"u", "password": b"p"},
     )
-    assert options.proxy == auth.ProxyOptions(
+    assert options.proxy == proxies.ProxyOptions(
         address="http://127.0.0.1:3128", username="u", password="p"
     )
 

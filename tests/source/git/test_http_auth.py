@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pathlib
+import urllib.parse
 from collections.abc import Callable
 
 import pytest
 
 from controllers.source.git import auth, checkout, errors
-from tests.fixtures import gitservers
+from tests.fixtures import gitservers, socksproxy
 
 TIME_LIMIT = 20.0
 
@@ -175,6 +176,55 @@ async def test_proxy_auth_refused(
     )
     with pytest.raises(errors.AuthError, match="proxy"):
         await checkout.resolve(options, ref=None, time_limit=10)
+
+
+async def test_socks5_proxy_with_auth(
+    repo: gitservers.RepoBuilder, http_server: gitservers.GitServer, tmp_path: pathlib.Path
+) -> None:
+    with socksproxy.socks_proxy(credentials=("px", "pw")) as proxy:
+        options = auth.options_for(
+            http_server.url("app.git"),
+            proxy_data={"address": proxy.address.encode(), "username": b"px", "password": b"pw"},
+        )
+        result = await _fetch(options, tmp_path / "out")
+    assert result.commit.sha == repo.rev()
+    port = urllib.parse.urlsplit(http_server.url("app.git")).port
+    assert proxy.connections, "the fetch did not go through the SOCKS5 proxy"
+    assert set(proxy.connections) == {("127.0.0.1", port)}
+
+
+async def test_socks5_proxy_auth_refused(
+    repo: gitservers.RepoBuilder, http_server: gitservers.GitServer
+) -> None:
+    with socksproxy.socks_proxy(credentials=("px", "pw")) as proxy:
+        options = auth.options_for(
+            http_server.url("app.git"),
+            proxy_data={"address": proxy.address.encode(), "username": b"px", "password": b"no"},
+        )
+        with pytest.raises(errors.AuthError, match="proxy authentication"):
+            await checkout.resolve(options, ref=None, time_limit=10)
+    assert proxy.connections == []
+
+
+async def test_environment_proxy_reaches_a_named_host(
+    repo: gitservers.RepoBuilder, http_server: gitservers.GitServer, tmp_path: pathlib.Path
+) -> None:
+    """HTTP_PROXY (here a SOCKS5 one) carries a fetch to a name only the proxy resolves;
+    NO_PROXY naming that host makes the same fetch go direct, and fail to resolve."""
+    url = http_server.url("app.git").replace("127.0.0.1", "git.headwater.test")
+    with socksproxy.socks_proxy(hosts={"git.headwater.test": "127.0.0.1"}) as proxy:
+        options = auth.options_for(url, environ={"HTTP_PROXY": proxy.address})
+        result = await _fetch(options, tmp_path / "out")
+        assert result.commit.sha == repo.rev()
+        assert {host for host, _ in proxy.connections} == {"git.headwater.test"}
+        direct = auth.options_for(
+            url, environ={"HTTP_PROXY": proxy.address, "NO_PROXY": "headwater.test"}
+        )
+        assert direct.proxy is None
+        used = len(proxy.connections)
+        with pytest.raises(errors.UnreachableError):
+            await checkout.resolve(direct, ref=None, time_limit=10)
+        assert len(proxy.connections) == used
 
 
 async def test_unreachable_host_is_a_readable_error() -> None:

@@ -222,7 +222,7 @@ async def test_includes_set_include_unavailable_until_the_artifact_exists(
         assert _condition(available, source_conditions.INCLUDE_UNAVAILABLE_CONDITION) is None
 
 
-async def _keys_secret(api: client.Client, namespace: str, key: gitservers.GpgKey) -> None:
+async def _keys_secret(api: client.Client, namespace: str, data: dict[str, bytes]) -> None:
     await api.request(
         "POST",
         f"/api/v1/namespaces/{namespace}/secrets",
@@ -230,23 +230,34 @@ async def _keys_secret(api: client.Client, namespace: str, key: gitservers.GpgKe
             "apiVersion": "v1",
             "kind": "Secret",
             "metadata": {"name": "keys"},
-            "data": {"a.asc": base64.b64encode(key.public_armor).decode()},
+            "data": {name: base64.b64encode(value).decode() for name, value in data.items()},
         },
         verb="create",
     )
 
 
+@pytest.mark.parametrize("key_kind", ["openpgp", "ssh"])
 async def test_source_verified_and_artifact_outdated(
     api: client.Client,
     namespace: str,
     store: storage.Storage,
     make_repo: Callable[..., gitservers.RepoBuilder],
     http_server: gitservers.GitServer,
-    gpg_key: gitservers.GpgKey,
+    request: pytest.FixtureRequest,
+    key_kind: str,
 ) -> None:
+    """A commit signed with an OpenPGP key (``*.asc``) or an SSH key (``*.sshpub``) verifies;
+    an unsigned one after it does not."""
+    key: gitservers.SigningKey
+    if key_kind == "ssh":
+        ssh_key: gitservers.SshSigningKey = request.getfixturevalue("ssh_signing_key")
+        key, secret = ssh_key, {"author.sshpub": ssh_key.public_line}
+    else:
+        gpg_key: gitservers.GpgKey = request.getfixturevalue("gpg_key")
+        key, secret = gpg_key, {"a.asc": gpg_key.public_armor}
     repo = make_repo("app.git")
-    repo.commit("signed", {"a.yaml": "a"}, sign=gpg_key)
-    await _keys_secret(api, namespace, gpg_key)
+    repo.commit("signed", {"a.yaml": "a"}, sign=key)
+    await _keys_secret(api, namespace, secret)
     verify = {"mode": "HEAD", "secretRef": {"name": "keys"}}
     async with _reconciler(api, namespace, store) as (reconciler, _):
         obj = _repository(namespace, http_server.url("app.git"), verify=verify)
@@ -259,7 +270,7 @@ async def test_source_verified_and_artifact_outdated(
         assert verified is not None
         assert (verified.status, verified.reason) == ("True", meta.SUCCEEDED_REASON)
         assert verified.message == (
-            f"verified signature of commit '{repo.rev()}' with key '{gpg_key.fingerprint}'"
+            f"verified signature of commit '{repo.rev()}' with key '{key.fingerprint}'"
         )
         assert first.status.source_verification_mode == "HEAD"
         assert _condition(first, source_conditions.ARTIFACT_IN_STORAGE_CONDITION) == (

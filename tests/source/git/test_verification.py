@@ -1,7 +1,8 @@
-"""OpenPGP verification of commits and tags signed by real gpg, served over HTTP."""
+"""OpenPGP and SSH verification of commits and tags signed by real gpg / ssh-keygen, over HTTP."""
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 from collections.abc import Callable
 
@@ -9,7 +10,7 @@ import pytest
 
 from controllers.source.git import auth, checkout, errors, refs, verification
 from shared.api import source, source_conditions
-from tests.fixtures import gitservers
+from tests.fixtures import credentials, gitservers
 
 TIME_LIMIT = 20.0
 
@@ -37,13 +38,20 @@ async def _verify(
     mode: str | None,
     keys: dict[str, bytes],
 ) -> verification.Verified:
+    result = await _checked_out(server, tmp_path, ref=ref)
+    return await verification.verify(
+        mode=mode, plan=refs.plan(ref), result=result, secret_data=keys
+    )
+
+
+async def _checked_out(
+    server: gitservers.GitServer, tmp_path: pathlib.Path, *, ref: source.GitRepositoryRef | None
+) -> checkout.CheckoutResult:
     options = auth.options_for(server.url("app.git"))
-    plan = refs.plan(ref)
     resolved = await checkout.resolve(options, ref=ref, time_limit=TIME_LIMIT)
     dest = tmp_path / "out"
     dest.mkdir()
-    result = await checkout.checkout(options, resolved, dest=dest, time_limit=TIME_LIMIT)
-    return await verification.verify(mode=mode, plan=plan, result=result, secret_data=keys)
+    return await checkout.checkout(options, resolved, dest=dest, time_limit=TIME_LIMIT)
 
 
 @pytest.mark.parametrize(
@@ -104,7 +112,7 @@ async def test_any_trusted_key_may_sign(
     other_gpg_key: gitservers.GpgKey,
     tmp_path: pathlib.Path,
 ) -> None:
-    keys = {"a.asc": other_gpg_key.public_armor, "b.asc": gpg_key.public_armor, "c.txt": b"x"}
+    keys = {"a.asc": other_gpg_key.public_armor, "b.asc": gpg_key.public_armor}
     verified = await _verify(http_server, tmp_path, ref=None, mode="HEAD", keys=keys)
     assert verified.commit_signer == gpg_key.fingerprint
 
@@ -139,11 +147,7 @@ async def test_tampered_commit_payload_is_refused(
     gpg_key: gitservers.GpgKey,
     tmp_path: pathlib.Path,
 ) -> None:
-    options = auth.options_for(http_server.url("app.git"))
-    resolved = await checkout.resolve(options, ref=None, time_limit=TIME_LIMIT)
-    dest = tmp_path / "out"
-    dest.mkdir()
-    result = await checkout.checkout(options, resolved, dest=dest, time_limit=TIME_LIMIT)
+    result = await _checked_out(http_server, tmp_path, ref=None)
     payload = result.commit_signature.payload.replace(b"signed", b"forged")
     tampered = checkout.CheckoutResult(
         commit=result.commit,
@@ -169,15 +173,105 @@ def test_tag_mode_needs_a_tag_reference() -> None:
     assert info.value.stalling
 
 
-@pytest.mark.parametrize(
-    ("data", "message"),
-    [({}, "no OpenPGP keys"), ({"k.sshpub": b"ssh-ed25519 AAAA"}, "only SSH keys")],
-)
-def test_secret_without_pgp_keys_is_a_verification_error(
-    data: dict[str, bytes], message: str
-) -> None:
-    with pytest.raises(errors.VerificationError, match=message):
+@pytest.mark.parametrize("data", [{}, {"a.asc": b" \n"}, {"k.sshpub": b"# only a comment\n"}])
+def test_secret_without_keys_is_a_verification_error(data: dict[str, bytes]) -> None:
+    with pytest.raises(errors.VerificationError, match="has no keys"):
         verification.trusted_keys(data)
+
+
+def test_every_value_but_sshpub_is_an_openpgp_candidate() -> None:
+    keys = verification.trusted_keys(
+        {"gpg-key": b"A", "author.pub": b"B", "k.sshpub": b"ssh-ed25519 AAAA x\n\nssh-rsa BBBB\n"}
+    )
+    assert keys.openpgp == [b"B", b"A"]
+    assert keys.ssh == [b"ssh-ed25519 AAAA x", b"ssh-rsa BBBB"]
+
+
+@pytest.mark.parametrize("name", ["author.pub", "gpg-key", "identity"])
+async def test_openpgp_key_without_asc_suffix_verifies(
+    signed_repo: gitservers.RepoBuilder,
+    http_server: gitservers.GitServer,
+    gpg_key: gitservers.GpgKey,
+    tmp_path: pathlib.Path,
+    name: str,
+) -> None:
+    ref = source.GitRepositoryRef(tag="v1.0.0")
+    keys = {name: gpg_key.public_armor}
+    verified = await _verify(http_server, tmp_path, ref=ref, mode="TagAndHEAD", keys=keys)
+    assert (verified.commit_signer, verified.tag_signer) == (gpg_key.fingerprint,) * 2
+
+
+@pytest.fixture
+def ssh_signed_repo(
+    make_repo: Callable[..., gitservers.RepoBuilder], ssh_signing_key: gitservers.SshSigningKey
+) -> gitservers.RepoBuilder:
+    """master: SSH-signed commit with an SSH-signed tag v1.0.0."""
+    repo = make_repo("app.git")
+    repo.commit("signed", {"a.txt": "1"}, sign=ssh_signing_key)
+    repo.tag("v1.0.0", message="signed release", sign=ssh_signing_key)
+    return repo
+
+
+async def test_ssh_signed_commit_and_tag_are_verified(
+    ssh_signed_repo: gitservers.RepoBuilder,
+    http_server: gitservers.GitServer,
+    ssh_signing_key: gitservers.SshSigningKey,
+    gpg_key: gitservers.GpgKey,
+    tmp_path: pathlib.Path,
+) -> None:
+    ref = source.GitRepositoryRef(tag="v1.0.0")
+    keys = {"author.sshpub": ssh_signing_key.public_line, "other.asc": gpg_key.public_armor}
+    verified = await _verify(http_server, tmp_path, ref=ref, mode="TagAndHEAD", keys=keys)
+    assert verified.commit_signer == ssh_signing_key.fingerprint
+    assert verified.tag_signer == ssh_signing_key.fingerprint
+    assert verified.commit_signer.startswith("SHA256:")
+
+
+@pytest.mark.parametrize(
+    ("repo", "keys", "match"),
+    [
+        ("ssh_signed_repo", "other_ssh", "ssh-keygen could not verify"),
+        ("ssh_signed_repo", "gpg", r"no \*\.sshpub keys"),
+        ("signed_repo", "ssh", "no OpenPGP keys"),
+    ],
+    ids=["untrusted SSH key", "SSH signature, no *.sshpub", "OpenPGP signature, only *.sshpub"],
+)
+async def test_a_signature_no_trusted_key_of_its_kind_verifies_is_refused(
+    request: pytest.FixtureRequest,
+    http_server: gitservers.GitServer,
+    ssh_signing_key: gitservers.SshSigningKey,
+    gpg_key: gitservers.GpgKey,
+    tmp_path: pathlib.Path,
+    repo: str,
+    keys: str,
+    match: str,
+) -> None:
+    request.getfixturevalue(repo)
+    secret = {
+        "other_ssh": {"o.sshpub": credentials.make_ssh_signing_key(tmp_path / "o").public_line},
+        "gpg": {"a.asc": gpg_key.public_armor},
+        "ssh": {"k.sshpub": ssh_signing_key.public_line},
+    }[keys]
+    with pytest.raises(errors.InvalidCommitSignatureError, match=match):
+        await _verify(http_server, tmp_path, ref=None, mode="HEAD", keys=secret)
+
+
+async def test_tampered_ssh_signed_payload_is_refused(
+    ssh_signed_repo: gitservers.RepoBuilder,
+    http_server: gitservers.GitServer,
+    ssh_signing_key: gitservers.SshSigningKey,
+    tmp_path: pathlib.Path,
+) -> None:
+    result = await _checked_out(http_server, tmp_path, ref=None)
+    signed = result.commit_signature
+    forged = dataclasses.replace(signed, payload=signed.payload.replace(b"signed", b"forged"))
+    with pytest.raises(errors.InvalidCommitSignatureError, match="ssh-keygen could not verify"):
+        await verification.verify(
+            mode="HEAD",
+            plan=refs.plan(None),
+            result=dataclasses.replace(result, commit_signature=forged),
+            secret_data={"k.sshpub": ssh_signing_key.public_line},
+        )
 
 
 async def test_garbage_key_is_a_verification_error(
