@@ -133,6 +133,11 @@ class ArtifactGeneratorSpec(objects.ApiModel):
     artifacts: Annotated[list[OutputArtifact], pydantic.Field(min_length=1, max_length=1000)]
     """The artifacts to generate."""
 
+    @property
+    def suspend(self) -> bool:
+        """Always False: this kind has no ``spec.suspend`` (Flux disables it by annotation)."""
+        return False
+
 
 class ExternalArtifactReference(objects.ApiModel):
     """A generated ExternalArtifact and the digest of its content."""
