@@ -211,3 +211,28 @@ def test_artifact_generator_splits_a_monorepo_into_two_applied_artifacts(loop: L
     assert _external_revision(loop, "infrastructure") == infrastructure
     origin = (loop.get("externalartifact", "apps") or {})["status"]["artifact"]["metadata"]
     assert origin["org.opencontainers.image.revision"] == f"master@sha1:{second}"
+
+
+def test_artifact_generator_without_its_source_says_so(loop: Loop) -> None:
+    objects.apply(
+        loop.cluster,
+        {"apiVersion": "source.extensions.fluxcd.io/v1beta1", "kind": "ArtifactGenerator",
+         "metadata": {"name": "orphan", "namespace": loop.namespace},
+         "spec": {"sources": [{"alias": "repo", "kind": "GitRepository", "name": "absent"}],
+                  "artifacts": [{"name": "out", "copy": [{"from": "@repo/**",
+                                                          "to": "@artifact/"}]}]}},
+    )  # fmt: skip
+
+    def failed() -> dict[str, Any] | None:
+        ready = objects.condition(loop.get("artifactgenerator", "orphan"), "Ready")
+        return ready if ready and ready["reason"] == "SourceFetchFailed" else None
+
+    ready = eventually_sync(failed, within=60, message="no SourceFetchFailed")
+    assert ready["status"] == "False"
+    assert f"GitRepository/{loop.namespace}/absent' not found" in ready["message"]
+    warnings = [
+        e for e in objects.events(loop.cluster, loop.namespace)
+        if e["type"] == "Warning" and e["reason"] == "SourceFetchFailed"
+    ]  # fmt: skip
+    assert warnings, "no Warning event"
+    assert loop.get("externalartifact", "out") is None
