@@ -1,7 +1,7 @@
 """source-controller: ``python -m controllers.source`` (or ``source-controller``).
 
-Reconciles GitRepositories, OCIRepositories, HelmRepositories, HelmCharts and
-ArtifactGenerators (into ExternalArtifacts) into artifacts under
+Reconciles GitRepositories, OCIRepositories, Buckets, HelmRepositories,
+HelmCharts and ArtifactGenerators (into ExternalArtifacts) into artifacts under
 ``--storage-path`` and serves them read-only on ``--storage-addr``; artifact
 URLs are built from ``--storage-adv-addr``. Takes the common controller flags
 too (see ``shared.runtime.options``).
@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 
 from controllers.source.artifactgenerator import reconciler as generators
+from controllers.source.bucket import reconciler as buckets
 from controllers.source.gitrepository import reconciler
 from controllers.source.helm import charts, indexes
 from controllers.source.helmchart import reconciler as helmchart
@@ -189,6 +190,9 @@ async def _setup(
     )
     await mgr.add_controller(oci_repositories)
     mgr.add_task(functools.partial(_close_on_exit, oci_repositories.close))
+    await mgr.add_controller(
+        buckets.BucketReconciler(api=mgr.api, store=store, recorder=mgr.recorder)
+    )
     await _setup_helm(mgr, store=store, session=session, flags=flags, repositories=repositories)
     await _setup_generators(mgr, store=store, session=session)
     host, port = options.split_addr(storage_addr)
