@@ -43,10 +43,12 @@ class Bucket:
         region: str | None,
         insecure: bool,
         credentials: Credentials | None,
+        page_size: int = PAGE_SIZE,
     ) -> None:
         scheme = "http" if insecure else "https"
         url = endpoint if "://" in endpoint else f"{scheme}://{endpoint}"
         self.name = bucket
+        self._page_size = page_size
         self._client: Any = boto3.session.Session().client(
             "s3",
             endpoint_url=url,
@@ -69,7 +71,7 @@ class Bucket:
         try:
             self._client.head_bucket(Bucket=self.name)
             pages = self._client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.name, Prefix=prefix, PaginationConfig={"PageSize": PAGE_SIZE}
+                Bucket=self.name, Prefix=prefix, PaginationConfig={"PageSize": self._page_size}
             )
             for page in pages:
                 for item in page.get("Contents") or []:
