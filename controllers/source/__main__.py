@@ -1,11 +1,11 @@
 """source-controller: ``python -m controllers.source`` (or ``source-controller``).
 
-Reconciles GitRepositories, OCIRepositories, HelmRepositories and HelmCharts
-into artifacts under ``--storage-path`` and serves them read-only on
-``--storage-addr``; artifact URLs are built from ``--storage-adv-addr``. Takes
-the common controller flags too (see ``shared.runtime.options``), with
-Flux's source-controller default of 2 for ``--concurrent``, and
-``--feature-gates`` (``GATES``).
+Reconciles GitRepositories, OCIRepositories, Buckets, HelmRepositories,
+HelmCharts and ArtifactGenerators (into ExternalArtifacts) into artifacts under
+``--storage-path`` and serves them read-only on ``--storage-addr``; artifact
+URLs are built from ``--storage-adv-addr``. Takes the common controller flags
+too (see ``shared.runtime.options``), with Flux's source-controller default of
+2 for ``--concurrent``, and ``--feature-gates`` (``GATES``).
 """
 
 from __future__ import annotations
@@ -22,18 +22,22 @@ from typing import Any
 
 import aiohttp
 
+from controllers.source.artifactgenerator import reconciler as generators
+from controllers.source.bucket import reconciler as buckets
 from controllers.source.gitrepository import reconciler
 from controllers.source.helm import charts, indexes
 from controllers.source.helmchart import reconciler as helmchart
 from controllers.source.helmrepository import reconciler as helmrepository
 from controllers.source.ocirepository import reconciler as oci_reconciler
-from shared.api import meta, source
+from shared.api import meta, source, source_extensions
 from shared.artifacts import extracting, serving, storage
+from shared.kube import errors
 from shared.runtime import features, informers, logging, manager, options, scratch
 
 CONTROLLER_NAME = "source-controller"
 INCLUDES_INDEX = "includes"
 CHART_SOURCE_INDEX = "chartSource"
+GENERATOR_SOURCE_INDEX = "generatorSource"
 
 
 def _advertised_address() -> str:
@@ -200,7 +204,11 @@ async def _setup(
     )
     await mgr.add_controller(oci_repositories)
     mgr.add_task(functools.partial(_close_on_exit, oci_repositories.close))
+    await mgr.add_controller(
+        buckets.BucketReconciler(api=mgr.api, store=store, recorder=mgr.recorder)
+    )
     await _setup_helm(mgr, store=store, session=session, flags=flags, repositories=repositories)
+    await _setup_generators(mgr, store=store, session=session)
     host, port = options.split_addr(storage_addr)
 
     async def serve_artifacts() -> None:
@@ -262,6 +270,41 @@ async def _setup_helm(
             cache.purge()
 
     mgr.add_task(purge_cache)
+
+
+async def _setup_generators(
+    mgr: manager.Manager, *, store: storage.Storage, session: aiohttp.ClientSession
+) -> None:
+    """ArtifactGenerator (when its CRD is served); requeued when a source's artifact changes."""
+    try:
+        controller = await mgr.add_controller(
+            generators.ArtifactGeneratorReconciler(
+                api=mgr.api, store=store, recorder=mgr.recorder, session=session
+            )
+        )
+    except errors.NotFoundError:
+        logging.get_logger().info(
+            "kind not served; not reconciling it", kind=source_extensions.ArtifactGenerator.crd.kind
+        )
+        return
+    controller.informer.add_index(GENERATOR_SOURCE_INDEX, generators.source_keys)
+    for kind in ("GitRepository", "OCIRepository", "Bucket", "HelmChart", "ExternalArtifact"):
+        try:
+            sources = await mgr.informer(source.API_VERSION, kind, scope=mgr.default_scope())
+        except errors.NotFoundError:
+            logging.get_logger().info("source kind not served; not watching it", kind=kind)
+            continue
+        controller.watch(
+            sources,
+            functools.partial(_users_of, controller.informer, GENERATOR_SOURCE_INDEX, kind),
+            when=_artifact_changed,
+        )
+
+
+def _users_of(users: informers.Informer, index: str, kind: str, obj: dict[str, Any]) -> list[str]:
+    """The objects of ``users`` whose ``index`` names source ``obj`` of ``kind``."""
+    key = f"{kind}/{informers.key_of(obj)}"
+    return [informers.key_of(o) for o in users.by_index(index, key)]
 
 
 def _chart_source_keys(obj: dict[str, Any]) -> list[str]:

@@ -31,8 +31,9 @@ _WORDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "ImageRepository": ("image", "repository", ()),
     "ImagePolicy": ("image", "policy", ()),
     "ImageUpdateAutomation": ("image", "update", ()),
+    "ArtifactGenerator": ("artifact", "generator", ()),
 }
-_GROUP_ALIASES = {"source": ("sources",), "image": ("images",)}
+_GROUP_ALIASES = {"source": ("sources",), "image": ("images",), "artifact": ()}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -200,10 +200,11 @@ FLUX_COLUMNS = {
     "Receiver": ["Age", "Ready", "Status"],
     "Provider": ["Age"],
     "Alert": ["Age"],
+    "ArtifactGenerator": ["Age", "Ready", "Status"],
 }
 
 
-def test_all_fourteen_flux_kinds_are_modelled() -> None:
+def test_all_fifteen_flux_kinds_are_modelled() -> None:
     assert sorted(k.crd.kind for k in KINDS) == sorted(FLUX_COLUMNS)
 
 

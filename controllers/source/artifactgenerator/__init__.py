@@ -1,0 +1,1 @@
+"""The ArtifactGenerator reconciler (Flux source-watcher API) inside source-controller."""

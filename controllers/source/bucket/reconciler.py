@@ -1,0 +1,252 @@
+"""The Bucket reconciler: an S3-compatible bucket in, an artifact in storage out.
+
+Steps (``BucketReconciler.steps``):
+
+1. **provider** — ``generic`` and ``aws`` (both the S3 API with static keys);
+   ``gcp`` and ``azure`` stall with ``InvalidProviderConfiguration``, as does
+   ``sts`` (not supported).
+2. **artifact** — the Secret's ``accesskey``/``secretkey``, the bucket listed
+   (paginated, under ``prefix``); the ``.sourceignore`` object, ``spec.ignore``
+   and the default exclusions drop keys. The revision is Flux's: the sha256
+   of the sorted ``<key> <etag>\\n`` lines of the index (``sha256:<hex>``).
+   Same revision, same ignore rules and the artifact in storage: nothing is
+   downloaded or written. Otherwise ``ArtifactOutdated`` and progress; only
+   the objects whose ETag changed since the index this process last stored
+   are downloaded (the rest come from the previous artifact), the tree is
+   archived, garbage collected and a ``NewArtifact`` event emitted. S3
+   failures are ``FetchFailed``/``BucketOperationFailed``; storage failures
+   ``StorageOperationFailed``.
+
+Deleting a Bucket removes its storage directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import pathlib
+import shutil
+import tempfile
+
+from controllers.source import sourcekit
+from controllers.source.bucket import s3
+from shared.api import meta, objects, source, source_conditions
+from shared.artifacts import errors as artifact_errors
+from shared.artifacts import extracting, ignoring, storage
+from shared.kube import client, references
+from shared.runtime import conditions, events, logging, reconciling, results
+
+IGNORE_FILE = ".sourceignore"
+SUMMARY = conditions.Summary(
+    owned=(
+        source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
+        source_conditions.FETCH_FAILED_CONDITION,
+        source_conditions.ARTIFACT_OUTDATED_CONDITION,
+        source_conditions.ARTIFACT_IN_STORAGE_CONDITION,
+    ),
+    negative=frozenset(
+        {
+            source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
+            source_conditions.FETCH_FAILED_CONDITION,
+            source_conditions.ARTIFACT_OUTDATED_CONDITION,
+        }
+    ),
+)
+_FAILURE_CONDITIONS = (
+    source_conditions.FETCH_FAILED_CONDITION,
+    source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
+    source_conditions.ARTIFACT_OUTDATED_CONDITION,
+)
+
+Run = reconciling.Run[source.Bucket, source.BucketStatus]
+
+
+def index_revision(index: dict[str, str]) -> str:
+    """Flux's Bucket revision: sha256 of the sorted ``<key> <etag>\\n`` lines."""
+    digest = hashlib.sha256()
+    for key in sorted(index):
+        digest.update(f"{key} {index[key]}\n".encode())
+    return f"sha256:{digest.hexdigest()}"
+
+
+class BucketReconciler:
+    """Reconciles Buckets into artifacts in ``store``."""
+
+    kind = source.Bucket
+    status_type = source.BucketStatus
+    run_type = Run
+    summary = SUMMARY
+
+    def __init__(
+        self, *, api: client.Client, store: storage.Storage, recorder: events.Recorder
+    ) -> None:
+        self._api = api
+        self._store = store
+        self._recorder = recorder
+        self._indexes: dict[str, tuple[str, dict[str, str]]] = {}
+        """Per object: the artifact path last stored and the index it was built from."""
+        self.steps: tuple[reconciling.Step[Run], ...] = (
+            reconciling.Step(
+                "provider", self._provider, owns=(source_conditions.FETCH_FAILED_CONDITION,)
+            ),
+            reconciling.Step(
+                "artifact",
+                self._artifact,
+                owns=(*_FAILURE_CONDITIONS, source_conditions.ARTIFACT_IN_STORAGE_CONDITION),
+            ),
+        )
+
+    def interval(self, obj: source.Bucket) -> float:
+        return sourcekit.interval(obj)
+
+    async def finalize(self, obj: source.Bucket) -> None:
+        self._indexes.pop(str(sourcekit.object_key(obj).directory()), None)
+        await self._store.remove_object(sourcekit.object_key(obj))
+
+    async def _provider(self, run: Run) -> None:
+        spec = run.obj.spec
+        if spec.provider in ("gcp", "azure"):
+            sourcekit.require_generic_provider(run, spec.provider)
+        if spec.sts is not None:
+            message = "spec.sts is not supported"
+            run.mark(
+                source_conditions.FETCH_FAILED_CONDITION,
+                "True",
+                reason=source_conditions.INVALID_STS_CONFIGURATION_REASON,
+                message=message,
+            )
+            raise results.StallingError(
+                message, reason=source_conditions.INVALID_STS_CONFIGURATION_REASON
+            )
+
+    async def _bucket(self, obj: source.Bucket) -> s3.Bucket:
+        spec, credentials = obj.spec, None
+        if spec.secret_ref is not None:
+            namespace = obj.metadata.namespace or "default"
+            data = await references.secret_data(self._api, namespace, spec.secret_ref.name)
+            if "accesskey" in data and "secretkey" in data:
+                credentials = s3.Credentials(data["accesskey"].decode(), data["secretkey"].decode())
+            else:
+                raise s3.BucketError(
+                    f"invalid '{spec.secret_ref.name}' secret data: "
+                    "required fields 'accesskey' and 'secretkey'"
+                )
+        return s3.Bucket(
+            endpoint=spec.endpoint,
+            bucket=spec.bucket_name,
+            region=spec.region,
+            insecure=bool(spec.insecure),
+            credentials=credentials,
+        )
+
+    async def _artifact(self, run: Run) -> None:
+        obj, status = run.obj, run.status
+        key = sourcekit.object_key(obj)
+        with tempfile.TemporaryDirectory(prefix="bucket-") as scratch:
+            tree = pathlib.Path(scratch) / "tree"
+            tree.mkdir()
+            try:
+                bucket = await self._bucket(obj)
+                listed = await bucket.list(obj.spec.prefix)
+                # NB: read from the bucket's root whatever the prefix, as Flux does.
+                await bucket.download(
+                    IGNORE_FILE, pathlib.Path(scratch) / IGNORE_FILE, optional=True
+                )
+                matcher = _matcher(pathlib.Path(scratch) / IGNORE_FILE, obj.spec.ignore)
+                index = {
+                    k: etag
+                    for k, etag in listed.items()
+                    if not k.endswith("/") and k != IGNORE_FILE and not matcher(k, False)
+                }
+                revision = index_revision(index)
+                artifact = status.artifact
+                if (
+                    artifact is not None
+                    and artifact.revision == revision
+                    and status.observed_ignore == obj.spec.ignore
+                    and self._store.exists(artifact)
+                ):
+                    run.ready_message = f"stored artifact for revision '{revision}'"
+                    return
+                run.revision = revision
+                if artifact is not None:
+                    run.mark(
+                        source_conditions.ARTIFACT_OUTDATED_CONDITION,
+                        "True",
+                        reason=source_conditions.NEW_REVISION_REASON,
+                        message=f"new upstream revision '{revision}'",
+                    )
+                run.progress(f"building artifact: new upstream revision '{revision}'", restart=True)
+                await self._download(bucket, key, index, tree)
+            except (s3.BucketError, references.ReferenceNotFoundError) as failed:
+                raise sourcekit.failure(
+                    run,
+                    str(failed),
+                    reason=source_conditions.BUCKET_OPERATION_FAILED_REASON,
+                    in_storage=False,
+                    stalling=False,
+                ) from failed
+            try:
+                async with self._store.lock(key):
+                    stored = await self._store.archive(key, source=tree, revision=revision)
+                    await self._store.garbage_collect(stored)
+            except artifact_errors.ArtifactError as failed:
+                raise sourcekit.failure(
+                    run,
+                    f"storing {revision}: {failed}",
+                    reason=source_conditions.ARCHIVE_OPERATION_FAILED_REASON,
+                    in_storage=True,
+                    stalling=False,
+                ) from failed
+        self._indexes[key.directory()] = (stored.path, index)
+        run.delete(*_FAILURE_CONDITIONS)
+        status.artifact = stored
+        status.observed_ignore = obj.spec.ignore
+        status.url = self._store.url_for(f"{key.directory()}/latest.tar.gz")
+        await self._store.symlink(stored, "latest.tar.gz")
+        message = f"stored artifact for revision '{revision}'"
+        run.mark(
+            source_conditions.ARTIFACT_IN_STORAGE_CONDITION,
+            "True",
+            reason=meta.SUCCEEDED_REASON,
+            message=message,
+        )
+        run.ready_message = message
+        logging.get_logger().info("stored artifact", revision=revision, objects=len(index))
+        await self._recorder.emit(
+            objects.dump(obj),
+            type_=events.NORMAL,
+            reason=source_conditions.NEW_ARTIFACT_EVENT_REASON,
+            message=(
+                f"stored artifact with {len(index)} fetched files "
+                f"from '{obj.spec.bucket_name}' bucket"
+            ),
+            metadata={"revision": revision, "digest": stored.digest},
+        )
+
+    async def _download(
+        self, bucket: s3.Bucket, key: storage.ObjectKey, index: dict[str, str], tree: pathlib.Path
+    ) -> None:
+        """Fill ``tree`` with the indexed objects, downloading only the changed ones."""
+        previous_path, previous = self._indexes.get(key.directory(), ("", {}))
+        unchanged = {k for k, etag in index.items() if previous.get(k) == etag}
+        if unchanged and self._store.local_path(previous_path).is_file():
+            old = tree.parent / "previous"
+            await asyncio.to_thread(extracting.extract, self._store.local_path(previous_path), old)
+            for name in unchanged:
+                if (old / name).is_file():
+                    (tree / name).parent.mkdir(parents=True, exist_ok=True)
+                    await asyncio.to_thread(shutil.copyfile, old / name, tree / name)
+        for name in sorted(index):
+            if not (tree / name).is_file():
+                await bucket.download(name, tree / name)
+
+
+def _matcher(ignore_file: pathlib.Path, spec_ignore: str | None) -> ignoring.Matcher:
+    """Default exclusions, then the bucket's ``.sourceignore``, then ``spec.ignore``."""
+    patterns = ignoring.default_patterns()
+    if ignore_file.is_file():
+        patterns.extend(ignoring.parse_patterns(ignore_file.read_text()))
+    if spec_ignore is not None:
+        patterns.extend(ignoring.parse_patterns(spec_ignore))
+    return ignoring.Matcher(patterns)
