@@ -95,6 +95,7 @@ class Client:
         impersonate_user: str | None = None,
         impersonate_groups: Sequence[str] = (),
         user_agent: str = "headwater",
+        owns_session: bool | None = None,
     ) -> None:
         self.configuration = configuration
         self._session = session
@@ -107,7 +108,7 @@ class Client:
         self._impersonate_user = impersonate_user
         self._impersonate_groups = tuple(impersonate_groups)
         self._user_agent = user_agent
-        self._owner = impersonate_user is None
+        self._owner = impersonate_user is None if owns_session is None else owns_session
         self._ssl = _ssl_context(configuration)
 
     @property
@@ -130,6 +131,27 @@ class Client:
             impersonate_user=user,
             impersonate_groups=groups,
             user_agent=self._user_agent,
+        )
+
+    def with_own_limiter(self) -> Client:
+        """A client on this connection with a token bucket and per-verb counts of its own.
+
+        For Kubernetes Events: as client-go's event broadcaster has a clientset
+        of its own, events never spend the QPS budget that applying objects
+        needs, and ``stats`` (the API cost a reconcile pays) leaves them out.
+        ``responses`` (the ``rest_client_requests_total`` metric) is shared,
+        so dashboards still see every request. Closing it leaves the
+        connection open.
+        """
+        return Client(
+            configuration=self.configuration,
+            session=self._session,
+            limiter=ratelimit.TokenBucket(qps=self._limiter.qps, burst=self._limiter.burst),
+            responses=self.responses,
+            impersonate_user=self._impersonate_user,
+            impersonate_groups=self._impersonate_groups,
+            user_agent=self._user_agent,
+            owns_session=False,
         )
 
     async def _headers(self, *, accept: str, content_type: str | None) -> dict[str, str]:

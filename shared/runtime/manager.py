@@ -48,7 +48,7 @@ class Manager:
         self.metrics.track_requests(api.stats, api.responses)
         self.readiness = probes.Readiness()
         self.recorder = events.Recorder(
-            api=api,
+            api=api.with_own_limiter(),
             controller=name,
             instance=opts.instance,
             events_addr=opts.events_addr or None,

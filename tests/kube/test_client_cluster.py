@@ -95,6 +95,16 @@ async def test_requests_are_counted_by_verb(api: client.Client) -> None:
     assert api.stats["discovery"] == 1
 
 
+async def test_a_client_with_its_own_limiter_keeps_its_own_counts(api: client.Client) -> None:
+    events = api.with_own_limiter()
+    await events.request("GET", "/api/v1/namespaces/default", verb="get")
+    await events.close()  # leaves the shared connection open
+    await api.request("GET", "/api/v1/namespaces/default", verb="get")
+
+    assert (events.stats["get"], api.stats["get"]) == (1, 1)
+    assert sum(api.responses.values()) == 2  # the metric still sees both
+
+
 async def test_impersonation_headers_are_sent() -> None:
     seen: list[dict[str, Any]] = []
 
