@@ -1,5 +1,8 @@
 """What every source kind's reconciler does alike (GitRepository, OCIRepository, …).
 
+- ``ARTIFACT_SUMMARY``: the conditions of a source whose steps own only
+  fetching and storing (Bucket, HelmRepository); kinds with more (includes,
+  verification) declare their own;
 - ``object_key``: an object's directory in artifact storage (``<kind>/<ns>/<name>``);
 - ``interval``: ``spec.interval`` in seconds;
 - ``require_generic_provider``: ``spec.provider`` other than ``generic``
@@ -16,7 +19,23 @@ from typing import Any, Protocol
 
 from shared.api import meta, objects, source_conditions
 from shared.artifacts import storage
-from shared.runtime import reconciling, results
+from shared.runtime import conditions, reconciling, results
+
+ARTIFACT_SUMMARY = conditions.Summary(
+    owned=(
+        source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
+        source_conditions.FETCH_FAILED_CONDITION,
+        source_conditions.ARTIFACT_OUTDATED_CONDITION,
+        source_conditions.ARTIFACT_IN_STORAGE_CONDITION,
+    ),
+    negative=frozenset(
+        {
+            source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
+            source_conditions.FETCH_FAILED_CONDITION,
+            source_conditions.ARTIFACT_OUTDATED_CONDITION,
+        }
+    ),
+)
 
 
 class _Source(Protocol):

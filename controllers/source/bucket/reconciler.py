@@ -34,24 +34,10 @@ from shared.api import meta, objects, source, source_conditions
 from shared.artifacts import errors as artifact_errors
 from shared.artifacts import extracting, ignoring, storage
 from shared.kube import client, references
-from shared.runtime import conditions, events, logging, reconciling, results
+from shared.runtime import events, logging, reconciling, results
 
 IGNORE_FILE = ".sourceignore"
-SUMMARY = conditions.Summary(
-    owned=(
-        source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
-        source_conditions.FETCH_FAILED_CONDITION,
-        source_conditions.ARTIFACT_OUTDATED_CONDITION,
-        source_conditions.ARTIFACT_IN_STORAGE_CONDITION,
-    ),
-    negative=frozenset(
-        {
-            source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
-            source_conditions.FETCH_FAILED_CONDITION,
-            source_conditions.ARTIFACT_OUTDATED_CONDITION,
-        }
-    ),
-)
+SUMMARY = sourcekit.ARTIFACT_SUMMARY
 _FAILURE_CONDITIONS = (
     source_conditions.FETCH_FAILED_CONDITION,
     source_conditions.STORAGE_OPERATION_FAILED_CONDITION,

@@ -31,28 +31,15 @@ from typing import Any
 
 import aiohttp
 
+from controllers.source import sourcekit
 from controllers.source.helm import clients, errors, indexes
 from shared.api import meta, objects, source, source_conditions
 from shared.artifacts import errors as storage_errors
 from shared.artifacts import storage
 from shared.kube import client, references
-from shared.runtime import conditions, events, logging, reconciling, results
+from shared.runtime import events, logging, reconciling, results
 
-SUMMARY = conditions.Summary(
-    owned=(
-        source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
-        source_conditions.FETCH_FAILED_CONDITION,
-        source_conditions.ARTIFACT_OUTDATED_CONDITION,
-        source_conditions.ARTIFACT_IN_STORAGE_CONDITION,
-    ),
-    negative=frozenset(
-        {
-            source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
-            source_conditions.FETCH_FAILED_CONDITION,
-            source_conditions.ARTIFACT_OUTDATED_CONDITION,
-        }
-    ),
-)
+SUMMARY = sourcekit.ARTIFACT_SUMMARY
 DEFAULT_INTERVAL = 60.0
 """Flux requeues a HelmRepository without an interval after a minute."""
 DEFAULT_TIMEOUT = 60.0
@@ -153,15 +140,12 @@ async def store_artifact(
             run.status.artifact = artifact
             deleted = await store.garbage_collect(artifact)
     except storage_errors.StorageError as failed:
-        message = f"{failure}: {failed}"
-        run.mark(
-            source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
-            "True",
+        raise sourcekit.failure(
+            run,
+            f"{failure}: {failed}",
             reason=source_conditions.ARCHIVE_OPERATION_FAILED_REASON,
-            message=message,
-        )
-        raise results.ReconcileError(
-            message, reason=source_conditions.ARCHIVE_OPERATION_FAILED_REASON
+            in_storage=True,
+            stalling=False,
         ) from failed
     if deleted:
         logging.get_logger().info("garbage collected artifacts", files=deleted)
