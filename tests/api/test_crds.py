@@ -228,6 +228,7 @@ FLUX_29_SERVED = {
     "Kustomization": ["v1"], "HelmRelease": ["v2"],
     "Alert": ["v1beta3"], "Provider": ["v1beta3"], "Receiver": ["v1"],
     "ImageRepository": ["v1"], "ImagePolicy": ["v1"], "ImageUpdateAutomation": ["v1"],
+    "ArtifactGenerator": ["v1beta1"],  # source-watcher's source.extensions.fluxcd.io
 }  # fmt: skip
 
 
