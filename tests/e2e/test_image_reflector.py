@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import json
@@ -10,10 +9,8 @@ import pathlib
 from collections.abc import Iterator
 from typing import Any
 
-import aiohttp
 import pytest
 
-from shared.oci import client, credentials, manifests, mediatypes, tls, tokens, transport
 from tests.e2e import objects
 from tests.fixtures import devcluster as devcluster_fixtures
 from tests.fixtures import processes
@@ -25,45 +22,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 API_VERSION = "image.toolkit.fluxcd.io/v1"
 registry = registry_fixtures.registry
 secure_registry = registry_fixtures.secure_registry
-
-
-def push(target: Registry, repository: str, tags: list[str], *, build: str = "") -> dict[str, str]:
-    """Push a one-layer image under each of ``tags`` with shared.oci; tag → manifest digest.
-
-    The layer holds the tag and ``build``: another build of a tag has another digest.
-    """
-
-    async def pushing() -> dict[str, str]:
-        creds = None
-        if target.username:
-            creds = credentials.Credentials(username=target.username, password=target.password)
-        ssl_context = None
-        if target.tls is not None:
-            ssl_context = tls.context(ca=target.tls.ca_cert.read_bytes())
-        connection = transport.Connection(
-            host=target.host,
-            plain_http=target.plain_http,
-            ssl_context=ssl_context,
-            credentials=creds,
-        )
-        async with aiohttp.ClientSession() as session:
-            oci = client.Client(session, connection, token_cache=tokens.TokenCache())
-            digests = {}
-            for tag in tags:
-                config = await oci.push_blob(
-                    repository, b"{}", media_type=mediatypes.OCI_EMPTY_CONFIG
-                )
-                layer = await oci.push_blob(
-                    repository, (tag + build).encode(), media_type=mediatypes.OCI_LAYER_TAR_GZIP
-                )
-                data = manifests.image_manifest(config=config, layers=[layer])
-                pushed = await oci.push_manifest(
-                    repository, tag, data, media_type=mediatypes.OCI_MANIFEST
-                )
-                digests[tag] = pushed.digest
-            return digests
-
-    return asyncio.run(pushing())
+push = registry_fixtures.push
 
 
 @contextlib.contextmanager
