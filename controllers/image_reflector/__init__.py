@@ -9,7 +9,8 @@ Modules, from the process down:
 - ``access``: an ImageRepository's Secrets → a ``shared.oci`` connection;
 - ``policies``: the tag filter and the semver/alphabetical/numerical
   policies, pure;
-- ``tagstore``: the tag database (a JSON file per repository).
+- ``tagstore``: the tag database (a JSON file per repository);
+- ``regexes``: RE2 patterns (filters, exclusion lists), pure.
 
 Registry traffic goes through ``shared.oci`` only.
 """

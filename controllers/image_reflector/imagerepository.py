@@ -29,9 +29,8 @@ from __future__ import annotations
 import asyncio
 import datetime
 import hashlib
-from typing import Any
 
-from controllers.image_reflector import access, policies, tagstore
+from controllers.image_reflector import access, policies, regexes, tagstore
 from shared.api import image, meta
 from shared.oci import errors as oci_errors
 from shared.runtime import conditions, reconciling, results
@@ -58,12 +57,12 @@ def revision(tags: list[str]) -> str:
     return hashlib.sha256("\n".join(sorted(tags)).encode()).hexdigest()
 
 
-def exclusions(patterns: list[str]) -> list[Any]:
+def exclusions(patterns: list[str]) -> list[regexes.Regex]:
     """``exclusionList`` compiled (RE2); ``policies.InvalidPolicyError`` for a bad pattern."""
     return [policies.compile_regex(pattern) for pattern in patterns]
 
 
-def excluded(tags: list[str], compiled: list[Any]) -> list[str]:
+def excluded(tags: list[str], compiled: list[regexes.Regex]) -> list[str]:
     """``tags`` without those any of the ``compiled`` exclusions matches (searched)."""
     return [tag for tag in tags if not any(regex.search(tag) for regex in compiled)]
 

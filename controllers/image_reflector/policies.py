@@ -20,7 +20,7 @@ Semantics (Flux's image-reflector-controller):
   evaluation fails, as Flux's ``strconv.ParseFloat``); ``asc`` elects the
   largest, ``desc`` the smallest.
 
-Patterns are RE2 (PyPI ``google-re2``), the syntax Go's ``regexp`` accepts,
+Patterns are RE2 (``regexes``), the syntax Go's ``regexp`` accepts,
 matched in linear time: a hostile pattern cannot stall the controller.
 """
 
@@ -31,8 +31,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import re2
-
+from controllers.image_reflector import regexes
 from shared.api import image, semverranges
 
 _EXPAND_RE = re.compile(r"\$(?:\$|\{(\w+)\}|(\w+))")
@@ -46,17 +45,17 @@ class NoTagError(ValueError):
     """No tag survived the filter and the policy."""
 
 
-def compile_regex(pattern: str) -> re2._Regexp:
+def compile_regex(pattern: str) -> regexes.Regex:
     """An RE2 regex, or ``InvalidPolicyError`` naming the pattern."""
     try:
-        return re2.compile(pattern)
-    except re2.error as error:
+        return regexes.compile(pattern)
+    except regexes.error as error:
         raise InvalidPolicyError(
             f"invalid regular expression pattern '{pattern}': {error}"
         ) from error
 
 
-def compile_template(template: str, pattern: re2._Regexp) -> tuple[str | int, ...]:
+def compile_template(template: str, pattern: regexes.Regex) -> tuple[str | int, ...]:
     """``template`` as literal text (str) and group numbers (int) of ``pattern``.
 
     A reference to a group ``pattern`` lacks becomes nothing, as in Go.
@@ -77,13 +76,9 @@ def compile_template(template: str, pattern: re2._Regexp) -> tuple[str | int, ..
     return tuple(part for part in parts if part != "")
 
 
-def expand(template: str, match: re2._Match) -> str:
-    """Go's ``Regexp.Expand`` of ``template`` against ``match``."""
-    return _render(compile_template(template, match.re), match)
-
-
-def _render(parts: tuple[str | int, ...], match: re2._Match) -> str:
-    return "".join(part if isinstance(part, str) else (match.group(part) or "") for part in parts)
+def _render(parts: tuple[str | int, ...], groups: list[str | None]) -> str:
+    """Go's ``Regexp.Expand`` of a compiled template against a match's ``groups``."""
+    return "".join(part if isinstance(part, str) else (groups[part] or "") for part in parts)
 
 
 _MISSING: Any = object()
@@ -127,7 +122,7 @@ class PolicyMemo:
 class TagFilter:
     """``filterTags``: which tags count, and the value each is compared by."""
 
-    pattern: re2._Regexp | None
+    pattern: regexes.Regex | None
     extract: str
     _parts: tuple[str | int, ...] = dataclasses.field(init=False, repr=False, compare=False)
 
@@ -139,10 +134,10 @@ class TagFilter:
         """The value ``tag`` is compared by, or None when the pattern does not match it."""
         if self.pattern is None:
             return tag
-        match = self.pattern.search(tag)
-        if match is None:
+        groups = self.pattern.search(tag)
+        if groups is None:
             return None
-        return _render(self._parts, match) if self.extract else tag
+        return _render(self._parts, groups) if self.extract else tag
 
     def apply(self, tags: Iterable[str], memo: Memo | None = None) -> dict[str, str]:
         """Compared value → original tag (a later tag with the same value wins, as Flux)."""
