@@ -2,10 +2,12 @@
 
 ``up`` runs, as separate processes, the devcluster (the local Kubernetes API,
 state in SQLite), a Git smart-HTTP server (``headwater.gitserver``, push
-enabled) and the controllers (notification-controller, source-controller,
-kustomize-controller, image-reflector-controller, image-automation-controller;
-the others post their events to the first), waits for each to be ready with a
-deadline, installs the CRDs and the
+enabled), an OCI registry (``devregistry``: plain HTTP, no auth; left out
+with a notice when ``docker-registry`` is not installed) and the controllers
+(notification-controller, source-controller, kustomize-controller,
+image-reflector-controller, image-automation-controller; the others post
+their events to the first), waits for each to be ready with a deadline,
+installs the CRDs and the
 ``flux-system`` namespace, and stays in the foreground until SIGINT/SIGTERM or
 until a child dies; it then stops the children in reverse order. With
 ``--rbac`` the devcluster authorizes with RBAC and each controller runs with
@@ -22,6 +24,7 @@ Everything lives under the state directory (``.headwater/`` by default):
     git/           bare repositories served by the Git server
     storage/       source-controller's artifacts
     tags/          image-reflector-controller's tag store
+    registry/      the registry's config.yml and its images (storage/)
     kube-cache/    kubectl's discovery cache for this cluster
 
 ``down`` stops a running ``up`` by its recorded PID (and any child left
@@ -48,13 +51,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from headwater import devprocesses, devrbac
+from headwater import devprocesses, devrbac, devregistry
 from shared.api import crdgen, registry
 
 DEFAULT_STATE_DIR = ".headwater"
 RUNTIME_NAMESPACE = "flux-system"
 PORT_NAMES = (
-    "api", "git", "storage", "events", "receiver",
+    "api", "git", "registry", "storage", "events", "receiver",
     "source-metrics", "source-health", "kustomize-metrics", "kustomize-health",
     "notification-metrics", "notification-health",
     "image-reflector-metrics", "image-reflector-health",
@@ -99,6 +102,10 @@ class Layout:
     @property
     def tags(self) -> pathlib.Path:
         return self.root / "tags"
+
+    @property
+    def registry(self) -> pathlib.Path:
+        return self.root / "registry"
 
     @property
     def kube_cache(self) -> pathlib.Path:
@@ -267,14 +274,22 @@ class Supervisor:
         _write_json(layout.run_file, self.record)
 
     def spawn(
-        self, name: str, command: list[str], *, address: str, env: dict[str, str] | None = None
+        self,
+        name: str,
+        command: list[str],
+        *,
+        address: str,
+        probe: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> devprocesses.Child:
+        """Start a child; ``probe`` is the URL that answers 200 once it is ready
+        (None for the devcluster, which is ready when its kubeconfig exists)."""
         child = devprocesses.spawn(
             name, command, log=self.layout.logs / f"{name}.log", cwd=pathlib.Path.cwd(), env=env
         )
         self.children.append(child)
         self.record["children"][name] = {
-            **child.identity.as_json(), "address": address, "log": str(child.log),
+            **child.identity.as_json(), "address": address, "probe": probe, "log": str(child.log),
         }  # fmt: skip
         _write_json(self.layout.run_file, self.record)
         return child
@@ -330,19 +345,22 @@ def _start(
          "--simulate-delay", str(simulate_delay), *authorization],
         address=api,
     )  # fmt: skip
+    git_url = f"http://127.0.0.1:{ports['git']}/"
     git = supervisor.spawn(
         "gitserver",
         [python, "-m", "headwater.gitserver", "--root", str(layout.git),
          "--host", "127.0.0.1", "--port", str(ports["git"])],
-        address=f"http://127.0.0.1:{ports['git']}/",
+        address=git_url, probe=git_url + "healthz",
     )  # fmt: skip
+    oci = _spawn_registry(supervisor)
     supervisor.wait(cluster, layout.kubeconfig.exists, timeout=timeout)
     began = time.monotonic()
     _install_crds(layout)
     print(f"  {'CRDs':<27} installed in {time.monotonic() - began:4.1f}s", flush=True)
-    supervisor.wait(
-        git, devprocesses.http_ok(f"http://127.0.0.1:{ports['git']}/healthz"), timeout=timeout
-    )
+    for child in (git, oci):
+        if child is not None:
+            probe = supervisor.record["children"][child.name]["probe"]
+            supervisor.wait(child, devprocesses.http_ok(probe), timeout=timeout)
     specs = controller_specs(layout, ports)
     kubeconfigs = {spec.name: layout.kubeconfig for spec in specs}
     if rbac:
@@ -364,11 +382,25 @@ def _start(
         ]  # fmt: skip
         child = supervisor.spawn(
             spec.name, command, address=f"http://{health}/readyz",
-            env={"RUNTIME_NAMESPACE": RUNTIME_NAMESPACE},
+            probe=f"http://{health}/readyz", env={"RUNTIME_NAMESPACE": RUNTIME_NAMESPACE},
         )  # fmt: skip
         started.append((child, health))
     for child, health in started:
         supervisor.wait(child, devprocesses.http_ok(f"http://{health}/readyz"), timeout=timeout)
+
+
+def _spawn_registry(supervisor: Supervisor) -> devprocesses.Child | None:
+    """The OCI registry, or None (with a notice) when docker-registry is not installed."""
+    port = supervisor.ports["registry"]
+    command = devregistry.command(supervisor.layout.registry, port)
+    if command is None:
+        print(f"  {'registry':<27} left out: {devregistry.BINARY} is not installed "
+              "(run 'make setup' as root)", flush=True)  # fmt: skip
+        return None
+    return supervisor.spawn(
+        "registry", command, address=f"127.0.0.1:{port}",
+        probe=f"http://127.0.0.1:{port}/v2/",
+    )  # fmt: skip
 
 
 def up(args: argparse.Namespace) -> int:
@@ -381,11 +413,14 @@ def up(args: argparse.Namespace) -> int:
               "stop it with 'headwater dev down'", file=sys.stderr)  # fmt: skip
         return 1
     if args.reset:
-        for directory in (layout.data, layout.git, layout.storage):
+        for directory in (layout.data, layout.git, layout.storage, layout.tags, layout.registry):
             shutil.rmtree(directory, ignore_errors=True)
     shutil.rmtree(layout.kube_cache, ignore_errors=True)  # the server's CRDs may have changed
     layout.kubeconfig.unlink(missing_ok=True)  # so its reappearance means "serving"
-    ports = allocate_ports(layout, fixed={"api": args.api_port, "git": args.git_port})
+    ports = allocate_ports(
+        layout,
+        fixed={"api": args.api_port, "git": args.git_port, "registry": args.registry_port},
+    )
     print(f"headwater dev: starting in {layout.root}/ (logs in {layout.logs}/)", flush=True)
     with _stop_on_signals() as stop:
         supervisor = Supervisor(layout, ports=ports, stop=stop)
@@ -426,6 +461,8 @@ def _print_ready(layout: Layout, ports: dict[str, int]) -> None:
         "  kubectl get gitrepositories,kustomizations -A\n"
         f"  git push http://127.0.0.1:{ports['git']}/<name>.git main   "
         "(repositories are created on first push)\n"
+        f"  push images to 127.0.0.1:{ports['registry']}/<name>:<tag>   "
+        "(plain HTTP: ImageRepositories set insecure: true)\n"
         "Stop with Ctrl-C or 'headwater dev down'.",
         flush=True,
     )
@@ -461,14 +498,8 @@ def status(args: argparse.Namespace) -> int:
     healthy = record["ready"]
     for name, child in record["children"].items():
         alive = devprocesses.Identity.from_json(child).alive()
-        address = child["address"]
-        probe = (
-            layout.kubeconfig.exists
-            if name == "devcluster"
-            else devprocesses.http_ok(
-                address if address.endswith("/readyz") else address + "healthz"
-            )
-        )
+        address, url = child["address"], child.get("probe")
+        probe = layout.kubeconfig.exists if url is None else devprocesses.http_ok(url)
         state = "ready" if alive and probe() else ("running" if alive else "exited")
         healthy = healthy and state == "ready"
         print(f"{name:<27} {child['pid']:<8} {state:<9} {address}")
@@ -498,6 +529,8 @@ def register(commands: Any) -> None:
             )
             action.add_argument("--api-port", type=int, default=0, help="devcluster port")
             action.add_argument("--git-port", type=int, default=0, help="Git server port")
+            action.add_argument("--registry-port", type=int, default=0,
+                                help="OCI registry port")  # fmt: skip
             action.add_argument("--timeout", type=float, default=60.0,
                                 help="seconds each process may take to become ready")  # fmt: skip
             action.add_argument("--simulate-delay", type=float, default=0.5,

@@ -45,7 +45,7 @@ def test_demo_walks_through_the_gitops_loop_and_exits_0(tmp_path: pathlib.Path) 
         "the Deployment is back to 2 replicas",
         "ConfigMap webapp-config has LOG_LEVEL=debug",
         "Service webapp/webapp was pruned",
-        "headwater dev up and its 7 processes exited",
+        "headwater dev up and its 8 processes exited",
     ):
         assert f"[ok] {verified}" in output, output
     assert "READY   STATUS" in output  # kubectl's Flux printer columns were shown

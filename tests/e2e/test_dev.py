@@ -18,6 +18,7 @@ import yaml
 from headwater import dev, devprocesses
 from tests.fixtures import devcluster as devcluster_fixtures
 from tests.fixtures import recording
+from tests.fixtures import registry as registry_fixtures
 from tests.fixtures.polling import eventually_sync
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -80,7 +81,7 @@ def test_status_lists_every_process_as_ready(environment: dev.Layout) -> None:
 
     assert result.returncode == 0, result.stdout + result.stderr
     for name in (
-        "devcluster", "gitserver", "notification-controller", "source-controller",
+        "devcluster", "gitserver", "registry", "notification-controller", "source-controller",
         "kustomize-controller", "image-reflector-controller", "image-automation-controller",
     ):  # fmt: skip
         assert any(
@@ -176,6 +177,37 @@ def test_the_git_server_refuses_what_is_not_a_repository(
     assert not (environment.git / "missing.git").exists()
 
 
+def test_an_image_pushed_to_the_registry_is_scanned_and_elected(environment: dev.Layout) -> None:
+    port = json.loads(environment.ports_file.read_text())["registry"]
+    image = f"127.0.0.1:{port}/team/web"
+    registry_fixtures.push(registry_fixtures.Endpoint(host=f"127.0.0.1:{port}"), "team/web",
+                           ["1.0.0", "1.1.0", "2.0.0"])  # fmt: skip
+    manifests = [
+        {"apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageRepository",
+         "metadata": {"name": "web", "namespace": dev.RUNTIME_NAMESPACE},
+         "spec": {"image": image, "interval": "1m", "insecure": True}},
+        {"apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImagePolicy",
+         "metadata": {"name": "web", "namespace": dev.RUNTIME_NAMESPACE},
+         "spec": {"imageRepositoryRef": {"name": "web"}, "policy": {"semver": {"range": "1.x"}}}},
+    ]  # fmt: skip
+    for manifest in manifests:
+        applied = dev.kubectl(environment, "apply", "--server-side", "-f", "-",
+                              input=json.dumps(manifest))  # fmt: skip
+        assert applied.returncode == 0, applied.stderr
+
+    def latest() -> str | None:
+        got = dev.kubectl(environment, "get", "-n", dev.RUNTIME_NAMESPACE, "imagepolicy", "web",
+                          "-o", "jsonpath={.status.latestRef.tag}")  # fmt: skip
+        return got.stdout or None
+
+    assert eventually_sync(latest, within=60, message="the policy elects a tag") == "1.1.0"
+    scanned = dev.kubectl(environment, "get", "-n", dev.RUNTIME_NAMESPACE, "imagerepository",
+                          "web", "-o", "jsonpath={.status.lastScanResult.tagCount}")  # fmt: skip
+    assert scanned.stdout == "3"
+    assert (environment.registry / "storage" / "docker" / "registry" / "v2" / "repositories"
+            / "team" / "web").is_dir()  # fmt: skip
+
+
 def test_a_second_up_in_the_same_directory_is_refused(environment: dev.Layout) -> None:
     result = _headwater("dev", "up", "--state-dir", str(environment.root))
 
@@ -196,7 +228,7 @@ def test_down_stops_the_supervisor_and_every_child(tmp_path: pathlib.Path) -> No
 
         assert result.returncode == 0, result.stderr
         assert process.returncode == 0
-        assert len(children) == 7  # devcluster, git server, five controllers
+        assert len(children) == 8  # devcluster, git server, registry, five controllers
         assert not [c for c in children if c.alive()]
         assert not layout.run_file.exists()
         assert _headwater("dev", "status", "--state-dir", str(layout.root)).returncode == 1
