@@ -285,7 +285,7 @@ class ImageUpdateAutomationReconciler:
         repo_namespace = repository.metadata.namespace or namespace
         data = await self._secret(repo_namespace, secret_ref.name, "Git credentials")
         try:
-            return committing.credentials_from_secret(data)
+            return committing.credentials_from_secret(data, url=repository.spec.url)
         except committing.GitError as invalid:
             raise results.StallingError(str(invalid), reason=invalid.reason) from invalid
 

@@ -1,10 +1,14 @@
-"""Clone, update, commit and push: one automation run against a Git remote over HTTP(S).
+"""Clone, update, commit and push: one automation run against a Git remote.
 
-Credentials follow the GitRepository Secret conventions for HTTP(S):
-``username`` and ``password`` (basic auth) or ``bearerToken``. SSH
-(``identity``) and non-HTTP URLs are refused with ``GitError`` — the
-reconciler turns that into a condition; they are not supported here yet.
-Every HTTP request has a ``TIMEOUT``; redirects are not followed.
+Credentials follow the GitRepository Secret conventions: for HTTP(S)
+``username`` and ``password`` (basic auth) or ``bearerToken``; for
+``ssh://`` URLs ``identity`` (the private key), ``known_hosts`` (required:
+host keys are always checked) and ``password`` (the key's passphrase), with
+the user from the URL (``git`` by default). SSH runs the system ``ssh`` as
+``shared.gitssh`` hardens it, its key material in the run's work directory.
+Other URL schemes are refused with ``GitError`` (the reconciler turns it into
+a condition). Every HTTP request has a ``TIMEOUT``; redirects are not
+followed.
 
 The run clones the checkout branch; when the push branch differs and exists
 on the remote, it starts from the push branch instead (so successive runs
@@ -35,6 +39,7 @@ import dulwich.repo
 import urllib3
 
 from controllers.image_automation import setters, signing
+from shared import gitssh
 from shared.api import image
 
 
@@ -56,29 +61,39 @@ TIMEOUT = 60.0
 """Seconds a Git HTTP connection or read may take (Flux's default GitRepository timeout)."""
 
 
+DEFAULT_SSH_USER = "git"
+
+
 @dataclasses.dataclass(frozen=True)
 class Credentials:
-    """Basic auth or a bearer token for an HTTP(S) remote; all None for an anonymous remote."""
+    """Basic auth or a bearer token for an HTTP(S) remote, or an SSH key for an ssh:// one;
+    all None for an anonymous remote."""
 
     username: str | None = None
     password: str | None = None
     bearer_token: str | None = None
+    ssh_key: gitssh.Key | None = None
 
     def __repr__(self) -> str:
         return (
             f"Credentials(basic={self.username is not None}, "
-            f"bearer={self.bearer_token is not None})"
+            f"bearer={self.bearer_token is not None}, ssh={self.ssh_key is not None})"
         )
 
 
-def credentials_from_secret(data: Mapping[str, bytes]) -> Credentials:
-    """Credentials from decoded Secret data; GitError for Secret kinds not supported."""
-    if "identity" in data:
-        raise GitError(
-            INVALID_SOURCE,
-            "secret key 'identity' (SSH) is not supported by image-automation-controller;"
-            " use username and password, or bearerToken, over HTTP(S)",
-        )
+def credentials_from_secret(data: Mapping[str, bytes], *, url: str) -> Credentials:
+    """Credentials for ``url`` from decoded Secret data; GitError for unusable data."""
+    if urllib.parse.urlsplit(url).scheme == "ssh":
+        identity, known_hosts = data.get("identity"), data.get("known_hosts")
+        if not identity:
+            raise GitError(INVALID_SOURCE, "secret for an ssh:// URL has no 'identity'")
+        if not known_hosts:
+            raise GitError(INVALID_SOURCE, "secret for an ssh:// URL has no 'known_hosts'")
+        passphrase = data.get("password")
+        return Credentials(ssh_key=gitssh.Key(
+            identity_pem=identity, known_hosts=known_hosts,
+            passphrase=passphrase.decode() if passphrase else None,
+        ))  # fmt: skip
     username = data.get("username")
     password = data.get("password")
     bearer = data.get("bearerToken")
@@ -157,12 +172,19 @@ def run(job: Job, *, workdir: pathlib.Path) -> Outcome:
     another commit (the remote branch moved) is never forced: the run starts
     over from the new head, up to ``PUSH_ATTEMPTS`` times.
     """
-    if urllib.parse.urlsplit(job.url).scheme not in ("http", "https"):
-        raise GitError(INVALID_SOURCE, f"only http(s) Git URLs are supported, not {job.url!r}")
+    scheme = urllib.parse.urlsplit(job.url).scheme
+    if scheme not in ("http", "https", "ssh"):
+        raise GitError(
+            INVALID_SOURCE, f"only http(s) and ssh Git URLs are supported, not {_redact(job.url)!r}"
+        )
+    if scheme == "ssh" and job.credentials.ssh_key is None:
+        raise GitError(INVALID_SOURCE, "an ssh:// URL needs a secretRef with an SSH identity")
+    workdir.mkdir(parents=True, exist_ok=True)
+    transport = _transport(job.url, job.credentials, workdir)
     raced: _RacedError | None = None
     for attempt in range(PUSH_ATTEMPTS):
         try:
-            return _attempt(job, workdir / str(attempt))
+            return _attempt(job, transport, workdir / str(attempt))
         except _RacedError as error:
             raced = error
     raise GitError(
@@ -172,9 +194,9 @@ def run(job: Job, *, workdir: pathlib.Path) -> Outcome:
     )
 
 
-def _attempt(job: Job, workdir: pathlib.Path) -> Outcome:
-    url, credentials, push = job.url, job.credentials, job.push
-    remote_refs = _ls_remote(url, credentials)
+def _attempt(job: Job, transport: dict[str, Any], workdir: pathlib.Path) -> Outcome:
+    url, push = job.url, job.push
+    remote_refs = _ls_remote(url, transport)
     push_branch = push.branch
     start = (
         push_branch if f"refs/heads/{push_branch}".encode() in remote_refs else job.checkout_branch
@@ -182,7 +204,7 @@ def _attempt(job: Job, workdir: pathlib.Path) -> Outcome:
     if f"refs/heads/{start}".encode() not in remote_refs:
         raise GitError(AUTH_FAILED, f"branch {start!r} not found in {_redact(url)}")
     workdir.parent.mkdir(parents=True, exist_ok=True)
-    repo = _clone(url, credentials, start, workdir)
+    repo = _clone(url, transport, start, workdir)
     try:
         head = repo.head().decode()
         root = _update_root(workdir, job.update_path)
@@ -212,7 +234,7 @@ def _attempt(job: Job, workdir: pathlib.Path) -> Outcome:
         targets = [f"refs/heads/{push_branch}:refs/heads/{push_branch}"]
         if push.refspec:
             targets.append(push.refspec)
-        _push(repo, url, credentials, targets, options=push.options)
+        _push(repo, url, transport, targets, options=push.options)
         return Outcome(source_revision=revision, result=result, commit=commit.decode())
     finally:
         repo.close()
@@ -233,8 +255,21 @@ def _signed(
     return commit.id
 
 
-def _client_kwargs(credentials: Credentials) -> dict[str, Any]:
-    """dulwich HTTP client options: credentials, and a pool with the timeout and headers."""
+def _transport(url: str, credentials: Credentials, workdir: pathlib.Path) -> dict[str, Any]:
+    """dulwich client options for ``url`` (the keyword arguments of its porcelain calls).
+
+    SSH: the hardened ``ssh`` (``shared.gitssh``) as the client's ssh command,
+    its key material in a 0700 directory under ``workdir``. HTTP(S): the
+    credentials, and a pool with the timeout and headers.
+    """
+    if credentials.ssh_key is not None and urllib.parse.urlsplit(url).scheme == "ssh":
+        directory = workdir / "ssh"
+        directory.mkdir(mode=0o700)
+        command = gitssh.prepare(credentials.ssh_key, directory=directory, timeout=TIMEOUT)
+        return {
+            "ssh_command": command.wrapper(),
+            "username": urllib.parse.urlsplit(url).username or DEFAULT_SSH_USER,
+        }
     headers = {"User-Agent": dulwich.client.default_user_agent_string()}
     if credentials.bearer_token is not None:
         # dulwich sends a given pool's headers on every request.
@@ -249,10 +284,10 @@ def _client_kwargs(credentials: Credentials) -> dict[str, Any]:
     return kwargs
 
 
-def _ls_remote(url: str, credentials: Credentials) -> dict[bytes, bytes]:
+def _ls_remote(url: str, transport: dict[str, Any]) -> dict[bytes, bytes]:
     try:
-        client = dulwich.client.Urllib3HttpGitClient(url, quiet=True, **_client_kwargs(credentials))
-        listing = client.get_refs(b"", protocol_version=0)
+        client, path = dulwich.client.get_transport_and_path(url, quiet=True, **transport)
+        listing = client.get_refs(path.encode(), protocol_version=0)
     except dulwich.client.HTTPUnauthorized as error:
         raise GitError(AUTH_FAILED, f"authentication to {_redact(url)} failed") from error
     except (OSError, dulwich.errors.GitProtocolError) as error:
@@ -261,7 +296,7 @@ def _ls_remote(url: str, credentials: Credentials) -> dict[bytes, bytes]:
 
 
 def _clone(
-    url: str, credentials: Credentials, branch: str, workdir: pathlib.Path
+    url: str, transport: dict[str, Any], branch: str, workdir: pathlib.Path
 ) -> dulwich.repo.Repo:
     try:
         return dulwich.porcelain.clone(
@@ -269,7 +304,7 @@ def _clone(
             str(workdir),
             branch=branch.encode(),
             errstream=io.BytesIO(),
-            **_client_kwargs(credentials),
+            **transport,
         )
     except dulwich.client.HTTPUnauthorized as error:
         raise GitError(AUTH_FAILED, f"authentication to {_redact(url)} failed") from error
@@ -280,7 +315,7 @@ def _clone(
 def _push(
     repo: dulwich.repo.Repo,
     url: str,
-    credentials: Credentials,
+    transport: dict[str, Any],
     refspecs: list[str],
     *,
     options: Mapping[str, str] | None,
@@ -294,7 +329,7 @@ def _push(
             outstream=io.BytesIO(),
             errstream=errors,
             push_options=[f"{k}={v}" for k, v in sorted((options or {}).items())] or None,
-            **_client_kwargs(credentials),
+            **transport,
         )
     except dulwich.porcelain.DivergedBranches as error:
         raise _RacedError(str(error) or "diverged") from error

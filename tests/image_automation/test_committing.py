@@ -122,17 +122,62 @@ def test_wrong_credentials_are_a_clear_error(
 
 
 @pytest.mark.parametrize(
-    ("data", "error"),
+    ("url", "data", "error"),
     [
-        ({"identity": b"k"}, r"'identity' \(SSH\) is not supported"),
-        ({"username": b"u", "bearerToken": b"t"}, "both basic auth"),
-        ({"password": b"p"}, "password without username"),
+        ("ssh://git@example.com/a.git", {"identity": b"k"}, "has no 'known_hosts'"),
+        ("ssh://git@example.com/a.git", {"known_hosts": b"h"}, "has no 'identity'"),
+        ("https://example.com/a.git", {"username": b"u", "bearerToken": b"t"}, "both basic auth"),
+        ("https://example.com/a.git", {"password": b"p"}, "password without username"),
     ],
-)
-def test_unsupported_secrets_are_refused(data: dict[str, bytes], error: str) -> None:
+)  # fmt: skip
+def test_unusable_secrets_are_refused(url: str, data: dict[str, bytes], error: str) -> None:
     with pytest.raises(committing.GitError, match=error) as caught:
-        committing.credentials_from_secret(data)
+        committing.credentials_from_secret(data, url=url)
     assert caught.value.reason == committing.INVALID_SOURCE
+
+
+def _ssh_credentials(server: gitservers.SshServer, identity: bytes, **data: bytes) -> Any:
+    return committing.credentials_from_secret(
+        {"identity": identity, "known_hosts": server.known_hosts, **data},
+        url=server.url("apps.git"),
+    )
+
+
+def test_an_ssh_remote_is_cloned_and_pushed_with_the_secret_key(
+    repo: gitservers.RepoBuilder, sshd: gitservers.SshServer, tmp_path: pathlib.Path
+) -> None:
+    before = repo.rev("master")
+    url = sshd.url("apps.git")
+    outcome = _run(url, tmp_path / "w", credentials=_ssh_credentials(sshd, sshd.identity))
+    assert outcome.commit is not None
+    assert outcome.source_revision == f"master@sha1:{before}"
+    assert repo.rev("master") == outcome.commit
+    assert _blob(repo, "master", b"deploy/app.yaml") == MARKED.replace("1.0.0", "1.1.0").encode()
+    # An encrypted key is unlocked with the Secret's password (its passphrase).
+    encrypted = _ssh_credentials(
+        sshd, sshd.encrypted_identity, password=sshd.passphrase.encode()
+    )  # fmt: skip
+    again = _run(url, tmp_path / "w2", credentials=encrypted, setter_values={"apps:app": "app:2"})
+    assert again.commit is not None
+    assert repo.rev("master") == again.commit
+
+
+def test_an_unauthorized_ssh_key_or_unknown_host_key_is_a_git_error(
+    repo: gitservers.RepoBuilder, sshd: gitservers.SshServer, tmp_path: pathlib.Path
+) -> None:
+    before = repo.rev("master")
+    url = sshd.url("apps.git")
+    with pytest.raises(committing.GitError, match="Permission denied") as refused:
+        _run(url, tmp_path / "w", credentials=_ssh_credentials(sshd, sshd.other_identity))
+    assert refused.value.reason == committing.AUTH_FAILED
+    stranger = committing.credentials_from_secret(
+        {"identity": sshd.identity,
+         "known_hosts": b"[127.0.0.1]:1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN0cmFuZ2Vy\n"},
+        url=url,
+    )  # fmt: skip
+    with pytest.raises(committing.GitError, match="Host key verification failed"):
+        _run(url, tmp_path / "w2", credentials=stranger)
+    assert repo.rev("master") == before
 
 
 def test_an_update_path_outside_the_repository_is_refused(
@@ -199,10 +244,11 @@ def test_a_bearer_token_is_sent(
     tmp_path: pathlib.Path,
 ) -> None:
     server = start_http(bearer="tok3n")
-    wrong = committing.credentials_from_secret({"bearerToken": b"other"})
+    url = server.url("apps.git")
+    wrong = committing.credentials_from_secret({"bearerToken": b"other"}, url=url)
     with pytest.raises(committing.GitError, match=r"authentication to .* failed"):
         _run(server.url("apps.git"), tmp_path / "w", credentials=wrong)
-    right = committing.credentials_from_secret({"bearerToken": b"tok3n"})
-    assert repr(right) == "Credentials(basic=False, bearer=True)"
+    right = committing.credentials_from_secret({"bearerToken": b"tok3n"}, url=url)
+    assert repr(right) == "Credentials(basic=False, bearer=True, ssh=False)"
     outcome = _run(server.url("apps.git"), tmp_path / "w2", credentials=right)
     assert outcome.commit == repo.rev("master")

@@ -8,12 +8,10 @@ that is removed on every exit path. It does no network I/O itself.
 Security choices:
 - TLS is always verified; ``ca.crt`` adds trust in a private CA (on top of the
   system store, as Git does).
-- SSH runs the system ``ssh`` with no user config (``-F /dev/null``), no agent,
-  only the Secret's identity, and ``StrictHostKeyChecking=yes`` against the
-  Secret's known_hosts alone: an unknown or changed host key fails the fetch.
-- An encrypted identity is unlocked by ``ssh`` itself through ``SSH_ASKPASS``
-  reading the passphrase from a 0600 file, so the decrypted key never touches
-  disk and the passphrase never appears in a process's arguments.
+- SSH runs the system ``ssh`` as ``shared.gitssh`` hardens it: no user
+  config, no agent, only the Secret's identity, host keys checked against the
+  Secret's known_hosts alone, an encrypted identity unlocked through
+  ``SSH_ASKPASS`` (the passphrase never in a process's arguments).
 - http(s) through a proxy: an HTTP(S) proxy via urllib3's ProxyManager, a
   ``socks5://`` one via its SOCKSProxyManager (PySocks), names resolved by the
   proxy. SSH remotes are never proxied.
@@ -23,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import pathlib
 import shutil
 import ssl
@@ -37,8 +34,7 @@ import urllib3
 from urllib3.contrib import socks
 
 from controllers.source.git import auth, errors
-
-SSH_BINARY = "ssh"
+from shared import gitssh
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,14 +45,6 @@ class Transport:
     path: str
     display_url: str
     """The URL without credentials, for messages."""
-
-
-def _write_private(directory: pathlib.Path, name: str, content: bytes, *, mode: int) -> str:
-    path = directory / name
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(content)
-    return str(path)
 
 
 class _SshVendor(dulwich.client.SSHVendor):
@@ -105,38 +93,11 @@ def _ssh_transport(
     if ssh is None:  # pragma: no cover - auth.options_for guarantees it
         raise ValueError("ssh transport without ssh auth")
     parsed = urllib.parse.urlsplit(options.url)
-    identity = _write_private(workdir, "identity", ssh.identity_pem, mode=0o600)
-    known_hosts = _write_private(workdir, "known_hosts", ssh.known_hosts, mode=0o600)
-    connect_timeout = max(1, int(timeout))
-    args = [
-        shutil.which(SSH_BINARY) or SSH_BINARY,
-        "-F", "/dev/null",
-        "-x", "-T",
-        "-i", identity,
-        "-o", "IdentitiesOnly=yes",
-        "-o", "IdentityAgent=none",
-        "-o", f"UserKnownHostsFile={known_hosts}",
-        "-o", "GlobalKnownHostsFile=/dev/null",
-        "-o", "StrictHostKeyChecking=yes",
-        "-o", "UpdateHostKeys=no",
-        "-o", "PasswordAuthentication=no",
-        "-o", "KbdInteractiveAuthentication=no",
-        "-o", "NumberOfPasswordPrompts=1",
-        "-o", f"ConnectTimeout={connect_timeout}",
-        "-o", "ServerAliveInterval=15",
-        "-o", "ServerAliveCountMax=2",
-    ]  # fmt: skip
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(workdir)}
-    if ssh.passphrase is None:
-        args += ["-o", "BatchMode=yes"]
-    else:
-        passfile = _write_private(
-            workdir, "passphrase", ssh.passphrase.encode("utf-8") + b"\n", mode=0o600
-        )
-        askpass = _write_private(
-            workdir, "askpass", f"#!/bin/sh\nexec cat '{passfile}'\n".encode(), mode=0o700
-        )
-        env |= {"SSH_ASKPASS": askpass, "SSH_ASKPASS_REQUIRE": "force", "DISPLAY": "none"}
+    key = gitssh.Key(
+        identity_pem=ssh.identity_pem, known_hosts=ssh.known_hosts, passphrase=ssh.passphrase
+    )
+    command = gitssh.prepare(key, directory=workdir, timeout=timeout)
+    args, env = command.args, command.env
     client = dulwich.client.SSHGitClient(
         host=parsed.hostname or "",
         port=parsed.port,
@@ -156,8 +117,8 @@ def _ssl_context(http: auth.HttpAuth, *, workdir: pathlib.Path) -> ssl.SSLContex
         except (ssl.SSLError, UnicodeDecodeError, ValueError) as exc:
             raise errors.AuthError("ca.crt is not a valid PEM certificate") from exc
     if http.cert_pem is not None and http.key_pem is not None:
-        cert = _write_private(workdir, "tls.crt", http.cert_pem, mode=0o600)
-        key = _write_private(workdir, "tls.key", http.key_pem, mode=0o600)
+        cert = gitssh.write_private(workdir, "tls.crt", http.cert_pem, mode=0o600)
+        key = gitssh.write_private(workdir, "tls.key", http.key_pem, mode=0o600)
         try:
             context.load_cert_chain(cert, key)
         except ssl.SSLError as exc:
