@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections.abc import Callable
 
-from controllers.image_automation import committing, setters
+from controllers.image_automation import checkouts, committing, setters
 from tests.fixtures import commands, gitservers
 
 DEPLOYMENT = """\
@@ -108,7 +108,7 @@ def bench_run(files: int, rounds: int) -> dict[str, float]:
                 return committing.Job(
                     url=server.url("apps.git"),
                     credentials=committing.Credentials(),
-                    checkout_branch="master",
+                    checkout=checkouts.plan(None),
                     push=committing.PushTarget(branch="master"),
                     update_path="deploy",
                     setter_values={"apps:app": f"ghcr.io/org/app:{tag}"},

@@ -5,10 +5,12 @@ summarizer from the error kind):
 
 1. ``spec.sourceRef``: the GitRepository (the automation's namespace by
    default) from the informer; missing is a wait (``DependencyNotReady``).
-   ``spec.git`` missing, a checkout reference other than a branch (tag,
-   semver, name, commit: not supported yet), or a message template outside
-   the supported subset stalls (``InvalidSourceConfiguration``;
-   ``RemovedTemplateField`` for the removed ``.Updated`` data).
+   The checkout reference is ``spec.git.checkout.ref``, else the
+   GitRepository's ``spec.ref`` (``checkouts``). ``spec.git`` missing, an
+   invalid reference, a tag, semver, name or bare-commit checkout without
+   ``spec.git.push.branch``, or a message template outside the supported
+   subset stalls (``InvalidSourceConfiguration``; ``RemovedTemplateField``
+   for the removed ``.Updated`` data).
 2. The ImagePolicies of the automation's namespace that ``spec.policySelector``
    selects (all when absent) and that have a ``status.latestRef`` define the
    setters; they are recorded in ``status.observedPolicies``.
@@ -33,7 +35,14 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from controllers.image_automation import committing, messages, setters, signing, templating
+from controllers.image_automation import (
+    checkouts,
+    committing,
+    messages,
+    setters,
+    signing,
+    templating,
+)
 from shared.api import image, meta, objects, source
 from shared.kube import client as kube_client
 from shared.kube import references
@@ -42,8 +51,6 @@ from shared.runtime import conditions, events, informers, logging, reconciling, 
 SUMMARY = conditions.Summary(owned=(), negative=frozenset())
 DEPENDENCY_RETRY = 30.0
 """Seconds before an automation waiting for its GitRepository looks again."""
-DEFAULT_BRANCH = "master"
-"""The branch a GitRepository without ``spec.ref`` checks out (source-controller's default)."""
 
 Run = reconciling.Run[image.ImageUpdateAutomation, image.ImageUpdateAutomationStatus]
 
@@ -69,21 +76,18 @@ def selects(selector: meta.LabelSelector | None, labels: dict[str, str]) -> bool
     return True
 
 
-def checkout_branch_of(ref: source.GitRepositoryRef | None) -> str:
-    """The branch to clone: ``ref.branch``, or ``master`` for an empty reference.
-
-    A tag, semver range, reference name or commit stalls: the automation
-    commits on a branch, and starting one elsewhere is not supported yet.
-    """
-    if ref is None:
-        return DEFAULT_BRANCH
-    other = ref.tag or ref.semver or ref.name or ref.commit
-    if other:
+def checkout_of(
+    git: image.GitSpec, repository: source.GitRepository
+) -> tuple[checkouts.Checkout, str]:
+    """The checkout reference and the push branch; a stall when they cannot be used."""
+    ref = git.checkout.ref if git.checkout is not None else repository.spec.ref
+    try:
+        checkout = checkouts.plan(ref)
+        return checkout, checkouts.push_branch(checkout, git.push.branch if git.push else None)
+    except checkouts.InvalidCheckoutError as invalid:
         raise results.StallingError(
-            f"checking out {other!r} is not supported: image automation checks out a branch",
-            reason=image.INVALID_SOURCE_CONFIG_REASON,
-        )
-    return ref.branch or DEFAULT_BRANCH
+            str(invalid), reason=image.INVALID_SOURCE_CONFIG_REASON
+        ) from invalid
 
 
 def policy_requests(automations: informers.Informer) -> Callable[[dict[str, Any]], list[str]]:
@@ -154,10 +158,7 @@ class ImageUpdateAutomationReconciler:
             raise results.StallingError(
                 "spec.git is required", reason=image.INVALID_SOURCE_CONFIG_REASON
             )
-        checkout_branch = checkout_branch_of(
-            git.checkout.ref if git.checkout is not None else repository.spec.ref
-        )
-        push_branch = (git.push.branch if git.push else None) or checkout_branch
+        checkout, push_branch = checkout_of(git, repository)
         template = self._template(git.commit.message_template)
         policies = self._selected_policies(obj, namespace)
         status.observed_policies = {name: ref for (_, name), ref in policies.items()}
@@ -181,7 +182,7 @@ class ImageUpdateAutomationReconciler:
                 job = committing.Job(
                     url=repository.spec.url,
                     credentials=credentials,
-                    checkout_branch=checkout_branch,
+                    checkout=checkout,
                     push=committing.PushTarget(
                         branch=push_branch,
                         refspec=git.push.refspec if git.push else None,

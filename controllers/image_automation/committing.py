@@ -38,7 +38,7 @@ import dulwich.refs
 import dulwich.repo
 import urllib3
 
-from controllers.image_automation import setters, signing
+from controllers.image_automation import checkouts, setters, signing
 from shared import gitssh
 from shared.api import image
 
@@ -155,7 +155,7 @@ class Job:
 
     url: str
     credentials: Credentials
-    checkout_branch: str
+    checkout: checkouts.Checkout
     push: PushTarget
     update_path: str | None
     setter_values: Mapping[str, str]
@@ -194,30 +194,44 @@ def run(job: Job, *, workdir: pathlib.Path) -> Outcome:
     )
 
 
+def _start(job: Job, listing: Mapping[str, str]) -> checkouts.Start:
+    """Where the run starts: the push branch when it differs from the checkout's and exists
+    on the remote (so successive runs stack on it), else the checkout reference."""
+    push_ref = checkouts.HEADS + job.push.branch
+    if job.push.branch != job.checkout.branch and push_ref in listing:
+        return checkouts.Start(
+            ref=push_ref, target=listing[push_ref], revision_name=job.push.branch
+        )
+    try:
+        return checkouts.resolve(job.checkout, listing)
+    except checkouts.RefNotFoundError as missing:
+        raise GitError(AUTH_FAILED, f"{missing} in {_redact(job.url)}") from missing
+
+
 def _attempt(job: Job, transport: dict[str, Any], workdir: pathlib.Path) -> Outcome:
     url, push = job.url, job.push
-    remote_refs = _ls_remote(url, transport)
+    listing = {k.decode(): v.decode() for k, v in _ls_remote(url, transport).items()}
+    start = _start(job, listing)
     push_branch = push.branch
-    start = (
-        push_branch if f"refs/heads/{push_branch}".encode() in remote_refs else job.checkout_branch
-    )
-    if f"refs/heads/{start}".encode() not in remote_refs:
-        raise GitError(AUTH_FAILED, f"branch {start!r} not found in {_redact(url)}")
+    branch_ref = dulwich.refs.Ref(f"refs/heads/{push_branch}".encode())
     workdir.parent.mkdir(parents=True, exist_ok=True)
-    repo = _clone(url, transport, start, workdir)
+    on_branch = start.ref is not None and start.ref.startswith(checkouts.HEADS)
+    branch = start.ref.removeprefix(checkouts.HEADS) if start.ref and on_branch else None
+    repo = _clone(url, transport, branch, workdir)
     try:
-        head = repo.head().decode()
+        head = repo.head().decode() if on_branch else _peeled(repo, start, url)
+        # The commit goes on the push branch, which starts at the head checked out.
+        repo.refs[branch_ref] = dulwich.objects.ObjectID(head.encode())
+        repo.refs.set_symbolic_ref(dulwich.refs.Ref(b"HEAD"), branch_ref)
+        if not on_branch:
+            dulwich.porcelain.reset(repo, "hard", head.encode())
         root = _update_root(workdir, job.update_path)
         result = setters.update_with_setters(root, dict(job.setter_values))
-        revision = f"{start}@sha1:{head}"
+        revision = start.revision(head)
         if not result.file_changes:
             return Outcome(source_revision=revision, result=result, commit=None)
         changed = [str((root / file).relative_to(workdir)) for file in sorted(result.file_changes)]
         dulwich.porcelain.add(repo, [str(workdir / path) for path in changed])
-        branch_ref = dulwich.refs.Ref(f"refs/heads/{push_branch}".encode())
-        if start != push_branch:
-            repo.refs[branch_ref] = dulwich.objects.ObjectID(head.encode())
-            repo.refs.set_symbolic_ref(dulwich.refs.Ref(b"HEAD"), branch_ref)
         now = int(time.time())
         commit = dulwich.porcelain.commit(
             repo,
@@ -238,6 +252,19 @@ def _attempt(job: Job, transport: dict[str, Any], workdir: pathlib.Path) -> Outc
         return Outcome(source_revision=revision, result=result, commit=commit.decode())
     finally:
         repo.close()
+
+
+def _peeled(repo: dulwich.repo.Repo, start: checkouts.Start, url: str) -> str:
+    """The commit ``start`` names in the clone (an annotated tag peeled)."""
+    try:
+        obj = repo[dulwich.objects.ObjectID(start.target.encode())]
+        while isinstance(obj, dulwich.objects.Tag):
+            obj = repo[obj.object[1]]
+    except KeyError:
+        obj = None
+    if not isinstance(obj, dulwich.objects.Commit):
+        raise GitError(AUTH_FAILED, f"commit {start.target!r} not found in {_redact(url)}")
+    return obj.id.decode()
 
 
 def _signed(
@@ -296,13 +323,15 @@ def _ls_remote(url: str, transport: dict[str, Any]) -> dict[bytes, bytes]:
 
 
 def _clone(
-    url: str, transport: dict[str, Any], branch: str, workdir: pathlib.Path
+    url: str, transport: dict[str, Any], branch: str | None, workdir: pathlib.Path
 ) -> dulwich.repo.Repo:
+    """A clone checked out at ``branch``; without one, a clone with no work tree yet."""
     try:
         return dulwich.porcelain.clone(
             url,
             str(workdir),
-            branch=branch.encode(),
+            branch=branch.encode() if branch is not None else None,
+            checkout=branch is not None,
             errstream=io.BytesIO(),
             **transport,
         )

@@ -3,7 +3,9 @@
 Contract: ``parse(text)`` returns a ``Constraint`` or raises ``ValueError``;
 ``Constraint.allows(version)`` decides one version; ``parse_version(tag)``
 reads a tag the way Masterminds' tolerant ``NewVersion`` does (optional ``v``,
-missing minor/patch read as 0) and returns None for anything else.
+missing minor/patch read as 0) and returns None for anything else;
+``highest(names, constraint)`` picks the name of the highest allowed version
+(Git tags for a ``ref.semver`` checkout).
 
 Grammar: alternatives separated by ``||``; inside one, comparisons separated by
 commas or spaces (all must hold). A comparison is an optional operator
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import semver
 
@@ -257,3 +259,23 @@ def parse(text: str) -> Constraint:
         raise ValueError("empty semver constraint")
     groups = tuple(_parse_group(part, whole=text) for part in text.split("||"))
     return Constraint(text=text, alternatives=groups)
+
+
+def highest(names: Iterable[str], constraint: Constraint) -> str | None:
+    """The name whose version is the highest ``constraint`` allows, or None.
+
+    Names that are no version are skipped; of equal versions (``v1.0`` and
+    ``1.0.0``) the greatest name wins, so the choice does not depend on order.
+    """
+    best: tuple[semver.Version, str] | None = None
+    for name in names:
+        version = parse_version(name)
+        if version is None or not constraint.allows(version):
+            continue
+        if (
+            best is None
+            or version.compare(best[0]) > 0
+            or (version.compare(best[0]) == 0 and name > best[1])
+        ):
+            best = (version, name)
+    return best[1] if best is not None else None

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from controllers.image_automation import automation
-from shared.api import meta, source
+from shared.api import image, meta, source
 from shared.runtime import results
 
 
@@ -64,10 +64,20 @@ def test_only_a_new_latest_ref_requeues() -> None:
     assert automation.latest_ref_changed("k", old, None)
 
 
-def test_the_checkout_branch_defaults_to_master_and_other_refs_stall() -> None:
-    assert automation.checkout_branch_of(None) == "master"
-    assert automation.checkout_branch_of(source.GitRepositoryRef()) == "master"
-    assert automation.checkout_branch_of(source.GitRepositoryRef(branch="main")) == "main"
-    for ref in ({"tag": "v1"}, {"branch": "main", "commit": "abc"}, {"semver": ">1"}):
-        with pytest.raises(results.StallingError, match="is not supported"):
-            automation.checkout_branch_of(source.GitRepositoryRef.model_validate(ref))
+def _git(**spec: Any) -> image.GitSpec:
+    return image.GitSpec.model_validate({"commit": {"author": {"email": "a@b"}}, **spec})
+
+
+def test_the_checkout_comes_from_the_automation_else_the_repository() -> None:
+    repository = source.GitRepository.model_validate({
+        "metadata": {"name": "r"},
+        "spec": {"url": "https://h/r", "interval": "1m", "ref": {"branch": "main"}},
+    })  # fmt: skip
+    checkout, push = automation.checkout_of(_git(), repository)
+    assert (checkout.kind, checkout.value, push) == ("branch", "main", "main")
+    checkout, push = automation.checkout_of(
+        _git(checkout={"ref": {"tag": "v1"}}, push={"branch": "auto"}), repository
+    )
+    assert (checkout.kind, checkout.value, push) == ("tag", "v1", "auto")
+    with pytest.raises(results.StallingError, match="push spec not provided"):
+        automation.checkout_of(_git(checkout={"ref": {"semver": ">=1"}}), repository)

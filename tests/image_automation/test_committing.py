@@ -12,7 +12,8 @@ import dulwich.objects
 import dulwich.repo
 import pytest
 
-from controllers.image_automation import committing, setters, signing
+from controllers.image_automation import checkouts, committing, setters, signing
+from shared.api import source
 from tests.fixtures import gitservers
 
 MARKED = 'image: app:1.0.0 # {"$imagepolicy": "apps:app"}\n# kept\nother: "x"\n'
@@ -35,7 +36,7 @@ def _run(
     options: dict[str, Any] = {
         "url": url,
         "credentials": committing.Credentials(),
-        "checkout_branch": "master",
+        "checkout": checkouts.plan(None),
         "push": committing.PushTarget(branch=push_branch, refspec=refspec),
         "update_path": "deploy",
         "setter_values": SETTERS,
@@ -92,6 +93,43 @@ def test_a_push_to_another_branch_leaves_the_checkout_branch(
     assert repo.rev("auto") == outcome.commit
     # The next run starts from the existing push branch and finds it up to date.
     assert _run(http_server.url("apps.git"), tmp_path / "w2", push_branch="auto").commit is None
+
+
+@pytest.mark.parametrize("ref", ["tag", "semver", "commit"])
+def test_a_non_branch_checkout_starts_the_push_branch_at_that_commit(
+    repo: gitservers.RepoBuilder,
+    http_server: gitservers.GitServer,
+    tmp_path: pathlib.Path,
+    ref: str,
+) -> None:
+    tagged = repo.rev("master")
+    repo.tag("v1.0.0", message="release")  # annotated: the run peels it
+    repo.tag("v0.9.0")
+    moved = repo.commit("later", {"README": "changed\n"})
+    checkout = checkouts.plan(source.GitRepositoryRef.model_validate(
+        {"tag": {"tag": "v1.0.0"}, "semver": {"semver": "^1"}, "commit": {"commit": tagged}}[ref]
+    ))  # fmt: skip
+    url = http_server.url("apps.git")
+    outcome = _run(url, tmp_path / "w", push_branch="auto", checkout=checkout)
+    assert outcome.commit is not None
+    name = "" if ref == "commit" else "v1.0.0@"
+    assert outcome.source_revision == f"{name}sha1:{tagged}"
+    assert repo.rev("master") == moved
+    assert repo.rev("auto") == outcome.commit
+    assert repo.git("rev-parse", "auto~1") == tagged
+    assert repo.git("diff", "--name-only", tagged, "auto").split() == ["deploy/app.yaml"]
+    # The next run starts from the push branch, which now exists: nothing to change.
+    again = _run(url, tmp_path / "w2", push_branch="auto", checkout=checkout)
+    assert again.commit is None
+    assert again.source_revision == f"auto@sha1:{outcome.commit}"
+
+
+def test_a_commit_the_remote_lacks_is_a_git_error(
+    repo: gitservers.RepoBuilder, http_server: gitservers.GitServer, tmp_path: pathlib.Path
+) -> None:
+    checkout = checkouts.plan(source.GitRepositoryRef(commit="f" * 40))
+    with pytest.raises(committing.GitError, match=f"commit '{'f' * 40}' not found"):
+        _run(http_server.url("apps.git"), tmp_path / "w", push_branch="auto", checkout=checkout)
 
 
 def test_a_refspec_is_pushed_too(

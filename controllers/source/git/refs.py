@@ -16,8 +16,6 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Literal
 
-import semver
-
 from controllers.source.git import errors, revisions
 from shared.api import semverranges as constraints
 from shared.api import source
@@ -124,21 +122,12 @@ def highest_matching_tag(
     listing: Mapping[str, str], constraint: constraints.Constraint
 ) -> str | None:
     """The tag name with the highest version ``constraint`` allows, or None."""
-    best: tuple[semver.Version, str] | None = None
-    for ref in listing:
-        if not ref.startswith(TAGS) or ref.endswith(PEELED_SUFFIX):
-            continue
-        name = ref[len(TAGS) :]
-        version = constraints.parse_version(name)
-        if version is None or not constraint.allows(version):
-            continue
-        if (
-            best is None
-            or version.compare(best[0]) > 0
-            or (version.compare(best[0]) == 0 and name > best[1])
-        ):
-            best = (version, name)
-    return best[1] if best is not None else None
+    names = (
+        ref[len(TAGS) :]
+        for ref in listing
+        if ref.startswith(TAGS) and not ref.endswith(PEELED_SUFFIX)
+    )
+    return constraints.highest(names, constraint)
 
 
 def resolve(request: RefPlan, listing: Mapping[str, str], *, url: str) -> ResolvedRef:
