@@ -17,6 +17,7 @@ from tests.fixtures.gitservers import (  # noqa: F401 - pytest fixtures
     gpg_key,
     http_server,
     make_repo,
+    sshd,
     start_http,
 )
 

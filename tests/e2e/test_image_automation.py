@@ -253,6 +253,26 @@ def test_a_signed_push_to_another_branch(
     assert f"VALIDSIG {gpg_key.fingerprint}" in verified.stderr
 
 
+def test_an_ssh_remote_is_pushed_with_the_deploy_key(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    apps: gitservers.RepoBuilder,
+    sshd: gitservers.SshServer,
+    tmp_path: pathlib.Path,
+) -> None:
+    repo, initial = apps, apps.rev("master")
+    with _controller(cluster, namespace, tmp_path):
+        _setup(cluster, namespace, sshd.url("apps.git"),
+               secret={"identity": sshd.identity.decode(),
+                       "known_hosts": sshd.known_hosts.decode()})  # fmt: skip
+        eventually_sync(lambda: repo.rev("master") != initial, within=60,
+                        message="a commit is pushed over SSH")  # fmt: skip
+        pushed = repo.rev("master")
+        eventually_sync(lambda: _pushed(cluster, namespace, pushed), within=30,
+                        message="status.lastPushCommit")  # fmt: skip
+    assert "1.1.0" in repo.git("show", "master:deploy/kustomization.yaml")
+
+
 def test_wrong_credentials_are_a_condition_an_event_and_an_error_line(
     cluster: devcluster_fixtures.Devcluster,
     namespace: str,
