@@ -1,20 +1,22 @@
-"""The Bucket reconciler: an S3-compatible bucket in, an artifact in storage out.
+"""The Bucket reconciler: an object storage bucket in, an artifact in storage out.
 
 Steps (``BucketReconciler.steps``):
 
-1. **provider** — ``generic`` and ``aws`` (both the S3 API with static keys);
-   ``gcp`` and ``azure`` stall with ``InvalidProviderConfiguration``, as does
-   ``sts`` (not supported).
-2. **artifact** — the Secret's ``accesskey``/``secretkey``, the bucket listed
-   (paginated, under ``prefix``); the ``.sourceignore`` object, ``spec.ignore``
-   and the default exclusions drop keys. The revision is Flux's: the sha256
-   of the sorted ``<key> <etag>\\n`` lines of the index (``sha256:<hex>``).
-   Same revision, same ignore rules and the artifact in storage: nothing is
-   downloaded or written. Otherwise ``ArtifactOutdated`` and progress; only
-   the objects whose ETag changed since the index this process last stored
-   are downloaded (the rest come from the previous artifact), the tree is
-   archived, garbage collected and a ``NewArtifact`` event emitted. S3
-   failures are ``FetchFailed``/``BucketOperationFailed``; storage failures
+1. **source** — the provider's client from the spec and its Secrets
+   (``connecting``: S3 for ``generic``/``aws``, the GCS JSON API for
+   ``gcp``, the Blob service for ``azure``); a missing or malformed Secret is
+   ``FetchFailed``/``AuthenticationFailed``, a spec Headwater cannot serve
+   (cloud workload identity, unsupported STS or Azure credential kinds)
+   stalls. Then the bucket listed (paginated, under ``prefix``); the
+   ``.sourceignore`` object, ``spec.ignore`` and the default exclusions drop
+   keys. The revision is Flux's: the sha256 of the sorted ``<key> <etag>\\n``
+   lines of the index (``sha256:<hex>``). Same revision, same ignore rules
+   and the artifact in storage: nothing is downloaded or written. Otherwise
+   ``ArtifactOutdated`` and progress; only the objects whose ETag changed
+   since the index this process last stored are downloaded (the rest come
+   from the previous artifact), the tree is archived, garbage collected and
+   a ``NewArtifact`` event emitted. Storage API failures are
+   ``FetchFailed``/``BucketOperationFailed``; storage failures
    ``StorageOperationFailed``.
 
 Deleting a Bucket removes its storage directory.
@@ -29,12 +31,12 @@ import shutil
 import tempfile
 
 from controllers.source import sourcekit
-from controllers.source.bucket import s3
+from controllers.source.bucket import clients, connecting
 from shared.api import meta, objects, source, source_conditions
 from shared.artifacts import errors as artifact_errors
 from shared.artifacts import extracting, ignoring, storage
-from shared.kube import client, references
-from shared.runtime import events, logging, reconciling, results
+from shared.kube import client
+from shared.runtime import events, logging, reconciling
 
 IGNORE_FILE = ".sourceignore"
 SUMMARY = sourcekit.ARTIFACT_SUMMARY
@@ -73,9 +75,6 @@ class BucketReconciler:
         """Per object: the artifact path last stored and the index it was built from."""
         self.steps: tuple[reconciling.Step[Run], ...] = (
             reconciling.Step(
-                "provider", self._provider, owns=(source_conditions.FETCH_FAILED_CONDITION,)
-            ),
-            reconciling.Step(
                 "artifact",
                 self._artifact,
                 owns=(*_FAILURE_CONDITIONS, source_conditions.ARTIFACT_IN_STORAGE_CONDITION),
@@ -89,42 +88,6 @@ class BucketReconciler:
         self._indexes.pop(str(sourcekit.object_key(obj).directory()), None)
         await self._store.remove_object(sourcekit.object_key(obj))
 
-    async def _provider(self, run: Run) -> None:
-        spec = run.obj.spec
-        if spec.provider in ("gcp", "azure"):
-            sourcekit.require_generic_provider(run, spec.provider)
-        if spec.sts is not None:
-            message = "spec.sts is not supported"
-            run.mark(
-                source_conditions.FETCH_FAILED_CONDITION,
-                "True",
-                reason=source_conditions.INVALID_STS_CONFIGURATION_REASON,
-                message=message,
-            )
-            raise results.StallingError(
-                message, reason=source_conditions.INVALID_STS_CONFIGURATION_REASON
-            )
-
-    async def _bucket(self, obj: source.Bucket) -> s3.Bucket:
-        spec, credentials = obj.spec, None
-        if spec.secret_ref is not None:
-            namespace = obj.metadata.namespace or "default"
-            data = await references.secret_data(self._api, namespace, spec.secret_ref.name)
-            if "accesskey" in data and "secretkey" in data:
-                credentials = s3.Credentials(data["accesskey"].decode(), data["secretkey"].decode())
-            else:
-                raise s3.BucketError(
-                    f"invalid '{spec.secret_ref.name}' secret data: "
-                    "required fields 'accesskey' and 'secretkey'"
-                )
-        return s3.Bucket(
-            endpoint=spec.endpoint,
-            bucket=spec.bucket_name,
-            region=spec.region,
-            insecure=bool(spec.insecure),
-            credentials=credentials,
-        )
-
     async def _artifact(self, run: Run) -> None:
         obj, status = run.obj, run.status
         key = sourcekit.object_key(obj)
@@ -132,7 +95,13 @@ class BucketReconciler:
             tree = pathlib.Path(scratch) / "tree"
             tree.mkdir()
             try:
-                bucket = await self._bucket(obj)
+                bucket = await connecting.connect(self._api, obj)
+            except connecting.ConnectError as failed:
+                raise sourcekit.failure(
+                    run, str(failed), reason=failed.reason, in_storage=False,
+                    stalling=failed.stalling,
+                ) from failed  # fmt: skip
+            try:
                 listed = await bucket.list(obj.spec.prefix)
                 # NB: read from the bucket's root whatever the prefix, as Flux does.
                 await bucket.download(
@@ -164,7 +133,7 @@ class BucketReconciler:
                     )
                 run.progress(f"building artifact: new upstream revision '{revision}'", restart=True)
                 await self._download(bucket, key, index, tree)
-            except (s3.BucketError, references.ReferenceNotFoundError) as failed:
+            except clients.BucketError as failed:
                 raise sourcekit.failure(
                     run,
                     str(failed),
@@ -172,6 +141,8 @@ class BucketReconciler:
                     in_storage=False,
                     stalling=False,
                 ) from failed
+            finally:
+                await bucket.close()
             try:
                 async with self._store.lock(key):
                     stored = await self._store.archive(key, source=tree, revision=revision)
@@ -211,7 +182,11 @@ class BucketReconciler:
         )
 
     async def _download(
-        self, bucket: s3.Bucket, key: storage.ObjectKey, index: dict[str, str], tree: pathlib.Path
+        self,
+        bucket: clients.Client,
+        key: storage.ObjectKey,
+        index: dict[str, str],
+        tree: pathlib.Path,
     ) -> None:
         """Fill ``tree`` with the indexed objects, downloading only the changed ones."""
         previous_path, previous = self._indexes.get(key.directory(), ("", {}))

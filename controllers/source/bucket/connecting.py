@@ -1,0 +1,342 @@
+"""A Bucket's storage client, built from its spec and the Secrets it names.
+
+``connect(api, obj)`` reads ``secretRef``, ``proxySecretRef``,
+``certSecretRef`` and ``sts.secretRef``/``sts.certSecretRef`` in the
+Bucket's namespace and returns the provider's ``clients.Client``:
+
+- ``generic``/``aws``: ``s3.Bucket``. The Secret needs ``accesskey`` and
+  ``secretkey``. ``certSecretRef`` (``ca.crt``, ``tls.crt``/``tls.key``) is
+  used over HTTPS. ``sts`` with provider ``ldap`` (generic only): without a
+  ``secretRef``, MinIO's ``AssumeRoleWithLDAPIdentity`` at ``sts.endpoint``
+  with the ``username``/``password`` of ``sts.secretRef`` (over
+  ``sts.certSecretRef``'s TLS and the proxy) gives temporary keys.
+- ``gcp``: ``gcs.Bucket``; the Secret needs ``serviceaccount`` (a JSON key).
+- ``azure``: ``azureblob.Container``; the Secret needs one of Flux's sets
+  (``tenantId``+``clientId``+``clientSecret``, ``accountKey``, ``sasKey``;
+  ``tenantId``+``clientId``+``clientCertificate`` and a lone ``clientId``,
+  a managed identity, are recognised and refused as not supported).
+  Without a Secret, ``AZURE_TENANT_ID``/``AZURE_CLIENT_ID``/
+  ``AZURE_CLIENT_SECRET`` in the controller's environment, else anonymous.
+
+Without a ``secretRef``, ``aws`` and ``gcp`` requests are anonymous: the
+cloud identities of the controller's Pod (IRSA, GKE metadata server, Azure
+managed and workload identity), ``serviceAccountName`` (Flux's
+object-level workload identity) and ``sts`` provider ``aws`` need the cloud
+itself and stall with a clear message. ``ConnectError`` carries Flux's
+reason and whether the spec must change (``stalling``).
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import xml.etree.ElementTree as ElementTree
+
+from yarl import URL
+
+from controllers.source.bucket import azureblob, clients, gcs, s3, tokens
+from shared.api import meta, source, source_conditions
+from shared.kube import client, references
+from shared.oci import errors as oci_errors
+from shared.oci import tls
+
+SecretData = dict[str, bytes]
+_STS_NAMESPACE = "{https://sts.amazonaws.com/doc/2011-06-15/}"
+
+
+class ConnectError(Exception):
+    """The Bucket cannot be connected to as specified."""
+
+    def __init__(self, message: str, *, reason: str, stalling: bool = False) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.stalling = stalling
+
+
+async def connect(api: client.Client, obj: source.Bucket) -> clients.Client:
+    """The client for ``obj``'s bucket; ``ConnectError`` when a Secret is missing or wrong."""
+    spec = obj.spec
+    namespace = obj.metadata.namespace or "default"
+    if spec.provider != "generic" and spec.service_account_name:
+        raise ConnectError(
+            "spec.serviceAccountName (object-level workload identity) is not supported: "
+            "use spec.secretRef",
+            reason=meta.FEATURE_GATE_DISABLED_REASON,
+            stalling=True,
+        )
+    secret = await _secret(api, namespace, spec.secret_ref)
+    transport = clients.Transport(
+        proxy=await _proxy(api, namespace, spec.proxy_secret_ref),
+        timeout=meta.parse_duration(spec.timeout).total_seconds(),
+    )
+    insecure = bool(spec.insecure)
+    try:
+        if spec.provider == "gcp":
+            return _gcs(spec, secret, transport)
+        if spec.provider == "azure":
+            return _azure(spec, secret, transport)
+        return await _s3(api, namespace, spec, secret, transport, insecure)
+    except tokens.CredentialsError as failed:
+        raise ConnectError(
+            str(failed), reason=source_conditions.AUTHENTICATION_FAILED_REASON
+        ) from failed
+
+
+def _gcs(spec: source.BucketSpec, secret: Named | None, transport: clients.Transport) -> gcs.Bucket:
+    token = None
+    if secret is not None:
+        _require(secret, "serviceaccount")
+        token = tokens.google_service_account(secret.data["serviceaccount"], transport)
+    return gcs.Bucket(
+        endpoint=clients.endpoint_url(spec.endpoint, insecure=bool(spec.insecure)),
+        bucket=spec.bucket_name,
+        token=token,
+        transport=transport,
+    )
+
+
+def _azure(
+    spec: source.BucketSpec, secret: Named | None, transport: clients.Transport
+) -> azureblob.Container:
+    endpoint = clients.endpoint_url(spec.endpoint, insecure=bool(spec.insecure))
+    data = secret.data if secret is not None else {}
+    if secret is not None and not _azure_secret_valid(data):
+        raise ConnectError(
+            f"invalid '{secret.name}' secret data: requires a 'clientId' or 'accountKey' field, "
+            "a combination of 'tenantId', 'clientId' and 'clientSecret', or 'tenantId', "
+            "'clientId' and 'clientCertificate'",
+            reason=source_conditions.AUTHENTICATION_FAILED_REASON,
+        )
+    auth: azureblob.Auth = None
+    authority = _text(data, "authorityHost") or os.environ.get("AZURE_AUTHORITY_HOST")
+    if "tenantId" in data and "clientId" in data and data.get("clientSecret"):
+        auth = azureblob.Bearer(
+            tokens.azure_client_secret(
+                tenant=_text(data, "tenantId"),
+                client=_text(data, "clientId"),
+                secret=_text(data, "clientSecret"),
+                authority=authority,
+                transport=transport,
+            )
+        )
+    elif "tenantId" in data and "clientId" in data and data.get("clientCertificate"):
+        raise _unsupported("authentication with a client certificate (clientCertificate)")
+    elif "clientId" in data:
+        raise _unsupported("authentication with a managed identity (clientId without tenantId)")
+    elif "accountKey" in data:
+        auth = azureblob.SharedKey(_text(data, "accountKey"))
+    elif "sasKey" in data:
+        auth = azureblob.Sas(_text(data, "sasKey"))
+    elif all(os.environ.get(v) for v in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID")) and (
+        os.environ.get("AZURE_CLIENT_SECRET")
+    ):
+        auth = azureblob.Bearer(
+            tokens.azure_client_secret(
+                tenant=os.environ["AZURE_TENANT_ID"],
+                client=os.environ["AZURE_CLIENT_ID"],
+                secret=os.environ["AZURE_CLIENT_SECRET"],
+                authority=authority,
+                transport=transport,
+            )
+        )
+    try:
+        return azureblob.Container(
+            endpoint=endpoint, container=spec.bucket_name, auth=auth, transport=transport
+        )
+    except clients.BucketError as failed:
+        raise ConnectError(
+            f"failed to create client from '{secret.name if secret else ''}' Secret data: {failed}",
+            reason=source_conditions.AUTHENTICATION_FAILED_REASON,
+        ) from failed
+
+
+async def _s3(
+    api: client.Client,
+    namespace: str,
+    spec: source.BucketSpec,
+    secret: Named | None,
+    transport: clients.Transport,
+    insecure: bool,
+) -> s3.Bucket:
+    credentials = None
+    if secret is not None:
+        _require(secret, "accesskey", "secretkey")
+        credentials = s3.Credentials(
+            _text(secret.data, "accesskey"), _text(secret.data, "secretkey")
+        )
+    sts = spec.sts
+    if sts is not None:
+        if spec.provider == "aws" or sts.provider != "ldap":
+            raise ConnectError(
+                f"STS provider '{sts.provider}' is not supported for '{spec.provider}' bucket "
+                "provider: only 'ldap' with the 'generic' provider is",
+                reason=source_conditions.INVALID_STS_CONFIGURATION_REASON,
+                stalling=True,
+            )
+        if credentials is None:
+            credentials = await _ldap_credentials(api, namespace, sts, transport)
+    bundle = await _secret(api, namespace, spec.cert_secret_ref)
+    return s3.Bucket(
+        endpoint=spec.endpoint,
+        bucket=spec.bucket_name,
+        region=spec.region,
+        insecure=insecure,
+        credentials=credentials,
+        tls=_tls(bundle) if bundle is not None else None,
+        proxy=transport.proxy,
+        timeout=transport.timeout,
+    )
+
+
+async def _ldap_credentials(
+    api: client.Client, namespace: str, sts: source.BucketSTSSpec, transport: clients.Transport
+) -> s3.Credentials:
+    """Temporary keys from MinIO's STS for the LDAP user of ``sts.secretRef``."""
+    secret = await _secret(api, namespace, sts.secret_ref)
+    username = password = ""
+    if secret is not None:
+        if not secret.data.get("username") or not secret.data.get("password"):
+            raise ConnectError(
+                f"invalid '{secret.name}' secret data for 'ldap' STS provider: "
+                "required fields username, password",
+                reason=source_conditions.AUTHENTICATION_FAILED_REASON,
+            )
+        username, password = _text(secret.data, "username"), _text(secret.data, "password")
+    bundle = await _secret(api, namespace, sts.cert_secret_ref)
+    sts_transport = clients.Transport(
+        ssl_context=_ssl(bundle) if bundle is not None else None,
+        proxy=transport.proxy,
+        timeout=transport.timeout,
+    )
+    subject = f"requesting temporary credentials from STS '{sts.endpoint}'"
+    http = clients.Http(sts_transport)
+    try:
+        response = await http.request(
+            "POST",
+            clients.endpoint_url(sts.endpoint, insecure=False),
+            headers={"Accept": "application/xml"},
+            data={
+                "Action": "AssumeRoleWithLDAPIdentity",
+                "Version": "2011-06-15",
+                "LDAPUsername": username,
+                "LDAPPassword": password,
+            },
+            subject=subject,
+        )
+        try:
+            body, status = await response.read(), response.status
+        finally:
+            response.release()
+    except clients.BucketError as failed:
+        raise ConnectError(
+            str(failed), reason=source_conditions.AUTHENTICATION_FAILED_REASON
+        ) from failed
+    finally:
+        await http.close()
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        root = ElementTree.Element("none")
+    found = root.find(f".//{_STS_NAMESPACE}Credentials")
+    if status != 200 or found is None:
+        why = root.findtext(f".//{_STS_NAMESPACE}Message") or ""
+        raise ConnectError(
+            f"{subject}: {status} {why}".rstrip(),
+            reason=source_conditions.AUTHENTICATION_FAILED_REASON,
+        )
+    return s3.Credentials(
+        access_key=found.findtext(f"{_STS_NAMESPACE}AccessKeyId") or "",
+        secret_key=found.findtext(f"{_STS_NAMESPACE}SecretAccessKey") or "",
+        session_token=found.findtext(f"{_STS_NAMESPACE}SessionToken") or None,
+    )
+
+
+class Named:
+    """A Secret's name and decoded data."""
+
+    def __init__(self, name: str, data: SecretData) -> None:
+        self.name = name
+        self.data = data
+
+
+async def _secret(
+    api: client.Client, namespace: str, ref: meta.LocalObjectReference | None
+) -> Named | None:
+    if ref is None:
+        return None
+    try:
+        return Named(ref.name, await references.secret_data(api, namespace, ref.name))
+    except references.ReferenceNotFoundError as missing:
+        raise ConnectError(
+            f"failed to get secret '{namespace}/{ref.name}': {missing.message}",
+            reason=source_conditions.AUTHENTICATION_FAILED_REASON,
+        ) from missing
+
+
+async def _proxy(
+    api: client.Client, namespace: str, ref: meta.LocalObjectReference | None
+) -> str | None:
+    """``http://user:password@host:port`` from a proxy Secret (``address`` required)."""
+    secret = await _secret(api, namespace, ref)
+    if secret is None:
+        return None
+    address = _text(secret.data, "address")
+    if not address:
+        raise ConnectError(
+            f"failed to get proxy URL: secret '{namespace}/{secret.name}': key 'address' not found",
+            reason=source_conditions.AUTHENTICATION_FAILED_REASON,
+        )
+    url = URL(address)
+    username = _text(secret.data, "username")
+    if username:
+        url = url.with_user(username).with_password(_text(secret.data, "password") or None)
+    return str(url)
+
+
+def _tls(bundle: Named) -> s3.Tls:
+    _ssl(bundle)  # NB: validates the PEM data and the cert/key pairing before any request.
+    data = bundle.data
+    return s3.Tls(ca=data.get("ca.crt"), cert=data.get("tls.crt"), key=data.get("tls.key"))
+
+
+def _ssl(bundle: Named) -> ssl.SSLContext:
+    try:
+        return tls.context(
+            ca=bundle.data.get("ca.crt"),
+            cert=bundle.data.get("tls.crt"),
+            key=bundle.data.get("tls.key"),
+        )
+    except oci_errors.InvalidTLSError as failed:
+        raise ConnectError(
+            f"failed to get TLS config: secret '{bundle.name}': {failed}",
+            reason=source_conditions.AUTHENTICATION_FAILED_REASON,
+        ) from failed
+
+
+def _require(secret: Named, *keys: str) -> None:
+    if any(key not in secret.data for key in keys):
+        fields = " and ".join(f"'{k}'" for k in keys)
+        raise ConnectError(
+            f"invalid '{secret.name}' secret data: required fields {fields}",
+            reason=source_conditions.AUTHENTICATION_FAILED_REASON,
+        )
+
+
+def _azure_secret_valid(data: SecretData) -> bool:
+    pairs = "tenantId" in data and "clientId" in data
+    service_principal = pairs and ("clientSecret" in data or "clientCertificate" in data)
+    single = any(k in data for k in ("clientId", "accountKey", "sasKey", "authorityHost"))
+    return service_principal or single
+
+
+def _unsupported(what: str) -> ConnectError:
+    return ConnectError(
+        f"{what} is not supported: use 'accountKey', 'sasKey' or 'tenantId', 'clientId' and "
+        "'clientSecret'",
+        reason=source_conditions.AUTHENTICATION_FAILED_REASON,
+        stalling=True,
+    )
+
+
+def _text(data: SecretData, key: str) -> str:
+    return data.get(key, b"").decode("utf-8", "replace").strip()

@@ -1,0 +1,154 @@
+"""OAuth 2.0 access tokens for the cloud providers, from the credentials in a Secret.
+
+- ``google_service_account(key_json, …)``: a GCP service account key (the
+  ``serviceaccount`` entry): a JWT signed with its RS256 private key is
+  exchanged at its ``token_uri`` (RFC 7523's jwt-bearer grant) for a token
+  with the read-only Cloud Storage scope;
+- ``azure_client_secret(tenant, client, secret, authority=…)``: a service
+  principal's client credentials grant at
+  ``<authority>/<tenant>/oauth2/v2.0/token`` for the Storage scope.
+
+Each returns a ``Source``: an async callable that returns a token, fetching
+a new one only when the last is within a minute of expiring. Token requests
+go through the Bucket's proxy, and use the system roots (the Bucket's
+``certSecretRef`` is for the storage endpoint). ``BucketError`` (with
+``auth=True``) on a malformed key or a refused grant; the messages never
+carry a secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from yarl import URL
+
+from controllers.source.bucket import clients
+
+GCS_READ_ONLY_SCOPE = "https://www.googleapis.com/auth/devstorage.read_only"
+AZURE_STORAGE_SCOPE = "https://storage.azure.com/.default"
+AZURE_PUBLIC_AUTHORITY = "https://login.microsoftonline.com/"
+_JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+_REFRESH_MARGIN = 60.0
+_GRANT_LIFETIME = 3600
+
+Source = Callable[[], Awaitable[str]]
+
+
+class CredentialsError(clients.BucketError):
+    """The Secret's credentials are malformed, or the token endpoint refused them."""
+
+
+def google_service_account(key_json: bytes, transport: clients.Transport) -> Source:
+    """Tokens for the service account whose JSON key is ``key_json``."""
+    try:
+        key = json.loads(key_json)
+        email, token_uri = str(key["client_email"]), str(key["token_uri"])
+        private = serialization.load_pem_private_key(key["private_key"].encode(), password=None)
+    except (ValueError, KeyError, TypeError, AttributeError) as failed:
+        raise CredentialsError(
+            "invalid service account key: it needs client_email, token_uri and an RSA private_key"
+        ) from failed
+    if not isinstance(private, rsa.RSAPrivateKey):
+        raise CredentialsError("invalid service account key: the private_key is not RSA")
+
+    def form() -> dict[str, str]:
+        now = int(time.time())
+        claims = {
+            "iss": email,
+            "scope": GCS_READ_ONLY_SCOPE,
+            "aud": token_uri,
+            "iat": now,
+            "exp": now + _GRANT_LIFETIME,
+        }
+        header = {"alg": "RS256", "typ": "JWT", "kid": str(key.get("private_key_id", ""))}
+        signing_input = f"{_b64(json.dumps(header))}.{_b64(json.dumps(claims))}"
+        signature = private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return {"grant_type": _JWT_BEARER, "assertion": f"{signing_input}.{_b64(signature)}"}
+
+    return _Cached(URL(token_uri), form, transport, subject=f"service account '{email}'")
+
+
+def azure_client_secret(
+    *,
+    tenant: str,
+    client: str,
+    secret: str,
+    authority: str | None,
+    transport: clients.Transport,
+) -> Source:
+    """Tokens for the service principal ``client`` of ``tenant``, by its client secret."""
+    base = URL(authority or AZURE_PUBLIC_AUTHORITY)
+    url = base.with_path(f"{base.path.rstrip('/')}/{tenant}/oauth2/v2.0/token")
+
+    def form() -> dict[str, str]:
+        return {
+            "grant_type": "client_credentials",
+            "client_id": client,
+            "client_secret": secret,
+            "scope": AZURE_STORAGE_SCOPE,
+        }
+
+    return _Cached(url, form, transport, subject=f"client '{client}' of tenant '{tenant}'")
+
+
+class _Cached:
+    """A token source that POSTs ``form()`` to ``url`` and keeps the token until near expiry."""
+
+    def __init__(
+        self,
+        url: URL,
+        form: Callable[[], Mapping[str, str]],
+        transport: clients.Transport,
+        *,
+        subject: str,
+    ) -> None:
+        self._url = url
+        self._form = form
+        self._transport = clients.Transport(proxy=transport.proxy, timeout=transport.timeout)
+        self._subject = subject
+        self._token = ""
+        self._expires = 0.0
+
+    async def __call__(self) -> str:
+        if self._token and time.monotonic() < self._expires - _REFRESH_MARGIN:
+            return self._token
+        subject = f"requesting a token for {self._subject} from {self._url}"
+        http = clients.Http(self._transport)
+        try:
+            response = await http.request(
+                "POST",
+                self._url,
+                headers={"Accept": "application/json"},
+                data=dict(self._form()),
+                subject=subject,
+            )
+            try:
+                body = await response.read()
+                status = response.status
+            finally:
+                response.release()
+        finally:
+            await http.close()
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            answer = {}
+        if not isinstance(answer, dict):
+            answer = {}
+        if status != 200 or not answer.get("access_token"):
+            why = str(answer.get("error_description") or answer.get("error") or "")
+            raise CredentialsError(f"{subject}: {status} {why.partition(chr(10))[0]}".rstrip())
+        self._token = str(answer["access_token"])
+        lifetime = answer.get("expires_in", _GRANT_LIFETIME)
+        self._expires = time.monotonic() + float(lifetime)
+        return self._token
+
+
+def _b64(data: str | bytes) -> str:
+    raw = data.encode() if isinstance(data, str) else data
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()

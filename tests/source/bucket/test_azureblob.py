@@ -1,0 +1,170 @@
+"""The Azure Blob client Bucket uses, against Azurite on 127.0.0.1."""
+
+from __future__ import annotations
+
+import datetime
+import pathlib
+import ssl
+from collections.abc import Iterator
+
+import pytest
+from aiohttp import test_utils
+from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+from yarl import URL
+
+from controllers.source.bucket import azureblob, clients, tokens
+from tests.fixtures import azurite as azurite_fixtures
+from tests.fixtures import credentials, oauthissuer
+
+azurite = azurite_fixtures.azurite
+Azurite = azurite_fixtures.Azurite
+
+
+def _container(
+    server: Azurite, name: str, auth: azureblob.Auth, *, ssl_context: ssl.SSLContext | None = None
+) -> azureblob.Container:
+    return azureblob.Container(
+        endpoint=URL(server.endpoint), container=name, auth=auth,
+        transport=clients.Transport(ssl_context=ssl_context), page_size=2,
+    )  # fmt: skip
+
+
+async def test_shared_key_lists_pages_under_the_prefix_and_downloads(
+    azurite: Azurite, tmp_path: pathlib.Path
+) -> None:
+    azurite.put("paged", {f"deploy/{i} x.yaml": f"n: {i}\n" for i in range(5)} | {"x.txt": "x"})
+    sdk = {b.name: b.etag for b in azurite.service().get_container_client("paged").list_blobs()}
+    container = _container(azurite, "paged", azureblob.SharedKey(azurite_fixtures.ACCOUNT_KEY))
+    try:
+        listed = await container.list("deploy/")
+        assert sorted(listed) == [f"deploy/{i} x.yaml" for i in range(5)]
+        # Flux writes the hex of the ETag text, so revisions agree with it.
+        assert listed["deploy/3 x.yaml"] == sdk["deploy/3 x.yaml"].encode().hex()
+        assert await container.download("deploy/3 x.yaml", tmp_path / "out" / "3.yaml")
+        assert (tmp_path / "out" / "3.yaml").read_text() == "n: 3\n"
+        assert not await container.download("gone", tmp_path / "g", optional=True)
+        with pytest.raises(clients.NotFoundError, match="failed to get 'gone' object: 404"):
+            await container.download("gone", tmp_path / "g")
+    finally:
+        await container.close()
+
+
+async def test_missing_container_and_wrong_key_are_bucket_errors(azurite: Azurite) -> None:
+    missing = _container(azurite, "nowhere", azureblob.SharedKey(azurite_fixtures.ACCOUNT_KEY))
+    wrong = _container(azurite, "paged", azureblob.SharedKey("d3Jvbmcta2V5"))
+    try:
+        with pytest.raises(clients.NotFoundError, match="bucket 'nowhere' not found"):
+            await missing.list(None)
+        with pytest.raises(clients.BucketError, match="403") as refused:
+            await wrong.list(None)
+        assert "d3Jvbmcta2V5" not in str(refused.value)
+    finally:
+        await missing.close()
+        await wrong.close()
+
+
+async def test_sas_token_reads_and_a_token_without_list_is_refused(azurite: Azurite) -> None:
+    azurite.put("sas", {"a.yaml": "a: 1\n"})
+
+    def sas(permission: ContainerSasPermissions) -> str:
+        return str(
+            generate_container_sas(
+                azurite_fixtures.ACCOUNT, "sas", account_key=azurite_fixtures.ACCOUNT_KEY,
+                permission=permission,
+                expiry=datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1),
+            )
+        )  # fmt: skip
+
+    read_list = ContainerSasPermissions(read=True, list=True)
+    readable = _container(azurite, "sas", azureblob.Sas("?" + sas(read_list)))
+    no_list = _container(azurite, "sas", azureblob.Sas(sas(ContainerSasPermissions(read=True))))
+    try:
+        assert list(await readable.list(None)) == ["a.yaml"]
+        with pytest.raises(clients.BucketError, match="403"):
+            await no_list.list(None)
+    finally:
+        await readable.close()
+        await no_list.close()
+
+
+async def test_anonymous_reads_a_public_container_only(azurite: Azurite) -> None:
+    azurite.put("public", {"p.yaml": "p: 1\n"}, public=True)
+    azurite.put("private", {"q.yaml": "q: 1\n"})
+    public = _container(azurite, "public", None)
+    private = _container(azurite, "private", None)
+    try:
+        assert list(await public.list(None)) == ["p.yaml"]
+        with pytest.raises(clients.BucketError):
+            await private.list(None)
+    finally:
+        await public.close()
+        await private.close()
+
+
+@pytest.fixture(scope="module")
+def tls_azurite(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Azurite, credentials.TlsMaterial]]:
+    material = credentials.make_tls_material(tmp_path_factory.mktemp("azurite-tls"))
+    workdir = tmp_path_factory.mktemp("azurite-oauth")
+    with azurite_fixtures.start_azurite(workdir, tls=material, oauth=True) as server:
+        yield server, material
+
+
+async def test_service_principal_secret_gets_a_token_and_reads_over_tls(
+    tls_azurite: tuple[Azurite, credentials.TlsMaterial],
+) -> None:
+    server, material = tls_azurite
+    server.put("oauth", {"o.yaml": "o: 1\n"})
+    issuer = oauthissuer.OAuthIssuer(clients={"app-id": "app-secret"})
+    trust = ssl.create_default_context(cafile=str(material.ca_cert))
+    async with test_utils.TestServer(issuer.app(), host="127.0.0.1") as entra:
+        authority = f"http://127.0.0.1:{entra.port}/"
+
+        def principal(secret: str) -> azureblob.Bearer:
+            return azureblob.Bearer(tokens.azure_client_secret(
+                tenant="tenant-1", client="app-id", secret=secret, authority=authority,
+                transport=clients.Transport(),
+            ))  # fmt: skip
+
+        good = _container(server, "oauth", principal("app-secret"), ssl_context=trust)
+        bad = _container(server, "oauth", principal("wrong"), ssl_context=trust)
+        untrusted = _container(server, "oauth", principal("app-secret"))
+        try:
+            assert list(await good.list(None)) == ["o.yaml"]
+            with pytest.raises(tokens.CredentialsError, match="401 AADSTS7000215") as refused:
+                await bad.list(None)
+            assert "wrong" not in str(refused.value)
+            with pytest.raises(clients.BucketError, match="CERTIFICATE_VERIFY_FAILED"):
+                await untrusted.list(None)
+        finally:
+            for container in (good, bad, untrusted):
+                await container.close()
+    first = issuer.grants[0]
+    assert first["scope"] == "https://storage.azure.com/.default"
+    assert (first["grant_type"], first["client_id"]) == ("client_credentials", "app-id")
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "account"),
+    [
+        ("https://podinfo.blob.core.windows.net", "podinfo"),
+        ("https://podinfo.blob.core.windows.net/?sv=x", "podinfo"),
+        ("http://127.0.0.1:10000/devstoreaccount1", "devstoreaccount1"),
+        ("http://localhost:10000/devstoreaccount1/", "devstoreaccount1"),
+    ],
+)
+def test_account_name_is_the_first_label_or_the_emulators_path(endpoint: str, account: str) -> None:
+    assert azureblob.account_name(URL(endpoint)) == account
+
+
+@pytest.mark.parametrize("endpoint", ["https://example.com", "http://127.0.0.1:10000/"])
+def test_an_endpoint_without_an_account_is_refused(endpoint: str) -> None:
+    with pytest.raises(clients.BucketError, match="failed to extract account name"):
+        azureblob.account_name(URL(endpoint))
+
+
+def test_sas_values_win_over_the_endpoints_query() -> None:
+    endpoint = URL("https://a.blob.core.windows.net/?sv=old&x=1")
+    merged = azureblob.merge_sas(endpoint, "?sv=new&sig=s")
+    assert dict(merged.query) == {"sv": "new", "x": "1", "sig": "s"}
