@@ -17,7 +17,7 @@ from tests.e2e import objects
 from tests.e2e import test_kustomize_controller as loops
 from tests.e2e.test_kustomize_controller import CONFIGMAP, Loop
 from tests.fixtures import azurite as azurite_fixtures
-from tests.fixtures import gcsemulator, s3
+from tests.fixtures import countingproxy, credentials, gcsemulator, s3
 from tests.fixtures.polling import eventually_sync
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -196,3 +196,26 @@ def test_missing_bucket_wrong_secret_and_workload_identity_are_reported(
     stalled = objects.condition(loop.get("bucket", "identity"), "Stalled")
     assert stalled is not None
     assert stalled["status"] == "True"
+
+
+def test_cert_secret_ref_and_proxy_secret_ref_reach_the_endpoint(
+    loop: Loop, s3_server: s3.S3Server, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    material = credentials.make_tls_material(tmp_path_factory.mktemp("bucket-tls"))
+    keys = {"accesskey": s3.ACCESS_KEY, "secretkey": s3.SECRET_KEY}
+    _secret(loop, "keys", keys)
+    _secret(loop, "ca", {"ca.crt": material.ca_cert.read_text()})
+    with s3.start_s3_server(tls=material) as tls_server, countingproxy.counting_proxy() as proxy:
+        for server, bucket in ((tls_server, "over-tls"), (s3_server, "via-proxy")):
+            server.client().create_bucket(Bucket=bucket)
+            server.put(bucket, {"a.yaml": CONFIGMAP.format(name=bucket, color="x")})
+        _secret(loop, "proxy", {"address": proxy.url})
+        _bucket(loop, "tls", bucketName="over-tls", endpoint=tls_server.endpoint,
+                secretRef={"name": "keys"}, certSecretRef={"name": "ca"})  # fmt: skip
+        _bucket(loop, "proxied", bucketName="via-proxy", endpoint=s3_server.endpoint,
+                insecure=True, secretRef={"name": "keys"},
+                proxySecretRef={"name": "proxy"})  # fmt: skip
+
+        _ready_at(loop, "tls", _revision(tls_server, "over-tls", {"a.yaml"}))
+        _ready_at(loop, "proxied", _revision(s3_server, "via-proxy", {"a.yaml"}))
+        assert ("GET", "/via-proxy/a.yaml") in proxy.requests

@@ -30,18 +30,16 @@ from __future__ import annotations
 
 import os
 import ssl
-import xml.etree.ElementTree as ElementTree
 
 from yarl import URL
 
-from controllers.source.bucket import azureblob, clients, gcs, s3, tokens
+from controllers.source.bucket import azureblob, clients, gcs, ldapsts, s3, tokens
 from shared.api import meta, source, source_conditions
 from shared.kube import client, references
 from shared.oci import errors as oci_errors
 from shared.oci import tls
 
 SecretData = dict[str, bytes]
-_STS_NAMESPACE = "{https://sts.amazonaws.com/doc/2011-06-15/}"
 
 
 class ConnectError(Exception):
@@ -208,47 +206,14 @@ async def _ldap_credentials(
         proxy=transport.proxy,
         timeout=transport.timeout,
     )
-    subject = f"requesting temporary credentials from STS '{sts.endpoint}'"
-    http = clients.Http(sts_transport)
     try:
-        response = await http.request(
-            "POST",
-            clients.endpoint_url(sts.endpoint, insecure=False),
-            headers={"Accept": "application/xml"},
-            data={
-                "Action": "AssumeRoleWithLDAPIdentity",
-                "Version": "2011-06-15",
-                "LDAPUsername": username,
-                "LDAPPassword": password,
-            },
-            subject=subject,
+        return await ldapsts.credentials(
+            sts.endpoint, username=username, password=password, transport=sts_transport
         )
-        try:
-            body, status = await response.read(), response.status
-        finally:
-            response.release()
     except clients.BucketError as failed:
         raise ConnectError(
             str(failed), reason=source_conditions.AUTHENTICATION_FAILED_REASON
         ) from failed
-    finally:
-        await http.close()
-    try:
-        root = ElementTree.fromstring(body)
-    except ElementTree.ParseError:
-        root = ElementTree.Element("none")
-    found = root.find(f".//{_STS_NAMESPACE}Credentials")
-    if status != 200 or found is None:
-        why = root.findtext(f".//{_STS_NAMESPACE}Message") or ""
-        raise ConnectError(
-            f"{subject}: {status} {why}".rstrip(),
-            reason=source_conditions.AUTHENTICATION_FAILED_REASON,
-        )
-    return s3.Credentials(
-        access_key=found.findtext(f"{_STS_NAMESPACE}AccessKeyId") or "",
-        secret_key=found.findtext(f"{_STS_NAMESPACE}SecretAccessKey") or "",
-        session_token=found.findtext(f"{_STS_NAMESPACE}SessionToken") or None,
-    )
 
 
 class Named:
