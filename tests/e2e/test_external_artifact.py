@@ -236,3 +236,60 @@ def test_artifact_generator_without_its_source_says_so(loop: Loop) -> None:
     ]  # fmt: skip
     assert warnings, "no Warning event"
     assert loop.get("externalartifact", "out") is None
+
+
+def _generator(loop: Loop, name: str, spec: dict[str, Any]) -> None:
+    objects.apply(
+        loop.cluster,
+        {"apiVersion": "source.extensions.fluxcd.io/v1beta1", "kind": "ArtifactGenerator",
+         "metadata": {"name": name, "namespace": loop.namespace}, "spec": spec},
+    )  # fmt: skip
+
+
+def _git_source(loop: Loop, repo: str) -> None:
+    objects.apply(
+        loop.cluster,
+        {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+         "metadata": {"name": "repo", "namespace": loop.namespace},
+         "spec": {"interval": "1h", "url": loop.git.url(repo)}},
+    )  # fmt: skip
+
+
+def _git_revision(loop: Loop, revision: str) -> None:
+    def probe() -> bool:
+        status = (loop.get("gitrepository", "repo") or {}).get("status") or {}
+        return str((status.get("artifact") or {}).get("revision", "")).endswith(revision)
+
+    eventually_sync(probe, within=60, message=f"GitRepository not at {revision}")
+
+
+def test_the_reconcile_disabled_annotation_pauses_the_generator(loop: Loop) -> None:
+    repo = loop.make_repo("paused.git")
+    repo.commit("One", {"deploy/a.yaml": CONFIGMAP.format(name="a", color="one")})
+    _git_source(loop, "paused.git")
+    _generator(loop, "paused", {
+        "sources": [{"alias": "repo", "kind": "GitRepository", "name": "repo"}],
+        "artifacts": [{"name": "deploy", "copy": [{"from": "@repo/deploy/**",
+                                                   "to": "@artifact/"}]}],
+    })  # fmt: skip
+    first = _external_revision(loop, "deploy")
+
+    loop.kubectl("annotate", "artifactgenerator", "paused",
+                 "source.extensions.fluxcd.io/reconcile=Disabled")  # fmt: skip
+    second = repo.commit("Two", {"deploy/a.yaml": CONFIGMAP.format(name="a", color="two")})
+    objects.request_reconcile(loop.cluster, loop.namespace, "gitrepository", "repo", "two")
+    _git_revision(loop, second)
+    objects.request_reconcile(loop.cluster, loop.namespace, "artifactgenerator", "paused", "two")
+    eventually_sync(
+        lambda: ((loop.get("artifactgenerator", "paused") or {}).get("status") or {}).get(
+            "lastHandledReconcileAt") == "two",
+        within=60, message="the disabled generator did not handle the request",
+    )  # fmt: skip
+    assert _external_revision(loop, "deploy") == first
+
+    # As Flux's resume: enabled, and a reconcile requested (the annotation alone,
+    # like any metadata change, does not enqueue the object).
+    loop.kubectl("annotate", "--overwrite", "artifactgenerator", "paused",
+                 "source.extensions.fluxcd.io/reconcile=enabled")  # fmt: skip
+    objects.request_reconcile(loop.cluster, loop.namespace, "artifactgenerator", "paused", "3")
+    assert _external_revision(loop, "deploy", other_than=first) != first
