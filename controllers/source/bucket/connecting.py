@@ -40,6 +40,7 @@ from shared.oci import errors as oci_errors
 from shared.oci import tls
 
 SecretData = dict[str, bytes]
+_TLS_MISSING = "failed to get TLS config: secret '{}' not found"
 
 
 class ConnectError(Exception):
@@ -62,7 +63,7 @@ async def connect(api: client.Client, obj: source.Bucket) -> clients.Client:
             reason=meta.FEATURE_GATE_DISABLED_REASON,
             stalling=True,
         )
-    secret = await _secret(api, namespace, spec.secret_ref)
+    secret = await _secret(api, namespace, spec.secret_ref, "failed to get secret '{}': {}")
     transport = clients.Transport(
         proxy=await _proxy(api, namespace, spec.proxy_secret_ref),
         timeout=meta.parse_duration(spec.timeout).total_seconds(),
@@ -173,14 +174,14 @@ async def _s3(
             )
         if credentials is None:
             credentials = await _ldap_credentials(api, namespace, sts, transport)
-    bundle = await _secret(api, namespace, spec.cert_secret_ref)
+    bundle = await _secret(api, namespace, spec.cert_secret_ref, _TLS_MISSING)
     return s3.Bucket(
         endpoint=spec.endpoint,
         bucket=spec.bucket_name,
         region=spec.region,
         insecure=insecure,
         credentials=credentials,
-        tls=_tls(bundle) if bundle is not None else None,
+        tls=_tls(bundle, "failed to get TLS config") if bundle is not None else None,
         proxy=transport.proxy,
         timeout=transport.timeout,
     )
@@ -190,7 +191,7 @@ async def _ldap_credentials(
     api: client.Client, namespace: str, sts: source.BucketSTSSpec, transport: clients.Transport
 ) -> s3.Credentials:
     """Temporary keys from MinIO's STS for the LDAP user of ``sts.secretRef``."""
-    secret = await _secret(api, namespace, sts.secret_ref)
+    secret = await _secret(api, namespace, sts.secret_ref, "failed to get STS secret '{}': {}")
     username = password = ""
     if secret is not None:
         if not secret.data.get("username") or not secret.data.get("password"):
@@ -200,9 +201,10 @@ async def _ldap_credentials(
                 reason=source_conditions.AUTHENTICATION_FAILED_REASON,
             )
         username, password = _text(secret.data, "username"), _text(secret.data, "password")
-    bundle = await _secret(api, namespace, sts.cert_secret_ref)
+    missing = "failed to get STS TLS config: secret '{}' not found"
+    bundle = await _secret(api, namespace, sts.cert_secret_ref, missing)
     sts_transport = clients.Transport(
-        ssl_context=_ssl(bundle) if bundle is not None else None,
+        ssl_context=_ssl(bundle, "failed to get STS TLS config") if bundle is not None else None,
         proxy=transport.proxy,
         timeout=transport.timeout,
     )
@@ -225,24 +227,25 @@ class Named:
 
 
 async def _secret(
-    api: client.Client, namespace: str, ref: meta.LocalObjectReference | None
+    api: client.Client, namespace: str, ref: meta.LocalObjectReference | None, missing: str
 ) -> Named | None:
+    """The Secret ``ref`` names; a missing one is ``missing`` formatted with its name and why."""
     if ref is None:
         return None
     try:
         return Named(ref.name, await references.secret_data(api, namespace, ref.name))
-    except references.ReferenceNotFoundError as missing:
+    except references.ReferenceNotFoundError as absent:
         raise ConnectError(
-            f"failed to get secret '{namespace}/{ref.name}': {missing.message}",
+            missing.format(f"{namespace}/{ref.name}", absent.message),
             reason=source_conditions.AUTHENTICATION_FAILED_REASON,
-        ) from missing
+        ) from absent
 
 
 async def _proxy(
     api: client.Client, namespace: str, ref: meta.LocalObjectReference | None
 ) -> str | None:
     """``http://user:password@host:port`` from a proxy Secret (``address`` required)."""
-    secret = await _secret(api, namespace, ref)
+    secret = await _secret(api, namespace, ref, "failed to get proxy URL: secret '{}' not found")
     if secret is None:
         return None
     address = _text(secret.data, "address")
@@ -258,13 +261,21 @@ async def _proxy(
     return str(url)
 
 
-def _tls(bundle: Named) -> s3.Tls:
-    _ssl(bundle)  # NB: validates the PEM data and the cert/key pairing before any request.
+def _tls(bundle: Named, what: str) -> s3.Tls:
+    _ssl(bundle, what)  # NB: validates the PEM data and the cert/key pairing before any request.
     data = bundle.data
     return s3.Tls(ca=data.get("ca.crt"), cert=data.get("tls.crt"), key=data.get("tls.key"))
 
 
-def _ssl(bundle: Named) -> ssl.SSLContext:
+def _ssl(bundle: Named, what: str) -> ssl.SSLContext:
+    """The SSL context of a TLS Secret (``ca.crt``, or ``tls.crt`` and ``tls.key``, or all)."""
+    data = bundle.data
+    if not data.get("ca.crt") and not (data.get("tls.crt") and data.get("tls.key")):
+        raise ConnectError(
+            f"{what}: secret '{bundle.name}' must contain either 'ca.crt' or both 'tls.crt' "
+            "and 'tls.key'",
+            reason=source_conditions.AUTHENTICATION_FAILED_REASON,
+        )
     try:
         return tls.context(
             ca=bundle.data.get("ca.crt"),
@@ -273,7 +284,7 @@ def _ssl(bundle: Named) -> ssl.SSLContext:
         )
     except oci_errors.InvalidTLSError as failed:
         raise ConnectError(
-            f"failed to get TLS config: secret '{bundle.name}': {failed}",
+            f"{what}: secret '{bundle.name}': {failed}",
             reason=source_conditions.AUTHENTICATION_FAILED_REASON,
         ) from failed
 
