@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import pathlib
+import posixpath
 import shutil
 import tempfile
 
@@ -39,6 +40,8 @@ from shared.kube import client
 from shared.runtime import events, logging, reconciling
 
 IGNORE_FILE = ".sourceignore"
+MAX_CONCURRENT_FETCHES = 16
+"""Object downloads in flight per Bucket (Flux allows 100; this bounds threads and sockets)."""
 SUMMARY = sourcekit.ARTIFACT_SUMMARY
 _FAILURE_CONDITIONS = (
     source_conditions.FETCH_FAILED_CONDITION,
@@ -132,7 +135,17 @@ class BucketReconciler:
                         message=f"new upstream revision '{revision}'",
                     )
                 run.progress(f"building artifact: new upstream revision '{revision}'", restart=True)
-                await self._download(bucket, key, index, tree)
+                vanished = await self._download(bucket, key, index, tree)
+                if vanished:
+                    # NB: as Flux, an object deleted since the listing leaves the index,
+                    # and the revision is that of what was fetched.
+                    for name in vanished:
+                        logging.get_logger().info(
+                            f"indexed object '{name}' disappeared from "
+                            f"'{obj.spec.bucket_name}' bucket"
+                        )
+                        del index[name]
+                    revision = run.revision = index_revision(index)
             except clients.BucketError as failed:
                 raise sourcekit.failure(
                     run,
@@ -187,20 +200,52 @@ class BucketReconciler:
         key: storage.ObjectKey,
         index: dict[str, str],
         tree: pathlib.Path,
-    ) -> None:
-        """Fill ``tree`` with the indexed objects, downloading only the changed ones."""
+    ) -> set[str]:
+        """Fill ``tree`` with the indexed objects, downloading only the changed ones.
+
+        Downloads run ``MAX_CONCURRENT_FETCHES`` at a time. Returns the keys that
+        no longer exist in the bucket.
+        """
         previous_path, previous = self._indexes.get(key.directory(), ("", {}))
         unchanged = {k for k, etag in index.items() if previous.get(k) == etag}
         if unchanged and self._store.local_path(previous_path).is_file():
             old = tree.parent / "previous"
             await asyncio.to_thread(extracting.extract, self._store.local_path(previous_path), old)
             for name in unchanged:
-                if (old / name).is_file():
-                    (tree / name).parent.mkdir(parents=True, exist_ok=True)
-                    await asyncio.to_thread(shutil.copyfile, old / name, tree / name)
-        for name in sorted(index):
-            if not (tree / name).is_file():
-                await bucket.download(name, tree / name)
+                if (local_path(old, name)).is_file():
+                    local_path(tree, name).parent.mkdir(parents=True, exist_ok=True)
+                    await asyncio.to_thread(
+                        shutil.copyfile, local_path(old, name), local_path(tree, name)
+                    )
+        limit = asyncio.Semaphore(MAX_CONCURRENT_FETCHES)
+        vanished: set[str] = set()
+
+        async def fetch(name: str) -> None:
+            async with limit:
+                if not await bucket.download(name, local_path(tree, name), optional=True):
+                    vanished.add(name)
+
+        wanted = [n for n in sorted(index) if not local_path(tree, n).is_file()]
+        try:
+            async with asyncio.TaskGroup() as group:
+                for name in wanted:
+                    group.create_task(fetch(name))
+        except ExceptionGroup as failed:
+            # NB: the first failure is the one to report; the group cancelled the rest.
+            raise failed.exceptions[0] from None
+        return vanished
+
+
+def local_path(tree: pathlib.Path, key: str) -> pathlib.Path:
+    """Where object ``key`` goes under ``tree``: ``..`` and a leading ``/`` cannot leave it.
+
+    As Flux's secure join, the key is cleaned as if ``tree`` were the root, so
+    ``../../etc/x`` lands at ``tree/etc/x``.
+    """
+    cleaned = posixpath.normpath("/" + key).lstrip("/")
+    if not cleaned or cleaned == ".":
+        raise clients.BucketError(f"failed to resolve path for '{key}' object")
+    return tree.joinpath(*cleaned.split("/"))
 
 
 def _matcher(ignore_file: pathlib.Path, spec_ignore: str | None) -> ignoring.Matcher:

@@ -151,3 +151,16 @@ _STS_ERROR = """<?xml version="1.0" encoding="UTF-8"?>
   <Error><Type>Sender</Type><Code>InvalidParameterValue</Code>
   <Message>invalid LDAP credentials</Message></Error>
 </ErrorResponse>"""
+
+
+@pytest.mark.parametrize(
+    ("key", "where"),
+    [("a/b.yaml", "a/b.yaml"), ("../../etc/x", "etc/x"), ("/abs/y", "abs/y"), ("a/../b", "b")],
+)
+def test_object_keys_stay_inside_the_tree(key: str, where: str, tmp_path: pathlib.Path) -> None:
+    assert reconciler.local_path(tmp_path, key) == tmp_path / where
+
+
+def test_a_key_naming_the_root_is_refused(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(clients.BucketError, match=r"failed to resolve path for '\.\.' object"):
+        reconciler.local_path(tmp_path, "..")
