@@ -293,3 +293,44 @@ def test_the_reconcile_disabled_annotation_pauses_the_generator(loop: Loop) -> N
                  "source.extensions.fluxcd.io/reconcile=enabled")  # fmt: skip
     objects.request_reconcile(loop.cluster, loop.namespace, "artifactgenerator", "paused", "3")
     assert _external_revision(loop, "deploy", other_than=first) != first
+
+
+def test_path_pattern_generates_an_artifact_per_matching_directory(loop: Loop) -> None:
+    repo = loop.make_repo("patterns.git")
+    repo.commit("Apps", {
+        "apps/Auth/envs/prod/a.yaml": CONFIGMAP.format(name="auth-prod", color="p"),
+        "apps/web/envs/dev/w.yaml": CONFIGMAP.format(name="web-dev", color="d"),
+        "apps/web/README.md": "not matched\n",
+    })  # fmt: skip
+    _git_source(loop, "patterns.git")
+    _generator(loop, "per-app", {
+        "sources": [{"alias": "mono", "kind": "GitRepository", "name": "repo"}],
+        "pathPattern": "@mono/apps/{app}/envs/{env}",
+        "artifacts": [{"name": "{app}-{env}", "copy": [{"from": "@mono/apps/{app}/envs/{env}/**",
+                                                        "to": "@artifact/"}]}],
+    })  # fmt: skip
+
+    _external_revision(loop, "auth-prod")
+    web = _external_revision(loop, "web-dev")
+    generated = loop.get("externalartifact", "auth-prod") or {}
+    labels = generated["metadata"]["labels"]
+    assert (labels["app"], labels["env"]) == ("auth", "prod")
+    generator = loop.get("artifactgenerator", "per-app") or {}
+    assert {e["name"] for e in generator["status"]["inventory"]} == {"auth-prod", "web-dev"}
+    loop.kustomization("web", path="./", sourceRef={"kind": "ExternalArtifact", "name": "web-dev"})
+    eventually_sync(_applied(loop, "web", web), within=90, message=loop.kustomize.output())
+    assert loop.get("configmap", "web-dev") is not None
+    assert loop.get("configmap", "auth-prod") is None
+
+    # A directory that renders no valid name stalls the generator, as Flux does.
+    second = repo.commit("Bad", {"apps/Bad_Name/envs/x/b.yaml": "x: 1\n"})
+    objects.request_reconcile(loop.cluster, loop.namespace, "gitrepository", "repo", "bad")
+    _git_revision(loop, second)
+
+    def stalled() -> dict[str, Any] | None:
+        cond = objects.condition(loop.get("artifactgenerator", "per-app"), "Stalled")
+        return cond if cond and cond["status"] == "True" else None
+
+    cond = eventually_sync(stalled, within=60, message="the generator did not stall")
+    assert cond["reason"] == "BuildFailed"
+    assert 'rendered artifact name "bad_name-x"' in cond["message"]
