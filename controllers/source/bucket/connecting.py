@@ -9,7 +9,12 @@ Bucket's namespace and returns the provider's ``clients.Client``:
   used over HTTPS. ``sts`` with provider ``ldap`` (generic only): without a
   ``secretRef``, MinIO's ``AssumeRoleWithLDAPIdentity`` at ``sts.endpoint``
   with the ``username``/``password`` of ``sts.secretRef`` (over
-  ``sts.certSecretRef``'s TLS and the proxy) gives temporary keys.
+  ``sts.certSecretRef``'s TLS and the proxy) gives temporary keys. ``aws``
+  without a ``secretRef``: the controller's web identity (IRSA's
+  ``AWS_ROLE_ARN`` and ``AWS_WEB_IDENTITY_TOKEN_FILE``) exchanged at
+  ``sts.endpoint`` (``sts.provider: aws``), or the region's STS, for the
+  role's keys; without that environment, anonymous requests (a stall when
+  ``sts`` is set).
 - ``gcp``: ``gcs.Bucket``; the Secret needs ``serviceaccount`` (a JSON key).
 - ``azure``: ``azureblob.Container``; the Secret needs one of Flux's sets
   (``tenantId``+``clientId``+``clientSecret``, ``accountKey``, ``sasKey``;
@@ -18,22 +23,24 @@ Bucket's namespace and returns the provider's ``clients.Client``:
   Without a Secret, ``AZURE_TENANT_ID``/``AZURE_CLIENT_ID``/
   ``AZURE_CLIENT_SECRET`` in the controller's environment, else anonymous.
 
-Without a ``secretRef``, ``aws`` and ``gcp`` requests are anonymous: the
-cloud identities of the controller's Pod (IRSA, GKE metadata server, Azure
-managed and workload identity), ``serviceAccountName`` (Flux's
-object-level workload identity) and ``sts`` provider ``aws`` need the cloud
-itself and stall with a clear message. ``ConnectError`` carries Flux's
+Without a ``secretRef``, ``gcp`` requests are anonymous: the other cloud
+identities of the controller's Pod (EC2 instance profiles, GKE's metadata
+server, Azure managed and workload identity) and ``serviceAccountName``
+(Flux's object-level workload identity) need the cloud itself; the last
+stalls with a clear message. ``ConnectError`` carries Flux's
 reason and whether the spec must change (``stalling``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import pathlib
 import ssl
 
 from yarl import URL
 
-from controllers.source.bucket import azureblob, clients, gcs, ldapsts, s3, tokens
+from controllers.source.bucket import azureblob, clients, gcs, s3, sts, tokens
 from shared.api import meta, source, source_conditions
 from shared.kube import client, references
 from shared.oci import errors as oci_errors
@@ -41,6 +48,8 @@ from shared.oci import tls
 
 SecretData = dict[str, bytes]
 _TLS_MISSING = "failed to get TLS config: secret '{}' not found"
+_STS_PAIRS = (("generic", "ldap"), ("aws", "aws"))
+"""(bucket provider, STS provider) pairs Flux accepts."""
 
 
 class ConnectError(Exception):
@@ -163,17 +172,18 @@ async def _s3(
         credentials = s3.Credentials(
             _text(secret.data, "accesskey"), _text(secret.data, "secretkey")
         )
-    sts = spec.sts
-    if sts is not None:
-        if spec.provider == "aws" or sts.provider != "ldap":
-            raise ConnectError(
-                f"STS provider '{sts.provider}' is not supported for '{spec.provider}' bucket "
-                "provider: only 'ldap' with the 'generic' provider is",
-                reason=source_conditions.INVALID_STS_CONFIGURATION_REASON,
-                stalling=True,
-            )
-        if credentials is None:
-            credentials = await _ldap_credentials(api, namespace, sts, transport)
+    sts_spec = spec.sts
+    if sts_spec is not None and (spec.provider, sts_spec.provider) not in _STS_PAIRS:
+        raise ConnectError(
+            f"STS provider '{sts_spec.provider}' is not supported for '{spec.provider}' bucket "
+            "provider",
+            reason=source_conditions.INVALID_STS_CONFIGURATION_REASON,
+            stalling=True,
+        )
+    if credentials is None and sts_spec is not None and sts_spec.provider == "ldap":
+        credentials = await _ldap_credentials(api, namespace, sts_spec, transport)
+    elif credentials is None and spec.provider == "aws":
+        credentials = await _web_identity(spec, transport)
     bundle = await _secret(api, namespace, spec.cert_secret_ref, _TLS_MISSING)
     return s3.Bucket(
         endpoint=spec.endpoint,
@@ -187,11 +197,57 @@ async def _s3(
     )
 
 
+async def _web_identity(
+    spec: source.BucketSpec, transport: clients.Transport
+) -> s3.Credentials | None:
+    """The role's keys for the controller's web identity (IRSA's environment), if it has one.
+
+    ``sts.endpoint`` when given, else the region's STS. Without the environment:
+    None (anonymous requests), or a stall when ``sts`` asks for it.
+    """
+    role, token_file = os.environ.get("AWS_ROLE_ARN"), os.environ.get("AWS_WEB_IDENTITY_TOKEN_FILE")
+    if not role or not token_file:
+        if spec.sts is None:
+            return None
+        raise ConnectError(
+            "STS provider 'aws' needs the controller's web identity: AWS_ROLE_ARN and "
+            "AWS_WEB_IDENTITY_TOKEN_FILE are not set",
+            reason=source_conditions.AUTHENTICATION_FAILED_REASON,
+            stalling=True,
+        )
+    try:
+        token = (await asyncio.to_thread(pathlib.Path(token_file).read_text)).strip()
+    except OSError as failed:
+        raise ConnectError(
+            f"AWS authentication failed: reading the web identity token: {failed.strerror}",
+            reason=source_conditions.AUTHENTICATION_FAILED_REASON,
+        ) from failed
+    region = spec.region or os.environ.get("AWS_REGION")
+    default = f"https://sts.{region}.amazonaws.com" if region else "https://sts.amazonaws.com"
+    try:
+        return await sts.web_identity_credentials(
+            spec.sts.endpoint if spec.sts is not None else default,
+            role_arn=role,
+            token=token,
+            session=os.environ.get("AWS_ROLE_SESSION_NAME") or "source-controller",
+            transport=clients.Transport(proxy=transport.proxy, timeout=transport.timeout),
+        )
+    except clients.BucketError as failed:
+        raise ConnectError(
+            f"AWS authentication failed: {failed}",
+            reason=source_conditions.AUTHENTICATION_FAILED_REASON,
+        ) from failed
+
+
 async def _ldap_credentials(
-    api: client.Client, namespace: str, sts: source.BucketSTSSpec, transport: clients.Transport
+    api: client.Client,
+    namespace: str,
+    sts_spec: source.BucketSTSSpec,
+    transport: clients.Transport,
 ) -> s3.Credentials:
     """Temporary keys from MinIO's STS for the LDAP user of ``sts.secretRef``."""
-    secret = await _secret(api, namespace, sts.secret_ref, "failed to get STS secret '{}': {}")
+    missing = "failed to get STS secret '{}': {}"
+    secret = await _secret(api, namespace, sts_spec.secret_ref, missing)
     username = password = ""
     if secret is not None:
         if not secret.data.get("username") or not secret.data.get("password"):
@@ -202,15 +258,15 @@ async def _ldap_credentials(
             )
         username, password = _text(secret.data, "username"), _text(secret.data, "password")
     missing = "failed to get STS TLS config: secret '{}' not found"
-    bundle = await _secret(api, namespace, sts.cert_secret_ref, missing)
+    bundle = await _secret(api, namespace, sts_spec.cert_secret_ref, missing)
     sts_transport = clients.Transport(
         ssl_context=_ssl(bundle, "failed to get STS TLS config") if bundle is not None else None,
         proxy=transport.proxy,
         timeout=transport.timeout,
     )
     try:
-        return await ldapsts.credentials(
-            sts.endpoint, username=username, password=password, transport=sts_transport
+        return await sts.ldap_credentials(
+            sts_spec.endpoint, username=username, password=password, transport=sts_transport
         )
     except clients.BucketError as failed:
         raise ConnectError(

@@ -7,9 +7,11 @@ stalling of the ``ConnectError`` it gives, or the client type it builds.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import json
+import pathlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -18,7 +20,11 @@ import pytest
 from controllers.source.bucket import azureblob, connecting, gcs, s3
 from shared.api import source
 from shared.kube import client
+from tests.fixtures import countingproxy
 from tests.fixtures import devcluster as devcluster_fixtures
+from tests.fixtures import s3 as s3_fixtures
+
+s3_server = s3_fixtures.s3_server
 
 _names = itertools.count()
 _SECRETS: dict[str, dict[str, str]] = {
@@ -100,9 +106,9 @@ FAILURES: list[tuple[dict[str, Any], str, str, bool]] = [
      "failed to get STS TLS config: secret 'empty' must contain either 'ca.crt' or both "
      "'tls.crt' and 'tls.key'", False),
     ({"provider": "aws", "sts": {"provider": "aws", "endpoint": "http://127.0.0.1:9"}},
-     "InvalidSTSConfiguration",
-     "STS provider 'aws' is not supported for 'aws' bucket provider: only 'ldap' with the "
-     "'generic' provider is", True),
+     "AuthenticationFailed",
+     "STS provider 'aws' needs the controller's web identity: AWS_ROLE_ARN and "
+     "AWS_WEB_IDENTITY_TOKEN_FILE are not set", True),
     ({"provider": "aws", "serviceAccountName": "irsa"}, "FeatureGateDisabled",
      "spec.serviceAccountName (object-level workload identity) is not supported: use "
      "spec.secretRef", True),
@@ -161,3 +167,43 @@ async def test_each_provider_gets_its_client(
         assert isinstance(bucket, client_type)
     finally:
         await bucket.close()
+
+
+def test_an_sts_provider_the_bucket_provider_does_not_take_stalls() -> None:
+    """The CRD refuses the pair; a model built past it (as here) still stalls, in Flux's words."""
+    bucket = _bucket("ns", provider="generic")
+    bucket.spec.sts = source.BucketSTSSpec(provider="aws", endpoint="http://127.0.0.1:9")
+
+    with pytest.raises(connecting.ConnectError) as refused:
+        asyncio.run(connecting.connect(None, bucket))  # type: ignore[arg-type]
+
+    assert str(refused.value) == "STS provider 'aws' is not supported for 'generic' bucket provider"
+    assert (refused.value.reason, refused.value.stalling) == ("InvalidSTSConfiguration", True)
+
+
+async def test_aws_web_identity_is_exchanged_at_the_sts_endpoint(
+    api: client.Client,
+    namespace: str,
+    s3_server: s3_fixtures.S3Server,
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """IRSA's environment; moto's STS (on the S3 server's port) issues the role's keys."""
+    s3_server.client().create_bucket(Bucket="irsa")
+    s3_server.put("irsa", {"i.yaml": "i: 1\n"})
+    token = tmp_path / "token"
+    token.write_text("eyJhbGciOiJSUzI1NiJ9.e30.c2ln\n")
+    monkeypatch.setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/flux")
+    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token))
+    with countingproxy.counting_proxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)  # NB: only to see the STS call
+        sts_endpoint = f"http://{s3_server.endpoint}"
+        bucket = await connecting.connect(api, _bucket(
+            namespace, provider="aws", bucketName="irsa", endpoint=s3_server.endpoint,
+            insecure=True, sts={"provider": "aws", "endpoint": sts_endpoint},
+        ))  # fmt: skip
+        try:
+            assert list(await bucket.list(None)) == ["i.yaml"]
+        finally:
+            await bucket.close()
+        assert ("POST", "") in proxy.requests  # AssumeRoleWithWebIdentity

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from aiohttp import test_utils, web
 
-from controllers.source.bucket import clients, ldapsts, reconciler, s3
+from controllers.source.bucket import clients, reconciler, s3, sts
 from tests.fixtures import countingproxy, credentials
 from tests.fixtures import s3 as s3_fixtures
 
@@ -118,13 +118,13 @@ async def test_ldap_sts_keys_sign_the_requests(s3_server: s3_fixtures.S3Server) 
 
     app = web.Application()
     app.router.add_post("/", assume)
-    async with test_utils.TestServer(app, host="127.0.0.1") as sts:
-        endpoint = f"http://127.0.0.1:{sts.port}"
-        keys = await ldapsts.credentials(
+    async with test_utils.TestServer(app, host="127.0.0.1") as minio_sts:
+        endpoint = f"http://127.0.0.1:{minio_sts.port}"
+        keys = await sts.ldap_credentials(
             endpoint, username="alice", password="right", transport=clients.Transport()
         )
         with pytest.raises(clients.BucketError, match="400 invalid LDAP credentials") as refused:
-            await ldapsts.credentials(
+            await sts.ldap_credentials(
                 endpoint, username="alice", password="wrong", transport=clients.Transport()
             )
     assert "wrong" not in str(refused.value)
@@ -164,3 +164,16 @@ def test_object_keys_stay_inside_the_tree(key: str, where: str, tmp_path: pathli
 def test_a_key_naming_the_root_is_refused(tmp_path: pathlib.Path) -> None:
     with pytest.raises(clients.BucketError, match=r"failed to resolve path for '\.\.' object"):
         reconciler.local_path(tmp_path, "..")
+
+
+async def test_web_identity_keys_from_aws_sts(s3_server: s3_fixtures.S3Server) -> None:
+    """moto's STS (served on the S3 server's port) answers AssumeRoleWithWebIdentity."""
+    keys = await sts.web_identity_credentials(
+        f"http://{s3_server.endpoint}", role_arn="arn:aws:iam::123456789012:role/flux",
+        token="eyJhbGciOiJSUzI1NiJ9.e30.c2ln", session="source-controller",
+        transport=clients.Transport(),
+    )  # fmt: skip
+
+    assert keys.access_key.startswith("ASIA")
+    assert keys.secret_key
+    assert keys.session_token
