@@ -154,14 +154,9 @@ class Container:
         """Write blob ``key`` to ``target``; False when ``optional`` and it does not exist."""
         subject = f"failed to get '{key}' object"
         response = await self._get(self._path(key), {}, subject=subject)
-        try:
-            if response.status == 404 and optional:
-                return False
-            await _check(response, subject)
-            await self._http.save(response, target)
-        finally:
-            response.release()
-        return True
+        return await self._http.save(
+            response, target, optional=optional, check=lambda r: _check(r, subject)
+        )
 
     def _path(self, blob: str | None = None) -> str:
         """The encoded path of the container (or of one blob in it)."""

@@ -14,7 +14,8 @@ service's answer, never a credential. ``Http`` is the aiohttp session the
 REST clients (Azure Blob, GCS) use: TLS from ``certSecretRef`` (an
 ``ssl.SSLContext``), a proxy from ``proxySecretRef`` (``Proxy-Authorization``
 sent as aiohttp needs it), a per-read timeout, and responses translated to
-``BucketError`` in one place.
+``BucketError`` in one place; ``save`` streams an object download into a
+file, ``post_form`` is the POST of token and STS requests.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import contextlib
 import dataclasses
 import pathlib
 import ssl
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
 import aiohttp
@@ -131,12 +132,42 @@ class Http:
         except (TimeoutError, aiohttp.ClientError, ssl.SSLError, OSError) as failed:
             raise BucketError(f"{subject}: {_describe(failed)}") from failed
 
-    async def save(self, response: aiohttp.ClientResponse, target: pathlib.Path) -> None:
-        """Stream ``response``'s body into ``target`` (parents created)."""
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("wb") as out:
-            async for chunk in response.content.iter_chunked(_CHUNK):
-                out.write(chunk)
+    async def save(
+        self,
+        response: aiohttp.ClientResponse,
+        target: pathlib.Path,
+        *,
+        optional: bool,
+        check: Callable[[aiohttp.ClientResponse], Awaitable[None]],
+    ) -> bool:
+        """Stream an object download's body into ``target`` (parents created), then release it.
+
+        False (nothing written) for a 404 when ``optional``; ``check`` raises the
+        provider's error for any other failure.
+        """
+        try:
+            if response.status == 404 and optional:
+                return False
+            await check(response)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("wb") as out:
+                async for chunk in response.content.iter_chunked(_CHUNK):
+                    out.write(chunk)
+        finally:
+            response.release()
+        return True
+
+    async def post_form(
+        self, url: URL, form: Mapping[str, str], *, accept: str, subject: str
+    ) -> tuple[int, bytes]:
+        """POST ``form`` (``application/x-www-form-urlencoded``); the status and body."""
+        response = await self.request(
+            "POST", url, headers={"Accept": accept}, data=form, subject=subject
+        )
+        try:
+            return response.status, await response.read()
+        finally:
+            response.release()
 
 
 async def error_text(response: aiohttp.ClientResponse) -> str:

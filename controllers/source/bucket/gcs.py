@@ -84,14 +84,9 @@ class Bucket:
         subject = f"failed to get '{key}' object"
         path = f"/storage/v1/b/{_quote(self.name)}/o/{_quote(key)}"
         response = await self._get(path, {"alt": "media"}, subject=subject)
-        try:
-            if response.status == 404 and optional:
-                return False
-            await _check(response, subject)
-            await self._http.save(response, target)
-        finally:
-            response.release()
-        return True
+        return await self._http.save(
+            response, target, optional=optional, check=lambda r: _check(r, subject)
+        )
 
     async def _json(self, path: str, query: Mapping[str, str], subject: str) -> dict[str, object]:
         response = await self._get(path, query, subject=subject)

@@ -48,17 +48,8 @@ async def _assume(
     subject = f"requesting temporary credentials from STS '{endpoint}'"
     http = clients.Http(transport)
     try:
-        response = await http.request(
-            "POST",
-            clients.endpoint_url(endpoint, insecure=False),
-            headers={"Accept": "application/xml"},
-            data=form,
-            subject=subject,
-        )
-        try:
-            body, status = await response.read(), response.status
-        finally:
-            response.release()
+        url = clients.endpoint_url(endpoint, insecure=False)
+        status, body = await http.post_form(url, form, accept="application/xml", subject=subject)
     finally:
         await http.close()
     try:

@@ -120,18 +120,9 @@ class _Cached:
         subject = f"requesting a token for {self._subject} from {self._url}"
         http = clients.Http(self._transport)
         try:
-            response = await http.request(
-                "POST",
-                self._url,
-                headers={"Accept": "application/json"},
-                data=dict(self._form()),
-                subject=subject,
+            status, body = await http.post_form(
+                self._url, self._form(), accept="application/json", subject=subject
             )
-            try:
-                body = await response.read()
-                status = response.status
-            finally:
-                response.release()
         finally:
             await http.close()
         try:
