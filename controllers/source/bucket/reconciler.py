@@ -13,9 +13,10 @@ Steps (``BucketReconciler.steps``):
    lines of the index (``sha256:<hex>``). Same revision, same ignore rules
    and the artifact in storage: nothing is downloaded or written. Otherwise
    ``ArtifactOutdated`` and progress; only the objects whose ETag changed
-   since the index this process last stored are downloaded (the rest come
-   from the previous artifact), the tree is archived, garbage collected and
-   a ``NewArtifact`` event emitted. Storage API failures are
+   since the last stored index (``indexes``, kept beside the artifacts, so
+   also after a restart) are downloaded (the rest come from the previous
+   artifact), the tree is archived, garbage collected and a ``NewArtifact``
+   event emitted. Storage API failures are
    ``FetchFailed``/``BucketOperationFailed``; storage failures
    ``StorageOperationFailed``.
 
@@ -32,7 +33,7 @@ import shutil
 import tempfile
 
 from controllers.source import sourcekit
-from controllers.source.bucket import clients, connecting
+from controllers.source.bucket import clients, connecting, indexes
 from shared.api import meta, objects, source, source_conditions
 from shared.artifacts import errors as artifact_errors
 from shared.artifacts import extracting, ignoring, storage
@@ -160,6 +161,7 @@ class BucketReconciler:
                 async with self._store.lock(key):
                     stored = await self._store.archive(key, source=tree, revision=revision)
                     await self._store.garbage_collect(stored)
+                    await indexes.save(self._store, key, stored.path, index)
             except artifact_errors.ArtifactError as failed:
                 raise sourcekit.failure(
                     run,
@@ -206,7 +208,9 @@ class BucketReconciler:
         Downloads run ``MAX_CONCURRENT_FETCHES`` at a time. Returns the keys that
         no longer exist in the bucket.
         """
-        previous_path, previous = self._indexes.get(key.directory(), ("", {}))
+        previous_path, previous = self._indexes.get(key.directory()) or await indexes.load(
+            self._store, key
+        )
         unchanged = {k for k, etag in index.items() if previous.get(k) == etag}
         if unchanged and self._store.local_path(previous_path).is_file():
             old = tree.parent / "previous"
