@@ -25,7 +25,11 @@ $(STAMP): pyproject.toml
 
 # NB: azurite 3.35 is the newest release whose engines admit Node.js 18 and 20.
 $(AZURITE):
-	npm install --silent --no-audit --no-fund --no-save --prefix $(NODE_DIR) azurite@$(AZURITE_VERSION)
+	@if command -v npm >/dev/null; then \
+	  npm install --silent --no-audit --no-fund --no-save --prefix $(NODE_DIR) azurite@$(AZURITE_VERSION); \
+	else \
+	  echo "warning: npm is missing: Azurite (the Azure Blob emulator the tests use) is not installed"; \
+	fi
 
 # Installs the Debian packages only when running as root and a tool is missing,
 # so `make setup` stays idempotent and works unprivileged on a prepared machine.
