@@ -20,12 +20,13 @@ Bucket's namespace and returns the provider's ``clients.Client``:
   (``tenantId``+``clientId``+``clientSecret``, ``accountKey``, ``sasKey``;
   ``tenantId``+``clientId``+``clientCertificate`` and a lone ``clientId``,
   a managed identity, are recognised and refused as not supported).
-  Without a Secret, ``AZURE_TENANT_ID``/``AZURE_CLIENT_ID``/
-  ``AZURE_CLIENT_SECRET`` in the controller's environment, else anonymous.
+  Without a Secret, the controller's environment: ``AZURE_TENANT_ID`` and
+  ``AZURE_CLIENT_ID`` with ``AZURE_CLIENT_SECRET``, or with
+  ``AZURE_FEDERATED_TOKEN_FILE`` (workload identity), else anonymous.
 
 Without a ``secretRef``, ``gcp`` requests are anonymous: the other cloud
 identities of the controller's Pod (EC2 instance profiles, GKE's metadata
-server, Azure managed and workload identity) and ``serviceAccountName``
+server, Azure managed identity) and ``serviceAccountName``
 (Flux's object-level workload identity) need the cloud itself; the last
 stalls with a clear message. ``ConnectError`` carries Flux's
 reason and whether the spec must change (``stalling``).
@@ -135,18 +136,8 @@ def _azure(
         auth = azureblob.SharedKey(_text(data, "accountKey"))
     elif "sasKey" in data:
         auth = azureblob.Sas(_text(data, "sasKey"))
-    elif all(os.environ.get(v) for v in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID")) and (
-        os.environ.get("AZURE_CLIENT_SECRET")
-    ):
-        auth = azureblob.Bearer(
-            tokens.azure_client_secret(
-                tenant=os.environ["AZURE_TENANT_ID"],
-                client=os.environ["AZURE_CLIENT_ID"],
-                secret=os.environ["AZURE_CLIENT_SECRET"],
-                authority=authority,
-                transport=transport,
-            )
-        )
+    else:
+        auth = _azure_environment(authority, transport)
     try:
         return azureblob.Container(
             endpoint=endpoint, container=spec.bucket_name, auth=auth, transport=transport
@@ -156,6 +147,33 @@ def _azure(
             f"failed to create client from '{secret.name if secret else ''}' Secret data: {failed}",
             reason=source_conditions.AUTHENTICATION_FAILED_REASON,
         ) from failed
+
+
+def _azure_environment(authority: str | None, transport: clients.Transport) -> azureblob.Auth:
+    """The controller's own Azure identity, in Flux's order, or None (anonymous).
+
+    ``AZURE_CLIENT_SECRET`` (the environment credential), else
+    ``AZURE_FEDERATED_TOKEN_FILE`` (workload identity), each with
+    ``AZURE_TENANT_ID`` and ``AZURE_CLIENT_ID``.
+    """
+    tenant, client = os.environ.get("AZURE_TENANT_ID"), os.environ.get("AZURE_CLIENT_ID")
+    if not tenant or not client:
+        return None
+    if secret := os.environ.get("AZURE_CLIENT_SECRET"):
+        return azureblob.Bearer(
+            tokens.azure_client_secret(
+                tenant=tenant, client=client, secret=secret, authority=authority,
+                transport=transport,
+            )
+        )  # fmt: skip
+    if token_file := os.environ.get("AZURE_FEDERATED_TOKEN_FILE"):
+        return azureblob.Bearer(
+            tokens.azure_federated(
+                tenant=tenant, client=client, token_file=token_file, authority=authority,
+                transport=transport,
+            )
+        )  # fmt: skip
+    return None
 
 
 async def _s3(

@@ -6,7 +6,10 @@
   with the read-only Cloud Storage scope;
 - ``azure_client_secret(tenant, client, secret, authority=…)``: a service
   principal's client credentials grant at
-  ``<authority>/<tenant>/oauth2/v2.0/token`` for the Storage scope.
+  ``<authority>/<tenant>/oauth2/v2.0/token`` for the Storage scope;
+- ``azure_federated(tenant, client, token_file, authority=…)``: the same
+  grant with the Pod's service account token as the client assertion
+  (Azure workload identity).
 
 Each returns a ``Source``: an async callable that returns a token, fetching
 a new one only when the last is within a minute of expiring. Token requests
@@ -18,8 +21,10 @@ carry a secret.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import pathlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 
@@ -33,6 +38,7 @@ GCS_READ_ONLY_SCOPE = "https://www.googleapis.com/auth/devstorage.read_only"
 AZURE_STORAGE_SCOPE = "https://storage.azure.com/.default"
 AZURE_PUBLIC_AUTHORITY = "https://login.microsoftonline.com/"
 _JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+_JWT_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 _REFRESH_MARGIN = 60.0
 _GRANT_LIFETIME = 3600
 
@@ -56,7 +62,7 @@ def google_service_account(key_json: bytes, transport: clients.Transport) -> Sou
     if not isinstance(private, rsa.RSAPrivateKey):
         raise CredentialsError("invalid service account key: the private_key is not RSA")
 
-    def form() -> dict[str, str]:
+    async def form() -> dict[str, str]:
         now = int(time.time())
         claims = {
             "iss": email,
@@ -82,16 +88,53 @@ def azure_client_secret(
     transport: clients.Transport,
 ) -> Source:
     """Tokens for the service principal ``client`` of ``tenant``, by its client secret."""
+
+    async def form() -> dict[str, str]:
+        return {"client_secret": secret}
+
+    return _azure(tenant, client, authority, form, transport)
+
+
+def azure_federated(
+    *,
+    tenant: str,
+    client: str,
+    token_file: str,
+    authority: str | None,
+    transport: clients.Transport,
+) -> Source:
+    """Tokens for ``client`` of ``tenant`` by a federated credential: Azure workload identity.
+
+    The Pod's projected service account token in ``token_file`` is the client
+    assertion; it is read at every grant, as the kubelet rotates it.
+    """
+
+    async def form() -> dict[str, str]:
+        try:
+            assertion = (await asyncio.to_thread(pathlib.Path(token_file).read_text)).strip()
+        except OSError as failed:
+            raise CredentialsError(
+                f"reading the federated token {token_file}: {failed.strerror}"
+            ) from failed
+        return {"client_assertion_type": _JWT_ASSERTION, "client_assertion": assertion}
+
+    return _azure(tenant, client, authority, form, transport)
+
+
+def _azure(
+    tenant: str,
+    client: str,
+    authority: str | None,
+    credential: Callable[[], Awaitable[dict[str, str]]],
+    transport: clients.Transport,
+) -> Source:
+    """Entra ID's client credentials grant for the Storage scope, with ``credential``'s fields."""
     base = URL(authority or AZURE_PUBLIC_AUTHORITY)
     url = base.with_path(f"{base.path.rstrip('/')}/{tenant}/oauth2/v2.0/token")
 
-    def form() -> dict[str, str]:
-        return {
-            "grant_type": "client_credentials",
-            "client_id": client,
-            "client_secret": secret,
-            "scope": AZURE_STORAGE_SCOPE,
-        }
+    async def form() -> dict[str, str]:
+        fields = {"grant_type": "client_credentials", "client_id": client}
+        return fields | {"scope": AZURE_STORAGE_SCOPE} | await credential()
 
     return _Cached(url, form, transport, subject=f"client '{client}' of tenant '{tenant}'")
 
@@ -102,7 +145,7 @@ class _Cached:
     def __init__(
         self,
         url: URL,
-        form: Callable[[], Mapping[str, str]],
+        form: Callable[[], Awaitable[Mapping[str, str]]],
         transport: clients.Transport,
         *,
         subject: str,
@@ -121,7 +164,7 @@ class _Cached:
         http = clients.Http(self._transport)
         try:
             status, body = await http.post_form(
-                self._url, self._form(), accept="application/json", subject=subject
+                self._url, await self._form(), accept="application/json", subject=subject
             )
         finally:
             await http.close()

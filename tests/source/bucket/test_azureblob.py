@@ -168,3 +168,35 @@ def test_sas_values_win_over_the_endpoints_query() -> None:
     endpoint = URL("https://a.blob.core.windows.net/?sv=old&x=1")
     merged = azureblob.merge_sas(endpoint, "?sv=new&sig=s")
     assert dict(merged.query) == {"sv": "new", "x": "1", "sig": "s"}
+
+
+async def test_workload_identity_exchanges_the_federated_token(
+    tls_azurite: tuple[Azurite, credentials.TlsMaterial], tmp_path: pathlib.Path
+) -> None:
+    server, material = tls_azurite
+    server.put("federated", {"f.yaml": "f: 1\n"})
+    token_file = tmp_path / "azure-identity-token"
+    token_file.write_text("eyJhbGciOiJSUzI1NiJ9.projected.c2ln\n")
+    issuer = oauthissuer.OAuthIssuer(assertions=frozenset({"eyJhbGciOiJSUzI1NiJ9.projected.c2ln"}))
+    trust = ssl.create_default_context(cafile=str(material.ca_cert))
+    async with test_utils.TestServer(issuer.app(), host="127.0.0.1") as entra:
+
+        def identity(path: pathlib.Path) -> azureblob.Bearer:
+            return azureblob.Bearer(tokens.azure_federated(
+                tenant="tenant-1", client="wi-client", token_file=str(path),
+                authority=f"http://127.0.0.1:{entra.port}", transport=clients.Transport(),
+            ))  # fmt: skip
+
+        good = _container(server, "federated", identity(token_file), ssl_context=trust)
+        missing = _container(server, "federated", identity(tmp_path / "absent"), ssl_context=trust)
+        try:
+            assert list(await good.list(None)) == ["f.yaml"]
+            with pytest.raises(tokens.CredentialsError, match="reading the federated token"):
+                await missing.list(None)
+        finally:
+            await good.close()
+            await missing.close()
+    grant = issuer.grants[0]
+    assert grant["client_id"] == "wi-client"
+    assert grant["client_assertion"] == "eyJhbGciOiJSUzI1NiJ9.projected.c2ln"
+    assert "client_secret" not in grant

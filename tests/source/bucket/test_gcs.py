@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from yarl import URL
 
 from controllers.source.bucket import clients, gcs, tokens
-from tests.fixtures import gcsemulator, oauthissuer
+from tests.fixtures import countingproxy, gcsemulator, oauthissuer
 
 gcs_emulator = gcsemulator.gcs_emulator
 
@@ -119,3 +119,18 @@ async def test_listing_follows_next_page_tokens() -> None:
     assert listed == {n: f"e-{n}" for n in "abcde"}
     assert [q.get("pageToken") for q in seen] == [None, "p2", "p3"]
     assert {(q["maxResults"], q["prefix"]) for q in seen} == {("2", "p/")}
+
+
+async def test_requests_go_through_the_proxy(gcs_emulator: gcsemulator.GcsEmulator) -> None:
+    gcs_emulator.create_bucket("proxied")
+    gcs_emulator.put("proxied", {"p.yaml": "p: 1\n"})
+    with countingproxy.counting_proxy() as proxy:
+        bucket = gcs.Bucket(
+            endpoint=clients.endpoint_url(gcs_emulator.endpoint, insecure=True),
+            bucket="proxied", token=None, transport=clients.Transport(proxy=proxy.url),
+        )  # fmt: skip
+        try:
+            assert list(await bucket.list(None)) == ["p.yaml"]
+        finally:
+            await bucket.close()
+        assert ("GET", "/storage/v1/b/proxied/o") in proxy.requests
