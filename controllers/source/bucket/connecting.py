@@ -17,9 +17,9 @@ Bucket's namespace and returns the provider's ``clients.Client``:
   ``sts`` is set).
 - ``gcp``: ``gcs.Bucket``; the Secret needs ``serviceaccount`` (a JSON key).
 - ``azure``: ``azureblob.Container``; the Secret needs one of Flux's sets
-  (``tenantId``+``clientId``+``clientSecret``, ``accountKey``, ``sasKey``;
-  ``tenantId``+``clientId``+``clientCertificate`` and a lone ``clientId``,
-  a managed identity, are recognised and refused as not supported).
+  (``tenantId``+``clientId`` with ``clientSecret`` or ``clientCertificate``,
+  ``accountKey``, ``sasKey``; a lone ``clientId``, a managed identity, is
+  recognised and refused as not supported).
   Without a Secret, the controller's environment: ``AZURE_TENANT_ID`` and
   ``AZURE_CLIENT_ID`` with ``AZURE_CLIENT_SECRET``, or with
   ``AZURE_FEDERATED_TOKEN_FILE`` (workload identity), else anonymous.
@@ -129,7 +129,18 @@ def _azure(
             )
         )
     elif "tenantId" in data and "clientId" in data and data.get("clientCertificate"):
-        raise _unsupported("authentication with a client certificate (clientCertificate)")
+        send_chain = _text(data, "clientCertificateSendChain").lower() in ("1", "true")
+        auth = azureblob.Bearer(
+            tokens.azure_client_certificate(
+                tenant=_text(data, "tenantId"),
+                client=_text(data, "clientId"),
+                certificate=data["clientCertificate"],
+                password=data.get("clientCertificatePassword"),
+                send_chain=send_chain,
+                authority=authority,
+                transport=transport,
+            )
+        )
     elif "clientId" in data:
         raise _unsupported("authentication with a managed identity (clientId without tenantId)")
     elif "accountKey" in data:

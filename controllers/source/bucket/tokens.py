@@ -23,13 +23,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import pathlib
+import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
 from yarl import URL
 
 from controllers.source.bucket import clients
@@ -39,6 +44,9 @@ AZURE_STORAGE_SCOPE = "https://storage.azure.com/.default"
 AZURE_PUBLIC_AUTHORITY = "https://login.microsoftonline.com/"
 _JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 _JWT_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+_PEM_KEY = re.compile(
+    rb"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL
+)
 _REFRESH_MARGIN = 60.0
 _GRANT_LIFETIME = 3600
 
@@ -119,6 +127,74 @@ def azure_federated(
         return {"client_assertion_type": _JWT_ASSERTION, "client_assertion": assertion}
 
     return _azure(tenant, client, authority, form, transport)
+
+
+def azure_client_certificate(
+    *,
+    tenant: str,
+    client: str,
+    certificate: bytes,
+    password: bytes | None,
+    send_chain: bool,
+    authority: str | None,
+    transport: clients.Transport,
+) -> Source:
+    """Tokens for ``client`` of ``tenant`` by a certificate credential (a signed assertion).
+
+    ``certificate`` is PEM (certificates and the RSA private key, the key
+    possibly encrypted with ``password``) or PKCS#12. The assertion is an
+    RS256 JWT naming the certificate by its SHA-1 thumbprint (``x5t``), with
+    the chain in ``x5c`` when ``send_chain`` (subject name/issuer auth).
+    """
+    key, chain = _certificate_credential(certificate, password)
+    thumbprint = hashlib.sha1(chain[0].public_bytes(serialization.Encoding.DER)).digest()
+    header: dict[str, object] = {"alg": "RS256", "typ": "JWT", "x5t": _b64(thumbprint)}
+    if send_chain:
+        header["x5c"] = [
+            base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode() for c in chain
+        ]
+    base = URL(authority or AZURE_PUBLIC_AUTHORITY)
+    audience = str(base.with_path(f"{base.path.rstrip('/')}/{tenant}/oauth2/v2.0/token"))
+
+    async def form() -> dict[str, str]:
+        now = int(time.time())
+        claims = {"aud": audience, "iss": client, "sub": client, "jti": str(uuid.uuid4()),
+                  "nbf": now, "exp": now + 600}  # fmt: skip
+        signing_input = f"{_b64(json.dumps(header))}.{_b64(json.dumps(claims))}"
+        signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return {
+            "client_assertion_type": _JWT_ASSERTION,
+            "client_assertion": f"{signing_input}.{_b64(signature)}",
+        }
+
+    return _azure(tenant, client, authority, form, transport)
+
+
+def _certificate_credential(
+    data: bytes, password: bytes | None
+) -> tuple[rsa.RSAPrivateKey, list[x509.Certificate]]:
+    """The RSA key and certificates (the key's own first) of a PEM or PKCS#12 credential."""
+    key: object = None
+    chain: list[x509.Certificate] = []
+    try:
+        if b"-----BEGIN" in data:
+            chain = x509.load_pem_x509_certificates(data)
+            block = _PEM_KEY.search(data)
+            if block is not None:
+                key = serialization.load_pem_private_key(block.group(0), password=password or None)
+        else:
+            loaded_key, first, extra = pkcs12.load_key_and_certificates(data, password or None)
+            key, chain = loaded_key, [c for c in (first, *extra) if c is not None]
+    except (ValueError, TypeError) as failed:
+        raise CredentialsError(f"failed to parse client certificates: {failed}") from failed
+    if not isinstance(key, rsa.RSAPrivateKey) or not chain:
+        raise CredentialsError(
+            "failed to parse client certificates: it needs a certificate and its RSA private key"
+        )
+    own = [c for c in chain if c.public_key() == key.public_key()]
+    if not own:
+        raise CredentialsError("failed to parse client certificates: no certificate for the key")
+    return key, own + [c for c in chain if c not in own]
 
 
 def _azure(

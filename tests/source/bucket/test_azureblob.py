@@ -10,6 +10,10 @@ from collections.abc import Iterator
 import pytest
 from aiohttp import test_utils
 from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from yarl import URL
 
 from controllers.source.bucket import azureblob, clients, tokens
@@ -200,3 +204,53 @@ async def test_workload_identity_exchanges_the_federated_token(
     assert grant["client_id"] == "wi-client"
     assert grant["client_assertion"] == "eyJhbGciOiJSUzI1NiJ9.projected.c2ln"
     assert "client_secret" not in grant
+
+
+def _self_signed(password: bytes | None) -> tuple[x509.Certificate, bytes]:
+    """A certificate and the PEM Entra ID's clientCertificate holds: certificate, then key."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "flux-sp")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    encryption: serialization.KeySerializationEncryption = serialization.NoEncryption()
+    if password:
+        encryption = serialization.BestAvailableEncryption(password)
+    pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                encryption)  # fmt: skip
+    return cert, cert.public_bytes(serialization.Encoding.PEM) + pem_key
+
+
+async def test_service_principal_certificate_signs_the_assertion(
+    tls_azurite: tuple[Azurite, credentials.TlsMaterial],
+) -> None:
+    server, material = tls_azurite
+    server.put("certified", {"c.yaml": "c: 1\n"})
+    cert, pem = _self_signed(b"pfx-password")
+    _, other_pem = _self_signed(None)
+    issuer = oauthissuer.OAuthIssuer(certificates={"sp": cert})
+    trust = ssl.create_default_context(cafile=str(material.ca_cert))
+    async with test_utils.TestServer(issuer.app(), host="127.0.0.1") as entra:
+
+        def principal(certificate: bytes, password: bytes | None) -> azureblob.Bearer:
+            return azureblob.Bearer(tokens.azure_client_certificate(
+                tenant="tenant-1", client="sp", certificate=certificate, password=password,
+                send_chain=False, authority=f"http://127.0.0.1:{entra.port}/",
+                transport=clients.Transport(),
+            ))  # fmt: skip
+
+        good = _container(server, "certified", principal(pem, b"pfx-password"), ssl_context=trust)
+        unknown = _container(server, "certified", principal(other_pem, None), ssl_context=trust)
+        try:
+            assert list(await good.list(None)) == ["c.yaml"]
+            with pytest.raises(tokens.CredentialsError, match="401"):
+                await unknown.list(None)
+        finally:
+            await good.close()
+            await unknown.close()
+    with pytest.raises(tokens.CredentialsError, match="failed to parse client certificates"):
+        principal(pem, b"wrong-password")
