@@ -13,6 +13,7 @@ from azure.storage.blob import ContainerSasPermissions, generate_container_sas
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from yarl import URL
 
@@ -254,3 +255,35 @@ async def test_service_principal_certificate_signs_the_assertion(
             await unknown.close()
     with pytest.raises(tokens.CredentialsError, match="failed to parse client certificates"):
         principal(pem, b"wrong-password")
+
+
+async def test_a_pkcs12_client_certificate_is_read_with_its_password(
+    tls_azurite: tuple[Azurite, credentials.TlsMaterial],
+) -> None:
+    server, material = tls_azurite
+    server.put("pkcs12", {"k.yaml": "k: 1\n"})
+    cert, pem = _self_signed(None)
+    key = serialization.load_pem_private_key(pem, password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    bundle = pkcs12.serialize_key_and_certificates(
+        b"sp", key, cert, None, serialization.BestAvailableEncryption(b"pw")
+    )
+    issuer = oauthissuer.OAuthIssuer(certificates={"sp": cert})
+    async with test_utils.TestServer(issuer.app(), host="127.0.0.1") as entra:
+
+        def principal(password: bytes) -> tokens.Source:
+            return tokens.azure_client_certificate(
+                tenant="t", client="sp", certificate=bundle, password=password, send_chain=True,
+                authority=f"http://127.0.0.1:{entra.port}/", transport=clients.Transport(),
+            )  # fmt: skip
+
+        trust = ssl.create_default_context(cafile=str(material.ca_cert))
+        container = _container(
+            server, "pkcs12", azureblob.Bearer(principal(b"pw")), ssl_context=trust
+        )
+        try:
+            assert list(await container.list(None)) == ["k.yaml"]
+        finally:
+            await container.close()
+        with pytest.raises(tokens.CredentialsError, match="failed to parse client certificates"):
+            principal(b"not-it")
