@@ -8,10 +8,12 @@ Kustomization applies what it holds.
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 from typing import Any
 
 import pytest
+from azure.storage.blob import ContainerSasPermissions, generate_container_sas
 
 from tests.e2e import objects
 from tests.e2e import test_kustomize_controller as loops
@@ -143,10 +145,21 @@ def test_azure_container_with_an_account_key_is_fetched_and_applied(
     _bucket(loop, "azure", provider="azure", bucketName=container, endpoint=azurite.endpoint,
             prefix="deploy/", ignore="*.md", secretRef={"name": "azure-key"})  # fmt: skip
 
+    sas = generate_container_sas(
+        azurite_fixtures.ACCOUNT, container, account_key=azurite_fixtures.ACCOUNT_KEY,
+        permission=ContainerSasPermissions(read=True, list=True),
+        expiry=datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1),
+    )  # fmt: skip
+    _secret(loop, "azure-sas", {"sasKey": sas})
+    _bucket(loop, "azure-sas", provider="azure", bucketName=container,
+            endpoint=azurite.endpoint, prefix="deploy/", ignore="*.md",
+            secretRef={"name": "azure-sas"})  # fmt: skip
+
     listed = azurite.service().get_container_client(container).list_blobs()
     # Flux's index holds the hex of each blob's ETag text.
     index = {b.name: b.etag.encode().hex() for b in listed if b.name == "deploy/config.yaml"}
     _ready_at(loop, "azure", _digest(index))
+    _ready_at(loop, "azure-sas", _digest(index))
     loop.kustomization("azure-app", path="./deploy", sourceRef={"kind": "Bucket", "name": "azure"})
     _applied(loop, "from-azure", "blue")
     assert loop.get("configmap", "outside") is None
