@@ -4,19 +4,32 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages the tests use: git (git daemon, http-backend), sshd, the OCI registry.
-APT_PACKAGES := git openssh-server openssh-client docker-registry apache2-utils gnupg openssl
+# Debian packages the tests use: git (git daemon, http-backend), sshd, the OCI registry,
+# Node.js and npm (for Azurite, the Azure Blob emulator).
+APT_PACKAGES := git openssh-server openssh-client docker-registry apache2-utils gnupg openssl nodejs npm
+# npm packages the tests use, installed under .tools/node (not on PATH): Azurite.
+NODE_DIR := .tools/node
+AZURITE_VERSION := 3.35.0
+AZURITE := $(NODE_DIR)/node_modules/.bin/azurite-blob
 PYTEST_ARGS ?=
 
 .PHONY: setup system-packages lint test fuzz manifests verify clean demo
 
-setup: system-packages $(STAMP)
+setup: system-packages $(STAMP) $(AZURITE)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# NB: azurite 3.35 is the newest release whose engines admit Node.js 18 and 20.
+$(AZURITE):
+	@if command -v npm >/dev/null; then \
+	  npm install --silent --no-audit --no-fund --no-save --prefix $(NODE_DIR) azurite@$(AZURITE_VERSION); \
+	else \
+	  echo "warning: npm is missing: Azurite (the Azure Blob emulator the tests use) is not installed"; \
+	fi
 
 # Installs the Debian packages only when running as root and a tool is missing,
 # so `make setup` stays idempotent and works unprivileged on a prepared machine.
@@ -29,6 +42,7 @@ system-packages:
 	command -v htpasswd >/dev/null || missing="$$missing apache2-utils"; \
 	command -v gpg >/dev/null && command -v gpgconf >/dev/null || missing="$$missing gnupg"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \
@@ -68,4 +82,4 @@ verify: manifests
 	@echo "crds/ matches shared/api"
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info

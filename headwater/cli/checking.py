@@ -137,7 +137,7 @@ async def _stats(api: client.Client, args: argparse.Namespace) -> int:
         except errors.NotFoundError:
             continue  # the kind's CRD is not installed
         failing = sum(getting.ready(o)[0] == "False" for o in objs)
-        suspended = sum(bool((o.get("spec") or {}).get("suspend")) for o in objs)
+        suspended = sum(kinds.is_suspended(o) for o in objs)
         sizes = [((o.get("status") or {}).get("artifact") or {}).get("size") for o in objs]
         storage = _size(sum(s or 0 for s in sizes)) if kind.is_source else "-"
         rows.append([kind.name, str(len(objs) - suspended), str(failing), str(suspended), storage])

@@ -43,7 +43,7 @@ def ready(obj: dict[str, Any]) -> tuple[str, str]:
 
 def _row(obj: dict[str, Any], *, all_namespaces: bool, prefix: str) -> list[str]:
     status, message = ready(obj)
-    suspended = "True" if (obj.get("spec") or {}).get("suspend") else "False"
+    suspended = "True" if kinds.is_suspended(obj) else "False"
     row = [prefix + obj["metadata"]["name"], revision(obj), suspended, status, message]
     return [obj["metadata"].get("namespace", ""), *row] if all_namespaces else row
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from collections.abc import Callable, Iterable
+from typing import Any
 
-from shared.api import objects, registry
+from shared.api import objects, registry, source_extensions
 from shared.kube import resources
 
 # kind → (group word or "", the kind's word, aliases of the kind's word)
@@ -72,6 +73,18 @@ class Kind:
     def words(self) -> str:
         """How messages name it: ``source git``, ``kustomization``."""
         return f"{self.group_word} {self.word}".strip()
+
+    @property
+    def paused_by_annotation(self) -> bool:
+        """ArtifactGenerator has no ``spec.suspend``: Flux pauses it by an annotation."""
+        return self.name == "ArtifactGenerator"
+
+    def suspend_patch(self, suspended: bool) -> dict[str, Any]:
+        """The merge patch that suspends (or resumes) an object of this kind."""
+        if self.paused_by_annotation:
+            value = source_extensions.DISABLED_VALUE if suspended else None
+            return {"metadata": {"annotations": {source_extensions.RECONCILE_ANNOTATION: value}}}
+        return {"spec": {"suspend": suspended}}
 
 
 def all_kinds() -> list[Kind]:
@@ -153,3 +166,10 @@ def add_verb(
         subparsers, configure=configure, parents=[common], kinds=kinds, help_verb=verb
     )
     return subparsers, groups
+
+
+def is_suspended(obj: dict[str, Any]) -> bool:
+    """Whether an object (as served, with its ``kind``) is suspended."""
+    if obj.get("kind") == "ArtifactGenerator":
+        return source_extensions.is_disabled((obj.get("metadata") or {}).get("annotations"))
+    return bool((obj.get("spec") or {}).get("suspend"))

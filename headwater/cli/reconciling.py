@@ -86,15 +86,19 @@ async def request(
     name: str,
     *,
     also: tuple[str, ...] = (),
-    spec: dict[str, Any] | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> str:
-    """Annotate ``name`` with a fresh requestedAt token (and ``also``); the token."""
+    """Annotate ``name`` with a fresh requestedAt token (and ``also``); the token.
+
+    ``resume`` is a kind's resume patch (``Kind.suspend_patch(False)``), merged in.
+    """
     token = _token()
-    patch: dict[str, Any] = {
-        "metadata": {"annotations": {REQUESTED_AT: token, **dict.fromkeys(also, token)}}
-    }
-    if spec is not None:
-        patch["spec"] = spec
+    annotations = {REQUESTED_AT: token, **dict.fromkeys(also, token)}
+    resume = resume or {}
+    annotations.update((resume.get("metadata") or {}).get("annotations") or {})
+    patch: dict[str, Any] = {"metadata": {"annotations": annotations}}
+    if "spec" in resume:
+        patch["spec"] = resume["spec"]
     await api.request(
         "PATCH",
         kind.resource.path(namespace=namespace, name=name),
@@ -109,7 +113,7 @@ async def reconcile_one(
 ) -> int:
     path = kind.resource.path(namespace=namespace, name=name)
     obj = await api.request("GET", path)
-    if (obj.get("spec") or {}).get("suspend"):
+    if kinds.is_suspended(obj):
         raise session.CliError(
             f"{kind.name} {namespace}/{name} is suspended; "
             f"run: headwater resume {kind.words} {name} -n {namespace}"
@@ -154,7 +158,7 @@ async def _suspend(api: client.Client, args: argparse.Namespace) -> int:
         await api.request(
             "PATCH",
             kind.resource.path(namespace=args.namespace, name=name),
-            body={"spec": {"suspend": True}},
+            body=kind.suspend_patch(True),
             content_type=client.MERGE_PATCH,
         )
         terminal.success(f"{kind.words} suspended")
@@ -166,7 +170,7 @@ async def _resume(api: client.Client, args: argparse.Namespace) -> int:
     waiting: list[tuple[str, str]] = []
     for name in await _names(api, args):
         terminal.action(f"resuming {kind.words} {name} in {args.namespace} namespace")
-        token = await request(api, kind, args.namespace, name, spec={"suspend": False})
+        token = await request(api, kind, args.namespace, name, resume=kind.suspend_patch(False))
         terminal.success(f"{kind.words} resumed")
         waiting.append((name, token))
     if not args.wait:

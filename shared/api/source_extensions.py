@@ -26,6 +26,8 @@ ORIGIN_REVISION_ANNOTATION = "org.opencontainers.image.revision"
 """Artifact metadata key carrying the origin revision (e.g. a Git commit) of the source."""
 RECONCILE_ANNOTATION = "source.extensions.fluxcd.io/reconcile"
 """``disabled`` stops reconciliation of the generator (Flux's suspend for this kind)."""
+DISABLED_VALUE = "disabled"
+ENABLED_VALUE = "enabled"
 
 RECONCILIATION_DISABLED_REASON = "ReconciliationDisabled"
 ACCESS_DENIED_REASON = "AccessDenied"
@@ -133,10 +135,16 @@ class ArtifactGeneratorSpec(objects.ApiModel):
     artifacts: Annotated[list[OutputArtifact], pydantic.Field(min_length=1, max_length=1000)]
     """The artifacts to generate."""
 
+    _disabled: bool = pydantic.PrivateAttr(default=False)
+
     @property
     def suspend(self) -> bool:
-        """Always False: this kind has no ``spec.suspend`` (Flux disables it by annotation)."""
-        return False
+        """True when the generator carries ``source.extensions.fluxcd.io/reconcile: disabled``.
+
+        The kind has no ``spec.suspend``: Flux pauses it by that annotation, which
+        ``ArtifactGenerator`` copies here so the reconcile skeleton's suspend check applies.
+        """
+        return self._disabled
 
 
 class ExternalArtifactReference(objects.ApiModel):
@@ -184,3 +192,11 @@ class ArtifactGenerator(objects.ApiObject):
     kind: Literal["ArtifactGenerator"] = "ArtifactGenerator"
     spec: ArtifactGeneratorSpec
     status: ArtifactGeneratorStatus | None = None
+
+    def model_post_init(self, context: object, /) -> None:
+        self.spec._disabled = is_disabled(self.metadata.annotations)
+
+
+def is_disabled(annotations: dict[str, str] | None) -> bool:
+    """Whether ``annotations`` disable reconciliation (the value compared case-insensitively)."""
+    return (annotations or {}).get(RECONCILE_ANNOTATION, "").lower() == DISABLED_VALUE

@@ -236,3 +236,101 @@ def test_artifact_generator_without_its_source_says_so(loop: Loop) -> None:
     ]  # fmt: skip
     assert warnings, "no Warning event"
     assert loop.get("externalartifact", "out") is None
+
+
+def _generator(loop: Loop, name: str, spec: dict[str, Any]) -> None:
+    objects.apply(
+        loop.cluster,
+        {"apiVersion": "source.extensions.fluxcd.io/v1beta1", "kind": "ArtifactGenerator",
+         "metadata": {"name": name, "namespace": loop.namespace}, "spec": spec},
+    )  # fmt: skip
+
+
+def _git_source(loop: Loop, repo: str) -> None:
+    objects.apply(
+        loop.cluster,
+        {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+         "metadata": {"name": "repo", "namespace": loop.namespace},
+         "spec": {"interval": "1h", "url": loop.git.url(repo)}},
+    )  # fmt: skip
+
+
+def _git_revision(loop: Loop, revision: str) -> None:
+    def probe() -> bool:
+        status = (loop.get("gitrepository", "repo") or {}).get("status") or {}
+        return str((status.get("artifact") or {}).get("revision", "")).endswith(revision)
+
+    eventually_sync(probe, within=60, message=f"GitRepository not at {revision}")
+
+
+def test_the_reconcile_disabled_annotation_pauses_the_generator(loop: Loop) -> None:
+    repo = loop.make_repo("paused.git")
+    repo.commit("One", {"deploy/a.yaml": CONFIGMAP.format(name="a", color="one")})
+    _git_source(loop, "paused.git")
+    _generator(loop, "paused", {
+        "sources": [{"alias": "repo", "kind": "GitRepository", "name": "repo"}],
+        "artifacts": [{"name": "deploy", "copy": [{"from": "@repo/deploy/**",
+                                                   "to": "@artifact/"}]}],
+    })  # fmt: skip
+    first = _external_revision(loop, "deploy")
+
+    loop.kubectl("annotate", "artifactgenerator", "paused",
+                 "source.extensions.fluxcd.io/reconcile=Disabled")  # fmt: skip
+    second = repo.commit("Two", {"deploy/a.yaml": CONFIGMAP.format(name="a", color="two")})
+    objects.request_reconcile(loop.cluster, loop.namespace, "gitrepository", "repo", "two")
+    _git_revision(loop, second)
+    objects.request_reconcile(loop.cluster, loop.namespace, "artifactgenerator", "paused", "two")
+    eventually_sync(
+        lambda: ((loop.get("artifactgenerator", "paused") or {}).get("status") or {}).get(
+            "lastHandledReconcileAt") == "two",
+        within=60, message="the disabled generator did not handle the request",
+    )  # fmt: skip
+    assert _external_revision(loop, "deploy") == first
+
+    # As Flux's resume: enabled, and a reconcile requested (the annotation alone,
+    # like any metadata change, does not enqueue the object).
+    loop.kubectl("annotate", "--overwrite", "artifactgenerator", "paused",
+                 "source.extensions.fluxcd.io/reconcile=enabled")  # fmt: skip
+    objects.request_reconcile(loop.cluster, loop.namespace, "artifactgenerator", "paused", "3")
+    assert _external_revision(loop, "deploy", other_than=first) != first
+
+
+def test_path_pattern_generates_an_artifact_per_matching_directory(loop: Loop) -> None:
+    repo = loop.make_repo("patterns.git")
+    repo.commit("Apps", {
+        "apps/Auth/envs/prod/a.yaml": CONFIGMAP.format(name="auth-prod", color="p"),
+        "apps/web/envs/dev/w.yaml": CONFIGMAP.format(name="web-dev", color="d"),
+        "apps/web/README.md": "not matched\n",
+    })  # fmt: skip
+    _git_source(loop, "patterns.git")
+    _generator(loop, "per-app", {
+        "sources": [{"alias": "mono", "kind": "GitRepository", "name": "repo"}],
+        "pathPattern": "@mono/apps/{app}/envs/{env}",
+        "artifacts": [{"name": "{app}-{env}", "copy": [{"from": "@mono/apps/{app}/envs/{env}/**",
+                                                        "to": "@artifact/"}]}],
+    })  # fmt: skip
+
+    _external_revision(loop, "auth-prod")
+    web = _external_revision(loop, "web-dev")
+    generated = loop.get("externalartifact", "auth-prod") or {}
+    labels = generated["metadata"]["labels"]
+    assert (labels["app"], labels["env"]) == ("auth", "prod")
+    generator = loop.get("artifactgenerator", "per-app") or {}
+    assert {e["name"] for e in generator["status"]["inventory"]} == {"auth-prod", "web-dev"}
+    loop.kustomization("web", path="./", sourceRef={"kind": "ExternalArtifact", "name": "web-dev"})
+    eventually_sync(_applied(loop, "web", web), within=90, message=loop.kustomize.output())
+    assert loop.get("configmap", "web-dev") is not None
+    assert loop.get("configmap", "auth-prod") is None
+
+    # A directory that renders no valid name stalls the generator, as Flux does.
+    second = repo.commit("Bad", {"apps/Bad_Name/envs/x/b.yaml": "x: 1\n"})
+    objects.request_reconcile(loop.cluster, loop.namespace, "gitrepository", "repo", "bad")
+    _git_revision(loop, second)
+
+    def stalled() -> dict[str, Any] | None:
+        cond = objects.condition(loop.get("artifactgenerator", "per-app"), "Stalled")
+        return cond if cond and cond["status"] == "True" else None
+
+    cond = eventually_sync(stalled, within=60, message="the generator did not stall")
+    assert cond["reason"] == "BuildFailed"
+    assert 'rendered artifact name "bad_name-x"' in cond["message"]

@@ -23,9 +23,13 @@ ExternalArtifacts it publishes are served like any source's. Steps
    no longer generated are deleted with their storage. A changed artifact is
    an event (reason ``Ready``), as in Flux.
 
-Deleting the generator deletes what it generated. Not yet: ``pathPattern``
-(stalls with ``ValidationFailed``), the ``source.extensions.fluxcd.io/reconcile:
-disabled`` annotation.
+With ``pathPattern``, the artifacts are templates rendered once per matching
+directory of the pattern's source (``pathpatterns``), the captured values
+becoming labels of each ExternalArtifact; a pattern that cannot give valid
+artifacts stalls with ``BuildFailed``. The annotation
+``source.extensions.fluxcd.io/reconcile: disabled`` pauses the generator (the
+model reports it as ``spec.suspend``). Deleting the generator deletes what
+it generated.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from typing import Any
 
 import aiohttp
 
-from controllers.source.artifactgenerator import building
+from controllers.source.artifactgenerator import building, pathpatterns
 from shared.api import meta, objects, registry, source, source_extensions
 from shared.artifacts import errors as artifact_errors
 from shared.artifacts import fetching, storage
@@ -119,9 +123,6 @@ class ArtifactGeneratorReconciler:
 
     async def _sources(self, run: Run) -> None:
         spec, namespace = run.obj.spec, _namespace(run.obj)
-        if spec.path_pattern:
-            message = "spec.pathPattern is not supported yet"
-            raise results.StallingError(message, reason=source_extensions.VALIDATION_FAILED_REASON)
         observed: dict[str, ObservedSource] = {}
         for ref in spec.sources:
             where = f"{ref.kind}/{ref.namespace or namespace}/{ref.name}"
@@ -178,9 +179,16 @@ class ArtifactGeneratorReconciler:
                 for alias, o in run.observed.items()
             }
             workspace = pathlib.Path(stack.enter_context(tempfile.TemporaryDirectory()))
-            for output in obj.spec.artifacts:
+            try:
+                requests = pathpatterns.expand(obj.spec.path_pattern, obj.spec.artifacts, trees)
+            except pathpatterns.PatternError as failed:
+                raise results.StallingError(
+                    f"failed to expand path pattern: {failed}", reason=BUILD_FAILED_REASON
+                ) from failed
+            for request in requests:
+                output = request.output
                 artifact = await self._build(run, output, trees, workspace)
-                reference = await self._publish(run, output, artifact)
+                reference = await self._publish(run, output, artifact, request.labels)
                 inventory.append(reference)
                 old = previous.get((reference.namespace, reference.name))
                 if old is None or old.digest != reference.digest:
@@ -249,12 +257,17 @@ class ArtifactGeneratorReconciler:
         return artifact
 
     async def _publish(
-        self, run: Run, output: source_extensions.OutputArtifact, artifact: meta.Artifact
+        self,
+        run: Run,
+        output: source_extensions.OutputArtifact,
+        artifact: meta.Artifact,
+        captured: dict[str, str],
     ) -> source_extensions.ExternalArtifactReference:
         obj, namespace = run.obj, _namespace(run.obj)
         common = obj.spec.common_metadata
         labels = {
             **((common.labels if common else None) or {}),
+            **captured,
             "app.kubernetes.io/managed-by": FIELD_MANAGER,
             source_extensions.GENERATOR_LABEL: obj.metadata.uid or "",
         }

@@ -1,20 +1,23 @@
-"""The Bucket reconciler: an S3-compatible bucket in, an artifact in storage out.
+"""The Bucket reconciler: an object storage bucket in, an artifact in storage out.
 
 Steps (``BucketReconciler.steps``):
 
-1. **provider** — ``generic`` and ``aws`` (both the S3 API with static keys);
-   ``gcp`` and ``azure`` stall with ``InvalidProviderConfiguration``, as does
-   ``sts`` (not supported).
-2. **artifact** — the Secret's ``accesskey``/``secretkey``, the bucket listed
-   (paginated, under ``prefix``); the ``.sourceignore`` object, ``spec.ignore``
-   and the default exclusions drop keys. The revision is Flux's: the sha256
-   of the sorted ``<key> <etag>\\n`` lines of the index (``sha256:<hex>``).
-   Same revision, same ignore rules and the artifact in storage: nothing is
-   downloaded or written. Otherwise ``ArtifactOutdated`` and progress; only
-   the objects whose ETag changed since the index this process last stored
-   are downloaded (the rest come from the previous artifact), the tree is
-   archived, garbage collected and a ``NewArtifact`` event emitted. S3
-   failures are ``FetchFailed``/``BucketOperationFailed``; storage failures
+1. **source** — the provider's client from the spec and its Secrets
+   (``connecting``: S3 for ``generic``/``aws``, the GCS JSON API for
+   ``gcp``, the Blob service for ``azure``); a missing or malformed Secret is
+   ``FetchFailed``/``AuthenticationFailed``, a spec Headwater cannot serve
+   (cloud workload identity, unsupported STS or Azure credential kinds)
+   stalls. Then the bucket listed (paginated, under ``prefix``); the
+   ``.sourceignore`` object, ``spec.ignore`` and the default exclusions drop
+   keys. The revision is Flux's: the sha256 of the sorted ``<key> <etag>\\n``
+   lines of the index (``sha256:<hex>``). Same revision, same ignore rules
+   and the artifact in storage: nothing is downloaded or written. Otherwise
+   ``ArtifactOutdated`` and progress; only the objects whose ETag changed
+   since the last stored index (``indexes``, kept beside the artifacts, so
+   also after a restart) are downloaded (the rest come from the previous
+   artifact), the tree is archived, garbage collected and a ``NewArtifact``
+   event emitted. Storage API failures are
+   ``FetchFailed``/``BucketOperationFailed``; storage failures
    ``StorageOperationFailed``.
 
 Deleting a Bucket removes its storage directory.
@@ -25,18 +28,21 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import pathlib
+import posixpath
 import shutil
 import tempfile
 
 from controllers.source import sourcekit
-from controllers.source.bucket import s3
+from controllers.source.bucket import clients, connecting, indexes
 from shared.api import meta, objects, source, source_conditions
 from shared.artifacts import errors as artifact_errors
 from shared.artifacts import extracting, ignoring, storage
-from shared.kube import client, references
-from shared.runtime import events, logging, reconciling, results
+from shared.kube import client
+from shared.runtime import events, logging, reconciling
 
 IGNORE_FILE = ".sourceignore"
+MAX_CONCURRENT_FETCHES = 16
+"""Object downloads in flight per Bucket (Flux allows 100; this bounds threads and sockets)."""
 SUMMARY = sourcekit.ARTIFACT_SUMMARY
 _FAILURE_CONDITIONS = (
     source_conditions.FETCH_FAILED_CONDITION,
@@ -73,9 +79,6 @@ class BucketReconciler:
         """Per object: the artifact path last stored and the index it was built from."""
         self.steps: tuple[reconciling.Step[Run], ...] = (
             reconciling.Step(
-                "provider", self._provider, owns=(source_conditions.FETCH_FAILED_CONDITION,)
-            ),
-            reconciling.Step(
                 "artifact",
                 self._artifact,
                 owns=(*_FAILURE_CONDITIONS, source_conditions.ARTIFACT_IN_STORAGE_CONDITION),
@@ -89,42 +92,6 @@ class BucketReconciler:
         self._indexes.pop(str(sourcekit.object_key(obj).directory()), None)
         await self._store.remove_object(sourcekit.object_key(obj))
 
-    async def _provider(self, run: Run) -> None:
-        spec = run.obj.spec
-        if spec.provider in ("gcp", "azure"):
-            sourcekit.require_generic_provider(run, spec.provider)
-        if spec.sts is not None:
-            message = "spec.sts is not supported"
-            run.mark(
-                source_conditions.FETCH_FAILED_CONDITION,
-                "True",
-                reason=source_conditions.INVALID_STS_CONFIGURATION_REASON,
-                message=message,
-            )
-            raise results.StallingError(
-                message, reason=source_conditions.INVALID_STS_CONFIGURATION_REASON
-            )
-
-    async def _bucket(self, obj: source.Bucket) -> s3.Bucket:
-        spec, credentials = obj.spec, None
-        if spec.secret_ref is not None:
-            namespace = obj.metadata.namespace or "default"
-            data = await references.secret_data(self._api, namespace, spec.secret_ref.name)
-            if "accesskey" in data and "secretkey" in data:
-                credentials = s3.Credentials(data["accesskey"].decode(), data["secretkey"].decode())
-            else:
-                raise s3.BucketError(
-                    f"invalid '{spec.secret_ref.name}' secret data: "
-                    "required fields 'accesskey' and 'secretkey'"
-                )
-        return s3.Bucket(
-            endpoint=spec.endpoint,
-            bucket=spec.bucket_name,
-            region=spec.region,
-            insecure=bool(spec.insecure),
-            credentials=credentials,
-        )
-
     async def _artifact(self, run: Run) -> None:
         obj, status = run.obj, run.status
         key = sourcekit.object_key(obj)
@@ -132,7 +99,13 @@ class BucketReconciler:
             tree = pathlib.Path(scratch) / "tree"
             tree.mkdir()
             try:
-                bucket = await self._bucket(obj)
+                bucket = await connecting.connect(self._api, obj)
+            except connecting.ConnectError as failed:
+                raise sourcekit.failure(
+                    run, str(failed), reason=failed.reason, in_storage=False,
+                    stalling=failed.stalling,
+                ) from failed  # fmt: skip
+            try:
                 listed = await bucket.list(obj.spec.prefix)
                 # NB: read from the bucket's root whatever the prefix, as Flux does.
                 await bucket.download(
@@ -163,8 +136,18 @@ class BucketReconciler:
                         message=f"new upstream revision '{revision}'",
                     )
                 run.progress(f"building artifact: new upstream revision '{revision}'", restart=True)
-                await self._download(bucket, key, index, tree)
-            except (s3.BucketError, references.ReferenceNotFoundError) as failed:
+                vanished = await self._download(bucket, key, index, tree)
+                if vanished:
+                    # NB: as Flux, an object deleted since the listing leaves the index,
+                    # and the revision is that of what was fetched.
+                    for name in vanished:
+                        logging.get_logger().info(
+                            f"indexed object '{name}' disappeared from "
+                            f"'{obj.spec.bucket_name}' bucket"
+                        )
+                        del index[name]
+                    revision = run.revision = index_revision(index)
+            except clients.BucketError as failed:
                 raise sourcekit.failure(
                     run,
                     str(failed),
@@ -172,10 +155,13 @@ class BucketReconciler:
                     in_storage=False,
                     stalling=False,
                 ) from failed
+            finally:
+                await bucket.close()
             try:
                 async with self._store.lock(key):
                     stored = await self._store.archive(key, source=tree, revision=revision)
                     await self._store.garbage_collect(stored)
+                    await indexes.save(self._store, key, stored.path, index)
             except artifact_errors.ArtifactError as failed:
                 raise sourcekit.failure(
                     run,
@@ -211,21 +197,59 @@ class BucketReconciler:
         )
 
     async def _download(
-        self, bucket: s3.Bucket, key: storage.ObjectKey, index: dict[str, str], tree: pathlib.Path
-    ) -> None:
-        """Fill ``tree`` with the indexed objects, downloading only the changed ones."""
-        previous_path, previous = self._indexes.get(key.directory(), ("", {}))
+        self,
+        bucket: clients.Client,
+        key: storage.ObjectKey,
+        index: dict[str, str],
+        tree: pathlib.Path,
+    ) -> set[str]:
+        """Fill ``tree`` with the indexed objects, downloading only the changed ones.
+
+        Downloads run ``MAX_CONCURRENT_FETCHES`` at a time. Returns the keys that
+        no longer exist in the bucket.
+        """
+        previous_path, previous = self._indexes.get(key.directory()) or await indexes.load(
+            self._store, key
+        )
         unchanged = {k for k, etag in index.items() if previous.get(k) == etag}
         if unchanged and self._store.local_path(previous_path).is_file():
             old = tree.parent / "previous"
             await asyncio.to_thread(extracting.extract, self._store.local_path(previous_path), old)
             for name in unchanged:
-                if (old / name).is_file():
-                    (tree / name).parent.mkdir(parents=True, exist_ok=True)
-                    await asyncio.to_thread(shutil.copyfile, old / name, tree / name)
-        for name in sorted(index):
-            if not (tree / name).is_file():
-                await bucket.download(name, tree / name)
+                if (local_path(old, name)).is_file():
+                    local_path(tree, name).parent.mkdir(parents=True, exist_ok=True)
+                    await asyncio.to_thread(
+                        shutil.copyfile, local_path(old, name), local_path(tree, name)
+                    )
+        limit = asyncio.Semaphore(MAX_CONCURRENT_FETCHES)
+        vanished: set[str] = set()
+
+        async def fetch(name: str) -> None:
+            async with limit:
+                if not await bucket.download(name, local_path(tree, name), optional=True):
+                    vanished.add(name)
+
+        wanted = [n for n in sorted(index) if not local_path(tree, n).is_file()]
+        try:
+            async with asyncio.TaskGroup() as group:
+                for name in wanted:
+                    group.create_task(fetch(name))
+        except ExceptionGroup as failed:
+            # NB: the first failure is the one to report; the group cancelled the rest.
+            raise failed.exceptions[0] from None
+        return vanished
+
+
+def local_path(tree: pathlib.Path, key: str) -> pathlib.Path:
+    """Where object ``key`` goes under ``tree``: ``..`` and a leading ``/`` cannot leave it.
+
+    As Flux's secure join, the key is cleaned as if ``tree`` were the root, so
+    ``../../etc/x`` lands at ``tree/etc/x``.
+    """
+    cleaned = posixpath.normpath("/" + key).lstrip("/")
+    if not cleaned or cleaned == ".":
+        raise clients.BucketError(f"failed to resolve path for '{key}' object")
+    return tree.joinpath(*cleaned.split("/"))
 
 
 def _matcher(ignore_file: pathlib.Path, spec_ignore: str | None) -> ignoring.Matcher:
