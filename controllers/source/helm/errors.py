@@ -6,7 +6,9 @@ Tree::
     ├── InvalidUrlError        URLInvalid            (FetchFailed, stalling)
     ├── AuthError              AuthenticationFailed  (FetchFailed)
     ├── FetchError             Failed                (FetchFailed: HTTP, TLS, size)
-    ├── IndexationError            IndexationFailed      (FetchFailed: index unreadable)
+    ├── IndexationError        IndexationFailed      (FetchFailed: index unreadable)
+    ├── VerificationError      VerificationError     (SourceVerified=False: no usable keys)
+    │   └── UnsupportedVerificationError             (the same, stalling: not implemented)
     └── BuildError             one of Flux's chart build reasons (see ``BuildReason``)
 
 A ``BuildError``'s message is Flux's ``<summary>: <cause>`` ("invalid chart
@@ -50,6 +52,18 @@ class IndexationError(HelmError):
     reason = source_conditions.INDEXATION_FAILED_REASON
 
 
+class VerificationError(HelmError):
+    """``spec.verify`` cannot be applied (its Secret, its keys); not a bad signature."""
+
+    reason = source_conditions.VERIFICATION_ERROR_REASON
+
+
+class UnsupportedVerificationError(VerificationError):
+    """``spec.verify`` asks for what is not implemented (keyless cosign, Notation)."""
+
+    stalling = True
+
+
 @dataclasses.dataclass(frozen=True)
 class BuildReason:
     """Flux's chart build error reasons: a condition reason and a human summary."""
@@ -74,6 +88,9 @@ DEPENDENCY_BUILD = BuildReason(
     source_conditions.DEPENDENCY_BUILD_ERROR_REASON, "dependency build error"
 )
 CHART_PACKAGE = BuildReason("ChartPackageError", "chart package error")
+CHART_VERIFICATION = BuildReason(
+    source_conditions.CHART_VERIFICATION_ERROR_REASON, "chart verification error"
+)
 
 
 class BuildError(HelmError):

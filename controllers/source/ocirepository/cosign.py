@@ -49,7 +49,7 @@ def signature_tag(digest: str) -> str:
     return f"{algorithm}-{hex_digest}.sig"
 
 
-def unsupported(verify: source.OCIRepositoryVerification) -> str | None:
+def unsupported(verify: source.HelmChartVerification) -> str | None:
     """Why ``verify`` cannot be honoured, or None when it is cosign with keys."""
     if verify.provider == "notation":
         return "verification with provider 'notation' is not supported; use 'cosign' with keys"
