@@ -17,10 +17,11 @@ Contract (every function takes a ``shared.oci.client.Client`` for the host):
   ``ChartPullError`` and Flux's wording ("could not get tags for …",
   "could not locate a version matching provided version string …").
 - ``digest_of(oci, location, chart, version)``: one ``HEAD`` of the tag.
-- ``pull(oci, location, chart, reference, max_size=)``: the manifest under a
+- ``pull(oci, location, chart, reference, limits=)``: the manifest under a
   tag or digest and its chart layer (``application/vnd.cncf.helm.chart.content.v1.tar+gzip``),
-  digest-checked and refused past ``max_size`` while it streams; returns the
-  manifest digest and the chart ``.tgz`` bytes.
+  digest-checked and refused past ``limits.max_size`` while it streams, and
+  inflated as it arrives (``charts.Inflater``: the registry sends the rest
+  meanwhile); returns the manifest digest, the chart ``.tgz`` and its tar.
 
 Registry failures (``shared.oci.errors``) are left to the caller, which knows
 the reconcile's wording; nothing here touches Kubernetes.
@@ -33,7 +34,7 @@ import urllib.parse
 
 import semver
 
-from controllers.source.helm import errors
+from controllers.source.helm import charts, errors
 from shared.api import semverranges as constraints
 from shared.oci import client, mediatypes
 from shared.oci import errors as oci_errors
@@ -62,6 +63,8 @@ class Pulled:
 
     digest: str
     data: bytes
+    tar: bytes
+    """``data`` inflated (for ``charts.from_archive``)."""
 
 
 def parse_url(url: str) -> Location:
@@ -136,7 +139,7 @@ async def digest_of(oci: client.Client, location: Location, chart: str, version:
 
 
 async def pull(
-    oci: client.Client, location: Location, chart: str, reference: str, *, max_size: int
+    oci: client.Client, location: Location, chart: str, reference: str, *, limits: charts.Limits
 ) -> Pulled:
     """The chart under ``reference`` (a version or a manifest digest)."""
     repository = location.repository(chart)
@@ -150,6 +153,10 @@ async def pull(
             f"failed to download chart for remote reference: '{location.url(chart, reference)}'"
             f" has no layer of media type {mediatypes.HELM_CHART_CONTENT}: not a Helm chart",
         )
-    async with oci.open_blob(repository, layer.digest, max_size=max_size) as blob:
-        data = b"".join([chunk async for chunk in blob.chunks()])
-    return Pulled(digest=manifest.digest, data=data)
+    inflater = charts.Inflater(limits)
+    received = []
+    async with oci.open_blob(repository, layer.digest, max_size=limits.max_size) as blob:
+        async for chunk in blob.chunks():
+            received.append(chunk)
+            inflater.feed(chunk)
+    return Pulled(digest=manifest.digest, data=b"".join(received), tar=inflater.finish())

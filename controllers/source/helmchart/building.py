@@ -7,8 +7,8 @@
 - ``version_metadata(obj, revision)``: Flux's build metadata — the first 12
   of the source revision with ``reconcileStrategy: Revision`` (Git and Bucket
   sources only), then the generation when there are values files.
-- ``from_download(obj, data, name=, version=, build_metadata=, limits=)``: a chart fetched from a
-  repository or a registry, kept byte for byte when nothing changes it
+- ``from_download(obj, data, name=, version=, build_metadata=, limits=, tar=)``:
+  a chart fetched from a repository or a registry, kept byte for byte when nothing changes it
   (after checking it loads as Helm would), else merged and packaged again.
 - ``package(chart, obj, build_metadata, tree, limits)``: merge the values
   files, set the version metadata, package.
@@ -70,10 +70,10 @@ def target_version(version: str, build_metadata: str) -> str:
     return f"{version.split('+', 1)[0]}+{build_metadata}" if build_metadata else version
 
 
-def load_archive(data: bytes, limits: charts.Limits) -> charts.Chart:
+def load_archive(data: bytes, limits: charts.Limits, tar: bytes | None = None) -> charts.Chart:
     """A downloaded chart, or ``BuildError`` (``ChartPackageError``) when Helm would refuse it."""
     try:
-        return charts.from_archive(data, limits)
+        return charts.from_archive(data, limits, tar=tar)
     except errors.BuildError:
         raise
     except errors.HelmError as failure:
@@ -90,12 +90,16 @@ def from_download(
     version: str,
     build_metadata: str,
     limits: charts.Limits,
+    tar: bytes | None = None,
 ) -> Build:
-    """The build of chart ``name`` ``version`` as downloaded (see the module docstring)."""
+    """The build of chart ``name`` ``version`` as downloaded (see the module docstring).
+
+    ``tar`` is ``data`` inflated already, when the download did it.
+    """
     if not build_metadata:
-        charts.from_archive(data, limits)
+        charts.from_archive(data, limits, tar=tar)
         return Build(name=name, version=version, packaged=False, values_files=[], data=data)
-    chart = load_archive(data, limits)
+    chart = load_archive(data, limits, tar)
     # NB: as Flux does, the version resolved in the repository is the chart's.
     chart.metadata["version"] = version
     return package(chart, obj, build_metadata, None)

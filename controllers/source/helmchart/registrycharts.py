@@ -134,9 +134,7 @@ class RegistryCharts:
                 verified=verified,
             )
         async with _translated(url):
-            pulled = await registries.pull(
-                oci, location, chart, reference, max_size=self._limits.max_size
-            )
+            pulled = await registries.pull(oci, location, chart, reference, limits=self._limits)
         build = await asyncio.to_thread(
             building.from_download,
             obj,
@@ -145,6 +143,7 @@ class RegistryCharts:
             version=version,
             build_metadata=build_metadata,
             limits=self._limits,
+            tar=pulled.tar,
         )
         build.verified = verified
         return build
@@ -187,7 +186,5 @@ class RegistryCharts:
             oci = oci_client.Client(self._session, anonymous, token_cache=self._tokens)
         async with _translated(location.url(name, version)):
             resolved = await registries.resolve_version(oci, location, name, version)
-            pulled = await registries.pull(
-                oci, location, name, resolved, max_size=self._limits.max_size
-            )
+            pulled = await registries.pull(oci, location, name, resolved, limits=self._limits)
         return pulled.data

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from controllers.source.helm import errors, registries
+from controllers.source.helm import charts, errors, registries
 from shared.oci import client, credentials, manifests, mediatypes, tls, tokens, transport
 from shared.oci import errors as oci_errors
 from tests.fixtures import chartrepos
@@ -20,7 +20,7 @@ VERSIONS = ("6.0.3", "6.1.0", "6.2.0-rc.1", "7.0.0+build.5")
 
 
 @pytest.fixture(scope="module")
-def charts(
+def pushed(
     registry: registry_fixtures.Registry, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, pathlib.Path]:
     """``podinfo`` in every version of ``VERSIONS``, pushed to ``oci://<registry>/charts``."""
@@ -109,7 +109,7 @@ async def test_an_exact_version_needs_no_request() -> None:
 
 
 async def test_a_range_is_resolved_against_the_tags_helm_pushed(
-    oci: client.Client, registry: registry_fixtures.Registry, charts: dict[str, pathlib.Path]
+    oci: client.Client, registry: registry_fixtures.Registry, pushed: dict[str, pathlib.Path]
 ) -> None:
     location = registries.parse_url(f"oci://{registry.host}/charts")
     assert await registries.resolve_version(oci, location, "podinfo", "6.x") == "6.1.0"
@@ -117,7 +117,7 @@ async def test_a_range_is_resolved_against_the_tags_helm_pushed(
 
 
 async def test_a_missing_chart_is_a_pull_error_naming_it(
-    oci: client.Client, registry: registry_fixtures.Registry, charts: dict[str, pathlib.Path]
+    oci: client.Client, registry: registry_fixtures.Registry, pushed: dict[str, pathlib.Path]
 ) -> None:
     location = registries.parse_url(f"oci://{registry.host}/charts")
     with pytest.raises(errors.BuildError) as refused:
@@ -127,22 +127,24 @@ async def test_a_missing_chart_is_a_pull_error_naming_it(
 
 
 async def test_the_pulled_layer_is_the_chart_helm_pushed(
-    oci: client.Client, registry: registry_fixtures.Registry, charts: dict[str, pathlib.Path]
+    oci: client.Client, registry: registry_fixtures.Registry, pushed: dict[str, pathlib.Path]
 ) -> None:
     location = registries.parse_url(f"oci://{registry.host}/charts")
     digest = await registries.digest_of(oci, location, "podinfo", "7.0.0+build.5")
-    by_version = await registries.pull(oci, location, "podinfo", "7.0.0+build.5", max_size=1 << 20)
-    by_digest = await registries.pull(oci, location, "podinfo", digest, max_size=1 << 20)
+    by_version = await registries.pull(
+        oci, location, "podinfo", "7.0.0+build.5", limits=charts.Limits()
+    )
+    by_digest = await registries.pull(oci, location, "podinfo", digest, limits=charts.Limits())
 
-    assert by_version.data == charts["7.0.0+build.5"].read_bytes()
+    assert by_version.data == pushed["7.0.0+build.5"].read_bytes()
     assert by_version.digest == digest == by_digest.digest
     assert by_digest.data == by_version.data
     with pytest.raises(oci_errors.TooLargeError):
-        await registries.pull(oci, location, "podinfo", "6.0.3", max_size=16)
+        await registries.pull(oci, location, "podinfo", "6.0.3", limits=charts.Limits(max_size=16))
 
 
 async def test_an_image_that_is_not_a_chart_is_refused(
-    oci: client.Client, registry: registry_fixtures.Registry, charts: dict[str, pathlib.Path]
+    oci: client.Client, registry: registry_fixtures.Registry, pushed: dict[str, pathlib.Path]
 ) -> None:
     config = await oci.push_blob("charts/image", b"{}", media_type="application/json")
     layer = await oci.push_blob("charts/image", b"data", media_type="text/plain")
@@ -154,7 +156,7 @@ async def test_an_image_that_is_not_a_chart_is_refused(
     )
     location = registries.parse_url(f"oci://{registry.host}/charts")
     with pytest.raises(errors.BuildError, match="not a Helm chart"):
-        await registries.pull(oci, location, "image", "1.0.0", max_size=1 << 20)
+        await registries.pull(oci, location, "image", "1.0.0", limits=charts.Limits())
 
 
 async def test_a_chart_behind_basic_auth_and_tls(
@@ -177,7 +179,9 @@ async def test_a_chart_behind_basic_auth_and_tls(
             oci = client.Client(session, connection, token_cache=tokens.TokenCache())
             if works:
                 version = await registries.resolve_version(oci, location, "private", "1.x")
-                pulled = await registries.pull(oci, location, "private", version, max_size=1 << 20)
+                pulled = await registries.pull(
+                    oci, location, "private", version, limits=charts.Limits()
+                )
                 assert pulled.data == archive.read_bytes()
             else:
                 with pytest.raises(oci_errors.UnauthorizedError):
