@@ -4,6 +4,7 @@ Tree::
 
     HelmError                  reason (condition)
     ├── InvalidUrlError        URLInvalid            (FetchFailed, stalling)
+    ├── ClientConfigError      Failed                (FetchFailed, stalling)
     ├── AuthError              AuthenticationFailed  (FetchFailed)
     ├── FetchError             Failed                (FetchFailed: HTTP, TLS, size)
     ├── IndexationError        IndexationFailed      (FetchFailed: index unreadable)
@@ -37,6 +38,12 @@ class HelmError(Exception):
 
 class InvalidUrlError(HelmError):
     reason = source_conditions.URL_INVALID_REASON
+    stalling = True
+
+
+class ClientConfigError(HelmError):
+    """The repository's spec cannot make a client (an OCI HelmRepository without ``oci://``)."""
+
     stalling = True
 
 

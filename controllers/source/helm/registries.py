@@ -23,8 +23,9 @@ Contract (every function takes a ``shared.oci.client.Client`` for the host):
   inflated as it arrives (``charts.Inflater``: the registry sends the rest
   meanwhile); returns the manifest digest, the chart ``.tgz`` and its tar.
 
-Registry failures (``shared.oci.errors``) are left to the caller, which knows
-the reconcile's wording; nothing here touches Kubernetes.
+Refused credentials and failures to connect (``shared.oci.errors``) are
+left to the caller, which knows the reconcile's wording; nothing here
+touches Kubernetes.
 """
 
 from __future__ import annotations
@@ -103,8 +104,8 @@ async def resolve_version(oci: client.Client, location: Location, chart: str, ve
     try:
         tags = await oci.list_tags(location.repository(chart))
     except oci_errors.UnauthorizedError:
-        raise
-    except oci_errors.RegistryError as failure:
+        raise  # the caller says it is an authentication failure
+    except (oci_errors.ResponseError, oci_errors.InvalidContentError) as failure:
         raise _pull_error(f'could not get tags for "{chart}": {failure}') from failure
     if not tags:
         raise _pull_error(f"unable to locate any tags in provided repository: {chart}")

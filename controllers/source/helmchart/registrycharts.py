@@ -20,7 +20,9 @@ builder does with an OCI chart repository:
 ``oci://`` ``url`` with the credentials of the OCI HelmRepository of that URL
 in ``namespace``, anonymously over TLS when there is none (as Flux does).
 
-Registry failures become ``helm.errors`` here, in one place: refused
+A URL that is not ``oci://`` stalls (``ClientConfigError``: "failed to
+construct Helm client: invalid OCI registry URL: …"). Registry failures
+become ``helm.errors`` here, in one place: refused
 credentials and TLS failures are ``AuthError`` ("failed to authenticate with
 the Helm repository: …", ``AuthenticationFailed``), the rest ``BuildError``
 (``ChartPullError``).
@@ -104,7 +106,12 @@ class RegistryCharts:
         cached: Callable[[str, str], bool],
     ) -> building.Build:
         """The build of ``obj``'s chart from OCI HelmRepository ``repository``."""
-        location = registries.parse_url(repository.spec.url)
+        try:
+            location = registries.parse_url(repository.spec.url)
+        except errors.InvalidUrlError as invalid:
+            raise errors.ClientConfigError(
+                f"failed to construct Helm client: {invalid.message}"
+            ) from invalid
         oci = await self._client(repository, location)
         chart = obj.spec.chart
         async with _translated(location.url(chart)):
