@@ -49,6 +49,7 @@ from typing import Any
 
 import aiohttp
 
+from controllers.source import sourcekit
 from controllers.source.helm import charts, clients, errors, indexes
 from controllers.source.helmchart import building, registrycharts
 from controllers.source.helmrepository import reconciler as helmrepository
@@ -95,14 +96,6 @@ class _Run(reconciling.Run[source.HelmChart, source.HelmChartStatus]):
     build: building.Build = dataclasses.field(init=False)
 
 
-def storage_key(obj: source.HelmChart) -> storage.ObjectKey:
-    return storage.ObjectKey(
-        kind="HelmChart",
-        namespace=obj.metadata.namespace or "default",
-        name=obj.metadata.name or "",
-    )
-
-
 class HelmChartReconciler:
     """Reconciles HelmCharts into packaged chart artifacts in ``store``."""
 
@@ -144,10 +137,10 @@ class HelmChartReconciler:
         )
 
     def interval(self, obj: source.HelmChart) -> float:
-        return meta.parse_duration(obj.spec.interval).total_seconds()
+        return sourcekit.interval(obj)
 
     async def finalize(self, obj: source.HelmChart) -> None:
-        await self._store.remove_object(storage_key(obj))
+        await self._store.remove_object(sourcekit.object_key(obj))
 
     # --- the chart step ------------------------------------------------------------------
 
@@ -208,10 +201,11 @@ class HelmChartReconciler:
         obj = run.obj
         try:
             if artifact is None:
+                repository = source.HelmRepository.model_validate(raw)
+                # NB: cloud providers' registry tokens come from identity services.
+                sourcekit.require_generic_provider(run, repository.spec.provider)
                 build = await self._registries.build(
-                    obj,
-                    source.HelmRepository.model_validate(raw),
-                    cached=functools.partial(self._up_to_date, run),
+                    obj, repository, cached=functools.partial(self._up_to_date, run)
                 )
             elif obj.spec.source_ref.kind == "HelmRepository":
                 build = await self._from_repository(run, raw, artifact)
@@ -473,7 +467,7 @@ class HelmChartReconciler:
         artifact = await helmrepository.store_artifact(
             self._store,
             run,
-            storage_key(run.obj),
+            sourcekit.object_key(run.obj),
             data=build.data,
             filename=f"{build.name}-{build.version}.tgz",
             revision=build.version,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pathlib
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -33,13 +32,6 @@ def pushed(
         registry_fixtures.push_chart(registry, archive, "charts")
         archives[version] = archive
     return archives
-
-
-@pytest.fixture
-async def oci(registry: registry_fixtures.Registry) -> AsyncIterator[client.Client]:
-    connection = transport.Connection(host=registry.host, plain_http=True)
-    async with aiohttp.ClientSession() as session:
-        yield client.Client(session, connection, token_cache=tokens.TokenCache())
 
 
 @pytest.mark.parametrize(

@@ -15,10 +15,8 @@ import asyncio
 import base64
 import contextlib
 import dataclasses
-import datetime
 import itertools
 import json
-import pathlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -93,21 +91,6 @@ def namespace(cluster: devcluster_fixtures.Devcluster) -> str:
     name = f"oci{next(_names)}"
     cluster.kubectl("create", "namespace", name)
     return name
-
-
-@pytest.fixture
-async def api(cluster: devcluster_fixtures.Devcluster) -> AsyncIterator[client.Client]:
-    async with client.connected(kubeconfig=str(cluster.kubeconfig)) as connected:
-        yield connected
-
-
-@pytest.fixture
-def store(tmp_path: pathlib.Path) -> storage.Storage:
-    return storage.Storage(
-        tmp_path / "storage",
-        advertised_address="source-controller.flux-system.svc",
-        retention=storage.RetentionPolicy(ttl=datetime.timedelta(minutes=1), records=2),
-    )
 
 
 @dataclasses.dataclass
@@ -296,7 +279,7 @@ async def test_auth_strategies(
         )
 
 
-async def test_a_missing_secret_and_a_url_that_is_not_oci(
+async def test_a_missing_secret_a_url_that_is_not_oci_and_a_cloud_provider(
     api: client.Client,
     namespace: str,
     store: storage.Storage,
@@ -307,8 +290,10 @@ async def test_a_missing_secret_and_a_url_that_is_not_oci(
             f"oci://{charts_pushed.host}/testrepo", insecure=True, secretRef={"name": "invalid"}
         )
         await harness.repository("https://unsupported", name="https")
+        await harness.repository(f"oci://{charts_pushed.host}/testrepo", name="ecr", provider="aws")
         missing, retried = await harness.run(harness.chart())
         unsupported, stalled = await harness.run(harness.chart("https"))
+        cloud, cloud_stalled = await harness.run(harness.chart("ecr"))
 
     assert isinstance(retried, results.ReconcileError)
     assert not isinstance(retried, results.StallingError)
@@ -325,6 +310,12 @@ async def test_a_missing_secret_and_a_url_that_is_not_oci(
     assert _message(unsupported, source_conditions.FETCH_FAILED_CONDITION) == (
         "failed to construct Helm client: invalid OCI registry URL: https://unsupported"
     )
+    assert isinstance(cloud_stalled, results.StallingError)
+    assert _conditions(cloud) == {
+        source_conditions.FETCH_FAILED_CONDITION: (
+            "True", source_conditions.INVALID_PROVIDER_CONFIGURATION_REASON,
+        )
+    }  # fmt: skip
 
 
 async def test_the_stored_artifact_is_the_build_cache_until_the_generation_changes(
