@@ -259,11 +259,13 @@ class HelmChartReconciler:
             pulling = failure.why in (errors.CHART_REFERENCE, errors.CHART_PULL)
         else:
             reason, persistent, pulling = failure.reason, failure.stalling, True
-        condition = (
-            source_conditions.FETCH_FAILED_CONDITION
-            if pulling
-            else source_conditions.BUILD_FAILED_CONDITION
+        fetch, build = (
+            source_conditions.FETCH_FAILED_CONDITION,
+            source_conditions.BUILD_FAILED_CONDITION,
         )
+        condition, other = (fetch, build) if pulling else (build, fetch)
+        # NB: as Flux does, a failure of one kind clears the other's condition.
+        run.delete(other)
         run.mark(condition, "True", reason=reason, message=failure.message)
         return _error(failure.message, reason, stalling=persistent)
 

@@ -426,3 +426,27 @@ async def test_a_verification_condition_goes_when_verify_leaves_the_spec(
         run, failure = await harness.run(harness.chart(), before, steps=("chart",))
     assert failure is None
     assert "SourceVerified" not in _conditions(run)
+
+
+async def test_a_verification_failure_replaces_an_earlier_fetch_failure(
+    api: client.Client,
+    namespace: str,
+    store: storage.Storage,
+    charts_pushed: registry_fixtures.Registry,
+) -> None:
+    before = source.HelmChartStatus()
+    before.conditions = conditions.set_condition(
+        None, type_="FetchFailed", status="True", reason="ChartPullError", message="earlier",
+        generation=1,
+    )  # fmt: skip
+    async with _harness(api, namespace, store) as harness:
+        await harness.secret(
+            "cosign-key", **{"cosign.pub": cosignatures.public_pem(SIGNER).decode()}
+        )
+        await harness.repository(f"oci://{charts_pushed.host}/testrepo", insecure=True)
+        run, failure = await harness.run(harness.chart(verify=KEYED), before)
+    assert failure is not None
+    assert _conditions(run) == {
+        "BuildFailed": ("True", "ChartVerificationError"),
+        "SourceVerified": ("False", "VerificationError"),
+    }
