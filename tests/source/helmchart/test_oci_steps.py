@@ -62,20 +62,23 @@ def charts_pushed(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> registry_fixtures.Registry:
     """``helmchart`` 0.1.0 in ``oci://<host>/testrepo`` of both registries (as Flux's tests),
-    and in ``oci://<host>/signed`` of the plain one with a cosign signature by ``SIGNER``."""
+    and in ``oci://<host>/signed`` and ``/bundled`` of the plain one, signed by ``SIGNER``
+    (a cosign v2 signature tag; a cosign v3 bundle)."""
     workdir = tmp_path_factory.mktemp("charts")
     archive = chartrepos.package(workdir / "src", workdir / "out", "helmchart", "0.1.0")
-    for target, path in (
-        (registry, "testrepo"),
-        (secure_registry, "testrepo"),
-        (registry, "signed"),
-    ):
+    pushes = (
+        (registry, "testrepo"), (secure_registry, "testrepo"),
+        (registry, "signed"), (registry, "bundled"),
+    )  # fmt: skip
+    for target, path in pushes:
         registry_fixtures.push_chart(target, archive, path)
-    asyncio.run(_sign(registry.host, "signed/helmchart", "0.1.0"))
+    asyncio.run(_sign(registry.host, "signed/helmchart", "0.1.0", bundle=False))
+    asyncio.run(_sign(registry.host, "bundled/helmchart", "0.1.0", bundle=True))
     return registry
 
 
-async def _sign(host: str, repository: str, tag: str) -> None:
+async def _sign(host: str, repository: str, tag: str, *, bundle: bool) -> None:
+    """Sign ``repository:tag`` with ``SIGNER``: a cosign v3 bundle, or a v2 signature tag."""
     async with aiohttp.ClientSession() as session:
         oci = oci_client.Client(
             session,
@@ -83,7 +86,8 @@ async def _sign(host: str, repository: str, tag: str) -> None:
             token_cache=tokens.TokenCache(),
         )
         digest = (await oci.head_manifest(repository, tag)).digest
-    await cosignatures.sign(host, repository, digest, SIGNER, signs=digest)
+    sign = cosignatures.sign_bundle if bundle else cosignatures.sign
+    await sign(host, repository, digest, SIGNER, signs=digest)
 
 
 @pytest.fixture
@@ -368,6 +372,13 @@ KEYED = {"provider": "cosign", "secretRef": {"name": "cosign-key"}}
             False,
         ),
         (
+            "bundled", KEYED,
+            {"SourceVerified": ("True", "Succeeded"),
+             "ArtifactInStorage": ("True", "ChartPullSucceeded"),
+             "Reconciling": ("True", "Progressing")},
+            False,
+        ),
+        (
             "signed", {"provider": "cosign"},
             {"SourceVerified": ("False", "VerificationError")},
             True,
@@ -378,7 +389,7 @@ KEYED = {"provider": "cosign", "secretRef": {"name": "cosign-key"}}
             True,
         ),
     ],
-    ids=["unsigned", "signed", "keyless", "notation"],
+    ids=["unsigned", "signed", "bundled", "keyless", "notation"],
 )  # fmt: skip
 async def test_cosign_verification(
     api: client.Client,
