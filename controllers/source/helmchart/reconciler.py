@@ -10,7 +10,8 @@ Steps (``HelmChartReconciler.steps``):
    - from an HTTP HelmRepository: choose the version in the stored index (a
      Masterminds range, ``*`` by default; ``InvalidChartReference`` stalls
      when no chart or version fits), and download it with the repository's
-     credentials unless the stored artifact is that version already;
+     credentials unless the stored artifact is that version already
+     (``repositorycharts``);
    - from an OCI HelmRepository: resolve the version against the registry's
      tags, verify the signature when ``spec.verify`` asks, and pull the chart
      layer unless the stored artifact is that version already
@@ -32,7 +33,9 @@ Steps (``HelmChartReconciler.steps``):
    version as revision, ``latest.tar.gz`` as ``status.url``,
    ``observedChartName``, ``observedValuesFiles`` (with
    ``ignoreMissingValuesFiles``), garbage collection, and a ``ChartPullSucceeded``
-   or ``ChartPackageSucceeded`` event ("packaged 'x' chart with version 'y'").
+   or ``ChartPackageSucceeded`` event ("packaged 'x' chart with version 'y'"),
+   also on the first success after a failure with the artifact unchanged
+   (Flux's recovery notice).
 
 A failure keeps the last artifact. Deleting a HelmChart removes its storage directory.
 """
@@ -50,8 +53,8 @@ from typing import Any
 import aiohttp
 
 from controllers.source import sourcekit
-from controllers.source.helm import charts, clients, errors, indexes
-from controllers.source.helmchart import building, registrycharts
+from controllers.source.helm import charts, errors, indexes
+from controllers.source.helmchart import building, registrycharts, repositorycharts
 from controllers.source.helmrepository import reconciler as helmrepository
 from shared.api import meta, objects, source, source_conditions
 from shared.artifacts import errors as storage_errors
@@ -117,17 +120,22 @@ class HelmChartReconciler:
         cache: indexes.Cache,
         limits: charts.Limits | None = None,
     ) -> None:
-        self._api = api
         self._store = store
         self._recorder = recorder
-        self._session = session
         self._sources = {
             "HelmRepository": helm_repositories,
             "GitRepository": git_repositories,
             "Bucket": buckets,
         }
-        self._cache = cache
         self._limits = limits or charts.Limits()
+        self._repositories = repositorycharts.RepositoryCharts(
+            api=api,
+            store=store,
+            session=session,
+            cache=cache,
+            repositories=helm_repositories.objects,
+            limits=self._limits,
+        )
         self._registries = registrycharts.RegistryCharts(
             api=api, session=session, repositories=helm_repositories.objects, limits=self._limits
         )
@@ -174,7 +182,7 @@ class HelmChartReconciler:
                 reason,
             )
             raise results.ReconcileError(message, reason=reason)
-        if ref.kind == "HelmRepository" and _is_oci(raw):
+        if ref.kind == "HelmRepository" and repositorycharts.is_oci(raw):
             return raw, None
         artifact_raw = (raw.get("status") or {}).get("artifact")
         artifact = meta.Artifact.model_validate(artifact_raw) if artifact_raw else None
@@ -208,7 +216,13 @@ class HelmChartReconciler:
                     obj, repository, cached=functools.partial(self._up_to_date, run)
                 )
             elif obj.spec.source_ref.kind == "HelmRepository":
-                build = await self._from_repository(run, raw, artifact)
+                build = await self._repositories.build(
+                    obj,
+                    raw,
+                    artifact,
+                    cached=functools.partial(self._up_to_date, run),
+                    cached_values_files=run.status.observed_values_files,
+                )
             else:
                 build = await self._from_tree(run, artifact)
         except errors.HelmError as failure:
@@ -268,72 +282,6 @@ class HelmChartReconciler:
         run.delete(other)
         run.mark(condition, "True", reason=reason, message=failure.message)
         return _error(failure.message, reason, stalling=persistent)
-
-    async def _index(self, artifact: meta.Artifact) -> indexes.Index:
-        cached = self._cache.get(artifact.path)
-        if cached is not None:
-            return cached
-        local = self._store.local_path(artifact.path)
-        try:
-            index = await asyncio.to_thread(lambda: indexes.parse(local.read_bytes()))
-        except (OSError, errors.HelmError) as failure:
-            raise errors.BuildError(
-                errors.CHART_PULL, f"failed to load index '{artifact.path}': {failure}"
-            ) from failure
-        self._cache.put(artifact.path, index)
-        return index
-
-    async def _from_repository(
-        self, run: _Run, raw: dict[str, Any], artifact: meta.Artifact
-    ) -> building.Build:
-        obj = run.obj
-        index = await self._index(artifact)
-        try:
-            entry = index.get(obj.spec.chart, obj.spec.version)
-        except indexes.ChartReferenceError as missing:
-            raise errors.BuildError(
-                errors.CHART_REFERENCE,
-                f"failed to get chart version for remote reference: {missing.message}",
-            ) from missing
-        name, version = str(entry["name"]), str(entry["version"])
-        build_metadata = building.version_metadata(obj, artifact.revision)
-        target = building.target_version(version, build_metadata)
-        if self._up_to_date(run, name, target):
-            return building.Build(
-                name=name,
-                version=target,
-                packaged=bool(build_metadata),
-                values_files=list(run.status.observed_values_files or obj.spec.values_files or []),
-            )
-        data = await self._download(raw, entry)
-        return await asyncio.to_thread(
-            building.from_download,
-            obj,
-            data,
-            name=name,
-            version=version,
-            build_metadata=build_metadata,
-            limits=self._limits,
-        )
-
-    async def _download(self, raw: dict[str, Any], entry: dict[str, Any]) -> bytes:
-        """The chart of index ``entry`` from HelmRepository ``raw``, with its credentials."""
-        urls = entry.get("urls") or []
-        if not urls:
-            raise errors.BuildError(
-                errors.CHART_PULL, f"chart '{entry.get('name')}' has no downloadable URLs"
-            )
-        repository = source.HelmRepository.model_validate(raw)
-        options = await helmrepository.client_options(self._api, repository)
-        try:
-            return await clients.download(
-                self._session, options, str(urls[0]), max_size=self._limits.max_size
-            )
-        except errors.HelmError as failure:
-            raise errors.BuildError(
-                errors.CHART_PULL,
-                f"failed to download chart for remote reference: {failure.message}",
-            ) from failure
 
     async def _from_tree(self, run: _Run, artifact: meta.Artifact) -> building.Build:
         obj = run.obj
@@ -400,7 +348,7 @@ class HelmChartReconciler:
                     errors.DEPENDENCY_BUILD, f"failed to get chart '{name}': {failure.message}"
                 ) from failure
         else:
-            data = await self._http_dependency(namespace, url, name, version)
+            data = await self._repositories.dependency(namespace, url, name, version)
         try:
             sub = await asyncio.to_thread(charts.from_archive, data, self._limits)
         except errors.HelmError as failure:
@@ -409,45 +357,18 @@ class HelmChartReconciler:
             ) from failure
         chart.files[f"charts/{sub.name}-{sub.version}.tgz"] = data
 
-    async def _http_dependency(self, namespace: str, url: str, name: str, version: str) -> bytes:
-        """Chart ``name`` through the HTTP HelmRepository of ``url`` in ``namespace``."""
-        found = [
-            raw
-            for raw in self._sources["HelmRepository"].objects()
-            if raw["metadata"].get("namespace") == namespace
-            and str((raw.get("spec") or {}).get("url", "")).rstrip("/") == url
-            and not _is_oci(raw)
-        ]
-        if not found:
-            raise errors.BuildError(
-                errors.DEPENDENCY_BUILD,
-                f"no HelmRepository found for '{url}' in '{namespace}' namespace",
-            )
-        raw = found[0]
-        artifact_raw = (raw.get("status") or {}).get("artifact")
-        artifact = meta.Artifact.model_validate(artifact_raw) if artifact_raw else None
-        if artifact is None or not self._store.exists(artifact):
-            raise errors.BuildError(
-                errors.DEPENDENCY_BUILD,
-                f"no artifact available for HelmRepository '{raw['metadata']['name']}'",
-            )
-        index = await self._index(artifact)
-        try:
-            entry = index.get(name, version)
-        except indexes.ChartReferenceError as missing:
-            raise errors.BuildError(
-                errors.DEPENDENCY_BUILD, f"failed to get chart '{name}': {missing.message}"
-            ) from missing
-        return await self._download(raw, entry)
-
     # --- the artifact step ---------------------------------------------------------------
 
     async def _artifact(self, run: _Run) -> None:
         obj = run.obj
         build = run.build
         status = run.status
+        ready = conditions.get(status.conditions, meta.READY)
         if build.data is not None:
             await self._store_chart(run, build)
+        elif ready is not None and ready.status == "False" and status.artifact is not None:
+            # NB: as Flux notifies, the first success after a failure is announced too.
+            await self._announce(run, build, status.artifact)
         status.observed_chart_name = build.name
         status.observed_values_files = (
             build.values_files if obj.spec.ignore_missing_values_files else None
@@ -477,6 +398,10 @@ class HelmChartReconciler:
             failure="unable to copy Helm chart to storage",
         )
         logging.get_logger().info(build.summary(), revision=build.version)
+        await self._announce(run, build, artifact)
+
+    async def _announce(self, run: _Run, build: building.Build, artifact: meta.Artifact) -> None:
+        """The ``ChartPullSucceeded``/``ChartPackageSucceeded`` event."""
         await self._recorder.emit(
             objects.dump(run.obj),
             type_=events.NORMAL,
@@ -484,10 +409,6 @@ class HelmChartReconciler:
             message=build.summary(),
             metadata={"revision": artifact.revision, "digest": artifact.digest},
         )
-
-
-def _is_oci(raw: dict[str, Any]) -> bool:
-    return (raw.get("spec") or {}).get("type") == "oci"
 
 
 def _error(message: str, reason: str, *, stalling: bool) -> Exception:

@@ -38,7 +38,7 @@ from typing import Any
 import aiohttp
 
 from controllers.source.helm import charts, errors, registries
-from controllers.source.helmchart import building
+from controllers.source.helmchart import building, repositorycharts
 from controllers.source.helmrepository import reconciler as helmrepository
 from controllers.source.ocirepository import cosign
 from shared.api import source
@@ -181,7 +181,7 @@ class RegistryCharts:
                 source.HelmRepository.model_validate(raw)
                 for raw in self._repositories()
                 if raw["metadata"].get("namespace") == namespace
-                and (raw.get("spec") or {}).get("type") == "oci"
+                and repositorycharts.is_oci(raw)
                 and str((raw.get("spec") or {}).get("url", "")).rstrip("/") == url.rstrip("/")
             ),
             None,

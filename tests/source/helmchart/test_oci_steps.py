@@ -461,3 +461,42 @@ async def test_a_verification_failure_replaces_an_earlier_fetch_failure(
         "BuildFailed": ("True", "ChartVerificationError"),
         "SourceVerified": ("False", "VerificationError"),
     }
+
+
+async def _announced(api: client.Client, namespace: str) -> int:
+    """How many ``ChartPullSucceeded`` events were recorded in ``namespace`` (repeats counted)."""
+    listed = await api.request("GET", f"/api/v1/namespaces/{namespace}/events", verb="list")
+    return sum(
+        int(event.get("count") or 1)
+        for event in listed["items"]
+        if event["reason"] == source_conditions.CHART_PULL_SUCCEEDED_REASON
+    )
+
+
+def _with_ready(status: source.HelmChartStatus, ready: str) -> source.HelmChartStatus:
+    copy = status.model_copy(deep=True)
+    copy.observed_generation = 1
+    copy.conditions = conditions.set_condition(
+        copy.conditions, type_="Ready", status=ready, reason="Any", message="", generation=1
+    )
+    return copy
+
+
+async def test_a_new_chart_and_a_recovery_are_announced_and_nothing_else(
+    api: client.Client,
+    namespace: str,
+    store: storage.Storage,
+    charts_pushed: registry_fixtures.Registry,
+) -> None:
+    async with _harness(api, namespace, store) as harness:
+        await harness.repository(f"oci://{charts_pushed.host}/testrepo", insecure=True)
+        first, _ = await harness.run(harness.chart())
+        assert await _announced(api, namespace) == 1
+
+        unchanged, _ = await harness.run(harness.chart(), _with_ready(first.status, "True"))
+        assert unchanged.build.data is None
+        assert await _announced(api, namespace) == 1
+
+        recovered, _ = await harness.run(harness.chart(), _with_ready(first.status, "False"))
+        assert recovered.build.data is None
+        assert await _announced(api, namespace) == 2
