@@ -18,7 +18,7 @@ import dataclasses
 import itertools
 import json
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import pytest
@@ -204,6 +204,21 @@ async def _harness(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await recorder.close()
+
+
+def _status_with(
+    type_: str,
+    status: Literal["True", "False", "Unknown"],
+    reason: str,
+    base: source.HelmChartStatus | None = None,
+) -> source.HelmChartStatus:
+    """``base`` (or an empty status) of generation 1 with condition ``type_`` set."""
+    copy = base.model_copy(deep=True) if base is not None else source.HelmChartStatus()
+    copy.observed_generation = 1
+    copy.conditions = conditions.set_condition(
+        copy.conditions, type_=type_, status=status, reason=reason, message="", generation=1
+    )
+    return copy
 
 
 def _conditions(run: Any) -> dict[str, tuple[str, str]]:
@@ -427,11 +442,7 @@ async def test_a_verification_condition_goes_when_verify_leaves_the_spec(
     store: storage.Storage,
     charts_pushed: registry_fixtures.Registry,
 ) -> None:
-    before = source.HelmChartStatus()
-    before.conditions = conditions.set_condition(
-        None, type_="SourceVerified", status="False", reason="VerifyFailed", message="fail msg",
-        generation=1,
-    )  # fmt: skip
+    before = _status_with("SourceVerified", "False", "VerifyFailed")
     async with _harness(api, namespace, store) as harness:
         await harness.repository(f"oci://{charts_pushed.host}/testrepo", insecure=True)
         run, failure = await harness.run(harness.chart(), before, steps=("chart",))
@@ -445,11 +456,7 @@ async def test_a_verification_failure_replaces_an_earlier_fetch_failure(
     store: storage.Storage,
     charts_pushed: registry_fixtures.Registry,
 ) -> None:
-    before = source.HelmChartStatus()
-    before.conditions = conditions.set_condition(
-        None, type_="FetchFailed", status="True", reason="ChartPullError", message="earlier",
-        generation=1,
-    )  # fmt: skip
+    before = _status_with("FetchFailed", "True", "ChartPullError")
     async with _harness(api, namespace, store) as harness:
         await harness.secret(
             "cosign-key", **{"cosign.pub": cosignatures.public_pem(SIGNER).decode()}
@@ -473,15 +480,6 @@ async def _announced(api: client.Client, namespace: str) -> int:
     )
 
 
-def _with_ready(status: source.HelmChartStatus, ready: str) -> source.HelmChartStatus:
-    copy = status.model_copy(deep=True)
-    copy.observed_generation = 1
-    copy.conditions = conditions.set_condition(
-        copy.conditions, type_="Ready", status=ready, reason="Any", message="", generation=1
-    )
-    return copy
-
-
 async def test_a_new_chart_and_a_recovery_are_announced_and_nothing_else(
     api: client.Client,
     namespace: str,
@@ -493,10 +491,14 @@ async def test_a_new_chart_and_a_recovery_are_announced_and_nothing_else(
         first, _ = await harness.run(harness.chart())
         assert await _announced(api, namespace) == 1
 
-        unchanged, _ = await harness.run(harness.chart(), _with_ready(first.status, "True"))
+        unchanged, _ = await harness.run(
+            harness.chart(), _status_with("Ready", "True", "Succeeded", first.status)
+        )
         assert unchanged.build.data is None
         assert await _announced(api, namespace) == 1
 
-        recovered, _ = await harness.run(harness.chart(), _with_ready(first.status, "False"))
+        recovered, _ = await harness.run(
+            harness.chart(), _status_with("Ready", "False", "Failed", first.status)
+        )
         assert recovered.build.data is None
         assert await _announced(api, namespace) == 2
