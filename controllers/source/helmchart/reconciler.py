@@ -213,7 +213,10 @@ class HelmChartReconciler:
                 # NB: cloud providers' registry tokens come from identity services.
                 sourcekit.require_generic_provider(run, repository.spec.provider)
                 build = await self._registries.build(
-                    obj, repository, cached=functools.partial(self._up_to_date, run)
+                    obj,
+                    repository,
+                    cached=functools.partial(self._up_to_date, run),
+                    cached_values_files=run.status.observed_values_files,
                 )
             elif obj.spec.source_ref.kind == "HelmRepository":
                 build = await self._repositories.build(

@@ -13,8 +13,9 @@ builder does with an OCI chart repository:
    by that digest, so what is stored is what was verified. Keyless cosign and
    Notation raise ``UnsupportedVerificationError`` (stalling);
 4. nothing more when ``cached(name, version)`` says the stored artifact is
-   this build; otherwise the chart layer is pulled and kept byte for byte,
-   or packaged again with values files (``building.from_download``).
+   this build (its values files: ``cached_values_files``); otherwise the
+   chart layer is pulled and kept byte for byte, or packaged again with
+   values files (``building.from_download``).
 
 ``dependency(namespace, url, name, version)`` fetches a dependency from
 ``oci://`` ``url`` with the credentials of the OCI HelmRepository of that URL
@@ -104,6 +105,7 @@ class RegistryCharts:
         repository: source.HelmRepository,
         *,
         cached: Callable[[str, str], bool],
+        cached_values_files: list[str] | None = None,
     ) -> building.Build:
         """The build of ``obj``'s chart from OCI HelmRepository ``repository``."""
         try:
@@ -137,7 +139,7 @@ class RegistryCharts:
                 name=chart,
                 version=target,
                 packaged=bool(build_metadata),
-                values_files=list(obj.spec.values_files or []),
+                values_files=list(cached_values_files or obj.spec.values_files or []),
                 verified=verified,
             )
         async with _translated(url):
