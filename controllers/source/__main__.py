@@ -204,10 +204,17 @@ async def _setup(
     )
     await mgr.add_controller(oci_repositories)
     mgr.add_task(functools.partial(_close_on_exit, oci_repositories.close))
-    await mgr.add_controller(
+    bucket_controller = await mgr.add_controller(
         buckets.BucketReconciler(api=mgr.api, store=store, recorder=mgr.recorder)
     )
-    await _setup_helm(mgr, store=store, session=session, flags=flags, repositories=repositories)
+    await _setup_helm(
+        mgr,
+        store=store,
+        session=session,
+        flags=flags,
+        repositories=repositories,
+        buckets=bucket_controller.informer,
+    )
     await _setup_generators(mgr, store=store, session=session)
     host, port = options.split_addr(storage_addr)
 
@@ -225,6 +232,7 @@ async def _setup_helm(
     session: aiohttp.ClientSession,
     flags: Flags,
     repositories: informers.Informer,
+    buckets: informers.Informer,
 ) -> None:
     """HelmRepository and HelmChart; a chart is requeued when its source's artifact changes."""
     helm_repositories = await mgr.informer(
@@ -248,6 +256,7 @@ async def _setup_helm(
             session=session,
             helm_repositories=helm_repositories,
             git_repositories=repositories,
+            buckets=buckets,
             cache=cache,
             limits=charts.Limits(
                 max_size=flags.helm_chart_max_size,
@@ -257,7 +266,11 @@ async def _setup_helm(
     )
     helm_charts = charts_controller.informer
     helm_charts.add_index(CHART_SOURCE_INDEX, _chart_source_keys)
-    for sources, kind in ((helm_repositories, "HelmRepository"), (repositories, "GitRepository")):
+    for sources, kind in (
+        (helm_repositories, "HelmRepository"),
+        (repositories, "GitRepository"),
+        (buckets, "Bucket"),
+    ):
         charts_controller.watch(
             sources,
             functools.partial(_charts_of, helm_charts, kind),

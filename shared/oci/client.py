@@ -20,6 +20,8 @@ Contracts:
   and the digest is checked after the last chunk — a consumer treats the
   data as untrusted until the iteration has ended without an error.
   ``fetch_blob`` streams into a file and removes it on any failure.
+- ``referrers`` lists the manifests that name a digest as their
+  ``subject``: the referrers API, else the referrers tag schema's index.
 - ``push_blob`` skips a blob the repository has, otherwise starts an upload
   (``POST``) and finishes it in one ``PUT`` or, with ``chunk_size``, in
   ``PATCH`` chunks and a closing ``PUT``; files are read in chunks, never
@@ -161,6 +163,32 @@ class Client:
                 raise errors.InvalidContentError(f"{subject}: unknown media type {content_type}")
             manifest = manifests.Manifest(media_type=declared, digest=manifest.digest, data=data)
         return manifest
+
+    async def referrers(self, repository: str, digest: str) -> list[manifests.Descriptor]:
+        """The manifests whose ``subject`` is ``digest`` (OCI 1.1 referrers).
+
+        Asks the referrers API; a registry without it answers 404, and then
+        the referrers tag schema's index (tag ``sha256-<hex>``) is read;
+        none there means no referrers.
+        """
+        subject = f"referrers of {self.host}/{repository}@{digest}"
+        url = self._url(repository, f"referrers/{digest}")
+        try:
+            async with self._request(
+                "GET", url, repository, subject=subject,
+                headers={"Accept": mediatypes.OCI_INDEX},
+            ) as response:  # fmt: skip
+                document = await _json(response, subject=subject, limit=self.max_manifest_size)
+        except errors.NotFoundError:
+            try:
+                index = await self.get_manifest(repository, referrers_tag(digest))
+            except errors.NotFoundError:
+                return []
+            return index.children
+        listed = document.get("manifests") or []
+        if not isinstance(listed, list):
+            raise errors.InvalidContentError(f"{subject}: 'manifests' is not a list")
+        return [manifests.Descriptor.from_json(raw, subject=subject) for raw in listed]
 
     async def blob_exists(self, repository: str, digest: str) -> bool:
         """Whether the repository has the blob (a HEAD request)."""
@@ -348,6 +376,12 @@ class Client:
 
     def _blob(self, repository: str, digest: str) -> str:
         return f"blob {self.host}/{repository}@{digest}"
+
+
+def referrers_tag(digest: str) -> str:
+    """The referrers tag schema's tag for ``digest``: ``<algorithm>-<hex>``."""
+    algorithm, _, hex_digest = digest.partition(":")
+    return f"{algorithm}-{hex_digest}"
 
 
 async def _read_limited(response: aiohttp.ClientResponse, *, subject: str, limit: int) -> bytes:

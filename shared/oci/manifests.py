@@ -136,8 +136,9 @@ def image_manifest(
     layers: list[Descriptor],
     annotations: dict[str, str] | None = None,
     artifact_type: str | None = None,
+    subject: Descriptor | None = None,
 ) -> bytes:
-    """The bytes of an OCI image manifest (for pushing)."""
+    """The bytes of an OCI image manifest (for pushing); ``subject``: what it refers to."""
     document: dict[str, Any] = {
         "schemaVersion": 2,
         "mediaType": mediatypes.OCI_MANIFEST,
@@ -146,6 +147,8 @@ def image_manifest(
     }
     if artifact_type is not None:
         document["artifactType"] = artifact_type
+    if subject is not None:
+        document["subject"] = subject.to_json()
     if annotations:
         document["annotations"] = annotations
     return json.dumps(document, separators=(",", ":")).encode()

@@ -15,14 +15,13 @@ from typing import Any
 
 import aiohttp
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from shared.oci import client, credentials, manifests, mediatypes, tls, tokens, transport
 from tests.e2e import objects
 from tests.e2e.test_kustomize_controller import controllers, kustomize_flags  # noqa: F401
+from tests.fixtures import cosignatures, processes
 from tests.fixtures import devcluster as devcluster_fixtures
-from tests.fixtures import processes
 from tests.fixtures import registry as registry_fixtures
 from tests.fixtures.countingproxy import counting_proxy
 from tests.fixtures.polling import eventually_sync
@@ -32,8 +31,6 @@ registry = registry_fixtures.registry
 secure_registry = registry_fixtures.secure_registry
 
 CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  color: {color}\n"
-SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
-SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 Probe = Callable[[dict[str, Any] | None], bool]
 
 
@@ -174,53 +171,17 @@ def test_semver_picks_the_highest_matching_tag_and_a_new_one(sources: Sources) -
     sources.wait_revision(f"1.2.0@{newer}")
 
 
-async def _sign(
-    host: str, repository: str, digest: str, key: ec.EllipticCurvePrivateKey, *, signs: str
-) -> None:
-    """Push a cosign signature (simple-signing payload naming ``signs``) for ``digest``."""
-    payload = json.dumps(
-        {
-            "critical": {
-                "identity": {"docker-reference": f"{host}/{repository}"},
-                "image": {"docker-manifest-digest": signs},
-                "type": "cosign container image signature",
-            },
-            "optional": None,
-        }
-    ).encode()
-    signature = base64.b64encode(key.sign(payload, ec.ECDSA(hashes.SHA256()))).decode()
-    connection = transport.Connection(host=host, plain_http=True)
-    async with aiohttp.ClientSession() as session:
-        oci = client.Client(session, connection, token_cache=tokens.TokenCache())
-        config = await oci.push_blob(
-            repository,
-            b'{"architecture":"","os":""}',
-            media_type="application/vnd.oci.image.config.v1+json",
-        )
-        layer = await oci.push_blob(repository, payload, media_type=SIMPLE_SIGNING)
-        annotated = dataclasses.replace(layer, annotations={SIGNATURE_ANNOTATION: signature})
-        algorithm, _, hex_digest = digest.partition(":")
-        await oci.push_manifest(
-            repository,
-            f"{algorithm}-{hex_digest}.sig",
-            manifests.image_manifest(config=config, layers=[annotated]),
-            media_type=mediatypes.OCI_MANIFEST,
-        )
-
-
 def test_cosign_signed_artifact_is_verified_and_a_tampered_one_refused(sources: Sources) -> None:
     repository = sources.repository("signed")
     url = sources.url("signed")
     host = sources.registry.host
     key = ec.generate_private_key(ec.SECP256R1())
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    public = cosignatures.public_pem(key)
     sources.kubectl(
         "create", "secret", "generic", "cosign-keys", f"--from-literal=cosign.pub={public.decode()}"
     )
     signed = sources.push("signed", "green", f"{url}:v1", "rev-1")
-    asyncio.run(_sign(host, repository, signed, key, signs=signed))
+    asyncio.run(cosignatures.sign(host, repository, signed, key, signs=signed))
     sources.ocirepository(
         url, ref={"tag": "v1"}, verify={"provider": "cosign", "secretRef": {"name": "cosign-keys"}}
     )
@@ -233,7 +194,7 @@ def test_cosign_signed_artifact_is_verified_and_a_tampered_one_refused(sources: 
 
     # The tag moves to other content; its signature tag gets the old signature.
     tampered = sources.push("signed", "red", f"{url}:v1", "rev-2")
-    asyncio.run(_sign(host, repository, tampered, key, signs=signed))
+    asyncio.run(cosignatures.sign(host, repository, tampered, key, signs=signed))
     objects.request_reconcile(sources.cluster, sources.namespace, "ocirepository", "app", "t")
 
     obj = sources.wait(lambda obj: _condition_is(obj, "SourceVerified", "False"))

@@ -12,6 +12,9 @@ test needs:
   from in-memory dictionaries, where ``corrupt`` replaces the bytes served
   (the digest header stays that of the real content) and ``chunked`` omits
   ``Content-Length``;
+- ``GET /v2/<name>/referrers/<digest>`` answers ``referrers`` (an OCI 1.1
+  registry's referrers API: an index of the manifests whose subject is the
+  digest); without an entry it answers an empty index;
 - with ``bearer=True`` every ``/v2/`` request needs a token issued by
   ``GET /token`` (which checks basic credentials when ``users`` is set and
   answers ``expires_in``); issued tokens and token requests are recorded.
@@ -43,6 +46,8 @@ class FakeRegistry:
     manifests: dict[str, tuple[str, bytes]] = dataclasses.field(default_factory=dict)
     """``<name>:<ref>`` → (media type, bytes)."""
     blobs: dict[str, bytes] = dataclasses.field(default_factory=dict)
+    referrers: dict[str, list[dict[str, object]]] = dataclasses.field(default_factory=dict)
+    """``<name>:<digest>`` → the descriptors the referrers API lists."""
     corrupt: bool = False
     chunked: bool = False
     bearer: bool = False
@@ -68,6 +73,7 @@ class FakeRegistry:
         app.router.add_get(r"/v2/{name:.+}/tags/list", self._tags)
         app.router.add_route("*", r"/v2/{name:.+}/manifests/{ref}", self._manifest)
         app.router.add_get(r"/v2/{name:.+}/blobs/{digest}", self._blob)
+        app.router.add_get(r"/v2/{name:.+}/referrers/{digest}", self._referrers)
         return app
 
     @web.middleware
@@ -136,6 +142,15 @@ class FakeRegistry:
         if request.method == "HEAD":
             return web.Response(headers={**headers, "Content-Length": str(len(data))})
         return web.Response(body=served, headers=headers)
+
+    async def _referrers(self, request: web.Request) -> web.Response:
+        key = f"{request.match_info['name']}:{request.match_info['digest']}"
+        index = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": self.referrers.get(key, []),
+        }
+        return web.json_response(index, content_type="application/vnd.oci.image.index.v1+json")
 
     async def _blob(self, request: web.Request) -> web.StreamResponse:
         digest = request.match_info["digest"]

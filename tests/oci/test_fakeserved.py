@@ -114,3 +114,22 @@ async def test_generic_content_type_falls_back_to_the_documents_media_type(
         True,
         [],
     )
+
+
+async def test_referrers_come_from_the_referrers_api_when_the_registry_has_it(
+    fake: fakeregistry.FakeRegistry, oci: client.Client
+) -> None:
+    subject = "sha256:" + "ab" * 32
+    listed = {
+        "mediaType": mediatypes.OCI_MANIFEST,
+        "digest": "sha256:" + "cd" * 32,
+        "size": 10,
+        "artifactType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+    }
+    fake.referrers[f"team/app:{subject}"] = [listed]
+
+    (found,) = await oci.referrers("team/app", subject)
+
+    assert (found.digest, found.artifact_type) == (listed["digest"], listed["artifactType"])
+    assert await oci.referrers("team/app", "sha256:" + "ef" * 32) == []
+    assert not [request for request in fake.requests if "manifests" in request]

@@ -253,3 +253,19 @@ async def test_wrong_proxy_credentials_are_an_error(
         errors.ResponseError, match=r"team/app: 407: Proxy Authentication Required$"
     ):
         await oci.list_tags("team/app")
+
+
+async def test_referrers_without_the_api_come_from_the_referrers_tag(oci: client.Client) -> None:
+    # NB: distribution 2.8 has no referrers API: it answers 404 and the tag is read.
+    subject, _ = await _push_image(oci, "team/referred", "1.0.0", b"subject")
+    assert await oci.referrers("team/referred", subject.digest) == []
+
+    referrer, _ = await _push_image(oci, "team/referred", "signature", b"signature")
+    listed = dataclasses.replace(referrer, artifact_type="application/example")
+    index = manifests.image_index([listed])
+    await oci.push_manifest(
+        "team/referred", client.referrers_tag(subject.digest), index,
+        media_type=mediatypes.OCI_INDEX,
+    )  # fmt: skip
+
+    assert await oci.referrers("team/referred", subject.digest) == [listed]

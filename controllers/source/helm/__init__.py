@@ -11,6 +11,8 @@ an ``errors.HelmError`` carrying the Flux condition reason.
   as Helm does, choosing a chart version, and the in-memory index cache.
 - ``charts``: reading and validating a chart (Helm's messages), merging values
   files, ``file://`` dependencies, and packaging the chart ``.tgz``.
+- ``registries``: charts in OCI registries as ``helm push`` lays them out —
+  versions from the tag list, the chart layer pulled (through ``shared.oci``).
 
 Charts are handled as plain tar + YAML rather than through the Helm SDK: the
 controller stays a small Python process (no Go runtime loaded, no fork

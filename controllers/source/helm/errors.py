@@ -4,9 +4,12 @@ Tree::
 
     HelmError                  reason (condition)
     ├── InvalidUrlError        URLInvalid            (FetchFailed, stalling)
+    ├── ClientConfigError      Failed                (FetchFailed, stalling)
     ├── AuthError              AuthenticationFailed  (FetchFailed)
     ├── FetchError             Failed                (FetchFailed: HTTP, TLS, size)
-    ├── IndexationError            IndexationFailed      (FetchFailed: index unreadable)
+    ├── IndexationError        IndexationFailed      (FetchFailed: index unreadable)
+    ├── VerificationError      VerificationError     (SourceVerified=False: no usable keys)
+    │   └── UnsupportedVerificationError             (the same, stalling: not implemented)
     └── BuildError             one of Flux's chart build reasons (see ``BuildReason``)
 
 A ``BuildError``'s message is Flux's ``<summary>: <cause>`` ("invalid chart
@@ -38,6 +41,12 @@ class InvalidUrlError(HelmError):
     stalling = True
 
 
+class ClientConfigError(HelmError):
+    """The repository's spec cannot make a client (an OCI HelmRepository without ``oci://``)."""
+
+    stalling = True
+
+
 class AuthError(HelmError):
     reason = source_conditions.AUTHENTICATION_FAILED_REASON
 
@@ -48,6 +57,18 @@ class FetchError(HelmError):
 
 class IndexationError(HelmError):
     reason = source_conditions.INDEXATION_FAILED_REASON
+
+
+class VerificationError(HelmError):
+    """``spec.verify`` cannot be applied (its Secret, its keys); not a bad signature."""
+
+    reason = source_conditions.VERIFICATION_ERROR_REASON
+
+
+class UnsupportedVerificationError(VerificationError):
+    """``spec.verify`` asks for what is not implemented (keyless cosign, Notation)."""
+
+    stalling = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +95,9 @@ DEPENDENCY_BUILD = BuildReason(
     source_conditions.DEPENDENCY_BUILD_ERROR_REASON, "dependency build error"
 )
 CHART_PACKAGE = BuildReason("ChartPackageError", "chart package error")
+CHART_VERIFICATION = BuildReason(
+    source_conditions.CHART_VERIFICATION_ERROR_REASON, "chart verification error"
+)
 
 
 class BuildError(HelmError):

@@ -37,6 +37,9 @@ from shared.api import meta, objects, source, source_conditions
 from shared.artifacts import errors as storage_errors
 from shared.artifacts import storage
 from shared.kube import client, references
+from shared.oci import credentials as oci_credentials
+from shared.oci import errors as oci_errors
+from shared.oci import transport
 from shared.runtime import events, logging, reconciling, results
 
 SUMMARY = sourcekit.ARTIFACT_SUMMARY
@@ -45,6 +48,7 @@ DEFAULT_INTERVAL = 60.0
 DEFAULT_TIMEOUT = 60.0
 INDEX_LINK = "index.yaml"
 OCI_READY_MESSAGE = "Helm repository is ready"
+DOCKER_CONFIG_KEY = ".dockerconfigjson"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,29 +78,35 @@ def storage_key(obj: source.HelmRepository) -> storage.ObjectKey:
     )
 
 
+async def _secret(
+    api: client.Client, obj: source.HelmRepository, ref: meta.LocalObjectReference | None
+) -> dict[str, bytes] | None:
+    if ref is None:
+        return None
+    namespace = obj.metadata.namespace or "default"
+    try:
+        return await references.secret_data(api, namespace, ref.name)
+    except references.ReferenceNotFoundError as missing:
+        raise errors.AuthError(
+            f"failed to get secret '{namespace}/{ref.name}': {missing.message}"
+        ) from missing
+
+
+def _timeout(obj: source.HelmRepository) -> float:
+    timeout = obj.spec.timeout
+    return meta.parse_duration(timeout).total_seconds() if timeout else DEFAULT_TIMEOUT
+
+
 async def client_options(api: client.Client, obj: source.HelmRepository) -> clients.ClientOptions:
     """The HTTP options of ``obj`` from its Secrets (``errors.HelmError`` when unusable)."""
-    namespace = obj.metadata.namespace or "default"
     spec = obj.spec
-
-    async def secret(ref: meta.LocalObjectReference | None) -> dict[str, bytes] | None:
-        if ref is None:
-            return None
-        try:
-            return await references.secret_data(api, namespace, ref.name)
-        except references.ReferenceNotFoundError as missing:
-            raise errors.AuthError(
-                f"failed to get secret '{namespace}/{ref.name}': {missing.message}"
-            ) from missing
-
     url = clients.normalize_url(spec.url)
-    timeout = meta.parse_duration(spec.timeout).total_seconds() if spec.timeout else DEFAULT_TIMEOUT
     options = clients.options_for(
         url,
-        secret=await secret(spec.secret_ref),
-        cert_secret=await secret(spec.cert_secret_ref),
+        secret=await _secret(api, obj, spec.secret_ref),
+        cert_secret=await _secret(api, obj, spec.cert_secret_ref),
         pass_credentials=bool(spec.pass_credentials),
-        timeout=timeout,
+        timeout=_timeout(obj),
     )
     if options.deprecated_tls:
         logging.get_logger().info(
@@ -104,6 +114,42 @@ async def client_options(api: client.Client, obj: source.HelmRepository) -> clie
             " please use `.spec.certSecretRef` instead"
         )
     return options
+
+
+async def registry_connection(
+    api: client.Client, obj: source.HelmRepository, host: str
+) -> transport.Connection:
+    """How to reach the registry of OCI HelmRepository ``obj`` (``errors.HelmError`` when unusable).
+
+    ``secretRef`` is a ``kubernetes.io/dockerconfigjson`` Secret (its entry
+    for ``host``) or ``username``/``password``; ``certSecretRef`` gives
+    ``ca.crt`` and ``tls.crt``/``tls.key``; ``insecure`` means plain HTTP.
+    """
+    secret = await _secret(api, obj, obj.spec.secret_ref)
+    found = None
+    if secret is not None and DOCKER_CONFIG_KEY in secret:
+        try:
+            found = oci_credentials.from_dockerconfigjson(secret[DOCKER_CONFIG_KEY], host)
+        except oci_errors.ConfigurationError as invalid:
+            raise errors.AuthError(str(invalid)) from invalid
+        secret = None
+    options = clients.options_for(
+        f"https://{host}",
+        secret=secret,
+        cert_secret=await _secret(api, obj, obj.spec.cert_secret_ref),
+        timeout=_timeout(obj),
+    )
+    if options.username is not None:
+        found = oci_credentials.Credentials(
+            username=options.username, password=options.password or ""
+        )
+    return transport.Connection(
+        host=host,
+        plain_http=bool(obj.spec.insecure),
+        ssl_context=options.ssl_context,
+        credentials=found,
+        timeout=options.timeout,
+    )
 
 
 def human_size(size: int) -> str:

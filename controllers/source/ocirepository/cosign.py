@@ -1,14 +1,25 @@
 """Cosign signatures made with a key pair: find them, check them.
 
-Cosign stores the signatures of ``<repo>@sha256:<hex>`` as an image in the
-same repository, tagged ``sha256-<hex>.sig``. Each of its layers is a
-*simple signing* payload (media type
-``application/vnd.dev.cosign.simplesigning.v1+json``), a JSON document whose
-``critical.image.docker-manifest-digest`` names the signed manifest; the
-layer's annotation ``dev.cosignproject.cosign/signature`` holds the base64
-signature over the payload's bytes. A signature is accepted when one
-payload names the digest being pulled and its signature verifies with one
-of the trusted public keys (PEM, the Secret's ``*.pub`` entries): ECDSA
+Two layouts, looked for in Flux's order:
+
+- **cosign v3 bundles** (``cosign sign --new-bundle-format``, v3's default):
+  Sigstore bundles (``application/vnd.dev.sigstore.bundle.v0.3+json``)
+  attached to ``<repo>@sha256:<hex>`` as OCI 1.1 referrers (the referrers
+  API, else the referrers tag ``sha256-<hex>``). Each bundle's
+  ``dsseEnvelope`` carries a base64 in-toto statement whose ``subject``
+  names the signed digest, and signatures over DSSE's pre-authentication
+  encoding of it (``pae``). As Flux verifies keyed bundles (offline, no
+  transparency log), a bundle is accepted when its statement names the
+  digest and one signature verifies with a trusted key.
+- **cosign v2 signatures**, used when there are no bundles: an image in the
+  same repository tagged ``sha256-<hex>.sig``. Each of its layers is a
+  *simple signing* payload (media type
+  ``application/vnd.dev.cosign.simplesigning.v1+json``), a JSON document
+  whose ``critical.image.docker-manifest-digest`` names the signed
+  manifest; the layer's annotation ``dev.cosignproject.cosign/signature``
+  holds the base64 signature over the payload's bytes.
+
+Trusted keys are PEM public keys (the Secret's ``*.pub`` entries): ECDSA
 with SHA-256 (cosign's default P-256 keys), Ed25519, or RSA PKCS#1 v1.5 with
 SHA-256.
 
@@ -34,6 +45,11 @@ from shared.oci import client, errors
 SIMPLE_SIGNING_MEDIA_TYPE: Final = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION: Final = "dev.cosignproject.cosign/signature"
 PAYLOAD_TYPE: Final = "cosign container image signature"
+BUNDLE_MEDIA_TYPE: Final = "application/vnd.dev.sigstore.bundle.v0.3+json"
+IN_TOTO_PAYLOAD_TYPE: Final = "application/vnd.in-toto+json"
+SIGN_PREDICATE_TYPE: Final = "https://sigstore.dev/cosign/sign/v1"
+"""The predicate of the statement ``cosign sign`` v3 signs (any predicate is accepted)."""
+_STATEMENT_TYPES: Final = ("https://in-toto.io/Statement/v1", "https://in-toto.io/Statement/v0.1")
 _MAX_PAYLOAD: Final = 1 << 20
 
 PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey
@@ -49,7 +65,7 @@ def signature_tag(digest: str) -> str:
     return f"{algorithm}-{hex_digest}.sig"
 
 
-def unsupported(verify: source.OCIRepositoryVerification) -> str | None:
+def unsupported(verify: source.HelmChartVerification) -> str | None:
     """Why ``verify`` cannot be honoured, or None when it is cosign with keys."""
     if verify.provider == "notation":
         return "verification with provider 'notation' is not supported; use 'cosign' with keys"
@@ -106,6 +122,61 @@ def payload_digest(payload: bytes) -> str | None:
     return digest if isinstance(digest, str) else None
 
 
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE's pre-authentication encoding of a payload: what a DSSE signature signs."""
+    kind = payload_type.encode()
+    return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
+
+
+def statement_names(payload: bytes, digest: str) -> bool:
+    """True when ``payload`` is an in-toto statement with ``digest`` among its subjects."""
+    algorithm, _, hex_digest = digest.partition(":")
+    try:
+        statement = json.loads(payload)
+        if statement.get("_type") not in _STATEMENT_TYPES:
+            return False
+        return any(
+            subject.get("digest", {}).get(algorithm) == hex_digest
+            for subject in statement.get("subject") or []
+        )
+    except (ValueError, TypeError, AttributeError):
+        return False
+
+
+def check_bundle(bundle: bytes, digest: str, keys: Mapping[str, PublicKey]) -> str | None:
+    """The name of the key that verifies a bundle's DSSE envelope over a statement naming
+    ``digest``; None when the bundle is not one, names another digest, or no key verifies."""
+    try:
+        envelope = json.loads(bundle)["dsseEnvelope"]
+        payload_type = str(envelope["payloadType"])
+        payload = base64.b64decode(envelope["payload"], validate=True)
+        signatures = [
+            base64.b64decode(entry["sig"], validate=True) for entry in envelope["signatures"]
+        ]
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        return None
+    if payload_type != IN_TOTO_PAYLOAD_TYPE or not statement_names(payload, digest):
+        return None
+    signed = pae(payload_type, payload)
+    for name, key in keys.items():
+        if any(check(signed, signature, key) for signature in signatures):
+            return name
+    return None
+
+
+async def _bundles(oci: client.Client, repository: str, digest: str) -> list[bytes]:
+    """The Sigstore bundles attached to ``repository@digest`` as referrers."""
+    found = []
+    for referrer in await oci.referrers(repository, digest):
+        if referrer.artifact_type != BUNDLE_MEDIA_TYPE:
+            continue
+        manifest = await oci.get_manifest(repository, referrer.digest)
+        for layer in manifest.layers:
+            if layer.media_type == BUNDLE_MEDIA_TYPE:
+                found.append(await _read(oci, repository, layer.digest))
+    return found
+
+
 async def verify(
     oci: client.Client, repository: str, digest: str, keys: Mapping[str, PublicKey]
 ) -> str:
@@ -114,6 +185,15 @@ async def verify(
     Raises ``VerificationError`` when there is no signature, or none that
     names ``digest`` and verifies with one of ``keys``.
     """
+    bundles = await _bundles(oci, repository, digest)
+    if bundles:
+        for bundle in bundles:
+            signer = check_bundle(bundle, digest, keys)
+            if signer is not None:
+                return signer
+        raise VerificationError(
+            f"no signature bundle of '{digest}' verifies with the keys {', '.join(sorted(keys))}"
+        )
     tag = signature_tag(digest)
     try:
         signatures = await oci.get_manifest(repository, tag)

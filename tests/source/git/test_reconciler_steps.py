@@ -12,10 +12,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import datetime
 import itertools
 import json
-import pathlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -54,21 +52,6 @@ def namespace(cluster: devcluster_fixtures.Devcluster) -> str:
     name = f"steps{next(_names)}"
     cluster.kubectl("create", "namespace", name)
     return name
-
-
-@pytest.fixture
-async def api(cluster: devcluster_fixtures.Devcluster) -> AsyncIterator[client.Client]:
-    async with client.connected(kubeconfig=str(cluster.kubeconfig)) as connected:
-        yield connected
-
-
-@pytest.fixture
-def store(tmp_path: pathlib.Path) -> storage.Storage:
-    return storage.Storage(
-        tmp_path / "storage",
-        advertised_address="source-controller.flux-system.svc",
-        retention=storage.RetentionPolicy(ttl=datetime.timedelta(minutes=1), records=2),
-    )
 
 
 @contextlib.asynccontextmanager

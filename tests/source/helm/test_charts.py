@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import pathlib
 import tarfile
@@ -118,6 +119,29 @@ def test_size_limits_refuse_large_charts_and_files() -> None:
         charts.from_archive(archive, charts.Limits(max_file_size=1000))
     with pytest.raises(errors.HelmError, match="exceeds the maximum chart size of 1500"):
         charts.from_archive(archive, charts.Limits(max_size=1500, max_file_size=5000))
+
+
+def test_an_archive_that_inflates_past_the_bound_is_refused_before_it_is_read() -> None:
+    # 64 KiB of gzip inflating to 64 MiB: far past 2 x max_size + 1 MiB.
+    bomb = gzip.compress(b"\0" * (64 << 20))
+    inflater = charts.Inflater(charts.Limits(max_size=1 << 20))
+    with pytest.raises(errors.HelmError, match="exceeds the maximum chart size of 1048576"):
+        inflater.feed(bomb)
+
+
+def test_an_archive_fed_in_chunks_reads_as_the_whole() -> None:
+    archive = _archive({"Chart.yaml": _chart_yaml(), "values.yaml": b"replicas: 2\n"})
+    inflater = charts.Inflater(charts.Limits())
+    for start in range(0, len(archive), 7):
+        inflater.feed(archive[start : start + 7])
+    chart = charts.from_archive(archive, charts.Limits(), tar=inflater.finish())
+    assert chart.files["values.yaml"] == b"replicas: 2\n"
+    cut = charts.Inflater(charts.Limits())
+    cut.feed(archive[:-8])
+    with pytest.raises(errors.HelmError, match="unexpected end of data"):
+        cut.finish()
+    with pytest.raises(errors.HelmError, match="failed to read chart archive"):
+        charts.from_archive(b"\x1f\x8bnot gzip at all", charts.Limits())
 
 
 def test_file_dependencies_are_packaged_into_charts(tmp_path: pathlib.Path) -> None:

@@ -2,39 +2,20 @@
 
 from __future__ import annotations
 
-import datetime
 import gzip
 import io
 import pathlib
 import tarfile
-from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 
 from controllers.source.ocirepository import pulling
 from shared.api import source
 from shared.artifacts import extracting, storage
-from shared.oci import client, manifests, mediatypes, references, tokens, transport
+from shared.oci import client, manifests, mediatypes, references
 from tests.fixtures import registry as registry_fixtures
 
 registry = registry_fixtures.registry
-
-
-@pytest.fixture
-async def oci(registry: registry_fixtures.Registry) -> AsyncIterator[client.Client]:
-    connection = transport.Connection(host=registry.host, plain_http=True)
-    async with aiohttp.ClientSession() as session:
-        yield client.Client(session, connection, token_cache=tokens.TokenCache())
-
-
-@pytest.fixture
-def store(tmp_path: pathlib.Path) -> storage.Storage:
-    return storage.Storage(
-        tmp_path / "storage",
-        advertised_address="source-controller.flux-system.svc",
-        retention=storage.RetentionPolicy(ttl=datetime.timedelta(minutes=1), records=2),
-    )
 
 
 def _tar_gz(files: dict[str, bytes]) -> bytes:
