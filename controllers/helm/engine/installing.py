@@ -153,6 +153,7 @@ async def install(parts: steps.Parts, req: requests.InstallRequest) -> records.R
             first_deployed=moment,
             last_deployed=moment,
             labels=dict(req.labels),
+            apply_method=requests.apply_method(req.server_side_apply),
         ),
         parts.store,
     )
@@ -165,7 +166,13 @@ async def install(parts: steps.Parts, req: requests.InstallRequest) -> records.R
             parts, step, "pre-install", disabled=req.disable_hooks, within=req.timeout
         )
         await steps.deploy(
-            parts, objects, previous=(), waiting=req, origin=origin_of(req), force=False
+            parts,
+            objects,
+            previous=(),
+            waiting=req,
+            origin=origin_of(req),
+            force=False,
+            method=step.record.apply_method,
         )
         await steps.run_hooks(
             parts, step, "post-install", disabled=req.disable_hooks, within=req.timeout
@@ -209,6 +216,9 @@ async def upgrade(parts: steps.Parts, req: requests.UpgradeRequest) -> records.R
             first_deployed=current.first_deployed,
             last_deployed=records.now(),
             labels={**current.labels, **req.labels},
+            apply_method=requests.apply_method(
+                req.server_side_apply, previous=current.apply_method
+            ),
         ),
         parts.store,
     )
@@ -219,7 +229,13 @@ async def upgrade(parts: steps.Parts, req: requests.UpgradeRequest) -> records.R
             parts, step, "pre-upgrade", disabled=req.disable_hooks, within=req.timeout
         )
         await steps.deploy(
-            parts, objects, previous=previous, waiting=req, origin=origin_of(req), force=req.force
+            parts,
+            objects,
+            previous=previous,
+            waiting=req,
+            origin=origin_of(req),
+            force=req.force,
+            method=step.record.apply_method,
         )
         await steps.run_hooks(
             parts, step, "post-upgrade", disabled=req.disable_hooks, within=req.timeout

@@ -55,6 +55,7 @@ async def rollback(parts: steps.Parts, req: requests.RollbackRequest) -> records
             last_deployed=records.now(),
             deleted=None,
             rollback_revision=target_version,
+            apply_method=requests.apply_method(req.server_side_apply, previous=target.apply_method),
         ),
         parts.store,
     )
@@ -65,7 +66,13 @@ async def rollback(parts: steps.Parts, req: requests.RollbackRequest) -> records
             parts, step, "pre-rollback", disabled=req.disable_hooks, within=req.timeout
         )
         await steps.deploy(
-            parts, objects, previous=previous, waiting=req, origin=origin, force=req.force
+            parts,
+            objects,
+            previous=previous,
+            waiting=req,
+            origin=origin,
+            force=req.force,
+            method=step.record.apply_method,
         )
         await steps.run_hooks(
             parts, step, "post-rollback", disabled=req.disable_hooks, within=req.timeout

@@ -133,9 +133,17 @@ async def deploy(
     waiting: requests.Waiting,
     origin: requests.Origin,
     force: bool,
+    method: str,
 ) -> None:
-    """Apply, delete what left the release, wait: the middle of every action."""
-    await parts.cluster.apply(objects, origin=origin, force=force, within=waiting.timeout)
+    """Apply (``method``: ssa or csa), delete what left the release, wait."""
+    await parts.cluster.apply(
+        objects,
+        origin=origin,
+        force=force,
+        within=waiting.timeout,
+        method=method,
+        previous=previous,
+    )
     keep = keys(objects)
     gone = [obj for obj in previous if inventory.Ref.of(obj).key not in keep]
     if gone:

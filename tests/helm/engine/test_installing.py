@@ -17,7 +17,9 @@ Status = records.Status
 
 
 def kubectl_get(devcluster: Devcluster, namespace: str, *what: str) -> dict[str, Any]:
-    out = devcluster.kubectl("get", "-n", namespace, *what, "-o", "json").stdout
+    out = devcluster.kubectl(
+        "get", "-n", namespace, *what, "-o", "json", "--show-managed-fields"
+    ).stdout
     found: dict[str, Any] = json.loads(out)
     return found
 
@@ -215,3 +217,51 @@ async def test_max_history_prunes_before_storing(
         (3, Status.SUPERSEDED),
         (4, Status.DEPLOYED),
     ]
+
+
+async def test_a_client_side_applied_release_is_upgraded_and_rolled_back_by_helm(
+    devcluster: Devcluster, namespace: str, helm_engine: engine.Engine,
+    helm_config: helm.Config, chart_dir: pathlib.Path,
+) -> None:  # fmt: skip
+    await helm_engine.install(install_request(namespace, chart_dir, server_side_apply=False))
+    (chart_dir / "templates" / "service.yaml").unlink()
+
+    upgraded = await helm_engine.upgrade(
+        upgrade_request(namespace, chart_dir, values={"greeting": "bye"})
+    )
+
+    assert upgraded.apply_method == "csa"
+    config_map = kubectl_get(devcluster, namespace, "configmap", "demo-cm")
+    assert config_map["data"] == {"greeting": "bye"}
+    managers = {entry["manager"] for entry in config_map["metadata"]["managedFields"]}
+    assert managers == {"helm-controller"}
+    assert names(devcluster, namespace, "services") == []
+
+    helm_config.rollback("demo", version=1, wait="watcher", timeout=60)
+
+    assert kubectl_get(devcluster, namespace, "configmap", "demo-cm")["data"] == {
+        "greeting": "hello"
+    }
+    assert names(devcluster, namespace, "services") == ["demo-svc"]
+    latest = await helm_engine.store.latest("demo")
+    assert latest is not None
+    assert (latest.version, latest.status) == (3, Status.DEPLOYED)
+
+
+async def test_server_side_apply_is_the_default_and_auto_follows_the_release(
+    devcluster: Devcluster, namespace: str, helm_engine: engine.Engine, chart_dir: pathlib.Path
+) -> None:
+    installed = await helm_engine.install(install_request(namespace, chart_dir))
+    upgraded = await helm_engine.upgrade(upgrade_request(namespace, chart_dir))
+    forced = await helm_engine.upgrade(
+        upgrade_request(namespace, chart_dir, server_side_apply="disabled")
+    )
+
+    assert [installed.apply_method, upgraded.apply_method, forced.apply_method] == [
+        "ssa",
+        "ssa",
+        "csa",
+    ]
+    config_map = kubectl_get(devcluster, namespace, "configmap", "demo-cm")
+    operations = {entry["operation"] for entry in config_map["metadata"]["managedFields"]}
+    assert "Apply" in operations
