@@ -156,7 +156,6 @@ async def test_preserve_values_merges_the_new_values_over_the_old(
     assert record.config == {"greeting": "yo", "replicas": 2}
 
 
-@pytest.mark.slow
 async def test_a_workload_that_never_gets_ready_fails_the_install(
     namespace: str, helm_engine: engine.Engine, helm_config: helm.Config,
     chart_dir: pathlib.Path,
