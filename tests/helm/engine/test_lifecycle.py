@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import pathlib
 
 import helm_python as helm
@@ -10,6 +11,7 @@ import pytest
 from controllers.helm.engine import engine, failures, records, requests, storage
 from shared.api import helm as helm_api
 from tests.fixtures import devcluster as devcluster_fixtures
+from tests.fixtures import polling
 from tests.helm.engine import democharts
 from tests.helm.engine.test_installing import install_request, kubectl_get, names, upgrade_request
 
@@ -213,3 +215,62 @@ async def test_a_failing_pre_install_hook_fails_the_release(
     assert migrate.last_run.phase == "Failed"
     # Nothing of the release was applied.
     assert names(devcluster, namespace, "deployments") == []
+
+
+async def test_hooks_run_by_weight_then_name(
+    namespace: str, helm_engine: engine.Engine, tmp_path: pathlib.Path
+) -> None:
+    files = {name: text for name, text in democharts.DEMO.items() if "hooks" not in name}
+    for name, weight in (("c", "-1"), ("b", "2"), ("a", "2")):
+        files[f"templates/hook-{name}.yaml"] = f"""
+            apiVersion: v1
+            kind: ConfigMap
+            metadata:
+              name: hook-{name}
+              annotations:
+                helm.sh/hook: post-install
+                helm.sh/hook-weight: "{weight}"
+        """
+    chart_dir = democharts.write(tmp_path / "demo", files)
+
+    record = await helm_engine.install(install_request(namespace, chart_dir))
+
+    ran = sorted(record.hooks, key=lambda hook: hook.last_run.started_at or records.now())
+    assert [hook.name for hook in ran] == ["hook-c", "hook-a", "hook-b"]
+    assert {hook.last_run.phase for hook in record.hooks} == {"Succeeded"}
+    # No delete policy: before-hook-creation, recorded as Helm records it.
+    assert {hook.delete_policies for hook in record.hooks} == {("before-hook-creation",)}
+
+
+async def test_an_upgrade_cut_off_midway_leaves_a_pending_revision_to_unlock(
+    namespace: str, helm_engine: engine.Engine, store: storage.ReleaseStore,
+    chart_dir: pathlib.Path,
+) -> None:  # fmt: skip
+    await helm_engine.install(install_request(namespace, chart_dir))
+    # Pods that never become ready: the upgrade waits until it is cancelled.
+    pending = {"simulate": "pending", "image": "nginx:1.28"}
+    upgrading = asyncio.create_task(
+        helm_engine.upgrade(upgrade_request(namespace, chart_dir, values=pending, timeout=300))
+    )
+
+    async def stored_pending() -> records.ReleaseRecord | None:
+        latest = await store.latest("demo")
+        return latest if latest and latest.status == Status.PENDING_UPGRADE else None
+
+    await polling.eventually(stored_pending, within=30, interval=0.1)
+    upgrading.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await upgrading
+
+    with pytest.raises(failures.EngineError, match="another operation"):
+        await helm_engine.upgrade(upgrade_request(namespace, chart_dir))
+    unlocked = await helm_engine.unlock("demo")
+    assert unlocked is not None
+    assert unlocked.status == Status.FAILED
+    upgraded = await helm_engine.upgrade(upgrade_request(namespace, chart_dir))
+    assert (upgraded.version, upgraded.status) == (3, Status.DEPLOYED)
+    assert [r.status for r in await store.history("demo")] == [
+        Status.SUPERSEDED,
+        Status.FAILED,
+        Status.DEPLOYED,
+    ]

@@ -217,3 +217,47 @@ async def test_render_is_a_dry_run_of_what_an_upgrade_applies(
     assert kubectl_get(devcluster, namespace, "configmap", "demo-cm")["data"] == {
         "greeting": "hello"
     }
+
+
+async def test_force_recreates_an_object_whose_immutable_fields_changed(
+    devcluster: Devcluster, namespace: str, helm_engine: engine.Engine, tmp_path: pathlib.Path
+) -> None:
+    files = dict(democharts.DEMO)
+    files["templates/job.yaml"] = """
+        apiVersion: batch/v1
+        kind: Job
+        metadata:
+          name: once
+        spec:
+          template:
+            spec:
+              restartPolicy: Never
+              containers: [{name: once, image: {{ .Values.image | quote }}}]
+    """
+    chart_dir = democharts.write(tmp_path / "demo", files)
+    await helm_engine.install(install_request(namespace, chart_dir))
+    before = kubectl_get(devcluster, namespace, "job", "once")["metadata"]["uid"]
+    newer = {"image": "nginx:1.28"}
+
+    with pytest.raises(failures.ReleaseFailedError, match="immutable"):
+        await helm_engine.upgrade(upgrade_request(namespace, chart_dir, values=newer))
+    forced = await helm_engine.upgrade(
+        upgrade_request(namespace, chart_dir, values=newer, force=True)
+    )
+
+    assert forced.status == Status.DEPLOYED
+    job = kubectl_get(devcluster, namespace, "job", "once")
+    assert job["metadata"]["uid"] != before
+    assert job["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.28"
+
+
+async def test_disable_wait_deploys_without_waiting_for_readiness(
+    devcluster: Devcluster, namespace: str, helm_engine: engine.Engine, chart_dir: pathlib.Path
+) -> None:
+    record = await helm_engine.install(
+        install_request(namespace, chart_dir, values={"simulate": "pending"}, disable_wait=True)
+    )
+
+    assert record.status == Status.DEPLOYED
+    status = kubectl_get(devcluster, namespace, "deployment", "demo-web").get("status") or {}
+    assert not status.get("availableReplicas")
