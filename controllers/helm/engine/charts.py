@@ -23,6 +23,7 @@ import base64
 import json
 import os
 import pathlib
+import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -78,6 +79,15 @@ async def merged_values(
     return await asyncio.to_thread(_merged_values_sync, chart, values, validate=validate)
 
 
+def _without_schema(chart: helm_python.Chart) -> helm_python.Chart:
+    """The chart and its sub-charts without ``values.schema.json`` (rendering checks it)."""
+    with tempfile.TemporaryDirectory(prefix="helm-chart-") as scratch:
+        root = pathlib.Path(chart.save_dir(scratch))
+        for schema in root.rglob("values.schema.json"):
+            schema.unlink()
+        return helm_python.Chart.load(root)
+
+
 def _render_sync(
     chart: helm_python.Chart,
     values: Mapping[str, Any],
@@ -87,6 +97,7 @@ def _render_sync(
     revision: int,
     is_upgrade: bool,
     kubeconfig: str | None,
+    validate: bool,
 ) -> dict[str, str]:
     options: dict[str, Any] = {
         "name": name,
@@ -96,6 +107,8 @@ def _render_sync(
         "is_upgrade": is_upgrade,
     }
     try:
+        if not validate and chart.schema is not None:
+            chart = _without_schema(chart)
         if kubeconfig is None:
             return chart.render(dict(values), **options)
         with helm_python.Config(kubeconfig_content=kubeconfig, namespace=namespace) as config:
@@ -113,8 +126,13 @@ async def render_templates(
     revision: int,
     is_upgrade: bool,
     kubeconfig: str | None = None,
+    validate: bool = True,
 ) -> dict[str, str]:
-    """Template path → rendered text (see the module docstring)."""
+    """Template path → rendered text (see the module docstring).
+
+    Rendering checks the values against the chart's schema; without
+    ``validate`` the chart is rendered from a copy without schemas.
+    """
     return await asyncio.to_thread(
         _render_sync,
         chart,
@@ -124,6 +142,7 @@ async def render_templates(
         revision=revision,
         is_upgrade=is_upgrade,
         kubeconfig=kubeconfig,
+        validate=validate,
     )
 
 

@@ -261,3 +261,30 @@ async def test_disable_wait_deploys_without_waiting_for_readiness(
     assert record.status == Status.DEPLOYED
     status = kubectl_get(devcluster, namespace, "deployment", "demo-web").get("status") or {}
     assert not status.get("availableReplicas")
+
+
+SCHEMA = '{"type": "object", "properties": {"greeting": {"type": "string"}}}'
+
+
+async def test_values_are_checked_against_the_schema_unless_disabled(
+    namespace: str, helm_engine: engine.Engine, tmp_path: pathlib.Path
+) -> None:
+    files = {**democharts.DEMO, "values.schema.json": SCHEMA}
+    chart_dir = democharts.write(tmp_path / "demo", files)
+    wrong = {"greeting": 7}
+
+    with pytest.raises(failures.ChartError, match="got number, want string"):
+        await helm_engine.install(install_request(namespace, chart_dir, values=wrong))
+    assert await helm_engine.store.history("demo") == []
+    record = await helm_engine.install(
+        install_request(
+            namespace,
+            chart_dir,
+            values=wrong,
+            disable_schema_validation=True,
+            disable_wait=True,
+        )
+    )
+
+    assert record.status == Status.DEPLOYED
+    assert record.chart["schema"] is not None
