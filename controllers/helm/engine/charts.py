@@ -88,35 +88,6 @@ def _without_schema(chart: helm_python.Chart) -> helm_python.Chart:
         return helm_python.Chart.load(root)
 
 
-def _render_sync(
-    chart: helm_python.Chart,
-    values: Mapping[str, Any],
-    *,
-    name: str,
-    namespace: str,
-    revision: int,
-    is_upgrade: bool,
-    kubeconfig: str | None,
-    validate: bool,
-) -> dict[str, str]:
-    options: dict[str, Any] = {
-        "name": name,
-        "namespace": namespace,
-        "revision": revision,
-        "is_install": not is_upgrade,
-        "is_upgrade": is_upgrade,
-    }
-    try:
-        if not validate and chart.schema is not None:
-            chart = _without_schema(chart)
-        if kubeconfig is None:
-            return chart.render(dict(values), **options)
-        with helm_python.Config(kubeconfig_content=kubeconfig, namespace=namespace) as config:
-            return config.render(chart, dict(values), **options)
-    except helm_python.HelmError as error:
-        raise _chart_error("cannot render the chart", error) from error
-
-
 async def render_templates(
     chart: helm_python.Chart,
     values: Mapping[str, Any],
@@ -128,22 +99,30 @@ async def render_templates(
     kubeconfig: str | None = None,
     validate: bool = True,
 ) -> dict[str, str]:
-    """Template path → rendered text (see the module docstring).
+    """Template path → rendered text (see the module docstring), in a worker thread.
 
     Rendering checks the values against the chart's schema; without
     ``validate`` the chart is rendered from a copy without schemas.
     """
-    return await asyncio.to_thread(
-        _render_sync,
-        chart,
-        values,
-        name=name,
-        namespace=namespace,
-        revision=revision,
-        is_upgrade=is_upgrade,
-        kubeconfig=kubeconfig,
-        validate=validate,
-    )
+    options: dict[str, Any] = {
+        "name": name,
+        "namespace": namespace,
+        "revision": revision,
+        "is_install": not is_upgrade,
+        "is_upgrade": is_upgrade,
+    }
+
+    def render() -> dict[str, str]:
+        try:
+            loaded = _without_schema(chart) if not validate and chart.schema else chart
+            if kubeconfig is None:
+                return loaded.render(dict(values), **options)
+            with helm_python.Config(kubeconfig_content=kubeconfig, namespace=namespace) as config:
+                return config.render(loaded, dict(values), **options)
+        except helm_python.HelmError as error:
+            raise _chart_error("cannot render the chart", error) from error
+
+    return await asyncio.to_thread(render)
 
 
 def crds(chart: helm_python.Chart) -> list[tuple[str, str]]:

@@ -87,33 +87,37 @@ class Waiting:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class InstallRequest(Rendering, Waiting):
-    """``helm install`` as Flux configures it."""
+class Releasing(Rendering, Waiting):
+    """What install and upgrade share beyond rendering and waiting."""
 
     disable_hooks: bool = False
+    max_history: int = 5
+    description: str = ""
+    """The deployed revision's description; Helm's own when empty."""
+    labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """Release labels (stored as labels of the storage Secret)."""
+    take_ownership: bool = True
+    """Adopt existing objects of no or another release (Flux's default)."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class InstallRequest(Releasing):
+    """``helm install`` as Flux configures it."""
+
     crds: CRDPolicy = CRDPolicy.CREATE
     create_namespace: bool = False
     replace: bool = False
-    max_history: int = 5
-    description: str = ""
-    labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    take_ownership: bool = True
     server_side_apply: bool = True
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class UpgradeRequest(Rendering, Waiting):
+class UpgradeRequest(Releasing):
     """``helm upgrade`` as Flux configures it."""
 
-    disable_hooks: bool = False
     crds: CRDPolicy = CRDPolicy.SKIP
     force: bool = False
     cleanup_on_fail: bool = False
     preserve_values: bool = False
-    max_history: int = 5
-    description: str = ""
-    labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    take_ownership: bool = True
     server_side_apply: ServerSideApply = "auto"
 
 

@@ -154,6 +154,51 @@ async def deploy(
         )
 
 
+async def begin(parts: Parts, record: records.ReleaseRecord, *, max_history: int) -> Step:
+    """Store the new (pending) revision, pruning the history first as Helm does."""
+    await parts.store.prune(record.name, max_history=max_history)
+    await parts.store.create(record)
+    return Step(record, parts.store)
+
+
+async def perform(
+    parts: Parts,
+    step: Step,
+    *,
+    action: str,
+    objects: Sequence[Mapping[str, Any]],
+    previous: Sequence[Mapping[str, Any]],
+    waiting: requests.Waiting,
+    origin: requests.Origin,
+    force: bool,
+    disable_hooks: bool,
+    cleanup_on_fail: bool,
+) -> None:
+    """Pre-``action`` hooks, deploy, post-``action`` hooks; the failed revision on error.
+
+    ``cleanup_on_fail`` deletes, on failure, the objects ``previous`` lacked.
+    """
+    try:
+        await run_hooks(
+            parts, step, f"pre-{action}", disabled=disable_hooks, within=waiting.timeout
+        )
+        await deploy(
+            parts,
+            objects,
+            previous=previous,
+            waiting=waiting,
+            origin=origin,
+            force=force,
+            method=step.record.apply_method,
+        )
+        await run_hooks(
+            parts, step, f"post-{action}", disabled=disable_hooks, within=waiting.timeout
+        )
+    except cluster.ClusterError as error:
+        cleanup = added(objects, previous) if cleanup_on_fail else ()
+        raise await fail(parts, step, action, error.message, cleanup=cleanup) from error
+
+
 async def fail(
     parts: Parts,
     step: Step,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import pathlib
-from typing import Any
+from typing import Any, TypeVar
 
 import helm_python as helm
 import pytest
@@ -14,6 +14,7 @@ from tests.fixtures import devcluster as devcluster_fixtures
 
 Devcluster = devcluster_fixtures.Devcluster
 Status = records.Status
+R = TypeVar("R", requests.InstallRequest, requests.UpgradeRequest)
 
 
 def kubectl_get(devcluster: Devcluster, namespace: str, *what: str) -> dict[str, Any]:
@@ -29,9 +30,8 @@ def names(devcluster: Devcluster, namespace: str, kind: str) -> list[str]:
     return sorted(item["metadata"]["name"] for item in items)
 
 
-def install_request(
-    namespace: str, chart_dir: pathlib.Path, **changes: Any
-) -> requests.InstallRequest:
+def request(kind: type[R], namespace: str, chart_dir: pathlib.Path, **changes: Any) -> R:
+    """A request for release demo of HelmRelease flux-system/web, 60 s per step."""
     base: dict[str, Any] = {
         "release_name": "demo",
         "namespace": namespace,
@@ -39,20 +39,19 @@ def install_request(
         "timeout": 60,
         "origin": requests.Origin(name="web", namespace="flux-system"),
     }
-    return requests.InstallRequest(**{**base, **changes})
+    return kind(**{**base, **changes})
+
+
+def install_request(
+    namespace: str, chart_dir: pathlib.Path, **changes: Any
+) -> requests.InstallRequest:
+    return request(requests.InstallRequest, namespace, chart_dir, **changes)
 
 
 def upgrade_request(
     namespace: str, chart_dir: pathlib.Path, **changes: Any
 ) -> requests.UpgradeRequest:
-    base: dict[str, Any] = {
-        "release_name": "demo",
-        "namespace": namespace,
-        "chart": chart_dir,
-        "timeout": 60,
-        "origin": requests.Origin(name="web", namespace="flux-system"),
-    }
-    return requests.UpgradeRequest(**{**base, **changes})
+    return request(requests.UpgradeRequest, namespace, chart_dir, **changes)
 
 
 async def test_install_deploys_a_release_helm_lists(
