@@ -21,7 +21,11 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from shared.kube import applying, client, errors, inventory
+from shared.kube import applying, changesets, client, errors, inventory
+
+CREATED = changesets.Action.CREATED
+CONFIGURED = changesets.Action.CONFIGURED
+UNCHANGED = changesets.Action.UNCHANGED
 
 
 class ClientSideError(Exception):
@@ -80,9 +84,10 @@ async def apply(
     manager: str,
     force: bool,
     within: float,
-) -> None:
-    """Create or patch each object, in order (see the module docstring)."""
+) -> changesets.ChangeSet:
+    """Create or patch each object, in order (see the module docstring); what each became."""
     before = {inventory.Ref.of(obj).key: obj for obj in previous}
+    change_set = changesets.ChangeSet()
     for obj in desired:
         ref = inventory.Ref.of(obj)
         try:
@@ -94,10 +99,11 @@ async def apply(
                 live = None
             if live is None:
                 await _create(objects, obj, manager=manager)
+                change_set.changes.append(changesets.Change(ref=ref, action=CREATED))
                 continue
             patch = merge_patch(before.get(ref.key), obj)
             try:
-                await objects.patch(
+                patched = await objects.patch(
                     obj, patch, content_type=client.MERGE_PATCH, field_manager=manager
                 )
             except errors.KubeError as error:
@@ -106,5 +112,13 @@ async def apply(
                 await objects.delete(dict(obj), propagation="Foreground")
                 await _gone(objects, ref, within=within)
                 await _create(objects, obj, manager=manager)
+                change_set.changes.append(changesets.Change(ref=ref, action=CREATED))
+                continue
         except errors.KubeError as error:
             raise ClientSideError(f"{ref} apply failed: {error.message}") from error
+        version = (patched.get("metadata") or {}).get("resourceVersion")
+        same = version == (live.get("metadata") or {}).get("resourceVersion")
+        change_set.changes.append(
+            changesets.Change(ref=ref, action=UNCHANGED if same else CONFIGURED)
+        )
+    return change_set

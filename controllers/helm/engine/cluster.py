@@ -159,8 +159,8 @@ class Cluster:
         within: float,
         method: str = SERVER_SIDE,
         previous: Sequence[Mapping[str, Any]] = (),
-    ) -> None:
-        """Apply ``objects``; ``ClusterError`` on failure.
+    ) -> changesets.ChangeSet:
+        """Apply ``objects``; what each became, or ``ClusterError`` on failure.
 
         Server-side apply (``ssa``) goes through the resource manager's
         stages; client-side apply (``csa``) creates or merge-patches each
@@ -172,7 +172,7 @@ class Cluster:
         )
         if method == CLIENT_SIDE:
             try:
-                await clientside.apply(
+                return await clientside.apply(
                     self.objects,
                     sort_for_install(objects),
                     previous=previous,
@@ -184,9 +184,8 @@ class Cluster:
                 raise ClusterError(str(error)) from error
             except (errors.KubeError, TimeoutError) as error:
                 raise ClusterError(f"apply failed: {error}") from error
-            return
         try:
-            await self.manager.apply_all(
+            return await self.manager.apply_all(
                 objects,
                 owner=owner,
                 force=force,
