@@ -45,6 +45,12 @@ def origin_of(req: requests.Rendering) -> requests.Origin:
     return req.origin or requests.Origin(name=req.release_name, namespace=req.namespace)
 
 
+def merge_labels(current: Mapping[str, str], wanted: Mapping[str, str]) -> dict[str, str]:
+    """Helm's upgrade of release labels: the new over the old, a ``"null"`` value removes."""
+    merged = {**current, **wanted}
+    return {key: value for key, value in merged.items() if value != "null"}
+
+
 async def _render(
     parts: steps.Parts,
     req: requests.Rendering,
@@ -92,6 +98,14 @@ async def _prepare(
 ) -> list[dict[str, Any]]:
     """CRDs, then the objects as applied; ``ReleaseFailedError`` (no record) on failure."""
     origin = origin_of(req)
+    reserved = sorted(set(req.labels) & storage.SYSTEM_LABELS)
+    if reserved:
+        raise failures.ReleaseFailedError(
+            action,
+            None,
+            "user supplied labels contains system reserved label name. "
+            f"System labels: {sorted(storage.SYSTEM_LABELS)}",
+        )
     try:
         if isinstance(req, requests.InstallRequest) and req.create_namespace:
             await parts.cluster.create_namespace(req.namespace)
@@ -212,7 +226,7 @@ async def upgrade(parts: steps.Parts, req: requests.UpgradeRequest) -> records.R
         description="Preparing upgrade",
         first_deployed=current.first_deployed,
         last_deployed=records.now(),
-        labels={**current.labels, **req.labels},
+        labels=merge_labels(current.labels, req.labels),
         apply_method=requests.apply_method(req.server_side_apply, previous=current.apply_method),
     )
     step = await steps.begin(parts, record, max_history=req.max_history)

@@ -263,3 +263,20 @@ async def test_server_side_apply_is_the_default_and_auto_follows_the_release(
     config_map = kubectl_get(devcluster, namespace, "configmap", "demo-cm")
     operations = {entry["operation"] for entry in config_map["metadata"]["managedFields"]}
     assert "Apply" in operations
+
+
+async def test_release_labels_merge_on_upgrade_and_system_labels_are_refused(
+    namespace: str, helm_engine: engine.Engine, helm_config: helm.Config,
+    chart_dir: pathlib.Path,
+) -> None:  # fmt: skip
+    await helm_engine.install(install_request(namespace, chart_dir, labels={"a": "1", "b": "2"}))
+
+    upgraded = await helm_engine.upgrade(
+        upgrade_request(namespace, chart_dir, labels={"b": "null", "c": "3"})
+    )
+
+    assert upgraded.labels == {"a": "1", "c": "3"}
+    sdk_labels = helm_config.status("demo")["labels"]
+    assert (sdk_labels["a"], sdk_labels["c"], "b" in sdk_labels) == ("1", "3", False)
+    with pytest.raises(failures.ReleaseFailedError, match="system reserved label"):
+        await helm_engine.upgrade(upgrade_request(namespace, chart_dir, labels={"owner": "me"}))

@@ -139,3 +139,94 @@ async def test_without_post_renderers_the_files_are_untouched() -> None:
     )
 
     assert files == FILES
+
+
+IMAGE_POD = """
+apiVersion: v1
+kind: Pod
+metadata: {name: image}
+spec:
+  containers:
+  - image: repository/image:tag
+"""
+ANNOTATED_POD = """
+apiVersion: v1
+kind: Pod
+metadata:
+  annotations: {c: foo}
+  name: json6902
+"""
+JSON6902 = """
+- target: {version: v1, kind: Pod, name: json6902}
+  patch: |
+    - op: test
+      path: /metadata/annotations/c
+      value: foo
+    - op: remove
+      path: /metadata/annotations/c
+    - op: add
+      path: /metadata/annotations/c
+      value: [ "foo", "bar" ]
+    - op: replace
+      path: /metadata/annotations/c
+      value: 42
+    - op: move
+      from: /metadata/annotations/c
+      path: /metadata/annotations/d
+    - op: copy
+      from: /metadata/annotations/d
+      path: /metadata/annotations/e
+"""
+DEPLOYMENT = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: nginx}
+spec:
+  template:
+    spec:
+      containers:
+        - name: nginx
+          image: nignx:v1.0.0
+"""
+STRATEGIC = """
+- target: {group: apps, version: v1, kind: Deployment, name: nginx}
+  patch: |
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata:
+      name: nginx
+    spec:
+      template:
+        spec:
+          containers:
+            - name: nginx
+              image: nignx:latest
+"""
+DIGEST = "sha256:24a0c4b4a4c0eb97a1aabb8e29f18e917d05abfe1b7a7c07857230879ce7d3d3"
+
+
+# The cases of Flux's own kustomize post-renderer tests.
+@pytest.mark.parametrize(
+    ("rendered", "patches", "images", "expected"),
+    [
+        (IMAGE_POD, "", "[{name: repository/image, newTag: 0.1.0}]",
+         IMAGE_POD.replace(":tag", ":0.1.0")),
+        (IMAGE_POD, "", "[{name: repository/image, newName: repository/new-image}]",
+         IMAGE_POD.replace("repository/image", "repository/new-image")),
+        (IMAGE_POD, "", f"[{{name: repository/image, digest: '{DIGEST}'}}]",
+         IMAGE_POD.replace(":tag", f"@{DIGEST}")),
+        (ANNOTATED_POD, JSON6902, "",
+         ANNOTATED_POD.replace("{c: foo}", "{d: '42', e: '42'}")),
+        (DEPLOYMENT, STRATEGIC, "", DEPLOYMENT.replace("v1.0.0", "latest")),
+    ],
+    ids=["image tag", "image name", "image digest", "json 6902", "targeted strategic merge"],
+)  # fmt: skip
+async def test_kustomize_post_renderer_as_fluxs_tests_pin_it(
+    rendered: str, patches: str, images: str, expected: str
+) -> None:
+    renderer = helm_api.KustomizePostRenderer.model_validate(
+        {"patches": yaml.safe_load(patches) or None, "images": yaml.safe_load(images) or None}
+    )
+    run = postrendering.kustomize_renderer(renderer, kustomize=kubectl_kustomize)
+
+    assert await run([yaml.safe_load(rendered)]) == [yaml.safe_load(expected)]
