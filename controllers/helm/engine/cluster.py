@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -253,6 +254,39 @@ class Cluster:
             )
         except waiting.WaitError as error:
             raise ClusterError(f"timed out waiting for deletion: {error.message}") from error
+
+    async def kubeconfig(self) -> str:
+        """A kubeconfig for the Helm SDK reaching this cluster as the engine's client does.
+
+        Built per call: a bearer token from an exec plugin may have been
+        refreshed since the last one. Impersonation carries over (``as``).
+        """
+        configuration = self.api.configuration
+        cluster_entry: dict[str, Any] = {"server": self.api.host}
+        if configuration.ssl_ca_cert:
+            cluster_entry["certificate-authority"] = configuration.ssl_ca_cert
+        if not configuration.verify_ssl:
+            cluster_entry["insecure-skip-tls-verify"] = True
+        user: dict[str, Any] = {}
+        if configuration.cert_file:
+            user["client-certificate"] = configuration.cert_file
+        if configuration.key_file:
+            user["client-key"] = configuration.key_file
+        bearer = (await configuration.auth_settings()).get("BearerToken") or {}
+        token = str(bearer.get("value") or "").removeprefix("Bearer ").strip()
+        if token:
+            user["token"] = token
+        if self.api.impersonated_user:
+            user["as"] = self.api.impersonated_user
+        document = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "target", "cluster": cluster_entry}],
+            "users": [{"name": "engine", "user": user}],
+            "contexts": [{"name": "target", "context": {"cluster": "target", "user": "engine"}}],
+            "current-context": "target",
+        }
+        return json.dumps(document)
 
     async def status(self, obj: Mapping[str, Any]) -> health.Result:
         return await self.manager.status(_ref(obj))

@@ -10,8 +10,11 @@ The engine applies with server-side apply under its field manager
 (``helm-controller``), forcing conflicts as Flux does with Helm 4. Given a
 ``live`` source (watch caches of the objects carrying Flux's origin
 labels), unchanged objects cost no request and drift is known without a
-dry run. ``kubeconfig`` (its text) lets templates ``lookup`` the cluster;
-``kustomize`` runs the kustomize post-renderers.
+dry run. Templates render cluster-aware (``lookup`` answered, the
+cluster's capabilities) with ``lookup`` (through a kubeconfig built from
+the engine's own client) or an explicit ``kubeconfig`` text; otherwise
+offline, as ``helm template`` does. ``kustomize`` runs the kustomize
+post-renderers.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class Engine:
         live: resourcemanager.LiveSource | None = None,
         poll_interval: float = 2.0,
         kubeconfig: str | None = None,
+        lookup: bool = False,
         kustomize: postrendering.Kustomize | None = None,
     ) -> None:
         kube = cluster.Cluster(
@@ -55,6 +59,7 @@ class Engine:
             cluster=kube,
             hooks=hooks.Runner(kube),
             kubeconfig=kubeconfig,
+            lookup=lookup,
             kustomize=kustomize,
         )
 

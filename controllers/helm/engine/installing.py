@@ -64,7 +64,7 @@ async def _render(
         revision=revision,
         is_upgrade=is_upgrade,
         config=config,
-        kubeconfig=parts.kubeconfig,
+        kubeconfig=await parts.render_kubeconfig(),
         kustomize=parts.kustomize,
     )
 

@@ -39,6 +39,14 @@ class Parts:
     cluster: cluster.Cluster
     hooks: hooks.Runner
     kubeconfig: str | None = None
+    lookup: bool = False
+
+    async def render_kubeconfig(self) -> str | None:
+        """The kubeconfig templates render with: given, built for ``lookup``, or none."""
+        if self.kubeconfig is not None:
+            return self.kubeconfig
+        return await self.cluster.kubeconfig() if self.lookup else None
+
     kustomize: postrendering.Kustomize | None = None
 
 

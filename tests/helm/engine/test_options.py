@@ -288,3 +288,30 @@ async def test_values_are_checked_against_the_schema_unless_disabled(
 
     assert record.status == Status.DEPLOYED
     assert record.chart["schema"] is not None
+
+
+async def test_lookup_reads_the_cluster_when_rendering_is_cluster_aware(
+    devcluster: Devcluster, namespace: str, api: client.Client, store: storage.ReleaseStore,
+    tmp_path: pathlib.Path,
+) -> None:  # fmt: skip
+    devcluster.kubectl("create", "configmap", "source", "-n", namespace, "--from-literal=k=found")
+    files = {
+        "Chart.yaml": democharts.DEMO["Chart.yaml"],
+        "templates/copy.yaml": """
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: copy}
+            {{- $source := lookup "v1" "ConfigMap" .Release.Namespace "source" }}
+            data:
+              k: {{ ($source.data | default dict).k | default "none" | quote }}
+        """,
+    }
+    chart_dir = democharts.write(tmp_path / "demo", files)
+    aware = engine.Engine(api, store, poll_interval=0.2, lookup=True)
+    offline = engine.Engine(api, store, poll_interval=0.2)
+
+    seen = await aware.render(install_request(namespace, chart_dir))
+    unseen = await offline.render(install_request(namespace, chart_dir))
+
+    assert [obj["data"] for obj in seen.objects] == [{"k": "found"}]
+    assert [obj["data"] for obj in unseen.objects] == [{"k": "none"}]
