@@ -11,13 +11,16 @@ watch caches when a ``LiveSource`` is given) and adds what Helm does on top:
   Helm``) so Helm adopts it as the release's;
 - ``check_ownership``: without take-over, an existing object that belongs
   to no release or to another one fails the action, with Helm's words;
-- ``delete``: objects that left the release, in Helm's uninstall order,
+- ``apply``: server-side through the resource manager's stages, or
+  client-side (``clientside``) for releases applied that way;
+- ``delete``: objects that left the release, in reverse install order,
   except those annotated ``helm.sh/resource-policy: keep``;
 - ``wait_ready`` (kstatus, Jobs included unless told not to) and
-  ``wait_deleted``.
+  ``wait_deleted``;
+- ``kubeconfig``: the same cluster and credentials for the Helm SDK.
 
-Kubernetes errors become ``failures`` errors or ``ClusterError`` with a
-message fit for a condition.
+Kubernetes errors become ``ClusterError`` with a message fit for a
+condition; the actions turn it into the failed revision.
 """
 
 from __future__ import annotations
