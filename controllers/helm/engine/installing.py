@@ -183,7 +183,7 @@ async def install(parts: steps.Parts, req: requests.InstallRequest) -> records.R
     )
     if latest is not None:
         await steps.supersede(parts, latest)
-    step = await steps.begin(parts, record, max_history=req.max_history)
+    step = await steps.begin(parts, record, max_history=req.max_history, history=history)
     await steps.perform(
         parts,
         step,
@@ -229,7 +229,7 @@ async def upgrade(parts: steps.Parts, req: requests.UpgradeRequest) -> records.R
         labels=merge_labels(current.labels, req.labels),
         apply_method=requests.apply_method(req.server_side_apply, previous=current.apply_method),
     )
-    step = await steps.begin(parts, record, max_history=req.max_history)
+    step = await steps.begin(parts, record, max_history=req.max_history, history=history)
     await steps.perform(
         parts,
         step,

@@ -56,7 +56,7 @@ async def rollback(parts: steps.Parts, req: requests.RollbackRequest) -> records
         rollback_revision=target_version,
         apply_method=requests.apply_method(req.server_side_apply, previous=target.apply_method),
     )
-    step = await steps.begin(parts, revision, max_history=req.max_history)
+    step = await steps.begin(parts, revision, max_history=req.max_history, history=history)
     await steps.perform(
         parts,
         step,

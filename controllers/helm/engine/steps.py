@@ -162,9 +162,15 @@ async def deploy(
         )
 
 
-async def begin(parts: Parts, record: records.ReleaseRecord, *, max_history: int) -> Step:
-    """Store the new (pending) revision, pruning the history first as Helm does."""
-    await parts.store.prune(record.name, max_history=max_history)
+async def begin(
+    parts: Parts,
+    record: records.ReleaseRecord,
+    *,
+    max_history: int,
+    history: Sequence[records.ReleaseRecord],
+) -> Step:
+    """Store the new (pending) revision, pruning ``history`` first as Helm does."""
+    await parts.store.prune(record.name, max_history=max_history, history=history)
     await parts.store.create(record)
     return Step(record, parts.store)
 

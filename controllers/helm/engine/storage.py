@@ -25,7 +25,7 @@ import gzip
 import json
 import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from controllers.helm.engine import failures, records
@@ -184,11 +184,20 @@ class ReleaseStore:
                 f"cannot delete revision {version} of release {name}: {error.message}"
             ) from error
 
-    async def prune(self, name: str, *, max_history: int) -> list[int]:
-        """Helm's ``maxHistory`` before storing a new revision; returns the deleted versions."""
+    async def prune(
+        self,
+        name: str,
+        *,
+        max_history: int,
+        history: Sequence[records.ReleaseRecord] | None = None,
+    ) -> list[int]:
+        """Helm's ``maxHistory`` before storing a new revision; returns the deleted versions.
+
+        ``history`` is the release's as just read (saves listing it again).
+        """
         if max_history <= 0:
             return []
-        history = await self.history(name)
+        history = list(history) if history is not None else await self.history(name)
         keep = max_history - 1
         last_deployed = deployed_of(history)
         doomed: list[int] = []
@@ -202,7 +211,7 @@ class ReleaseStore:
         return doomed
 
 
-def deployed_of(history: list[records.ReleaseRecord]) -> records.ReleaseRecord | None:
+def deployed_of(history: Sequence[records.ReleaseRecord]) -> records.ReleaseRecord | None:
     """The newest deployed revision of a history (oldest first)."""
     deployed = [record for record in history if record.status == records.Status.DEPLOYED]
     return deployed[-1] if deployed else None

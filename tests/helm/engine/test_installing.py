@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import pathlib
 from typing import Any, TypeVar
@@ -10,7 +11,9 @@ import helm_python as helm
 import pytest
 
 from controllers.helm.engine import engine, failures, records, requests, storage
+from shared.kube import client
 from tests.fixtures import devcluster as devcluster_fixtures
+from tests.helm.engine import democharts
 
 Devcluster = devcluster_fixtures.Devcluster
 Status = records.Status
@@ -280,3 +283,22 @@ async def test_release_labels_merge_on_upgrade_and_system_labels_are_refused(
     assert (sdk_labels["a"], sdk_labels["c"], "b" in sdk_labels) == ("1", "3", False)
     with pytest.raises(failures.ReleaseFailedError, match="system reserved label"):
         await helm_engine.upgrade(upgrade_request(namespace, chart_dir, labels={"owner": "me"}))
+
+
+async def test_an_install_costs_one_list_one_create_one_apply_per_object_and_one_update(
+    namespace: str, api: client.Client, helm_engine: engine.Engine, tmp_path: pathlib.Path
+) -> None:
+    files = {
+        name: text
+        for name, text in democharts.DEMO.items()
+        if name
+        in ("Chart.yaml", "values.yaml", "templates/configmap.yaml", "templates/service.yaml")
+    }
+    chart_dir = democharts.write(tmp_path / "demo", files)
+    warm = install_request(namespace, chart_dir, release_name="warm", disable_wait=True)
+    await helm_engine.install(warm)  # discovery cached from here on
+    before = collections.Counter(api.stats)
+
+    await helm_engine.install(install_request(namespace, chart_dir, disable_wait=True))
+
+    assert api.stats - before == {"list": 1, "create": 1, "patch": 2, "update": 1}
