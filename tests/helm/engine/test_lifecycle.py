@@ -274,3 +274,47 @@ async def test_an_upgrade_cut_off_midway_leaves_a_pending_revision_to_unlock(
         Status.FAILED,
         Status.DEPLOYED,
     ]
+
+
+async def test_helm_uninstalls_a_release_the_engine_installed(
+    devcluster: Devcluster, namespace: str, helm_engine: engine.Engine,
+    helm_config: helm.Config, chart_dir: pathlib.Path,
+) -> None:  # fmt: skip
+    await helm_engine.install(install_request(namespace, chart_dir))
+
+    helm_config.uninstall("demo", wait="watcher", timeout=60)
+
+    assert await helm_engine.store.history("demo") == []
+    assert names(devcluster, namespace, "deployments") == []
+    assert "demo-cm" not in names(devcluster, namespace, "configmaps")
+
+
+async def test_a_sub_chart_renders_into_the_release_and_helm_reads_it(
+    devcluster: Devcluster, namespace: str, helm_engine: engine.Engine,
+    helm_config: helm.Config, tmp_path: pathlib.Path,
+) -> None:  # fmt: skip
+    files = dict(democharts.DEMO)
+    files["Chart.yaml"] = (
+        "apiVersion: v2\nname: demo\nversion: 0.1.0\ndependencies: [{name: sub, version: 0.2.0}]\n"
+    )
+    files["charts/sub/Chart.yaml"] = "apiVersion: v2\nname: sub\nversion: 0.2.0\n"
+    files["charts/sub/values.yaml"] = "colour: blue\n"
+    files["charts/sub/templates/NOTES.txt"] = "not shown\n"
+    files["charts/sub/templates/cm.yaml"] = """
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: {{ .Release.Name }}-sub}
+        data: {colour: {{ .Values.colour }}}
+    """
+    chart_dir = democharts.write(tmp_path / "demo", files)
+
+    record = await helm_engine.install(
+        install_request(namespace, chart_dir, values={"sub": {"colour": "red"}})
+    )
+
+    assert "# Source: demo/charts/sub/templates/cm.yaml" in record.manifest
+    assert record.notes == "Thanks for installing demo.\n"
+    sub = kubectl_get(devcluster, namespace, "configmap", "demo-sub")
+    assert sub["data"] == {"colour": "red"}
+    assert helm_config.get_values("demo") == {"sub": {"colour": "red"}}
+    assert helm_config.status("demo")["chart_name"] == "demo"
