@@ -9,7 +9,8 @@
 - ``upgrade``: from the latest deployed revision (or the latest when it
   failed or was superseded); ``preserve_values`` merges the new values over
   the old ones; a ``pending-upgrade`` revision, pre-upgrade hooks, apply
-  (``force`` recreates objects whose immutable fields changed), delete what
+  (with client-side apply, ``force`` recreates objects whose immutable
+  fields changed), delete what
   left the release, wait, post-upgrade hooks; then the previous revision is
   superseded and the new one deployed — or it is failed
   (``Upgrade "<name>" failed: …``; ``cleanup_on_fail`` deletes the objects
@@ -227,7 +228,7 @@ async def upgrade(parts: steps.Parts, req: requests.UpgradeRequest) -> records.R
         first_deployed=current.first_deployed,
         last_deployed=records.now(),
         labels=merge_labels(current.labels, req.labels),
-        apply_method=requests.apply_method(req.server_side_apply, previous=current.apply_method),
+        apply_method=requests.apply_method(req.server_side_apply, previous=latest.apply_method),
     )
     step = await steps.begin(parts, record, max_history=req.max_history, history=history)
     await steps.perform(

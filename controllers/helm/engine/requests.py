@@ -5,7 +5,8 @@ are Flux's. Durations are seconds. ``origin`` names the HelmRelease that
 owns the release: its name and namespace become Flux's origin labels
 (``helm.toolkit.fluxcd.io/name``, ``/namespace``) on every object.
 Server-side apply is the default, as with Helm 4; an upgrade or rollback in
-``auto`` mode applies as the revision it starts from was applied.
+``auto`` mode applies as the latest revision (upgrade) or the target
+(rollback) was applied, as Flux resolves it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from shared.api import helm as helm_api
 HELM_GROUP = "helm.toolkit.fluxcd.io"
 
 ServerSideApply = helm_api.ServerSideApplyMode
-"""enabled, disabled, or auto: as the revision upgraded from (rolled back to) was applied."""
+"""enabled, disabled, or auto: as the latest revision (the rollback's target) was applied."""
 
 
 def apply_method(mode: ServerSideApply | bool, *, previous: str = "") -> str:

@@ -143,11 +143,16 @@ async def deploy(
     force: bool,
     method: str,
 ) -> None:
-    """Apply (``method``: ssa or csa), delete what left the release, wait."""
+    """Apply (``method``: ssa or csa), delete what left the release, wait.
+
+    ``force`` replaces objects whose immutable fields changed only with
+    client-side apply: Flux ignores it with server-side apply, which always
+    forces conflicts instead.
+    """
     await parts.cluster.apply(
         objects,
         origin=origin,
-        force=force,
+        force=force and method == cluster.CLIENT_SIDE,
         within=waiting.timeout,
         method=method,
         previous=previous,

@@ -239,10 +239,13 @@ async def test_force_recreates_an_object_whose_immutable_fields_changed(
     before = kubectl_get(devcluster, namespace, "job", "once")["metadata"]["uid"]
     newer = {"image": "nginx:1.28"}
 
+    # As in Flux, force replaces only with client-side apply.
     with pytest.raises(failures.ReleaseFailedError, match="immutable"):
-        await helm_engine.upgrade(upgrade_request(namespace, chart_dir, values=newer))
+        await helm_engine.upgrade(upgrade_request(namespace, chart_dir, values=newer, force=True))
     forced = await helm_engine.upgrade(
-        upgrade_request(namespace, chart_dir, values=newer, force=True)
+        upgrade_request(
+            namespace, chart_dir, values=newer, force=True, server_side_apply="disabled"
+        )
     )
 
     assert forced.status == Status.DEPLOYED
