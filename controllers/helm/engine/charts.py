@@ -38,7 +38,7 @@ ChartSource = helm_python.Chart | pathlib.Path | str | bytes
 _GO_ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
-def _chart_error(what: str, error: helm_python.HelmError) -> failures.ChartError:
+def _chart_error(what: str, error: helm_python.HelmError | OSError) -> failures.ChartError:
     return failures.ChartError(f"{what}: {error}")
 
 
@@ -119,7 +119,7 @@ async def render_templates(
                 return loaded.render(dict(values), **options)
             with helm_python.Config(kubeconfig_content=kubeconfig, namespace=namespace) as config:
                 return config.render(loaded, dict(values), **options)
-        except helm_python.HelmError as error:
+        except (helm_python.HelmError, OSError) as error:
             raise _chart_error("cannot render the chart", error) from error
 
     return await asyncio.to_thread(render)
@@ -127,7 +127,10 @@ async def render_templates(
 
 def crds(chart: helm_python.Chart) -> list[tuple[str, str]]:
     """The ``crds/`` files of the chart and its sub-charts: (file name, YAML text)."""
-    return [(entry["filename"], entry["data"]) for entry in chart.crds]
+    try:
+        return [(entry["filename"], entry["data"]) for entry in chart.crds]
+    except helm_python.HelmError as error:
+        raise _chart_error("cannot read the chart's CRDs", error) from error
 
 
 def _file(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -136,21 +139,24 @@ def _file(entry: Mapping[str, Any]) -> dict[str, Any]:
     return {"name": entry["name"], "data": base64.b64encode(raw).decode()}
 
 
-def chart_json_sync(chart: helm_python.Chart) -> dict[str, Any]:
-    """The chart as Helm stores it in a release (see the module docstring)."""
-    schema = chart.schema
-    return {
-        "metadata": chart.metadata,
-        "lock": None,
-        "templates": [_file(entry) for entry in chart.templates],
-        "values": chart.values,
-        "schema": None
-        if schema is None
-        else base64.b64encode(json.dumps(schema).encode()).decode(),
-        "schemamodtime": _GO_ZERO_TIME,
-        "files": [_file(entry) for entry in chart.files],
-    }
+def _chart_json_sync(chart: helm_python.Chart) -> dict[str, Any]:
+    try:
+        schema = chart.schema
+        return {
+            "metadata": chart.metadata,
+            "lock": None,
+            "templates": [_file(entry) for entry in chart.templates],
+            "values": chart.values,
+            "schema": None
+            if schema is None
+            else base64.b64encode(json.dumps(schema).encode()).decode(),
+            "schemamodtime": _GO_ZERO_TIME,
+            "files": [_file(entry) for entry in chart.files],
+        }
+    except helm_python.HelmError as error:
+        raise _chart_error("cannot read the chart", error) from error
 
 
 async def chart_json(chart: helm_python.Chart) -> dict[str, Any]:
-    return await asyncio.to_thread(chart_json_sync, chart)
+    """The chart as Helm stores it in a release (see the module docstring)."""
+    return await asyncio.to_thread(_chart_json_sync, chart)

@@ -257,6 +257,8 @@ class Cluster:
             )
         except waiting.WaitError as error:
             raise ClusterError(f"timed out waiting for deletion: {error.message}") from error
+        except errors.KubeError as error:
+            raise ClusterError(f"cannot tell whether objects are gone: {error.message}") from error
 
     async def kubeconfig(self) -> str:
         """A kubeconfig for the Helm SDK reaching this cluster as the engine's client does.
