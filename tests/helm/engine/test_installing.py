@@ -302,3 +302,42 @@ async def test_an_install_costs_one_list_one_create_one_apply_per_object_and_one
     await helm_engine.install(install_request(namespace, chart_dir, disable_wait=True))
 
     assert api.stats - before == {"list": 1, "create": 1, "patch": 2, "update": 1}
+
+
+async def test_an_object_the_server_refuses_fails_the_install_with_its_name(
+    namespace: str, helm_engine: engine.Engine, tmp_path: pathlib.Path
+) -> None:
+    files = dict(democharts.DEMO)
+    files["templates/bad.yaml"] = """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: bad}
+        spec:
+          ports: [{port: not-a-number}]
+    """
+    chart_dir = democharts.write(tmp_path / "demo", files)
+
+    with pytest.raises(failures.ReleaseFailedError) as caught:
+        await helm_engine.install(install_request(namespace, chart_dir, disable_hooks=True))
+
+    assert caught.value.reason.startswith(f"Service/{namespace}/bad dry-run failed: ")
+    assert caught.value.record is not None
+    assert caught.value.record.status == Status.FAILED
+
+
+async def test_a_kind_the_cluster_does_not_serve_fails_the_install(
+    namespace: str, helm_engine: engine.Engine, tmp_path: pathlib.Path
+) -> None:
+    files = dict(democharts.DEMO)
+    files["templates/unknown.yaml"] = """
+        apiVersion: nowhere.example.org/v1
+        kind: Unknown
+        metadata: {name: u}
+    """
+    chart_dir = democharts.write(tmp_path / "demo", files)
+
+    with pytest.raises(failures.ReleaseFailedError) as caught:
+        await helm_engine.install(install_request(namespace, chart_dir, disable_hooks=True))
+
+    assert "Unknown" in caught.value.reason
+    assert "no matches for kind" in caught.value.reason
