@@ -237,16 +237,23 @@ class Cluster:
         return deleted
 
     async def wait_ready(
-        self, objects: Sequence[Mapping[str, Any]], *, within: float, jobs: bool = True
+        self,
+        objects: Sequence[Mapping[str, Any]],
+        *,
+        within: float,
+        jobs: bool = True,
+        readers: tuple[health.Reader, ...] = (),
     ) -> None:
-        """Wait until every object is Current (kstatus); Jobs too when ``jobs``."""
+        """Wait until every object is Current (``readers``, then kstatus); Jobs when ``jobs``."""
         refs = [
             _ref(obj)
             for obj in objects
             if jobs or not (obj.get("kind") == "Job" and _ref(obj).group == "batch")
         ]
         try:
-            await self.manager.wait(refs, interval=self.poll_interval, within=within)
+            await self.manager.wait(
+                refs, interval=self.poll_interval, within=within, readers=readers
+            )
         except waiting.WaitError as error:
             raise ClusterError(error.message) from error
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from controllers.helm.engine import charts
 from shared.api import helm as helm_api
+from shared.kube import health
 
 HELM_GROUP = "helm.toolkit.fluxcd.io"
 
@@ -85,6 +86,8 @@ class Waiting:
     timeout: float = 300.0
     disable_wait: bool = False
     disable_wait_for_jobs: bool = False
+    health_readers: tuple[health.Reader, ...] = ()
+    """Tried before kstatus: ``healthCheckExprs`` compiled by ``shared.kube.healthexprs``."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -163,7 +163,10 @@ async def deploy(
         await parts.cluster.delete(gone)
     if not waiting.disable_wait:
         await parts.cluster.wait_ready(
-            objects, within=waiting.timeout, jobs=not waiting.disable_wait_for_jobs
+            objects,
+            within=waiting.timeout,
+            jobs=not waiting.disable_wait_for_jobs,
+            readers=waiting.health_readers,
         )
 
 

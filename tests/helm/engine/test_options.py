@@ -12,7 +12,7 @@ import pytest
 from controllers.helm.engine import engine, failures, records, requests, storage
 from shared.api import helm as helm_api
 from shared.api import kustomize as kustomize_api
-from shared.kube import client
+from shared.kube import client, healthexprs
 from tests.fixtures import devcluster as devcluster_fixtures
 from tests.helm.engine import democharts
 from tests.helm.engine.test_installing import install_request, kubectl_get, names, upgrade_request
@@ -318,3 +318,30 @@ async def test_lookup_reads_the_cluster_when_rendering_is_cluster_aware(
 
     assert [obj["data"] for obj in seen.objects] == [{"k": "found"}]
     assert [obj["data"] for obj in unseen.objects] == [{"k": "none"}]
+
+
+async def test_health_check_expressions_decide_readiness_before_kstatus(
+    namespace: str, helm_engine: engine.Engine, chart_dir: pathlib.Path
+) -> None:
+    checks = healthexprs.compile_checks(
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "current": "data.greeting == 'ready'",
+                "failed": "data.greeting == 'broken'",
+            }
+        ]
+    )
+    waiting = {"health_readers": (checks.read,), "disable_hooks": True, "timeout": 20}
+
+    record = await helm_engine.install(
+        install_request(namespace, chart_dir, values={"greeting": "ready"}, **waiting)
+    )
+    with pytest.raises(failures.ReleaseFailedError) as caught:
+        await helm_engine.upgrade(
+            upgrade_request(namespace, chart_dir, values={"greeting": "broken"}, **waiting)
+        )
+
+    assert record.status == Status.DEPLOYED
+    assert caught.value.reason.startswith("failed early due to stalled resources: [ConfigMap/")
