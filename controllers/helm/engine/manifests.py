@@ -22,9 +22,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import yaml
-
 from controllers.helm.engine import failures, records
+from shared.kube import manifests as kube_manifests
 
 HOOK = "helm.sh/hook"
 HOOK_WEIGHT = "helm.sh/hook-weight"
@@ -104,16 +103,16 @@ def split_documents(text: str) -> list[str]:
 
 
 def parse(document: str, *, path: str) -> dict[str, Any] | None:
-    """One YAML document as an object (None when empty); ``ChartError`` when not an object."""
+    """One YAML document as an object (None when empty); ``ChartError`` when not an object.
+
+    Read as Kubernetes reads YAML (``shared.kube.manifests``): timestamps stay
+    strings, keys become strings.
+    """
     try:
-        obj = yaml.load(document, Loader=yaml.CSafeLoader)
-    except yaml.YAMLError as error:
+        found = kube_manifests.load_all(document)
+    except kube_manifests.ManifestError as error:
         raise failures.ChartError(f"YAML parse error on {path}: {error}") from error
-    if obj is None:
-        return None
-    if not isinstance(obj, dict):
-        raise failures.ChartError(f"YAML parse error on {path}: not an object")
-    return obj
+    return found[0] if found else None
 
 
 def _values(annotation: str) -> tuple[str, ...]:
@@ -190,7 +189,7 @@ def objects(text: str) -> list[dict[str, Any]]:
 
 def dump(obj: Mapping[str, Any]) -> str:
     """One object as a YAML document (block style, keys in their order)."""
-    return yaml.dump(dict(obj), Dumper=yaml.CSafeDumper, sort_keys=False, default_flow_style=False)
+    return kube_manifests.dump(dict(obj))
 
 
 def kept(obj: Mapping[str, Any]) -> bool:

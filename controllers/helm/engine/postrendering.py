@@ -23,10 +23,9 @@ import tempfile
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-import yaml
-
 from controllers.helm.engine import failures, manifests, requests
 from shared.api import helm as helm_api
+from shared.kube import manifests as kube_manifests
 
 PATH_ANNOTATION = "postrenderer.helm.sh/postrender-filename"
 
@@ -72,14 +71,13 @@ def kustomize_renderer(
             ]
         with tempfile.TemporaryDirectory(prefix="helm-postrender-") as scratch:
             root = pathlib.Path(scratch)
-            (root / "helm-output.yaml").write_text(
-                yaml.dump_all(objects, Dumper=yaml.CSafeDumper, sort_keys=False)
-            )
-            (root / "kustomization.yaml").write_text(
-                yaml.dump(kustomization, Dumper=yaml.CSafeDumper, sort_keys=False)
-            )
+            (root / "helm-output.yaml").write_text(kube_manifests.dump_all(objects))
+            (root / "kustomization.yaml").write_text(kube_manifests.dump(kustomization))
             output = await kustomize(root)
-        return [obj for obj in yaml.load_all(output, Loader=yaml.CSafeLoader) if obj]
+        try:
+            return kube_manifests.load_all(output)
+        except kube_manifests.ManifestError as error:
+            raise failures.ChartError(f"post-rendering failed: {error}") from error
 
     return render
 

@@ -138,3 +138,13 @@ def test_separators_glued_to_text_still_split_as_helm_splits_them() -> None:
 )  # fmt: skip
 def test_resource_policy_keep(annotations: dict[str, str], kept: bool) -> None:
     assert manifests.kept({"metadata": {"annotations": annotations}}) is kept
+
+
+def test_documents_read_as_kubernetes_reads_yaml() -> None:
+    files = {
+        "demo/templates/cm.yaml": "kind: ConfigMap\nmetadata: {name: a}\ndata: {day: 2024-01-02}\n"
+    }
+
+    _, generic = manifests.sort(files)
+
+    assert generic[0].obj["data"] == {"day": "2024-01-02"}
