@@ -56,11 +56,12 @@ from controllers.kustomize import (
     confining,
     decrypting,
     isolating,
-    manifests,
+    kustomizefiles,
     sopsfiles,
     substituting,
 )
 from shared.api import kustomize
+from shared.kube import manifests
 
 KUSTOMIZE_API_VERSION = "kustomize.config.k8s.io/v1beta1"
 DEFAULT_TIMEOUT = 300.0
@@ -116,7 +117,7 @@ def resolve_path(root: pathlib.Path, path: str | None) -> pathlib.Path:
 
 def generate(directory: pathlib.Path, *, root: pathlib.Path) -> bool:
     """Write a kustomization.yaml listing the directory's manifests; False when one exists."""
-    if manifests.kustomization_file(directory) is not None:
+    if kustomizefiles.kustomization_file(directory) is not None:
         return False
     resources = [
         "./" + path.relative_to(directory).as_posix() for path in _scan(directory, root.resolve())
@@ -136,7 +137,7 @@ def _scan(directory: pathlib.Path, root: pathlib.Path) -> list[pathlib.Path]:
         if entry.is_symlink() and entry.is_dir():
             continue  # Go's Walk does not follow directory links
         if entry.is_dir():
-            if manifests.kustomization_file(entry) is not None:
+            if kustomizefiles.kustomization_file(entry) is not None:
                 found.append(entry)
             else:
                 found.extend(_scan(entry, root))
@@ -158,7 +159,7 @@ def apply_overlays(
     directory: pathlib.Path, spec: kustomize.KustomizationSpec, *, root: pathlib.Path
 ) -> None:
     """Write the Kustomization's overlays into the directory's kustomization file."""
-    path = manifests.kustomization_file(directory)
+    path = kustomizefiles.kustomization_file(directory)
     if path is None:
         raise BuildError(f"no kustomization file in {directory}")
     try:

@@ -44,7 +44,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from controllers.kustomize import manifests
+from controllers.kustomize import kustomizefiles
+from shared.kube import manifests
 
 OUTSIDE = "outside"
 REMOTE = "remote"
@@ -123,7 +124,7 @@ class _Walk:
                 self._visit(current)
 
     def _visit(self, directory: pathlib.Path) -> None:
-        path = manifests.kustomization_file(directory)
+        path = kustomizefiles.kustomization_file(directory)
         if path is None:
             return  # kustomize reports a directory without a kustomization
         name = self._name(path)

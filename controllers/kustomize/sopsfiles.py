@@ -25,7 +25,8 @@ import pathlib
 from collections.abc import Callable
 from typing import Any, Literal
 
-from controllers.kustomize import manifests
+from controllers.kustomize import kustomizefiles
+from shared.kube import manifests
 
 Format = Literal["yaml", "json", "dotenv", "binary"]
 YAML: Format = "yaml"
@@ -202,7 +203,7 @@ def resource_files(directory: pathlib.Path, *, root: pathlib.Path) -> list[pathl
 
 
 def _read_kustomization(directory: pathlib.Path) -> dict[str, Any] | None:
-    path = manifests.kustomization_file(directory)
+    path = kustomizefiles.kustomization_file(directory)
     if path is None:
         return None
     try:

@@ -29,8 +29,9 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from controllers.kustomize import expanding, manifests
+from controllers.kustomize import expanding
 from shared.api import kustomize, meta
+from shared.kube import manifests
 
 VARIABLE_NAME_PATTERN = "^[_[:alpha:]][_[:alpha:][:digit:]]*$"
 _VARIABLE_NAME = re.compile(r"[_A-Za-z][_A-Za-z0-9]*")

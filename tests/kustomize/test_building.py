@@ -13,8 +13,9 @@ from typing import Any
 import pyrage
 import pytest
 
-from controllers.kustomize import building, decrypting, manifests
+from controllers.kustomize import building, decrypting
 from shared.api import kustomize
+from shared.kube import manifests
 from tests.fixtures import recording
 from tests.kustomize import sops_vectors
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from controllers.kustomize import decrypting, manifests
+from controllers.kustomize import decrypting
+from shared.kube import manifests
 from tests.kustomize import openpgp_keys
 
 pytestmark = pytest.mark.skipif(

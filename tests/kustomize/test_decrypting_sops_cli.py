@@ -13,7 +13,8 @@ import sys
 import pyrage
 import pytest
 
-from controllers.kustomize import decrypting, manifests, sopsfiles
+from controllers.kustomize import decrypting, sopsfiles
+from shared.kube import manifests
 
 SOPS = shutil.which("sops", path=str(pathlib.Path(sys.executable).parent)) or shutil.which("sops")
 pytestmark = pytest.mark.skipif(SOPS is None, reason="the sops binary is not installed")

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from controllers.kustomize import manifests, substituting
+from controllers.kustomize import substituting
 from shared.api import kustomize
+from shared.kube import manifests
 
 
 def _post_build(**fields: Any) -> kustomize.PostBuild:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from controllers.kustomize import manifests
+from shared.kube import manifests
 
 
 def test_timestamps_and_equals_stay_strings() -> None:

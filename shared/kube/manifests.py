@@ -1,28 +1,28 @@
-"""Multi-document Kubernetes YAML, read and written the way Flux's Go libraries do.
+"""Multi-document Kubernetes YAML, read and written the way Flux's Go libraries do (pure).
 
 Contract:
 
 - ``load_all`` parses YAML 1.1 with libyaml (fast for big builds) into plain
-  dicts, skipping empty documents and expanding ``kind: List`` items is
-  *not* done (kustomize already did). Timestamps and ``=`` stay strings and
-  non-string keys become strings, as sigs.k8s.io/yaml's YAML→JSON does.
-  Anything but a mapping at the top of a document is a ``ManifestError``.
-- ``split`` cuts kustomize's output into the text of each document, so a
-  document can be substituted on the very text kustomize wrote.
+  dicts, skipping empty documents; ``kind: List`` items are *not* expanded
+  (kustomize and Helm leave none). Timestamps and ``=`` stay strings and
+  non-string keys become strings, as sigs.k8s.io/yaml's YAML→JSON does, so
+  every object is JSON as the API server takes it. Anything but a mapping
+  at the top of a document is a ``ManifestError``.
+- ``split`` cuts a stream (kustomize's output) into the text of each
+  document, so a document can be substituted on the very text written.
 - ``dump`` / ``dump_all`` write block-style YAML keeping key order.
-- ``kustomization_file`` finds a directory's kustomization file by the names
-  kustomize accepts, in its order.
+
+Used by kustomize-controller (builds, SOPS files, substitution) and by the
+Helm engine (rendered charts, stored release manifests).
 """
 
 from __future__ import annotations
 
-import pathlib
 from collections.abc import Iterable
 from typing import Any
 
 import yaml
 
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 _DROPPED_TAGS = frozenset({"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value"})
 
 
@@ -106,12 +106,3 @@ def dump(obj: Any) -> str:
 def dump_all(objects: Iterable[Any]) -> str:
     """A multi-document stream of ``objects`` separated by ``---``."""
     return "---\n".join(dump(obj) for obj in objects)
-
-
-def kustomization_file(directory: pathlib.Path) -> pathlib.Path | None:
-    """The kustomization file of ``directory``, None when it has none."""
-    for name in KUSTOMIZATION_FILES:
-        candidate = directory / name
-        if candidate.is_file():
-            return candidate
-    return None
