@@ -66,7 +66,8 @@ async def _export(api: client.Client, args: argparse.Namespace) -> int:
     return 0
 
 
-def _confirmed(question: str) -> bool:
+def confirmed(question: str) -> bool:
+    """Whether the user answered yes on a terminal (never without one)."""
     if not sys.stdin.isatty():
         return False
     answer = input(f"{question} [y/N] ")
@@ -77,7 +78,7 @@ async def _delete(api: client.Client, args: argparse.Namespace) -> int:
     kind: kinds.Kind = args.kind
     path = kind.resource.path(namespace=args.namespace, name=args.name)
     await api.request("GET", path)
-    if not args.silent and not _confirmed(f"Are you sure you want to delete this {kind.words}"):
+    if not args.silent and not confirmed(f"Are you sure you want to delete this {kind.words}"):
         raise session.CliError("deletion not confirmed; add --silent to delete without asking")
     terminal.action(f"deleting {kind.words} {args.name} in {args.namespace} namespace")
     await api.request("DELETE", path)
