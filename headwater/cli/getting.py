@@ -34,7 +34,12 @@ def revision(obj: dict[str, Any]) -> str:
 
 
 def ready(obj: dict[str, Any]) -> tuple[str, str]:
-    """The Ready condition's status and message (``Unknown`` before any)."""
+    """The Ready condition's status and message (``Unknown`` before any).
+
+    A static kind (Alert, Provider: no status) is always ready, as Flux shows it.
+    """
+    if obj.get("kind") in kinds.STATIC_KINDS:
+        return "True", f"{obj['kind']} is Ready"
     cond = session.condition(obj, "Ready")
     if cond is None:
         return "Unknown", "waiting to be reconciled"

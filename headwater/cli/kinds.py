@@ -33,6 +33,7 @@ _WORDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "ImageUpdateAutomation": ("image", "update", ()),
     "ArtifactGenerator": ("artifact", "generator", ()),
 }
+STATIC_KINDS = frozenset({"Alert", "Provider"})
 _GROUP_ALIASES = {"source": ("sources",), "image": ("images",), "artifact": ()}
 
 
@@ -63,6 +64,11 @@ class Kind:
             plural=crd.plural,
             namespaced=crd.scope == "Namespaced",
         )
+
+    @property
+    def static(self) -> bool:
+        """No controller reconciles it into a status (Flux's Alert and Provider)."""
+        return self.name in STATIC_KINDS
 
     @property
     def is_source(self) -> bool:

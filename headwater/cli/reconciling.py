@@ -7,7 +7,9 @@ token and the Ready condition of the current generation is True or False.
 ``--with-source`` reconciles the object's ``sourceRef`` first. ``suspend``
 sets ``spec.suspend``; ``resume`` clears it, requests a reconcile and waits
 for it like ``reconcile``. ``--all`` acts on every object of the kind in the
-namespace. Exit code 0 when Ready=True, 1 otherwise.
+namespace. Exit code 0 when Ready=True, 1 otherwise. The static kinds
+(Alert, Provider) have no ``reconcile`` (nothing reconciles them, as in
+Flux) and ``resume`` does not wait for them.
 """
 
 from __future__ import annotations
@@ -169,7 +171,7 @@ async def _resume(api: client.Client, args: argparse.Namespace) -> int:
         token = await request(api, kind, args.namespace, name, spec={"suspend": False})
         terminal.success(f"{kind.words} resumed")
         waiting.append((name, token))
-    if not args.wait:
+    if not args.wait or kind.static:
         return 0
     code = 0
     for name, token in waiting:
@@ -201,6 +203,7 @@ def register(
         help="reconcile a Flux object now and wait",
         configure=configure_reconcile,
         common=common,
+        kinds=[kind for kind in kinds.all_kinds() if not kind.static],
     )
     for verb, handler, text in (
         ("suspend", _suspend, "suspend the reconciliation of Flux objects"),
