@@ -5,13 +5,18 @@ Steps:
 1. starts ``headwater dev up --reset`` in the state directory (a fresh
    cluster, no Git repositories) and waits until it reports ready;
 2. pushes ``examples/webapp`` to the local Git server as a new repository;
-3. creates a GitRepository and a Kustomization for it, waits until both are
-   Ready at the pushed revision, prints them (kubectl's Flux printer columns)
-   and the objects they applied;
-4. scales the Deployment behind Git's back and waits until it is restored;
-5. pushes a commit that changes the ConfigMap and deletes the Service, and
-   waits until both changes are live (the Service pruned);
-6. stops ``headwater dev up`` and checks that every process exited.
+3. creates a GitRepository (polling only every 10 minutes) and a
+   Kustomization for it, waits until both are Ready at the pushed revision,
+   prints them (kubectl's Flux printer columns) and the objects they applied;
+4. with the ``headwater`` command, creates a generic webhook Receiver for the
+   GitRepository, and an Alert with a Provider that posts the GitRepository's
+   and Kustomization's events to a local sink (``demowebhooks.Sink``);
+5. scales the Deployment behind Git's back and waits until it is restored;
+6. pushes a commit that changes the ConfigMap and deletes the Service, calls
+   the Receiver's webhook as a Git host would, and waits until both changes
+   are live (the Service pruned) — seconds, not the 10-minute poll — and
+   until the sink received the alert of the new revision;
+7. stops ``headwater dev up`` and checks that every process exited.
 
 Every step is verified by polling with a deadline; the exit status is 0 only
 when all of them were. On a failure the tail of the controllers' logs is printed.
@@ -30,13 +35,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from headwater import dev, devprocesses, stopping
+from headwater import demowebhooks, dev, devprocesses, stopping
 
 EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "webapp"
 NAME = "webapp"
 FLUX_NAMESPACE = dev.RUNTIME_NAMESPACE
 APP_NAMESPACE = "webapp"
-STEPS = 6
+STEPS = 7
 T = TypeVar("T")
 
 
@@ -52,6 +57,7 @@ class Demo:
         self.step_timeout = step_timeout
         self.workdir = layout.root / "demo" / NAME
         self.git_url = ""
+        self.webhook_url = ""
         self.step = 1  # step 1 starts the environment, before there is a Demo
 
     # -- output -----------------------------------------------------------------
@@ -175,7 +181,7 @@ metadata:
   name: {NAME}
   namespace: {FLUX_NAMESPACE}
 spec:
-  interval: 5s          # how often to look for new commits
+  interval: 10m         # how often to poll; the webhook Receiver says "now"
   url: {git_url}
   ref:
     branch: main
@@ -240,6 +246,44 @@ def create_flux_objects(demo: Demo, revision: str) -> None:
     demo.ok("the namespace, the Greeting, the Deployment, the Service and the ConfigMap exist")
 
 
+def headwater_shown(demo: Demo, *args: str) -> str:
+    """Run ``headwater ARGS…``, print it as a user would type it and what it said."""
+    result = demowebhooks.headwater(demo.layout, *args)
+    demo.show("headwater " + " ".join(args), result.stderr + result.stdout)
+    if result.returncode != 0:
+        raise DemoError(f"headwater {' '.join(args)} exited {result.returncode}")
+    return result.stdout
+
+
+def receive_and_alert(demo: Demo, sink: demowebhooks.Sink, receiver_port: int) -> None:
+    demo.header("Receive the Git host's webhooks; send alerts to a local sink")
+    demo.kubectl_shown(
+        "create", "secret", "generic", "webhook-token", "-n", FLUX_NAMESPACE,
+        f"--from-literal=token={os.urandom(16).hex()}",
+    )  # fmt: skip
+    headwater_shown(
+        demo, "create", "receiver", NAME, "--type", "generic",
+        "--secret-ref", "webhook-token", "--resource", f"GitRepository/{NAME}",
+    )  # fmt: skip
+    receiver = demo.get("receiver", NAME, namespace=FLUX_NAMESPACE) or {}
+    path = (receiver.get("status") or {}).get("webhookPath")
+    if not path:
+        raise DemoError(f"Receiver {NAME} is Ready without a webhook path: {receiver}")
+    demo.webhook_url = f"http://127.0.0.1:{receiver_port}{path}"
+    demo.ok(f"the Git host is to call {demo.webhook_url}")
+    headwater_shown(
+        demo, "create", "alert-provider", "sink", "--type", "generic", "--address", sink.url
+    )
+    headwater_shown(
+        demo, "create", "alert", NAME, "--provider-ref", "sink",
+        "--event-source", f"GitRepository/{NAME}", "--event-source", f"Kustomization/{NAME}",
+    )  # fmt: skip
+    headwater_shown(demo, "get", "alerts")
+    demo.ok(
+        f"Alert {NAME} sends the events of GitRepository and Kustomization {NAME} to {sink.url}"
+    )
+
+
 def correct_drift(demo: Demo) -> None:
     demo.header("Change an applied object behind Git's back: it is restored")
     demo.kubectl_shown("scale", "-n", APP_NAMESPACE, f"deployment/{NAME}", "--replicas=5")
@@ -258,8 +302,10 @@ def correct_drift(demo: Demo) -> None:
     demo.kubectl_shown("get", "-n", APP_NAMESPACE, "deployment", NAME)
 
 
-def change_in_git(demo: Demo) -> None:
-    demo.header("Push a commit that changes the ConfigMap and deletes the Service")
+def change_in_git(demo: Demo, sink: demowebhooks.Sink) -> None:
+    demo.header(
+        "Push a commit that changes the ConfigMap and deletes the Service; call the webhook"
+    )
     configmap = demo.workdir / "configmap.yaml"
     configmap.write_text(configmap.read_text().replace("LOG_LEVEL: info", "LOG_LEVEL: debug"))
     (demo.workdir / "service.yaml").unlink()
@@ -267,10 +313,28 @@ def change_in_git(demo: Demo) -> None:
     kustomization.write_text(kustomization.read_text().replace("  - service.yaml\n", ""))
     demo.show("git diff --stat", demo.git("diff", "--stat"))
     revision = demo.commit_and_push("Debug logging for webapp; retire its Service")
+    demo.say(f"$ curl -X POST {demo.webhook_url}   (what the Git host does on a push)")
+    status = demowebhooks.call_webhook(demo.webhook_url)
+    if status != 200:
+        raise DemoError(f"the Receiver answered {status} to the webhook call")
+    demo.eventually(
+        f"GitRepository {NAME} fetched {revision[:21]} at once (its poll interval is 10m)",
+        _ready_at(demo, "gitrepository", revision),
+    )
     demo.eventually(
         f"Kustomization {NAME} applied {revision[:21]}",
         _ready_at(demo, "kustomization", revision),
     )
+
+    def alerted() -> dict[str, Any] | None:
+        for event in sink.events():
+            involved = event.get("involvedObject") or {}
+            if involved.get("kind") == "GitRepository" and revision in json.dumps(event):
+                return event
+        return None
+
+    event = demo.eventually(f"the sink received the alert of {revision[:21]}", alerted)
+    demo.say(f"alert: {event.get('severity')} {event.get('reason')}: {event.get('message')}")
 
     def log_level() -> str | None:
         obj = demo.get("configmap", "webapp-config", namespace=APP_NAMESPACE)
@@ -360,10 +424,12 @@ def run(layout: dev.Layout, *, step_timeout: float) -> int:
         demo.git_url = f"http://127.0.0.1:{ports['git']}/{NAME}.git"
         revision = push_example(demo)
         create_flux_objects(demo, revision)
-        correct_drift(demo)
-        change_in_git(demo)
+        with demowebhooks.Sink() as sink:
+            receive_and_alert(demo, sink, int(ports["receiver"]))
+            correct_drift(demo)
+            change_in_git(demo, sink)
         shut_down(demo, process)
-    except (DemoError, KeyboardInterrupt) as error:
+    except (DemoError, KeyboardInterrupt, OSError, subprocess.SubprocessError) as error:
         print(f"\nDEMO FAILED in step {demo.step}: {error or 'interrupted'}", file=sys.stderr)
         _print_logs(layout)
         stop_environment(process)
