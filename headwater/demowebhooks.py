@@ -5,7 +5,8 @@
   received. It serves from a thread of the demo's process, and ``with``
   closes it on every path.
 - ``headwater``: the ``headwater`` command as a user runs it against the
-  environment (``KUBECONFIG`` set), for the steps that show the CLI.
+  environment (``KUBECONFIG`` set), for the steps that show the CLI (and,
+  as ``headwater_at``, for the tests that drive the CLI).
 - ``call_webhook``: what a Git host does on a push, a POST to a Receiver's
   webhook URL.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import pathlib
 import subprocess
 import sys
 import threading
@@ -80,7 +82,14 @@ def headwater(
     layout: dev.Layout, *args: str, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """``headwater ARGS…`` against the environment of ``layout``, no terminal."""
-    env = {**os.environ, "KUBECONFIG": str(layout.kubeconfig)}
+    return headwater_at(layout.kubeconfig, *args, timeout=timeout)
+
+
+def headwater_at(
+    kubeconfig: pathlib.Path, *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``headwater ARGS…`` as a subprocess with ``KUBECONFIG=kubeconfig``, no terminal."""
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
     return subprocess.run(
         [sys.executable, "-m", "headwater.cli.main", *args],
         capture_output=True,

@@ -19,21 +19,12 @@ from typing import Any
 
 import yaml
 
+from controllers.source.helm import charts
 from headwater.cli import creating_sources, creatingkit, session
 
 HELM_API = "helm.toolkit.fluxcd.io/v2"
 CHART_REF_KINDS = ("OCIRepository", "HelmChart")
 VALUES_FROM_KINDS = ("Secret", "ConfigMap")
-
-
-def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merged(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def _values(files: list[str]) -> dict[str, Any]:
@@ -45,7 +36,7 @@ def _values(files: list[str]) -> dict[str, Any]:
             raise session.CliError(f"reading values from {name} failed: {error}") from error
         if not isinstance(loaded, dict):
             raise session.CliError(f"reading values from {name} failed: not a YAML map")
-        values = _merged(values, loaded)
+        values = charts.merge_maps(values, loaded)
     return values
 
 
@@ -59,10 +50,9 @@ def _chart(args: argparse.Namespace) -> dict[str, Any]:
             "reconcileStrategy": args.reconcile_strategy,
             "sourceRef": creatingkit.cross_ref(kind, name, namespace),
         }
-        if args.chart_version:
-            template["version"] = args.chart_version
-        if args.chart_interval:
-            template["interval"] = args.chart_interval
+        creatingkit.given(
+            template, args, {"chart_version": "version", "chart_interval": "interval"}
+        )
         return {"chart": {"spec": template}}
     kind, name, namespace = creatingkit.reference(args.chart_ref)
     if kind not in CHART_REF_KINDS:
@@ -92,14 +82,13 @@ def helm_release(args: argparse.Namespace) -> dict[str, Any]:
     if bool(args.chart) == bool(args.chart_ref):
         raise session.CliError("give one of --chart (with --source) or --chart-ref")
     spec: dict[str, Any] = {"interval": args.interval, **_chart(args)}
-    for flag, field in (
-        ("release_name", "releaseName"),
-        ("target_namespace", "targetNamespace"),
-        ("storage_namespace", "storageNamespace"),
-        ("service_account", "serviceAccountName"),
-    ):
-        if getattr(args, flag):
-            spec[field] = getattr(args, flag)
+    fields = {
+        "release_name": "releaseName",
+        "target_namespace": "targetNamespace",
+        "storage_namespace": "storageNamespace",
+        "service_account": "serviceAccountName",
+    }
+    creatingkit.given(spec, args, fields)
     if args.target_namespace and not args.storage_namespace:
         spec["storageNamespace"] = args.target_namespace
     if args.depends_on:

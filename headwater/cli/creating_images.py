@@ -25,12 +25,12 @@ def image_repository(args: argparse.Namespace) -> dict[str, Any]:
     if not args.image or any(c.isspace() for c in args.image) or args.image != args.image.lower():
         raise session.CliError(f"unable to parse image value: {args.image!r}")
     spec: dict[str, Any] = {"image": args.image, "interval": args.interval}
-    if args.scan_timeout:
-        spec["timeout"] = args.scan_timeout
-    if args.secret_ref:
-        spec["secretRef"] = creatingkit.local_ref(args.secret_ref)
-    if args.cert_ref:
-        spec["certSecretRef"] = creatingkit.local_ref(args.cert_ref)
+    creatingkit.given(
+        spec,
+        args,
+        {"scan_timeout": "timeout"},
+        refs={"secret_ref": "secretRef", "cert_ref": "certSecretRef"},
+    )
     return creatingkit.flux_object(IMAGE_API, "ImageRepository", args, spec)
 
 

@@ -51,11 +51,8 @@ def alert(args: argparse.Namespace) -> dict[str, Any]:
 def provider(args: argparse.Namespace) -> dict[str, Any]:
     """The Provider ``flux create alert-provider`` makes."""
     spec: dict[str, Any] = {"type": args.type}
-    for flag in ("address", "channel", "username"):
-        if getattr(args, flag):
-            spec[flag] = getattr(args, flag)
-    if args.secret_ref:
-        spec["secretRef"] = creatingkit.local_ref(args.secret_ref)
+    fields = {flag: flag for flag in ("address", "channel", "username")}
+    creatingkit.given(spec, args, fields, refs={"secret_ref": "secretRef"})
     return creatingkit.flux_object(BETA_API, "Provider", args, spec)
 
 

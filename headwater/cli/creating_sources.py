@@ -22,6 +22,7 @@ from headwater.cli import creatingkit, session
 from shared.api import source
 
 SOURCE_API = "source.toolkit.fluxcd.io/v1"
+_REFS = {"secret_ref": "secretRef", "proxy_secret_ref": "proxySecretRef"}
 _CHART_SOURCE_KINDS = typing.get_args(
     source.LocalHelmChartSourceReference.model_fields["kind"].annotation
 )
@@ -36,11 +37,6 @@ def chart_source(text: str) -> tuple[str, str, str]:
     raise session.CliError(
         f"source kind {kind!r} is not supported, must be one of: {', '.join(_CHART_SOURCE_KINDS)}"
     )
-
-
-def _fetch_timeout(args: argparse.Namespace, spec: dict[str, Any]) -> None:
-    if args.fetch_timeout:
-        spec["timeout"] = args.fetch_timeout
 
 
 def _ignore(args: argparse.Namespace, spec: dict[str, Any]) -> None:
@@ -63,11 +59,9 @@ def helm_repository(args: argparse.Namespace) -> dict[str, Any]:
         spec["type"] = "oci"
         if args.oci_provider:
             spec["provider"] = args.oci_provider
-    _fetch_timeout(args, spec)
-    if args.secret_ref:
-        spec["secretRef"] = creatingkit.local_ref(args.secret_ref)
-        if args.pass_credentials:
-            spec["passCredentials"] = True
+    creatingkit.given(spec, args, {"fetch_timeout": "timeout"}, refs={"secret_ref": "secretRef"})
+    if args.secret_ref and args.pass_credentials:
+        spec["passCredentials"] = True
     return creatingkit.flux_object(SOURCE_API, "HelmRepository", args, spec)
 
 
@@ -109,8 +103,7 @@ def oci_repository(args: argparse.Namespace) -> dict[str, Any]:
         "ref": ref,
         "url": args.url,
     }
-    if args.insecure:
-        spec["insecure"] = True
+    creatingkit.given(spec, args, {"insecure": "insecure"})
     if args.layer_selector:
         media_type, _, operation = args.layer_selector.partition(":")
         if not media_type or operation not in ("extract", "copy"):
@@ -119,24 +112,19 @@ def oci_repository(args: argparse.Namespace) -> dict[str, Any]:
                 "must be '<media-type>:extract' or '<media-type>:copy'"
             )
         spec["layerSelector"] = {"mediaType": media_type, "operation": operation}
-    _fetch_timeout(args, spec)
     _ignore(args, spec)
-    for flag, field in (
-        ("secret_ref", "secretRef"),
-        ("proxy_secret_ref", "proxySecretRef"),
-        ("cert_ref", "certSecretRef"),
-    ):
-        if getattr(args, flag):
-            spec[field] = creatingkit.local_ref(getattr(args, flag))
-    if args.service_account:
-        spec["serviceAccountName"] = args.service_account
-    verify = _verification(args)
-    if verify:
-        spec["verify"] = verify
+    creatingkit.given(
+        spec,
+        args,
+        {"fetch_timeout": "timeout", "service_account": "serviceAccountName"},
+        refs=_REFS | {"cert_ref": "certSecretRef"},
+    )
+    _verify(args, spec)
     return creatingkit.flux_object(SOURCE_API, "OCIRepository", args, spec)
 
 
-def _verification(args: argparse.Namespace) -> dict[str, Any] | None:
+def _verify(args: argparse.Namespace, spec: dict[str, Any]) -> None:
+    """``spec.verify`` from the ``--verify-*`` flags, refused without a provider."""
     if not args.verify_provider:
         if args.verify_secret_ref:
             raise session.CliError(
@@ -146,14 +134,13 @@ def _verification(args: argparse.Namespace) -> dict[str, Any] | None:
             raise session.CliError(
                 "a verification provider must be specified when OIDC issuer/subject is specified"
             )
-        return None
+        return
     verify: dict[str, Any] = {"provider": args.verify_provider}
-    if args.verify_secret_ref:
-        verify["secretRef"] = creatingkit.local_ref(args.verify_secret_ref)
+    creatingkit.given(verify, args, {}, refs={"verify_secret_ref": "secretRef"})
     if args.verify_issuer or args.verify_subject:
         identity = {"issuer": args.verify_issuer or "", "subject": args.verify_subject or ""}
         verify["matchOIDCIdentity"] = [identity]
-    return verify
+    spec["verify"] = verify
 
 
 def bucket(args: argparse.Namespace) -> dict[str, Any]:
@@ -164,15 +151,10 @@ def bucket(args: argparse.Namespace) -> dict[str, Any]:
         "interval": args.interval,
         "provider": args.provider,
     }
-    if args.region:
-        spec["region"] = args.region
-    if args.insecure:
-        spec["insecure"] = True
-    _fetch_timeout(args, spec)
-    if args.secret_ref:
-        spec["secretRef"] = creatingkit.local_ref(args.secret_ref)
-    if args.proxy_secret_ref:
-        spec["proxySecretRef"] = creatingkit.local_ref(args.proxy_secret_ref)
+    creatingkit.given(
+        spec, args, {"region": "region", "insecure": "insecure", "fetch_timeout": "timeout"},
+        refs=_REFS,
+    )  # fmt: skip
     _ignore(args, spec)
     return creatingkit.flux_object(SOURCE_API, "Bucket", args, spec)
 
@@ -194,11 +176,8 @@ def helm_chart(args: argparse.Namespace) -> dict[str, Any]:
         "reconcileStrategy": args.reconcile_strategy,
         "sourceRef": {"kind": kind, "name": name},
     }
-    if args.chart_version:
-        spec["version"] = args.chart_version
-    verify = _verification(args)
-    if verify:
-        spec["verify"] = verify
+    creatingkit.given(spec, args, {"chart_version": "version"})
+    _verify(args, spec)
     return creatingkit.flux_object(SOURCE_API, "HelmChart", args, spec)
 
 

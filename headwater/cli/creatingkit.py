@@ -44,6 +44,26 @@ def reference(text: str) -> tuple[str, str, str]:
     return (kind, name, namespace) if name else (kind, namespace, "")
 
 
+def given(
+    spec: dict[str, Any],
+    args: argparse.Namespace,
+    fields: dict[str, str],
+    *,
+    refs: dict[str, str] | None = None,
+) -> None:
+    """Copy each flag of ``fields`` (flag → field) that was given into ``spec``.
+
+    ``refs`` likewise, each value as a ``LocalObjectReference`` (a Secret's
+    name). A flag not given sets nothing, as Go's ``omitempty`` leaves it out.
+    """
+    for flag, field in fields.items():
+        if getattr(args, flag):
+            spec[field] = getattr(args, flag)
+    for flag, field in (refs or {}).items():
+        if getattr(args, flag):
+            spec[field] = local_ref(getattr(args, flag))
+
+
 def local_ref(name: str) -> dict[str, str]:
     """A ``LocalObjectReference``: ``{"name": name}``."""
     return {"name": name}
