@@ -2,7 +2,8 @@
 
 ``up`` runs, as separate processes, the devcluster (the local Kubernetes API,
 state in SQLite), a Git smart-HTTP server (``headwater.gitserver``, push
-enabled) and the controllers (notification-controller, source-controller,
+enabled), an OCI registry (``headwater.devregistry``, when installed) and the
+controllers (notification-controller, source-controller,
 kustomize-controller, image-reflector-controller, image-automation-controller;
 the others post their events to the first), waits for each to be ready with a
 deadline, installs the CRDs and the
@@ -22,6 +23,7 @@ Everything lives under the state directory (``.headwater/`` by default):
     git/           bare repositories served by the Git server
     storage/       source-controller's artifacts
     tags/          image-reflector-controller's tag store
+    registry/      the OCI registry's configuration and blobs
     kube-cache/    kubectl's discovery cache for this cluster
 
 ``down`` stops a running ``up`` by its recorded PID (and any child left
@@ -48,7 +50,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from headwater import devprocesses, devrbac
+from headwater import devprocesses, devrbac, devregistry
 from shared.api import crdgen, registry
 
 DEFAULT_STATE_DIR = ".headwater"
@@ -59,6 +61,7 @@ PORT_NAMES = (
     "notification-metrics", "notification-health",
     "image-reflector-metrics", "image-reflector-health",
     "image-automation-metrics", "image-automation-health",
+    "registry",
 )  # fmt: skip
 
 
@@ -99,6 +102,10 @@ class Layout:
     @property
     def tags(self) -> pathlib.Path:
         return self.root / "tags"
+
+    @property
+    def registry(self) -> pathlib.Path:
+        return self.root / "registry"
 
     @property
     def kube_cache(self) -> pathlib.Path:
@@ -336,6 +343,16 @@ def _start(
          "--host", "127.0.0.1", "--port", str(ports["git"])],
         address=f"http://127.0.0.1:{ports['git']}/",
     )  # fmt: skip
+    registry_binary = devregistry.binary()
+    registry = None
+    if registry_binary is not None:
+        registry = supervisor.spawn(
+            "registry",
+            devregistry.command(registry_binary, layout.registry, ports["registry"]),
+            address=f"http://127.0.0.1:{ports['registry']}/v2/",
+        )
+    else:
+        print(f"  {'registry':<27} not installed (docker-registry), skipped", flush=True)
     supervisor.wait(cluster, layout.kubeconfig.exists, timeout=timeout)
     began = time.monotonic()
     _install_crds(layout)
@@ -343,6 +360,9 @@ def _start(
     supervisor.wait(
         git, devprocesses.http_ok(f"http://127.0.0.1:{ports['git']}/healthz"), timeout=timeout
     )
+    if registry is not None:
+        address = f"http://127.0.0.1:{ports['registry']}/v2/"
+        supervisor.wait(registry, devprocesses.http_ok(address), timeout=timeout)
     specs = controller_specs(layout, ports)
     kubeconfigs = {spec.name: layout.kubeconfig for spec in specs}
     if rbac:
@@ -381,7 +401,7 @@ def up(args: argparse.Namespace) -> int:
               "stop it with 'headwater dev down'", file=sys.stderr)  # fmt: skip
         return 1
     if args.reset:
-        for directory in (layout.data, layout.git, layout.storage):
+        for directory in (layout.data, layout.git, layout.storage, layout.registry):
             shutil.rmtree(directory, ignore_errors=True)
     shutil.rmtree(layout.kube_cache, ignore_errors=True)  # the server's CRDs may have changed
     layout.kubeconfig.unlink(missing_ok=True)  # so its reappearance means "serving"
@@ -426,6 +446,7 @@ def _print_ready(layout: Layout, ports: dict[str, int]) -> None:
         "  kubectl get gitrepositories,kustomizations -A\n"
         f"  git push http://127.0.0.1:{ports['git']}/<name>.git main   "
         "(repositories are created on first push)\n"
+        f"  headwater artifact push oci://127.0.0.1:{ports['registry']}/<name>:<tag> --insecure …\n"
         "Stop with Ctrl-C or 'headwater dev down'.",
         flush=True,
     )
@@ -466,7 +487,8 @@ def status(args: argparse.Namespace) -> int:
             layout.kubeconfig.exists
             if name == "devcluster"
             else devprocesses.http_ok(
-                address if address.endswith("/readyz") else address + "healthz"
+                # NB: the registry's address is its probe too (/v2/ answers 200).
+                address if address.endswith(("/readyz", "/v2/")) else address + "healthz"
             )
         )
         state = "ready" if alive and probe() else ("running" if alive else "exited")

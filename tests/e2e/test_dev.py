@@ -80,13 +80,30 @@ def test_status_lists_every_process_as_ready(environment: dev.Layout) -> None:
 
     assert result.returncode == 0, result.stdout + result.stderr
     for name in (
-        "devcluster", "gitserver", "notification-controller", "source-controller",
+        "devcluster", "gitserver", "registry", "notification-controller", "source-controller",
         "kustomize-controller", "image-reflector-controller", "image-automation-controller",
     ):  # fmt: skip
         assert any(
             line.split()[:1] == [name] and line.split()[2] == "ready"
             for line in result.stdout.splitlines()
         ), result.stdout
+
+
+def test_the_registry_takes_a_push_and_lists_its_tags(
+    environment: dev.Layout, tmp_path: pathlib.Path
+) -> None:
+    ports = json.loads(environment.ports_file.read_text())
+    url = f"oci://127.0.0.1:{ports['registry']}/manifests"
+    (tmp_path / "app.yaml").write_text("apiVersion: v1\nkind: ConfigMap\n")
+
+    pushed = _headwater("artifact", "push", f"{url}:v1", "--path", str(tmp_path),
+                        "--source", "test", "--revision", "v1", "--insecure")  # fmt: skip
+    listed = _headwater("artifact", "list", url, "--insecure")
+
+    assert pushed.returncode == 0, pushed.stderr
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.split("\n")[1].split()[0] == f"127.0.0.1:{ports['registry']}/manifests:v1"
+    assert (environment.registry / "storage").is_dir()
 
 
 def test_crds_and_the_runtime_namespace_are_installed(environment: dev.Layout) -> None:
@@ -196,7 +213,7 @@ def test_down_stops_the_supervisor_and_every_child(tmp_path: pathlib.Path) -> No
 
         assert result.returncode == 0, result.stderr
         assert process.returncode == 0
-        assert len(children) == 7  # devcluster, git server, five controllers
+        assert len(children) == 8  # devcluster, Git server, registry, five controllers
         assert not [c for c in children if c.alive()]
         assert not layout.run_file.exists()
         assert _headwater("dev", "status", "--state-dir", str(layout.root)).returncode == 1
