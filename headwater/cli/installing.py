@@ -260,7 +260,7 @@ def register(
     install.add_argument(
         "--manifests",
         default=str(manifests.deploy_directory()),
-        help="the kustomize base to install (default: this checkout's deploy/)",
+        help="the kustomize base to install (default: deploy/, which the package carries)",
     )
     install.set_defaults(run=_run_install)
 

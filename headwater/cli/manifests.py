@@ -49,8 +49,8 @@ class ManifestError(Exception):
 
 
 def deploy_directory() -> pathlib.Path:
-    """``deploy/`` of the checkout this package runs from."""
-    return pathlib.Path(__file__).resolve().parents[2] / "deploy"
+    """``deploy/`` as the package carries it (``headwater/data/deploy``, a link in a checkout)."""
+    return (pathlib.Path(__file__).resolve().parents[1] / "data" / "deploy").resolve()
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
