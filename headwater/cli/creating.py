@@ -1,24 +1,24 @@
-"""``create``: the command tree, and ``source git``, ``kustomization``, ``secret git``.
+"""``create``: the command tree, and ``source git`` and ``kustomization``.
 
 How every ``create`` verb builds, exports, applies and waits is in
 ``creatingkit``; the other kinds' builders are in ``creating_sources``,
-``creating_notifications``, ``creating_images`` and ``creating_helm``.
+``creating_notifications``, ``creating_images``, ``creating_helm`` and
+``creating_secrets``.
 """
 
 from __future__ import annotations
 
 import argparse
-import pathlib
 from typing import Any
 
 from headwater.cli import (
     creating_helm,
     creating_images,
     creating_notifications,
+    creating_secrets,
     creating_sources,
     creatingkit,
     kinds,
-    session,
 )
 
 _interval = creatingkit.interval
@@ -79,29 +79,6 @@ def kustomization(args: argparse.Namespace) -> dict[str, Any]:
     return creatingkit.flux_object("kustomize.toolkit.fluxcd.io/v1", "Kustomization", args, spec)
 
 
-def git_secret(args: argparse.Namespace) -> dict[str, Any]:
-    """The Secret ``flux create secret git`` would make: basic auth, a token or an SSH key."""
-    data: dict[str, str] = {}
-    if args.username or args.password:
-        if not (args.username and args.password):
-            raise session.CliError("--username and --password go together; give both")
-        data.update(username=args.username, password=args.password)
-    if args.bearer_token:
-        data["bearerToken"] = args.bearer_token
-    if args.private_key_file:
-        data["identity"] = pathlib.Path(args.private_key_file).read_text()
-        public = pathlib.Path(args.private_key_file + ".pub")
-        if public.exists():
-            data["identity.pub"] = public.read_text()
-    if args.ca_crt_file:
-        data["ca.crt"] = pathlib.Path(args.ca_crt_file).read_text()
-    if not data:
-        raise session.CliError(
-            "no credentials: give --username and --password, --bearer-token or --private-key-file"
-        )
-    return creatingkit.opaque_secret(args, args.name, data)
-
-
 def register(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     common: argparse.ArgumentParser,
@@ -146,11 +123,4 @@ def register(
     secret = what.add_parser("secret", help="create a Secret").add_subparsers(
         dest="kind_word", required=True, metavar="KIND"
     )
-    git_secret_parser = secret.add_parser("git", parents=[common], help="Git credentials")
-    creatingkit.common_flags(git_secret_parser, git_secret)
-    git_secret_parser.add_argument("--url", help="the Git repository URL (for the record)")
-    git_secret_parser.add_argument("-u", "--username", help="the basic-auth username")
-    git_secret_parser.add_argument("-p", "--password", help="the basic-auth password")
-    git_secret_parser.add_argument("--bearer-token", help="a bearer token")
-    git_secret_parser.add_argument("--private-key-file", help="an SSH private key file")
-    git_secret_parser.add_argument("--ca-crt-file", help="a CA certificate file (PEM)")
+    creating_secrets.register(secret, common)

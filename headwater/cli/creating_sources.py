@@ -13,12 +13,11 @@ applied first and named in ``secretRef`` — not with ``--export``, as Flux.
 from __future__ import annotations
 
 import argparse
-import pathlib
 import typing
 import urllib.parse
 from typing import Any
 
-from headwater.cli import creatingkit, session
+from headwater.cli import creating_secrets, creatingkit, session
 from shared.api import source
 
 SOURCE_API = "source.toolkit.fluxcd.io/v1"
@@ -69,19 +68,20 @@ def helm_secret(args: argparse.Namespace, obj: dict[str, Any]) -> list[dict[str,
     """The Secret ``helm-<name>`` from credential flags (none with ``--secret-ref``)."""
     if args.secret_ref:
         return []
-    data: dict[str, str] = {}
-    if args.username and args.password:
-        data.update(username=args.username, password=args.password)
-    if args.ca_file:
-        data["ca.crt"] = pathlib.Path(args.ca_file).read_text()
-    if args.cert_file and args.key_file:
-        data["tls.crt"] = pathlib.Path(args.cert_file).read_text()
-        data["tls.key"] = pathlib.Path(args.key_file).read_text()
-    if not data:
+    made = creating_secrets.helm(
+        args,
+        f"helm-{args.name}",
+        username=args.username,
+        password=args.password,
+        ca_file=args.ca_file,
+        cert_file=args.cert_file,
+        key_file=args.key_file,
+    )
+    if not made["stringData"]:
         return []
     if args.pass_credentials:
         obj["spec"]["passCredentials"] = True
-    return [creatingkit.opaque_secret(args, f"helm-{args.name}", data)]
+    return [made]
 
 
 def oci_repository(args: argparse.Namespace) -> dict[str, Any]:
@@ -164,7 +164,7 @@ def bucket_secret(args: argparse.Namespace, _: dict[str, Any]) -> list[dict[str,
     if args.secret_ref or not (args.access_key and args.secret_key):
         return []
     data = {"accesskey": args.access_key, "secretkey": args.secret_key}
-    return [creatingkit.opaque_secret(args, f"bucket-{args.name}", data)]
+    return [creatingkit.secret(args, f"bucket-{args.name}", data)]
 
 
 def helm_chart(args: argparse.Namespace) -> dict[str, Any]:

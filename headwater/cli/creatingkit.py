@@ -86,14 +86,19 @@ def flux_object(
     }
 
 
-def opaque_secret(args: argparse.Namespace, name: str, data: dict[str, str]) -> dict[str, Any]:
-    """An Opaque Secret ``name`` beside the object ``args`` create, with its labels."""
+def secret(
+    args: argparse.Namespace, name: str, data: dict[str, str], *, type_: str | None = None
+) -> dict[str, Any]:
+    """The Secret ``name`` (in ``args``' namespace, with its labels) holding ``data``.
+
+    Without ``type_`` it has none, as Flux writes it (the API server makes it Opaque).
+    """
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": name, "namespace": args.namespace, **labels(args)},
-        "type": "Opaque",
         "stringData": data,
+        **({"type": type_} if type_ else {}),
     }
 
 

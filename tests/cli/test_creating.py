@@ -154,6 +154,33 @@ CASES = {
         _meta(BETA3, "Provider") + "spec:\n  address: https://hooks.slack.com/services/x\n"
         "  channel: general\n  secretRef:\n    name: webhook-url\n  type: slack\n",
     ),
+    "git secret with basic auth": (
+        "create secret git podinfo-auth --url=https://github.com/stefanprodan/podinfo "
+        "--username=my-username --password=my-password --namespace=my-namespace",
+        _meta("v1", "Secret", name="podinfo-auth", namespace="my-namespace")
+        + "stringData:\n  password: my-password\n  username: my-username\n",
+    ),
+    "git secret with a bearer token": (
+        "create secret git bearer-token-auth --bearer-token=ghp_x --namespace=my-namespace",
+        _meta("v1", "Secret", name="bearer-token-auth", namespace="my-namespace")
+        + "stringData:\n  bearerToken: ghp_x\n",
+    ),
+    "helm secret with basic auth": (
+        "create secret helm helm-secret --username=my-username --password=my-password "
+        "--namespace=my-namespace",
+        _meta("v1", "Secret", name="helm-secret", namespace="my-namespace")
+        + "stringData:\n  password: my-password\n  username: my-username\n"
+        "type: kubernetes.io/basic-auth\n",
+    ),
+    "oci secret": (
+        "create secret oci ghcr --namespace=my-namespace --url ghcr.io --username stefanprodan "
+        "--password=password",
+        _meta("v1", "Secret", name="ghcr", namespace="my-namespace")
+        + 'stringData:\n  .dockerconfigjson: |-\n    {\n      "auths": {\n'
+        '        "ghcr.io": {\n          "username": "stefanprodan",\n'
+        '          "password": "password",\n          "auth": "c3RlZmFucHJvZGFuOnBhc3N3b3Jk"\n'
+        "        }\n      }\n    }\ntype: kubernetes.io/dockerconfigjson\n",
+    ),
     "receiver": (
         "create receiver podinfo --type github --event ping --event push --secret-ref token "
         "--resource GitRepository/webapp --resource HelmRepository/charts",
@@ -201,7 +228,31 @@ def test_helm_release_merges_values_files_and_names_namespaces(
     )
 
 
+def test_tls_secret_carries_the_pair_and_the_ca(
+    headwater: Callable[..., Result], tmp_path: pathlib.Path
+) -> None:
+    for name in ("ca", "cert", "key"):
+        (tmp_path / f"{name}.pem").write_text(f"-----BEGIN {name}-----\n-----END {name}-----\n")
+
+    result = headwater(
+        "create", "secret", "tls", "certs", "--namespace=my-namespace",
+        f"--tls-crt-file={tmp_path / 'cert.pem'}", f"--tls-key-file={tmp_path / 'key.pem'}",
+        f"--ca-crt-file={tmp_path / 'ca.pem'}", "--export",
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == _meta("v1", "Secret", name="certs", namespace="my-namespace") + (
+        "stringData:\n  ca.crt: |\n    -----BEGIN ca-----\n    -----END ca-----\n"
+        "  tls.crt: |\n    -----BEGIN cert-----\n    -----END cert-----\n"
+        "  tls.key: |\n    -----BEGIN key-----\n    -----END key-----\ntype: kubernetes.io/tls\n"
+    )
+
+
 REFUSALS = {
+    "git secret with basic auth and a bearer token": (
+        "create secret git a --username=aaa --password=zzzz --bearer-token=aaaa",
+        "user credentials and bearer token cannot be used together",
+    ),
     "oci without a reference": (
         "create source oci podinfo --url oci://example.com/x",
         "--tag, --tag-semver or --digest is required",

@@ -331,8 +331,7 @@ def test_create_export_makes_the_secret_and_objects_flux_would(headwater: Headwa
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": "creds", "namespace": "flux-system"},
-        "type": "Opaque",
-        "stringData": {"username": "git", "password": "s3cret"},
+        "stringData": {"username": "git", "password": "s3cret"},  # no type, as Flux
     }
     ks: dict[str, Any] = yaml.safe_load(_ok(headwater(
         "create", "ks", "apps", "--source", "GitRepository/repo.infra", "--path", "./apps",

@@ -44,8 +44,16 @@ def test_static_kinds_and_a_helm_release_without_controllers(
     _ok(headwater("create", "alert", "all", "--provider-ref", "hook",
                   "--event-source", "Kustomization/*", *ns))  # fmt: skip
     charts = headwater("create", "source", "helm", "charts", "--url", "oci://127.0.0.1:1/charts",
-                       *ns)  # fmt: skip
+                       "-u", "bot", "-p", "s3cret", *ns)  # fmt: skip
     assert charts.returncode == 0, charts.stderr
+    repository = objects.get(cluster, namespace, "helmrepository", "charts") or {}
+    assert repository["spec"]["secretRef"] == {"name": "helm-charts"}
+    credentials = objects.get(cluster, namespace, "secret", "helm-charts") or {}
+    assert credentials["type"] == "kubernetes.io/basic-auth"
+    _ok(headwater("create", "secret", "oci", "pull", "--url", "ghcr.io/org/app",
+                  "-u", "bot", "-p", "s3cret", *ns))  # fmt: skip
+    pull = objects.get(cluster, namespace, "secret", "pull") or {}
+    assert pull["type"] == "kubernetes.io/dockerconfigjson"
 
     assert _table(headwater("get", "alerts", *ns)) == [
         ["NAME", "REVISION", "SUSPENDED", "READY", "MESSAGE"],
