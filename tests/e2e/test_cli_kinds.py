@@ -56,9 +56,15 @@ def test_static_kinds_and_a_helm_release_without_controllers(
     assert pull["type"] == "kubernetes.io/dockerconfigjson"
 
     assert _table(headwater("get", "alerts", *ns)) == [
-        ["NAME", "REVISION", "SUSPENDED", "READY", "MESSAGE"],
-        ["all", "False", "True", "Alert", "is", "Ready"],  # no revision
+        ["NAME", "SUSPENDED", "READY", "MESSAGE"],
+        ["all", "False", "True", "Alert", "is", "Ready"],
     ]
+    assert _table(headwater("get", "alert-providers", *ns)) == [
+        ["NAME", "READY", "MESSAGE"],
+        ["hook", "True", "Provider", "is", "Ready"],
+    ]
+    helm_row = _table(headwater("get", "sources", "helm", *ns))[1]
+    assert " ".join(helm_row[-5:]) == "True Helm repository is Ready"  # OCI: static
     alert = yaml.safe_load(_ok(headwater("export", "alert", "all", *ns)))
     assert alert["spec"] == {
         "eventSeverity": "info",  # the CRD's default
@@ -119,6 +125,11 @@ def test_a_receiver_and_the_image_kinds_beside_their_controllers(
                       "--select-semver", "^1.0", *ns))  # fmt: skip
         policy = json.loads(_ok(headwater("get", "image", "policy", "app", *ns, "-o", "json")))
         assert policy["status"]["latestRef"]["tag"] == "1.1.0"
+        message = (objects.condition(policy, "Ready") or {})["message"]
+        assert _table(headwater("get", "image", "policy", *ns))[:2] == [
+            ["NAME", "IMAGE", "TAG", "READY", "MESSAGE"],
+            ["app", image, "1.1.0", "True", *message.split()],
+        ]
 
         push(secure_registry, f"{namespace}/app", ["1.2.0"])
         _ok(headwater("reconcile", "image", "repository", "app", *ns))
