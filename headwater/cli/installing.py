@@ -29,7 +29,15 @@ from typing import Any
 
 from headwater import dev
 from headwater.cli import exporting, kinds, manifests, session, terminal
-from shared.kube import applying, client, errors, inventory, resourcemanager, resources
+from shared.kube import (
+    applying,
+    client,
+    errors,
+    inventory,
+    resourcemanager,
+    resources,
+    waiting,
+)
 
 FIELD_MANAGER = "headwater"
 DEFAULTS = manifests.DEFAULT_COMPONENTS
@@ -103,6 +111,19 @@ async def _apply_one(objects: applying.Objects, obj: dict[str, Any]) -> str:
     return "unchanged" if same else "configured"
 
 
+async def _wait(
+    manager: resourcemanager.ResourceManager,
+    refs: list[inventory.Ref],
+    args: argparse.Namespace,
+) -> None:
+    try:
+        await manager.wait(refs, interval=_WAIT_INTERVAL, within=args.timeout)
+    except waiting.WaitError as error:
+        raise session.CliError(
+            f"install failed: {error.message}; see: kubectl -n {args.namespace} get events"
+        ) from error
+
+
 async def _install(api: client.Client, args: argparse.Namespace) -> int:
     objs: list[dict[str, Any]] = args.objects
     terminal.action(f"installing components in {args.namespace} namespace")
@@ -112,13 +133,11 @@ async def _install(api: client.Client, args: argparse.Namespace) -> int:
         for obj in stage:
             print(f"{_ref_line(dict(obj))} {await _apply_one(objects, dict(obj))}")
         if inventory.is_cluster_definition(stage[0]):
-            await manager.wait(
-                [inventory.Ref.of(o) for o in stage], interval=_WAIT_INTERVAL, within=args.timeout
-            )
+            await _wait(manager, [inventory.Ref.of(o) for o in stage], args)
             objects.discovery.forget()
     deployments = [inventory.Ref.of(o) for o in objs if o["kind"] == "Deployment"]
     async with terminal.progress("verifying installation"):
-        await manager.wait(deployments, interval=_WAIT_INTERVAL, within=args.timeout)
+        await _wait(manager, deployments, args)
     for ref in deployments:
         terminal.success(f"{ref.name}: deployment ready")
     terminal.success("install finished")

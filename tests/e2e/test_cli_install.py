@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import shutil
 import subprocess
 from collections.abc import Iterator
 
@@ -86,6 +87,28 @@ def test_install_export_selects_components_and_namespace(headwater: Headwater) -
     unknown = headwater("install", "--export", "--components", "helm-operator")
     assert unknown.returncode == 1
     assert unknown.stderr.startswith("✗ component helm-operator is not available")
+
+
+def test_a_controller_that_fails_fails_the_install_in_one_line(
+    headwater: Headwater,  # noqa: F811
+    tmp_path: pathlib.Path,
+) -> None:
+    base = tmp_path / "deploy"
+    shutil.copytree(manifests.deploy_directory(), base)
+    with (base / "kustomization.yaml").open("a") as kustomization:
+        kustomization.write("commonAnnotations:\n  devcluster.headwater.dev/simulate: fail\n")
+
+    failed = headwater(
+        "install", "-n", "failing", "--components", "source-controller",
+        "--manifests", str(base), "--timeout", "30s",
+    )  # fmt: skip
+
+    assert failed.returncode == 1
+    assert [line for line in failed.stderr.splitlines() if line.startswith("✗")] == [
+        failed.stderr.splitlines()[-1]
+    ]
+    assert "Deployment/failing/source-controller" in failed.stderr.splitlines()[-1]
+    assert "Traceback" not in failed.stderr
 
 
 def test_install_check_version_and_uninstall(
