@@ -102,13 +102,6 @@ def secret(
     }
 
 
-def is_static(obj: dict[str, Any]) -> bool:
-    """Whether no controller reconciles ``obj`` (see the module docstring)."""
-    if kinds.by_kind_name(obj["kind"]).static:
-        return True
-    return obj["kind"] == "HelmRepository" and (obj.get("spec") or {}).get("type") == "oci"
-
-
 async def _apply(api: client.Client, args: argparse.Namespace) -> int:
     obj: dict[str, Any] = args.obj
     objects = applying.Objects(api=api, discovery=resources.Discovery(api))
@@ -121,7 +114,7 @@ async def _apply(api: client.Client, args: argparse.Namespace) -> int:
     terminal.success(f"{obj['kind']} applied")
     if obj["kind"] == "Secret":
         return 0
-    if is_static(obj):
+    if kinds.is_static(obj):
         terminal.success(f"{obj['kind']} {args.name} is ready")
         return 0
     kind = kinds.by_kind_name(obj["kind"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from shared.api import objects, registry
 from shared.kube import resources
@@ -98,6 +99,37 @@ def by_kind_name(name: str) -> Kind:
         if wanted in names:
             return kind
     raise LookupError(f"unknown Flux kind {name!r}")
+
+
+def is_static(obj: dict[str, Any]) -> bool:
+    """Whether no controller reconciles ``obj`` into a status.
+
+    Alert and Provider, and a HelmRepository of type ``oci`` (only a URL and
+    credentials for HelmCharts), as Flux treats them: never waited for.
+    """
+    if by_kind_name(obj["kind"]).static:
+        return True
+    return obj["kind"] == "HelmRepository" and (obj.get("spec") or {}).get("type") == "oci"
+
+
+def source_of(kind: Kind, obj: dict[str, Any]) -> tuple[Kind, str, str] | None:
+    """The source ``reconcile --with-source`` reconciles first: kind, namespace, name.
+
+    A Kustomization's or HelmChart's ``sourceRef``; for a HelmRelease its
+    ``chartRef``, or else the HelmChart helm-controller made from its chart
+    template (``<namespace>-<name>``, in the template source's namespace),
+    as Flux picks it. None when there is none.
+    """
+    spec = obj.get("spec") or {}
+    namespace = obj["metadata"].get("namespace", "")
+    ref = spec.get("chartRef") if kind.name == "HelmRelease" else spec.get("sourceRef")
+    if ref:
+        return by_kind_name(ref["kind"]), ref.get("namespace") or namespace, ref["name"]
+    template = ((spec.get("chart") or {}).get("spec") or {}).get("sourceRef")
+    if kind.name == "HelmRelease" and template:
+        chart = f"{namespace}-{obj['metadata']['name']}"
+        return by_kind_name("HelmChart"), template.get("namespace") or namespace, chart
+    return None
 
 
 Configure = Callable[[argparse.ArgumentParser, Kind], None]

@@ -84,6 +84,19 @@ def test_static_kinds_and_a_helm_release_without_controllers(
     assert suspended["spec"]["chartRef"] == {"kind": "OCIRepository", "name": "app"}
     _ok(headwater("resume", "hr", "app", "--no-wait", *ns))
     assert (objects.get(cluster, namespace, "helmrelease", "app") or {})["spec"]["suspend"] is False
+    # No source- or helm-controller runs: --with-source annotates the chart's
+    # source first, then waits for it until --timeout.
+    objects.apply(cluster, {
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "OCIRepository",
+        "metadata": {"name": "app", "namespace": namespace},
+        "spec": {"interval": "1h", "url": "oci://127.0.0.1:1/app", "ref": {"tag": "1"}},
+    })  # fmt: skip
+    waited = headwater("reconcile", "hr", "app", "--with-source", "--timeout", "2s", *ns)
+    assert waited.returncode == 1
+    assert "► annotating OCIRepository app" in waited.stderr
+    assert "◎ waiting for OCIRepository reconciliation" in waited.stderr
+    source = objects.get(cluster, namespace, "ocirepository", "app") or {}
+    assert "reconcile.fluxcd.io/requestedAt" in source["metadata"]["annotations"]
     _ok(headwater("delete", "hr", "app", "--silent", *ns))
     assert objects.get(cluster, namespace, "helmrelease", "app") is None
 
