@@ -4,6 +4,9 @@ Flux's verbs take a kind as one or two words: ``source git``,
 ``kustomization`` (``ks``), ``image policy``, ``alert-provider`` … Every kind
 of ``shared.api.registry`` gets its words here, so one ``add_kinds`` call
 gives a verb (``get``, ``reconcile``, ``suspend`` …) a sub-command per kind.
+What verbs need to know of kinds beyond names lives here too: the static
+objects no controller reconciles (``is_static``) and the source an object
+is reconciled with (``source_of``).
 """
 
 from __future__ import annotations
