@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
+import re
+import shutil
+import subprocess
+import sys
 import tomllib
 from typing import Any
 
@@ -96,3 +101,36 @@ def test_flux_network_policies_are_in_the_base(cluster: devcluster_fixtures.Devc
     webhooks = policies["allow-webhooks"]
     assert webhooks["podSelector"] == {"matchLabels": {"app": "notification-controller"}}
     assert webhooks["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 9292}]
+
+
+def test_the_image_tree_runs_the_headwater_command_without_development_code(
+    tmp_path: pathlib.Path,
+) -> None:
+    """What deploy/Dockerfile copies, less what it removes, still runs install and version."""
+    dockerfile = (REPO / "deploy" / "Dockerfile").read_text()
+    copied = re.findall(r"^COPY (\S+) \1$", dockerfile, flags=re.MULTILINE)
+    removed = re.search(r"^RUN rm ([^\\\n&]+)", dockerfile, flags=re.MULTILINE)
+    assert removed is not None
+    assert "devcluster" not in copied
+    for directory in copied:
+        shutil.copytree(REPO / directory, tmp_path / directory, symlinks=True)
+    for pattern in removed[1].split():
+        matches = list(tmp_path.glob(pattern))
+        assert matches, pattern
+        for match in matches:
+            match.unlink()
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+
+    def headwater(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "headwater.cli.main", *args],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    version = headwater("version", "--client")
+    exported = headwater("install", "--export")
+
+    assert version.returncode == 0, version.stderr
+    assert exported.returncode == 0, exported.stderr
+    assert "kind: Deployment" in exported.stdout
+    assert not list((tmp_path / "headwater").glob("demo*.py"))
