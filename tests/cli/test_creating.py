@@ -52,6 +52,20 @@ IMAGE = "image.toolkit.fluxcd.io/v1"
 BETA3 = "notification.toolkit.fluxcd.io/v1beta3"
 
 CASES = {
+    "git repository on a branch": (
+        "create source git podinfo --url=https://github.com/stefanprodan/podinfo --branch=test "
+        "--ignore-paths=.cosign --ignore-paths=non-existent-dir/",
+        _meta(SOURCE, "GitRepository") + "spec:\n  ignore: |-\n    .cosign\n"
+        "    non-existent-dir/\n  interval: 1m0s\n  ref:\n    branch: test\n"
+        "  url: https://github.com/stefanprodan/podinfo\n",
+    ),
+    "kustomization": (
+        "create kustomization podinfo --source=GitRepository/podinfo --path=./kustomize --prune "
+        "--interval=5m",
+        _meta("kustomize.toolkit.fluxcd.io/v1", "Kustomization")
+        + "spec:\n  interval: 5m0s\n  path: ./kustomize\n  prune: true\n  sourceRef:\n"
+        "    kind: GitRepository\n    name: podinfo\n",
+    ),
     "helm repository over https": (
         "create source helm podinfo --url=https://stefanprodan.github.io/charts/podinfo "
         "--interval 5m",
