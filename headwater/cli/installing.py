@@ -6,7 +6,9 @@
 then, once the CRDs are Established, the rest — printing a line per object
 (``created``, ``configured`` or ``unchanged``), and waits until the
 components' Deployments are ready. ``--components`` (Flux's four by
-default) and ``--components-extra`` pick the controllers; a default one
+default) and ``--components-extra`` pick the controllers (and ``--watch-all-namespaces``,
+``--log-level``, ``--cluster-domain``, ``--registry``, ``--image-pull-secret``,
+``--toleration-keys`` change them, see ``manifests.customize``); a default one
 that ``deploy/`` does not hold is skipped with a note, a named one is an
 error. Applying again is an in-place upgrade.
 
@@ -144,6 +146,17 @@ async def _install(api: client.Client, args: argparse.Namespace) -> int:
     return 0
 
 
+def _customization(args: argparse.Namespace) -> manifests.Customization:
+    return manifests.Customization(
+        watch_all_namespaces=args.watch_all_namespaces,
+        log_level=args.log_level,
+        cluster_domain=args.cluster_domain,
+        registry=args.registry or "",
+        image_pull_secret=args.image_pull_secret or "",
+        toleration_keys=args.toleration_keys,
+    )
+
+
 def _run_install(args: argparse.Namespace) -> int:
     options = manifests.Options(
         namespace=args.namespace,
@@ -155,9 +168,8 @@ def _run_install(args: argparse.Namespace) -> int:
             terminal.generating("generating manifests")
         rendered = manifests.render(options)
         components = _components(args, manifests.available(rendered))
-        args.objects = manifests.build(
-            rendered, components=components, network_policy=args.network_policy
-        )
+        built = manifests.build(rendered, components=components, network_policy=args.network_policy)
+        args.objects = manifests.customize(built, _customization(args))
     except (session.CliError, manifests.ManifestError) as error:
         terminal.failure(str(error))
         return 1
@@ -275,6 +287,22 @@ def register(
         action=argparse.BooleanOptionalAction,
         default=True,
         help="install Flux's NetworkPolicies (default true)",
+    )
+    install.add_argument(
+        "--watch-all-namespaces",
+        type=lambda text: text.lower() in ("true", "1", "yes"),
+        default=True,
+        help="watch every namespace (false: only the install namespace); default true",
+    )
+    install.add_argument("--log-level", choices=("debug", "info", "error"), default="info")
+    install.add_argument("--cluster-domain", default="cluster.local", help="the cluster's domain")
+    install.add_argument("--registry", help="the registry (and path) the image is pulled from")
+    install.add_argument("--image-pull-secret", help="a Secret to pull the image with")
+    install.add_argument(
+        "--toleration-keys",
+        type=lambda text: [k for k in text.split(",") if k],
+        default=[],
+        help="comma-separated taint keys the pods tolerate",
     )
     install.add_argument(
         "--manifests",

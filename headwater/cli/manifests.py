@@ -8,6 +8,10 @@ exactly those ``kubectl apply -k deploy/`` applies. Another namespace is set
 by an overlay with kustomize's own namespace transformer (which also renames
 the Namespace object and the ServiceAccount subjects of the bindings).
 
+``customize`` applies Flux's install flags that change the Deployments
+(watched namespaces, log level, cluster domain, registry, image pull
+Secret, tolerations).
+
 Components are the controllers, named as Flux names them. An object belongs
 to the component its ``app.kubernetes.io/component`` label names, else (the
 RBAC in ``deploy/rbac.yaml``) to the one its name names: the ServiceAccount
@@ -19,6 +23,7 @@ NetworkPolicies unless ``network_policy`` is off.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import pathlib
 import shutil
@@ -122,6 +127,65 @@ def select(
         if component is None or component in components:
             kept.append(obj)
     return kept
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Customization:
+    """Flux's install flags that change the controllers' Deployments (defaults: none)."""
+
+    watch_all_namespaces: bool = True
+    log_level: str = "info"
+    cluster_domain: str = "cluster.local"
+    registry: str = ""
+    image_pull_secret: str = ""
+    toleration_keys: Sequence[str] = ()
+
+
+def _customized_args(args: list[str], name: str, custom: Customization) -> list[str]:
+    replaced = []
+    for arg in args:
+        if arg.startswith("--watch-all-namespaces="):
+            arg = f"--watch-all-namespaces={str(custom.watch_all_namespaces).lower()}"
+        elif arg.startswith("--log-level="):
+            arg = f"--log-level={custom.log_level}"
+        replaced.append(arg.replace(".svc.cluster.local.", f".svc.{custom.cluster_domain}."))
+    if name == "source-controller" and custom.cluster_domain != "cluster.local":
+        # NB: its default advertised address assumes cluster.local.
+        replaced.append(
+            f"--storage-adv-addr={name}.$(RUNTIME_NAMESPACE).svc.{custom.cluster_domain}."
+        )
+    return replaced
+
+
+def customize(objs: Iterable[dict[str, Any]], custom: Customization) -> list[dict[str, Any]]:
+    """``objs`` with the Deployments changed as Flux's install flags change them.
+
+    ``--watch-all-namespaces`` and ``--log-level`` replace those arguments,
+    ``--cluster-domain`` the domain of the in-cluster addresses, ``--registry``
+    prefixes the image, ``--image-pull-secret`` and ``--toleration-keys`` add
+    to the pod spec. The default changes nothing.
+    """
+    changed = []
+    for obj in objs:
+        if obj.get("kind") != "Deployment":
+            changed.append(obj)
+            continue
+        deployment = copy.deepcopy(obj)
+        pod = deployment["spec"]["template"]["spec"]
+        for container in pod["containers"]:
+            name = deployment["metadata"]["name"]
+            container["args"] = _customized_args(container.get("args") or [], name, custom)
+            if custom.registry:
+                image = str(container["image"]).rsplit("/", 1)[-1]
+                container["image"] = f"{custom.registry.rstrip('/')}/{image}"
+        if custom.image_pull_secret:
+            pod["imagePullSecrets"] = [{"name": custom.image_pull_secret}]
+        if custom.toleration_keys:
+            pod["tolerations"] = [
+                {"key": key, "operator": "Exists"} for key in custom.toleration_keys
+            ]
+        changed.append(deployment)
+    return changed
 
 
 def crds() -> list[dict[str, Any]]:
