@@ -175,6 +175,13 @@ def test_install_check_version_and_uninstall(
     assert unconfirmed.returncode == 1
     assert "add --silent" in unconfirmed.stderr
 
+    # A Flux object with the controllers' finalizer, which no controller is left to remove.
+    objects.apply(cluster, {
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": {"name": "kept", "namespace": "default",
+                     "finalizers": ["finalizers.fluxcd.io"]},
+        "spec": {"interval": "1h", "url": "http://127.0.0.1:1/x.git"},
+    })  # fmt: skip
     dry = headwater("uninstall", *ns, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert f"✔ Deployment/{namespace}/source-controller deleted (dry run)" in dry.stderr
@@ -186,13 +193,17 @@ def test_install_check_version_and_uninstall(
         removed.stderr
     )
     assert removed.stderr.splitlines()[-1] == "✔ uninstall finished"
+    assert "✔ GitRepository/default/kept finalizers deleted" in removed.stderr
     eventually_sync(
         lambda: cluster.kubectl("get", "namespace", namespace, check=False).returncode != 0,
         within=60,
         message="the namespace was never deleted",
     )
-    crds = cluster.kubectl("get", "crds", "-o", "name").stdout
-    assert "toolkit.fluxcd.io" not in crds
+    eventually_sync(
+        lambda: "toolkit.fluxcd.io" not in cluster.kubectl("get", "crds", "-o", "name").stdout,
+        within=60,
+        message="the CRDs (and the GitRepository with them) were never deleted",
+    )
     assert (
         "headwater-source-controller"
         not in cluster.kubectl("get", "clusterroles", "-o", "name").stdout
