@@ -31,7 +31,12 @@ interval = session.go_duration_flag
 
 def labels(args: argparse.Namespace) -> dict[str, Any]:
     """``metadata.labels`` from ``--label KEY=VALUE`` flags (nothing when there are none)."""
-    given = dict(label.split("=", 1) for label in args.label)
+    given = {}
+    for label in args.label:
+        key, equals, value = label.partition("=")
+        if not (key and equals):
+            raise session.CliError(f"invalid label '{label}', must be in format KEY=VALUE")
+        given[key] = value
     return {"labels": given} if given else {}
 
 

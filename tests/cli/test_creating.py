@@ -195,6 +195,11 @@ CASES = {
         '          "password": "password",\n          "auth": "c3RlZmFucHJvZGFuOnBhc3N3b3Jk"\n'
         "        }\n      }\n    }\ntype: kubernetes.io/dockerconfigjson\n",
     ),
+    "alert provider with labels": (
+        "create alert-provider hook --type generic --label team=web --label env=prod",
+        f"---\napiVersion: {BETA3}\nkind: Provider\nmetadata:\n  labels:\n    env: prod\n"
+        "    team: web\n  name: hook\n  namespace: flux-system\nspec:\n  type: generic\n",
+    ),
     "receiver": (
         "create receiver podinfo --type github --event ping --event push --secret-ref token "
         "--resource GitRepository/webapp --resource HelmRepository/charts",
@@ -263,6 +268,10 @@ def test_tls_secret_carries_the_pair_and_the_ca(
 
 
 REFUSALS = {
+    "a label without a value": (
+        "create alert-provider p --type slack --label team",
+        "invalid label 'team', must be in format KEY=VALUE",
+    ),
     "git secret with basic auth and a bearer token": (
         "create secret git a --username=aaa --password=zzzz --bearer-token=aaaa",
         "user credentials and bearer token cannot be used together",
