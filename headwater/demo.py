@@ -5,13 +5,22 @@ Steps:
 1. starts ``headwater dev up --reset`` in the state directory (a fresh
    cluster, no Git repositories) and waits until it reports ready;
 2. pushes ``examples/webapp`` to the local Git server as a new repository;
-3. creates a GitRepository and a Kustomization for it, waits until both are
-   Ready at the pushed revision, prints them (kubectl's Flux printer columns)
-   and the objects they applied;
-4. scales the Deployment behind Git's back and waits until it is restored;
-5. pushes a commit that changes the ConfigMap and deletes the Service, and
-   waits until both changes are live (the Service pruned);
-6. stops ``headwater dev up`` and checks that every process exited.
+3. creates a GitRepository (polling only every 10 minutes) and a
+   Kustomization for it, waits until both are Ready at the pushed revision,
+   prints them (kubectl's Flux printer columns) and the objects they applied;
+4. with the ``headwater`` command, creates a generic webhook Receiver for the
+   GitRepository, and an Alert with a Provider that posts the GitRepository's
+   and Kustomization's events to a local sink (``demowebhooks.Sink``);
+5. scales the Deployment behind Git's back and waits until it is restored;
+6. pushes a commit that changes the ConfigMap and deletes the Service, calls
+   the Receiver's webhook as a Git host would, and waits until both changes
+   are live (the Service pruned) — seconds, not the 10-minute poll — and
+   until the sink received the alert of the new revision;
+7. pushes a tag to the local registry and lets an ImageRepository, an
+   ImagePolicy and an ImageUpdateAutomation turn it into a commit, which
+   ``headwater reconcile kustomization --with-source`` rolls out
+   (``headwater.demoimages``);
+8. stops ``headwater dev up`` and checks that every process exited.
 
 Every step is verified by polling with a deadline; the exit status is 0 only
 when all of them were. On a failure the tail of the controllers' logs is printed.
@@ -27,144 +36,11 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
-from headwater import dev, devprocesses, stopping
-
-EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "webapp"
-NAME = "webapp"
-FLUX_NAMESPACE = dev.RUNTIME_NAMESPACE
-APP_NAMESPACE = "webapp"
-STEPS = 6
-T = TypeVar("T")
-
-
-class DemoError(Exception):
-    """A step could not be verified; the message says what was expected and seen."""
-
-
-class Demo:
-    """The state one demo run shares between its steps."""
-
-    def __init__(self, layout: dev.Layout, *, step_timeout: float) -> None:
-        self.layout = layout
-        self.step_timeout = step_timeout
-        self.workdir = layout.root / "demo" / NAME
-        self.git_url = ""
-        self.step = 1  # step 1 starts the environment, before there is a Demo
-
-    # -- output -----------------------------------------------------------------
-
-    def header(self, title: str) -> None:
-        self.step += 1
-        print(f"\n=== Step {self.step}/{STEPS}: {title}", flush=True)
-
-    @staticmethod
-    def say(text: str) -> None:
-        print(f"    {text}", flush=True)
-
-    @staticmethod
-    def ok(text: str) -> None:
-        print(f"  [ok] {text}", flush=True)
-
-    @staticmethod
-    def show(command: str, output: str) -> None:
-        print(f"  $ {command}", flush=True)
-        for line in output.rstrip("\n").splitlines():
-            print(f"    {line}", flush=True)
-
-    # -- tools ------------------------------------------------------------------
-
-    def kubectl(self, *args: str, input: str | None = None) -> str:
-        result = dev.kubectl(self.layout, *args, input=input)
-        if result.returncode != 0:
-            raise DemoError(f"kubectl {' '.join(args)} failed:\n{result.stderr}")
-        return result.stdout
-
-    def kubectl_shown(self, *args: str) -> str:
-        """Run kubectl and print the command as a user would type it, and its output."""
-        output = self.kubectl(*args)
-        self.show("kubectl " + " ".join(args), output)
-        return output
-
-    def get(self, resource: str, name: str, *, namespace: str) -> dict[str, Any] | None:
-        """The object as JSON, or None when it does not exist."""
-        result = dev.kubectl(
-            self.layout, "get", "-n", namespace, resource, name, "-o", "json", "--ignore-not-found"
-        )
-        if result.returncode != 0:
-            raise DemoError(f"kubectl get {resource} {name} failed:\n{result.stderr}")
-        if not result.stdout.strip():
-            return None
-        obj: dict[str, Any] = json.loads(result.stdout)
-        return obj
-
-    def git(self, *args: str) -> str:
-        env = {
-            **os.environ,
-            # The user's own git configuration (signing, hooks, templates) stays out.
-            "GIT_CONFIG_GLOBAL": "/dev/null",
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_TERMINAL_PROMPT": "0",
-        }
-        identity = ["-c", "user.name=Headwater Demo", "-c", "user.email=demo@headwater.invalid"]
-        result = subprocess.run(
-            ["git", *identity, *args], cwd=self.workdir, env=env,
-            capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
-        if result.returncode != 0:
-            raise DemoError(f"git {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
-        return result.stdout
-
-    def eventually(self, what: str, probe: Callable[[], T | None]) -> T:
-        """Poll ``probe`` until it returns a value; fail after the step deadline."""
-        began = time.monotonic()
-        while True:
-            value = probe()
-            if value is not None:
-                self.ok(f"{what} ({time.monotonic() - began:.1f}s)")
-                return value
-            if time.monotonic() - began > self.step_timeout:
-                raise DemoError(f"timed out after {self.step_timeout:.0f}s waiting for: {what}")
-            time.sleep(0.25)
-
-    def commit_and_push(self, message: str) -> str:
-        self.git("add", "--all")
-        self.git("commit", "--quiet", "-m", message)
-        self.git("push", "--quiet", self.git_url, "main")
-        sha = self.git("rev-parse", "HEAD").strip()
-        self.say(f'$ git commit -m "{message}" && git push   -> main@sha1:{sha[:12]}')
-        return f"main@sha1:{sha}"
-
-
-def _condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
-    for condition in (obj.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == type_:
-            return dict(condition)
-    return {}
-
-
-def _ready_at(demo: Demo, resource: str, revision: str) -> Callable[[], dict[str, Any] | None]:
-    """A probe: the Flux object once it is Ready=True at ``revision``."""
-    field = "artifact" if resource == "gitrepository" else "lastAppliedRevision"
-
-    def probe() -> dict[str, Any] | None:
-        obj = demo.get(resource, NAME, namespace=FLUX_NAMESPACE)
-        if obj is None:
-            return None
-        status = obj.get("status") or {}
-        seen = (
-            (status.get("artifact") or {}).get("revision")
-            if field == "artifact"
-            else status.get(field)
-        )
-        ready = _condition(obj, "Ready")
-        if seen == revision and ready.get("status") == "True":
-            return obj
-        return None
-
-    return probe
+from headwater import demoimages, demokit, demowebhooks, dev, devprocesses, stopping
+from headwater.demokit import APP_NAMESPACE, EXAMPLE, FLUX_NAMESPACE, NAME, STEPS, Demo, DemoError
 
 
 def flux_objects(git_url: str) -> str:
@@ -175,7 +51,7 @@ metadata:
   name: {NAME}
   namespace: {FLUX_NAMESPACE}
 spec:
-  interval: 5s          # how often to look for new commits
+  interval: 10m         # how often to poll; the webhook Receiver says "now"
   url: {git_url}
   ref:
     branch: main
@@ -218,11 +94,11 @@ def create_flux_objects(demo: Demo, revision: str) -> None:
     demo.kubectl("apply", "--server-side", "-f", "-", input=manifest)
     demo.eventually(
         f"GitRepository {NAME} is Ready with an artifact of {revision[:21]}",
-        _ready_at(demo, "gitrepository", revision),
+        demokit.ready_at(demo, "gitrepository", revision),
     )
     kustomization = demo.eventually(
         f"Kustomization {NAME} is Ready, applied {revision[:21]}",
-        _ready_at(demo, "kustomization", revision),
+        demokit.ready_at(demo, "kustomization", revision),
     )
     demo.kubectl_shown("get", "gitrepositories,kustomizations", "-A")
     entries = ((kustomization.get("status") or {}).get("inventory") or {}).get("entries") or []
@@ -238,6 +114,35 @@ def create_flux_objects(demo: Demo, revision: str) -> None:
         if demo.get(resource, name, namespace=APP_NAMESPACE) is None:
             raise DemoError(f"{resource} {APP_NAMESPACE}/{name} was not applied")
     demo.ok("the namespace, the Greeting, the Deployment, the Service and the ConfigMap exist")
+
+
+def receive_and_alert(demo: Demo, sink: demowebhooks.Sink, receiver_port: int) -> None:
+    demo.header("Receive the Git host's webhooks; send alerts to a local sink")
+    demo.kubectl_shown(
+        "create", "secret", "generic", "webhook-token", "-n", FLUX_NAMESPACE,
+        f"--from-literal=token={os.urandom(16).hex()}",
+    )  # fmt: skip
+    demokit.headwater_shown(
+        demo, "create", "receiver", NAME, "--type", "generic",
+        "--secret-ref", "webhook-token", "--resource", f"GitRepository/{NAME}",
+    )  # fmt: skip
+    receiver = demo.get("receiver", NAME, namespace=FLUX_NAMESPACE) or {}
+    path = (receiver.get("status") or {}).get("webhookPath")
+    if not path:
+        raise DemoError(f"Receiver {NAME} is Ready without a webhook path: {receiver}")
+    demo.webhook_url = f"http://127.0.0.1:{receiver_port}{path}"
+    demo.ok(f"the Git host is to call {demo.webhook_url}")
+    demokit.headwater_shown(
+        demo, "create", "alert-provider", "sink", "--type", "generic", "--address", sink.url
+    )
+    demokit.headwater_shown(
+        demo, "create", "alert", NAME, "--provider-ref", "sink",
+        "--event-source", f"GitRepository/{NAME}", "--event-source", f"Kustomization/{NAME}",
+    )  # fmt: skip
+    demokit.headwater_shown(demo, "get", "alerts")
+    demo.ok(
+        f"Alert {NAME} sends the events of GitRepository and Kustomization {NAME} to {sink.url}"
+    )
 
 
 def correct_drift(demo: Demo) -> None:
@@ -258,8 +163,10 @@ def correct_drift(demo: Demo) -> None:
     demo.kubectl_shown("get", "-n", APP_NAMESPACE, "deployment", NAME)
 
 
-def change_in_git(demo: Demo) -> None:
-    demo.header("Push a commit that changes the ConfigMap and deletes the Service")
+def change_in_git(demo: Demo, sink: demowebhooks.Sink) -> None:
+    demo.header(
+        "Push a commit that changes the ConfigMap and deletes the Service; call the webhook"
+    )
     configmap = demo.workdir / "configmap.yaml"
     configmap.write_text(configmap.read_text().replace("LOG_LEVEL: info", "LOG_LEVEL: debug"))
     (demo.workdir / "service.yaml").unlink()
@@ -267,10 +174,28 @@ def change_in_git(demo: Demo) -> None:
     kustomization.write_text(kustomization.read_text().replace("  - service.yaml\n", ""))
     demo.show("git diff --stat", demo.git("diff", "--stat"))
     revision = demo.commit_and_push("Debug logging for webapp; retire its Service")
+    demo.say(f"$ curl -X POST {demo.webhook_url}   (what the Git host does on a push)")
+    status = demowebhooks.call_webhook(demo.webhook_url)
+    if status != 200:
+        raise DemoError(f"the Receiver answered {status} to the webhook call")
+    demo.eventually(
+        f"GitRepository {NAME} fetched {revision[:21]} at once (its poll interval is 10m)",
+        demokit.ready_at(demo, "gitrepository", revision),
+    )
     demo.eventually(
         f"Kustomization {NAME} applied {revision[:21]}",
-        _ready_at(demo, "kustomization", revision),
+        demokit.ready_at(demo, "kustomization", revision),
     )
+
+    def alerted() -> dict[str, Any] | None:
+        for event in sink.events():
+            involved = event.get("involvedObject") or {}
+            if involved.get("kind") == "GitRepository" and revision in json.dumps(event):
+                return event
+        return None
+
+    event = demo.eventually(f"the sink received the alert of {revision[:21]}", alerted)
+    demo.say(f"alert: {event.get('severity')} {event.get('reason')}: {event.get('message')}")
 
     def log_level() -> str | None:
         obj = demo.get("configmap", "webapp-config", namespace=APP_NAMESPACE)
@@ -360,10 +285,15 @@ def run(layout: dev.Layout, *, step_timeout: float) -> int:
         demo.git_url = f"http://127.0.0.1:{ports['git']}/{NAME}.git"
         revision = push_example(demo)
         create_flux_objects(demo, revision)
-        correct_drift(demo)
-        change_in_git(demo)
+        with demowebhooks.Sink() as sink:
+            receive_and_alert(demo, sink, int(ports["receiver"]))
+            correct_drift(demo)
+            change_in_git(demo, sink)
+        if "registry" not in (dev.read_run(layout) or {}).get("children", {}):
+            raise DemoError("headwater dev up runs no registry: install docker-registry")
+        demoimages.new_tag_becomes_a_commit(demo, int(ports["registry"]))
         shut_down(demo, process)
-    except (DemoError, KeyboardInterrupt) as error:
+    except (DemoError, KeyboardInterrupt, OSError, subprocess.SubprocessError) as error:
         print(f"\nDEMO FAILED in step {demo.step}: {error or 'interrupted'}", file=sys.stderr)
         _print_logs(layout)
         stop_environment(process)

@@ -62,6 +62,7 @@ PORT_NAMES = (
     "notification-metrics", "notification-health",
     "image-reflector-metrics", "image-reflector-health",
     "image-automation-metrics", "image-automation-health",
+    "registry",
 )  # fmt: skip
 
 
@@ -463,6 +464,7 @@ def _print_ready(layout: Layout, ports: dict[str, int]) -> None:
         "(repositories are created on first push)\n"
         f"  push images to 127.0.0.1:{ports['registry']}/<name>:<tag>   "
         "(plain HTTP: ImageRepositories set insecure: true)\n"
+        f"  headwater artifact push oci://127.0.0.1:{ports['registry']}/<name>:<tag> --insecure …\n"
         "Stop with Ctrl-C or 'headwater dev down'.",
         flush=True,
     )

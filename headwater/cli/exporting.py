@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.scalarstring import LiteralScalarString
 
 from headwater.cli import getting, kinds, session, terminal
 from shared.kube import client
@@ -52,6 +53,31 @@ def print_yaml(objs: list[dict[str, Any]]) -> None:
         yaml.dump(obj, sys.stdout)
 
 
+def _flux_shaped(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _flux_shaped(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_flux_shaped(item) for item in value]
+    if isinstance(value, str) and "\n" in value:
+        return LiteralScalarString(value)
+    return value
+
+
+def print_flux_yaml(objs: list[dict[str, Any]]) -> None:
+    """Each object as ``flux export`` and ``flux create --export`` print it.
+
+    A ``---`` line, then the object with its keys sorted at every level (Go
+    marshals objects through JSON maps), multi-line strings as literal
+    blocks and no line wrapping.
+    """
+    yaml = YAML()
+    yaml.default_flow_style = False
+    yaml.width = 4096
+    for obj in objs:
+        sys.stdout.write("---\n")
+        yaml.dump(_flux_shaped(obj), sys.stdout)
+
+
 async def _export(api: client.Client, args: argparse.Namespace) -> int:
     kind: kinds.Kind = args.kind
     if args.all:
@@ -62,11 +88,12 @@ async def _export(api: client.Client, args: argparse.Namespace) -> int:
         raise session.CliError(f"name is required; or use --all for every {kind.words}")
     if not objs:
         raise session.CliError(f"no {kind.words} objects found in {args.namespace} namespace")
-    print_yaml([clean(obj) for obj in objs])
+    print_flux_yaml([clean(obj) for obj in objs])
     return 0
 
 
-def _confirmed(question: str) -> bool:
+def confirmed(question: str) -> bool:
+    """Whether the user answered yes on a terminal (never without one)."""
     if not sys.stdin.isatty():
         return False
     answer = input(f"{question} [y/N] ")
@@ -77,7 +104,7 @@ async def _delete(api: client.Client, args: argparse.Namespace) -> int:
     kind: kinds.Kind = args.kind
     path = kind.resource.path(namespace=args.namespace, name=args.name)
     await api.request("GET", path)
-    if not args.silent and not _confirmed(f"Are you sure you want to delete this {kind.words}"):
+    if not args.silent and not confirmed(f"Are you sure you want to delete this {kind.words}"):
         raise session.CliError("deletion not confirmed; add --silent to delete without asking")
     terminal.action(f"deleting {kind.words} {args.name} in {args.namespace} namespace")
     await api.request("DELETE", path)

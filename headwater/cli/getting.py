@@ -3,8 +3,11 @@
 ``get sources git``, ``get kustomizations``, ``get sources all``, ``get
 all``; ``-A`` for every namespace, ``--status-selector ready=false``,
 ``-w`` to print each change as it happens, ``-o yaml|json`` for the objects.
-Columns are Flux's: NAME REVISION SUSPENDED READY MESSAGE (NAMESPACE first
-with ``-A``; ``all`` prefixes names with the kind). Exit code 0 even when
+Columns are Flux's: NAME REVISION SUSPENDED READY MESSAGE, and for the kinds
+Flux shows otherwise theirs (ImageRepository LAST SCAN, ImagePolicy IMAGE
+TAG, ImageUpdateAutomation LAST RUN, Receiver and Alert no REVISION,
+Provider only READY MESSAGE); NAMESPACE first with ``-A``; ``all`` prefixes
+names with the kind. Exit code 0 even when
 nothing matches (``✗ no … objects found`` on stderr, as Flux).
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -34,17 +38,59 @@ def revision(obj: dict[str, Any]) -> str:
 
 
 def ready(obj: dict[str, Any]) -> tuple[str, str]:
-    """The Ready condition's status and message (``Unknown`` before any)."""
+    """The Ready condition's status and message (``Unknown`` before any).
+
+    A static object (Alert, Provider, an OCI HelmRepository: no status) is
+    always ready, as Flux shows it.
+    """
+    if obj.get("kind") in kinds.STATIC_KINDS:
+        return "True", f"{obj['kind']} is Ready"
+    if obj.get("kind") == "HelmRepository" and (obj.get("spec") or {}).get("type") == "oci":
+        return "True", "Helm repository is Ready"
     cond = session.condition(obj, "Ready")
     if cond is None:
         return "Unknown", "waiting to be reconciled"
     return str(cond.get("status", "Unknown")), str(cond.get("message", ""))
 
 
-def _row(obj: dict[str, Any], *, all_namespaces: bool, prefix: str) -> list[str]:
-    status, message = ready(obj)
-    suspended = "True" if kinds.is_suspended(obj) else "False"
-    row = [prefix + obj["metadata"]["name"], revision(obj), suspended, status, message]
+Column = tuple[str, Callable[[dict[str, Any]], str]]
+
+
+def _status(obj: dict[str, Any], *path: str) -> str:
+    value: Any = obj.get("status") or {}
+    for key in path:
+        value = (value or {}).get(key)
+    return str(value or "")
+
+
+def _suspended(obj: dict[str, Any]) -> str:
+    return "True" if kinds.is_suspended(obj) else "False"
+
+
+_READY: list[Column] = [("READY", lambda o: ready(o)[0]), ("MESSAGE", lambda o: ready(o)[1])]
+_SUSPENDED: list[Column] = [("SUSPENDED", _suspended)]
+# Flux's columns after NAME, per kind; the others show REVISION SUSPENDED READY MESSAGE.
+_LAST_SCAN: Column = ("LAST SCAN", lambda o: _status(o, "lastScanResult", "scanTime"))
+_IMAGE: Column = ("IMAGE", lambda o: _status(o, "latestRef", "name"))
+_TAG: Column = ("TAG", lambda o: _status(o, "latestRef", "tag"))
+_LAST_RUN: Column = ("LAST RUN", lambda o: _status(o, "lastAutomationRunTime"))
+_COLUMNS: dict[str, list[Column]] = {
+    "ImageRepository": [_LAST_SCAN, *_SUSPENDED, *_READY],
+    "ImagePolicy": [_IMAGE, _TAG, *_READY],
+    "ImageUpdateAutomation": [_LAST_RUN, *_SUSPENDED, *_READY],
+    "Receiver": [*_SUSPENDED, *_READY],
+    "Alert": [*_SUSPENDED, *_READY],
+    "Provider": _READY,
+}
+_DEFAULT: list[Column] = [("REVISION", revision), *_SUSPENDED, *_READY]
+
+
+def _columns(kind: kinds.Kind) -> list[Column]:
+    return _COLUMNS.get(kind.name, _DEFAULT)
+
+
+def _row(obj: dict[str, Any], kind: kinds.Kind, *, all_namespaces: bool, prefix: str) -> list[str]:
+    row = [prefix + obj["metadata"]["name"], *(value(obj) for _, value in _columns(kind))]
     return [obj["metadata"].get("namespace", ""), *row] if all_namespaces else row
 
 
@@ -88,8 +134,8 @@ def dump(objects_: list[dict[str, Any]], output: str) -> None:
     yaml.dump_all(objects_, sys.stdout)
 
 
-def _header(all_namespaces: bool) -> list[str]:
-    header = ["NAME", "REVISION", "SUSPENDED", "READY", "MESSAGE"]
+def _header(kind: kinds.Kind, all_namespaces: bool) -> list[str]:
+    header = ["NAME", *(name for name, _ in _columns(kind))]
     return ["NAMESPACE", *header] if all_namespaces else header
 
 
@@ -98,11 +144,11 @@ async def _watch(api: client.Client, kind: kinds.Kind, args: argparse.Namespace)
     listing = await api.request("GET", kind.resource.path(namespace=namespace))
     version = listing["metadata"].get("resourceVersion", "")
     rows = [
-        _row(o, all_namespaces=args.all_namespaces, prefix="")
+        _row(o, kind, all_namespaces=args.all_namespaces, prefix="")
         for o in listing.get("items") or []
         if _selected(o, args.status_selector) and (args.name in (None, o["metadata"]["name"]))
     ]
-    terminal.table(_header(args.all_namespaces), rows)
+    terminal.table(_header(kind, args.all_namespaces), rows)
     query = {"watch": "true", "resourceVersion": version, "allowWatchBookmarks": "false"}
     async for event in api.stream(kind.resource.path(namespace=namespace), query=query):
         obj = event.get("object") or {}
@@ -112,7 +158,8 @@ async def _watch(api: client.Client, kind: kinds.Kind, args: argparse.Namespace)
             obj, args.status_selector
         ):
             continue
-        print("   ".join(_row(obj, all_namespaces=args.all_namespaces, prefix="")), flush=True)
+        row = _row(obj, kind, all_namespaces=args.all_namespaces, prefix="")
+        print("   ".join(row), flush=True)
     return 0
 
 
@@ -134,10 +181,10 @@ async def _get(api: client.Client, args: argparse.Namespace) -> int:
         if args.output or not objs:
             continue
         prefix = f"{kind.name.lower()}/" if len(selected) > 1 else ""
-        rows = [_row(o, all_namespaces=args.all_namespaces, prefix=prefix) for o in objs]
+        rows = [_row(o, kind, all_namespaces=args.all_namespaces, prefix=prefix) for o in objs]
         if found != objs:
             print()
-        terminal.table(_header(args.all_namespaces), rows)
+        terminal.table(_header(kind, args.all_namespaces), rows)
     if args.output:
         dump(found, args.output)
     elif not found:

@@ -4,6 +4,9 @@ Flux's verbs take a kind as one or two words: ``source git``,
 ``kustomization`` (``ks``), ``image policy``, ``alert-provider`` … Every kind
 of ``shared.api.registry`` gets its words here, so one ``add_kinds`` call
 gives a verb (``get``, ``reconcile``, ``suspend`` …) a sub-command per kind.
+What verbs need to know of kinds beyond names lives here too: the static
+objects no controller reconciles (``is_static``) and the source an object
+is reconciled with (``source_of``).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ _WORDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "ImageUpdateAutomation": ("image", "update", ()),
     "ArtifactGenerator": ("artifact", "generator", ()),
 }
+STATIC_KINDS = frozenset({"Alert", "Provider"})
 _GROUP_ALIASES = {"source": ("sources",), "image": ("images",), "artifact": ()}
 
 
@@ -64,6 +68,11 @@ class Kind:
             plural=crd.plural,
             namespaced=crd.scope == "Namespaced",
         )
+
+    @property
+    def static(self) -> bool:
+        """No controller reconciles it into a status (Flux's Alert and Provider)."""
+        return self.name in STATIC_KINDS
 
     @property
     def is_source(self) -> bool:
@@ -105,6 +114,37 @@ def by_kind_name(name: str) -> Kind:
         if wanted in names:
             return kind
     raise LookupError(f"unknown Flux kind {name!r}")
+
+
+def is_static(obj: dict[str, Any]) -> bool:
+    """Whether no controller reconciles ``obj`` into a status.
+
+    Alert and Provider, and a HelmRepository of type ``oci`` (only a URL and
+    credentials for HelmCharts), as Flux treats them: never waited for.
+    """
+    if by_kind_name(obj["kind"]).static:
+        return True
+    return obj["kind"] == "HelmRepository" and (obj.get("spec") or {}).get("type") == "oci"
+
+
+def source_of(kind: Kind, obj: dict[str, Any]) -> tuple[Kind, str, str] | None:
+    """The source ``reconcile --with-source`` reconciles first: kind, namespace, name.
+
+    A Kustomization's or HelmChart's ``sourceRef``; for a HelmRelease its
+    ``chartRef``, or else the HelmChart helm-controller made from its chart
+    template (``<namespace>-<name>``, in the template source's namespace),
+    as Flux picks it. None when there is none.
+    """
+    spec = obj.get("spec") or {}
+    namespace = obj["metadata"].get("namespace", "")
+    ref = spec.get("chartRef") if kind.name == "HelmRelease" else spec.get("sourceRef")
+    if ref:
+        return by_kind_name(ref["kind"]), ref.get("namespace") or namespace, ref["name"]
+    template = ((spec.get("chart") or {}).get("spec") or {}).get("sourceRef")
+    if kind.name == "HelmRelease" and template:
+        chart = f"{namespace}-{obj['metadata']['name']}"
+        return by_kind_name("HelmChart"), template.get("namespace") or namespace, chart
+    return None
 
 
 Configure = Callable[[argparse.ArgumentParser, Kind], None]

@@ -5,8 +5,9 @@ Subcommands:
   ``create``, ``export``, ``delete``, ``build``, ``diff``, ``tree``,
   ``trace``, ``events``, ``logs``, ``stats``, ``completion``,
   ``envsubst``), one module per family in this package (see docs/cli.md);
-- ``headwater version``: the installed Headwater version and the Flux API
-  versions it implements;
+- ``headwater version``: the client's version and the controllers' (see
+  ``headwater.cli.versions``); ``install`` and ``uninstall`` (see
+  ``headwater.cli.installing``);
 - ``headwater export crds [--kind KIND …]``: the generated CRDs as one YAML
   stream, ready for ``kubectl apply --server-side -f -``;
 - ``headwater dev up|down|status``: a local GitOps environment (see
@@ -19,7 +20,6 @@ Subcommands:
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import sys
 from collections.abc import Sequence
 
@@ -32,26 +32,14 @@ from headwater.cli import (
     creating,
     exporting,
     getting,
+    installing,
     logs,
     reconciling,
     session,
     tracing,
+    versions,
 )
 from shared.api import crdgen, objects, registry
-
-
-def _version(_: argparse.Namespace) -> int:
-    try:
-        version = importlib.metadata.version("headwater")
-    except importlib.metadata.PackageNotFoundError:
-        version = "unknown (not installed)"
-    print(f"headwater {version}")
-    for api_version in sorted({kind.crd.api_version for kind in registry.all_kinds()}):
-        kinds = ", ".join(
-            k.crd.kind for k in registry.all_kinds() if k.crd.api_version == api_version
-        )
-        print(f"  {api_version}: {kinds}")
-    return 0
 
 
 def _select(names: Sequence[str]) -> list[type[objects.ApiObject]]:
@@ -78,8 +66,6 @@ def _export_crds(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="headwater", description="GitOps toolkit (Flux v2 APIs).")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    version = commands.add_parser("version", help="print the version and the APIs implemented")
-    version.set_defaults(run=_version)
     export = commands.add_parser("export", help="print Flux objects or the CRDs as YAML")
     what = export.add_subparsers(dest="what", required=True, metavar="WHAT")
     crds = what.add_parser("crds", help="the CustomResourceDefinitions, as YAML")
@@ -89,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     crds.set_defaults(run=_export_crds)
     dev.register(commands)
     common = session.common()
+    versions.register(commands, common)
+    installing.register(commands, common)
     getting.register(commands, common)
     reconciling.register(commands, common)
     exporting.register(commands, what, common)

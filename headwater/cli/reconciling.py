@@ -4,10 +4,14 @@
 ``--force``, ``resetAt`` with ``--reset``) to a fresh token and waits until
 the controller answers it: ``status.lastHandledReconcileAt`` equals the
 token and the Ready condition of the current generation is True or False.
-``--with-source`` reconciles the object's ``sourceRef`` first. ``suspend``
+``--with-source`` reconciles the object's source first (``kinds.source_of``:
+a HelmRelease's chart and, for a HelmChart, its source too; a static source
+is skipped). ``suspend``
 sets ``spec.suspend``; ``resume`` clears it, requests a reconcile and waits
 for it like ``reconcile``. ``--all`` acts on every object of the kind in the
-namespace. Exit code 0 when Ready=True, 1 otherwise.
+namespace. Exit code 0 when Ready=True, 1 otherwise. The static kinds
+(Alert, Provider) have no ``reconcile`` (nothing reconciles them, as in
+Flux) and ``resume`` does not wait for them.
 """
 
 from __future__ import annotations
@@ -124,18 +128,32 @@ async def reconcile_one(
     return report(kind, await wait_decided(api, kind, namespace, name, token))
 
 
+async def _reconcile_sources(
+    api: client.Client, kind: kinds.Kind, namespace: str, name: str
+) -> int:
+    """Reconcile the source chain of an object, farthest first (``kinds.source_of``)."""
+    obj = await api.request("GET", kind.resource.path(namespace=namespace, name=name))
+    found = kinds.source_of(kind, obj)
+    if found is None:
+        return 0
+    source, source_namespace, source_name = found
+    path = source.resource.path(namespace=source_namespace, name=source_name)
+    source_obj = await api.request("GET", path)
+    if source.name == "HelmChart":
+        code = await _reconcile_sources(api, source, source_namespace, source_name)
+        if code:
+            return code
+    if kinds.is_static(source_obj):
+        return 0
+    return await reconcile_one(api, source, source_namespace, source_name)
+
+
 async def _reconcile(api: client.Client, args: argparse.Namespace) -> int:
     kind: kinds.Kind = args.kind
     if getattr(args, "with_source", False):
-        obj = await api.request("GET", kind.resource.path(namespace=args.namespace, name=args.name))
-        ref = (obj.get("spec") or {}).get("sourceRef") or {}
-        if ref:
-            source = kinds.by_kind_name(ref["kind"])
-            code = await reconcile_one(
-                api, source, ref.get("namespace") or args.namespace, ref["name"]
-            )
-            if code:
-                return code
+        code = await _reconcile_sources(api, kind, args.namespace, args.name)
+        if code:
+            return code
     also = (FORCE_AT,) * bool(getattr(args, "force", False)) + (RESET_AT,) * bool(
         getattr(args, "reset", False)
     )
@@ -173,7 +191,7 @@ async def _resume(api: client.Client, args: argparse.Namespace) -> int:
         token = await request(api, kind, args.namespace, name, resume=kind.suspend_patch(False))
         terminal.success(f"{kind.words} resumed")
         waiting.append((name, token))
-    if not args.wait:
+    if not args.wait or kind.static:
         return 0
     code = 0
     for name, token in waiting:
@@ -187,7 +205,7 @@ def register(
 ) -> None:
     def configure_reconcile(parser: argparse.ArgumentParser, kind: kinds.Kind) -> None:
         parser.add_argument("name")
-        if kind.name in ("Kustomization", "HelmRelease"):
+        if kind.name in ("Kustomization", "HelmRelease", "HelmChart"):
             parser.add_argument(
                 "--with-source", action="store_true", help="reconcile the source first"
             )
@@ -205,6 +223,7 @@ def register(
         help="reconcile a Flux object now and wait",
         configure=configure_reconcile,
         common=common,
+        kinds=[kind for kind in kinds.all_kinds() if not kind.static],
     )
     for verb, handler, text in (
         ("suspend", _suspend, "suspend the reconciliation of Flux objects"),

@@ -40,6 +40,31 @@ def duration(text: str) -> float:
     return sum(float(number) * units[unit] for number, unit in parts)
 
 
+def go_duration(seconds: float) -> str:
+    """``seconds`` as Go's ``time.Duration`` prints it (``1m0s``, ``1h30m0s``, ``500ms``).
+
+    Flux's objects carry durations in that form (``flux create`` parses the
+    flag and prints the ``metav1.Duration``), so exported YAML matches its.
+    """
+    if seconds == 0:
+        return "0s"
+    if seconds < 1:
+        return f"{seconds * 1000:g}ms"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{secs:.9f}".rstrip("0").rstrip(".") + "s"
+    if hours or minutes:
+        text = f"{int(minutes)}m{text}"
+    if hours:
+        text = f"{int(hours)}h{text}"
+    return text
+
+
+def go_duration_flag(text: str) -> str:
+    """An argparse type: a duration flag, kept in Go's form (see ``go_duration``)."""
+    return go_duration(duration(text))
+
+
 def common() -> argparse.ArgumentParser:
     """The flags every cluster verb takes (a parent parser)."""
     parser = argparse.ArgumentParser(add_help=False)

@@ -31,6 +31,10 @@ def _say(symbol: str, message: str, code: str) -> None:
     print(f"{symbol} {message}", file=sys.stderr, flush=True)
 
 
+def generating(message: str) -> None:
+    _say("✚", message, "")
+
+
 def action(message: str) -> None:
     _say("►", message, "")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import pathlib
 import subprocess
 import sys
@@ -23,12 +24,13 @@ def _headwater(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_version_lists_the_flux_api_groups() -> None:
-    result = _headwater("version")
+def test_version_client_names_itself_and_the_flux_api_groups() -> None:
+    result = _headwater("version", "--client", "--apis")
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("headwater ")
-    assert "source.toolkit.fluxcd.io/v1: GitRepository" in result.stdout
+    printed = YAML(typ="safe").load(result.stdout)
+    assert printed["headwater"] == "v" + importlib.metadata.version("headwater")
+    assert printed["apis"]["source.toolkit.fluxcd.io/v1"][0] == "GitRepository"
 
 
 def test_export_crds_prints_every_crd() -> None:

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from headwater import demowebhooks
 from tests.e2e import objects
 from tests.e2e.test_kustomize_controller import (  # noqa: F401 - pytest fixtures
     controllers,
@@ -54,16 +55,7 @@ def headwater(cluster: devcluster_fixtures.Devcluster) -> Headwater:
     """Run ``headwater ARGS…`` against the test cluster (``KUBECONFIG``), no terminal."""
 
     def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
-        return subprocess.run(
-            [sys.executable, "-m", "headwater.cli.main", *args],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=timeout,
-            env=env,
-            stdin=subprocess.DEVNULL,
-        )
+        return demowebhooks.headwater_at(cluster.kubeconfig, *args, timeout=timeout)
 
     return run
 
@@ -339,8 +331,7 @@ def test_create_export_makes_the_secret_and_objects_flux_would(headwater: Headwa
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": "creds", "namespace": "flux-system"},
-        "type": "Opaque",
-        "stringData": {"username": "git", "password": "s3cret"},
+        "stringData": {"username": "git", "password": "s3cret"},  # no type, as Flux
     }
     ks: dict[str, Any] = yaml.safe_load(_ok(headwater(
         "create", "ks", "apps", "--source", "GitRepository/repo.infra", "--path", "./apps",

@@ -38,13 +38,19 @@ def test_demo_walks_through_the_gitops_loop_and_exits_0(tmp_path: pathlib.Path) 
                 devprocesses.terminate(devprocesses.Identity.from_json(child), grace=15)
 
     assert process.returncode == 0, output
-    assert "All 6 steps verified" in output
+    assert "All 8 steps verified" in output
     for verified in (
         "GitRepository webapp is Ready",
         "Kustomization webapp is Ready",
         "the Deployment is back to 2 replicas",
         "ConfigMap webapp-config has LOG_LEVEL=debug",
         "Service webapp/webapp was pruned",
+        "Alert webapp sends the events of GitRepository and Kustomization webapp",
+        "GitRepository webapp fetched main@sha1:",
+        "the sink received the alert of main@sha1:",
+        "ImagePolicy webapp elected 127.0.0.1:",
+        "the automation committed the new tag to main",
+        "Deployment webapp runs 127.0.0.1:",
         "headwater dev up and its 8 processes exited",
     ):
         assert f"[ok] {verified}" in output, output

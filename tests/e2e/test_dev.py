@@ -90,6 +90,23 @@ def test_status_lists_every_process_as_ready(environment: dev.Layout) -> None:
         ), result.stdout
 
 
+def test_the_registry_takes_a_push_and_lists_its_tags(
+    environment: dev.Layout, tmp_path: pathlib.Path
+) -> None:
+    ports = json.loads(environment.ports_file.read_text())
+    url = f"oci://127.0.0.1:{ports['registry']}/manifests"
+    (tmp_path / "app.yaml").write_text("apiVersion: v1\nkind: ConfigMap\n")
+
+    pushed = _headwater("artifact", "push", f"{url}:v1", "--path", str(tmp_path),
+                        "--source", "test", "--revision", "v1", "--insecure")  # fmt: skip
+    listed = _headwater("artifact", "list", url, "--insecure")
+
+    assert pushed.returncode == 0, pushed.stderr
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.split("\n")[1].split()[0] == f"127.0.0.1:{ports['registry']}/manifests:v1"
+    assert (environment.registry / "storage").is_dir()
+
+
 def test_crds_and_the_runtime_namespace_are_installed(environment: dev.Layout) -> None:
     crds = dev.kubectl(environment, "get", "crd", "-o", "name")
     namespace = dev.kubectl(environment, "get", "namespace", dev.RUNTIME_NAMESPACE)
