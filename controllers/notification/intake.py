@@ -155,14 +155,25 @@ class Intake:
         await self.dispatch(event, metadata)
         return web.Response(status=202)
 
-    def _model(self, obj: dict[str, Any], kind: type[pydantic.BaseModel]) -> Any:
-        """``obj`` parsed as ``kind``, cached by resource version (None when invalid)."""
+    def _model(
+        self,
+        obj: dict[str, Any],
+        kind: type[pydantic.BaseModel],
+        prepare: Callable[[Any], Any] | None = None,
+    ) -> Any:
+        """``obj`` parsed as ``kind`` (and ``prepare``d), cached by resource version.
+
+        None when the object is invalid. Parsing and preparing once per
+        version keeps validation and regex compilation off the per-event path.
+        """
         key = f"{obj['kind']}/{informers.key_of(obj)}"
         version = str(obj["metadata"].get("resourceVersion", ""))
         cached = self._parsed.get(key)
         if cached is None or cached.resource_version != version:
             try:
                 model: Any = kind.model_validate(obj)
+                if prepare is not None:
+                    model = prepare(model)
             except pydantic.ValidationError as error:
                 # Once per version: the API server's schema makes this rare.
                 self._log.error(
@@ -173,6 +184,11 @@ class Intake:
                 model = None
             cached = self._parsed[key] = _Parsed(version, model)
         return cached.model
+
+    @staticmethod
+    def _prepare_alert(obj: dict[str, Any]) -> Callable[[notification.Alert], matching.Rule]:
+        namespace = obj["metadata"]["namespace"]
+        return lambda alert: matching.rule(alert, namespace)
 
     async def dispatch(self, event: notification.Event, metadata: dict[str, str]) -> None:
         """Queue the notifications of an admitted event with cleaned ``metadata``."""
@@ -186,20 +202,16 @@ class Intake:
         }
         for key in sorted(indexed):
             obj = indexed[key]
-            alert = self._model(obj, notification.Alert)
-            if alert is not None:
-                candidates.append((obj, alert))
+            rule = self._model(obj, notification.Alert, self._prepare_alert(obj))
+            if rule is not None:
+                candidates.append((obj, rule))
         labels: dict[str, str] | None = None
-        needy = [
-            obj
-            for obj, alert in candidates
-            if matching.needs_labels(alert, obj["metadata"]["namespace"], event)
-        ]
+        needy = [obj for obj, rule in candidates if matching.needs_labels(rule, event)]
         if needy:
             labels = await self._labels(event, needy)
         matched = 0
-        for obj, alert in candidates:
-            verdict = matching.matches(alert, obj["metadata"]["namespace"], event, labels=labels)
+        for obj, rule in candidates:
+            verdict = matching.matches(rule, event, labels=labels)
             for expression in verdict.invalid:
                 await self._warn(
                     obj,
@@ -214,7 +226,7 @@ class Intake:
                         message=event.message,
                     )
                 matched += 1
-                await self._notify(obj, alert, event, metadata)
+                await self._notify(obj, rule.alert, event, metadata)
         if not matched:
             self._log.info(
                 "discarding event, no alerts found for the involved object",
