@@ -349,7 +349,9 @@ class Intake:
                 "Flux RFC 0008 for more information)",
             )
         notified = event.model_copy(update={"metadata": combined.metadata or None})
-        return await providers.resolve(self._api, provider_obj, spec, notified, context=context)
+        return await providers.resolve(
+            self._api, provider_obj, spec, notified, alert=obj, context=context
+        )
 
     async def report(self, alert: dict[str, Any], context: dict[str, str], message: str) -> None:
         """A notification that cannot be delivered: one error log line and a Warning event."""

@@ -55,7 +55,9 @@ def _provider(spec: dict[str, Any]) -> tuple[dict[str, Any], notification.Provid
 
 async def _resolve(api: client.Client, spec: dict[str, Any]) -> delivery.Job:
     obj, parsed = _provider(spec)
-    return await providers.resolve(api, obj, parsed, events.parsed(), context={})
+    return await providers.resolve(
+        api, obj, parsed, events.parsed(), alert=events.alert({}), context={}
+    )
 
 
 async def test_the_secret_gives_address_token_and_headers(api: client.Client) -> None:

@@ -5,6 +5,11 @@ request is recorded as a ``Received`` (method, path with query, headers,
 body); ``answers`` (path → statuses, used in order, 200 after them) lets a
 test make the provider fail first, and ``hold`` makes it keep requests
 waiting until the event is set (a provider that hangs).
+
+``deliver`` sends a notification's requests through a real
+``delivery.Dispatcher``; ``rebased`` points a request meant for a fixed
+public host (Telegram, Bitbucket Cloud) at the local server, keeping its
+path, headers and body.
 """
 
 from __future__ import annotations
@@ -17,7 +22,10 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import multidict
+import yarl
 from aiohttp import web
+
+from controllers.notification import delivery, notifiers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,3 +82,27 @@ async def serving() -> AsyncIterator[Provider]:
         if provider.hold is not None:
             provider.hold.set()
         await runner.cleanup()
+
+
+def rebased(request: notifiers.Request, base_url: str) -> notifiers.Request:
+    """``request`` sent to ``base_url``'s scheme, host and port instead of its own."""
+    local = yarl.URL(base_url)
+    url = yarl.URL(request.url, encoded=True)
+    moved = url.with_scheme(local.scheme).with_host(local.host or "").with_port(local.port)
+    return dataclasses.replace(request, url=str(moved))
+
+
+async def deliver(requests: list[notifiers.Request]) -> None:
+    """Send ``requests`` as one job through a ``delivery.Dispatcher``; assert no failure."""
+    failures: list[str] = []
+
+    async def on_failure(_: delivery.Job, message: str) -> None:
+        failures.append(message)
+
+    dispatcher = delivery.Dispatcher(on_failure=on_failure)
+    try:
+        assert dispatcher.submit("ns/provider", delivery.Job(requests=requests))
+        await dispatcher.drain()
+    finally:
+        await dispatcher.close()
+    assert failures == []

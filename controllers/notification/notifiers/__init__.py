@@ -12,14 +12,16 @@ list means there is nothing to send. The types, by module:
   (an adaptive card; the MessageCard for ``*.webhook.office.com``),
   googlechat (a card), webex (markdown to a room, bearer token), matrix
   (an ``m.text`` message PUT under the event's sha1 as transaction id), lark
-  (an interactive card);
+  (an interactive card), telegram (a MarkdownV2 message to the Bot API);
 - ``incidents``: alertmanager (one firing alert labelled with the metadata
   and the object), grafana (an annotation tagged with the metadata),
   opsgenie (an alert with a stable alias, ``GenieKey`` auth), pagerduty
-  (trigger or resolve, plus a change event for info), datadog (an event);
-- ``gitstatuses``: commit statuses for github, gitlab, gitea and
-  bitbucketserver from the
-  ``revision`` metadata, and githubdispatch (a ``repository_dispatch``).
+  (trigger or resolve, plus a change event for info), datadog (an event),
+  sentry (an error event, or a transaction for info, in an envelope to the
+  DSN's project);
+- ``gitstatuses``: commit statuses for github, gitlab, gitea,
+  bitbucketserver, bitbucket and azuredevops from the ``revision`` metadata,
+  and githubdispatch (a ``repository_dispatch``).
 
 A notification that cannot be built (a bad address, a missing token or
 revision, a type Headwater does not send yet) raises ``NotifierError``.
@@ -34,6 +36,7 @@ NotifierError = base.NotifierError
 Target = base.Target
 Request = base.Request
 commit_sha = gitstatuses.commit_sha
+event_json = base.event_json
 
 _NOTIFIERS: dict[str, base.Notifier] = {
     **chats.NOTIFIERS,

@@ -1,9 +1,12 @@
-"""Git host notifiers: commit statuses (github, gitlab, gitea, bitbucketserver) and
-githubdispatch.
+"""Git host notifiers: commit statuses (github, gitlab, gitea, bitbucketserver,
+bitbucket, azuredevops) and githubdispatch.
 
 Commit statuses take the commit from the ``revision`` metadata
-(``<branch>@sha1:<hex>``); github, gitlab and bitbucketserver skip
-``Progressing`` events, gitea marks them pending.
+(``<branch>@sha1:<hex>``); every type but gitea skips ``Progressing``
+events, gitea marks them pending. Headwater sends each status as one write:
+where Flux first reads the commit's statuses to skip an identical one, the
+write of an identical status is itself harmless (the host keeps one status per
+context or key).
 """
 
 from __future__ import annotations
@@ -169,6 +172,77 @@ def _bitbucket_server(event: notification.Event, target: base.Target) -> list[ba
     return [base.post(f"{commits}/{sha}/builds", payload, headers)]
 
 
+BITBUCKET_API = "https://api.bitbucket.org/2.0"
+AZURE_DEVOPS_API_VERSION = "6.0"
+AZURE_DEVOPS_GENRE = "fluxcd"
+
+
+def _state(event: notification.Event, *, info: str, error: str) -> str:
+    return info if event.severity == notification.SEVERITY_INFO else error
+
+
+def _bitbucket(event: notification.Event, target: base.Target) -> list[base.Request]:
+    """Bitbucket Cloud: a build status; the token is ``<user>:<app password>``."""
+    if not target.token:
+        raise base.NotifierError("bitbucket token cannot be empty")
+    if not target.commit_status:
+        raise base.NotifierError("commit status cannot be empty")
+    username, found, password = target.token.partition(":")
+    if not found or ":" in password:
+        raise base.NotifierError("invalid token format, expected to be <user>:<password>")
+    _, repo = _git_address(target.address)
+    if repo.count("/") != 1:
+        raise base.NotifierError(f"invalid repository id {repo!r}")
+    if event.reason == PROGRESSING_REASON:
+        return []
+    sha, description = _commit_status(event, target)
+    obj = event.involved_object
+    payload = {
+        "state": _state(event, info="SUCCESSFUL", error="FAILED"),
+        "key": hashlib.sha1(target.commit_status.encode(), usedforsecurity=False).hexdigest(),
+        "name": f"{obj.kind}/{obj.name}".lower(),
+        "description": description,
+        "url": "https://bitbucket.org",
+    }
+    auth = base.basic_auth(base.Target(address="", username=username, password=password))
+    url = f"{BITBUCKET_API}/repositories/{repo}/commit/{sha}/statuses/build"
+    return [base.post(url, payload, auth)]
+
+
+def _azure_devops(event: notification.Event, target: base.Target) -> list[base.Request]:
+    """Azure DevOps: a commit status on ``<host>/<org>/<project>/_git/<repo>``, PAT auth."""
+    if not target.token:
+        # NB: Flux falls back to a workload identity token here; Headwater has none.
+        raise base.NotifierError("azure devops token cannot be empty")
+    host, repo = _git_address(target.address)
+    if not target.commit_status:
+        raise base.NotifierError("commit status cannot be empty")
+    parts = repo.split("/")
+    if len(parts) != 4:
+        raise base.NotifierError(f"invalid repository id {repo!r}")
+    # NB: the address path is percent-encoded; each part is encoded once in the URL.
+    org, project, _, name = (urllib.parse.unquote(part) for part in parts)
+    if event.reason == PROGRESSING_REASON:
+        return []
+    sha, description = _commit_status(event, target)
+    summary = (event.metadata or {}).get("summary")
+    payload = {
+        "state": _state(event, info="succeeded", error="error"),
+        "description": description,
+        "context": {
+            "genre": f"{AZURE_DEVOPS_GENRE}:{summary}" if summary else AZURE_DEVOPS_GENRE,
+            "name": target.commit_status,
+        },
+    }
+    url = (
+        f"{host}/{urllib.parse.quote(org)}/{urllib.parse.quote(project)}/_apis/git/repositories/"
+        f"{urllib.parse.quote(name)}/commits/{sha}/statuses"
+        f"?api-version={AZURE_DEVOPS_API_VERSION}"
+    )
+    auth = base.basic_auth(base.Target(address="", password=target.token))
+    return [base.post(url, payload, auth)]
+
+
 def _github_dispatch(event: notification.Event, target: base.Target) -> list[base.Request]:
     host, repo = _owner_repo(target, "GitHub")
     obj = event.involved_object
@@ -185,5 +259,7 @@ NOTIFIERS: dict[str, base.Notifier] = {
     "gitlab": _gitlab,
     "gitea": _gitea,
     "bitbucketserver": _bitbucket_server,
+    "bitbucket": _bitbucket,
+    "azuredevops": _azure_devops,
     "githubdispatch": _github_dispatch,
 }
