@@ -5,7 +5,8 @@ Provider's queue and the intake answers at once. Each Provider has its own
 queue (up to ``queue_size`` jobs) and ``workers`` tasks, so a Provider that is
 down or slow holds only its own workers and never delays another Provider or
 the intake. A job's requests are sent in order; a connection error, a 429 or
-a 5xx answer is retried as Flux's HTTP client retries (4 retries, waits from
+a 5xx answer (for a NATS message, a failure to connect or publish:
+``publishing``) is retried as Flux's HTTP client retries (4 retries, waits from
 2 s doubling up to 30 s), all within the Provider's ``timeout`` (15 s by
 default), which starts when the job's first attempt does — so a job waiting
 behind a pending retry loses nothing of its window. A job that still fails,
@@ -24,7 +25,7 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 
-from controllers.notification import notifiers
+from controllers.notification import notifiers, publishing
 from shared.runtime import logging
 
 DEFAULT_TIMEOUT = 15.0
@@ -37,7 +38,7 @@ RETRY_WAIT_MAX = 30.0
 class Job:
     """The requests of one notification through one Provider."""
 
-    requests: list[notifiers.Request]
+    requests: list[notifiers.Message]
     timeout: float = DEFAULT_TIMEOUT
     proxy: str | None = None
     ssl_context: ssl.SSLContext | None = None
@@ -152,28 +153,40 @@ class Dispatcher:
         for request in job.requests:
             await self._send_one(job, request)
 
-    async def _send_one(self, job: Job, request: notifiers.Request) -> None:
+    async def _send_one(self, job: Job, request: notifiers.Message) -> None:
         wait = self._retry_wait_min
         for attempt in range(self._retries + 1):
-            last = attempt == self._retries
-            try:
-                async with self._http().request(
-                    request.method,
-                    request.url,
-                    data=request.body,
-                    headers=request.headers,
-                    proxy=job.proxy,
-                    ssl=job.ssl_context if job.ssl_context is not None else True,
-                ) as response:
-                    if 200 <= response.status < 300:
-                        return
-                    text = (await response.text(errors="replace"))[:512]
-                    failure = f"request failed with status code {response.status}: {text}"
-                    if response.status != 429 and response.status < 500:
-                        raise DeliveryError(failure)
-            except aiohttp.ClientError as error:
-                failure = f"failed to execute request: {error}"
-            if last:
+            failure = await self._attempt(job, request)
+            if failure is None:
+                return
+            if attempt == self._retries:
                 raise DeliveryError(failure)
             await asyncio.sleep(wait)
             wait = min(wait * 2, self._retry_wait_max)
+
+    async def _attempt(self, job: Job, request: notifiers.Message) -> str | None:
+        """None once sent; else why it failed, to retry. ``DeliveryError`` when final."""
+        if isinstance(request, notifiers.Publish):
+            try:
+                await publishing.publish(request, connect_timeout=job.timeout)
+            except publishing.PublishError as error:
+                return str(error)
+            return None
+        try:
+            async with self._http().request(
+                request.method,
+                request.url,
+                data=request.body,
+                headers=request.headers,
+                proxy=job.proxy,
+                ssl=job.ssl_context if job.ssl_context is not None else True,
+            ) as response:
+                if 200 <= response.status < 300:
+                    return None
+                text = (await response.text(errors="replace"))[:512]
+                failure = f"request failed with status code {response.status}: {text}"
+                if response.status != 429 and response.status < 500:
+                    raise DeliveryError(failure)
+                return failure
+        except aiohttp.ClientError as error:
+            return f"failed to execute request: {error}"

@@ -188,6 +188,7 @@ async def resolve(
         headers=headers,
         provider_uid=str(provider.get("metadata", {}).get("uid", "")),
         commit_status=status_key,
+        secret_data=secret or {},
     )
     try:
         built = notifiers.requests(spec.type, event, target)

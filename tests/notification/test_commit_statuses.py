@@ -32,6 +32,7 @@ async def test_bitbucket_posts_a_build_status_with_basic_auth() -> None:
         address="https://bitbucket.org/org/app.git", token="bot:app-pw", commit_status=STATUS
     )
     (request,) = notifiers.requests("bitbucket", _event(), target)
+    assert isinstance(request, notifiers.Request)
     assert request.url == (
         f"https://api.bitbucket.org/2.0/repositories/org/app/commit/{SHA}/statuses/build"
     )

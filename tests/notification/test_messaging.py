@@ -31,6 +31,7 @@ async def test_telegram_sends_a_markdown_v2_message(
 ) -> None:
     target = notifiers.Target(address="", channel=channel, token="123:abc")
     (request,) = notifiers.requests("telegram", _event(message="Applied (1) rev."), target)
+    assert isinstance(request, notifiers.Request)
     assert request.url == "https://api.telegram.org/bot123:abc/sendMessage"
     async with webhooks.serving() as server:
         await webhooks.deliver([webhooks.rebased(request, server.url)])

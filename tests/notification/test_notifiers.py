@@ -418,6 +418,7 @@ def test_commit_statuses_skip_progressing_events() -> None:
 def test_github_dot_com_uses_the_public_api() -> None:
     target = notifiers.Target(address="https://github.com/org/app", commit_status="c", token="t")
     (request,) = notifiers.requests("github", _event(), target)
+    assert isinstance(request, notifiers.Request)
     assert request.url == f"https://api.github.com/repos/org/app/statuses/{SHA}"
     assert json.loads(request.body)["context"] == "c"
 

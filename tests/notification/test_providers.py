@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from controllers.notification import delivery, providers
+from controllers.notification import delivery, notifiers, providers
 from shared.api import notification
 from shared.kube import client
 from tests.fixtures import credentials
@@ -74,6 +74,7 @@ async def test_the_secret_gives_address_token_and_headers(api: client.Client) ->
         api, {"type": "generic-hmac", "address": "http://spec/", "secretRef": {"name": "hook"}}
     )
     (request,) = job.requests
+    assert isinstance(request, notifiers.Request)
     assert request.url == "http://127.0.0.1:1/from-secret"
     assert request.headers["X-Team"] == "platform"
     assert request.headers["X-Env"] == "prod"

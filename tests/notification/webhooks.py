@@ -84,15 +84,16 @@ async def serving() -> AsyncIterator[Provider]:
         await runner.cleanup()
 
 
-def rebased(request: notifiers.Request, base_url: str) -> notifiers.Request:
-    """``request`` sent to ``base_url``'s scheme, host and port instead of its own."""
+def rebased(request: notifiers.Message, base_url: str) -> notifiers.Request:
+    """``request`` (an HTTP one) sent to ``base_url``'s scheme, host and port instead."""
+    assert isinstance(request, notifiers.Request)
     local = yarl.URL(base_url)
     url = yarl.URL(request.url, encoded=True)
     moved = url.with_scheme(local.scheme).with_host(local.host or "").with_port(local.port)
     return dataclasses.replace(request, url=str(moved))
 
 
-async def deliver(requests: list[notifiers.Request]) -> None:
+async def deliver(requests: list[notifiers.Message]) -> None:
     """Send ``requests`` as one job through a ``delivery.Dispatcher``; assert no failure."""
     failures: list[str] = []
 

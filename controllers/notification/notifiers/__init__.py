@@ -19,6 +19,8 @@ list means there is nothing to send. The types, by module:
   (trigger or resolve, plus a change event for info), datadog (an event),
   sentry (an error event, or a transaction for info, in an envelope to the
   DSN's project);
+- ``buses``: nats (the event JSON published on the ``channel`` subject, a
+  ``Publish`` rather than an HTTP request);
 - ``gitstatuses``: commit statuses for github, gitlab, gitea,
   bitbucketserver, bitbucket and azuredevops from the ``revision`` metadata,
   and githubdispatch (a ``repository_dispatch``).
@@ -29,12 +31,14 @@ revision, a type Headwater does not send yet) raises ``NotifierError``.
 
 from __future__ import annotations
 
-from controllers.notification.notifiers import base, chats, gitstatuses, incidents
+from controllers.notification.notifiers import base, buses, chats, gitstatuses, incidents
 from shared.api import notification
 
 NotifierError = base.NotifierError
 Target = base.Target
 Request = base.Request
+Publish = base.Publish
+Message = base.Message
 commit_sha = gitstatuses.commit_sha
 event_json = base.event_json
 
@@ -42,14 +46,15 @@ _NOTIFIERS: dict[str, base.Notifier] = {
     **chats.NOTIFIERS,
     **incidents.NOTIFIERS,
     **gitstatuses.NOTIFIERS,
+    **buses.NOTIFIERS,
 }
 SUPPORTED = tuple(_NOTIFIERS)
 """The Provider types this notification-controller delivers to."""
 
 
-def requests(provider_type: str, event: notification.Event, target: Target) -> list[Request]:
-    """The requests ``event`` makes through a Provider of ``provider_type``."""
+def requests(provider_type: str, event: notification.Event, target: Target) -> list[Message]:
+    """The requests (or messages) ``event`` makes through a Provider of ``provider_type``."""
     notifier = _NOTIFIERS.get(provider_type)
     if notifier is None:
         raise NotifierError(f"provider type {provider_type!r} is not supported by Headwater yet")
-    return notifier(event, target)
+    return list(notifier(event, target))

@@ -1,4 +1,4 @@
-"""What every notifier shares: the resolved target, the request, the JSON POST."""
+"""What every notifier shares: the resolved target, the request or message, the JSON POST."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import base64
 import dataclasses
 import json
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from shared.api import notification
@@ -31,6 +31,8 @@ class Target:
     provider_uid: str = ""
     commit_status: str = ""
     """The commit-status context: ``<kind>/<name>/<first part of the provider UID>``."""
+    secret_data: Mapping[str, bytes] = dataclasses.field(default_factory=dict)
+    """The ``secretRef`` Secret's data, for type-specific keys (nats: ``creds``, ``nkey``)."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -41,6 +43,24 @@ class Request:
     url: str
     headers: dict[str, str]
     body: bytes
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Publish:
+    """One message to a NATS subject, with the credentials to connect (the first set wins)."""
+
+    server: str
+    subject: str
+    payload: bytes
+    creds: str = ""
+    """The contents of a ``.creds`` file: a user JWT and its NKey seed."""
+    nkey_seed: str = ""
+    username: str = ""
+    password: str = ""
+
+
+Message = Request | Publish
+"""What a notifier sends: an HTTP request, or a NATS message."""
 
 
 def event_json(event: notification.Event) -> dict[str, Any]:
@@ -80,7 +100,7 @@ def basic_auth(target: Target) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
 
 
-Notifier = Callable[[notification.Event, Target], list[Request]]
+Notifier = Callable[[notification.Event, Target], Sequence[Message]]
 """The requests one notification makes through one Provider type (none: nothing to send)."""
 
 
