@@ -23,11 +23,11 @@ from __future__ import annotations
 import collections
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pydantic
-from aiohttp import web
+from aiohttp import typedefs, web
 
 from controllers.notification import delivery, matching, providers
 from shared.api import notification
@@ -126,8 +126,8 @@ class Intake:
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/{tail:.*}", self.handle)]
 
-    def application(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    def application(self, *, middlewares: Sequence[typedefs.Middleware] = ()) -> web.Application:
+        app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=middlewares)
         app.add_routes(self.routes())
         return app
 

@@ -29,18 +29,28 @@ SHA = "c" * 40
 REVISION = f"main@sha1:{SHA}"
 
 
+_METRICS: dict[str, str] = {}
+"""The metrics URL of each running controller, by its intake URL."""
+
+
+async def _metric_lines(url: str, prefix: str) -> list[str]:
+    async with aiohttp.ClientSession() as session, session.get(_METRICS[url]) as response:
+        return [line for line in (await response.text()).splitlines() if line.startswith(prefix)]
+
+
 @contextlib.contextmanager
 def _notification_controller(
     cluster: devcluster_fixtures.Devcluster, namespace: str, tmp_path: pathlib.Path, *flags: str
 ) -> Iterator[str]:
-    """The controller's event intake URL while it runs."""
+    """The controller's event intake URL while it runs (its metrics in ``_METRICS``)."""
     addr = f"127.0.0.1:{devcluster_fixtures.free_port()}"
     with processes.start_controller(
         "controllers.notification",
         ["--kubeconfig", str(cluster.kubeconfig), "--events-addr", addr, *flags],
         log=tmp_path / "notification-controller.log",
         env={"RUNTIME_NAMESPACE": namespace},
-    ):
+    ) as controller:
+        _METRICS[f"http://{addr}/"] = f"http://{controller.metrics_addr}/metrics"
         yield f"http://{addr}/"
 
 
@@ -166,8 +176,16 @@ async def test_events_reach_generic_and_hmac_providers_filtered(
             await eventually(lambda: len(generic.received) >= 2 and len(signed.received) >= 1)
             assert await _post_raw(url, b'{"severity": "info"}') == 400
             assert await _post_raw(url, b"x" * (3 * 1024 * 1024 + 1)) == 413
+            counts = await _metric_lines(url, "gotk_event_http_request_duration_seconds_count")
         assert _messages(generic) == sorted([applied, "Health check failed"])
         assert _messages(signed) == ["Health check failed"]
+        labels = 'handler="/",method="POST",service=""'
+        assert (
+            f'gotk_event_http_request_duration_seconds_count{{code="202",{labels}}} 4.0' in counts
+        )
+        assert (
+            f'gotk_event_http_request_duration_seconds_count{{code="429",{labels}}} 1.0' in counts
+        )
         first = generic.received[0]
         assert first.path == "/in"
         assert first.headers["gotk-component"] == "kustomize-controller"

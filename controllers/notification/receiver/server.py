@@ -32,10 +32,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import pydantic
-from aiohttp import web
+from aiohttp import typedefs, web
 
 from controllers.notification.receiver import filtering, requesting, tokens, verifying
 from shared.api import meta, notification
@@ -237,19 +238,23 @@ class Handler:
         return 500 if failed else 200
 
 
-def application(handler: Handler) -> web.Application:
+def application(
+    handler: Handler, *, middlewares: Sequence[typedefs.Middleware] = ()
+) -> web.Application:
     """The aiohttp application: every path under ``/hook/`` goes to ``handler``."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=middlewares)
     app.router.add_route(
         "*", notification.RECEIVER_WEBHOOK_PATH_PREFIX + "{digest:.*}", handler.handle
     )
     return app
 
 
-async def serve(handler: Handler, *, addr: str) -> None:
+async def serve(
+    handler: Handler, *, addr: str, middlewares: Sequence[typedefs.Middleware] = ()
+) -> None:
     """Serve ``handler`` on ``addr`` (``[host]:port``) until cancelled."""
     host, port = options.split_addr(addr)
-    runner = web.AppRunner(application(handler), access_log=None)
+    runner = web.AppRunner(application(handler, middlewares=middlewares), access_log=None)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
