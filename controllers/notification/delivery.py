@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -153,36 +154,51 @@ class Dispatcher:
         for request in job.requests:
             await self._send_one(job, request)
 
-    async def _send_one(self, job: Job, request: notifiers.Message) -> None:
+    async def _send_one(self, job: Job, message: notifiers.Message) -> None:
+        if isinstance(message, notifiers.Conversation):
+            try:
+                await message.run(functools.partial(self._exchange, job))
+            except notifiers.NotifierError as error:
+                raise DeliveryError(str(error)) from error
+            return
+        await self._exchange(job, message)
+
+    async def _exchange(
+        self, job: Job, message: notifiers.Request | notifiers.Publish
+    ) -> notifiers.Response:
+        """``message`` sent, retried with backoff; its answer, or ``DeliveryError``."""
         wait = self._retry_wait_min
         for attempt in range(self._retries + 1):
-            failure = await self._attempt(job, request)
-            if failure is None:
-                return
+            outcome = await self._attempt(job, message)
+            if isinstance(outcome, notifiers.Response):
+                return outcome
             if attempt == self._retries:
-                raise DeliveryError(failure)
+                raise DeliveryError(outcome)
             await asyncio.sleep(wait)
             wait = min(wait * 2, self._retry_wait_max)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
-    async def _attempt(self, job: Job, request: notifiers.Message) -> str | None:
-        """None once sent; else why it failed, to retry. ``DeliveryError`` when final."""
-        if isinstance(request, notifiers.Publish):
+    async def _attempt(
+        self, job: Job, message: notifiers.Request | notifiers.Publish
+    ) -> notifiers.Response | str:
+        """The answer once sent; else why it failed, to retry. ``DeliveryError`` when final."""
+        if isinstance(message, notifiers.Publish):
             try:
-                await publishing.publish(request, connect_timeout=job.timeout)
+                await publishing.publish(message, connect_timeout=job.timeout)
             except publishing.PublishError as error:
                 return str(error)
-            return None
+            return notifiers.Response(status=200, body=b"")
         try:
             async with self._http().request(
-                request.method,
-                request.url,
-                data=request.body,
-                headers=request.headers,
+                message.method,
+                message.url,
+                data=message.body,
+                headers=message.headers,
                 proxy=job.proxy,
                 ssl=job.ssl_context if job.ssl_context is not None else True,
             ) as response:
                 if 200 <= response.status < 300:
-                    return None
+                    return notifiers.Response(status=response.status, body=await response.read())
                 text = (await response.text(errors="replace"))[:512]
                 failure = f"request failed with status code {response.status}: {text}"
                 if response.status != 429 and response.status < 500:

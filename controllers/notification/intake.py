@@ -29,7 +29,7 @@ from typing import Any
 import pydantic
 from aiohttp import typedefs, web
 
-from controllers.notification import delivery, matching, providers
+from controllers.notification import delivery, matching, notifiers, providers
 from shared.api import notification
 from shared.kube import client, errors, resources
 from shared.runtime import events, informers, logging
@@ -332,6 +332,16 @@ class Intake:
         ):
             self._log.info(
                 "event dropped for commit status providers due to missing commit metadata key",
+                alerts=[informers.key_of(obj)],
+            )
+            return None
+        change_request = matching.EVENT_PREFIX + notifiers.CHANGE_REQUEST_KEY
+        if spec.type in notification.CHANGE_REQUEST_PROVIDER_TYPES and not metadata.get(
+            change_request
+        ):
+            self._log.info(
+                "event dropped for change request providers due to missing change request "
+                "metadata key",
                 alerts=[informers.key_of(obj)],
             )
             return None

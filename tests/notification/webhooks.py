@@ -3,8 +3,10 @@
 ``serving()`` runs an aiohttp server on 127.0.0.1 until the block ends. Every
 request is recorded as a ``Received`` (method, path with query, headers,
 body); ``answers`` (path → statuses, used in order, 200 after them) lets a
-test make the provider fail first, and ``hold`` makes it keep requests
-waiting until the event is set (a provider that hangs).
+test make the provider fail first, ``replies`` (path → JSON) gives the body
+of a successful answer (the user, the comments a Git host lists), and
+``hold`` makes it keep requests waiting until the event is set (a provider
+that hangs).
 
 ``deliver`` sends a notification's requests through a real
 ``delivery.Dispatcher``; ``rebased`` points a request meant for a fixed
@@ -45,6 +47,7 @@ class Provider:
     url: str
     received: list[Received] = dataclasses.field(default_factory=list)
     answers: dict[str, list[int]] = dataclasses.field(default_factory=dict)
+    replies: dict[str, Any] = dataclasses.field(default_factory=dict)
     hold: asyncio.Event | None = None
 
 
@@ -66,7 +69,8 @@ async def serving() -> AsyncIterator[Provider]:
             await provider.hold.wait()
         statuses = provider.answers.get(request.path)
         status = statuses.pop(0) if statuses else 200
-        return web.json_response({"ok": status < 300}, status=status)
+        reply = provider.replies.get(request.path, {"ok": status < 300})
+        return web.json_response(reply if status < 300 else {"ok": False}, status=status)
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)

@@ -23,7 +23,11 @@ list means there is nothing to send. The types, by module:
   ``Publish`` rather than an HTTP request);
 - ``gitstatuses``: commit statuses for github, gitlab, gitea,
   bitbucketserver, bitbucket and azuredevops from the ``revision`` metadata,
-  and githubdispatch (a ``repository_dispatch``).
+  and githubdispatch (a ``repository_dispatch``);
+- ``changerequests``: githubpullrequestcomment, gitlabmergerequestcomment and
+  giteapullrequestcomment: one comment per object on the ``change_request``
+  metadata's pull or merge request, edited in place (a ``Conversation``:
+  requests that depend on earlier answers).
 
 A notification that cannot be built (a bad address, a missing token or
 revision, a type Headwater does not send yet) raises ``NotifierError``.
@@ -31,7 +35,14 @@ revision, a type Headwater does not send yet) raises ``NotifierError``.
 
 from __future__ import annotations
 
-from controllers.notification.notifiers import base, buses, chats, gitstatuses, incidents
+from controllers.notification.notifiers import (
+    base,
+    buses,
+    changerequests,
+    chats,
+    gitstatuses,
+    incidents,
+)
 from shared.api import notification
 
 NotifierError = base.NotifierError
@@ -39,6 +50,9 @@ Target = base.Target
 Request = base.Request
 Publish = base.Publish
 Message = base.Message
+Response = base.Response
+Conversation = base.Conversation
+CHANGE_REQUEST_KEY = changerequests.CHANGE_REQUEST_KEY
 commit_sha = gitstatuses.commit_sha
 event_json = base.event_json
 
@@ -47,6 +61,7 @@ _NOTIFIERS: dict[str, base.Notifier] = {
     **incidents.NOTIFIERS,
     **gitstatuses.NOTIFIERS,
     **buses.NOTIFIERS,
+    **changerequests.NOTIFIERS,
 }
 SUPPORTED = tuple(_NOTIFIERS)
 """The Provider types this notification-controller delivers to."""

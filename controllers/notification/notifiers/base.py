@@ -6,7 +6,7 @@ import base64
 import dataclasses
 import json
 import urllib.parse
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from shared.api import notification
@@ -59,8 +59,38 @@ class Publish:
     password: str = ""
 
 
-Message = Request | Publish
-"""What a notifier sends: an HTTP request, or a NATS message."""
+@dataclasses.dataclass(frozen=True)
+class Response:
+    """A provider's successful (2xx) answer to a ``Request``."""
+
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        """The body as JSON; ``NotifierError`` when it is not."""
+        try:
+            return json.loads(self.body)
+        except ValueError as error:
+            raise NotifierError(f"unexpected answer, not JSON: {error}") from error
+
+
+Exchange = Callable[[Request], Awaitable[Response]]
+"""Sends a request (with the delivery's retries) and returns its 2xx answer."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Conversation:
+    """Requests that depend on earlier answers (read the comments, then edit or create one).
+
+    ``run(exchange)`` does no I/O of its own: every request goes through
+    ``exchange``, so the delivery's retries, proxy and TLS apply to each.
+    """
+
+    run: Callable[[Exchange], Awaitable[None]]
+
+
+Message = Request | Publish | Conversation
+"""What a notifier sends: an HTTP request, a NATS message, or a conversation of requests."""
 
 
 def event_json(event: notification.Event) -> dict[str, Any]:
@@ -68,13 +98,22 @@ def event_json(event: notification.Event) -> dict[str, Any]:
     return event.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-def post(url: str, payload: Any, headers: Mapping[str, str] | None = None) -> Request:
-    """A JSON POST of ``payload`` (compact, as Go marshals it) with ``headers``."""
+def post(
+    url: str, payload: Any, headers: Mapping[str, str] | None = None, *, method: str = "POST"
+) -> Request:
+    """A JSON POST (or ``method``) of ``payload`` (compact, as Go marshals it) with ``headers``."""
     return Request(
-        method="POST",
+        method=method,
         url=url,
         headers={"Content-Type": "application/json", **(headers or {})},
         body=json.dumps(payload, separators=(",", ":")).encode(),
+    )
+
+
+def get(url: str, headers: Mapping[str, str] | None = None) -> Request:
+    """A GET of ``url`` that accepts JSON."""
+    return Request(
+        method="GET", url=url, headers={"Accept": "application/json", **(headers or {})}, body=b""
     )
 
 

@@ -39,7 +39,7 @@ def words(reason: str) -> str:
     ).lower()
 
 
-def _git_address(address: str) -> tuple[str, str]:
+def git_address(address: str) -> tuple[str, str]:
     """The host URL and the repository path (``owner/repo``) of a Git address."""
     if address.startswith("git@"):
         server, _, path = address[4:].partition(":")
@@ -68,18 +68,18 @@ def _commit_status(event: notification.Event, target: base.Target) -> tuple[str,
     return commit_sha(revision), words(event.reason)
 
 
-def _owner_repo(target: base.Target, host_kind: str) -> tuple[str, str]:
-    host, repo = _git_address(target.address)
+def owner_repo(target: base.Target, host_kind: str) -> tuple[str, str]:
+    host, repo = git_address(target.address)
     if repo.count("/") != 1:
         raise base.NotifierError(f"invalid {host_kind} repository {repo!r}: want owner/name")
     return host, repo
 
 
-def _github_api(host: str) -> str:
+def github_api(host: str) -> str:
     return "https://api.github.com" if host == "https://github.com" else f"{host}/api/v3"
 
 
-def _github_headers(target: base.Target) -> dict[str, str]:
+def github_headers(target: base.Target) -> dict[str, str]:
     headers = {"Accept": "application/vnd.github+json"}
     if target.token:
         headers["Authorization"] = f"Bearer {target.token}"
@@ -90,11 +90,11 @@ def _github(event: notification.Event, target: base.Target) -> list[base.Request
     if event.reason == PROGRESSING_REASON:
         return []
     sha, description = _commit_status(event, target)
-    host, repo = _owner_repo(target, "GitHub")
+    host, repo = owner_repo(target, "GitHub")
     state = "success" if event.severity == notification.SEVERITY_INFO else "failure"
     payload = {"state": state, "description": description, "context": target.commit_status}
-    url = f"{_github_api(host)}/repos/{repo}/statuses/{sha}"
-    return [base.post(url, payload, _github_headers(target))]
+    url = f"{github_api(host)}/repos/{repo}/statuses/{sha}"
+    return [base.post(url, payload, github_headers(target))]
 
 
 def _gitlab(event: notification.Event, target: base.Target) -> list[base.Request]:
@@ -103,7 +103,7 @@ def _gitlab(event: notification.Event, target: base.Target) -> list[base.Request
     if not target.token:
         raise base.NotifierError("gitlab token cannot be empty")
     sha, description = _commit_status(event, target)
-    host, project = _git_address(target.address)
+    host, project = git_address(target.address)
     project_id = urllib.parse.quote(project, safe="")
     state = "success" if event.severity == notification.SEVERITY_INFO else "failed"
     payload = {"state": state, "name": target.commit_status, "description": description}
@@ -113,7 +113,7 @@ def _gitlab(event: notification.Event, target: base.Target) -> list[base.Request
 
 def _gitea(event: notification.Event, target: base.Target) -> list[base.Request]:
     sha, description = _commit_status(event, target)
-    host, repo = _owner_repo(target, "Gitea")
+    host, repo = owner_repo(target, "Gitea")
     if event.reason == PROGRESSING_REASON:
         state = "pending"
     else:
@@ -190,7 +190,7 @@ def _bitbucket(event: notification.Event, target: base.Target) -> list[base.Requ
     username, found, password = target.token.partition(":")
     if not found or ":" in password:
         raise base.NotifierError("invalid token format, expected to be <user>:<password>")
-    _, repo = _git_address(target.address)
+    _, repo = git_address(target.address)
     if repo.count("/") != 1:
         raise base.NotifierError(f"invalid repository id {repo!r}")
     if event.reason == PROGRESSING_REASON:
@@ -214,7 +214,7 @@ def _azure_devops(event: notification.Event, target: base.Target) -> list[base.R
     if not target.token:
         # NB: Flux falls back to a workload identity token here; Headwater has none.
         raise base.NotifierError("azure devops token cannot be empty")
-    host, repo = _git_address(target.address)
+    host, repo = git_address(target.address)
     if not target.commit_status:
         raise base.NotifierError("commit status cannot be empty")
     parts = repo.split("/")
@@ -244,14 +244,14 @@ def _azure_devops(event: notification.Event, target: base.Target) -> list[base.R
 
 
 def _github_dispatch(event: notification.Event, target: base.Target) -> list[base.Request]:
-    host, repo = _owner_repo(target, "GitHub")
+    host, repo = owner_repo(target, "GitHub")
     obj = event.involved_object
     payload = {
         "event_type": f"{obj.kind}/{obj.name}.{obj.namespace}",
         "client_payload": base.event_json(event),
     }
-    url = f"{_github_api(host)}/repos/{repo}/dispatches"
-    return [base.post(url, payload, _github_headers(target))]
+    url = f"{github_api(host)}/repos/{repo}/dispatches"
+    return [base.post(url, payload, github_headers(target))]
 
 
 NOTIFIERS: dict[str, base.Notifier] = {
