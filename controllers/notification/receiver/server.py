@@ -11,7 +11,8 @@ touched:
 404         no Receiver has this ``status.webhookPath`` (query string included)
 503         the Receiver is suspended or not Ready
 400         the Secret cannot be read, or the request fails its type's
-            verification (``verifying``)
+            verification (``verifying``; generic-oidc: the caller's token,
+            ``oidc``)
 409         a delivery id already handled within ``REPLAY_WINDOW`` (Headwater)
 500         the CEL filters cannot read the body, or a resource entry failed
 200         every resource entry was handled (a GitHub ``ping``: none is)
@@ -38,7 +39,7 @@ from typing import Any
 import pydantic
 from aiohttp import typedefs, web
 
-from controllers.notification.receiver import filtering, requesting, tokens, verifying
+from controllers.notification.receiver import filtering, oidc, requesting, tokens, verifying
 from shared.api import meta, notification
 from shared.kube import client, errors
 from shared.runtime import informers, logging, options
@@ -96,12 +97,14 @@ class Handler:
         secret_cache: tokens.SecretCache,
         requester: requesting.Requester,
         deliveries: Deliveries | None = None,
+        oidc_verifier: oidc.Verifier | None = None,
     ) -> None:
         self._api = api
         self._receivers = receivers
         self._secrets = secret_cache
         self._requester = requester
         self._deliveries = deliveries or Deliveries()
+        self._oidc = oidc_verifier or oidc.Verifier()
         self._models: dict[str, tuple[str, notification.Receiver]] = {}
         self._log = logging.get_logger(component="receiver-server")
 
@@ -180,6 +183,18 @@ class Handler:
                     error=f"unable to read secret, error: {error.message}",
                 )
                 return web.Response(status=400)
+        claims: dict[str, Any] | None = None
+        if receiver.spec.type == "generic-oidc":
+            try:
+                claims = await self._oidc.verify(
+                    receiver.spec.oidc_providers or (), request.headers.get("Authorization")
+                )
+            except oidc.OIDCError as refused:
+                log.error("unable to validate payload", error=str(refused))
+                return web.Response(status=400)
+            return web.Response(
+                status=await self._request_all(receiver, request, body, log, claims)
+            )
         try:
             verified = verifying.verify(
                 receiver.spec.type,
@@ -207,7 +222,12 @@ class Handler:
         return web.Response(status=status)
 
     async def _request_all(
-        self, receiver: notification.Receiver, request: web.Request, body: bytes, log: Any
+        self,
+        receiver: notification.Receiver,
+        request: web.Request,
+        body: bytes,
+        log: Any,
+        claims: dict[str, Any] | None = None,
     ) -> int:
         spec = receiver.spec
         req: dict[str, Any] = {}
@@ -225,7 +245,9 @@ class Handler:
                 await self._requester.request(
                     ref,
                     namespace=receiver.metadata.namespace or "",
-                    accepts=filtering.Filter([spec.resource_filter, ref.filter], req=req),
+                    accepts=filtering.Filter(
+                        [spec.resource_filter, ref.filter], req=req, claims=claims
+                    ),
                     log=log,
                 )
             except requesting.RequestError as error:

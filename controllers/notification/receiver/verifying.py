@@ -23,7 +23,7 @@ quay, dockerhub, acr
 cdevents       a structurally valid CDEvent; ``Ce-Type`` filtered
 gcr            refused: Flux verifies a Google-signed ID token, which needs
                Google's published keys (not verifiable offline)
-generic-oidc   refused: not implemented (the reconciler stalls such Receivers)
+generic-oidc   not here: the server verifies the caller's OIDC token (``oidc``)
 =============  ===============================================================
 
 Headwater differences, each stricter or quieter than Flux: every comparison
