@@ -14,9 +14,17 @@
    and the ``vars`` before it) and then every ``validations`` expression, which
    must be true; the first false one refuses the request with its ``message``.
 
-It returns the claims, which the resource filters see as ``claims``. Every
-refusal is an ``OIDCError`` whose message the server logs ("unable to validate
-payload"). The only I/O is the discovery and key fetch over HTTP(S).
+It returns the claims, which the resource filters see as ``claims``.
+
+``Verifier.verify_google(authorization, email=…, audience=…)`` is the gcr
+Receiver's check, as Flux makes it for Pub/Sub push subscriptions: a token
+signed with Google's keys (``https://accounts.google.com``'s discovery),
+unexpired, for ``audience``, issued by ``accounts.google.com`` (with or
+without ``https://``) for the service account ``email``, whose
+``email_verified`` is true.
+
+Every refusal is an ``OIDCError`` whose message the server logs ("unable to
+validate payload"). The only I/O is the discovery and key fetch over HTTP(S).
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from joserfc import jwk, jwt
 from shared.api import notification, validation
 
 KEYS_TTL = 300.0
+GOOGLE_ISSUER = "https://accounts.google.com"
 FETCH_TIMEOUT = 10.0
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
 
@@ -59,6 +68,13 @@ def _unverified_claims(token: str) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise OIDCError("invalid token: the claims are not an object")
     return payload
+
+
+def _bearer(authorization: str | None) -> str:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise OIDCError("missing bearer token in the Authorization header")
+    return token.strip()
 
 
 def _evaluate(source: str, activation: dict[str, Any], *, what: str) -> Any:
@@ -87,44 +103,73 @@ def check_claims(provider: notification.OIDCProvider, claims: dict[str, Any]) ->
 class Verifier:
     """Verifies ID tokens; caches each issuer's keys (see the module docstring)."""
 
-    def __init__(self, *, keys_ttl: float = KEYS_TTL) -> None:
+    def __init__(self, *, keys_ttl: float = KEYS_TTL, google_issuer: str = GOOGLE_ISSUER) -> None:
         self._ttl = keys_ttl
+        self._google = google_issuer
         self._keys: dict[str, tuple[float, jwk.KeySet]] = {}
 
     async def verify(
         self, providers: Sequence[notification.OIDCProvider], authorization: str | None
     ) -> dict[str, Any]:
         """The verified claims of the bearer token; ``OIDCError`` when refused."""
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise OIDCError("missing bearer token in the Authorization header")
-        token = token.strip()
+        token = _bearer(authorization)
         issuer = _unverified_claims(token).get("iss")
         provider = next((p for p in providers if p.issuer_url == issuer), None)
         if provider is None:
             raise OIDCError(f"no OIDC provider is configured for the token issuer {issuer!r}")
-        keys = await self._key_set(provider.issuer_url, fresh=False)
+        audience = provider.audience or notification.DEFAULT_OIDC_AUDIENCE
         try:
-            try:
-                decoded = jwt.decode(token, keys, algorithms=ALGORITHMS)
-            except jose_errors.InvalidKeyIdError:
-                # NB: a key id unknown to the cache may be a rotated key: fetch once more.
-                keys = await self._key_set(provider.issuer_url, fresh=True)
-                decoded = jwt.decode(token, keys, algorithms=ALGORITHMS)
-            jwt.JWTClaimsRegistry(
-                now=int(time.time()),
-                iss={"essential": True, "value": provider.issuer_url},
-                aud={
-                    "essential": True,
-                    "value": provider.audience or notification.DEFAULT_OIDC_AUDIENCE,
-                },
-                exp={"essential": True},
-            ).validate(decoded.claims)
+            claims = await self._decode(token, keys_of=provider.issuer_url, audience=audience)
+            jwt.JWTClaimsRegistry(iss={"essential": True, "value": provider.issuer_url}).validate(
+                claims
+            )
         except (jose_errors.JoseError, ValueError) as error:
             raise OIDCError(f"failed to verify the OIDC token: {error}") from error
-        claims = dict(decoded.claims)
         check_claims(provider, claims)
         return claims
+
+    async def verify_google(self, authorization: str | None, *, email: str, audience: str) -> None:
+        """A gcr push: Google's ID token for ``email`` and ``audience`` (``OIDCError`` if not)."""
+        if not (authorization or "").startswith("Bearer "):
+            raise OIDCError("the Authorization header is missing or malformed")
+        token = _bearer(authorization)
+        try:
+            claims = await self._decode(token, keys_of=self._google, audience=audience)
+        except (jose_errors.JoseError, ValueError, OIDCError) as error:
+            got = (
+                _unverified_claims(token).get("aud", "<unknown>")
+                if token.count(".") == 2
+                else ("<unknown>")
+            )
+            raise OIDCError(
+                f"invalid ID token: audience is '{got}', want '{audience}': {error}"
+            ) from error
+        issuers = (self._google, self._google.removeprefix("https://"))
+        if claims.get("iss") not in issuers:
+            raise OIDCError(
+                f"token issuer is '{claims.get('iss')}', want '{issuers[1]}' or '{issuers[0]}'"
+            )
+        if claims.get("email") != email:
+            raise OIDCError(f"token email is '{claims.get('email')}', want '{email}'")
+        if claims.get("email_verified") is not True:
+            raise OIDCError(f"token email '{email}' is not verified")
+
+    async def _decode(self, token: str, *, keys_of: str, audience: str) -> dict[str, Any]:
+        """The claims of ``token``, signed by a key of issuer ``keys_of``, unexpired, for
+        ``audience``; joserfc's errors as they come."""
+        keys = await self._key_set(keys_of, fresh=False)
+        try:
+            decoded = jwt.decode(token, keys, algorithms=ALGORITHMS)
+        except jose_errors.InvalidKeyIdError:
+            # NB: a key id unknown to the cache may be a rotated key: fetch once more.
+            keys = await self._key_set(keys_of, fresh=True)
+            decoded = jwt.decode(token, keys, algorithms=ALGORITHMS)
+        jwt.JWTClaimsRegistry(
+            now=int(time.time()),
+            aud={"essential": True, "value": audience},
+            exp={"essential": True},
+        ).validate(decoded.claims)
+        return dict(decoded.claims)
 
     async def _key_set(self, issuer: str, *, fresh: bool) -> jwk.KeySet:
         cached = self._keys.get(issuer)

@@ -205,6 +205,18 @@ class Handler:
         except verifying.RefusedError as refused:
             log.error("unable to validate payload", error=str(refused))
             return web.Response(status=400)
+        if verified.google_identity is not None:
+            email, audience = verified.google_identity
+            try:
+                await self._oidc.verify_google(
+                    request.headers.get("Authorization"), email=email, audience=audience
+                )
+            except oidc.OIDCError as refused:
+                log.error(
+                    "unable to validate payload",
+                    error=f"cannot authenticate GCR request: {refused}",
+                )
+                return web.Response(status=400)
         if verified.log_message:
             log.info(verified.log_message)
         if verified.ping:
@@ -216,7 +228,7 @@ class Handler:
                 error=f"delivery {verified.delivery} was already handled",
             )
             return web.Response(status=409)
-        status = await self._request_all(receiver, request, body, log)
+        status = await self._request_all(receiver, request, verified.payload or body, log)
         if status != 200 and delivery is not None:
             self._deliveries.release(delivery)
         return web.Response(status=status)

@@ -101,3 +101,48 @@ async def test_a_request_without_a_bearer_jwt_is_refused(
 ) -> None:
     with pytest.raises(oidc.OIDCError):
         await oidc.Verifier().verify([_provider(issuer.url)], authorization)
+
+
+SERVICE_ACCOUNT = "push@project.iam.gserviceaccount.com"
+GOOGLE = {"aud": "https://example.com/hook", "email": SERVICE_ACCOUNT, "email_verified": True}
+
+
+async def test_a_google_push_token_for_the_service_account_passes(
+    issuer: oidcissuer.OIDCIssuer,
+) -> None:
+    # The local issuer stands in for accounts.google.com (the keys' origin is the seam).
+    verifier = oidc.Verifier(google_issuer=issuer.url)
+    for iss in (issuer.url, issuer.url.removeprefix("https://")):
+        await verifier.verify_google(
+            f"Bearer {issuer.issue({**GOOGLE, 'iss': iss})}",
+            email=SERVICE_ACCOUNT,
+            audience="https://example.com/hook",
+        )
+
+
+@pytest.mark.parametrize(
+    ("claims", "error"),
+    [
+        (
+            {"aud": "other"},
+            "invalid ID token: audience is 'other', want 'https://example.com/hook'",
+        ),
+        ({"iss": "https://elsewhere.example"}, "token issuer is 'https://elsewhere.example'"),
+        ({"email": "someone@else"}, "token email is 'someone@else', want"),
+        ({"email_verified": False}, "is not verified"),
+    ],
+)
+async def test_a_google_push_token_must_match_the_secret(
+    issuer: oidcissuer.OIDCIssuer, claims: dict[str, Any], error: str
+) -> None:
+    verifier = oidc.Verifier(google_issuer=issuer.url)
+    token = issuer.issue({**GOOGLE, **claims})
+    with pytest.raises(oidc.OIDCError, match=error):
+        await verifier.verify_google(
+            f"Bearer {token}", email=SERVICE_ACCOUNT, audience="https://example.com/hook"
+        )
+
+
+async def test_a_google_push_without_a_bearer_token_is_refused() -> None:
+    with pytest.raises(oidc.OIDCError, match="missing or malformed"):
+        await oidc.Verifier().verify_google("Basic x", email=SERVICE_ACCOUNT, audience="a")
