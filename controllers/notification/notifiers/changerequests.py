@@ -15,6 +15,7 @@ metadata sorted by key (``change_request`` left out).
 
 from __future__ import annotations
 
+import dataclasses
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -64,21 +65,54 @@ def _number(event: notification.Event) -> int:
         ) from error
 
 
-def _find(items: Any, *, author: Callable[[dict[str, Any]], Any], user: str, key: str) -> Any:
-    """The id of the first item by ``user`` whose body holds ``key``, else None."""
-    if not isinstance(items, list):
-        raise base.NotifierError("unexpected answer listing comments: not a list")
-    for item in items:
-        if isinstance(item, dict) and author(item) == user and key in str(item.get("body", "")):
-            return item.get("id")
-    return None
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _Host:
+    """Where a Git host keeps a request's comments, and how it names their authors."""
+
+    user_url: str
+    user_field: str
+    """The field of the authenticated user (``GET user_url``) that names it."""
+    comments_url: str
+    """The request's comments: listed with ``query``, created by a POST."""
+    query: dict[str, Any]
+    author: Callable[[dict[str, Any]], Any]
+    """A listed comment's author, as ``user_field`` names the user."""
+    edit_url: Callable[[Any], str]
+    edit_method: str
+    headers: dict[str, str]
 
 
-def _login(answer: base.Response, field: str) -> str:
-    user = answer.json()
-    if not isinstance(user, dict) or not user.get(field):
-        raise base.NotifierError(f"failed to get authenticated user info: no {field!r}")
-    return str(user[field])
+def _comment(event: notification.Event, host: _Host, *, key: str) -> list[base.Message]:
+    """Edit the user's comment holding ``key`` on the request, or create one."""
+    payload = {"body": f"{key}\n\n{markdown(event)}"}
+
+    async def run(exchange: base.Exchange) -> None:
+        user = (await exchange(base.get(host.user_url, host.headers))).json()
+        if not isinstance(user, dict) or not user.get(host.user_field):
+            raise base.NotifierError(
+                f"failed to get authenticated user info: no {host.user_field!r}"
+            )
+        query = urllib.parse.urlencode(host.query)
+        listed = (await exchange(base.get(f"{host.comments_url}?{query}", host.headers))).json()
+        if not isinstance(listed, list):
+            raise base.NotifierError("unexpected answer listing comments: not a list")
+        found = next(
+            (
+                item.get("id")
+                for item in listed
+                if isinstance(item, dict)
+                and host.author(item) == user[host.user_field]
+                and key in str(item.get("body", ""))
+            ),
+            None,
+        )
+        if found is not None:
+            edit = base.post(host.edit_url(found), payload, host.headers, method=host.edit_method)
+            await exchange(edit)
+        else:
+            await exchange(base.post(host.comments_url, payload, host.headers))
+
+    return [base.Conversation(run)]
 
 
 def _issue_comments(
@@ -91,30 +125,23 @@ def _issue_comments(
     query: dict[str, Any],
 ) -> list[base.Message]:
     """GitHub and Gitea: a pull request's comments are its issue's, the user's ``login``."""
-    number = _number(event)
-    key = marker(PULL_REQUEST_MARKER, event, target.provider_uid)
-    payload = {"body": f"{key}\n\n{markdown(event)}"}
-    issue = f"{api}/repos/{repo}/issues"
-
-    async def run(exchange: base.Exchange) -> None:
-        login = _login(await exchange(base.get(f"{api}/user", headers)), "login")
-        listed = await exchange(
-            base.get(f"{issue}/{number}/comments?{urllib.parse.urlencode(query)}", headers)
-        )
-        found = _find(
-            listed.json(), author=lambda c: (c.get("user") or {}).get("login"), user=login, key=key
-        )
-        if found is not None:
-            await exchange(base.post(f"{issue}/comments/{found}", payload, headers, method="PATCH"))
-        else:
-            await exchange(base.post(f"{issue}/{number}/comments", payload, headers))
-
-    return [base.Conversation(run)]
+    if not target.provider_uid:
+        raise base.NotifierError("provider UID cannot be empty")
+    issues = f"{api}/repos/{repo}/issues"
+    host = _Host(
+        user_url=f"{api}/user",
+        user_field="login",
+        comments_url=f"{issues}/{_number(event)}/comments",
+        query=query,
+        author=lambda comment: (comment.get("user") or {}).get("login"),
+        edit_url=lambda id_: f"{issues}/comments/{id_}",
+        edit_method="PATCH",
+        headers=headers,
+    )
+    return _comment(event, host, key=marker(PULL_REQUEST_MARKER, event, target.provider_uid))
 
 
 def _github(event: notification.Event, target: base.Target) -> list[base.Message]:
-    if not target.provider_uid:
-        raise base.NotifierError("provider UID cannot be empty")
     host, repo = gitstatuses.owner_repo(target, "GitHub")
     return _issue_comments(
         event,
@@ -127,8 +154,6 @@ def _github(event: notification.Event, target: base.Target) -> list[base.Message
 
 
 def _gitea(event: notification.Event, target: base.Target) -> list[base.Message]:
-    if not target.provider_uid:
-        raise base.NotifierError("provider UID cannot be empty")
     host, repo = gitstatuses.owner_repo(target, "Gitea")
     return _issue_comments(
         event,
@@ -146,31 +171,23 @@ def _gitlab(event: notification.Event, target: base.Target) -> list[base.Message
     token = target.token or target.password
     if not token:
         raise base.NotifierError("gitlab token cannot be empty")
-    host, project = gitstatuses.git_address(target.address)
-    api, headers = f"{host}/api/v4", {"PRIVATE-TOKEN": token}
-    number = _number(event)
-    key = marker(MERGE_REQUEST_MARKER, event, target.provider_uid)
-    payload = {"body": f"{key}\n\n{markdown(event)}"}
-    notes = f"{api}/projects/{urllib.parse.quote(project, safe='')}/merge_requests/{number}/notes"
-
-    async def run(exchange: base.Exchange) -> None:
-        username = _login(await exchange(base.get(f"{api}/user", headers)), "username")
-        query = urllib.parse.urlencode(
-            {"sort": "asc", "order_by": "created_at", "per_page": PAGE_SIZE}
-        )
-        listed = await exchange(base.get(f"{notes}?{query}", headers))
-        found = _find(
-            listed.json(),
-            author=lambda n: (n.get("author") or {}).get("username"),
-            user=username,
-            key=key,
-        )
-        if found is not None:
-            await exchange(base.post(f"{notes}/{found}", payload, headers, method="PUT"))
-        else:
-            await exchange(base.post(notes, payload, headers))
-
-    return [base.Conversation(run)]
+    address, project = gitstatuses.git_address(target.address)
+    api = f"{address}/api/v4"
+    notes = (
+        f"{api}/projects/{urllib.parse.quote(project, safe='')}/merge_requests/"
+        f"{_number(event)}/notes"
+    )
+    host = _Host(
+        user_url=f"{api}/user",
+        user_field="username",
+        comments_url=notes,
+        query={"sort": "asc", "order_by": "created_at", "per_page": PAGE_SIZE},
+        author=lambda note: (note.get("author") or {}).get("username"),
+        edit_url=lambda id_: f"{notes}/{id_}",
+        edit_method="PUT",
+        headers={"PRIVATE-TOKEN": token},
+    )
+    return _comment(event, host, key=marker(MERGE_REQUEST_MARKER, event, target.provider_uid))
 
 
 NOTIFIERS: dict[str, base.Notifier] = {
