@@ -20,6 +20,7 @@ answers raised as ``web.HTTPException`` included.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import prometheus_client
 from aiohttp import typedefs, web
@@ -38,6 +39,10 @@ class HttpMetrics:
     ) -> None:
         self._handler = handler
         self._export_path = export_path
+        # NB: ``labels()`` costs more than the observation; the event intake
+        # records thousands of requests a second, so the children are kept.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._inflight: dict[str, Any] = {}
         labels = ["service", "handler", "method", "code"]
         self.duration = prometheus_client.Histogram(
             "http_request_duration_seconds",
@@ -68,7 +73,9 @@ class HttpMetrics:
         @web.middleware
         async def record(request: web.Request, handler: typedefs.Handler) -> web.StreamResponse:
             route = request.path if self._export_path else self._handler
-            inflight = self.inflight.labels(SERVICE, route)
+            inflight = self._inflight.get(route)
+            if inflight is None:
+                inflight = self._inflight[route] = self.inflight.labels(SERVICE, route)
             inflight.inc()
             started = time.perf_counter()
             status, size = 500, 0
@@ -84,8 +91,13 @@ class HttpMetrics:
                 raise
             finally:
                 inflight.dec()
-                labels = (SERVICE, route, request.method, str(status))
-                self.duration.labels(*labels).observe(time.perf_counter() - started)
-                self.size.labels(*labels).observe(size)
+                key = (route, request.method, status)
+                children = self._children.get(key)
+                if children is None:
+                    labels = (SERVICE, route, request.method, str(status))
+                    children = (self.duration.labels(*labels), self.size.labels(*labels))
+                    self._children[key] = children
+                children[0].observe(time.perf_counter() - started)
+                children[1].observe(size)
 
         return record
