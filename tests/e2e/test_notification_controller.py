@@ -29,20 +29,16 @@ SHA = "c" * 40
 REVISION = f"main@sha1:{SHA}"
 
 
-_METRICS: dict[str, str] = {}
-"""The metrics URL of each running controller, by its intake URL."""
-
-
-async def _metric_lines(url: str, prefix: str) -> list[str]:
-    async with aiohttp.ClientSession() as session, session.get(_METRICS[url]) as response:
+async def _metric_lines(metrics_url: str, prefix: str) -> list[str]:
+    async with aiohttp.ClientSession() as session, session.get(metrics_url) as response:
         return [line for line in (await response.text()).splitlines() if line.startswith(prefix)]
 
 
 @contextlib.contextmanager
 def _notification_controller(
     cluster: devcluster_fixtures.Devcluster, namespace: str, tmp_path: pathlib.Path, *flags: str
-) -> Iterator[str]:
-    """The controller's event intake URL while it runs (its metrics in ``_METRICS``)."""
+) -> Iterator[tuple[str, str]]:
+    """The controller's event intake URL and metrics URL while it runs."""
     addr = f"127.0.0.1:{devcluster_fixtures.free_port()}"
     with processes.start_controller(
         "controllers.notification",
@@ -50,8 +46,7 @@ def _notification_controller(
         log=tmp_path / "notification-controller.log",
         env={"RUNTIME_NAMESPACE": namespace},
     ) as controller:
-        _METRICS[f"http://{addr}/"] = f"http://{controller.metrics_addr}/metrics"
-        yield f"http://{addr}/"
+        yield f"http://{addr}/", f"http://{controller.metrics_addr}/metrics"
 
 
 def _kustomization(cluster: devcluster_fixtures.Devcluster, namespace: str) -> dict[str, Any]:
@@ -163,7 +158,7 @@ async def test_events_reach_generic_and_hmac_providers_filtered(
             ),
         ):  # fmt: skip
             objects.apply(cluster, manifest)
-        with _notification_controller(cluster, namespace, tmp_path) as url:
+        with _notification_controller(cluster, namespace, tmp_path) as (url, metrics):
             applied = f"Applied revision: {REVISION}"
             assert await _post(url, kustomization, severity="info", message=applied) == 202
             assert await _post(url, kustomization, severity="info", message=applied) == 429
@@ -176,7 +171,7 @@ async def test_events_reach_generic_and_hmac_providers_filtered(
             await eventually(lambda: len(generic.received) >= 2 and len(signed.received) >= 1)
             assert await _post_raw(url, b'{"severity": "info"}') == 400
             assert await _post_raw(url, b"x" * (3 * 1024 * 1024 + 1)) == 413
-            counts = await _metric_lines(url, "gotk_event_http_request_duration_seconds_count")
+            counts = await _metric_lines(metrics, "gotk_event_http_request_duration_seconds_count")
         assert _messages(generic) == sorted([applied, "Health check failed"])
         assert _messages(signed) == ["Health check failed"]
         labels = 'handler="/",method="POST",service=""'
@@ -215,7 +210,7 @@ async def test_a_kustomization_revision_sets_a_github_commit_status(
         objects.apply(cluster, _alert(namespace, "statuses", "github"))
         provider = objects.get(cluster, namespace, "provider", "github")
         assert provider is not None
-        with _notification_controller(cluster, namespace, tmp_path) as url:
+        with _notification_controller(cluster, namespace, tmp_path) as (url, _):
             # kustomize-controller's apply event: the revision and commit_status=update.
             metadata = {"revision": REVISION, "commit_status": "update"}
             status = await _post(
@@ -247,7 +242,7 @@ async def test_a_provider_that_is_down_is_retried_and_does_not_delay_another(
                                                      "timeout": "1m"}),
             )  # fmt: skip
             objects.apply(cluster, _alert(namespace, name, name))
-        with _notification_controller(cluster, namespace, tmp_path) as url:
+        with _notification_controller(cluster, namespace, tmp_path) as (url, _):
             assert await _post(url, kustomization, severity="info", message="one") == 202
             assert await _post(url, kustomization, severity="info", message="two") == 202
             await eventually(lambda: len(up.received) == 2)
@@ -276,7 +271,7 @@ async def test_an_alert_naming_a_missing_provider_gets_a_warning_event(
 ) -> None:
     kustomization = _kustomization(cluster, namespace)
     objects.apply(cluster, _alert(namespace, "orphan", "missing"))
-    with _notification_controller(cluster, namespace, tmp_path) as url:
+    with _notification_controller(cluster, namespace, tmp_path) as (url, _):
         assert await _post(url, kustomization, severity="info", message="applied") == 202
         message = f"provider '{namespace}/missing' not found"
         await eventually(lambda: asyncio.to_thread(_warned, cluster, namespace, "orphan", message))
@@ -299,7 +294,7 @@ async def test_no_cross_namespace_refs_refuses_an_alert_on_another_namespace(
         )  # fmt: skip
         with _notification_controller(
             cluster, namespace, tmp_path, "--no-cross-namespace-refs=true"
-        ) as url:
+        ) as (url, _):
             assert await _post(url, kustomization, severity="info", message="applied") == 202
             message = "cross-namespace references have been blocked"
             await eventually(lambda: asyncio.to_thread(_warned, cluster, other, "watcher", message))
