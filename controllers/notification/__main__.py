@@ -123,8 +123,8 @@ async def _setup(
 
     async def serve_events() -> None:
         await server.wait_synced()
-        runner = web.AppRunner(
-            server.application(middlewares=[events_metrics.middleware()]), access_log=None
+        runner = web.ServerRunner(
+            server.server(middlewares=[events_metrics.middleware()]), access_log=None
         )
         await runner.setup()
         try:
