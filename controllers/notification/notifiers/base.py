@@ -98,6 +98,15 @@ def event_json(event: notification.Event) -> dict[str, Any]:
     return event.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+def event_body(event: notification.Event) -> bytes:
+    """``event_json`` serialized, compact and in UTF-8 as Go marshals it.
+
+    NB: pydantic writes it in one pass; ``json.dumps`` of ``event_json`` costs
+    twice as much, on the path every generic notification takes.
+    """
+    return event.model_dump_json(by_alias=True, exclude_none=True).encode()
+
+
 def post(
     url: str, payload: Any, headers: Mapping[str, str] | None = None, *, method: str = "POST"
 ) -> Request:

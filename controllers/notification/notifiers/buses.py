@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 
 from controllers.notification.notifiers import base
 from shared.api import notification
@@ -24,7 +23,7 @@ def _nats(event: notification.Event, target: base.Target) -> list[base.Message]:
     message = base.Publish(
         server=target.address,
         subject=target.channel,
-        payload=json.dumps(base.event_json(event), separators=(",", ":")).encode(),
+        payload=base.event_body(event),
     )
     if creds:
         return [dataclasses.replace(message, creds=creds)]

@@ -19,8 +19,17 @@ MSTEAMS_CARD_VERSION = "1.4"
 def _generic(
     event: notification.Event, target: base.Target, *, hmac_key: bytes | None
 ) -> base.Request:
-    headers = {base.GOTK_COMPONENT_HEADER: event.reporting_controller, **target.headers}
-    request = base.post(base.require_address(target), base.event_json(event), headers)
+    headers = {
+        "Content-Type": "application/json",
+        base.GOTK_COMPONENT_HEADER: event.reporting_controller,
+        **target.headers,
+    }
+    request = base.Request(
+        method="POST",
+        url=base.require_address(target),
+        headers=headers,
+        body=base.event_body(event),
+    )
     if hmac_key is not None:
         if not hmac_key:
             raise base.NotifierError("HMAC key is empty: the Secret needs a token")
