@@ -52,6 +52,8 @@ class DeliveryError(Exception):
     """A provider refused a notification or could not be reached in time."""
 
 
+_PUBLISHED = notifiers.Response(status=200, body=b"")
+
 FailureHandler = Callable[[Job, str], Awaitable[None]]
 
 
@@ -157,19 +159,20 @@ class Dispatcher:
     async def _send_one(self, job: Job, message: notifiers.Message) -> None:
         if isinstance(message, notifiers.Conversation):
             try:
-                await message.run(functools.partial(self._exchange, job))
+                await message.run(functools.partial(self._exchange, job, answer=True))
             except notifiers.NotifierError as error:
                 raise DeliveryError(str(error)) from error
             return
         await self._exchange(job, message)
 
     async def _exchange(
-        self, job: Job, message: notifiers.Request | notifiers.Publish
+        self, job: Job, message: notifiers.Request | notifiers.Publish, *, answer: bool = False
     ) -> notifiers.Response:
-        """``message`` sent, retried with backoff; its answer, or ``DeliveryError``."""
+        """``message`` sent, retried with backoff; its answer (its body only when
+        ``answer``: reading it costs on every notification), or ``DeliveryError``."""
         wait = self._retry_wait_min
         for attempt in range(self._retries + 1):
-            outcome = await self._attempt(job, message)
+            outcome = await self._attempt(job, message, answer=answer)
             if isinstance(outcome, notifiers.Response):
                 return outcome
             if attempt == self._retries:
@@ -179,7 +182,7 @@ class Dispatcher:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _attempt(
-        self, job: Job, message: notifiers.Request | notifiers.Publish
+        self, job: Job, message: notifiers.Request | notifiers.Publish, *, answer: bool
     ) -> notifiers.Response | str:
         """The answer once sent; else why it failed, to retry. ``DeliveryError`` when final."""
         if isinstance(message, notifiers.Publish):
@@ -187,7 +190,7 @@ class Dispatcher:
                 await publishing.publish(message, connect_timeout=job.timeout)
             except publishing.PublishError as error:
                 return str(error)
-            return notifiers.Response(status=200, body=b"")
+            return _PUBLISHED
         try:
             async with self._http().request(
                 message.method,
@@ -198,7 +201,8 @@ class Dispatcher:
                 ssl=job.ssl_context if job.ssl_context is not None else True,
             ) as response:
                 if 200 <= response.status < 300:
-                    return notifiers.Response(status=response.status, body=await response.read())
+                    body = await response.read() if answer else b""
+                    return notifiers.Response(status=response.status, body=body)
                 text = (await response.text(errors="replace"))[:512]
                 failure = f"request failed with status code {response.status}: {text}"
                 if response.status != 429 and response.status < 500:
