@@ -300,3 +300,47 @@ async def test_no_cross_namespace_refs_refuses_an_alert_on_another_namespace(
             await eventually(lambda: asyncio.to_thread(_warned, cluster, other, "watcher", message))
         assert hook.received == []
     cluster.kubectl("delete", "namespace", other, "--wait=false", check=False)
+
+
+async def test_a_pull_request_comment_follows_the_change_request_annotation(
+    cluster: devcluster_fixtures.Devcluster, namespace: str, tmp_path: pathlib.Path
+) -> None:
+    async with webhooks.serving() as github:
+        github.replies = {
+            "/api/v3/user": {"login": "flux-bot"},
+            "/api/v3/repos/org/app/issues/12/comments": [],
+        }
+        kustomization = _kustomization(cluster, namespace)
+        objects.apply(cluster, _secret(namespace, "github", {"token": "ghp-1"}))
+        objects.apply(
+            cluster,
+            _provider(
+                namespace,
+                "pr",
+                {"type": "githubpullrequestcomment", "address": f"{github.url}/org/app",
+                 "secretRef": {"name": "github"}},
+            ),
+        )  # fmt: skip
+        objects.apply(cluster, _alert(namespace, "comments", "pr"))
+        annotated = {
+            **kustomization,
+            "metadata": {
+                **kustomization["metadata"],
+                "annotations": {"event.toolkit.fluxcd.io/change_request": "12"},
+            },
+        }
+        with _notification_controller(cluster, namespace, tmp_path) as (url, _):
+            # Without the annotation the comment Provider takes nothing.
+            assert await _post(url, kustomization, severity="info", message="first") == 202
+            assert await _post(url, annotated, severity="info", message="second") == 202
+            await eventually(lambda: len(github.received) >= 3)
+        assert [(r.method, r.path.partition("?")[0]) for r in github.received] == [
+            ("GET", "/api/v3/user"),
+            ("GET", "/api/v3/repos/org/app/issues/12/comments"),
+            ("POST", "/api/v3/repos/org/app/issues/12/comments"),
+        ]
+        log = (tmp_path / "notification-controller.log").read_text()
+        assert log.count("event dropped for change request providers") == 1
+        body = github.received[-1].json()["body"]
+        assert body.startswith("<!-- flux-pr-comment-key:")
+        assert "Kustomization/" + namespace + "/apps\n\nsecond\n" in body
