@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from controllers.notification import delivery, intake
+from controllers.notification import delivery, httpmetrics, intake
 from controllers.notification.receiver import wiring
 from shared.api import notification
 from shared.runtime import logging, manager, options, scratch
@@ -47,6 +47,11 @@ class Flags:
     provider_queue_size: int = options.flag(
         "how many notifications wait for each Provider before more are refused",
         default=10_000,
+    )
+    export_http_path_metrics: bool = options.flag(
+        "label the HTTP server metrics with the request path, not the route "
+        "(one series per Receiver path: high cardinality)",
+        default=False,
     )
 
 
@@ -108,11 +113,19 @@ async def _setup(
         rate_limit_interval=flags.rate_limit_interval,
     )
     host, port = options.split_addr(events_addr)
+    events_metrics = httpmetrics.HttpMetrics(
+        mgr.metrics,
+        prefix="gotk_event",
+        handler="/",
+        export_path=flags.export_http_path_metrics,
+    )
     log = logging.get_logger()
 
     async def serve_events() -> None:
         await server.wait_synced()
-        runner = web.AppRunner(server.application(), access_log=None)
+        runner = web.ServerRunner(
+            server.server(middlewares=[events_metrics.middleware()]), access_log=None
+        )
         await runner.setup()
         try:
             await web.TCPSite(runner, host, port).start()
@@ -127,7 +140,13 @@ async def _setup(
             await dispatcher.close()
 
     mgr.add_task(serve_events)
-    await wiring.setup(mgr, flags=receiver_flags)
+    receiver_metrics = httpmetrics.HttpMetrics(
+        mgr.metrics,
+        prefix="gotk_receiver",
+        handler=notification.RECEIVER_WEBHOOK_PATH_PREFIX,
+        export_path=flags.export_http_path_metrics,
+    )
+    await wiring.setup(mgr, flags=receiver_flags, middlewares=[receiver_metrics.middleware()])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

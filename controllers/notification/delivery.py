@@ -5,7 +5,8 @@ Provider's queue and the intake answers at once. Each Provider has its own
 queue (up to ``queue_size`` jobs) and ``workers`` tasks, so a Provider that is
 down or slow holds only its own workers and never delays another Provider or
 the intake. A job's requests are sent in order; a connection error, a 429 or
-a 5xx answer is retried as Flux's HTTP client retries (4 retries, waits from
+a 5xx answer (for a NATS message, a failure to connect or publish:
+``publishing``) is retried as Flux's HTTP client retries (4 retries, waits from
 2 s doubling up to 30 s), all within the Provider's ``timeout`` (15 s by
 default), which starts when the job's first attempt does — so a job waiting
 behind a pending retry loses nothing of its window. A job that still fails,
@@ -18,13 +19,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import ssl
 import time
 from collections.abc import Awaitable, Callable
 
 import aiohttp
 
-from controllers.notification import notifiers
+from controllers.notification import notifiers, publishing
 from shared.runtime import logging
 
 DEFAULT_TIMEOUT = 15.0
@@ -37,7 +39,7 @@ RETRY_WAIT_MAX = 30.0
 class Job:
     """The requests of one notification through one Provider."""
 
-    requests: list[notifiers.Request]
+    requests: list[notifiers.Message]
     timeout: float = DEFAULT_TIMEOUT
     proxy: str | None = None
     ssl_context: ssl.SSLContext | None = None
@@ -49,6 +51,8 @@ class Job:
 class DeliveryError(Exception):
     """A provider refused a notification or could not be reached in time."""
 
+
+_PUBLISHED = notifiers.Response(status=200, body=b"")
 
 FailureHandler = Callable[[Job, str], Awaitable[None]]
 
@@ -152,28 +156,57 @@ class Dispatcher:
         for request in job.requests:
             await self._send_one(job, request)
 
-    async def _send_one(self, job: Job, request: notifiers.Request) -> None:
+    async def _send_one(self, job: Job, message: notifiers.Message) -> None:
+        if isinstance(message, notifiers.Conversation):
+            try:
+                await message.run(functools.partial(self._exchange, job, answer=True))
+            except notifiers.NotifierError as error:
+                raise DeliveryError(str(error)) from error
+            return
+        await self._exchange(job, message)
+
+    async def _exchange(
+        self, job: Job, message: notifiers.Request | notifiers.Publish, *, answer: bool = False
+    ) -> notifiers.Response:
+        """``message`` sent, retried with backoff; its answer (its body only when
+        ``answer``: reading it costs on every notification), or ``DeliveryError``."""
         wait = self._retry_wait_min
         for attempt in range(self._retries + 1):
-            last = attempt == self._retries
-            try:
-                async with self._http().request(
-                    request.method,
-                    request.url,
-                    data=request.body,
-                    headers=request.headers,
-                    proxy=job.proxy,
-                    ssl=job.ssl_context if job.ssl_context is not None else True,
-                ) as response:
-                    if 200 <= response.status < 300:
-                        return
-                    text = (await response.text(errors="replace"))[:512]
-                    failure = f"request failed with status code {response.status}: {text}"
-                    if response.status != 429 and response.status < 500:
-                        raise DeliveryError(failure)
-            except aiohttp.ClientError as error:
-                failure = f"failed to execute request: {error}"
-            if last:
-                raise DeliveryError(failure)
+            outcome = await self._attempt(job, message, answer=answer)
+            if isinstance(outcome, notifiers.Response):
+                return outcome
+            if attempt == self._retries:
+                raise DeliveryError(outcome)
             await asyncio.sleep(wait)
             wait = min(wait * 2, self._retry_wait_max)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _attempt(
+        self, job: Job, message: notifiers.Request | notifiers.Publish, *, answer: bool
+    ) -> notifiers.Response | str:
+        """The answer once sent; else why it failed, to retry. ``DeliveryError`` when final."""
+        if isinstance(message, notifiers.Publish):
+            try:
+                await publishing.publish(message, connect_timeout=job.timeout)
+            except publishing.PublishError as error:
+                return str(error)
+            return _PUBLISHED
+        try:
+            async with self._http().request(
+                message.method,
+                message.url,
+                data=message.body,
+                headers=message.headers,
+                proxy=job.proxy,
+                ssl=job.ssl_context if job.ssl_context is not None else True,
+            ) as response:
+                if 200 <= response.status < 300:
+                    body = await response.read() if answer else b""
+                    return notifiers.Response(status=response.status, body=body)
+                text = (await response.text(errors="replace"))[:512]
+                failure = f"request failed with status code {response.status}: {text}"
+                if response.status != 429 and response.status < 500:
+                    raise DeliveryError(failure)
+                return failure
+        except aiohttp.ClientError as error:
+            return f"failed to execute request: {error}"

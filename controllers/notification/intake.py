@@ -3,7 +3,8 @@
 ``POST /`` (any path, as Flux's mux serves ``/``) with the JSON every
 controller sends (``shared.runtime.events``). Answers, as Flux's event server:
 
-- 400 when the body is not a valid event, 413 beyond 3 MiB;
+- 405 for another method than POST, 400 when the body is not a valid event,
+  413 beyond 3 MiB;
 - 429 when the same event (``matching.duplicate_key``) was accepted within
   ``--rate-limit-interval`` (5 minutes): the emitter takes it as delivered;
 - 202 otherwise, once the notifications are queued — delivery happens in the
@@ -20,16 +21,18 @@ not compile gives ``InvalidConfig``, an unreadable object for ``matchLabels``
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import dataclasses
+import functools
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, cast
 
 import pydantic
-from aiohttp import web
+from aiohttp import typedefs, web
 
-from controllers.notification import delivery, matching, providers
+from controllers.notification import delivery, matching, notifiers, providers
 from shared.api import notification
 from shared.kube import client, errors, resources
 from shared.runtime import events, informers, logging
@@ -123,15 +126,37 @@ class Intake:
         await self._alerts.wait_synced()
         await self._providers.wait_synced()
 
-    def routes(self) -> list[web.RouteDef]:
-        return [web.post("/{tail:.*}", self.handle)]
+    def server(self, *, middlewares: Sequence[typedefs.Middleware] = ()) -> web.Server:
+        """aiohttp's low-level server for the intake, ``middlewares`` around ``handle``.
 
-    def application(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_REQUEST_BYTES)
-        app.add_routes(self.routes())
-        return app
+        NB: every path is the intake, so an application's router and middleware
+        chain would only cost time; this saves about a tenth of the HTTP work
+        of an event.
+        """
+        handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]] = self.handle
+        for middleware in reversed(middlewares):
+            # NB: typed for web.Request; what they read (path, method) a BaseRequest has.
+            handler = functools.partial(cast(Any, middleware), handler=handler)
 
-    async def handle(self, request: web.Request) -> web.Response:
+        def request(
+            message: Any, payload: Any, protocol: Any, writer: Any, task: Any
+        ) -> web.BaseRequest:
+            # The body limit is an application setting; here it is the request's own.
+            return web.BaseRequest(
+                message,
+                payload,
+                protocol,
+                writer,
+                task,
+                asyncio.get_running_loop(),
+                client_max_size=MAX_REQUEST_BYTES,
+            )
+
+        return web.Server(handler, request_factory=request)
+
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        if request.method != "POST":
+            return web.Response(status=405, headers={"Allow": "POST"})
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
@@ -155,14 +180,25 @@ class Intake:
         await self.dispatch(event, metadata)
         return web.Response(status=202)
 
-    def _model(self, obj: dict[str, Any], kind: type[pydantic.BaseModel]) -> Any:
-        """``obj`` parsed as ``kind``, cached by resource version (None when invalid)."""
+    def _model(
+        self,
+        obj: dict[str, Any],
+        kind: type[pydantic.BaseModel],
+        prepare: Callable[[Any], Any] | None = None,
+    ) -> Any:
+        """``obj`` parsed as ``kind`` (and ``prepare``d), cached by resource version.
+
+        None when the object is invalid. Parsing and preparing once per
+        version keeps validation and regex compilation off the per-event path.
+        """
         key = f"{obj['kind']}/{informers.key_of(obj)}"
         version = str(obj["metadata"].get("resourceVersion", ""))
         cached = self._parsed.get(key)
         if cached is None or cached.resource_version != version:
             try:
                 model: Any = kind.model_validate(obj)
+                if prepare is not None:
+                    model = prepare(model)
             except pydantic.ValidationError as error:
                 # Once per version: the API server's schema makes this rare.
                 self._log.error(
@@ -173,6 +209,11 @@ class Intake:
                 model = None
             cached = self._parsed[key] = _Parsed(version, model)
         return cached.model
+
+    @staticmethod
+    def _prepare_alert(obj: dict[str, Any]) -> Callable[[notification.Alert], matching.Rule]:
+        namespace = obj["metadata"]["namespace"]
+        return lambda alert: matching.rule(alert, namespace)
 
     async def dispatch(self, event: notification.Event, metadata: dict[str, str]) -> None:
         """Queue the notifications of an admitted event with cleaned ``metadata``."""
@@ -186,20 +227,16 @@ class Intake:
         }
         for key in sorted(indexed):
             obj = indexed[key]
-            alert = self._model(obj, notification.Alert)
-            if alert is not None:
-                candidates.append((obj, alert))
+            rule = self._model(obj, notification.Alert, self._prepare_alert(obj))
+            if rule is not None:
+                candidates.append((obj, rule))
         labels: dict[str, str] | None = None
-        needy = [
-            obj
-            for obj, alert in candidates
-            if matching.needs_labels(alert, obj["metadata"]["namespace"], event)
-        ]
+        needy = [obj for obj, rule in candidates if matching.needs_labels(rule, event)]
         if needy:
             labels = await self._labels(event, needy)
         matched = 0
-        for obj, alert in candidates:
-            verdict = matching.matches(alert, obj["metadata"]["namespace"], event, labels=labels)
+        for obj, rule in candidates:
+            verdict = matching.matches(rule, event, labels=labels)
             for expression in verdict.invalid:
                 await self._warn(
                     obj,
@@ -214,7 +251,7 @@ class Intake:
                         message=event.message,
                     )
                 matched += 1
-                await self._notify(obj, alert, event, metadata)
+                await self._notify(obj, rule.alert, event, metadata)
         if not matched:
             self._log.info(
                 "discarding event, no alerts found for the involved object",
@@ -323,6 +360,16 @@ class Intake:
                 alerts=[informers.key_of(obj)],
             )
             return None
+        change_request = matching.EVENT_PREFIX + notifiers.CHANGE_REQUEST_KEY
+        if spec.type in notification.CHANGE_REQUEST_PROVIDER_TYPES and not metadata.get(
+            change_request
+        ):
+            self._log.info(
+                "event dropped for change request providers due to missing change request "
+                "metadata key",
+                alerts=[informers.key_of(obj)],
+            )
+            return None
         combined = matching.combine_metadata(alert, event, metadata)
         if combined.conflicts:
             self._log.info(
@@ -337,7 +384,9 @@ class Intake:
                 "Flux RFC 0008 for more information)",
             )
         notified = event.model_copy(update={"metadata": combined.metadata or None})
-        return await providers.resolve(self._api, provider_obj, spec, notified, context=context)
+        return await providers.resolve(
+            self._api, provider_obj, spec, notified, alert=obj, context=context
+        )
 
     async def report(self, alert: dict[str, Any], context: dict[str, str], message: str) -> None:
         """A notification that cannot be delivered: one error log line and a Warning event."""

@@ -87,8 +87,10 @@ def duplicate_key(event: notification.Event, metadata: Mapping[str, str]) -> str
 
 @functools.lru_cache(maxsize=1024)
 def _compile(expression: str) -> re2._Regexp | None:
+    # NB: a bytes pattern keeps RE2's UTF-8 semantics and spares the wrapper's
+    # per-call offset translation of a str search (about three times cheaper).
     try:
-        return re2.compile(expression)
+        return re2.compile(expression.encode())
     except re2.error:
         return None
 
@@ -101,72 +103,103 @@ class Verdict:
     invalid: tuple[str, ...] = ()
 
 
-def needs_labels(alert: notification.Alert, namespace: str, event: notification.Event) -> bool:
-    """Whether deciding ``alert`` needs the labels of the event's object."""
-    return any(
-        source.match_labels is not None and _names(source, namespace, event)
-        for source in alert.spec.event_sources
+@dataclasses.dataclass(frozen=True)
+class _Source:
+    kind: str
+    namespace: str
+    name: str
+    labels: tuple[tuple[str, str], ...] | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """An Alert prepared for matching: sources resolved, expressions compiled once.
+
+    Built by ``rule`` when the Alert (in ``namespace``) changes, so matching an
+    event compiles nothing and walks plain tuples.
+    """
+
+    alert: notification.Alert
+    namespace: str
+    sources: tuple[_Source, ...]
+    inclusions: tuple[tuple[str, re2._Regexp | None], ...]
+    exclusions: tuple[tuple[str, re2._Regexp | None], ...]
+    active: bool
+    errors_only: bool
+
+
+def rule(alert: notification.Alert, namespace: str) -> Rule:
+    """``alert`` (in ``namespace``) prepared for ``matches``."""
+    spec = alert.spec
+    return Rule(
+        alert=alert,
+        namespace=namespace,
+        sources=tuple(
+            _Source(
+                kind=source.kind,
+                namespace=source.namespace or namespace,
+                name=source.name,
+                labels=None if source.match_labels is None else tuple(source.match_labels.items()),
+            )
+            for source in spec.event_sources
+        ),
+        inclusions=tuple((e, _compile(e)) for e in spec.inclusion_list or ()),
+        exclusions=tuple((e, _compile(e)) for e in spec.exclusion_list or ()),
+        active=not spec.suspend,
+        errors_only=spec.event_severity == notification.SEVERITY_ERROR,
     )
 
 
-def _names(
-    source: notification.CrossNamespaceObjectReference, namespace: str, event: notification.Event
-) -> bool:
-    obj = event.involved_object
+def _names(source: _Source, obj: notification.ObjectReference) -> bool:
     return (
-        obj.namespace == (source.namespace or namespace)
+        obj.namespace == source.namespace
         and obj.kind == source.kind
         and source.name in ("*", obj.name)
     )
 
 
-def _severity_passes(alert: notification.Alert, event: notification.Event) -> bool:
-    wanted = alert.spec.event_severity
-    return wanted == notification.SEVERITY_INFO or event.severity == wanted
+def needs_labels(prepared: Rule, event: notification.Event) -> bool:
+    """Whether deciding ``prepared`` needs the labels of the event's object."""
+    obj = event.involved_object
+    return any(s.labels is not None and _names(s, obj) for s in prepared.sources)
 
 
 def matches(
-    alert: notification.Alert,
-    namespace: str,
-    event: notification.Event,
-    *,
-    labels: Mapping[str, str] | None,
+    prepared: Rule, event: notification.Event, *, labels: Mapping[str, str] | None
 ) -> Verdict:
-    """Whether ``alert`` (in ``namespace``) takes ``event``; ``labels`` are its object's.
+    """Whether the Alert of ``prepared`` takes ``event``; ``labels`` are its object's.
 
     ``labels`` is None when they were not read (no source needs them) or the
     object is gone: a source with ``matchLabels`` then does not match.
     """
-    if alert.spec.suspend or not _severity_passes(alert, event):
+    if not prepared.active or (
+        prepared.errors_only and event.severity != notification.SEVERITY_ERROR
+    ):
         return Verdict(False)
-    sourced = False
-    for source in alert.spec.event_sources:
-        if not _names(source, namespace, event):
-            continue
-        wanted = source.match_labels
-        if wanted is None or (
-            labels is not None and all(labels.get(k) == v for k, v in wanted.items())
+    obj = event.involved_object
+    for source in prepared.sources:
+        if _names(source, obj) and (
+            source.labels is None
+            or (labels is not None and all(labels.get(k) == v for k, v in source.labels))
         ):
-            sourced = True
             break
-    if not sourced:
+    else:
         return Verdict(False)
+    message = event.message.encode()
     invalid: list[str] = []
-    included = not alert.spec.inclusion_list
-    for expression in alert.spec.inclusion_list or ():
-        compiled = _compile(expression)
+    included = not prepared.inclusions
+    for expression, compiled in prepared.inclusions:
         if compiled is None:
             invalid.append(expression)
-        elif compiled.search(event.message):
+        elif compiled.search(message):
             included = True
             break
     if not included:
         return Verdict(False, tuple(invalid))
-    for expression in alert.spec.exclusion_list or ():
-        compiled = _compile(expression)
+    for expression, compiled in prepared.exclusions:
         if compiled is None:
             invalid.append(expression)
-        elif compiled.search(event.message):
+        elif compiled.search(message):
             return Verdict(False, tuple(invalid))
     return Verdict(True, tuple(invalid))
 
@@ -184,15 +217,19 @@ def combine_metadata(
 ) -> Combined:
     """The metadata a notification carries (see the module docstring)."""
     combined: dict[str, str] = {}
-    sources: dict[str, list[str]] = {}
+    sources: dict[str, str] = {}
+    conflicts: dict[str, str] = {}
 
     def put(key: str, value: str, source: str) -> None:
         combined[key] = value
-        sources.setdefault(key, []).append(source)
+        if key in sources:
+            conflicts[key] = sources[key] = f"{sources[key]}, {source}"
+        else:
+            sources[key] = source
 
     for key, value in metadata.items():
         if key.startswith(EVENT_PREFIX):
-            put(key.removeprefix(EVENT_PREFIX), value, _FROM_ANNOTATIONS)
+            put(key[len(EVENT_PREFIX) :], value, _FROM_ANNOTATIONS)
     for key, value in (alert.spec.event_metadata or {}).items():
         put(key, value, _FROM_EVENT_METADATA)
     if alert.spec.summary:
@@ -201,6 +238,5 @@ def combine_metadata(
     token = prefix + notification.META_TOKEN_KEY
     for key, value in metadata.items():
         if key.startswith(prefix) and key != token:
-            put(key.removeprefix(prefix), value, _FROM_EMITTER)
-    conflicts = {key: ", ".join(s) for key, s in sorted(sources.items()) if len(s) > 1}
-    return Combined(combined, conflicts)
+            put(key[len(prefix) :], value, _FROM_EMITTER)
+    return Combined(combined, dict(sorted(conflicts.items())))

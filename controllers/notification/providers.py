@@ -10,7 +10,11 @@
   ``spec.proxy`` (deprecated) when no Secret is named;
 - ``certSecretRef``: ``ca.crt`` to trust, and/or ``tls.crt`` with ``tls.key``
   for a client certificate;
-- ``timeout`` (15 s when unset) bounds the whole delivery with its retries.
+- ``timeout`` (15 s when unset) bounds the whole delivery with its retries;
+- ``commitStatusExpr`` (commit-status types): a CEL expression over
+  ``event`` (the notification as JSON), ``provider`` and ``alert`` (the
+  objects) yielding the status key, instead of
+  ``<kind>/<name>/<first part of the provider UID>``.
 
 A missing Secret or an unusable value raises ``ProviderError`` with Flux's
 wording, which the intake reports on the Alert.
@@ -24,10 +28,14 @@ import tempfile
 import urllib.parse
 from typing import Any
 
+import celpy
+import celpy.adapter
+import celpy.celparser
+import celpy.evaluation
 import yaml
 
 from controllers.notification import delivery, notifiers
-from shared.api import meta, notification
+from shared.api import meta, notification, validation
 from shared.kube import client, errors, references
 
 MAX_ADDRESS_LENGTH = 2048
@@ -42,6 +50,34 @@ def commit_status_id(provider: dict[str, Any], event: notification.Event) -> str
     uid = str(provider.get("metadata", {}).get("uid", ""))
     obj = event.involved_object
     return f"{obj.kind}/{obj.name}/{uid.split('-')[0]}".lower()
+
+
+def commit_status(
+    provider: dict[str, Any],
+    spec: notification.ProviderSpec,
+    event: notification.Event,
+    *,
+    alert: dict[str, Any],
+) -> str:
+    """The commit-status key of ``event`` through ``provider`` ("" for other types)."""
+    if spec.type not in notification.COMMIT_STATUS_PROVIDER_TYPES:
+        return ""
+    if not spec.commit_status_expr:
+        return commit_status_id(provider, event)
+    failure = "failed to evaluate the spec.commitStatusExpr CEL expression for the event"
+    activation = {
+        "event": celpy.adapter.json_to_cel(notifiers.event_json(event)),
+        "provider": celpy.adapter.json_to_cel(provider),
+        "alert": celpy.adapter.json_to_cel(alert),
+    }
+    try:
+        result = validation.program(spec.commit_status_expr).evaluate(activation)
+    except (celpy.celparser.CELParseError, celpy.evaluation.CELEvalError) as error:
+        raise ProviderError(f"{failure}: {str(error).strip()}") from error
+    # NB: cel-python may return an error value instead of raising.
+    if not isinstance(result, str):
+        raise ProviderError(f"{failure}: the result {result!r} is not a string")
+    return str(result)
 
 
 async def _secret(api: client.Client, namespace: str, name: str) -> dict[str, bytes]:
@@ -99,6 +135,7 @@ async def resolve(
     spec: notification.ProviderSpec,
     event: notification.Event,
     *,
+    alert: dict[str, Any],
     context: dict[str, str],
 ) -> delivery.Job:
     """The delivery job sending ``event`` through ``provider`` (see the module docstring)."""
@@ -141,9 +178,7 @@ async def resolve(
         tls = _ssl_context(data, where=f"secret '{namespace}/{name}'")
     elif secret is not None and spec.type in notification.COMMIT_STATUS_PROVIDER_TYPES:
         tls = _ssl_context(secret, where=where)
-    commit_status = ""
-    if spec.type in notification.COMMIT_STATUS_PROVIDER_TYPES:
-        commit_status = commit_status_id(provider, event)
+    status_key = commit_status(provider, spec, event, alert=alert)
     target = notifiers.Target(
         address=address,
         token=token,
@@ -152,7 +187,8 @@ async def resolve(
         channel=spec.channel or "",
         headers=headers,
         provider_uid=str(provider.get("metadata", {}).get("uid", "")),
-        commit_status=commit_status,
+        commit_status=status_key,
+        secret_data=secret or {},
     )
     try:
         built = notifiers.requests(spec.type, event, target)

@@ -29,19 +29,24 @@ SHA = "c" * 40
 REVISION = f"main@sha1:{SHA}"
 
 
+async def _metric_lines(metrics_url: str, prefix: str) -> list[str]:
+    async with aiohttp.ClientSession() as session, session.get(metrics_url) as response:
+        return [line for line in (await response.text()).splitlines() if line.startswith(prefix)]
+
+
 @contextlib.contextmanager
 def _notification_controller(
     cluster: devcluster_fixtures.Devcluster, namespace: str, tmp_path: pathlib.Path, *flags: str
-) -> Iterator[str]:
-    """The controller's event intake URL while it runs."""
+) -> Iterator[tuple[str, str]]:
+    """The controller's event intake URL and metrics URL while it runs."""
     addr = f"127.0.0.1:{devcluster_fixtures.free_port()}"
     with processes.start_controller(
         "controllers.notification",
         ["--kubeconfig", str(cluster.kubeconfig), "--events-addr", addr, *flags],
         log=tmp_path / "notification-controller.log",
         env={"RUNTIME_NAMESPACE": namespace},
-    ):
-        yield f"http://{addr}/"
+    ) as controller:
+        yield f"http://{addr}/", f"http://{controller.metrics_addr}/metrics"
 
 
 def _kustomization(cluster: devcluster_fixtures.Devcluster, namespace: str) -> dict[str, Any]:
@@ -153,7 +158,7 @@ async def test_events_reach_generic_and_hmac_providers_filtered(
             ),
         ):  # fmt: skip
             objects.apply(cluster, manifest)
-        with _notification_controller(cluster, namespace, tmp_path) as url:
+        with _notification_controller(cluster, namespace, tmp_path) as (url, metrics):
             applied = f"Applied revision: {REVISION}"
             assert await _post(url, kustomization, severity="info", message=applied) == 202
             assert await _post(url, kustomization, severity="info", message=applied) == 429
@@ -166,8 +171,16 @@ async def test_events_reach_generic_and_hmac_providers_filtered(
             await eventually(lambda: len(generic.received) >= 2 and len(signed.received) >= 1)
             assert await _post_raw(url, b'{"severity": "info"}') == 400
             assert await _post_raw(url, b"x" * (3 * 1024 * 1024 + 1)) == 413
+            counts = await _metric_lines(metrics, "gotk_event_http_request_duration_seconds_count")
         assert _messages(generic) == sorted([applied, "Health check failed"])
         assert _messages(signed) == ["Health check failed"]
+        labels = 'handler="/",method="POST",service=""'
+        assert (
+            f'gotk_event_http_request_duration_seconds_count{{code="202",{labels}}} 4.0' in counts
+        )
+        assert (
+            f'gotk_event_http_request_duration_seconds_count{{code="429",{labels}}} 1.0' in counts
+        )
         first = generic.received[0]
         assert first.path == "/in"
         assert first.headers["gotk-component"] == "kustomize-controller"
@@ -197,7 +210,7 @@ async def test_a_kustomization_revision_sets_a_github_commit_status(
         objects.apply(cluster, _alert(namespace, "statuses", "github"))
         provider = objects.get(cluster, namespace, "provider", "github")
         assert provider is not None
-        with _notification_controller(cluster, namespace, tmp_path) as url:
+        with _notification_controller(cluster, namespace, tmp_path) as (url, _):
             # kustomize-controller's apply event: the revision and commit_status=update.
             metadata = {"revision": REVISION, "commit_status": "update"}
             status = await _post(
@@ -229,7 +242,7 @@ async def test_a_provider_that_is_down_is_retried_and_does_not_delay_another(
                                                      "timeout": "1m"}),
             )  # fmt: skip
             objects.apply(cluster, _alert(namespace, name, name))
-        with _notification_controller(cluster, namespace, tmp_path) as url:
+        with _notification_controller(cluster, namespace, tmp_path) as (url, _):
             assert await _post(url, kustomization, severity="info", message="one") == 202
             assert await _post(url, kustomization, severity="info", message="two") == 202
             await eventually(lambda: len(up.received) == 2)
@@ -258,7 +271,7 @@ async def test_an_alert_naming_a_missing_provider_gets_a_warning_event(
 ) -> None:
     kustomization = _kustomization(cluster, namespace)
     objects.apply(cluster, _alert(namespace, "orphan", "missing"))
-    with _notification_controller(cluster, namespace, tmp_path) as url:
+    with _notification_controller(cluster, namespace, tmp_path) as (url, _):
         assert await _post(url, kustomization, severity="info", message="applied") == 202
         message = f"provider '{namespace}/missing' not found"
         await eventually(lambda: asyncio.to_thread(_warned, cluster, namespace, "orphan", message))
@@ -281,9 +294,53 @@ async def test_no_cross_namespace_refs_refuses_an_alert_on_another_namespace(
         )  # fmt: skip
         with _notification_controller(
             cluster, namespace, tmp_path, "--no-cross-namespace-refs=true"
-        ) as url:
+        ) as (url, _):
             assert await _post(url, kustomization, severity="info", message="applied") == 202
             message = "cross-namespace references have been blocked"
             await eventually(lambda: asyncio.to_thread(_warned, cluster, other, "watcher", message))
         assert hook.received == []
     cluster.kubectl("delete", "namespace", other, "--wait=false", check=False)
+
+
+async def test_a_pull_request_comment_follows_the_change_request_annotation(
+    cluster: devcluster_fixtures.Devcluster, namespace: str, tmp_path: pathlib.Path
+) -> None:
+    async with webhooks.serving() as github:
+        github.replies = {
+            "/api/v3/user": {"login": "flux-bot"},
+            "/api/v3/repos/org/app/issues/12/comments": [],
+        }
+        kustomization = _kustomization(cluster, namespace)
+        objects.apply(cluster, _secret(namespace, "github", {"token": "ghp-1"}))
+        objects.apply(
+            cluster,
+            _provider(
+                namespace,
+                "pr",
+                {"type": "githubpullrequestcomment", "address": f"{github.url}/org/app",
+                 "secretRef": {"name": "github"}},
+            ),
+        )  # fmt: skip
+        objects.apply(cluster, _alert(namespace, "comments", "pr"))
+        annotated = {
+            **kustomization,
+            "metadata": {
+                **kustomization["metadata"],
+                "annotations": {"event.toolkit.fluxcd.io/change_request": "12"},
+            },
+        }
+        with _notification_controller(cluster, namespace, tmp_path) as (url, _):
+            # Without the annotation the comment Provider takes nothing.
+            assert await _post(url, kustomization, severity="info", message="first") == 202
+            assert await _post(url, annotated, severity="info", message="second") == 202
+            await eventually(lambda: len(github.received) >= 3)
+        assert [(r.method, r.path.partition("?")[0]) for r in github.received] == [
+            ("GET", "/api/v3/user"),
+            ("GET", "/api/v3/repos/org/app/issues/12/comments"),
+            ("POST", "/api/v3/repos/org/app/issues/12/comments"),
+        ]
+        log = (tmp_path / "notification-controller.log").read_text()
+        assert log.count("event dropped for change request providers") == 1
+        body = github.received[-1].json()["body"]
+        assert body.startswith("<!-- flux-pr-comment-key:")
+        assert "Kustomization/" + namespace + "/apps\n\nsecond\n" in body

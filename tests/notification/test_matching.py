@@ -17,6 +17,10 @@ def _alert(spec: dict[str, Any]) -> notification.Alert:
     return notification.Alert.model_validate(events.alert(spec))
 
 
+def _rule(spec: dict[str, Any], namespace: str = "flux-system") -> matching.Rule:
+    return matching.rule(_alert(spec), namespace)
+
+
 @pytest.mark.parametrize(
     ("spec", "event", "labels", "want"),
     [
@@ -67,15 +71,14 @@ def _alert(spec: dict[str, Any]) -> notification.Alert:
 def test_matches(
     spec: dict[str, Any], event: dict[str, Any], labels: dict[str, str] | None, want: bool
 ) -> None:
-    verdict = matching.matches(_alert(spec), "flux-system", events.parsed(**event), labels=labels)
+    verdict = matching.matches(_rule(spec), events.parsed(**event), labels=labels)
     assert verdict.matched is want
     assert verdict.invalid == ()
 
 
 def test_an_expression_that_does_not_compile_never_matches_and_is_reported() -> None:
     verdict = matching.matches(
-        _alert({"inclusionList": ["(Applied)\\1", "["]}),
-        "flux-system",
+        _rule({"inclusionList": ["(Applied)\\1", "["]}),
         events.parsed(),
         labels=None,
     )
@@ -84,9 +87,9 @@ def test_an_expression_that_does_not_compile_never_matches_and_is_reported() -> 
 
 def test_labels_are_needed_only_for_a_source_with_match_labels_naming_the_object() -> None:
     labelled = {"eventSources": [{"kind": "Kustomization", "name": "*", "matchLabels": {"a": "b"}}]}
-    assert matching.needs_labels(_alert(labelled), "flux-system", events.parsed())
-    assert not matching.needs_labels(_alert(labelled), "other", events.parsed())
-    assert not matching.needs_labels(_alert({}), "flux-system", events.parsed())
+    assert matching.needs_labels(_rule(labelled), events.parsed())
+    assert not matching.needs_labels(_rule(labelled, "other"), events.parsed())
+    assert not matching.needs_labels(_rule({}), events.parsed())
 
 
 def test_clean_metadata_keeps_the_object_group_and_event_keys_without_checksum_or_digest() -> None:

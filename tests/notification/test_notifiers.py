@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from controllers.notification import delivery, notifiers
+from controllers.notification import notifiers
 from shared.api import notification
 from tests.notification import events, webhooks
 
@@ -31,19 +31,7 @@ def _event(**kwargs: Any) -> notification.Event:
 
 
 async def _deliver(provider_type: str, target: notifiers.Target, event: notification.Event) -> None:
-    failures: list[str] = []
-
-    async def on_failure(_: delivery.Job, message: str) -> None:
-        failures.append(message)
-
-    dispatcher = delivery.Dispatcher(on_failure=on_failure)
-    try:
-        job = delivery.Job(requests=notifiers.requests(provider_type, event, target))
-        assert dispatcher.submit("ns/provider", job)
-        await dispatcher.drain()
-    finally:
-        await dispatcher.close()
-    assert failures == []
+    await webhooks.deliver(notifiers.requests(provider_type, event, target))
 
 
 def _generic(received: webhooks.Received) -> None:
@@ -430,6 +418,7 @@ def test_commit_statuses_skip_progressing_events() -> None:
 def test_github_dot_com_uses_the_public_api() -> None:
     target = notifiers.Target(address="https://github.com/org/app", commit_status="c", token="t")
     (request,) = notifiers.requests("github", _event(), target)
+    assert isinstance(request, notifiers.Request)
     assert request.url == f"https://api.github.com/repos/org/app/statuses/{SHA}"
     assert json.loads(request.body)["context"] == "c"
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from controllers.notification import delivery, providers
+from controllers.notification import delivery, notifiers, providers
 from shared.api import notification
 from shared.kube import client
 from tests.fixtures import credentials
@@ -55,7 +55,9 @@ def _provider(spec: dict[str, Any]) -> tuple[dict[str, Any], notification.Provid
 
 async def _resolve(api: client.Client, spec: dict[str, Any]) -> delivery.Job:
     obj, parsed = _provider(spec)
-    return await providers.resolve(api, obj, parsed, events.parsed(), context={})
+    return await providers.resolve(
+        api, obj, parsed, events.parsed(), alert=events.alert({}), context={}
+    )
 
 
 async def test_the_secret_gives_address_token_and_headers(api: client.Client) -> None:
@@ -72,6 +74,7 @@ async def test_the_secret_gives_address_token_and_headers(api: client.Client) ->
         api, {"type": "generic-hmac", "address": "http://spec/", "secretRef": {"name": "hook"}}
     )
     (request,) = job.requests
+    assert isinstance(request, notifiers.Request)
     assert request.url == "http://127.0.0.1:1/from-secret"
     assert request.headers["X-Team"] == "platform"
     assert request.headers["X-Env"] == "prod"

@@ -3,8 +3,15 @@
 ``serving()`` runs an aiohttp server on 127.0.0.1 until the block ends. Every
 request is recorded as a ``Received`` (method, path with query, headers,
 body); ``answers`` (path → statuses, used in order, 200 after them) lets a
-test make the provider fail first, and ``hold`` makes it keep requests
-waiting until the event is set (a provider that hangs).
+test make the provider fail first, ``replies`` (path → JSON) gives the body
+of a successful answer (the user, the comments a Git host lists), and
+``hold`` makes it keep requests waiting until the event is set (a provider
+that hangs).
+
+``deliver`` sends a notification's requests through a real
+``delivery.Dispatcher``; ``rebased`` points a request meant for a fixed
+public host (Telegram, Bitbucket Cloud) at the local server, keeping its
+path, headers and body.
 """
 
 from __future__ import annotations
@@ -17,7 +24,10 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import multidict
+import yarl
 from aiohttp import web
+
+from controllers.notification import delivery, notifiers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +47,7 @@ class Provider:
     url: str
     received: list[Received] = dataclasses.field(default_factory=list)
     answers: dict[str, list[int]] = dataclasses.field(default_factory=dict)
+    replies: dict[str, Any] = dataclasses.field(default_factory=dict)
     hold: asyncio.Event | None = None
 
 
@@ -58,7 +69,8 @@ async def serving() -> AsyncIterator[Provider]:
             await provider.hold.wait()
         statuses = provider.answers.get(request.path)
         status = statuses.pop(0) if statuses else 200
-        return web.json_response({"ok": status < 300}, status=status)
+        reply = provider.replies.get(request.path, {"ok": status < 300})
+        return web.json_response(reply if status < 300 else {"ok": False}, status=status)
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
@@ -74,3 +86,28 @@ async def serving() -> AsyncIterator[Provider]:
         if provider.hold is not None:
             provider.hold.set()
         await runner.cleanup()
+
+
+def rebased(request: notifiers.Message, base_url: str) -> notifiers.Request:
+    """``request`` (an HTTP one) sent to ``base_url``'s scheme, host and port instead."""
+    assert isinstance(request, notifiers.Request)
+    local = yarl.URL(base_url)
+    url = yarl.URL(request.url, encoded=True)
+    moved = url.with_scheme(local.scheme).with_host(local.host or "").with_port(local.port)
+    return dataclasses.replace(request, url=str(moved))
+
+
+async def deliver(requests: list[notifiers.Message]) -> None:
+    """Send ``requests`` as one job through a ``delivery.Dispatcher``; assert no failure."""
+    failures: list[str] = []
+
+    async def on_failure(_: delivery.Job, message: str) -> None:
+        failures.append(message)
+
+    dispatcher = delivery.Dispatcher(on_failure=on_failure)
+    try:
+        assert dispatcher.submit("ns/provider", delivery.Job(requests=requests))
+        await dispatcher.drain()
+    finally:
+        await dispatcher.close()
+    assert failures == []

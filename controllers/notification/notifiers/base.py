@@ -1,4 +1,4 @@
-"""What every notifier shares: the resolved target, the request, the JSON POST."""
+"""What every notifier shares: the resolved target, the request or message, the JSON POST."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import base64
 import dataclasses
 import json
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from shared.api import notification
@@ -31,6 +31,8 @@ class Target:
     provider_uid: str = ""
     commit_status: str = ""
     """The commit-status context: ``<kind>/<name>/<first part of the provider UID>``."""
+    secret_data: Mapping[str, bytes] = dataclasses.field(default_factory=dict)
+    """The ``secretRef`` Secret's data, for type-specific keys (nats: ``creds``, ``nkey``)."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -43,18 +45,84 @@ class Request:
     body: bytes
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Publish:
+    """One message to a NATS subject, with the credentials to connect (the first set wins)."""
+
+    server: str
+    subject: str
+    payload: bytes
+    creds: str = ""
+    """The contents of a ``.creds`` file: a user JWT and its NKey seed."""
+    nkey_seed: str = ""
+    username: str = ""
+    password: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Response:
+    """A provider's successful (2xx) answer to a ``Request``."""
+
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        """The body as JSON; ``NotifierError`` when it is not."""
+        try:
+            return json.loads(self.body)
+        except ValueError as error:
+            raise NotifierError(f"unexpected answer, not JSON: {error}") from error
+
+
+Exchange = Callable[[Request], Awaitable[Response]]
+"""Sends a request (with the delivery's retries) and returns its 2xx answer."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Conversation:
+    """Requests that depend on earlier answers (read the comments, then edit or create one).
+
+    ``run(exchange)`` does no I/O of its own: every request goes through
+    ``exchange``, so the delivery's retries, proxy and TLS apply to each.
+    """
+
+    run: Callable[[Exchange], Awaitable[None]]
+
+
+Message = Request | Publish | Conversation
+"""What a notifier sends: an HTTP request, a NATS message, or a conversation of requests."""
+
+
 def event_json(event: notification.Event) -> dict[str, Any]:
     """The event as Flux's Go structs marshal it (field order and omitempty kept)."""
     return event.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-def post(url: str, payload: Any, headers: Mapping[str, str] | None = None) -> Request:
-    """A JSON POST of ``payload`` (compact, as Go marshals it) with ``headers``."""
+def event_body(event: notification.Event) -> bytes:
+    """``event_json`` serialized, compact and in UTF-8 as Go marshals it.
+
+    NB: pydantic writes it in one pass; ``json.dumps`` of ``event_json`` costs
+    twice as much, on the path every generic notification takes.
+    """
+    return event.model_dump_json(by_alias=True, exclude_none=True).encode()
+
+
+def post(
+    url: str, payload: Any, headers: Mapping[str, str] | None = None, *, method: str = "POST"
+) -> Request:
+    """A JSON POST (or ``method``) of ``payload`` (compact, as Go marshals it) with ``headers``."""
     return Request(
-        method="POST",
+        method=method,
         url=url,
         headers={"Content-Type": "application/json", **(headers or {})},
         body=json.dumps(payload, separators=(",", ":")).encode(),
+    )
+
+
+def get(url: str, headers: Mapping[str, str] | None = None) -> Request:
+    """A GET of ``url`` that accepts JSON."""
+    return Request(
+        method="GET", url=url, headers={"Accept": "application/json", **(headers or {})}, body=b""
     )
 
 
@@ -80,7 +148,7 @@ def basic_auth(target: Target) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
 
 
-Notifier = Callable[[notification.Event, Target], list[Request]]
+Notifier = Callable[[notification.Event, Target], Sequence[Message]]
 """The requests one notification makes through one Provider type (none: nothing to send)."""
 
 

@@ -1,5 +1,5 @@
 """Chat and webhook notifiers: generic, generic-hmac, slack, rocket, discord, msteams,
-googlechat, webex, matrix, lark."""
+googlechat, webex, matrix, lark, telegram."""
 
 from __future__ import annotations
 
@@ -19,8 +19,17 @@ MSTEAMS_CARD_VERSION = "1.4"
 def _generic(
     event: notification.Event, target: base.Target, *, hmac_key: bytes | None
 ) -> base.Request:
-    headers = {base.GOTK_COMPONENT_HEADER: event.reporting_controller, **target.headers}
-    request = base.post(base.require_address(target), base.event_json(event), headers)
+    headers = {
+        "Content-Type": "application/json",
+        base.GOTK_COMPONENT_HEADER: event.reporting_controller,
+        **target.headers,
+    }
+    request = base.Request(
+        method="POST",
+        url=base.require_address(target),
+        headers=headers,
+        body=base.event_body(event),
+    )
     if hmac_key is not None:
         if not hmac_key:
             raise base.NotifierError("HMAC key is empty: the Secret needs a token")
@@ -210,7 +219,45 @@ def _lark(event: notification.Event, target: base.Target) -> base.Request:
     return base.post(base.require_address(target), {"msg_type": "interactive", "card": card})
 
 
+TELEGRAM_API = "https://api.telegram.org"
+_TELEGRAM_SPECIAL = "\\.-_[]()~>`#+=|{}!*"
+
+
+def _telegram_escape(text: str) -> str:
+    """``text`` with Telegram's MarkdownV2 special characters escaped by a backslash."""
+    return "".join("\\" + c if c in _TELEGRAM_SPECIAL else c for c in text)
+
+
+def _telegram(event: notification.Event, target: base.Target) -> base.Request:
+    """A MarkdownV2 ``sendMessage`` to the ``channel`` chat (``<chat>:<thread>`` for a topic).
+
+    The Bot API host is fixed, as in Flux: the address is not used.
+    """
+    if not target.channel:
+        raise base.NotifierError("empty Telegram channel")
+    if not target.token:
+        raise base.NotifierError("empty Telegram token")
+    emoji = (
+        "\N{POLICE CARS REVOLVING LIGHT}"
+        if event.severity == notification.SEVERITY_ERROR
+        else "\N{DIZZY SYMBOL}"
+    )
+    obj = event.involved_object
+    heading = f"{emoji} {(obj.kind or '').lower()}/{obj.name}/{obj.namespace}"
+    metadata = "".join(
+        f"\\- *{_telegram_escape(k)}*: {_telegram_escape(v)}\n"
+        for k, v in (event.metadata or {}).items()
+    )
+    text = f"*{_telegram_escape(heading)}*\n{_telegram_escape(event.message)}\n{metadata}"
+    chat, has_thread, thread = target.channel.partition(":")
+    payload = {"chat_id": chat, "text": text, "parse_mode": "MarkdownV2"}
+    if has_thread and thread:
+        payload = {"chat_id": chat, "message_thread_id": thread, **payload}
+    return base.post(f"{TELEGRAM_API}/bot{target.token}/sendMessage", payload)
+
+
 NOTIFIERS: dict[str, base.Notifier] = {
+    "telegram": base.single(_telegram),
     "lark": base.single(_lark),
     "matrix": base.single(_matrix),
     "generic": lambda event, target: [_generic(event, target, hmac_key=None)],

@@ -1,9 +1,12 @@
-"""Git host notifiers: commit statuses (github, gitlab, gitea, bitbucketserver) and
-githubdispatch.
+"""Git host notifiers: commit statuses (github, gitlab, gitea, bitbucketserver,
+bitbucket, azuredevops) and githubdispatch.
 
 Commit statuses take the commit from the ``revision`` metadata
-(``<branch>@sha1:<hex>``); github, gitlab and bitbucketserver skip
-``Progressing`` events, gitea marks them pending.
+(``<branch>@sha1:<hex>``); every type but gitea skips ``Progressing``
+events, gitea marks them pending. Headwater sends each status as one write:
+where Flux first reads the commit's statuses to skip an identical one, the
+write of an identical status is itself harmless (the host keeps one status per
+context or key).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ def words(reason: str) -> str:
     ).lower()
 
 
-def _git_address(address: str) -> tuple[str, str]:
+def git_address(address: str) -> tuple[str, str]:
     """The host URL and the repository path (``owner/repo``) of a Git address."""
     if address.startswith("git@"):
         server, _, path = address[4:].partition(":")
@@ -65,18 +68,18 @@ def _commit_status(event: notification.Event, target: base.Target) -> tuple[str,
     return commit_sha(revision), words(event.reason)
 
 
-def _owner_repo(target: base.Target, host_kind: str) -> tuple[str, str]:
-    host, repo = _git_address(target.address)
+def owner_repo(target: base.Target, host_kind: str) -> tuple[str, str]:
+    host, repo = git_address(target.address)
     if repo.count("/") != 1:
         raise base.NotifierError(f"invalid {host_kind} repository {repo!r}: want owner/name")
     return host, repo
 
 
-def _github_api(host: str) -> str:
+def github_api(host: str) -> str:
     return "https://api.github.com" if host == "https://github.com" else f"{host}/api/v3"
 
 
-def _github_headers(target: base.Target) -> dict[str, str]:
+def github_headers(target: base.Target) -> dict[str, str]:
     headers = {"Accept": "application/vnd.github+json"}
     if target.token:
         headers["Authorization"] = f"Bearer {target.token}"
@@ -87,11 +90,11 @@ def _github(event: notification.Event, target: base.Target) -> list[base.Request
     if event.reason == PROGRESSING_REASON:
         return []
     sha, description = _commit_status(event, target)
-    host, repo = _owner_repo(target, "GitHub")
+    host, repo = owner_repo(target, "GitHub")
     state = "success" if event.severity == notification.SEVERITY_INFO else "failure"
     payload = {"state": state, "description": description, "context": target.commit_status}
-    url = f"{_github_api(host)}/repos/{repo}/statuses/{sha}"
-    return [base.post(url, payload, _github_headers(target))]
+    url = f"{github_api(host)}/repos/{repo}/statuses/{sha}"
+    return [base.post(url, payload, github_headers(target))]
 
 
 def _gitlab(event: notification.Event, target: base.Target) -> list[base.Request]:
@@ -100,7 +103,7 @@ def _gitlab(event: notification.Event, target: base.Target) -> list[base.Request
     if not target.token:
         raise base.NotifierError("gitlab token cannot be empty")
     sha, description = _commit_status(event, target)
-    host, project = _git_address(target.address)
+    host, project = git_address(target.address)
     project_id = urllib.parse.quote(project, safe="")
     state = "success" if event.severity == notification.SEVERITY_INFO else "failed"
     payload = {"state": state, "name": target.commit_status, "description": description}
@@ -110,7 +113,7 @@ def _gitlab(event: notification.Event, target: base.Target) -> list[base.Request
 
 def _gitea(event: notification.Event, target: base.Target) -> list[base.Request]:
     sha, description = _commit_status(event, target)
-    host, repo = _owner_repo(target, "Gitea")
+    host, repo = owner_repo(target, "Gitea")
     if event.reason == PROGRESSING_REASON:
         state = "pending"
     else:
@@ -169,15 +172,86 @@ def _bitbucket_server(event: notification.Event, target: base.Target) -> list[ba
     return [base.post(f"{commits}/{sha}/builds", payload, headers)]
 
 
+BITBUCKET_API = "https://api.bitbucket.org/2.0"
+AZURE_DEVOPS_API_VERSION = "6.0"
+AZURE_DEVOPS_GENRE = "fluxcd"
+
+
+def _state(event: notification.Event, *, info: str, error: str) -> str:
+    return info if event.severity == notification.SEVERITY_INFO else error
+
+
+def _bitbucket(event: notification.Event, target: base.Target) -> list[base.Request]:
+    """Bitbucket Cloud: a build status; the token is ``<user>:<app password>``."""
+    if not target.token:
+        raise base.NotifierError("bitbucket token cannot be empty")
+    if not target.commit_status:
+        raise base.NotifierError("commit status cannot be empty")
+    username, found, password = target.token.partition(":")
+    if not found or ":" in password:
+        raise base.NotifierError("invalid token format, expected to be <user>:<password>")
+    _, repo = git_address(target.address)
+    if repo.count("/") != 1:
+        raise base.NotifierError(f"invalid repository id {repo!r}")
+    if event.reason == PROGRESSING_REASON:
+        return []
+    sha, description = _commit_status(event, target)
+    obj = event.involved_object
+    payload = {
+        "state": _state(event, info="SUCCESSFUL", error="FAILED"),
+        "key": hashlib.sha1(target.commit_status.encode(), usedforsecurity=False).hexdigest(),
+        "name": f"{obj.kind}/{obj.name}".lower(),
+        "description": description,
+        "url": "https://bitbucket.org",
+    }
+    auth = base.basic_auth(base.Target(address="", username=username, password=password))
+    url = f"{BITBUCKET_API}/repositories/{repo}/commit/{sha}/statuses/build"
+    return [base.post(url, payload, auth)]
+
+
+def _azure_devops(event: notification.Event, target: base.Target) -> list[base.Request]:
+    """Azure DevOps: a commit status on ``<host>/<org>/<project>/_git/<repo>``, PAT auth."""
+    if not target.token:
+        # NB: Flux falls back to a workload identity token here; Headwater has none.
+        raise base.NotifierError("azure devops token cannot be empty")
+    host, repo = git_address(target.address)
+    if not target.commit_status:
+        raise base.NotifierError("commit status cannot be empty")
+    parts = repo.split("/")
+    if len(parts) != 4:
+        raise base.NotifierError(f"invalid repository id {repo!r}")
+    # NB: the address path is percent-encoded; each part is encoded once in the URL.
+    org, project, _, name = (urllib.parse.unquote(part) for part in parts)
+    if event.reason == PROGRESSING_REASON:
+        return []
+    sha, description = _commit_status(event, target)
+    summary = (event.metadata or {}).get("summary")
+    payload = {
+        "state": _state(event, info="succeeded", error="error"),
+        "description": description,
+        "context": {
+            "genre": f"{AZURE_DEVOPS_GENRE}:{summary}" if summary else AZURE_DEVOPS_GENRE,
+            "name": target.commit_status,
+        },
+    }
+    url = (
+        f"{host}/{urllib.parse.quote(org)}/{urllib.parse.quote(project)}/_apis/git/repositories/"
+        f"{urllib.parse.quote(name)}/commits/{sha}/statuses"
+        f"?api-version={AZURE_DEVOPS_API_VERSION}"
+    )
+    auth = base.basic_auth(base.Target(address="", password=target.token))
+    return [base.post(url, payload, auth)]
+
+
 def _github_dispatch(event: notification.Event, target: base.Target) -> list[base.Request]:
-    host, repo = _owner_repo(target, "GitHub")
+    host, repo = owner_repo(target, "GitHub")
     obj = event.involved_object
     payload = {
         "event_type": f"{obj.kind}/{obj.name}.{obj.namespace}",
         "client_payload": base.event_json(event),
     }
-    url = f"{_github_api(host)}/repos/{repo}/dispatches"
-    return [base.post(url, payload, _github_headers(target))]
+    url = f"{github_api(host)}/repos/{repo}/dispatches"
+    return [base.post(url, payload, github_headers(target))]
 
 
 NOTIFIERS: dict[str, base.Notifier] = {
@@ -185,5 +259,7 @@ NOTIFIERS: dict[str, base.Notifier] = {
     "gitlab": _gitlab,
     "gitea": _gitea,
     "bitbucketserver": _bitbucket_server,
+    "bitbucket": _bitbucket,
+    "azuredevops": _azure_devops,
     "githubdispatch": _github_dispatch,
 }

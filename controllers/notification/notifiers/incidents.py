@@ -1,9 +1,11 @@
-"""Incident and observability notifiers: alertmanager, grafana, opsgenie, pagerduty, datadog."""
+"""Incident and observability notifiers: alertmanager, grafana, opsgenie, pagerduty, datadog,
+sentry."""
 
 from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 import urllib.parse
 from typing import Any
 
@@ -150,7 +152,95 @@ def _datadog(event: notification.Event, target: base.Target) -> base.Request:
     return base.post(f"{_host(target)}/api/v1/events", payload, {"DD-API-KEY": target.token})
 
 
+SENTRY_CLIENT = "headwater.notification/1"
+
+
+def _sentry_store(dsn: str) -> tuple[str, str]:
+    """The envelope endpoint and the ``X-Sentry-Auth`` header of a Sentry DSN.
+
+    A DSN is ``<scheme>://<public key>[:<secret>]@<host>[/<path>]/<project id>``.
+    """
+    parts = urllib.parse.urlsplit(dsn)
+    path, _, project = parts.path.rpartition("/")
+    if parts.scheme not in ("http", "https") or not parts.hostname or not parts.username:
+        raise base.NotifierError(f"invalid Sentry DSN {dsn!r}: want <scheme>://<key>@<host>/<id>")
+    if not project.isdigit():
+        raise base.NotifierError(f"invalid Sentry DSN {dsn!r}: the project id is not a number")
+    host = parts.netloc.rpartition("@")[2]
+    auth = f"Sentry sentry_version=7, sentry_client={SENTRY_CLIENT}, sentry_key={parts.username}"
+    if parts.password:
+        auth += f", sentry_secret={parts.password}"
+    return f"{parts.scheme}://{host}{path}/api/{project}/envelope/", auth
+
+
+def _sentry(event: notification.Event, target: base.Target) -> list[base.Request]:
+    """An error event for errors, a transaction with one span for info, nothing for trace.
+
+    The DSN is the address, the environment the ``channel``. Ids derive from
+    the event, so a retried notification is one event to Sentry.
+    """
+    if not target.address:
+        raise base.NotifierError("DSN cannot be empty")
+    url, auth = _sentry_store(target.address)
+    if event.severity not in (notification.SEVERITY_INFO, notification.SEVERITY_ERROR):
+        return []
+    digest = hashlib.sha256(
+        json.dumps(base.event_json(event), separators=(",", ":")).encode()
+    ).hexdigest()
+    event_id, span_id = digest[:32], digest[32:48]
+    obj = event.involved_object
+    metadata = dict(event.metadata or {})
+    payload: dict[str, Any] = {
+        "event_id": event_id,
+        "platform": "other",
+        "timestamp": event.timestamp,
+        "transaction": f"{obj.kind}: {obj.namespace}/{obj.name}",
+        "message": event.message,
+    }
+    if event.severity == notification.SEVERITY_ERROR:
+        item = "event"
+        payload |= {
+            "level": "error",
+            "server_name": event.reporting_controller,
+            "contexts": {"metadata": metadata},
+        }
+    else:
+        item = "transaction"
+        tags = {
+            "flux_involved_object_kind": obj.kind or "",
+            "flux_involved_object_namespace": obj.namespace or "",
+            "flux_involved_object_name": obj.name or "",
+            "flux_reporting_controller": event.reporting_controller,
+            "flux_reporting_instance": event.reporting_instance or "",
+            "flux_reason": event.reason,
+            **metadata,
+        }
+        trace = {"trace_id": event_id, "span_id": span_id, "op": "event"}
+        span = {**trace, "start_timestamp": event.timestamp, "timestamp": event.timestamp}
+        payload |= {
+            "type": "transaction",
+            "start_timestamp": event.timestamp,
+            "contexts": {"trace": trace},
+            "tags": tags,
+            "spans": [{**span, "tags": tags}],
+        }
+    if target.channel:
+        payload["environment"] = target.channel
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    header = {"event_id": event_id, "dsn": target.address}
+    envelope = b"\n".join(
+        [
+            json.dumps(header, separators=(",", ":")).encode(),
+            json.dumps({"type": item, "length": len(body)}, separators=(",", ":")).encode(),
+            body,
+        ]
+    )
+    headers = {"Content-Type": "application/x-sentry-envelope", "X-Sentry-Auth": auth}
+    return [base.Request(method="POST", url=url, headers=headers, body=envelope + b"\n")]
+
+
 NOTIFIERS: dict[str, base.Notifier] = {
+    "sentry": _sentry,
     "alertmanager": base.single(_alertmanager),
     "grafana": base.single(_grafana),
     "opsgenie": base.single(_opsgenie),

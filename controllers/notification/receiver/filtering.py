@@ -1,8 +1,9 @@
 """CEL filters of a Receiver: ``spec.resourceFilter`` and each resource's ``filter``.
 
 An expression sees ``res`` (the candidate object's apiVersion, kind and
-metadata) and ``req`` (the request body as JSON when it was sent as
-``application/json``, else an empty map) and must yield a boolean. A
+metadata), ``req`` (the request body as JSON when it was sent as
+``application/json``, else an empty map) and, for generic-oidc Receivers,
+``claims`` (the verified token's) and must yield a boolean. A
 resource is annotated only when the Receiver's filter and its entry's filter
 (each when set) are both true. ``check`` validates an expression when the
 Receiver is reconciled (``InvalidFilterError``: the user must fix it);
@@ -60,9 +61,20 @@ def request_values(*, content_type: str, body: bytes) -> dict[str, Any]:
 class Filter:
     """The filters that apply to one resource entry, bound to one request's ``req``."""
 
-    def __init__(self, sources: Sequence[str | None], *, req: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        sources: Sequence[str | None],
+        *,
+        req: Mapping[str, Any],
+        claims: Mapping[str, Any] | None = None,
+    ) -> None:
         self._sources = [s for s in sources if s]
         self._req = celpy.adapter.json_to_cel(dict(req)) if self._sources else None
+        self._claims = (
+            celpy.adapter.json_to_cel(dict(claims))
+            if self._sources and claims is not None
+            else None
+        )
 
     def __bool__(self) -> bool:
         return bool(self._sources)
@@ -72,6 +84,8 @@ class Filter:
         if not self._sources:
             return True
         activation = {"res": celpy.adapter.json_to_cel(dict(res)), "req": self._req}
+        if self._claims is not None:
+            activation["claims"] = self._claims
         for source in self._sources:
             try:
                 result = validation.program(source).evaluate(activation)

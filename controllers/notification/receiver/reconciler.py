@@ -6,9 +6,10 @@ from the skeleton's summary, as Flux sets them):
 1. ``validate``: the type/secretRef/oidcProviders invariants, and every CEL
    filter compiles. A broken spec stalls: Ready=False and Stalled=True with
    ``ValidationFailed`` (or ``InvalidCELExpression``) and the message
-   "Reconciliation failed terminally due to configuration error: …". A
-   generic-oidc Receiver stalls too: Headwater does not verify OIDC tokens.
-2. ``token``: read ``secretRef`` and its ``token`` key. A missing Secret or
+   "Reconciliation failed terminally due to configuration error: …".
+2. ``token``: a generic-oidc Receiver has no Secret: its path is
+   ``/hook/<sha256(name+namespace)>`` (requests prove themselves with an OIDC
+   token, ``oidc``). Otherwise read ``secretRef`` and its ``token`` key. A missing Secret or
    key is Ready=False ``TokenNotFound`` (retried with backoff) and clears
    ``status.webhookPath``. Otherwise ``status.webhookPath`` =
    ``/hook/<sha256(token+name+namespace)>`` and Ready=True ``Succeeded``
@@ -29,7 +30,6 @@ from shared.runtime import conditions, logging, reconciling, results
 SUMMARY = conditions.Summary(owned=(), negative=frozenset())
 TERMINAL_PREFIX = "Reconciliation failed terminally due to configuration error"
 READY_MESSAGE = "Receiver initialized for path: {path}"
-GENERIC_OIDC_UNSUPPORTED = "generic-oidc receivers are not supported by Headwater"
 
 
 @dataclasses.dataclass(eq=False, kw_only=True)
@@ -80,8 +80,6 @@ class ReceiverReconciler:
         problem = spec_problem(spec)
         if problem is not None:
             raise _stall(notification.VALIDATION_FAILED_REASON, problem)
-        if spec.type == "generic-oidc":
-            raise _stall(notification.VALIDATION_FAILED_REASON, GENERIC_OIDC_UNSUPPORTED)
         expressions = [("resourceFilter", spec.resource_filter)] + [
             (f'resources[{i}] (kind="{r.kind}", name="{r.name}")', r.filter)
             for i, r in enumerate(spec.resources)
@@ -103,17 +101,20 @@ class ReceiverReconciler:
         obj = run.obj
         namespace = obj.metadata.namespace or ""
         ref = obj.spec.secret_ref
-        assert ref is not None  # the validate step guarantees it
-        secret_name = f"{namespace}/{ref.name}"
-        try:
-            data = await references.secret_data(self._api, namespace, ref.name)
-        except errors.KubeError as error:
-            self._fail_token(run, f"unable to read token from secret '{secret_name}' error: "
-                             f"{error.message}")  # fmt: skip
-        if "token" not in data:
-            self._fail_token(run, f"invalid '{secret_name}' secret data: required fields 'token'")
+        data: dict[str, bytes] = {}
+        if ref is not None:  # the validate step leaves it out only for generic-oidc
+            secret_name = f"{namespace}/{ref.name}"
+            try:
+                data = await references.secret_data(self._api, namespace, ref.name)
+            except errors.KubeError as error:
+                self._fail_token(run, f"unable to read token from secret '{secret_name}' "
+                                 f"error: {error.message}")  # fmt: skip
+            if "token" not in data:
+                self._fail_token(
+                    run, f"invalid '{secret_name}' secret data: required fields 'token'"
+                )
         path = tokens.webhook_path(
-            data["token"].decode(errors="replace"),
+            data.get("token", b"").decode(errors="replace"),
             name=obj.metadata.name or "",
             namespace=namespace,
         )

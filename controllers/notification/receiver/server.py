@@ -11,7 +11,8 @@ touched:
 404         no Receiver has this ``status.webhookPath`` (query string included)
 503         the Receiver is suspended or not Ready
 400         the Secret cannot be read, or the request fails its type's
-            verification (``verifying``)
+            verification (``verifying``; generic-oidc: the caller's token,
+            ``oidc``)
 409         a delivery id already handled within ``REPLAY_WINDOW`` (Headwater)
 500         the CEL filters cannot read the body, or a resource entry failed
 200         every resource entry was handled (a GitHub ``ping``: none is)
@@ -32,12 +33,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import pydantic
-from aiohttp import web
+from aiohttp import typedefs, web
 
-from controllers.notification.receiver import filtering, requesting, tokens, verifying
+from controllers.notification.receiver import filtering, oidc, requesting, tokens, verifying
 from shared.api import meta, notification
 from shared.kube import client, errors
 from shared.runtime import informers, logging, options
@@ -95,12 +97,14 @@ class Handler:
         secret_cache: tokens.SecretCache,
         requester: requesting.Requester,
         deliveries: Deliveries | None = None,
+        oidc_verifier: oidc.Verifier | None = None,
     ) -> None:
         self._api = api
         self._receivers = receivers
         self._secrets = secret_cache
         self._requester = requester
         self._deliveries = deliveries or Deliveries()
+        self._oidc = oidc_verifier or oidc.Verifier()
         self._models: dict[str, tuple[str, notification.Receiver]] = {}
         self._log = logging.get_logger(component="receiver-server")
 
@@ -179,6 +183,18 @@ class Handler:
                     error=f"unable to read secret, error: {error.message}",
                 )
                 return web.Response(status=400)
+        claims: dict[str, Any] | None = None
+        if receiver.spec.type == "generic-oidc":
+            try:
+                claims = await self._oidc.verify(
+                    receiver.spec.oidc_providers or (), request.headers.get("Authorization")
+                )
+            except oidc.OIDCError as refused:
+                log.error("unable to validate payload", error=str(refused))
+                return web.Response(status=400)
+            return web.Response(
+                status=await self._request_all(receiver, request, body, log, claims)
+            )
         try:
             verified = verifying.verify(
                 receiver.spec.type,
@@ -189,6 +205,18 @@ class Handler:
         except verifying.RefusedError as refused:
             log.error("unable to validate payload", error=str(refused))
             return web.Response(status=400)
+        if verified.google_identity is not None:
+            email, audience = verified.google_identity
+            try:
+                await self._oidc.verify_google(
+                    request.headers.get("Authorization"), email=email, audience=audience
+                )
+            except oidc.OIDCError as refused:
+                log.error(
+                    "unable to validate payload",
+                    error=f"cannot authenticate GCR request: {refused}",
+                )
+                return web.Response(status=400)
         if verified.log_message:
             log.info(verified.log_message)
         if verified.ping:
@@ -200,13 +228,18 @@ class Handler:
                 error=f"delivery {verified.delivery} was already handled",
             )
             return web.Response(status=409)
-        status = await self._request_all(receiver, request, body, log)
+        status = await self._request_all(receiver, request, verified.payload or body, log)
         if status != 200 and delivery is not None:
             self._deliveries.release(delivery)
         return web.Response(status=status)
 
     async def _request_all(
-        self, receiver: notification.Receiver, request: web.Request, body: bytes, log: Any
+        self,
+        receiver: notification.Receiver,
+        request: web.Request,
+        body: bytes,
+        log: Any,
+        claims: dict[str, Any] | None = None,
     ) -> int:
         spec = receiver.spec
         req: dict[str, Any] = {}
@@ -224,7 +257,9 @@ class Handler:
                 await self._requester.request(
                     ref,
                     namespace=receiver.metadata.namespace or "",
-                    accepts=filtering.Filter([spec.resource_filter, ref.filter], req=req),
+                    accepts=filtering.Filter(
+                        [spec.resource_filter, ref.filter], req=req, claims=claims
+                    ),
                     log=log,
                 )
             except requesting.RequestError as error:
@@ -237,19 +272,23 @@ class Handler:
         return 500 if failed else 200
 
 
-def application(handler: Handler) -> web.Application:
+def application(
+    handler: Handler, *, middlewares: Sequence[typedefs.Middleware] = ()
+) -> web.Application:
     """The aiohttp application: every path under ``/hook/`` goes to ``handler``."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=middlewares)
     app.router.add_route(
         "*", notification.RECEIVER_WEBHOOK_PATH_PREFIX + "{digest:.*}", handler.handle
     )
     return app
 
 
-async def serve(handler: Handler, *, addr: str) -> None:
+async def serve(
+    handler: Handler, *, addr: str, middlewares: Sequence[typedefs.Middleware] = ()
+) -> None:
     """Serve ``handler`` on ``addr`` (``[host]:port``) until cancelled."""
     host, port = options.split_addr(addr)
-    runner = web.AppRunner(application(handler), access_log=None)
+    runner = web.AppRunner(application(handler, middlewares=middlewares), access_log=None)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

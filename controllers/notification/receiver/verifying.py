@@ -21,9 +21,11 @@ generic        nothing beyond the secret path
 quay, dockerhub, acr
                nothing beyond the path; the body must decode as the sender's JSON
 cdevents       a structurally valid CDEvent; ``Ce-Type`` filtered
-gcr            refused: Flux verifies a Google-signed ID token, which needs
-               Google's published keys (not verifiable offline)
-generic-oidc   refused: not implemented (the reconciler stalls such Receivers)
+gcr            the Secret's ``email`` and ``audience``; the Pub/Sub push body's
+               ``message.data`` (base64 JSON: action, digest, tag) is what
+               the filters see; the server then checks the Google ID token
+               (``oidc.Verifier.verify_google``)
+generic-oidc   not here: the server verifies the caller's OIDC token (``oidc``)
 =============  ===============================================================
 
 Headwater differences, each stricter or quieter than Flux: every comparison
@@ -35,6 +37,7 @@ the new hook as working and it triggers no fetch).
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime
 import json
@@ -70,6 +73,10 @@ class Verified:
     """The sender's unique delivery id, when it sends one (replays are refused by it)."""
     ping: bool = False
     """A GitHub ping: answered, nothing reconciled."""
+    google_identity: tuple[str, str] | None = None
+    """gcr: the (email, audience) the request's Google ID token must carry."""
+    payload: bytes | None = None
+    """What the resource filters see as ``req`` when not the body (gcr's unwrapped event)."""
 
 
 Verifier = Callable[[Request, str, Mapping[str, bytes], Sequence[str]], Verified]
@@ -260,12 +267,22 @@ def _gcr(request: Request, token: str, secret: Mapping[str, bytes], __: Sequence
         raise RefusedError("invalid secret data: required field 'email' for GCR receiver")
     if not secret.get("audience"):
         raise RefusedError("invalid secret data: required field 'audience' for GCR receiver")
-    # NB: Flux checks a Google-signed OIDC ID token against Google's published
-    # keys; Headwater does not fetch them, and an unverified token would let
-    # anyone who knows the path trigger reconciles, so the request is refused.
-    raise RefusedError(
-        "cannot authenticate GCR request: verifying Google ID tokens is not supported"
-    )
+    try:
+        pushed = _json(request.body, {"message": dict})
+        data = base64.b64decode((pushed.get("message") or {}).get("data") or "")
+    except (ValueError, TypeError) as error:
+        raise RefusedError(f"cannot decode GCR webhook payload: {error}") from error
+    try:
+        event = _json(data, {"action": str, "digest": str, "tag": str})
+    except ValueError as error:
+        raise RefusedError(f"cannot decode GCR webhook body: {error}") from error
+    unwrapped = {k: event.get(k, "") for k in ("action", "digest", "tag")}
+    return Verified(
+        log_message=f"handling GCR event from {unwrapped['digest']} for tag {unwrapped['tag']}",
+        google_identity=(secret["email"].decode(errors="replace"),
+                         secret["audience"].decode(errors="replace")),
+        payload=json.dumps(unwrapped, separators=(",", ":")).encode(),
+    )  # fmt: skip
 
 
 def _generic_oidc(

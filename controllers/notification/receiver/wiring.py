@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Sequence
 from typing import Any
+
+from aiohttp import typedefs
 
 from controllers.notification.receiver import reconciler, requesting, server, tokens
 from shared.runtime import informers, manager, options
@@ -46,8 +49,13 @@ def _version_changed(_: str, new: dict[str, Any], old: dict[str, Any] | None) ->
     return old is None or version != old.get("metadata", {}).get("resourceVersion")
 
 
-async def setup(mgr: manager.Manager, *, flags: Flags) -> server.Handler:
-    """Reconcile Receivers and serve their webhooks under ``mgr``; returns the handler."""
+async def setup(
+    mgr: manager.Manager, *, flags: Flags, middlewares: Sequence[typedefs.Middleware] = ()
+) -> server.Handler:
+    """Reconcile Receivers and serve their webhooks under ``mgr``; returns the handler.
+
+    ``middlewares`` wrap the webhook server's application (the HTTP metrics).
+    """
     secret_cache = tokens.SecretCache()
     controller = await mgr.add_controller(
         reconciler.ReceiverReconciler(api=mgr.api, secret_cache=secret_cache)
@@ -79,5 +87,7 @@ async def setup(mgr: manager.Manager, *, flags: Flags) -> server.Handler:
             no_cross_namespace_refs=mgr.options.no_cross_namespace_refs,
         ),
     )
-    mgr.add_task(functools.partial(server.serve, handler, addr=flags.receiverAddr))
+    mgr.add_task(
+        functools.partial(server.serve, handler, addr=flags.receiverAddr, middlewares=middlewares)
+    )
     return handler

@@ -11,6 +11,7 @@ import structlog.testing
 
 from controllers.notification.receiver import server, signatures
 from tests.fixtures import devcluster as devcluster_fixtures
+from tests.fixtures import oidcissuer
 from tests.fixtures.polling import eventually
 from tests.fixtures.receivers import Cluster, Receivers, running_receivers
 
@@ -309,28 +310,42 @@ async def test_cross_namespace_resources_are_refused_when_locked_down(
         cluster.kubectl("delete", "namespace", other, "--wait=false", check=False)
 
 
-async def test_a_generic_oidc_receiver_stalls_as_unsupported(
+async def test_a_generic_oidc_receiver_takes_a_trusted_token_only(
     kube: Cluster, receivers: Receivers
 ) -> None:
-    obj = _receiver("oidc", "generic-oidc", [_repo_ref("app")])
-    del obj["spec"]["secretRef"]
-    obj["spec"]["oidcProviders"] = [
-        {
-            "issuerURL": "https://token.actions.githubusercontent.com",
-            "validations": [{"expression": "true", "message": "always"}],
-        }
-    ]
-    await kube.apply(obj)
-
-    async def stalled() -> dict[str, Any] | None:
-        return _condition(await kube.get(RECEIVER_API, "Receiver", "oidc"), "Stalled")
-
-    stall = await eventually(stalled, within=20)
-    assert (stall["reason"], stall["message"]) == (
-        "ValidationFailed",
-        "Reconciliation failed terminally due to configuration error: "
-        "generic-oidc receivers are not supported by Headwater",
-    )
+    async with oidcissuer.serving_issuer() as issuer:
+        for repo in ("app", "other"):
+            await kube.apply(_repository(repo))
+        obj = _receiver(
+            "oidc", "generic-oidc", [_repo_ref("app"), _repo_ref("other")],
+            resourceFilter="res.metadata.name == claims.target",
+        )  # fmt: skip
+        del obj["spec"]["secretRef"]
+        obj["spec"]["oidcProviders"] = [
+            {
+                "issuerURL": issuer.url,
+                "validations": [
+                    {"expression": "claims.sub == 'ci'", "message": "only CI may call"}
+                ],
+            }
+        ]
+        await kube.apply(obj)
+        path = (await _ready(kube, "oidc", receivers))["status"]["webhookPath"]
+        # No Secret: the path comes from the name and namespace alone.
+        digest = hashlib.sha256(f"oidc{kube.namespace}".encode()).hexdigest()
+        assert path == f"/hook/{digest}"
+        claims = {"aud": "notification-controller", "target": "app"}
+        for refused in (
+            {},
+            {"Authorization": f"Bearer {issuer.issue({**claims, 'sub': 'someone'})}"},
+            {"Authorization": f"Bearer {issuer.issue({**claims, 'sub': 'ci', 'aud': 'x'})}"},
+        ):
+            assert await receivers.post(path, headers=refused) == 400
+        assert await _requested_at(kube, "app") is None
+        trusted = {"Authorization": f"Bearer {issuer.issue({**claims, 'sub': 'ci'})}"}
+        assert await receivers.post(path, headers=trusted) == 200
+    assert await _requested_at(kube, "app") is not None
+    assert await _requested_at(kube, "other") is None
 
 
 async def test_a_rotated_watched_secret_moves_the_webhook_path_at_once(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import hmac
@@ -141,15 +142,19 @@ CASES = [
          refused='the CDEvent "cd.change.merged.v1" is not authorised'),
     Case("cdevents invalid", "cdevents", {"Ce-Type": "x"}, b'{"context": {}}',
          refused="unable to validate CDEvent event: context.id is required"),
-    # gcr: the secret's email and audience first, then refused (Google keys needed).
+    # gcr: the secret's email and audience, then the Pub/Sub push (the token is the server's).
     Case("gcr without email", "gcr", {"Authorization": "Bearer x"}, b"{}",
          refused="required field 'email' for GCR receiver"),
     Case("gcr without audience", "gcr", {"Authorization": "Bearer x"}, b"{}",
          secret={"token": TOKEN, "email": b"a@b"},
          refused="required field 'audience' for GCR receiver"),
-    Case("gcr refused", "gcr", {"Authorization": "Bearer x"}, b"{}",
+    Case("gcr not a push", "gcr", {"Authorization": "Bearer x"}, b"[]",
          secret={"token": TOKEN, "email": b"a@b", "audience": b"aud"},
-         refused="cannot authenticate GCR request"),
+         refused="cannot decode GCR webhook payload"),
+    Case("gcr data not an event", "gcr", {"Authorization": "Bearer x"},
+         b'{"message": {"data": "bm90IGpzb24="}}',
+         secret={"token": TOKEN, "email": b"a@b", "audience": b"aud"},
+         refused="cannot decode GCR webhook body"),
     Case("unknown type", "svn", {}, refused='recevier type "svn" not supported'),
 ]  # fmt: skip
 
@@ -193,3 +198,17 @@ def test_delivery_ids_are_reported_for_replay_checks(type_: str, header: str, va
                "X-Gitlab-Token": TOKEN.decode()}  # fmt: skip
     request = verifying.Request(headers=multidict.CIMultiDict(headers), body=BODY)
     assert verifying.verify(type_, request, secret=SECRET).delivery == value
+
+
+def test_a_gcr_push_is_unwrapped_and_names_the_identity_to_check() -> None:
+    event = {"action": "INSERT", "digest": "gcr.io/p/app@sha256:ab", "tag": "gcr.io/p/app:v1"}
+    data = base64.b64encode(json.dumps(event).encode()).decode()
+    body = json.dumps({"message": {"data": data, "messageId": "1"}}).encode()
+    request = verifying.Request(headers=multidict.CIMultiDict(JSON), body=body)
+    secret = {"token": TOKEN, "email": b"push@p.iam.gserviceaccount.com", "audience": b"aud"}
+    verified = verifying.verify("gcr", request, secret=secret)
+    assert verified.google_identity == ("push@p.iam.gserviceaccount.com", "aud")
+    assert json.loads(verified.payload or b"") == event
+    assert verified.log_message == (
+        "handling GCR event from gcr.io/p/app@sha256:ab for tag gcr.io/p/app:v1"
+    )
