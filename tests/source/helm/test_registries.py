@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pathlib
+import threading
 
 import aiohttp
 import pytest
 
 from controllers.source.helm import charts, errors, registries
-from shared.oci import client, credentials, manifests, mediatypes, tls, tokens, transport
+from shared.oci import client, credentials, digests, manifests, mediatypes, tls, tokens, transport
 from shared.oci import errors as oci_errors
 from tests.fixtures import chartrepos
 from tests.fixtures import registry as registry_fixtures
@@ -133,6 +134,54 @@ async def test_the_pulled_layer_is_the_chart_helm_pushed(
     assert by_digest.data == by_version.data
     with pytest.raises(oci_errors.TooLargeError):
         await registries.pull(oci, location, "podinfo", "6.0.3", limits=charts.Limits(max_size=16))
+
+
+async def test_the_work_after_a_pull_runs_in_the_thread_that_inflated_the_layer(
+    oci: client.Client, registry: registry_fixtures.Registry, pushed: dict[str, pathlib.Path]
+) -> None:
+    location = registries.parse_url(f"oci://{registry.host}/charts")
+    written: list[bytes] = []
+    threads: list[int] = []
+
+    def sink(chunk: bytes) -> None:
+        threads.append(threading.get_ident())
+        written.append(chunk)
+
+    def then(pulled: registries.Pulled) -> tuple[registries.Pulled, dict[str, object]]:
+        threads.append(threading.get_ident())
+        return pulled, charts.check_archive(pulled.data, charts.Limits(), tar=pulled.tar)
+
+    pulled, metadata = await registries.pull_then(
+        oci, location, "podinfo", "6.1.0", limits=charts.Limits(), then=then, sink=sink
+    )
+
+    assert b"".join(written) == pulled.data == pushed["6.1.0"].read_bytes()
+    assert pulled.layer_digest == digests.of(pulled.data)
+    assert metadata["version"] == "6.1.0"
+    assert len(set(threads)) == 1
+    assert threads[0] != threading.get_ident()
+
+
+async def test_a_layer_that_is_not_gzip_is_refused_and_nothing_follows(
+    oci: client.Client, registry: registry_fixtures.Registry, pushed: dict[str, pathlib.Path]
+) -> None:
+    config = await oci.push_blob("charts/broken", b"{}", media_type=mediatypes.HELM_CONFIG)
+    layer = await oci.push_blob(
+        "charts/broken", b"\x1f\x8bnot gzip" * 9000, media_type=mediatypes.HELM_CHART_CONTENT
+    )
+    await oci.push_manifest(
+        "charts/broken",
+        "1.0.0",
+        manifests.image_manifest(config=config, layers=[layer]),
+        media_type=mediatypes.OCI_MANIFEST,
+    )
+    location = registries.parse_url(f"oci://{registry.host}/charts")
+    followed: list[registries.Pulled] = []
+    with pytest.raises(errors.HelmError, match="failed to read chart archive"):
+        await registries.pull_then(
+            oci, location, "broken", "1.0.0", limits=charts.Limits(), then=followed.append
+        )
+    assert followed == []
 
 
 async def test_an_image_that_is_not_a_chart_is_refused(
