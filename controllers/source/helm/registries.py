@@ -20,13 +20,13 @@ Contract (every function takes a ``shared.oci.client.Client`` for the host):
 - ``pull(oci, location, chart, reference, limits=)``: the manifest under a
   tag or digest and its chart layer (``application/vnd.cncf.helm.chart.content.v1.tar+gzip``),
   digest-checked and refused past ``limits.max_size`` while it streams, and
-  inflated as it arrives, in a worker thread (``charts.Inflater``: the
-  registry sends the rest meanwhile); returns the manifest digest, the chart
+  inflated as it arrives, in worker threads (``inflating``: the registry
+  sends the rest meanwhile); returns the manifest digest, the chart
   ``.tgz``, its tar and its (checked) layer digest.
-- ``pull_then(..., then=, sink=)``: ``then(pulled)`` run in that worker once
-  the layer is complete and checked (the chart's own checks follow with no
-  second hand-off); ``sink`` gets each chunk there too (to write the layer
-  to storage in the same pass).
+- ``pull_then(..., then=, sink=)``: ``then(pulled)`` run in the worker that
+  inflated the last chunk, once the layer is complete and checked (the
+  chart's own checks follow with no second hand-off); ``sink`` gets each
+  chunk in the workers too (to write the layer to storage in the same pass).
 
 Refused credentials and failures to connect (``shared.oci.errors``) are
 left to the caller, which knows the reconcile's wording; nothing here
@@ -35,17 +35,14 @@ touches Kubernetes.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
-import queue
 import urllib.parse
 from collections.abc import Callable
-from typing import Final, Generic, TypeVar, cast
+from typing import TypeVar
 
 import semver
 
-from controllers.source.helm import charts, errors
+from controllers.source.helm import charts, errors, inflating
 from shared.api import semverranges as constraints
 from shared.oci import client, mediatypes
 from shared.oci import errors as oci_errors
@@ -174,12 +171,12 @@ async def pull_then(
     then: Callable[[Pulled], T],
     sink: Callable[[bytes], None] | None = None,
 ) -> T:
-    """``then(pulled)``, run in the thread that inflated the layer as it arrived.
+    """``then(pulled)``, run in the worker thread that inflated the layer's last chunk.
 
     For the blocking work that follows a pull (checking or packaging the
     chart): it starts as soon as the last chunk is inflated, with no second
     hand-off to a thread. It does not run when the pull fails. ``sink``, if
-    any, is given each chunk in that thread too (the layer written to
+    any, is given each chunk in the workers too (the layer written to
     storage as it arrives); what it wrote is the caller's to discard when
     this raises.
     """
@@ -200,76 +197,8 @@ async def pull_then(
 
     async with (
         oci.open_blob(repository, layer.digest, max_size=limits.max_size) as blob,
-        _Inflating(limits, finish, sink) as inflating,
+        inflating.Inflating(limits, finish, sink) as arriving,
     ):
         async for chunk in blob.chunks():
-            inflating.feed(chunk)
-    return await inflating.result()
-
-
-_END: Final = b""
-"""Queued after the last chunk (``blob.chunks`` yields no empty chunk)."""
-_ABORT: Final = None
-"""Queued when the download failed: the worker stops at once."""
-
-
-class _Inflating(Generic[T]):
-    """A layer kept and inflated (``charts.Inflater``) in a worker thread as it arrives.
-
-    ISA-L releases the GIL while it inflates, so the event loop keeps
-    receiving (and hashing) the layer meanwhile: the download costs little
-    more than the inflating alone. ``feed`` only queues; a chunk the worker
-    refused raises at the next ``feed`` or at ``result()``. Each chunk goes
-    to ``sink`` too, in the worker. Once the block ends without an
-    exception, the worker joins the layer and its tar and returns
-    ``finish(data, tar)``; leaving it on an exception stops the worker and
-    waits for it.
-    """
-
-    def __init__(
-        self,
-        limits: charts.Limits,
-        finish: Callable[[bytes, bytes], T],
-        sink: Callable[[bytes], None] | None,
-    ) -> None:
-        self._inflater = charts.Inflater(limits)
-        self._finish = finish
-        self._sink = sink
-        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        self._worker: asyncio.Future[T | None] | None = None
-
-    async def __aenter__(self) -> _Inflating[T]:
-        self._worker = asyncio.get_running_loop().run_in_executor(None, self._run)
-        return self
-
-    async def __aexit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        assert self._worker is not None
-        if kind is None:
-            self._queue.put(_END)
-            return
-        self._queue.put(_ABORT)
-        with contextlib.suppress(Exception):
-            await asyncio.shield(self._worker)
-
-    def _run(self) -> T | None:
-        received = []
-        while (chunk := self._queue.get()) != _END:
-            if chunk is _ABORT:
-                return None
-            received.append(chunk)
-            self._inflater.feed(chunk)
-            if self._sink is not None:
-                self._sink(chunk)
-        return self._finish(b"".join(received), self._inflater.finish())
-
-    def feed(self, chunk: bytes) -> None:
-        assert self._worker is not None
-        if self._worker.done():
-            self._worker.result()  # raises what the worker refused
-        self._queue.put(chunk)
-
-    async def result(self) -> T:
-        """What ``finish`` returned, once the block has ended without an exception."""
-        assert self._worker is not None
-        # NB: None only comes from an aborted worker, and then this is not called.
-        return cast(T, await self._worker)
+            arriving.feed(chunk)
+    return await arriving.result()
