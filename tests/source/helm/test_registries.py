@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from controllers.source.helm import charts, errors, registries
-from shared.oci import client, credentials, digests, manifests, mediatypes, tls, tokens, transport
+from shared.oci import client, credentials, digests, mediatypes, tls, tokens, transport
 from shared.oci import errors as oci_errors
 from tests.fixtures import chartrepos
 from tests.fixtures import registry as registry_fixtures
@@ -162,42 +162,40 @@ async def test_the_work_after_a_pull_runs_in_the_thread_that_inflated_the_layer(
     assert threads[-1] == threads[-2]  # ``then`` with no hand-off after the last chunk
 
 
-async def test_a_layer_that_is_not_gzip_is_refused_and_nothing_follows(
-    oci: client.Client, registry: registry_fixtures.Registry, pushed: dict[str, pathlib.Path]
+@pytest.mark.parametrize(
+    ("name", "layer", "types", "refusal"),
+    [
+        (
+            "broken", b"\x1f\x8bnot gzip" * 9000,
+            (mediatypes.HELM_CONFIG, mediatypes.HELM_CHART_CONTENT),
+            (errors.HelmError, "failed to read chart archive"),
+        ),
+        (
+            "image", b"data", ("application/json", "text/plain"),
+            (errors.BuildError, "not a Helm chart"),
+        ),
+    ],
+    ids=["not-gzip", "an-image"],
+)  # fmt: skip
+async def test_a_layer_that_is_no_chart_is_refused_and_nothing_follows(
+    oci: client.Client,
+    registry: registry_fixtures.Registry,
+    pushed: dict[str, pathlib.Path],
+    name: str,
+    layer: bytes,
+    types: tuple[str, str],
+    refusal: tuple[type[Exception], str],
 ) -> None:
-    config = await oci.push_blob("charts/broken", b"{}", media_type=mediatypes.HELM_CONFIG)
-    layer = await oci.push_blob(
-        "charts/broken", b"\x1f\x8bnot gzip" * 9000, media_type=mediatypes.HELM_CHART_CONTENT
-    )
-    await oci.push_manifest(
-        "charts/broken",
-        "1.0.0",
-        manifests.image_manifest(config=config, layers=[layer]),
-        media_type=mediatypes.OCI_MANIFEST,
+    await registry_fixtures.push_one_layer(
+        oci, f"charts/{name}", "1.0.0", layer, config_type=types[0], layer_type=types[1]
     )
     location = registries.parse_url(f"oci://{registry.host}/charts")
     followed: list[registries.Pulled] = []
-    with pytest.raises(errors.HelmError, match="failed to read chart archive"):
+    with pytest.raises(refusal[0], match=refusal[1]):
         await registries.pull_then(
-            oci, location, "broken", "1.0.0", limits=charts.Limits(), then=followed.append
+            oci, location, name, "1.0.0", limits=charts.Limits(), then=followed.append
         )
     assert followed == []
-
-
-async def test_an_image_that_is_not_a_chart_is_refused(
-    oci: client.Client, registry: registry_fixtures.Registry, pushed: dict[str, pathlib.Path]
-) -> None:
-    config = await oci.push_blob("charts/image", b"{}", media_type="application/json")
-    layer = await oci.push_blob("charts/image", b"data", media_type="text/plain")
-    await oci.push_manifest(
-        "charts/image",
-        "1.0.0",
-        manifests.image_manifest(config=config, layers=[layer]),
-        media_type=mediatypes.OCI_MANIFEST,
-    )
-    location = registries.parse_url(f"oci://{registry.host}/charts")
-    with pytest.raises(errors.BuildError, match="not a Helm chart"):
-        await registries.pull(oci, location, "image", "1.0.0", limits=charts.Limits())
 
 
 async def test_a_chart_behind_basic_auth_and_tls(

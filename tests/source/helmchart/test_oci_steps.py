@@ -33,7 +33,7 @@ from shared.artifacts import digests as artifact_digests
 from shared.artifacts import storage
 from shared.kube import client, resources
 from shared.oci import client as oci_client
-from shared.oci import manifests, mediatypes, tokens, transport
+from shared.oci import mediatypes, tokens, transport
 from shared.runtime import conditions, events, informers, reconciling, results
 from tests.fixtures import chartrepos, cosignatures
 from tests.fixtures import devcluster as devcluster_fixtures
@@ -392,15 +392,13 @@ async def test_a_layer_that_is_no_chart_fails_and_leaves_no_file(
     connection = transport.Connection(host=charts_pushed.host, plain_http=True)
     async with aiohttp.ClientSession() as session:
         oci = oci_client.Client(session, connection, token_cache=tokens.TokenCache())
-        config = await oci.push_blob("nochart/helmchart", b"{}", media_type=mediatypes.HELM_CONFIG)
-        layer = await oci.push_blob(
-            "nochart/helmchart", files.getvalue(), media_type=mediatypes.HELM_CHART_CONTENT
-        )
-        await oci.push_manifest(
+        await registry_fixtures.push_one_layer(
+            oci,
             "nochart/helmchart",
             "0.1.0",
-            manifests.image_manifest(config=config, layers=[layer]),
-            media_type=mediatypes.OCI_MANIFEST,
+            files.getvalue(),
+            config_type=mediatypes.HELM_CONFIG,
+            layer_type=mediatypes.HELM_CHART_CONTENT,
         )
     async with _harness(api, namespace, store) as harness:
         await harness.repository(f"oci://{charts_pushed.host}/nochart", insecure=True)
