@@ -10,6 +10,8 @@ Modules:
 - ``digests``: ``<algorithm>:<hex>`` digests, computed while streaming;
 - ``storage``: the ``<kind>/<namespace>/<name>/<file>`` layout, atomic writes,
   per-object locks, retention (GC) and removal;
+- ``staging``: an artifact written while it is produced (a temporary in its
+  object's directory that ``storage`` commits with one rename);
 - ``serving``: the read-only artifact HTTP server;
 - ``extracting``: safe extraction of untrusted tar.gz files;
 - ``fetching``: download with retries, digest check and extraction;

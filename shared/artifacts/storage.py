@@ -7,7 +7,18 @@ writing a hidden temporary file (``.tmp-*``) in the object's directory and
 renaming it over the final name, so a reader (the artifact server, another
 process) sees the old file or the new one, never a partial one. Files are
 mode 0600; names starting with a dot (temporaries, ``.lock``) are never
-artifacts: the server refuses them and GC treats them separately.
+artifacts: the server refuses them and GC treats them separately. A
+producer that streams writes that temporary itself as it goes (``stage``,
+``staging.Staged``) and ``commit`` renames it: the artifact is written once.
+
+Durability is Flux's: a write is atomic for readers but not fsynced. A
+process crash loses nothing (the page cache outlives it); only a machine
+crash can leave a renamed file short, and that is survivable because every
+artifact can be produced again from its source, the object's status names
+the file only after the rename, ``exists`` reports a file whose size is not
+the artifact's as missing (so the reconciler writes it again), and
+consumers check the digest of what they download. An fsync per artifact
+would cost more than the rest of storing a small one.
 
 Locking: ``Storage.lock(key)`` serialises everything done for one object
 — within the process with an asyncio lock, across processes with an
@@ -44,11 +55,11 @@ from collections.abc import AsyncIterator, Callable
 from typing import IO, Final
 
 from shared.api import meta
-from shared.artifacts import archiving, digests, errors
+from shared.artifacts import archiving, digests, errors, staging
 
 LOCK_FILE: Final = ".lock"
-TEMP_PREFIX: Final = ".tmp-"
-FILE_MODE: Final = 0o600
+TEMP_PREFIX: Final = staging.TEMP_PREFIX
+FILE_MODE: Final = staging.FILE_MODE
 _LOCK_POLL_INITIAL: Final = 0.005
 _LOCK_POLL_MAX: Final = 0.25
 
@@ -161,7 +172,15 @@ class Storage:
                 del self._local_locks[directory]
 
     async def _acquire_file_lock(self, directory: pathlib.Path) -> int:
-        descriptor = await asyncio.to_thread(_open_lock_file, directory)
+        try:
+            # NB: opening an existing file is one metadata syscall, as ``exists``'s
+            # lstat: a thread hand-off would cost more than it, on a busy machine
+            # several times more. Creating the directory goes to a thread.
+            descriptor = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            descriptor = await asyncio.to_thread(_open_lock_file, directory)
+        except OSError as exc:
+            raise errors.StorageError(f"opening lock file in {directory}: {exc}") from exc
         deadline = time.monotonic() + self._lock_timeout
         delay = _LOCK_POLL_INITIAL
         while True:
@@ -246,6 +265,38 @@ class Storage:
             key, filename=filename, suffix="", revision=revision, produce=write
         )
 
+    def stage(self, key: ObjectKey) -> staging.Staged:
+        """A file to write the object's next artifact into as it is produced (``staging``).
+
+        Nothing touches the disk until its first write; ``commit`` stores it.
+        """
+        return staging.Staged(self.root / key.directory())
+
+    async def commit(
+        self, key: ObjectKey, staged: staging.Staged, *, filename: str, revision: str
+    ) -> meta.Artifact:
+        """Store ``staged`` (written, its ``digest`` set) as ``filename``: one rename.
+
+        Call it while holding the object's lock; on failure the staged file is discarded.
+        """
+        _check_component(filename)
+        digest = staged.digest
+        if digest is None or staged.directory != self.root / key.directory():
+            raise errors.StorageError(f"{staged.path} is not a finished file for {key.directory()}")
+
+        # NB: the file is written and closed already: what is left is one rename,
+        # a metadata syscall like ``exists``'s lstat, cheaper than a thread hand-off.
+        try:
+            staged.close()
+            os.replace(staged.path, staged.directory / filename)
+        except OSError as exc:
+            staged.discard()
+            raise errors.StorageError(f"writing artifact in {staged.directory}: {exc}") from exc
+        except BaseException:
+            staged.discard()
+            raise
+        return self._artifact(key, filename, revision=revision, digest=digest, size=staged.size)
+
     async def _write(
         self,
         key: ObjectKey,
@@ -261,7 +312,12 @@ class Storage:
         final_name, digest, size = await asyncio.to_thread(
             _atomic_write, directory, filename, suffix, produce
         )
-        path = self.artifact_path(key, final_name)
+        return self._artifact(key, final_name, revision=revision, digest=digest, size=size)
+
+    def _artifact(
+        self, key: ObjectKey, filename: str, *, revision: str, digest: str, size: int
+    ) -> meta.Artifact:
+        path = self.artifact_path(key, filename)
         return meta.Artifact(
             path=path,
             url=self.url_for(path),
@@ -282,11 +338,16 @@ class Storage:
     # --- reading ---------------------------------------------------------------------
 
     def exists(self, artifact: meta.Artifact) -> bool:
-        """True when the artifact's file is in storage as a regular file."""
+        """True when the artifact's file is in storage: a regular file of the artifact's size.
+
+        A file of another size is one a machine crash cut short (writes are
+        not fsynced): it counts as missing, so its reconciler writes it again.
+        """
         try:
-            return stat.S_ISREG(os.lstat(self.local_path(artifact.path)).st_mode)
+            info = os.lstat(self.local_path(artifact.path))
         except OSError:
             return False
+        return stat.S_ISREG(info.st_mode) and artifact.size in (None, info.st_size)
 
     async def verify(self, artifact: meta.Artifact) -> None:
         """Raise DigestMismatchError (or StorageError) unless the file matches its digest."""
@@ -357,11 +418,9 @@ def _atomic_write(
         )
         with os.fdopen(descriptor, "wb") as stream:
             digest, size = produce(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
         final_name = filename or f"{digests.parse_digest(digest)[1]}{suffix}"
+        # NB: no fsync, as in Flux: see the module docstring for why that is safe.
         os.replace(temporary, directory / final_name)
-        _fsync_directory(directory)
     except OSError as exc:
         _unlink_quietly(temporary)
         raise errors.StorageError(f"writing artifact in {directory}: {exc}") from exc
@@ -379,14 +438,6 @@ def _atomic_symlink(target_name: str, link: pathlib.Path) -> None:
     except OSError as exc:
         _unlink_quietly(temporary)
         raise errors.StorageError(f"linking {link.name} to {target_name}: {exc}") from exc
-
-
-def _fsync_directory(directory: pathlib.Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _unlink_quietly(path: pathlib.Path) -> None:

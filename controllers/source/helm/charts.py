@@ -2,6 +2,9 @@
 
 Contract:
 
+- ``check_archive(data, limits)`` checks a chart ``.tgz`` as
+  ``from_archive`` does (same refusals) reading only the tar headers and
+  ``Chart.yaml``: for a chart kept byte for byte; it returns the metadata.
 - ``from_archive(data, limits)`` reads a chart ``.tgz`` (files under one
   top-level directory); ``from_directory(root, path, limits)`` reads a chart
   directory from a source tree (``path`` relative to ``root``, never escaping
@@ -24,12 +27,14 @@ Contract:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gzip
 import io
 import os
 import pathlib
 import re
 import tarfile
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 import yaml
@@ -46,6 +51,8 @@ _GZIP_WBITS = 16 + 15
 # NB: isal's stub declares ``error`` as an instance; at run time it is the exception class.
 _INFLATE_ERROR = cast(type[Exception], isal_zlib.error)
 _NAME_RE = re.compile(r"^[a-zA-Z0-9._-]+$")
+_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's loader when PyYAML has it: ``Chart.yaml`` is read on every pull."""
 _STRICT_SEMVER = re.compile(
     r"^v?(0|[1-9]\d*)(\.(0|[1-9]\d*))?(\.(0|[1-9]\d*))?"
     r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
@@ -183,15 +190,18 @@ def validate_metadata(metadata: Any) -> dict[str, Any]:
     return metadata
 
 
-def _chart(files: dict[str, bytes]) -> Chart:
-    raw = files.get(CHART_FILE)
+def _metadata(raw: bytes | None) -> dict[str, Any]:
     if raw is None:
         raise errors.HelmError("Chart.yaml file is missing")
     try:
-        metadata = yaml.safe_load(raw)
+        metadata = yaml.load(raw, Loader=_YAML_LOADER)
     except yaml.YAMLError as invalid:
         raise errors.HelmError(f"cannot load Chart.yaml: {invalid}") from invalid
-    return Chart(metadata=validate_metadata(metadata), files=files)
+    return validate_metadata(metadata)
+
+
+def _chart(files: dict[str, bytes]) -> Chart:
+    return Chart(metadata=_metadata(files.get(CHART_FILE)), files=files)
 
 
 def _check_sizes(name: str, size: int, total: int, limits: Limits) -> None:
@@ -240,18 +250,23 @@ class Inflater:
         return b"".join(self._parts)
 
 
-def from_archive(data: bytes, limits: Limits, *, tar: bytes | None = None) -> Chart:
-    """Read a chart ``.tgz``; ``HelmError`` with Helm's message when it is not a chart.
-
-    ``tar`` is ``data`` inflated already (by an ``Inflater`` fed while downloading).
-    """
+def _inflated(data: bytes, limits: Limits, tar: bytes | None) -> bytes:
     if len(data) > limits.max_size:
         raise errors.HelmError(f"chart exceeds the maximum chart size of {limits.max_size} bytes")
     if tar is None:
         inflater = Inflater(limits)
         inflater.feed(data)
         tar = inflater.finish()
-    files: dict[str, bytes] = {}
+    return tar
+
+
+def _members(tar: bytes, limits: Limits) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    """The regular files of a chart's tar: path inside the chart, content reader.
+
+    Only the headers are read (tar seeks over the content): a file leaving
+    the chart's directory, a file or a chart over the limits, or content
+    cut short is refused here, before anything is read.
+    """
     total = 0
     try:
         with tarfile.open(fileobj=io.BytesIO(tar), mode="r:") as archive:
@@ -266,14 +281,50 @@ def from_archive(data: bytes, limits: Limits, *, tar: bytes | None = None) -> Ch
                     )
                 total += member.size
                 _check_sizes(member.name, member.size, total, limits)
-                extracted = archive.extractfile(member)
-                assert extracted is not None
-                files["/".join(parts[1:])] = extracted.read()
+                if not member.issparse() and member.offset_data + member.size > len(tar):
+                    raise errors.HelmError("failed to read chart archive: unexpected end of data")
+                yield "/".join(parts[1:]), functools.partial(_content, tar, archive, member)
     except (tarfile.TarError, OSError, EOFError) as invalid:
         raise errors.HelmError(f"failed to read chart archive: {invalid}") from invalid
+
+
+def _content(tar: bytes, archive: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    if member.issparse():
+        extracted = archive.extractfile(member)
+        assert extracted is not None
+        return extracted.read()
+    return tar[member.offset_data : member.offset_data + member.size]
+
+
+def from_archive(data: bytes, limits: Limits, *, tar: bytes | None = None) -> Chart:
+    """Read a chart ``.tgz``; ``HelmError`` with Helm's message when it is not a chart.
+
+    ``tar`` is ``data`` inflated already (by an ``Inflater`` fed while downloading).
+    """
+    tar = _inflated(data, limits, tar)
+    files = {path: read() for path, read in _members(tar, limits)}
     if not files:
         raise errors.HelmError("no files in chart archive")
     return _chart(files)
+
+
+def check_archive(data: bytes, limits: Limits, *, tar: bytes | None = None) -> dict[str, Any]:
+    """The checked metadata of a chart ``.tgz`` that ``from_archive`` would accept.
+
+    The same checks and messages as ``from_archive`` (every header, the
+    limits, ``Chart.yaml``), without copying the files out: for a chart
+    stored byte for byte.
+    """
+    tar = _inflated(data, limits, tar)
+    chart_file: bytes | None = None
+    found = False
+    for path, read in _members(tar, limits):
+        found = True
+        if path == CHART_FILE:
+            chart_file = read()
+    if not found:
+        raise errors.HelmError("no files in chart archive")
+    return _metadata(chart_file)
 
 
 def read_tree(root: pathlib.Path, path: str, limits: Limits) -> dict[str, bytes]:

@@ -20,8 +20,13 @@ Contract (every function takes a ``shared.oci.client.Client`` for the host):
 - ``pull(oci, location, chart, reference, limits=)``: the manifest under a
   tag or digest and its chart layer (``application/vnd.cncf.helm.chart.content.v1.tar+gzip``),
   digest-checked and refused past ``limits.max_size`` while it streams, and
-  inflated as it arrives (``charts.Inflater``: the registry sends the rest
-  meanwhile); returns the manifest digest, the chart ``.tgz`` and its tar.
+  inflated as it arrives, in worker threads (``inflating``: the registry
+  sends the rest meanwhile); returns the manifest digest, the chart
+  ``.tgz``, its tar and its (checked) layer digest.
+- ``pull_then(..., then=, sink=)``: ``then(pulled)`` run in the worker that
+  inflated the last chunk, once the layer is complete and checked (the
+  chart's own checks follow with no second hand-off); ``sink`` gets each
+  chunk in the workers too (to write the layer to storage in the same pass).
 
 Refused credentials and failures to connect (``shared.oci.errors``) are
 left to the caller, which knows the reconcile's wording; nothing here
@@ -32,13 +37,17 @@ from __future__ import annotations
 
 import dataclasses
 import urllib.parse
+from collections.abc import Callable
+from typing import TypeVar
 
 import semver
 
-from controllers.source.helm import charts, errors
+from controllers.source.helm import charts, errors, inflating
 from shared.api import semverranges as constraints
 from shared.oci import client, mediatypes
 from shared.oci import errors as oci_errors
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +75,8 @@ class Pulled:
     data: bytes
     tar: bytes
     """``data`` inflated (for ``charts.from_archive``)."""
+    layer_digest: str
+    """The digest of ``data`` (the chart layer's), checked as it arrived."""
 
 
 def parse_url(url: str) -> Location:
@@ -143,6 +154,32 @@ async def pull(
     oci: client.Client, location: Location, chart: str, reference: str, *, limits: charts.Limits
 ) -> Pulled:
     """The chart under ``reference`` (a version or a manifest digest)."""
+    return await pull_then(oci, location, chart, reference, limits=limits, then=_itself)
+
+
+def _itself(pulled: Pulled) -> Pulled:
+    return pulled
+
+
+async def pull_then(
+    oci: client.Client,
+    location: Location,
+    chart: str,
+    reference: str,
+    *,
+    limits: charts.Limits,
+    then: Callable[[Pulled], T],
+    sink: Callable[[bytes], None] | None = None,
+) -> T:
+    """``then(pulled)``, run in the worker thread that inflated the layer's last chunk.
+
+    For the blocking work that follows a pull (checking or packaging the
+    chart): it starts as soon as the last chunk is inflated, with no second
+    hand-off to a thread. It does not run when the pull fails. ``sink``, if
+    any, is given each chunk in the workers too (the layer written to
+    storage as it arrives); what it wrote is the caller's to discard when
+    this raises.
+    """
     repository = location.repository(chart)
     manifest = await oci.get_manifest(repository, tag_of(reference))
     layer = next(
@@ -154,10 +191,14 @@ async def pull(
             f"failed to download chart for remote reference: '{location.url(chart, reference)}'"
             f" has no layer of media type {mediatypes.HELM_CHART_CONTENT}: not a Helm chart",
         )
-    inflater = charts.Inflater(limits)
-    received = []
-    async with oci.open_blob(repository, layer.digest, max_size=limits.max_size) as blob:
+
+    def finish(data: bytes, tar: bytes) -> T:
+        return then(Pulled(digest=manifest.digest, data=data, tar=tar, layer_digest=layer.digest))
+
+    async with (
+        oci.open_blob(repository, layer.digest, max_size=limits.max_size) as blob,
+        inflating.Inflating(limits, finish, sink) as arriving,
+    ):
         async for chunk in blob.chunks():
-            received.append(chunk)
-            inflater.feed(chunk)
-    return Pulled(digest=manifest.digest, data=b"".join(received), tar=inflater.finish())
+            arriving.feed(chunk)
+    return await arriving.result()

@@ -8,8 +8,9 @@
   of the source revision with ``reconcileStrategy: Revision`` (Git and Bucket
   sources only), then the generation when there are values files.
 - ``from_download(obj, data, name=, version=, build_metadata=, limits=, tar=)``:
-  a chart fetched from a repository or a registry, kept byte for byte when nothing changes it
-  (after checking it loads as Helm would), else merged and packaged again.
+  a chart fetched from a repository or a registry, kept byte for byte when
+  nothing changes it (after checking, from its headers and ``Chart.yaml``,
+  that Helm would load it), else merged and packaged again.
 - ``package(chart, obj, build_metadata, tree, limits)``: merge the values
   files, set the version metadata, package.
 
@@ -22,6 +23,7 @@ import dataclasses
 
 from controllers.source.helm import charts, errors
 from shared.api import source, source_conditions
+from shared.artifacts import staging
 
 
 @dataclasses.dataclass
@@ -34,6 +36,8 @@ class Build:
     values_files: list[str]
     data: bytes | None = None
     """The ``.tgz`` to store; None when the stored artifact is this build already."""
+    staged: staging.Staged | None = None
+    """``data`` written to storage already (a registry layer, as it arrived), if so."""
     verified: bool = False
     """The chart's signature was verified (``spec.verify``)."""
 
@@ -97,7 +101,8 @@ def from_download(
     ``tar`` is ``data`` inflated already, when the download did it.
     """
     if not build_metadata:
-        charts.from_archive(data, limits, tar=tar)
+        # NB: kept byte for byte, so only its headers and Chart.yaml need reading.
+        charts.check_archive(data, limits, tar=tar)
         return Build(name=name, version=version, packaged=False, values_files=[], data=data)
     chart = load_archive(data, limits, tar)
     # NB: as Flux does, the version resolved in the repository is the chart's.

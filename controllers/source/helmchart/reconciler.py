@@ -137,7 +137,11 @@ class HelmChartReconciler:
             limits=self._limits,
         )
         self._registries = registrycharts.RegistryCharts(
-            api=api, session=session, repositories=helm_repositories.objects, limits=self._limits
+            api=api,
+            store=store,
+            session=session,
+            repositories=helm_repositories.objects,
+            limits=self._limits,
         )
         self.steps: tuple[reconciling.Step[_Run], ...] = (
             reconciling.Step("chart", self._chart, owns=_CHART_CONDITIONS),
@@ -397,6 +401,7 @@ class HelmChartReconciler:
             data=build.data,
             filename=f"{build.name}-{build.version}.tgz",
             revision=build.version,
+            staged=build.staged,
             link=LATEST_LINK,
             failure="unable to copy Helm chart to storage",
         )

@@ -14,8 +14,9 @@ builder does with an OCI chart repository:
    Notation raise ``UnsupportedVerificationError`` (stalling);
 4. nothing more when ``cached(name, version)`` says the stored artifact is
    this build (its values files: ``cached_values_files``); otherwise the
-   chart layer is pulled and kept byte for byte, or packaged again with
-   values files (``building.from_download``).
+   chart layer is pulled and kept byte for byte — written to storage as it
+   arrives (``Build.staged``, committed by the artifact step) — or packaged
+   again with values files (``building.from_download``).
 
 ``dependency(namespace, url, name, version)`` fetches a dependency from
 ``oci://`` ``url`` with the credentials of the OCI HelmRepository of that URL
@@ -38,11 +39,14 @@ from typing import Any
 
 import aiohttp
 
+from controllers.source import sourcekit
 from controllers.source.helm import charts, errors, registries
 from controllers.source.helmchart import building, repositorycharts
 from controllers.source.helmrepository import reconciler as helmrepository
 from controllers.source.ocirepository import cosign
 from shared.api import source
+from shared.artifacts import errors as storage_errors
+from shared.artifacts import storage
 from shared.kube import client, references
 from shared.oci import client as oci_client
 from shared.oci import errors as oci_errors
@@ -84,10 +88,12 @@ class RegistryCharts:
         *,
         api: client.Client,
         session: aiohttp.ClientSession,
+        store: storage.Storage,
         repositories: Callable[[], Iterable[dict[str, Any]]],
         limits: charts.Limits,
     ) -> None:
         self._api = api
+        self._store = store
         self._session = session
         self._repositories = repositories
         self._limits = limits
@@ -143,19 +149,61 @@ class RegistryCharts:
                 verified=verified,
             )
         async with _translated(url):
-            pulled = await registries.pull(oci, location, chart, reference, limits=self._limits)
-        build = await asyncio.to_thread(
-            building.from_download,
-            obj,
-            pulled.data,
-            name=chart,
-            version=version,
-            build_metadata=build_metadata,
-            limits=self._limits,
-            tar=pulled.tar,
-        )
+            build = await self._pull(obj, oci, location, reference, version, build_metadata)
         build.verified = verified
         return build
+
+    async def _pull(
+        self,
+        obj: source.HelmChart,
+        oci: oci_client.Client,
+        location: registries.Location,
+        reference: str,
+        version: str,
+        build_metadata: str,
+    ) -> building.Build:
+        """The chart layer, built in the thread that inflates it as it arrives.
+
+        A chart kept byte for byte is written to storage in that same pass
+        (``Build.staged``); one packaged again is not (its bytes change).
+        """
+        chart, limits = obj.spec.chart, self._limits
+        staged = None if build_metadata else self._store.stage(sourcekit.object_key(obj))
+
+        def load(pulled: registries.Pulled) -> building.Build:
+            build = building.from_download(
+                obj,
+                pulled.data,
+                name=chart,
+                version=version,
+                build_metadata=build_metadata,
+                limits=limits,
+                tar=pulled.tar,
+            )
+            if staged is not None:
+                staged.digest = pulled.layer_digest
+                build.staged = staged
+            return build
+
+        try:
+            return await registries.pull_then(
+                oci,
+                location,
+                chart,
+                reference,
+                limits=limits,
+                then=load,
+                sink=None if staged is None else staged.write,
+            )
+        except BaseException as failure:
+            if staged is not None:
+                await asyncio.to_thread(staged.discard)
+            if isinstance(failure, storage_errors.StorageError):
+                # NB: Flux's wording when it cannot write the pulled chart to a file.
+                raise errors.BuildError(
+                    errors.CHART_PULL, f"failed to write chart to file: {failure}"
+                ) from failure
+            raise
 
     async def _keys(
         self, obj: source.HelmChart, verify: source.HelmChartVerification

@@ -35,7 +35,7 @@ from controllers.source import sourcekit
 from controllers.source.helm import clients, errors, indexes
 from shared.api import meta, objects, source, source_conditions
 from shared.artifacts import errors as storage_errors
-from shared.artifacts import storage
+from shared.artifacts import staging, storage
 from shared.kube import client, references
 from shared.oci import credentials as oci_credentials
 from shared.oci import errors as oci_errors
@@ -172,8 +172,12 @@ async def store_artifact(
     revision: str,
     link: str,
     failure: str,
+    staged: staging.Staged | None = None,
 ) -> meta.Artifact:
     """Store ``data`` as the object's artifact, link it, collect superseded ones.
+
+    ``staged``: ``data`` written already, with its digest (``Storage.commit``:
+    one rename); the staged file is discarded if storing fails.
 
     Sets ``status.artifact`` and ``status.url``. A storage failure marks
     ``StorageOperationFailed``/``ArchiveOperationFailed`` with ``failure: <cause>``
@@ -181,11 +185,18 @@ async def store_artifact(
     """
     try:
         async with store.lock(key):
-            artifact = await store.store_bytes(key, data=data, filename=filename, revision=revision)
+            if staged is None:
+                artifact = await store.store_bytes(
+                    key, data=data, filename=filename, revision=revision
+                )
+            else:
+                artifact = await store.commit(key, staged, filename=filename, revision=revision)
             run.status.url = await store.symlink(artifact, link)
             run.status.artifact = artifact
             deleted = await store.garbage_collect(artifact)
     except storage_errors.StorageError as failed:
+        if staged is not None:
+            await asyncio.to_thread(staged.discard)
         raise sourcekit.failure(
             run,
             f"{failure}: {failed}",

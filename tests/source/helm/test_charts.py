@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from controllers.source.helm import charts, errors
+from tests.fixtures import chartrepos
 
 
 def _archive(files: dict[str, bytes], top: str = "demo") -> bytes:
@@ -46,9 +47,37 @@ def test_what_helm_refuses_is_refused_with_helms_message(files: dict[str, bytes]
     archive = _archive(files)
     with pytest.raises(helm.HelmError) as helm_refused:
         helm.Chart.load_archive(archive)
-    with pytest.raises(errors.HelmError) as refused:
-        charts.from_archive(archive, charts.Limits())
-    assert refused.value.message == str(helm_refused.value)
+    for read in (charts.from_archive, charts.check_archive):
+        with pytest.raises(errors.HelmError) as refused:
+            read(archive, charts.Limits())
+        assert refused.value.message == str(helm_refused.value)
+
+
+def test_checking_an_archive_refuses_what_reading_it_refuses() -> None:
+    big = _archive({"Chart.yaml": _chart_yaml(), "big.txt": b"x" * 2000})
+    outside = _archive({"Chart.yaml": _chart_yaml(), "../evil.yaml": b"x"})
+    whole = gzip.decompress(_archive({"Chart.yaml": _chart_yaml(), "data": b"y" * 4000}))
+    cut = gzip.compress(whole[:2048])  # a complete gzip stream of a tar cut in a file
+    cases = [
+        (big, charts.Limits(max_file_size=1000), "exceeds the maximum chart file size of 1000"),
+        (big, charts.Limits(max_size=1500, max_file_size=5000), "maximum chart size of 1500"),
+        (outside, charts.Limits(), "content outside the base directory"),
+        (cut, charts.Limits(), "unexpected end of data"),
+    ]
+    for archive, limits, message in cases:
+        for read in (charts.from_archive, charts.check_archive):
+            with pytest.raises(errors.HelmError, match=message):
+                read(archive, limits)
+
+
+def test_checking_an_archive_reads_only_its_metadata(tmp_path: pathlib.Path) -> None:
+    archive = chartrepos.package(tmp_path / "src", tmp_path / "out", "demo", "1.2.3")
+    metadata = charts.check_archive(archive.read_bytes(), charts.Limits())
+    assert (metadata["name"], metadata["version"], metadata["apiVersion"]) == (
+        "demo",
+        "1.2.3",
+        "v2",
+    )
 
 
 def test_an_api_version_helm_3_does_not_know_is_refused() -> None:

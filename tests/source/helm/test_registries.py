@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pathlib
+import threading
 
 import aiohttp
 import pytest
 
 from controllers.source.helm import charts, errors, registries
-from shared.oci import client, credentials, manifests, mediatypes, tls, tokens, transport
+from shared.oci import client, credentials, digests, mediatypes, tls, tokens, transport
 from shared.oci import errors as oci_errors
 from tests.fixtures import chartrepos
 from tests.fixtures import registry as registry_fixtures
@@ -135,20 +136,66 @@ async def test_the_pulled_layer_is_the_chart_helm_pushed(
         await registries.pull(oci, location, "podinfo", "6.0.3", limits=charts.Limits(max_size=16))
 
 
-async def test_an_image_that_is_not_a_chart_is_refused(
+async def test_the_work_after_a_pull_runs_in_the_thread_that_inflated_the_layer(
     oci: client.Client, registry: registry_fixtures.Registry, pushed: dict[str, pathlib.Path]
 ) -> None:
-    config = await oci.push_blob("charts/image", b"{}", media_type="application/json")
-    layer = await oci.push_blob("charts/image", b"data", media_type="text/plain")
-    await oci.push_manifest(
-        "charts/image",
-        "1.0.0",
-        manifests.image_manifest(config=config, layers=[layer]),
-        media_type=mediatypes.OCI_MANIFEST,
+    location = registries.parse_url(f"oci://{registry.host}/charts")
+    written: list[bytes] = []
+    threads: list[int] = []
+
+    def sink(chunk: bytes) -> None:
+        threads.append(threading.get_ident())
+        written.append(chunk)
+
+    def then(pulled: registries.Pulled) -> tuple[registries.Pulled, dict[str, object]]:
+        threads.append(threading.get_ident())
+        return pulled, charts.check_archive(pulled.data, charts.Limits(), tar=pulled.tar)
+
+    pulled, metadata = await registries.pull_then(
+        oci, location, "podinfo", "6.1.0", limits=charts.Limits(), then=then, sink=sink
+    )
+
+    assert b"".join(written) == pulled.data == pushed["6.1.0"].read_bytes()
+    assert pulled.layer_digest == digests.of(pulled.data)
+    assert metadata["version"] == "6.1.0"
+    assert threading.get_ident() not in threads  # all of it in worker threads
+    assert threads[-1] == threads[-2]  # ``then`` with no hand-off after the last chunk
+
+
+@pytest.mark.parametrize(
+    ("name", "layer", "types", "refusal"),
+    [
+        (
+            "broken", b"\x1f\x8bnot gzip" * 9000,
+            (mediatypes.HELM_CONFIG, mediatypes.HELM_CHART_CONTENT),
+            (errors.HelmError, "failed to read chart archive"),
+        ),
+        (
+            "image", b"data", ("application/json", "text/plain"),
+            (errors.BuildError, "not a Helm chart"),
+        ),
+    ],
+    ids=["not-gzip", "an-image"],
+)  # fmt: skip
+async def test_a_layer_that_is_no_chart_is_refused_and_nothing_follows(
+    oci: client.Client,
+    registry: registry_fixtures.Registry,
+    pushed: dict[str, pathlib.Path],
+    name: str,
+    layer: bytes,
+    types: tuple[str, str],
+    refusal: tuple[type[Exception], str],
+) -> None:
+    await registry_fixtures.push_one_layer(
+        oci, f"charts/{name}", "1.0.0", layer, config_type=types[0], layer_type=types[1]
     )
     location = registries.parse_url(f"oci://{registry.host}/charts")
-    with pytest.raises(errors.BuildError, match="not a Helm chart"):
-        await registries.pull(oci, location, "image", "1.0.0", limits=charts.Limits())
+    followed: list[registries.Pulled] = []
+    with pytest.raises(refusal[0], match=refusal[1]):
+        await registries.pull_then(
+            oci, location, name, "1.0.0", limits=charts.Limits(), then=followed.append
+        )
+    assert followed == []
 
 
 async def test_a_chart_behind_basic_auth_and_tls(

@@ -15,8 +15,10 @@ import asyncio
 import base64
 import contextlib
 import dataclasses
+import io
 import itertools
 import json
+import tarfile
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Literal
 
@@ -27,10 +29,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from controllers.source.helm import indexes
 from controllers.source.helmchart import reconciler as helmchart
 from shared.api import crdgen, source, source_conditions
+from shared.artifacts import digests as artifact_digests
 from shared.artifacts import storage
 from shared.kube import client, resources
 from shared.oci import client as oci_client
-from shared.oci import tokens, transport
+from shared.oci import mediatypes, tokens, transport
 from shared.runtime import conditions, events, informers, reconciling, results
 from tests.fixtures import chartrepos, cosignatures
 from tests.fixtures import devcluster as devcluster_fixtures
@@ -346,6 +349,13 @@ async def test_the_stored_artifact_is_the_build_cache_until_the_generation_chang
     async with _harness(api, namespace, store) as harness:
         await harness.repository(f"oci://{charts_pushed.host}/testrepo", insecure=True)
         first, _ = await harness.run(harness.chart())
+        assert first.status.artifact is not None
+        # The layer went to storage as it arrived: one file, renamed, no temporary left.
+        stored = store.local_path(first.status.artifact.path)
+        assert sorted(p.name for p in stored.parent.iterdir()) == [
+            ".lock", stored.name, "latest.tar.gz",
+        ]  # fmt: skip
+        assert first.status.artifact.digest == artifact_digests.file_digest(stored)
         first.status.observed_generation = 1
         cached, _ = await harness.run(harness.chart(), first.status.model_copy(deep=True))
         forced, _ = await harness.run(
@@ -365,6 +375,40 @@ async def test_the_stored_artifact_is_the_build_cache_until_the_generation_chang
         ),
         "Reconciling": ("True", "Progressing"),
     }  # fmt: skip
+
+
+async def test_a_layer_that_is_no_chart_fails_and_leaves_no_file(
+    api: client.Client,
+    namespace: str,
+    store: storage.Storage,
+    charts_pushed: registry_fixtures.Registry,
+) -> None:
+    # A gzip tar with no Chart.yaml, pushed as a chart layer (Helm would not push it).
+    files = io.BytesIO()
+    with tarfile.open(fileobj=files, mode="w:gz") as tar:
+        info = tarfile.TarInfo("helmchart/values.yaml")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"{}\n"))
+    connection = transport.Connection(host=charts_pushed.host, plain_http=True)
+    async with aiohttp.ClientSession() as session:
+        oci = oci_client.Client(session, connection, token_cache=tokens.TokenCache())
+        await registry_fixtures.push_one_layer(
+            oci,
+            "nochart/helmchart",
+            "0.1.0",
+            files.getvalue(),
+            config_type=mediatypes.HELM_CONFIG,
+            layer_type=mediatypes.HELM_CHART_CONTENT,
+        )
+    async with _harness(api, namespace, store) as harness:
+        await harness.repository(f"oci://{charts_pushed.host}/nochart", insecure=True)
+        run, failure = await harness.run(harness.chart())
+
+    assert failure is not None
+    assert _conditions(run)[source_conditions.FETCH_FAILED_CONDITION][0] == "True"
+    assert _message(run, source_conditions.FETCH_FAILED_CONDITION) == "Chart.yaml file is missing"
+    directory = store.root / "helmchart" / namespace / "chart"
+    assert not directory.exists() or not any(directory.glob(".tmp-*"))
 
 
 KEYED = {"provider": "cosign", "secretRef": {"name": "cosign-key"}}
