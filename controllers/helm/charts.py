@@ -18,7 +18,8 @@ first 12 hex digits of an OCI digest to the chart version
 (``6.0.0+abcdef012345``) for OCIRepository and digest-revision
 ExternalArtifact sources, as Flux does, so that a re-pushed tag is a new
 release. ``Loader`` downloads an artifact (digest verified, through
-``shared.artifacts.fetching``) and loads it with the Helm SDK; the archive
+``shared.artifacts.fetching``) and loads it with the engine's Helm SDK
+loader; the archive
 bytes are cached by digest, so a reconcile of an unchanged chart downloads
 nothing.
 """
@@ -36,6 +37,8 @@ from typing import Any
 import aiohttp
 import helm_python
 
+from controllers.helm.engine import charts as engine_charts
+from controllers.helm.engine import failures
 from shared.api import helm, meta, semverranges, source
 from shared.artifacts import errors as artifact_errors
 from shared.artifacts import extracting, fetching
@@ -230,6 +233,6 @@ class Loader:
         """The chart of ``artifact``, loaded by the Helm SDK (the caller closes it)."""
         data = await self.archive(artifact)
         try:
-            return await asyncio.to_thread(helm_python.Chart.load_archive, data)
-        except helm_python.HelmError as invalid:
-            raise ChartError(f"Could not load chart: {invalid}") from invalid
+            return await engine_charts.load(data)
+        except failures.ChartError as invalid:
+            raise ChartError(f"Could not load chart: {invalid.message}") from invalid

@@ -54,7 +54,7 @@ class Release(Protocol):
 
     def config_digest(self) -> str: ...
 
-    def digest(self) -> str: ...
+    def digest(self, *, oci_digest: str = "") -> str: ...
 
 
 def _time(stamp: datetime.datetime | None) -> str:
@@ -73,7 +73,7 @@ def observe(
     """The snapshot of ``release`` (Flux's ``ObservedToSnapshot(ObserveRelease(...))``)."""
     return helm.Snapshot(
         api_version=API_VERSION,
-        digest=release.digest(),
+        digest=release.digest(oci_digest=oci_digest or ""),
         name=release.name,
         namespace=release.namespace,
         version=release.version,

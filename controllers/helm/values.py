@@ -14,9 +14,9 @@ ConfigMap or Secret in the HelmRelease's namespace and a data key
   (``--set-literal``);
 - ``optional: true`` skips a missing object or key instead of failing.
 
-The inline ``spec.values`` are merged last, so they win. ``digest`` is the
-config digest Flux records (``lastAttemptedConfigDigest``, snapshot
-``configDigest``): ``sha256:`` of the values as compact JSON with sorted keys.
+The inline ``spec.values`` are merged last, so they win. Their config
+digest (``lastAttemptedConfigDigest``, a snapshot's ``configDigest``) is the
+engine's ``digests.values_digest``, the one stored releases are compared by.
 
 The objects are read through ``fetch`` (the reconciler passes one that reads
 the API), so this module does no I/O of its own.
@@ -27,8 +27,6 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-import hashlib
-import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -135,20 +133,3 @@ async def compose(
             continue
         result = merge(result, parse_document(text, origin=f"key '{key}' in {where}"))
     return merge(result, inline or {})
-
-
-_GO_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
-
-
-def digest(values: Mapping[str, Any]) -> str:
-    """Flux's config digest of ``values`` (see the module docstring).
-
-    NB: encoded as Go's ``encoding/json`` encoder writes it (HTML characters
-    escaped, a trailing newline); no values at all digest as empty input.
-    """
-    if not values:
-        return "sha256:" + hashlib.sha256(b"").hexdigest()
-    encoded = json.dumps(
-        values, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    )
-    return "sha256:" + hashlib.sha256((encoded.translate(_GO_ESCAPES) + "\n").encode()).hexdigest()

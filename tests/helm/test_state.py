@@ -33,8 +33,8 @@ class Stored:
     def config_digest(self) -> str:
         return self.values_digest
 
-    def digest(self) -> str:
-        return f"sha256:{self.version}-{self.status}-{self.chart_version}"
+    def digest(self, *, oci_digest: str = "") -> str:
+        return f"sha256:{self.version}-{self.status}-{self.chart_version}{oci_digest}"
 
 
 DESIRED = state.Desired(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -115,13 +114,3 @@ async def test_compose(
 async def test_compose_failures(reference: meta.ValuesReference, message: str) -> None:
     with pytest.raises(values.ValuesError, match=message.replace("(", r"\(")):
         await values.compose([reference], None, namespace="apps", fetch=_fetch)
-
-
-def test_digest_is_stable_and_go_shaped() -> None:
-    assert values.digest({"b": 1, "a": {"y": "<x>", "x": True}}) == values.digest(
-        {"a": {"x": True, "y": "<x>"}, "b": 1}
-    )
-    want = hashlib.sha256(b'{"a":"\\u003cx\\u003e"}\n').hexdigest()
-    assert values.digest({"a": "<x>"}) == f"sha256:{want}"
-    assert values.digest({}) == "sha256:" + hashlib.sha256(b"").hexdigest()
-    assert values.digest({"a": 1}) != values.digest({"a": 2})
