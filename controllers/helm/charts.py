@@ -17,7 +17,8 @@ generation not reconciled, stalled, no artifact). ``versioned`` appends the
 first 12 hex digits of an OCI digest to the chart version
 (``6.0.0+abcdef012345``) for OCIRepository and digest-revision
 ExternalArtifact sources, as Flux does, so that a re-pushed tag is a new
-release. ``Loader`` downloads an artifact (digest verified, through
+release; ``with_version`` writes that version into the chart's ``Chart.yaml``
+before it is loaded. ``Loader`` downloads an artifact (digest verified, through
 ``shared.artifacts.fetching``) and loads it with the engine's Helm SDK
 loader; the archive
 bytes are cached by digest, so a reconcile of an unchanged chart downloads
@@ -28,14 +29,18 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import copy
 import dataclasses
+import io
 import pathlib
+import tarfile
 import tempfile
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 import helm_python
+import yaml
 
 from controllers.helm.engine import charts as engine_charts
 from controllers.helm.engine import failures
@@ -183,6 +188,36 @@ def versioned(chart_version: str, ref: SourceRef, revision: str) -> tuple[str, s
     return str(version.replace(build=hex_digest[:12])), digest
 
 
+def with_version(archive: bytes, version: str) -> bytes:
+    """The chart archive with ``version`` in its top-level ``Chart.yaml`` (Flux's chart mutation).
+
+    Every other member is copied unchanged; ``ChartError`` when there is no
+    top-level ``Chart.yaml``.
+    """
+    output = io.BytesIO()
+    found = False
+    with (
+        tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as source,
+        tarfile.open(fileobj=output, mode="w:gz") as target,
+    ):
+        for member in source.getmembers():
+            parts = member.name.strip("/").split("/")
+            content = source.extractfile(member) if member.isfile() else None
+            if content is not None and len(parts) == 2 and parts[1] == "Chart.yaml" and not found:
+                metadata = yaml.safe_load(content.read()) or {}
+                metadata["version"] = version
+                text = yaml.safe_dump(metadata, sort_keys=False).encode()
+                member = copy.copy(member)
+                member.size = len(text)
+                target.addfile(member, io.BytesIO(text))
+                found = True
+                continue
+            target.addfile(member, content)
+    if not found:
+        raise ChartError("Chart.yaml file is missing")
+    return output.getvalue()
+
+
 class Loader:
     """Downloads and loads chart artifacts (see the module docstring)."""
 
@@ -229,9 +264,16 @@ class Loader:
                 self._archives.popitem(last=False)
         return data
 
-    async def load(self, artifact: meta.Artifact) -> helm_python.Chart:
-        """The chart of ``artifact``, loaded by the Helm SDK (the caller closes it)."""
+    async def load(
+        self, artifact: meta.Artifact, *, version: str | None = None
+    ) -> helm_python.Chart:
+        """The chart of ``artifact``, loaded by the Helm SDK (the caller closes it).
+
+        ``version`` replaces the chart's own (``versioned``) in its ``Chart.yaml``.
+        """
         data = await self.archive(artifact)
+        if version is not None:
+            data = await asyncio.to_thread(with_version, data, version)
         try:
             return await engine_charts.load(data)
         except failures.ChartError as invalid:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import collections.abc
 import contextlib
 import hashlib
+import io
 import pathlib
+import tarfile
 from typing import Any
 
 import aiohttp
@@ -190,3 +192,27 @@ async def test_loader_downloads_once_and_loads(packaged: bytes) -> None:
         tampered = artifact.model_copy(update={"digest": "sha256:" + "0" * 64})
         with pytest.raises(charts.ChartError, match="failed to download"):
             await loader.load(tampered)
+
+
+async def test_loader_sets_the_versioned_chart_version(packaged: bytes) -> None:
+    digest = "sha256:" + hashlib.sha256(packaged).hexdigest()
+    async with _serving(packaged) as (base, _), aiohttp.ClientSession() as session:
+        loader = charts.Loader(session=session)
+        artifact = meta.Artifact(
+            path="x", url=f"{base}/chart.tgz", revision="1.2.3", digest=digest,
+            last_update_time="2026-01-01T00:00:00Z",
+        )  # fmt: skip
+        chart = await loader.load(artifact, version="1.2.3+abcdef012345")
+        try:
+            assert (chart.name, chart.version) == ("demo", "1.2.3+abcdef012345")
+            assert chart.templates
+        finally:
+            chart.close()
+
+
+def test_with_version_needs_a_chart_yaml() -> None:
+    empty = io.BytesIO()
+    with tarfile.open(fileobj=empty, mode="w:gz"):
+        pass
+    with pytest.raises(charts.ChartError, match=r"Chart\.yaml"):
+        charts.with_version(empty.getvalue(), "1.0.0")
