@@ -1,8 +1,7 @@
 """Drift of a release: the cluster compared with the manifest Helm stored for it.
 
-``objects`` parses a release manifest (Helm's multi-document YAML) into the
-objects it declares, each namespaced one in the release namespace unless it
-names its own. ``detect`` compares each with the live object, read through
+``detect`` compares the objects of a stored revision (as the engine applies
+them: ``Engine.objects_of``) with the live objects, read through
 ``Live`` (the resource manager's view: the watch cache of objects carrying
 the HelmRelease's owner labels, a GET only for what the cache lacks), so a
 reconcile of an unchanged release costs no request: no dry-run per object
@@ -20,37 +19,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-import yaml
-
 from shared.kube import drift, ignoring, inventory
 
 Live = Callable[[inventory.Ref], Awaitable[dict[str, Any] | None]]
 """The live object of a ref, or None when it does not exist."""
-Namespaced = Callable[[str, str], Awaitable[bool]]
-"""``(apiVersion, kind)`` → whether the kind is namespaced."""
-
-
-class ManifestError(Exception):
-    """The stored manifest is not YAML."""
-
-
-async def objects(manifest: str, *, namespace: str, namespaced: Namespaced) -> list[dict[str, Any]]:
-    """The objects of a release manifest, namespaced ones in ``namespace`` unless set."""
-    try:
-        documents = [d for d in yaml.safe_load_all(manifest) if isinstance(d, dict)]
-    except yaml.YAMLError as invalid:
-        raise ManifestError(f"invalid release manifest: {invalid}") from invalid
-    found: list[dict[str, Any]] = []
-    for document in documents:
-        if not document.get("kind") or not document.get("apiVersion"):
-            continue
-        metadata = document.setdefault("metadata", {})
-        if not metadata.get("namespace") and await namespaced(
-            document["apiVersion"], document["kind"]
-        ):
-            metadata["namespace"] = namespace
-        found.append(document)
-    return found
 
 
 def describe(ref: inventory.Ref) -> str:

@@ -57,7 +57,8 @@ class Release(Protocol):
     def digest(self, *, oci_digest: str = "") -> str: ...
 
 
-def _time(stamp: datetime.datetime | None) -> str:
+def format_time(stamp: datetime.datetime | None) -> str:
+    """A time as Kubernetes writes it (UTC, whole seconds); the epoch for none."""
     if stamp is None:
         return "1970-01-01T00:00:00Z"
     return stamp.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -83,8 +84,8 @@ def observe(
         chart_version=release.chart_version,
         app_version=release.app_version or None,
         config_digest=release.config_digest(),
-        first_deployed=_time(release.first_deployed),
-        last_deployed=_time(release.last_deployed),
+        first_deployed=format_time(release.first_deployed),
+        last_deployed=format_time(release.last_deployed),
         test_hooks=test_hooks,
         oci_digest=oci_digest,
     )
@@ -174,7 +175,8 @@ def record(history: Sequence[helm.Snapshot] | None, snapshot: helm.Snapshot) -> 
     """``snapshot`` put in the history: replacing the one of its revision, else in front.
 
     A replaced snapshot keeps its test hooks and OCI digest when the new one
-    has none (an upgrade superseding it, a rollback marking it).
+    has none (an upgrade superseding it, a rollback marking it); its action
+    is the new one's, as Flux re-observes it.
     """
     snapshots = ordered(history)
     for index, old in enumerate(snapshots):
@@ -189,7 +191,6 @@ def record(history: Sequence[helm.Snapshot] | None, snapshot: helm.Snapshot) -> 
                     if snapshot.test_hooks is not None
                     else old.test_hooks,
                     "oci_digest": snapshot.oci_digest or old.oci_digest,
-                    "action": snapshot.action or old.action,
                 }
             )
             return snapshots

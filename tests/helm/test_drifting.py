@@ -11,47 +11,30 @@ from controllers.helm import drifting
 from shared.api import kustomize
 from shared.kube import ignoring, inventory
 
-MANIFEST = """\
----
-# Source: demo/templates/cm.yaml
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: web
-data:
-  color: blue
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: other
-spec:
-  replicas: 2
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata:
-  name: web-reader
-rules: []
-"""
-
-
-async def _namespaced(_: str, kind: str) -> bool:
-    return kind != "ClusterRole"
+OBJECTS: list[dict[str, Any]] = [
+    {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "web", "namespace": "apps"},
+        "data": {"color": "blue"},
+    },
+    {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "other"},
+        "spec": {"replicas": 2},
+    },
+    {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "web-reader"},
+        "rules": [],
+    },
+]
 
 
 async def _objects() -> list[dict[str, Any]]:
-    return await drifting.objects(MANIFEST, namespace="apps", namespaced=_namespaced)
-
-
-async def test_objects_take_the_release_namespace() -> None:
-    found = await _objects()
-    assert [str(inventory.Ref.of(o)) for o in found] == [
-        "ConfigMap/apps/web",
-        "Deployment/other/web",
-        "ClusterRole/web-reader",
-    ]
+    return copy.deepcopy(OBJECTS)
 
 
 def _live_of(objs: list[dict[str, Any]]) -> dict[inventory.Ref, dict[str, Any]]:
@@ -104,8 +87,3 @@ async def test_drift_lines(ignore: list[dict[str, Any]], want: list[str]) -> Non
 
     rules = ignoring.Rules([kustomize.IgnoreRule.model_validate(r) for r in ignore])
     assert await drifting.detect(desired, live=lookup, rules=rules) == want
-
-
-async def test_invalid_manifest() -> None:
-    with pytest.raises(drifting.ManifestError):
-        await drifting.objects("a: [", namespace="apps", namespaced=_namespaced)

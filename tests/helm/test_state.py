@@ -506,9 +506,9 @@ def test_snapshot_helpers() -> None:
     assert not snapshots.has_been_tested(running)
     assert snapshots.full_release_name(untested) == "apps/app.v1"
     assert snapshots.versioned_chart_name(untested) == "podinfo@1.0.0"
-    superseded = snapshots.observe(Stored(1, status="superseded"), action="install")
+    superseded = snapshots.observe(Stored(1, status="superseded"))
     recorded = snapshots.record([none], superseded)
     assert recorded[0].status == "superseded"
     assert recorded[0].test_hooks == {}
-    assert recorded[0].action == "install"
+    assert recorded[0].action is None
     assert [s.version for s in snapshots.record(recorded, snapshots.observe(Stored(2)))] == [2, 1]
