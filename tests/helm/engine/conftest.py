@@ -1,9 +1,9 @@
-"""Fixtures of the engine tests: a devcluster per module, a namespace and clients per test.
+"""Fixtures of the engine tests: a devcluster per module; per test a namespace, clients, a chart.
 
 ``helm_config`` is the real Helm SDK on the same namespace: the tests use it
 to prove that Helm reads and manages what the engine stores, and that the
-engine takes over what Helm stored. ``chart_dir`` writes a chart from a dict
-of file name → text (``charts.DEMO`` by default).
+engine takes over what Helm stored. ``helm_engine`` is an Engine storing in the
+test's namespace and ``chart_dir`` the demo chart (``democharts.DEMO``).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import atexit
 import itertools
 import json
 import os
+import pathlib
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -19,8 +20,10 @@ from collections.abc import AsyncIterator, Iterator
 import helm_python as helm
 import pytest
 
+from controllers.helm.engine import engine, storage
 from shared.kube import client
 from tests.fixtures import devcluster as devcluster_fixtures
+from tests.helm.engine import democharts
 
 # NB: Helm's client caches discovery per host:port under $KUBECACHEDIR and
 # reads it back for ten minutes; test ports are reused across runs, so a
@@ -55,3 +58,18 @@ async def api(devcluster: Devcluster) -> AsyncIterator[client.Client]:
 def helm_config(devcluster: Devcluster, namespace: str) -> Iterator[helm.Config]:
     with helm.Config(kubeconfig_path=devcluster.kubeconfig, namespace=namespace) as config:
         yield config
+
+
+@pytest.fixture
+def store(api: client.Client, namespace: str) -> storage.ReleaseStore:
+    return storage.ReleaseStore(api, namespace)
+
+
+@pytest.fixture
+def helm_engine(api: client.Client, store: storage.ReleaseStore) -> engine.Engine:
+    return engine.Engine(api, store, poll_interval=0.2)
+
+
+@pytest.fixture
+def chart_dir(tmp_path: pathlib.Path) -> pathlib.Path:
+    return democharts.write(tmp_path / "demo")

@@ -16,15 +16,9 @@ import pytest
 from controllers.helm.engine import failures, records, storage
 from shared.kube import client
 from tests.fixtures import devcluster as devcluster_fixtures
-from tests.helm.engine import democharts
 
 Devcluster = devcluster_fixtures.Devcluster
 UTC = datetime.UTC
-
-
-@pytest.fixture
-def chart_dir(tmp_path: pathlib.Path) -> pathlib.Path:
-    return democharts.write(tmp_path / "demo")
 
 
 def sdk_install(config: helm.Config, chart_dir: pathlib.Path, **values: Any) -> dict[str, Any]:

@@ -1,0 +1,217 @@
+"""Install and upgrade by the engine, read and managed by the real Helm SDK."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from typing import Any
+
+import helm_python as helm
+import pytest
+
+from controllers.helm.engine import engine, failures, records, requests, storage
+from tests.fixtures import devcluster as devcluster_fixtures
+
+Devcluster = devcluster_fixtures.Devcluster
+Status = records.Status
+
+
+def kubectl_get(devcluster: Devcluster, namespace: str, *what: str) -> dict[str, Any]:
+    out = devcluster.kubectl("get", "-n", namespace, *what, "-o", "json").stdout
+    found: dict[str, Any] = json.loads(out)
+    return found
+
+
+def names(devcluster: Devcluster, namespace: str, kind: str) -> list[str]:
+    items = kubectl_get(devcluster, namespace, kind)["items"]
+    return sorted(item["metadata"]["name"] for item in items)
+
+
+def install_request(
+    namespace: str, chart_dir: pathlib.Path, **changes: Any
+) -> requests.InstallRequest:
+    base: dict[str, Any] = {
+        "release_name": "demo",
+        "namespace": namespace,
+        "chart": chart_dir,
+        "timeout": 60,
+        "origin": requests.Origin(name="web", namespace="flux-system"),
+    }
+    return requests.InstallRequest(**{**base, **changes})
+
+
+def upgrade_request(
+    namespace: str, chart_dir: pathlib.Path, **changes: Any
+) -> requests.UpgradeRequest:
+    base: dict[str, Any] = {
+        "release_name": "demo",
+        "namespace": namespace,
+        "chart": chart_dir,
+        "timeout": 60,
+        "origin": requests.Origin(name="web", namespace="flux-system"),
+    }
+    return requests.UpgradeRequest(**{**base, **changes})
+
+
+async def test_install_deploys_a_release_helm_lists(
+    devcluster: Devcluster, namespace: str, helm_engine: engine.Engine,
+    helm_config: helm.Config, chart_dir: pathlib.Path,
+) -> None:  # fmt: skip
+    record = await helm_engine.install(
+        install_request(namespace, chart_dir, values={"greeting": "hi"}, labels={"team": "a"})
+    )
+
+    assert (record.version, record.status, record.description) == (
+        1,
+        Status.DEPLOYED,
+        "Install complete",
+    )
+    assert [(r["name"], r["revision"], r["status"]) for r in helm_config.list()] == [
+        ("demo", 1, "deployed")
+    ]
+    assert helm_config.get_values("demo") == {"greeting": "hi"}
+    status = helm_config.status("demo")
+    assert (status["chart_name"], status["chart_version"], status["notes"]) == (
+        "demo",
+        "0.1.0",
+        "Thanks for installing demo.\n",
+    )
+    assert status["labels"]["team"] == "a"
+    # Waited for: the Deployment is available when install returns.
+    deployment = kubectl_get(devcluster, namespace, "deployment", "demo-web")
+    assert deployment["status"]["availableReplicas"] == 1
+    # Helm's ownership and Flux's origin labels on every object.
+    config_map = kubectl_get(devcluster, namespace, "configmap", "demo-cm")
+    assert config_map["data"] == {"greeting": "hi"}
+    assert config_map["metadata"]["annotations"] == {
+        "meta.helm.sh/release-name": "demo",
+        "meta.helm.sh/release-namespace": namespace,
+    }
+    assert config_map["metadata"]["labels"] == {
+        "app.kubernetes.io/managed-by": "Helm",
+        "helm.toolkit.fluxcd.io/name": "web",
+        "helm.toolkit.fluxcd.io/namespace": "flux-system",
+    }
+    # The pre-install Job ran, succeeded and was deleted (hook-succeeded).
+    migrate = next(hook for hook in record.hooks if hook.name == "demo-migrate")
+    assert migrate.last_run.phase == "Succeeded"
+    assert names(devcluster, namespace, "jobs") == []
+
+
+async def test_upgrade_supersedes_and_deletes_what_left_the_release(
+    devcluster: Devcluster, namespace: str, helm_engine: engine.Engine,
+    helm_config: helm.Config, chart_dir: pathlib.Path,
+) -> None:  # fmt: skip
+    await helm_engine.install(install_request(namespace, chart_dir))
+    (chart_dir / "templates" / "service.yaml").unlink()
+
+    record = await helm_engine.upgrade(
+        upgrade_request(namespace, chart_dir, values={"greeting": "bye"})
+    )
+
+    assert (record.version, record.status, record.description) == (
+        2,
+        Status.DEPLOYED,
+        "Upgrade complete",
+    )
+    history = helm_config.history("demo")
+    assert [(r["revision"], r["status"]) for r in history] == [(1, "superseded"), (2, "deployed")]
+    assert kubectl_get(devcluster, namespace, "configmap", "demo-cm")["data"] == {"greeting": "bye"}
+    assert names(devcluster, namespace, "services") == []
+
+
+async def test_the_engine_upgrades_a_release_the_sdk_installed(
+    devcluster: Devcluster, namespace: str, helm_engine: engine.Engine,
+    helm_config: helm.Config, chart_dir: pathlib.Path,
+) -> None:  # fmt: skip
+    helm_config.install(helm.Chart.load(chart_dir), "demo", wait="watcher", timeout=60)
+
+    record = await helm_engine.upgrade(
+        upgrade_request(namespace, chart_dir, values={"greeting": "taken"})
+    )
+
+    assert (record.version, record.status) == (2, Status.DEPLOYED)
+    config_map = kubectl_get(devcluster, namespace, "configmap", "demo-cm")
+    assert config_map["data"] == {"greeting": "taken"}
+    assert config_map["metadata"]["labels"]["helm.toolkit.fluxcd.io/name"] == "web"
+    assert [(r["revision"], r["status"]) for r in helm_config.history("demo")] == [
+        (1, "superseded"),
+        (2, "deployed"),
+    ]
+
+
+async def test_preserve_values_merges_the_new_values_over_the_old(
+    namespace: str, helm_engine: engine.Engine, chart_dir: pathlib.Path
+) -> None:
+    await helm_engine.install(
+        install_request(namespace, chart_dir, values={"greeting": "hi", "replicas": 2})
+    )
+
+    record = await helm_engine.upgrade(
+        upgrade_request(namespace, chart_dir, values={"greeting": "yo"}, preserve_values=True)
+    )
+
+    assert record.config == {"greeting": "yo", "replicas": 2}
+
+
+@pytest.mark.slow
+async def test_a_workload_that_never_gets_ready_fails_the_install(
+    namespace: str, helm_engine: engine.Engine, helm_config: helm.Config,
+    chart_dir: pathlib.Path,
+) -> None:  # fmt: skip
+    req = install_request(namespace, chart_dir, values={"simulate": "fail"}, timeout=10)
+
+    with pytest.raises(failures.ReleaseFailedError) as caught:
+        await helm_engine.install(req)
+
+    assert caught.value.action == "install"
+    assert "Deployment/" in caught.value.reason
+    assert caught.value.record is not None
+    assert caught.value.record.status == Status.FAILED
+    assert caught.value.record.description == f'Release "demo" failed: {caught.value.reason}'
+    assert [(r["revision"], r["status"]) for r in helm_config.history("demo")] == [(1, "failed")]
+
+
+async def test_a_name_in_use_is_refused_unless_replace_over_a_failed_release(
+    namespace: str, helm_engine: engine.Engine, store: storage.ReleaseStore,
+    chart_dir: pathlib.Path,
+) -> None:  # fmt: skip
+    first = await helm_engine.install(install_request(namespace, chart_dir))
+
+    with pytest.raises(failures.ReleaseFailedError, match="cannot re-use a name"):
+        await helm_engine.install(install_request(namespace, chart_dir))
+    await store.update(first.with_status(Status.FAILED, "broken"))
+    replaced = await helm_engine.install(install_request(namespace, chart_dir, replace=True))
+
+    assert replaced.version == 2
+    assert [(r.version, r.status) for r in await store.history("demo")] == [
+        (1, Status.SUPERSEDED),
+        (2, Status.DEPLOYED),
+    ]
+
+
+async def test_an_upgrade_over_a_pending_release_is_refused(
+    namespace: str, helm_engine: engine.Engine, store: storage.ReleaseStore,
+    chart_dir: pathlib.Path,
+) -> None:  # fmt: skip
+    first = await helm_engine.install(install_request(namespace, chart_dir))
+    await store.update(first.with_status(Status.PENDING_UPGRADE, "cut off"))
+
+    with pytest.raises(failures.EngineError, match="another operation"):
+        await helm_engine.upgrade(upgrade_request(namespace, chart_dir))
+
+
+async def test_max_history_prunes_before_storing(
+    namespace: str, helm_engine: engine.Engine, store: storage.ReleaseStore,
+    chart_dir: pathlib.Path,
+) -> None:  # fmt: skip
+    await helm_engine.install(install_request(namespace, chart_dir, max_history=2))
+    for greeting in ("a", "b", "c"):
+        await helm_engine.upgrade(
+            upgrade_request(namespace, chart_dir, values={"greeting": greeting}, max_history=2)
+        )
+
+    assert [(r.version, r.status) for r in await store.history("demo")] == [
+        (3, Status.SUPERSEDED),
+        (4, Status.DEPLOYED),
+    ]
