@@ -1,0 +1,669 @@
+"""The HelmRelease reconciler: a chart and values become a Helm release, kept as wanted.
+
+Steps (``HelmReleaseReconciler.steps``), in Flux's order:
+
+1. **dependencies** — every ``dependsOn`` HelmRelease is ready
+   (``shared.runtime.dependencies``: Ready for its generation, or its
+   ``readyExpr``): ``DependencyNotReady``, re-checked after
+   ``--requeue-dependency``;
+2. **source** — ``spec.chart``: the owned HelmChart ``<namespace>-<name>``
+   applied from the template (unchanged: no request) and the one it
+   replaces deleted; then the chart's source, from the watch caches: it must
+   exist (``ArtifactFailed``), be reachable (``AccessDenied`` under
+   ``--no-cross-namespace-refs``; ExternalArtifact only with its feature
+   gate) and be ready (``SourceNotReady``, re-checked after
+   ``--requeue-dependency``);
+3. **values** — ``valuesFrom`` then ``values`` (``ValuesError``);
+4. **release** — the chart downloaded (digest verified, cached by digest)
+   and loaded (``ArtifactFailed``, ``ChartMutateError``), the target
+   cluster and identity (``shared.kube.targets``: ``RESTClientError``), a
+   changed release target uninstalled first, the failure counters reset for
+   a new generation, chart or values (or ``resetAt``), the attempt recorded
+   (``lastAttempted*``), then the atomic release loop (``releasing``) with
+   its conditions Released, TestSuccess, Remediated and Drifted.
+
+Deleting a HelmRelease uninstalls its release and deletes its HelmChart,
+unless it is suspended. Ready comes from Remediated (True fails it),
+Released (False fails it) and TestSuccess (a failed test fails the run
+unless ignored), as Flux's ``summarize`` derives it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import aiohttp
+
+from controllers.helm import charts, drifting, remediation, snapshots, state, values
+from controllers.helm.engine import cluster as engine_cluster
+from controllers.helm.engine import digests, failures, postrendering, records, requests
+from controllers.helm.engine import engine as engines
+from controllers.helm.engine import storage as engine_storage
+from controllers.helm.helmrelease import acting, releasing
+from shared.api import helm, meta, objects
+from shared.api import source as source_api
+from shared.artifacts import extracting, fetching
+from shared.kube import (
+    applying,
+    changesets,
+    client,
+    errors,
+    ignoring,
+    inventory,
+    references,
+    resourcemanager,
+    resources,
+    targets,
+)
+from shared.runtime import (
+    conditions,
+    dependencies,
+    events,
+    informers,
+    logging,
+    reconciling,
+    results,
+)
+
+SUMMARY = conditions.Summary(
+    owned=(
+        helm.REMEDIATED_CONDITION,
+        helm.TEST_SUCCESS_CONDITION,
+        helm.RELEASED_CONDITION,
+        helm.DRIFTED_CONDITION,
+    ),
+    negative=frozenset({helm.REMEDIATED_CONDITION}),
+    bipolar=frozenset({helm.RELEASED_CONDITION}),
+    success_reason=meta.SUCCEEDED_REASON,
+)
+RELEASE_CONDITIONS = SUMMARY.owned
+FIELD_MANAGER = "helm-controller"
+MAX_RELEASE_NAME = 53
+
+SourceLookup = Callable[[str, str, str], Awaitable[dict[str, Any] | None]]
+"""``(kind, namespace, name)`` → the source object from the caches, or None."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Controller flags the reconciler needs."""
+
+    requeue_dependency: float = 30.0
+    no_cross_namespace_refs: bool = False
+    default_service_account: str = ""
+    insecure_kubeconfig_exec: bool = False
+    insecure_kubeconfig_tls: bool = False
+    default_to_retry: bool = False
+    """The DefaultToRetryOnFailure gate: RetryOnFailure for actions with no strategy."""
+    allow_external_artifact: bool = False
+    """The ExternalArtifact gate: chartRef may name an ExternalArtifact."""
+    chart_digest_tracking: bool = True
+    """Off with the DisableChartDigestTracking gate: OCI chart versions keep no digest."""
+    http_retry: int = fetching.RetryPolicy.retries
+    artifact_max_size: int = extracting.DEFAULT_MAX_TOTAL_SIZE
+
+
+@dataclasses.dataclass(eq=False, kw_only=True)
+class _Run(reconciling.Run[helm.HelmRelease, helm.HelmReleaseStatus]):
+    """One HelmRelease reconcile: what each step hands the next."""
+
+    started: float = dataclasses.field(default_factory=time.monotonic)
+    source: charts.SourceRef = dataclasses.field(init=False)
+    artifact: meta.Artifact = dataclasses.field(init=False)
+    values: dict[str, Any] = dataclasses.field(init=False)
+
+
+def release_name(obj: helm.HelmRelease) -> str:
+    """Flux's release name: ``spec.releaseName``, else ``[targetNamespace-]name``, shortened.
+
+    A name longer than Helm's 53 characters keeps its first 40 and a
+    12-character digest of the whole, as Flux shortens it.
+    """
+    name = obj.spec.release_name or (
+        f"{obj.spec.target_namespace}-{obj.metadata.name}"
+        if obj.spec.target_namespace
+        else obj.metadata.name or ""
+    )
+    if len(name) <= MAX_RELEASE_NAME:
+        return name
+    return f"{name[:40]}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
+
+
+def release_namespace(obj: helm.HelmRelease) -> str:
+    return obj.spec.target_namespace or obj.metadata.namespace or "default"
+
+
+def storage_namespace(obj: helm.HelmRelease) -> str:
+    return obj.spec.storage_namespace or obj.metadata.namespace or "default"
+
+
+def _annotation_request(obj: helm.HelmRelease, annotation: str, handled: str | None) -> str | None:
+    """The token of a force or reset request not handled yet (Flux's rule), else None.
+
+    The annotation must carry the same token as ``reconcile.fluxcd.io/requestedAt``.
+    """
+    annotations = obj.metadata.annotations or {}
+    token = annotations.get(annotation)
+    if not token or annotations.get(meta.RECONCILE_REQUEST_ANNOTATION) != token:
+        return None
+    return None if token == handled else token
+
+
+def _must_reset_failures(obj: helm.HelmRelease, chart_version: str, config_digest: str) -> bool:
+    """Flux's ``MustResetFailures``: the failures counted were for something else."""
+    status = obj.status or helm.HelmReleaseStatus()
+    reset = _annotation_request(obj, meta.RESET_REQUEST_ANNOTATION, status.last_handled_reset_at)
+    if reset is not None:
+        status.last_handled_reset_at = reset
+    return (
+        status.last_attempted_generation != obj.metadata.generation
+        or status.last_attempted_revision != chart_version
+        or (
+            status.last_attempted_config_digest is not None
+            and status.last_attempted_config_digest != config_digest
+        )
+        or reset is not None
+    )
+
+
+class HelmReleaseReconciler:
+    """Reconciles HelmReleases (see the module docstring)."""
+
+    kind = helm.HelmRelease
+    status_type = helm.HelmReleaseStatus
+    run_type = _Run
+    summary = SUMMARY
+
+    def __init__(
+        self,
+        *,
+        api: client.Client,
+        discovery: resources.Discovery,
+        recorder: events.Recorder,
+        releases: informers.Informer,
+        source: SourceLookup,
+        charts_live: resourcemanager.LiveSource,
+        live: resourcemanager.LiveSource,
+        kustomize: postrendering.Kustomize | None,
+        session: aiohttp.ClientSession,
+        settings: Settings,
+    ) -> None:
+        self._api = api
+        self._recorder = recorder
+        self._source = source
+        self._live = live
+        self._kustomize = kustomize
+        self._settings = settings
+        self._targets = targets.Targets(
+            api=api,
+            discovery=discovery,
+            policy=targets.Policy(
+                default_service_account=settings.default_service_account,
+                allow_exec=settings.insecure_kubeconfig_exec,
+                allow_insecure_tls=settings.insecure_kubeconfig_tls,
+            ),
+            user_agent=FIELD_MANAGER,
+        )
+        self._charts = resourcemanager.ResourceManager(
+            objects=applying.Objects(api=api, discovery=discovery),
+            live=charts_live,
+            field_manager=FIELD_MANAGER,
+            group=helm.GROUP,
+        )
+        self._loader = charts.Loader(
+            session=session,
+            retry=fetching.RetryPolicy(retries=settings.http_retry),
+            max_size=settings.artifact_max_size,
+        )
+        self._engines: dict[str, tuple[targets.Target, str, engines.Engine]] = {}
+        self._dependencies = dependencies.Checker(
+            api=api,
+            cache=releases,
+            resource=releases.resource,
+            source=None,
+            settings=dependencies.Settings(
+                requeue_after=settings.requeue_dependency,
+                no_cross_namespace_refs=settings.no_cross_namespace_refs,
+            ),
+        )
+        self.steps: tuple[reconciling.Step[_Run], ...] = (
+            reconciling.Step("dependencies", self._dependencies_step),
+            reconciling.Step("source", self._source_step),
+            reconciling.Step("values", self._values_step),
+            reconciling.Step("release", self._release_step, owns=RELEASE_CONDITIONS),
+        )
+
+    def interval(self, obj: helm.HelmRelease) -> float:
+        return meta.parse_duration(obj.spec.interval).total_seconds()
+
+    @staticmethod
+    def _key(obj: helm.HelmRelease) -> str:
+        return f"{obj.metadata.namespace}/{obj.metadata.name}"
+
+    # --- targets and engines -------------------------------------------------------------
+
+    async def _target(self, obj: helm.HelmRelease) -> targets.Target:
+        try:
+            return await self._targets.get(
+                namespace=obj.metadata.namespace or "default",
+                name=obj.metadata.name or "",
+                service_account=obj.spec.service_account_name,
+                kube_config=obj.spec.kube_config,
+            )
+        except targets.TargetError as failed:
+            if failed.stalling:
+                raise results.StallingError(
+                    failed.message, reason=helm.REST_CLIENT_ERROR_REASON
+                ) from failed
+            raise results.ReconcileError(
+                failed.message, reason=helm.REST_CLIENT_ERROR_REASON
+            ) from failed
+
+    def _engine(
+        self, obj: helm.HelmRelease, target: targets.Target, storage: str
+    ) -> engines.Engine:
+        """The engine for where ``obj`` releases, kept while its target and storage hold.
+
+        A remote cluster has no watch caches here, so its objects are read
+        with a GET each when drift or health needs them.
+        """
+        key = self._key(obj)
+        cached = self._engines.get(key)
+        if cached is not None and cached[0] is target and cached[1] == storage:
+            return cached[2]
+        engine = engines.Engine(
+            target.api,
+            engine_storage.ReleaseStore(target.api, storage),
+            field_manager=FIELD_MANAGER,
+            live=None if target.remote is not None else self._live,
+            kustomize=self._kustomize,
+        )
+        self._engines[key] = (target, storage, engine)
+        return engine
+
+    # --- steps ---------------------------------------------------------------------------
+
+    async def _dependencies_step(self, run: _Run) -> None:
+        depends_on = run.obj.spec.depends_on or []
+        if not depends_on:
+            return
+        try:
+            await self._dependencies.check(objects.dump(run.obj), depends_on)
+        except results.WaitingError as waiting_on:
+            # NB: as Flux, a dependency not ready yet is an expected wait: an
+            # Info event and an info log line, not an alert.
+            notice = (
+                f"dependencies do not meet ready condition ({waiting_on.message}): retrying in "
+                f"{meta.format_duration(waiting_on.requeue_after)}"
+            )
+            logging.get_logger().info(notice)
+            raise results.WaitingError(
+                waiting_on.message,
+                reason=waiting_on.reason,
+                requeue_after=waiting_on.requeue_after,
+                notice=waiting_on.message,
+            ) from waiting_on
+
+    def _allowed(self, obj: helm.HelmRelease, ref: charts.SourceRef) -> None:
+        if self._settings.no_cross_namespace_refs and ref.namespace != obj.metadata.namespace:
+            raise results.StallingError(
+                f"cannot access {ref}: cross-namespace references are not allowed",
+                reason=meta.ACCESS_DENIED_REASON,
+            )
+        if ref.kind == "ExternalArtifact" and not self._settings.allow_external_artifact:
+            raise results.StallingError(
+                f"can't access '{ref}', ExternalArtifact feature gate is disabled",
+                reason=meta.ACCESS_DENIED_REASON,
+            )
+
+    async def _delete_chart(self, obj: helm.HelmRelease, status: helm.HelmReleaseStatus) -> None:
+        """Delete the HelmChart ``status.helmChart`` names (Flux's template clean-up)."""
+        if not status.helm_chart:
+            return
+        namespace, _, name = status.helm_chart.partition("/")
+        manifest = {
+            "apiVersion": source_api.API_VERSION,
+            "kind": "HelmChart",
+            "metadata": {"name": name, "namespace": namespace},
+        }
+        try:
+            await self._charts.objects.delete(manifest)
+        except errors.NotFoundError:
+            pass
+        else:
+            await self._recorder.emit(
+                objects.dump(obj),
+                type_=events.TRACE,
+                reason=helm.HELM_CHART_DELETED_EVENT_REASON,
+                message=f"deleted HelmChart '{status.helm_chart}'",
+            )
+        status.helm_chart = None
+
+    async def _template(self, run: _Run) -> None:
+        """Keep the owned HelmChart as ``spec.chart`` says (Flux's ``HelmChartTemplate``)."""
+        obj, status = run.obj, run.status
+        wanted = (
+            f"{charts.template_namespace(obj)}/{charts.template_name(obj)}"
+            if obj.spec.chart is not None
+            else None
+        )
+        if status.helm_chart and status.helm_chart != wanted:
+            await self._delete_chart(obj, status)
+        if obj.spec.chart is None:
+            return
+        manifest = charts.template_manifest(obj)
+        ref = charts.source_of(obj)
+        self._allowed(obj, ref)
+        owner = changesets.Owner(
+            name=obj.metadata.name or "", namespace=obj.metadata.namespace or "default",
+            group=helm.GROUP,
+        )  # fmt: skip
+        try:
+            change = await self._charts.apply(manifest, owner=owner)
+        except resourcemanager.ApplyError as failed:
+            message = f"failed to run server-side apply: {failed}"
+            await self._recorder.emit(
+                objects.dump(obj),
+                type_=events.TRACE,
+                reason=helm.HELM_CHART_SYNC_ERROR_EVENT_REASON,
+                message=message,
+            )
+            raise results.ReconcileError(message, reason=meta.ARTIFACT_FAILED_REASON) from failed
+        source_ref = obj.spec.chart.spec.source_ref
+        if change.action in (changesets.Action.CREATED, changesets.Action.CONFIGURED):
+            verb = str(change.action)
+            message = (
+                f"HelmChart/{ref.namespace}/{ref.name} {verb} with SourceRef "
+                f"'{source_ref.kind}/{ref.namespace}/{source_ref.name}'"
+            )
+            logging.get_logger().info(message)
+            await self._recorder.emit(
+                objects.dump(obj),
+                type_=events.TRACE,
+                reason=f"HelmChart{verb.capitalize()}",
+                message=message,
+            )
+        status.helm_chart = wanted
+
+    async def _source_step(self, run: _Run) -> None:
+        obj = run.obj
+        await self._template(run)
+        ref = run.source = charts.source_of(obj)
+        self._allowed(obj, ref)
+        found = await self._source(ref.kind, ref.namespace, ref.name)
+        if found is None:
+            raise results.WaitingError(
+                f"could not get Source object: {ref.kind} '{ref.namespace}/{ref.name}' not found",
+                reason=meta.ARTIFACT_FAILED_REASON,
+                requeue_after=self._settings.requeue_dependency,
+            )
+        why = charts.not_ready(ref, found)
+        if why is not None:
+            logging.get_logger().info(why)
+            raise results.WaitingError(
+                why,
+                reason=helm.SOURCE_NOT_READY_REASON,
+                requeue_after=self._settings.requeue_dependency,
+                notice=why,
+            )
+        run.artifact = meta.Artifact.model_validate(found["status"]["artifact"])
+
+    async def _values_step(self, run: _Run) -> None:
+        obj = run.obj
+        namespace = obj.metadata.namespace or "default"
+
+        async def fetch(kind: str, name: str) -> Mapping[str, Any] | None:
+            try:
+                return await references.get(self._api, kind, namespace, name)  # type: ignore[arg-type]
+            except references.ReferenceNotFoundError:
+                return None
+
+        try:
+            run.values = await values.compose(
+                obj.spec.values_from or (), obj.spec.values, namespace=namespace, fetch=fetch
+            )
+        except (values.ValuesError, errors.KubeError) as failed:
+            raise results.ReconcileError(str(failed), reason=helm.VALUES_ERROR_REASON) from failed
+
+    async def _load(self, run: _Run) -> tuple[Any, str | None]:
+        """The chart (versioned with the source digest where Flux does) and that digest."""
+        try:
+            chart = await self._loader.load(run.artifact)
+        except charts.ChartError as failed:
+            if failed.missing:
+                raise results.WaitingError(
+                    "Source not ready: artifact not found. Retrying in "
+                    f"{meta.format_duration(self._settings.requeue_dependency)}",
+                    reason=meta.ARTIFACT_FAILED_REASON,
+                    requeue_after=self._settings.requeue_dependency,
+                ) from failed
+            raise results.ReconcileError(
+                failed.message, reason=meta.ARTIFACT_FAILED_REASON
+            ) from failed
+        try:
+            version, oci_digest = charts.versioned(chart.version, run.source, run.artifact.revision)
+        except charts.ChartError as failed:
+            chart.close()
+            raise results.ReconcileError(
+                failed.message, reason=helm.CHART_MUTATE_ERROR_REASON
+            ) from failed
+        if version != chart.version and self._settings.chart_digest_tracking:
+            chart.close()
+            chart = await self._loader.load(run.artifact, version=version)
+        return chart, oci_digest
+
+    async def _release_step(self, run: _Run) -> None:
+        chart, oci_digest = await self._load(run)
+        try:
+            await self._release(run, chart, oci_digest)
+        finally:
+            await asyncio.to_thread(chart.close)
+
+    async def _release(self, run: _Run, chart: Any, oci_digest: str | None) -> None:
+        obj, status = run.obj, run.status
+        run.revision = chart.version
+        config_digest = digests.values_digest(run.values)
+        run.event_metadata = acting.event_metadata(
+            chart.version, config_digest, app_version=str(chart.metadata.get("appVersion") or ""),
+            oci_digest=oci_digest or "",
+        )  # fmt: skip
+        target = await self._target(obj)
+        await self._retarget(run, target, chart.name)
+        storage = storage_namespace(obj)
+        engine = self._engine(obj, target, storage)
+        status.storage_namespace = storage
+        if _must_reset_failures(obj, chart.version, config_digest):
+            remediation.clear_failures(status)
+        status.last_attempted_generation = obj.metadata.generation
+        status.last_attempted_revision = chart.version
+        status.last_attempted_revision_digest = oci_digest
+        status.last_attempted_config_digest = config_digest
+        status.last_attempted_values_checksum = None
+        status.last_release_revision = None
+        force = _annotation_request(
+            obj, meta.FORCE_REQUEST_ANNOTATION, status.last_handled_force_at
+        )
+        if force is not None:
+            status.last_handled_force_at = force
+        req = acting.Request(
+            obj=obj,
+            status=status,
+            chart=chart,
+            values=run.values,
+            config_digest=config_digest,
+            oci_digest=oci_digest,
+            release_name=release_name(obj),
+            namespace=release_namespace(obj),
+            actions=engine,
+            store=engine.store,
+            recorder=self._recorder,
+            default_to_retry=self._settings.default_to_retry,
+        )
+        desired = state.Desired(
+            chart_name=chart.name,
+            chart_version=chart.version,
+            config_digest=config_digest,
+            post_renderers_digest=acting.spec_digest(obj.spec.post_renderers),
+            common_metadata_digest=acting.spec_digest(obj.spec.common_metadata),
+        )
+        rules = ignoring.Rules(
+            (obj.spec.drift_detection.ignore if obj.spec.drift_detection else None) or ()
+        )
+
+        async def drift(record: records.ReleaseRecord) -> Sequence[str]:
+            desired_objects = await engine.objects_of(record)
+            return await drifting.detect(
+                desired_objects, live=engine.cluster.manager.live, rules=rules
+            )
+
+        async def correct(record: records.ReleaseRecord) -> None:
+            await self._correct_drift(req, engine, record, rules)
+
+        outcome = await releasing.run(
+            releasing.Loop(
+                req=req,
+                run=run,
+                desired=desired,
+                drift=drift,
+                correct_drift=correct,
+                force=force is not None,
+            )
+        )
+        if outcome.acted or status.inventory is None:
+            await self._inventory(status, engine, outcome.stored)
+
+    @staticmethod
+    async def _inventory(
+        status: helm.HelmReleaseStatus,
+        engine: engines.Engine,
+        stored: Sequence[records.ReleaseRecord],
+    ) -> None:
+        """``status.inventory``: the objects of the current revision (hooks excluded).
+
+        Recorded when an action ran (or none is recorded yet), from the
+        revisions the loop last read, so a reconcile with nothing to do
+        costs no request for it.
+        """
+        current = snapshots.latest(status.history)
+        record = next((r for r in stored if current and r.version == current.version), None)
+        if record is None or record.status == records.Status.UNINSTALLED:
+            status.inventory = None
+            return
+        try:
+            found = await engine.objects_of(record)
+        except failures.EngineError as failed:
+            logging.get_logger().error("failed to build inventory", error=failed.message)
+            return
+        status.inventory = inventory.to_status(inventory.Ref.of(obj) for obj in found)
+
+    async def _correct_drift(
+        self,
+        req: acting.Request,
+        engine: engines.Engine,
+        record: records.ReleaseRecord,
+        rules: ignoring.Rules,
+    ) -> None:
+        """Re-apply the drifted objects of ``record`` (Flux's ``CorrectClusterDrift``)."""
+        desired = await engine.objects_of(record)
+        drifted = []
+        for obj in desired:
+            live = await engine.cluster.manager.live(inventory.Ref.of(obj))
+            if drifting.compare(obj, live, ignored=rules.pointers(obj)) is not None:
+                drifted.append(obj)
+        origin = requests.Origin(
+            name=req.obj.metadata.name or "", namespace=req.obj.metadata.namespace or "default"
+        )
+        try:
+            change_set = await engine.cluster.apply(
+                drifted, origin=origin, within=state.timeout_of(req.obj, state.Action.UPGRADE)
+            )
+        except engine_cluster.ClusterError as failed:
+            await acting.report_drift_correction(req, changes=(), error=failed.message)
+            return
+        lines = [str(change) for change in change_set.changes]
+        await acting.report_drift_correction(req, changes=lines, error=None)
+
+    async def _retarget(self, run: _Run, target: targets.Target, chart_name: str) -> None:
+        """Uninstall the current release when its storage, name, namespace or chart changed.
+
+        Flux's ``ReleaseTargetChanged``: the release is uninstalled from where
+        it was, the history, failures and storage namespace are cleared, and
+        the release starts over where it is now wanted. A new chart name is a
+        new target only with ``chartNameChangeStrategy: Reinstall`` (the default).
+        """
+        obj, status = run.obj, run.status
+        current = snapshots.latest(status.history)
+        if not status.storage_namespace or current is None:
+            return
+        strategy = (obj.spec.upgrade.chart_name_change_strategy if obj.spec.upgrade else None) or (
+            "Reinstall"
+        )
+        changed = (
+            status.storage_namespace != storage_namespace(obj)
+            or current.namespace != release_namespace(obj)
+            or current.name != release_name(obj)
+            or (current.chart_name != chart_name and strategy == "Reinstall")
+        )
+        if not changed:
+            return
+        logging.get_logger().info(
+            "release target configuration changed: running uninstall for current release"
+        )
+        engine = self._engine(obj, target, status.storage_namespace)
+        try:
+            await engine.uninstall(acting.uninstall_request(obj, current.name))
+        except failures.ReleaseNotFoundError:
+            pass
+        except failures.EngineError as failed:
+            raise results.ReconcileError(
+                failed.message, reason=helm.UNINSTALL_FAILED_REASON
+            ) from failed
+        status.history = None
+        remediation.clear_failures(status)
+        status.storage_namespace = None
+
+    # --- deletion ------------------------------------------------------------------------
+
+    async def finalize(self, obj: helm.HelmRelease) -> None:
+        """Uninstall the release and delete the owned HelmChart (not when suspended)."""
+        key = self._key(obj)
+        status = obj.status or helm.HelmReleaseStatus()
+        if not obj.spec.suspend:
+            await self._uninstall_deleted(obj, status)
+            await self._delete_chart(obj, status)
+        self._engines.pop(key, None)
+        await self._targets.forget(
+            namespace=obj.metadata.namespace or "default", name=obj.metadata.name or ""
+        )
+
+    async def _uninstall_deleted(
+        self, obj: helm.HelmRelease, status: helm.HelmReleaseStatus
+    ) -> None:
+        if not status.storage_namespace:
+            logging.get_logger().info(
+                "skipping Helm release uninstallation: no storage namespace configured"
+            )
+            return
+        try:
+            target = await self._target(obj)
+        except results.ReconcileError as failed:
+            logging.get_logger().error("skipping Helm release uninstallation", error=failed.message)
+            return
+        engine = self._engine(obj, target, status.storage_namespace)
+        current = snapshots.latest(status.history)
+        name = current.name if current is not None else release_name(obj)
+        try:
+            await engine.uninstall(acting.uninstall_request(obj, name))
+        except failures.ReleaseNotFoundError:
+            return
+        except failures.EngineError as failed:
+            raise results.ReconcileError(
+                f"failed to uninstall release: {failed.message}",
+                reason=helm.UNINSTALL_FAILED_REASON,
+            ) from failed
+        logging.get_logger().info("uninstalled Helm release for deleted resource")

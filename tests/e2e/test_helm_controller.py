@@ -1,0 +1,205 @@
+"""helm-controller as a process, with source-controller: HelmReleases become Helm releases.
+
+Against the devcluster and real servers on 127.0.0.1: a chart repository
+(``tests.fixtures.chartrepos``) for HelmRepository charts, the registry
+(``tests.fixtures.registry``) for OCI charts. The Helm SDK (``helm_python``)
+reads what the controller stored, as ``helm list``/``history``/``get values``
+would. The chart's Deployment is kept unready or failing through the
+devcluster's simulate annotation, from the values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pathlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e import objects
+from tests.fixtures import chartrepos, processes
+from tests.fixtures import devcluster as devcluster_fixtures
+from tests.fixtures.polling import eventually_sync
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+  annotations:
+    devcluster.headwater.dev/simulate: {{ .Values.mode | default "ready" | quote }}
+spec:
+  replicas: {{ .Values.replicas }}
+  selector:
+    matchLabels: {app: {{ .Release.Name | quote }}}
+  template:
+    metadata:
+      labels: {app: {{ .Release.Name | quote }}}
+      annotations:
+        devcluster.headwater.dev/simulate: {{ .Values.mode | default "ready" | quote }}
+    spec:
+      containers:
+        - name: app
+          image: "podinfo:{{ .Values.tag }}"
+"""
+CONFIGMAP_DATA = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-settings
+data:
+  color: {{ .Values.color | default "blue" | quote }}
+  port: {{ .Values.service.port | default 80 | quote }}
+"""
+CHART_FILES = {"templates/deploy.yaml": DEPLOYMENT, "templates/settings.yaml": CONFIGMAP_DATA}
+CHART_VALUES = {"replicas": 1, "tag": "6.0.0", "service": {"port": 80}}
+
+
+@contextlib.contextmanager
+def _controllers(
+    cluster: devcluster_fixtures.Devcluster, namespace: str, tmp_path: pathlib.Path
+) -> Iterator[tuple[processes.Controller, processes.Controller]]:
+    addr = f"127.0.0.1:{devcluster_fixtures.free_port()}"
+    common = ["--kubeconfig", str(cluster.kubeconfig), "--watch-all-namespaces=false"]
+    env = {"RUNTIME_NAMESPACE": namespace}
+    with (
+        processes.start_controller(
+            "controllers.source",
+            [*common, "--storage-path", str(tmp_path / "storage"),
+             "--storage-addr", addr, "--storage-adv-addr", addr],
+            log=tmp_path / "source-controller.log", env=env,
+        ) as source,
+        processes.start_controller(
+            "controllers.helm", [*common, "--requeue-dependency", "2s"],
+            log=tmp_path / "helm-controller.log", env=env,
+        ) as helm,
+    ):  # fmt: skip
+        yield source, helm
+
+
+@pytest.fixture
+def controllers(
+    cluster: devcluster_fixtures.Devcluster, namespace: str, tmp_path: pathlib.Path
+) -> Iterator[tuple[processes.Controller, processes.Controller]]:
+    with _controllers(cluster, namespace, tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def repo(tmp_path: pathlib.Path) -> Iterator[chartrepos.ChartRepository]:
+    """A chart repository holding ``demo`` 1.0.0."""
+    with chartrepos.serving(tmp_path / "charts") as serving:
+        serving.add_chart("demo", "1.0.0", values=CHART_VALUES, files=CHART_FILES)
+        serving.write_index()
+        yield serving
+
+
+def _helmrepository(namespace: str, url: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "HelmRepository",
+        "metadata": {"name": "charts", "namespace": namespace},
+        "spec": {"interval": "1h", "url": url},
+    }
+
+
+def _helmrelease(namespace: str, name: str, **spec: Any) -> dict[str, Any]:
+    chart = {
+        "spec": {
+            "chart": "demo",
+            "version": "*",
+            "sourceRef": {"kind": "HelmRepository", "name": "charts"},
+            "interval": "1h",
+        }
+    }
+    return {
+        "apiVersion": "helm.toolkit.fluxcd.io/v2",
+        "kind": "HelmRelease",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"interval": "1h", "timeout": "20s", "chart": chart, **spec},
+    }
+
+
+def _ready(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    name: str,
+    *,
+    status: str = "True",
+    reason: str | None = None,
+    generation_current: bool = True,
+) -> Callable[[], dict[str, Any] | None]:
+    def probe() -> dict[str, Any] | None:
+        obj = objects.get(cluster, namespace, "helmrelease", name)
+        ready = objects.condition(obj, "Ready")
+        if obj is None or ready is None or ready["status"] != status:
+            return None
+        if reason is not None and ready["reason"] != reason:
+            return None
+        observed = obj.get("status", {}).get("observedGeneration")
+        if generation_current and observed != obj["metadata"]["generation"]:
+            return None
+        return obj
+
+    return probe
+
+
+def _condition(obj: dict[str, Any], type_: str) -> tuple[str, str, str]:
+    """``(status, reason, message)`` of a condition that must be there."""
+    found = objects.condition(obj, type_)
+    assert found is not None, f"no {type_} condition in {obj.get('status')}"
+    return found["status"], found["reason"], found["message"]
+
+
+@contextlib.contextmanager
+def _helm(cluster: devcluster_fixtures.Devcluster, namespace: str) -> Iterator[Any]:
+    """The Helm SDK on ``namespace``'s release storage (what ``helm -n namespace`` sees)."""
+    import helm_python  # NB: loads a Go runtime, so only when used
+
+    config = helm_python.Config(namespace=namespace, kubeconfig_path=str(cluster.kubeconfig))
+    try:
+        yield config
+    finally:
+        config.close()
+
+
+def test_install_from_a_helm_repository(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    controllers: tuple[processes.Controller, processes.Controller],
+    repo: chartrepos.ChartRepository,
+) -> None:
+    objects.apply(cluster, _helmrepository(namespace, repo.url))
+    objects.apply(cluster, _helmrelease(namespace, "web", values={"color": "green"}))
+
+    obj = eventually_sync(_ready(cluster, namespace, "web"), within=90)
+
+    status = obj["status"]
+    assert _condition(obj, "Ready") == (
+        "True",
+        "InstallSucceeded",
+        f"Helm install succeeded for release {namespace}/web.v1 with chart demo@1.0.0",
+    )
+    assert _condition(obj, "Released")[0] == "True"
+    assert status["helmChart"] == f"{namespace}/{namespace}-web"
+    assert status["lastAttemptedRevision"] == "1.0.0"
+    assert status["lastAttemptedReleaseAction"] == "install"
+    assert status["storageNamespace"] == namespace
+    [snapshot] = status["history"]
+    assert (snapshot["name"], snapshot["version"], snapshot["status"]) == ("web", 1, "deployed")
+    assert snapshot["chartName"] == "demo"
+    assert snapshot["configDigest"].startswith("sha256:")
+    chart = objects.get(cluster, namespace, "helmchart", f"{namespace}-web")
+    assert chart is not None
+    assert chart["metadata"]["labels"]["helm.toolkit.fluxcd.io/name"] == "web"
+    settings = objects.get(cluster, namespace, "configmap", "web-settings")
+    assert settings is not None
+    assert settings["data"]["color"] == "green"
+    with _helm(cluster, namespace) as sdk:
+        listed = sdk.list()
+        values = sdk.get_values("web")
+    assert [(r["name"], r["revision"], r["status"]) for r in listed] == [("web", 1, "deployed")]
+    assert values == {"color": "green"}
