@@ -203,3 +203,189 @@ def test_install_from_a_helm_repository(
         values = sdk.get_values("web")
     assert [(r["name"], r["revision"], r["status"]) for r in listed] == [("web", 1, "deployed")]
     assert values == {"color": "green"}
+
+
+def _events(cluster: devcluster_fixtures.Devcluster, namespace: str, name: str) -> list[str]:
+    return [
+        e["reason"]
+        for e in objects.events(cluster, namespace)
+        if e["involvedObject"].get("kind") == "HelmRelease" and e["involvedObject"]["name"] == name
+    ]
+
+
+def _revisions(cluster: devcluster_fixtures.Devcluster, namespace: str, name: str) -> list[Any]:
+    with _helm(cluster, namespace) as sdk:
+        return [(r["revision"], r["status"]) for r in sdk.history(name)]
+
+
+def _chart(version: str) -> dict[str, Any]:
+    return {
+        "spec": {
+            "chart": "demo",
+            "version": version,
+            "sourceRef": {"kind": "HelmRepository", "name": "charts"},
+            "interval": "1h",
+        }
+    }
+
+
+def test_upgrade_on_values_and_chart_version(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    controllers: tuple[processes.Controller, processes.Controller],
+    repo: chartrepos.ChartRepository,
+) -> None:
+    repo.add_chart("demo", "1.1.0", values=CHART_VALUES, files=CHART_FILES)
+    repo.write_index()
+    objects.apply(cluster, _helmrepository(namespace, repo.url))
+    objects.apply(cluster, _helmrelease(namespace, "web", chart=_chart("1.0.0")))
+    eventually_sync(_ready(cluster, namespace, "web"), within=90)
+
+    objects.apply(
+        cluster, _helmrelease(namespace, "web", chart=_chart("1.0.0"), values={"color": "red"})
+    )
+    upgraded = eventually_sync(_ready(cluster, namespace, "web", reason="UpgradeSucceeded"))
+    settings = objects.get(cluster, namespace, "configmap", "web-settings")
+    assert settings is not None
+    assert settings["data"]["color"] == "red"
+    assert [s["version"] for s in upgraded["status"]["history"]] == [2, 1]
+
+    objects.apply(
+        cluster, _helmrelease(namespace, "web", chart=_chart("1.1.0"), values={"color": "red"})
+    )
+
+    def on_new_chart() -> dict[str, Any] | None:
+        obj = _ready(cluster, namespace, "web", reason="UpgradeSucceeded")()
+        return obj if obj and obj["status"]["lastAttemptedRevision"] == "1.1.0" else None
+
+    obj = eventually_sync(on_new_chart, within=60)
+    assert _condition(obj, "Ready")[2] == (
+        f"Helm upgrade succeeded for release {namespace}/web.v3 with chart demo@1.1.0"
+    )
+    assert _revisions(cluster, namespace, "web") == [
+        (1, "superseded"),
+        (2, "superseded"),
+        (3, "deployed"),
+    ]
+    assert {"InstallSucceeded", "UpgradeSucceeded"} <= set(_events(cluster, namespace, "web"))
+
+
+def test_values_from_with_target_path(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    controllers: tuple[processes.Controller, processes.Controller],
+    repo: chartrepos.ChartRepository,
+) -> None:
+    cluster.kubectl(
+        "create", "configmap", "web-values", "-n", namespace,
+        "--from-literal=values.yaml=color: yellow\n", "--from-literal=port=8080",
+    )  # fmt: skip
+    objects.apply(cluster, _helmrepository(namespace, repo.url))
+    objects.apply(
+        cluster,
+        _helmrelease(
+            namespace,
+            "web",
+            valuesFrom=[
+                {"kind": "ConfigMap", "name": "web-values"},
+                {
+                    "kind": "ConfigMap",
+                    "name": "web-values",
+                    "valuesKey": "port",
+                    "targetPath": "service.port",
+                },
+                {"kind": "Secret", "name": "absent", "optional": True},
+            ],
+        ),
+    )
+
+    eventually_sync(_ready(cluster, namespace, "web"), within=90)
+
+    settings = objects.get(cluster, namespace, "configmap", "web-settings")
+    assert settings is not None
+    assert (settings["data"]["color"], settings["data"]["port"]) == ("yellow", "8080")
+    with _helm(cluster, namespace) as sdk:
+        assert sdk.get_values("web") == {"color": "yellow", "service": {"port": 8080}}
+
+
+def test_failing_install_is_uninstalled_and_retried(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    controllers: tuple[processes.Controller, processes.Controller],
+    repo: chartrepos.ChartRepository,
+) -> None:
+    objects.apply(cluster, _helmrepository(namespace, repo.url))
+    objects.apply(
+        cluster,
+        _helmrelease(
+            namespace,
+            "web",
+            timeout="5s",
+            values={"mode": "fail"},
+            install={"remediation": {"retries": 1}},
+        ),
+    )
+
+    def stalled() -> dict[str, Any] | None:
+        obj = objects.get(cluster, namespace, "helmrelease", "web")
+        found = objects.condition(obj, "Stalled")
+        return obj if found is not None and found["status"] == "True" else None
+
+    obj = eventually_sync(stalled, within=120)
+
+    status = obj["status"]
+    assert _condition(obj, "Stalled")[:2] == ("True", "RetriesExceeded")
+    assert _condition(obj, "Stalled")[2] == "Failed to install after 2 attempt(s)"
+    assert status["installFailures"] == 2
+    assert _condition(obj, "Ready")[0] == "False"
+    assert _condition(obj, "Released")[:2] == ("False", "InstallFailed")
+    reasons = _events(cluster, namespace, "web")
+    assert reasons.count("InstallFailed") >= 1
+    assert "UninstallSucceeded" in reasons
+
+
+def test_failing_upgrade_is_rolled_back(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    controllers: tuple[processes.Controller, processes.Controller],
+    repo: chartrepos.ChartRepository,
+) -> None:
+    objects.apply(cluster, _helmrepository(namespace, repo.url))
+    spec = {"timeout": "5s", "upgrade": {"remediation": {"retries": 1}}}
+    objects.apply(cluster, _helmrelease(namespace, "web", **spec))
+    eventually_sync(_ready(cluster, namespace, "web"), within=90)
+
+    objects.apply(cluster, _helmrelease(namespace, "web", values={"mode": "fail"}, **spec))
+
+    def rolled_back() -> list[Any] | None:
+        revisions = _revisions(cluster, namespace, "web")
+        return revisions if len(revisions) >= 3 and revisions[2][1] == "deployed" else None
+
+    revisions = eventually_sync(rolled_back, within=120)
+    assert revisions[:3] == [(1, "superseded"), (2, "failed"), (3, "deployed")]
+    reasons = _events(cluster, namespace, "web")
+    assert "UpgradeFailed" in reasons
+    assert "RollbackSucceeded" in reasons
+
+
+def test_deleting_the_helmrelease_uninstalls(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    controllers: tuple[processes.Controller, processes.Controller],
+    repo: chartrepos.ChartRepository,
+) -> None:
+    objects.apply(cluster, _helmrepository(namespace, repo.url))
+    objects.apply(cluster, _helmrelease(namespace, "web"))
+    eventually_sync(_ready(cluster, namespace, "web"), within=90)
+
+    cluster.kubectl("delete", "-n", namespace, "helmrelease", "web", "--wait=false")
+
+    def gone() -> bool | None:
+        released = objects.get(cluster, namespace, "configmap", "web-settings")
+        chart = objects.get(cluster, namespace, "helmchart", f"{namespace}-web")
+        hr = objects.get(cluster, namespace, "helmrelease", "web")
+        return True if released is None and chart is None and hr is None else None
+
+    eventually_sync(gone, within=60)
+    with _helm(cluster, namespace) as sdk:
+        assert sdk.list(all_states=True) == []
