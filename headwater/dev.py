@@ -3,7 +3,8 @@
 ``up`` runs, as separate processes, the devcluster (the local Kubernetes API,
 state in SQLite), a Git smart-HTTP server (``headwater.gitserver``, push
 enabled) and the controllers (notification-controller, source-controller,
-kustomize-controller, image-reflector-controller, image-automation-controller;
+kustomize-controller, helm-controller, image-reflector-controller,
+image-automation-controller;
 the others post their events to the first), waits for each to be ready with a
 deadline, installs the CRDs and the
 ``flux-system`` namespace, and stays in the foreground until SIGINT/SIGTERM or
@@ -56,6 +57,7 @@ RUNTIME_NAMESPACE = "flux-system"
 PORT_NAMES = (
     "api", "git", "storage", "events", "receiver",
     "source-metrics", "source-health", "kustomize-metrics", "kustomize-health",
+    "helm-metrics", "helm-health",
     "notification-metrics", "notification-health",
     "image-reflector-metrics", "image-reflector-health",
     "image-automation-metrics", "image-automation-health",
@@ -222,6 +224,9 @@ def controller_specs(layout: Layout, ports: dict[str, int]) -> list[ControllerSp
         ControllerSpec(
             name="kustomize-controller", module="controllers.kustomize", prefix="kustomize",
             extra=posting,
+        ),
+        ControllerSpec(
+            name="helm-controller", module="controllers.helm", prefix="helm", extra=posting,
         ),
         ControllerSpec(
             name="image-reflector-controller", module="controllers.image_reflector",
