@@ -24,18 +24,18 @@ failed one: the state machine decides what follows) and raises
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
 import helm_python
 
 from controllers.helm import remediation, snapshots, state
-from controllers.helm.engine import digests, failures, records, requests
+from controllers.helm.engine import failures, records, requests
 from controllers.helm.engine import storage as engine_storage
-from shared.api import helm, meta, objects
-from shared.runtime import conditions, events, logging
+from controllers.helm.helmrelease import announcing, options
+from shared.api import helm, meta
+from shared.runtime import conditions, events
 
 AWAITING_TESTS = "Helm release {release} with chart {chart} is awaiting tests"
 INSTALL_FAILURE = "Helm install failed for release {namespace}/{name} with chart {chart}: {error}"
@@ -99,124 +99,11 @@ class Request:
     default_to_retry: bool
 
 
-# --- what the spec asks for, in the engine's terms -----------------------------------------
-
-
-def _seconds(value: str | None, default: str) -> float:
-    return meta.parse_duration(value or default).total_seconds()
-
-
-def _timeout(req: Request, own: str | None) -> float:
-    return _seconds(own, req.obj.spec.timeout or "5m")
-
-
-def _max_history(spec: helm.HelmReleaseSpec) -> int:
-    return 5 if spec.max_history is None else spec.max_history
-
-
-def _rendering(req: Request) -> dict[str, Any]:
-    spec = req.obj.spec
-    common = spec.common_metadata
-    return {
-        "release_name": req.release_name,
-        "namespace": req.namespace,
-        "chart": req.chart,
-        "values": req.values,
-        "origin": requests.Origin(
-            name=req.obj.metadata.name or "", namespace=req.obj.metadata.namespace or "default"
-        ),
-        "post_renderers": tuple(spec.post_renderers or ()),
-        "post_render_strategy": requests.PostRenderStrategy(
-            spec.post_render_strategy or requests.PostRenderStrategy.COMBINED
-        ),
-        "common_labels": dict((common.labels if common else None) or {}),
-        "common_annotations": dict((common.annotations if common else None) or {}),
-    }
-
-
-def install_request(req: Request) -> requests.InstallRequest:
-    spec = req.obj.spec
-    options = spec.install or helm.Install()
-    crds = options.crds or ("Skip" if options.skip_crds else "Create")
-    return requests.InstallRequest(
-        **_rendering(req),
-        disable_schema_validation=bool(options.disable_schema_validation),
-        disable_openapi_validation=bool(options.disable_open_api_validation),
-        timeout=_timeout(req, options.timeout),
-        disable_wait=bool(options.disable_wait),
-        disable_wait_for_jobs=bool(options.disable_wait_for_jobs),
-        disable_hooks=bool(options.disable_hooks),
-        crds=requests.CRDPolicy(crds),
-        create_namespace=bool(options.create_namespace),
-        replace=bool(options.replace),
-        max_history=_max_history(spec),
-        take_ownership=not options.disable_take_ownership,
-    )
-
-
-def upgrade_request(req: Request) -> requests.UpgradeRequest:
-    spec = req.obj.spec
-    options = spec.upgrade or helm.Upgrade()
-    return requests.UpgradeRequest(
-        **_rendering(req),
-        disable_schema_validation=bool(options.disable_schema_validation),
-        disable_openapi_validation=bool(options.disable_open_api_validation),
-        timeout=_timeout(req, options.timeout),
-        disable_wait=bool(options.disable_wait),
-        disable_wait_for_jobs=bool(options.disable_wait_for_jobs),
-        disable_hooks=bool(options.disable_hooks),
-        crds=requests.CRDPolicy(options.crds or "Skip"),
-        force=bool(options.force),
-        cleanup_on_fail=bool(options.cleanup_on_fail),
-        preserve_values=bool(options.preserve_values),
-        max_history=_max_history(spec),
-        take_ownership=not options.disable_take_ownership,
-    )
-
-
-def uninstall_request(
-    obj: helm.HelmRelease, release_name: str, *, description: str = ""
-) -> requests.UninstallRequest:
-    options = obj.spec.uninstall or helm.Uninstall()
-    return requests.UninstallRequest(
-        release_name=release_name,
-        timeout=_seconds(options.timeout, obj.spec.timeout or "5m"),
-        keep_history=bool(options.keep_history),
-        disable_hooks=bool(options.disable_hooks),
-        disable_wait=bool(options.disable_wait),
-        deletion_propagation=options.deletion_propagation,
-        description=description,
-    )
-
-
 # --- recording ----------------------------------------------------------------------------
 
 
 def _now_duration(started: float) -> str:
     return meta.format_duration(time.monotonic() - started)
-
-
-def event_metadata(
-    chart_version: str, config_digest: str, *, app_version: str = "", oci_digest: str = ""
-) -> dict[str, str]:
-    """Flux's metadata of a release event (the recorder prefixes the API group)."""
-    metadata = {"revision": chart_version, "token": config_digest}
-    if app_version:
-        metadata["app-version"] = app_version
-    if oci_digest:
-        metadata["oci-digest"] = oci_digest
-    return {key: value for key, value in metadata.items() if value}
-
-
-def _snapshot_metadata(snapshot: helm.Snapshot | None) -> dict[str, str]:
-    if snapshot is None:
-        return {}
-    return event_metadata(
-        snapshot.chart_version,
-        snapshot.config_digest,
-        app_version=snapshot.app_version or "",
-        oci_digest=snapshot.oci_digest or "",
-    )
 
 
 def _mark(
@@ -229,27 +116,6 @@ def _mark(
         reason=reason,
         message=message,
         generation=req.obj.metadata.generation,
-    )
-
-
-async def _announce(
-    req: Request,
-    *,
-    warning: bool,
-    reason: str,
-    message: str,
-    metadata: dict[str, str],
-) -> None:
-    if warning:
-        logging.get_logger().error(message, reason=reason, revision=metadata.get("revision"))
-    else:
-        logging.get_logger().info(message, reason=reason, revision=metadata.get("revision"))
-    await req.recorder.emit(
-        objects.dump(req.obj),
-        type_=events.WARNING if warning else events.NORMAL,
-        reason=reason,
-        message=message,
-        metadata=metadata,
     )
 
 
@@ -292,7 +158,8 @@ def _failure_text(error: failures.EngineError) -> str:
     return error.message.strip()
 
 
-def _current(req: Request) -> helm.Snapshot | None:
+def current_snapshot(req: Request) -> helm.Snapshot | None:
+    """The newest snapshot of the history."""
     return snapshots.latest(req.status.history)
 
 
@@ -342,12 +209,13 @@ async def _release(
         )
         status.failures = (status.failures or 0) + 1
         _mark(req, helm.RELEASED_CONDITION, "False", reason, message)
-        await _announce(
-            req,
+        await announcing.announce(
+            req.recorder,
+            req.obj,
             warning=True,
             reason=reason,
             message=message,
-            metadata=event_metadata(
+            metadata=announcing.event_metadata(
                 req.chart.version, req.config_digest, app_version=app_version,
                 oci_digest=req.oci_digest or "",
             ),
@@ -361,7 +229,7 @@ async def _release(
         )
         active.increment(status)
         return
-    current = _current(req)
+    current = current_snapshot(req)
     reason, template = (
         (helm.INSTALL_SUCCEEDED_REASON, state.INSTALL_SUCCESS)
         if action == remediation.INSTALL
@@ -382,17 +250,24 @@ async def _release(
     )(req.obj.spec, default_to_retry=req.default_to_retry)
     if retry is not None:
         remediation.clear_failures(status)
-    await _announce(
-        req, warning=False, reason=reason, message=message, metadata=_snapshot_metadata(current)
+    await announcing.announce(
+        req.recorder,
+        req.obj,
+        warning=False,
+        reason=reason,
+        message=message,
+        metadata=announcing.snapshot_metadata(current),
     )
 
 
 async def install(req: Request) -> None:
-    await _release(req, action=remediation.INSTALL, run=req.actions.install(install_request(req)))
+    request = options.install_request(req.obj, req.chart, req.values)
+    await _release(req, action=remediation.INSTALL, run=req.actions.install(request))
 
 
 async def upgrade(req: Request) -> None:
-    await _release(req, action=remediation.UPGRADE, run=req.actions.upgrade(upgrade_request(req)))
+    request = options.upgrade_request(req.obj, req.chart, req.values)
+    await _release(req, action=remediation.UPGRADE, run=req.actions.upgrade(request))
 
 
 def _selected(name: str, filters: Sequence[helm.Filter]) -> bool:
@@ -423,14 +298,11 @@ def test_hooks(
 async def test(req: Request) -> None:
     """Run the release's tests (Flux's ``Test`` action reconciler)."""
     status = req.status
-    current = _current(req)
+    current = current_snapshot(req)
     if current is None:
         raise ActionError("no latest release: required for test", reason=helm.TEST_FAILED_REASON)
-    options = req.obj.spec.test or helm.Test()
-    filters = tuple(options.filters or ())
-    request = requests.TestRequest(
-        release_name=req.release_name, timeout=_timeout(req, options.timeout), filters=filters
-    )
+    request = options.test_request(req.obj)
+    filters = request.filters
     error: failures.EngineError | None = None
     try:
         record: records.ReleaseRecord | None = await req.actions.test(request)
@@ -451,14 +323,19 @@ async def test(req: Request) -> None:
             f"release mismatch: tested release {record.namespace}/{record.name}.v"
             f"{record.version} != current release {snapshots.full_release_name(current)}"
         )
-    current = _current(req)
-    metadata = _snapshot_metadata(current)
+    current = current_snapshot(req)
+    metadata = announcing.snapshot_metadata(current)
     if error is not None:
         message = TEST_FAILURE.format(**_names(current), error=_failure_text(error))
         status.failures = (status.failures or 0) + 1
         _mark(req, helm.TEST_SUCCESS_CONDITION, "False", helm.TEST_FAILED_REASON, message)
-        await _announce(
-            req, warning=True, reason=helm.TEST_FAILED_REASON, message=message, metadata=metadata
+        await announcing.announce(
+            req.recorder,
+            req.obj,
+            warning=True,
+            reason=helm.TEST_FAILED_REASON,
+            message=message,
+            metadata=metadata,
         )
         if not snapshots.has_been_tested(current):
             raise ActionError(message, reason=helm.TEST_FAILED_REASON)
@@ -475,8 +352,13 @@ async def test(req: Request) -> None:
     )
     message = TEST_SUCCESS.format(**_names(current), hooks=hooks)
     _mark(req, helm.TEST_SUCCESS_CONDITION, "True", helm.TEST_SUCCEEDED_REASON, message)
-    await _announce(
-        req, warning=False, reason=helm.TEST_SUCCEEDED_REASON, message=message, metadata=metadata
+    await announcing.announce(
+        req.recorder,
+        req.obj,
+        warning=False,
+        reason=helm.TEST_SUCCEEDED_REASON,
+        message=message,
+        metadata=metadata,
     )
 
 
@@ -484,7 +366,7 @@ async def rollback(req: Request) -> None:
     """Roll back to the previous successful release (Flux's ``RollbackRemediation``)."""
     status = req.status
     spec = req.obj.spec
-    current = _current(req)
+    current = current_snapshot(req)
     ignore = remediation.upgrade_remediation(spec).must_ignore_test_failures(
         remediation.test_ignores_failures(spec)
     )
@@ -494,21 +376,7 @@ async def rollback(req: Request) -> None:
             "missing target release for rollback: required to rollback",
             reason=helm.MISSING_ROLLBACK_TARGET_REASON,
         )
-    options = spec.rollback or helm.Rollback()
-    request = requests.RollbackRequest(
-        release_name=req.release_name,
-        to_version=previous.version,
-        timeout=_timeout(req, options.timeout),
-        disable_wait=bool(options.disable_wait),
-        disable_wait_for_jobs=bool(options.disable_wait_for_jobs),
-        disable_hooks=bool(options.disable_hooks),
-        force=bool(options.force),
-        cleanup_on_fail=bool(options.cleanup_on_fail),
-        max_history=_max_history(spec),
-        origin=requests.Origin(
-            name=req.obj.metadata.name or "", namespace=req.obj.metadata.namespace or "default"
-        ),
-    )
+    request = options.rollback_request(req.obj, previous.version)
     error: failures.EngineError | None = None
     try:
         record: records.ReleaseRecord | None = await req.actions.rollback(request)
@@ -517,23 +385,25 @@ async def rollback(req: Request) -> None:
     except failures.EngineError as failed:
         record, error = None, failed
     await _record(req, record, action=None, touched=ROLLBACK_ACTION)
-    metadata = _snapshot_metadata(previous)
+    metadata = announcing.snapshot_metadata(previous)
     if error is not None:
         message = ROLLBACK_FAILURE.format(**_names(previous), error=_failure_text(error))
         status.failures = (status.failures or 0) + 1
         _mark(req, helm.REMEDIATED_CONDITION, "False", helm.ROLLBACK_FAILED_REASON, message)
-        await _announce(
-            req, warning=True, reason=helm.ROLLBACK_FAILED_REASON, message=message,
+        await announcing.announce(
+            req.recorder,
+            req.obj, warning=True, reason=helm.ROLLBACK_FAILED_REASON, message=message,
             metadata=metadata,
         )  # fmt: skip
-        latest = _current(req)
+        latest = current_snapshot(req)
         if latest is None or latest.digest == current.digest:
             raise ActionError(message, reason=helm.ROLLBACK_FAILED_REASON)
         return
     message = ROLLBACK_SUCCESS.format(**_names(previous))
     _mark(req, helm.REMEDIATED_CONDITION, "True", helm.ROLLBACK_SUCCEEDED_REASON, message)
-    await _announce(
-        req, warning=False, reason=helm.ROLLBACK_SUCCEEDED_REASON, message=message,
+    await announcing.announce(
+        req.recorder,
+        req.obj, warning=False, reason=helm.ROLLBACK_SUCCEEDED_REASON, message=message,
         metadata=metadata,
     )  # fmt: skip
 
@@ -541,7 +411,7 @@ async def rollback(req: Request) -> None:
 async def uninstall_remediation(req: Request) -> None:
     """Uninstall the failed release (Flux's ``UninstallRemediation``)."""
     status = req.status
-    current = _current(req)
+    current = current_snapshot(req)
     if current is None:
         raise ActionError(
             "no latest release: required to uninstall", reason=helm.UNINSTALL_FAILED_REASON
@@ -549,7 +419,7 @@ async def uninstall_remediation(req: Request) -> None:
     error: failures.EngineError | None = None
     record: records.ReleaseRecord | None = None
     try:
-        record = await req.actions.uninstall(uninstall_request(req.obj, current.name))
+        record = await req.actions.uninstall(options.uninstall_request(req.obj, current.name))
     except failures.ReleaseFailedError as failed:
         record, error = failed.record, failed
     except failures.EngineError as failed:
@@ -561,16 +431,17 @@ async def uninstall_remediation(req: Request) -> None:
                 record, action=UNINSTALL_REMEDIATION_ACTION, oci_digest=current.oci_digest
             ),
         )
-    latest = _current(req)
+    latest = current_snapshot(req)
     if error is None and latest is not None and latest.digest == current.digest:
         error = failures.EngineError("uninstall completed with error: no storage update")
-    metadata = _snapshot_metadata(latest)
+    metadata = announcing.snapshot_metadata(latest)
     if error is not None:
         message = UNINSTALL_FAILURE.format(**_names(latest), error=_failure_text(error))
         status.failures = (status.failures or 0) + 1
         _mark(req, helm.REMEDIATED_CONDITION, "False", helm.UNINSTALL_FAILED_REASON, message)
-        await _announce(
-            req, warning=True, reason=helm.UNINSTALL_FAILED_REASON, message=message,
+        await announcing.announce(
+            req.recorder,
+            req.obj, warning=True, reason=helm.UNINSTALL_FAILED_REASON, message=message,
             metadata=metadata,
         )  # fmt: skip
         if latest is None or latest.digest == current.digest:
@@ -578,8 +449,9 @@ async def uninstall_remediation(req: Request) -> None:
         return
     message = UNINSTALL_SUCCESS.format(**_names(latest))
     _mark(req, helm.REMEDIATED_CONDITION, "True", helm.UNINSTALL_SUCCEEDED_REASON, message)
-    await _announce(
-        req, warning=False, reason=helm.UNINSTALL_SUCCEEDED_REASON, message=message,
+    await announcing.announce(
+        req.recorder,
+        req.obj, warning=False, reason=helm.UNINSTALL_SUCCEEDED_REASON, message=message,
         metadata=metadata,
     )  # fmt: skip
 
@@ -596,9 +468,10 @@ async def unlock(req: Request, locked: records.ReleaseRecord) -> None:
         message = UNLOCK_FAILURE.format(**names, status=locked.status, error=failed.message)
         status.failures = (status.failures or 0) + 1
         _mark(req, helm.RELEASED_CONDITION, "False", helm.PENDING_RELEASE_REASON, message)
-        await _announce(
-            req, warning=True, reason=helm.PENDING_RELEASE_REASON, message=message,
-            metadata=event_metadata(locked.chart_version, locked.config_digest(),
+        await announcing.announce(
+            req.recorder,
+            req.obj, warning=True, reason=helm.PENDING_RELEASE_REASON, message=message,
+            metadata=announcing.event_metadata(locked.chart_version, locked.config_digest(),
                                     app_version=locked.app_version, oci_digest=oci or ""),
         )  # fmt: skip
         raise ActionError(message, reason=helm.PENDING_RELEASE_REASON) from failed
@@ -608,50 +481,9 @@ async def unlock(req: Request, locked: records.ReleaseRecord) -> None:
         )
     message = UNLOCK_SUCCESS.format(**names, status=locked.status)
     _mark(req, helm.RELEASED_CONDITION, "False", helm.PENDING_RELEASE_REASON, message)
-    await _announce(
-        req, warning=False, reason=helm.PENDING_RELEASE_REASON, message=message,
-        metadata=event_metadata(locked.chart_version, locked.config_digest(),
+    await announcing.announce(
+        req.recorder,
+        req.obj, warning=False, reason=helm.PENDING_RELEASE_REASON, message=message,
+        metadata=announcing.event_metadata(locked.chart_version, locked.config_digest(),
                                 app_version=locked.app_version, oci_digest=oci or ""),
     )  # fmt: skip
-
-
-def spec_digest(value: Any) -> str | None:
-    """Flux's digest of ``spec.postRenderers`` or ``spec.commonMetadata`` (None when unset)."""
-    if value is None:
-        return None
-    dumped: Mapping[str, Any] | list[Any] = (
-        [objects.dump(item) for item in value] if isinstance(value, list) else objects.dump(value)
-    )
-    return "sha256:" + hashlib.sha256(digests.go_json(dumped)).hexdigest()
-
-
-async def announce_drift(req: Request, lines: Sequence[str]) -> None:
-    """Flux's DriftDetected warning: the release and one line per drifted object."""
-    await _announce(
-        req,
-        warning=True,
-        reason=helm.DRIFT_DETECTED_REASON,
-        message=state.drift_message(req.obj, lines),
-        metadata=_snapshot_metadata(_current(req)),
-    )
-
-
-async def report_drift_correction(
-    req: Request, *, changes: Sequence[str], error: str | None
-) -> None:
-    """Flux's DriftCorrected (Normal) or DriftCorrectionFailed (Warning) event."""
-    current = _current(req)
-    release = snapshots.full_release_name(current)
-    metadata = _snapshot_metadata(current)
-    if error is not None:
-        partially = "partially " if changes else ""
-        message = f"Failed to {partially}correct cluster state of release {release}:\n{error}"
-        await _announce(
-            req, warning=True, reason="DriftCorrectionFailed", message=message, metadata=metadata
-        )
-        return
-    if changes:
-        message = f"Cluster state of release {release} has been corrected:\n" + "\n".join(changes)
-        await _announce(
-            req, warning=False, reason="DriftCorrected", message=message, metadata=metadata
-        )

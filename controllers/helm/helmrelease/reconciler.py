@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -40,17 +39,22 @@ from typing import Any
 import aiohttp
 
 from controllers.helm import charts, drifting, remediation, snapshots, state, values
-from controllers.helm.engine import cluster as engine_cluster
-from controllers.helm.engine import digests, failures, postrendering, records, requests
+from controllers.helm.engine import digests, failures, postrendering, records
 from controllers.helm.engine import engine as engines
 from controllers.helm.engine import storage as engine_storage
-from controllers.helm.helmrelease import acting, releasing
+from controllers.helm.helmrelease import (
+    acting,
+    announcing,
+    correcting,
+    options,
+    releasing,
+    templating,
+    uninstalling,
+)
 from shared.api import helm, meta, objects
-from shared.api import source as source_api
 from shared.artifacts import extracting, fetching
 from shared.kube import (
     applying,
-    changesets,
     client,
     errors,
     ignoring,
@@ -83,7 +87,6 @@ SUMMARY = conditions.Summary(
 )
 RELEASE_CONDITIONS = SUMMARY.owned
 FIELD_MANAGER = "helm-controller"
-MAX_RELEASE_NAME = 53
 
 SourceLookup = Callable[[str, str, str], Awaitable[dict[str, Any] | None]]
 """``(kind, namespace, name)`` → the source object from the caches, or None."""
@@ -116,59 +119,6 @@ class _Run(reconciling.Run[helm.HelmRelease, helm.HelmReleaseStatus]):
     source: charts.SourceRef = dataclasses.field(init=False)
     artifact: meta.Artifact = dataclasses.field(init=False)
     values: dict[str, Any] = dataclasses.field(init=False)
-
-
-def release_name(obj: helm.HelmRelease) -> str:
-    """Flux's release name: ``spec.releaseName``, else ``[targetNamespace-]name``, shortened.
-
-    A name longer than Helm's 53 characters keeps its first 40 and a
-    12-character digest of the whole, as Flux shortens it.
-    """
-    name = obj.spec.release_name or (
-        f"{obj.spec.target_namespace}-{obj.metadata.name}"
-        if obj.spec.target_namespace
-        else obj.metadata.name or ""
-    )
-    if len(name) <= MAX_RELEASE_NAME:
-        return name
-    return f"{name[:40]}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
-
-
-def release_namespace(obj: helm.HelmRelease) -> str:
-    return obj.spec.target_namespace or obj.metadata.namespace or "default"
-
-
-def storage_namespace(obj: helm.HelmRelease) -> str:
-    return obj.spec.storage_namespace or obj.metadata.namespace or "default"
-
-
-def _annotation_request(obj: helm.HelmRelease, annotation: str, handled: str | None) -> str | None:
-    """The token of a force or reset request not handled yet (Flux's rule), else None.
-
-    The annotation must carry the same token as ``reconcile.fluxcd.io/requestedAt``.
-    """
-    annotations = obj.metadata.annotations or {}
-    token = annotations.get(annotation)
-    if not token or annotations.get(meta.RECONCILE_REQUEST_ANNOTATION) != token:
-        return None
-    return None if token == handled else token
-
-
-def _must_reset_failures(obj: helm.HelmRelease, chart_version: str, config_digest: str) -> bool:
-    """Flux's ``MustResetFailures``: the failures counted were for something else."""
-    status = obj.status or helm.HelmReleaseStatus()
-    reset = _annotation_request(obj, meta.RESET_REQUEST_ANNOTATION, status.last_handled_reset_at)
-    if reset is not None:
-        status.last_handled_reset_at = reset
-    return (
-        status.last_attempted_generation != obj.metadata.generation
-        or status.last_attempted_revision != chart_version
-        or (
-            status.last_attempted_config_digest is not None
-            and status.last_attempted_config_digest != config_digest
-        )
-        or reset is not None
-    )
 
 
 class HelmReleaseReconciler:
@@ -209,11 +159,14 @@ class HelmReleaseReconciler:
             ),
             user_agent=FIELD_MANAGER,
         )
-        self._charts = resourcemanager.ResourceManager(
-            objects=applying.Objects(api=api, discovery=discovery),
-            live=charts_live,
-            field_manager=FIELD_MANAGER,
-            group=helm.GROUP,
+        self._templates = templating.ChartTemplates(
+            manager=resourcemanager.ResourceManager(
+                objects=applying.Objects(api=api, discovery=discovery),
+                live=charts_live,
+                field_manager=FIELD_MANAGER,
+                group=helm.GROUP,
+            ),
+            recorder=recorder,
         )
         self._loader = charts.Loader(
             session=session,
@@ -321,80 +274,11 @@ class HelmReleaseReconciler:
                 reason=meta.ACCESS_DENIED_REASON,
             )
 
-    async def _delete_chart(self, obj: helm.HelmRelease, status: helm.HelmReleaseStatus) -> None:
-        """Delete the HelmChart ``status.helmChart`` names (Flux's template clean-up)."""
-        if not status.helm_chart:
-            return
-        namespace, _, name = status.helm_chart.partition("/")
-        manifest = {
-            "apiVersion": source_api.API_VERSION,
-            "kind": "HelmChart",
-            "metadata": {"name": name, "namespace": namespace},
-        }
-        try:
-            await self._charts.objects.delete(manifest)
-        except errors.NotFoundError:
-            pass
-        else:
-            await self._recorder.emit(
-                objects.dump(obj),
-                type_=events.TRACE,
-                reason=helm.HELM_CHART_DELETED_EVENT_REASON,
-                message=f"deleted HelmChart '{status.helm_chart}'",
-            )
-        status.helm_chart = None
-
-    async def _template(self, run: _Run) -> None:
-        """Keep the owned HelmChart as ``spec.chart`` says (Flux's ``HelmChartTemplate``)."""
-        obj, status = run.obj, run.status
-        wanted = (
-            f"{charts.template_namespace(obj)}/{charts.template_name(obj)}"
-            if obj.spec.chart is not None
-            else None
-        )
-        if status.helm_chart and status.helm_chart != wanted:
-            await self._delete_chart(obj, status)
-        if obj.spec.chart is None:
-            return
-        manifest = charts.template_manifest(obj)
-        ref = charts.source_of(obj)
-        self._allowed(obj, ref)
-        owner = changesets.Owner(
-            name=obj.metadata.name or "", namespace=obj.metadata.namespace or "default",
-            group=helm.GROUP,
-        )  # fmt: skip
-        try:
-            change = await self._charts.apply(manifest, owner=owner)
-        except resourcemanager.ApplyError as failed:
-            message = f"failed to run server-side apply: {failed}"
-            await self._recorder.emit(
-                objects.dump(obj),
-                type_=events.TRACE,
-                reason=helm.HELM_CHART_SYNC_ERROR_EVENT_REASON,
-                message=message,
-            )
-            raise results.ReconcileError(message, reason=meta.ARTIFACT_FAILED_REASON) from failed
-        source_ref = obj.spec.chart.spec.source_ref
-        if change.action in (changesets.Action.CREATED, changesets.Action.CONFIGURED):
-            verb = str(change.action)
-            message = (
-                f"HelmChart/{ref.namespace}/{ref.name} {verb} with SourceRef "
-                f"'{source_ref.kind}/{ref.namespace}/{source_ref.name}'"
-            )
-            logging.get_logger().info(message)
-            await self._recorder.emit(
-                objects.dump(obj),
-                type_=events.TRACE,
-                reason=f"HelmChart{verb.capitalize()}",
-                message=message,
-            )
-        status.helm_chart = wanted
-
     async def _source_step(self, run: _Run) -> None:
         obj = run.obj
-        await self._template(run)
         ref = run.source = charts.source_of(obj)
         self._allowed(obj, ref)
+        await self._templates.sync(obj, run.status)
         found = await self._source(ref.kind, ref.namespace, ref.name)
         if found is None:
             raise results.WaitingError(
@@ -468,16 +352,19 @@ class HelmReleaseReconciler:
         obj, status = run.obj, run.status
         run.revision = chart.version
         config_digest = digests.values_digest(run.values)
-        run.event_metadata = acting.event_metadata(
+        run.event_metadata = announcing.event_metadata(
             chart.version, config_digest, app_version=str(chart.metadata.get("appVersion") or ""),
             oci_digest=oci_digest or "",
         )  # fmt: skip
         target = await self._target(obj)
-        await self._retarget(run, target, chart.name)
-        storage = storage_namespace(obj)
+        if uninstalling.target_changed(obj, status, chart.name):
+            await uninstalling.retarget(
+                obj, status, self._engine(obj, target, status.storage_namespace or "")
+            )
+        storage = options.storage_namespace(obj)
         engine = self._engine(obj, target, storage)
         status.storage_namespace = storage
-        if _must_reset_failures(obj, chart.version, config_digest):
+        if options.must_reset_failures(obj, chart.version, config_digest):
             remediation.clear_failures(status)
         status.last_attempted_generation = obj.metadata.generation
         status.last_attempted_revision = chart.version
@@ -485,7 +372,7 @@ class HelmReleaseReconciler:
         status.last_attempted_config_digest = config_digest
         status.last_attempted_values_checksum = None
         status.last_release_revision = None
-        force = _annotation_request(
+        force = options.handle_request(
             obj, meta.FORCE_REQUEST_ANNOTATION, status.last_handled_force_at
         )
         if force is not None:
@@ -497,8 +384,8 @@ class HelmReleaseReconciler:
             values=run.values,
             config_digest=config_digest,
             oci_digest=oci_digest,
-            release_name=release_name(obj),
-            namespace=release_namespace(obj),
+            release_name=options.release_name(obj),
+            namespace=options.release_namespace(obj),
             actions=engine,
             store=engine.store,
             recorder=self._recorder,
@@ -508,8 +395,8 @@ class HelmReleaseReconciler:
             chart_name=chart.name,
             chart_version=chart.version,
             config_digest=config_digest,
-            post_renderers_digest=acting.spec_digest(obj.spec.post_renderers),
-            common_metadata_digest=acting.spec_digest(obj.spec.common_metadata),
+            post_renderers_digest=options.spec_digest(obj.spec.post_renderers),
+            common_metadata_digest=options.spec_digest(obj.spec.common_metadata),
         )
         rules = ignoring.Rules(
             (obj.spec.drift_detection.ignore if obj.spec.drift_detection else None) or ()
@@ -522,7 +409,7 @@ class HelmReleaseReconciler:
             )
 
         async def correct(record: records.ReleaseRecord) -> None:
-            await self._correct_drift(req, engine, record, rules)
+            await correcting.correct(req, engine, record, rules)
 
         outcome = await releasing.run(
             releasing.Loop(
@@ -561,109 +448,26 @@ class HelmReleaseReconciler:
             return
         status.inventory = inventory.to_status(inventory.Ref.of(obj) for obj in found)
 
-    async def _correct_drift(
-        self,
-        req: acting.Request,
-        engine: engines.Engine,
-        record: records.ReleaseRecord,
-        rules: ignoring.Rules,
-    ) -> None:
-        """Re-apply the drifted objects of ``record`` (Flux's ``CorrectClusterDrift``)."""
-        desired = await engine.objects_of(record)
-        drifted = []
-        for obj in desired:
-            live = await engine.cluster.manager.live(inventory.Ref.of(obj))
-            if drifting.compare(obj, live, ignored=rules.pointers(obj)) is not None:
-                drifted.append(obj)
-        origin = requests.Origin(
-            name=req.obj.metadata.name or "", namespace=req.obj.metadata.namespace or "default"
-        )
-        try:
-            change_set = await engine.cluster.apply(
-                drifted, origin=origin, within=state.timeout_of(req.obj, state.Action.UPGRADE)
-            )
-        except engine_cluster.ClusterError as failed:
-            await acting.report_drift_correction(req, changes=(), error=failed.message)
-            return
-        lines = [str(change) for change in change_set.changes]
-        await acting.report_drift_correction(req, changes=lines, error=None)
-
-    async def _retarget(self, run: _Run, target: targets.Target, chart_name: str) -> None:
-        """Uninstall the current release when its storage, name, namespace or chart changed.
-
-        Flux's ``ReleaseTargetChanged``: the release is uninstalled from where
-        it was, the history, failures and storage namespace are cleared, and
-        the release starts over where it is now wanted. A new chart name is a
-        new target only with ``chartNameChangeStrategy: Reinstall`` (the default).
-        """
-        obj, status = run.obj, run.status
-        current = snapshots.latest(status.history)
-        if not status.storage_namespace or current is None:
-            return
-        strategy = (obj.spec.upgrade.chart_name_change_strategy if obj.spec.upgrade else None) or (
-            "Reinstall"
-        )
-        changed = (
-            status.storage_namespace != storage_namespace(obj)
-            or current.namespace != release_namespace(obj)
-            or current.name != release_name(obj)
-            or (current.chart_name != chart_name and strategy == "Reinstall")
-        )
-        if not changed:
-            return
-        logging.get_logger().info(
-            "release target configuration changed: running uninstall for current release"
-        )
-        engine = self._engine(obj, target, status.storage_namespace)
-        try:
-            await engine.uninstall(acting.uninstall_request(obj, current.name))
-        except failures.ReleaseNotFoundError:
-            pass
-        except failures.EngineError as failed:
-            raise results.ReconcileError(
-                failed.message, reason=helm.UNINSTALL_FAILED_REASON
-            ) from failed
-        status.history = None
-        remediation.clear_failures(status)
-        status.storage_namespace = None
-
     # --- deletion ------------------------------------------------------------------------
 
     async def finalize(self, obj: helm.HelmRelease) -> None:
         """Uninstall the release and delete the owned HelmChart (not when suspended)."""
         key = self._key(obj)
         status = obj.status or helm.HelmReleaseStatus()
+        if not obj.spec.suspend and status.storage_namespace:
+            try:
+                target = await self._target(obj)
+            except results.ReconcileError as failed:
+                logging.get_logger().error(
+                    "skipping Helm release uninstallation", error=failed.message
+                )
+            else:
+                await uninstalling.uninstall_deleted(
+                    obj, status, self._engine(obj, target, status.storage_namespace)
+                )
         if not obj.spec.suspend:
-            await self._uninstall_deleted(obj, status)
-            await self._delete_chart(obj, status)
+            await self._templates.delete(obj, status)
         self._engines.pop(key, None)
         await self._targets.forget(
             namespace=obj.metadata.namespace or "default", name=obj.metadata.name or ""
         )
-
-    async def _uninstall_deleted(
-        self, obj: helm.HelmRelease, status: helm.HelmReleaseStatus
-    ) -> None:
-        if not status.storage_namespace:
-            logging.get_logger().info(
-                "skipping Helm release uninstallation: no storage namespace configured"
-            )
-            return
-        try:
-            target = await self._target(obj)
-        except results.ReconcileError as failed:
-            logging.get_logger().error("skipping Helm release uninstallation", error=failed.message)
-            return
-        engine = self._engine(obj, target, status.storage_namespace)
-        current = snapshots.latest(status.history)
-        name = current.name if current is not None else release_name(obj)
-        try:
-            await engine.uninstall(acting.uninstall_request(obj, name))
-        except failures.ReleaseNotFoundError:
-            return
-        except failures.EngineError as failed:
-            raise results.ReconcileError(
-                f"failed to uninstall release: {failed.message}",
-                reason=helm.UNINSTALL_FAILED_REASON,
-            ) from failed
-        logging.get_logger().info("uninstalled Helm release for deleted resource")

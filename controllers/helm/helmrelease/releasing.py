@@ -28,7 +28,7 @@ from typing import Any
 
 from controllers.helm import remediation, snapshots, state
 from controllers.helm.engine import failures, records
-from controllers.helm.helmrelease import acting
+from controllers.helm.helmrelease import acting, correcting
 from shared.api import helm, meta
 from shared.runtime import conditions, logging, reconciling, results
 
@@ -190,7 +190,7 @@ async def run(loop: Loop) -> Outcome:
                 raise _exhausted(loop) from refused
             raise results.StallingError(refused.message, reason=refused.reason) from refused
         if found.status == state.Status.DRIFTED:
-            await acting.announce_drift(loop.req, found.drift)
+            await correcting.announce(loop.req, found.drift)
         log.info(decision.log, state=str(found.status))
         action = decision.action
         if action is None:
