@@ -64,11 +64,21 @@ class Objects:
         return applied
 
     async def patch(
-        self, obj: Mapping[str, Any], body: Any, *, content_type: str
+        self,
+        obj: Mapping[str, Any],
+        body: Any,
+        *,
+        content_type: str,
+        field_manager: str | None = None,
     ) -> dict[str, Any]:
         """Patch ``obj`` with ``body`` (a JSON or merge patch); returns the patched object."""
         patched: dict[str, Any] = await self.api.request(
-            "PATCH", await self._path(obj), body=body, content_type=content_type, verb="patch"
+            "PATCH",
+            await self._path(obj),
+            query={"fieldManager": field_manager} if field_manager else None,
+            body=body,
+            content_type=content_type,
+            verb="patch",
         )
         return patched
 

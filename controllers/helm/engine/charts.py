@@ -23,6 +23,7 @@ import base64
 import json
 import os
 import pathlib
+import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -78,30 +79,13 @@ async def merged_values(
     return await asyncio.to_thread(_merged_values_sync, chart, values, validate=validate)
 
 
-def _render_sync(
-    chart: helm_python.Chart,
-    values: Mapping[str, Any],
-    *,
-    name: str,
-    namespace: str,
-    revision: int,
-    is_upgrade: bool,
-    kubeconfig: str | None,
-) -> dict[str, str]:
-    options: dict[str, Any] = {
-        "name": name,
-        "namespace": namespace,
-        "revision": revision,
-        "is_install": not is_upgrade,
-        "is_upgrade": is_upgrade,
-    }
-    try:
-        if kubeconfig is None:
-            return chart.render(dict(values), **options)
-        with helm_python.Config(kubeconfig_content=kubeconfig, namespace=namespace) as config:
-            return config.render(chart, dict(values), **options)
-    except helm_python.HelmError as error:
-        raise _chart_error("cannot render the chart", error) from error
+def _without_schema(chart: helm_python.Chart) -> helm_python.Chart:
+    """The chart and its sub-charts without ``values.schema.json`` (rendering checks it)."""
+    with tempfile.TemporaryDirectory(prefix="helm-chart-") as scratch:
+        root = pathlib.Path(chart.save_dir(scratch))
+        for schema in root.rglob("values.schema.json"):
+            schema.unlink()
+        return helm_python.Chart.load(root)
 
 
 async def render_templates(
@@ -113,18 +97,32 @@ async def render_templates(
     revision: int,
     is_upgrade: bool,
     kubeconfig: str | None = None,
+    validate: bool = True,
 ) -> dict[str, str]:
-    """Template path → rendered text (see the module docstring)."""
-    return await asyncio.to_thread(
-        _render_sync,
-        chart,
-        values,
-        name=name,
-        namespace=namespace,
-        revision=revision,
-        is_upgrade=is_upgrade,
-        kubeconfig=kubeconfig,
-    )
+    """Template path → rendered text (see the module docstring), in a worker thread.
+
+    Rendering checks the values against the chart's schema; without
+    ``validate`` the chart is rendered from a copy without schemas.
+    """
+    options: dict[str, Any] = {
+        "name": name,
+        "namespace": namespace,
+        "revision": revision,
+        "is_install": not is_upgrade,
+        "is_upgrade": is_upgrade,
+    }
+
+    def render() -> dict[str, str]:
+        try:
+            loaded = _without_schema(chart) if not validate and chart.schema else chart
+            if kubeconfig is None:
+                return loaded.render(dict(values), **options)
+            with helm_python.Config(kubeconfig_content=kubeconfig, namespace=namespace) as config:
+                return config.render(loaded, dict(values), **options)
+        except helm_python.HelmError as error:
+            raise _chart_error("cannot render the chart", error) from error
+
+    return await asyncio.to_thread(render)
 
 
 def crds(chart: helm_python.Chart) -> list[tuple[str, str]]:

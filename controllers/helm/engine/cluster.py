@@ -27,7 +27,7 @@ import copy
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from controllers.helm.engine import manifests, requests
+from controllers.helm.engine import clientside, manifests, requests
 from shared.kube import (
     applying,
     changesets,
@@ -44,6 +44,8 @@ RELEASE_NAME = "meta.helm.sh/release-name"
 RELEASE_NAMESPACE = "meta.helm.sh/release-namespace"
 MANAGED_BY = "app.kubernetes.io/managed-by"
 FIELD_MANAGER = "helm-controller"
+SERVER_SIDE = "ssa"
+CLIENT_SIDE = "csa"
 
 
 class ClusterError(Exception):
@@ -155,13 +157,36 @@ class Cluster:
         origin: requests.Origin,
         force: bool = False,
         within: float,
-    ) -> changesets.ChangeSet:
-        """Server-side apply in the resource manager's stages; ``ClusterError`` on failure."""
+        method: str = SERVER_SIDE,
+        previous: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        """Apply ``objects``; ``ClusterError`` on failure.
+
+        Server-side apply (``ssa``) goes through the resource manager's
+        stages; client-side apply (``csa``) creates or merge-patches each
+        object in install order (``clientside``), ``previous`` telling which
+        fields the release dropped.
+        """
         owner = changesets.Owner(
             name=origin.name, namespace=origin.namespace, group=requests.HELM_GROUP
         )
+        if method == CLIENT_SIDE:
+            try:
+                await clientside.apply(
+                    self.objects,
+                    sort_for_install(objects),
+                    previous=previous,
+                    manager=self.manager.field_manager,
+                    force=force,
+                    within=within,
+                )
+            except clientside.ClientSideError as error:
+                raise ClusterError(str(error)) from error
+            except (errors.KubeError, TimeoutError) as error:
+                raise ClusterError(f"apply failed: {error}") from error
+            return
         try:
-            return await self.manager.apply_all(
+            await self.manager.apply_all(
                 objects,
                 owner=owner,
                 force=force,

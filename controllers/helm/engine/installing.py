@@ -123,6 +123,24 @@ async def render(parts: steps.Parts, req: requests.Rendering) -> rendering.Rende
     return dataclasses.replace(rendered, objects=objects)
 
 
+def _revision(
+    req: requests.InstallRequest | requests.UpgradeRequest,
+    rendered: rendering.Rendered,
+    **fields: Any,
+) -> records.ReleaseRecord:
+    """A new revision of what ``rendered`` holds; ``fields`` set the rest."""
+    return records.ReleaseRecord(
+        name=req.release_name,
+        namespace=req.namespace,
+        chart=rendered.chart,
+        config=rendered.config,
+        manifest=rendered.manifest,
+        hooks=rendered.hooks,
+        notes=rendered.notes,
+        **fields,
+    )
+
+
 async def install(parts: steps.Parts, req: requests.InstallRequest) -> records.ReleaseRecord:
     """``helm install`` (see the module docstring)."""
     req = dataclasses.replace(req, origin=origin_of(req))
@@ -138,40 +156,32 @@ async def install(parts: steps.Parts, req: requests.InstallRequest) -> records.R
     rendered = await _render(parts, req, revision=version, is_upgrade=False)
     objects = await _prepare(parts, req, rendered, action="install")
     moment = records.now()
-    step = steps.Step(
-        records.ReleaseRecord(
-            name=req.release_name,
-            namespace=req.namespace,
-            version=version,
-            status=Status.PENDING_INSTALL,
-            chart=rendered.chart,
-            config=rendered.config,
-            manifest=rendered.manifest,
-            hooks=rendered.hooks,
-            description="Initial install underway",
-            notes=rendered.notes,
-            first_deployed=moment,
-            last_deployed=moment,
-            labels=dict(req.labels),
-        ),
-        parts.store,
+    record = _revision(
+        req,
+        rendered,
+        version=version,
+        status=Status.PENDING_INSTALL,
+        description="Initial install underway",
+        first_deployed=moment,
+        last_deployed=moment,
+        labels=dict(req.labels),
+        apply_method=requests.apply_method(req.server_side_apply),
     )
     if latest is not None:
         await steps.supersede(parts, latest)
-    await parts.store.prune(req.release_name, max_history=req.max_history)
-    await parts.store.create(step.record)
-    try:
-        await steps.run_hooks(
-            parts, step, "pre-install", disabled=req.disable_hooks, within=req.timeout
-        )
-        await steps.deploy(
-            parts, objects, previous=(), waiting=req, origin=origin_of(req), force=False
-        )
-        await steps.run_hooks(
-            parts, step, "post-install", disabled=req.disable_hooks, within=req.timeout
-        )
-    except cluster.ClusterError as error:
-        raise await steps.fail(parts, step, "install", error.message) from error
+    step = await steps.begin(parts, record, max_history=req.max_history)
+    await steps.perform(
+        parts,
+        step,
+        action="install",
+        objects=objects,
+        previous=(),
+        waiting=req,
+        origin=origin_of(req),
+        force=False,
+        disable_hooks=req.disable_hooks,
+        cleanup_on_fail=False,
+    )
     return await step.save(
         status=Status.DEPLOYED, description=req.description or "Install complete"
     )
@@ -194,39 +204,30 @@ async def upgrade(parts: steps.Parts, req: requests.UpgradeRequest) -> records.R
     rendered = await _render(parts, req, revision=version, is_upgrade=True, config=config)
     objects = await _prepare(parts, req, rendered, action="upgrade")
     previous = await steps.objects_of(parts, current)
-    step = steps.Step(
-        records.ReleaseRecord(
-            name=req.release_name,
-            namespace=req.namespace,
-            version=version,
-            status=Status.PENDING_UPGRADE,
-            chart=rendered.chart,
-            config=rendered.config,
-            manifest=rendered.manifest,
-            hooks=rendered.hooks,
-            description="Preparing upgrade",
-            notes=rendered.notes,
-            first_deployed=current.first_deployed,
-            last_deployed=records.now(),
-            labels={**current.labels, **req.labels},
-        ),
-        parts.store,
+    record = _revision(
+        req,
+        rendered,
+        version=version,
+        status=Status.PENDING_UPGRADE,
+        description="Preparing upgrade",
+        first_deployed=current.first_deployed,
+        last_deployed=records.now(),
+        labels={**current.labels, **req.labels},
+        apply_method=requests.apply_method(req.server_side_apply, previous=current.apply_method),
     )
-    await parts.store.prune(req.release_name, max_history=req.max_history)
-    await parts.store.create(step.record)
-    try:
-        await steps.run_hooks(
-            parts, step, "pre-upgrade", disabled=req.disable_hooks, within=req.timeout
-        )
-        await steps.deploy(
-            parts, objects, previous=previous, waiting=req, origin=origin_of(req), force=req.force
-        )
-        await steps.run_hooks(
-            parts, step, "post-upgrade", disabled=req.disable_hooks, within=req.timeout
-        )
-    except cluster.ClusterError as error:
-        cleanup = steps.added(objects, previous) if req.cleanup_on_fail else ()
-        raise await steps.fail(parts, step, "upgrade", error.message, cleanup=cleanup) from error
+    step = await steps.begin(parts, record, max_history=req.max_history)
+    await steps.perform(
+        parts,
+        step,
+        action="upgrade",
+        objects=objects,
+        previous=previous,
+        waiting=req,
+        origin=origin_of(req),
+        force=req.force,
+        disable_hooks=req.disable_hooks,
+        cleanup_on_fail=req.cleanup_on_fail,
+    )
     if current.status == Status.DEPLOYED:
         await steps.supersede(parts, current)
     return await step.save(

@@ -45,34 +45,30 @@ async def rollback(parts: steps.Parts, req: requests.RollbackRequest) -> records
     origin = req.origin or requests.Origin(name=target.name, namespace=target.namespace)
     objects = await steps.objects_of(parts, target)
     previous = await steps.objects_of(parts, latest)
-    step = steps.Step(
-        dataclasses.replace(
-            target,
-            version=latest.version + 1,
-            status=Status.PENDING_ROLLBACK,
-            description=f"Rollback to {target_version}",
-            first_deployed=latest.first_deployed,
-            last_deployed=records.now(),
-            deleted=None,
-            rollback_revision=target_version,
-        ),
-        parts.store,
+    revision = dataclasses.replace(
+        target,
+        version=latest.version + 1,
+        status=Status.PENDING_ROLLBACK,
+        description=f"Rollback to {target_version}",
+        first_deployed=latest.first_deployed,
+        last_deployed=records.now(),
+        deleted=None,
+        rollback_revision=target_version,
+        apply_method=requests.apply_method(req.server_side_apply, previous=target.apply_method),
     )
-    await parts.store.prune(req.release_name, max_history=req.max_history)
-    await parts.store.create(step.record)
-    try:
-        await steps.run_hooks(
-            parts, step, "pre-rollback", disabled=req.disable_hooks, within=req.timeout
-        )
-        await steps.deploy(
-            parts, objects, previous=previous, waiting=req, origin=origin, force=req.force
-        )
-        await steps.run_hooks(
-            parts, step, "post-rollback", disabled=req.disable_hooks, within=req.timeout
-        )
-    except cluster.ClusterError as error:
-        cleanup = steps.added(objects, previous) if req.cleanup_on_fail else ()
-        raise await steps.fail(parts, step, "rollback", error.message, cleanup=cleanup) from error
+    step = await steps.begin(parts, revision, max_history=req.max_history)
+    await steps.perform(
+        parts,
+        step,
+        action="rollback",
+        objects=objects,
+        previous=previous,
+        waiting=req,
+        origin=origin,
+        force=req.force,
+        disable_hooks=req.disable_hooks,
+        cleanup_on_fail=req.cleanup_on_fail,
+    )
     for record in history:
         if record.status == Status.DEPLOYED:
             await steps.supersede(parts, record)

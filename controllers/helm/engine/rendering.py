@@ -57,6 +57,7 @@ async def render(
         revision=revision,
         is_upgrade=is_upgrade,
         kubeconfig=kubeconfig,
+        validate=not req.disable_schema_validation,
     )
     files, notes = manifests.split_notes(files, chart_name=chart.name)
     chain = postrendering.renderers(req, kustomize=kustomize)

@@ -4,6 +4,8 @@ The fields are Flux's HelmRelease options in the engine's terms; defaults
 are Flux's. Durations are seconds. ``origin`` names the HelmRelease that
 owns the release: its name and namespace become Flux's origin labels
 (``helm.toolkit.fluxcd.io/name``, ``/namespace``) on every object.
+Server-side apply is the default, as with Helm 4; an upgrade or rollback in
+``auto`` mode applies as the revision it starts from was applied.
 """
 
 from __future__ import annotations
@@ -17,6 +19,16 @@ from controllers.helm.engine import charts
 from shared.api import helm as helm_api
 
 HELM_GROUP = "helm.toolkit.fluxcd.io"
+
+ServerSideApply = helm_api.ServerSideApplyMode
+"""enabled, disabled, or auto: as the revision upgraded from (rolled back to) was applied."""
+
+
+def apply_method(mode: ServerSideApply | bool, *, previous: str = "") -> str:
+    """Helm's stored apply method for a mode: ``ssa`` or ``csa`` (auto follows ``previous``)."""
+    if mode == "auto":
+        return "ssa" if previous == "ssa" else "csa"
+    return "ssa" if mode in (True, "enabled") else "csa"
 
 
 class CRDPolicy(enum.StrEnum):
@@ -75,32 +87,38 @@ class Waiting:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class InstallRequest(Rendering, Waiting):
-    """``helm install`` as Flux configures it."""
+class Releasing(Rendering, Waiting):
+    """What install and upgrade share beyond rendering and waiting."""
 
     disable_hooks: bool = False
-    crds: CRDPolicy = CRDPolicy.CREATE
-    create_namespace: bool = False
-    replace: bool = False
     max_history: int = 5
     description: str = ""
+    """The deployed revision's description; Helm's own when empty."""
     labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """Release labels (stored as labels of the storage Secret)."""
     take_ownership: bool = True
+    """Adopt existing objects of no or another release (Flux's default)."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class UpgradeRequest(Rendering, Waiting):
+class InstallRequest(Releasing):
+    """``helm install`` as Flux configures it."""
+
+    crds: CRDPolicy = CRDPolicy.CREATE
+    create_namespace: bool = False
+    replace: bool = False
+    server_side_apply: bool = True
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class UpgradeRequest(Releasing):
     """``helm upgrade`` as Flux configures it."""
 
-    disable_hooks: bool = False
     crds: CRDPolicy = CRDPolicy.SKIP
     force: bool = False
     cleanup_on_fail: bool = False
     preserve_values: bool = False
-    max_history: int = 5
-    description: str = ""
-    labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    take_ownership: bool = True
+    server_side_apply: ServerSideApply = "auto"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -114,6 +132,7 @@ class RollbackRequest(Waiting):
     cleanup_on_fail: bool = False
     max_history: int = 5
     origin: Origin | None = None
+    server_side_apply: ServerSideApply = "auto"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -133,9 +133,17 @@ async def deploy(
     waiting: requests.Waiting,
     origin: requests.Origin,
     force: bool,
+    method: str,
 ) -> None:
-    """Apply, delete what left the release, wait: the middle of every action."""
-    await parts.cluster.apply(objects, origin=origin, force=force, within=waiting.timeout)
+    """Apply (``method``: ssa or csa), delete what left the release, wait."""
+    await parts.cluster.apply(
+        objects,
+        origin=origin,
+        force=force,
+        within=waiting.timeout,
+        method=method,
+        previous=previous,
+    )
     keep = keys(objects)
     gone = [obj for obj in previous if inventory.Ref.of(obj).key not in keep]
     if gone:
@@ -144,6 +152,51 @@ async def deploy(
         await parts.cluster.wait_ready(
             objects, within=waiting.timeout, jobs=not waiting.disable_wait_for_jobs
         )
+
+
+async def begin(parts: Parts, record: records.ReleaseRecord, *, max_history: int) -> Step:
+    """Store the new (pending) revision, pruning the history first as Helm does."""
+    await parts.store.prune(record.name, max_history=max_history)
+    await parts.store.create(record)
+    return Step(record, parts.store)
+
+
+async def perform(
+    parts: Parts,
+    step: Step,
+    *,
+    action: str,
+    objects: Sequence[Mapping[str, Any]],
+    previous: Sequence[Mapping[str, Any]],
+    waiting: requests.Waiting,
+    origin: requests.Origin,
+    force: bool,
+    disable_hooks: bool,
+    cleanup_on_fail: bool,
+) -> None:
+    """Pre-``action`` hooks, deploy, post-``action`` hooks; the failed revision on error.
+
+    ``cleanup_on_fail`` deletes, on failure, the objects ``previous`` lacked.
+    """
+    try:
+        await run_hooks(
+            parts, step, f"pre-{action}", disabled=disable_hooks, within=waiting.timeout
+        )
+        await deploy(
+            parts,
+            objects,
+            previous=previous,
+            waiting=waiting,
+            origin=origin,
+            force=force,
+            method=step.record.apply_method,
+        )
+        await run_hooks(
+            parts, step, f"post-{action}", disabled=disable_hooks, within=waiting.timeout
+        )
+    except cluster.ClusterError as error:
+        cleanup = added(objects, previous) if cleanup_on_fail else ()
+        raise await fail(parts, step, action, error.message, cleanup=cleanup) from error
 
 
 async def fail(

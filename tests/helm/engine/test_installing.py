@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import pathlib
-from typing import Any
+from typing import Any, TypeVar
 
 import helm_python as helm
 import pytest
@@ -14,10 +14,13 @@ from tests.fixtures import devcluster as devcluster_fixtures
 
 Devcluster = devcluster_fixtures.Devcluster
 Status = records.Status
+R = TypeVar("R", requests.InstallRequest, requests.UpgradeRequest)
 
 
 def kubectl_get(devcluster: Devcluster, namespace: str, *what: str) -> dict[str, Any]:
-    out = devcluster.kubectl("get", "-n", namespace, *what, "-o", "json").stdout
+    out = devcluster.kubectl(
+        "get", "-n", namespace, *what, "-o", "json", "--show-managed-fields"
+    ).stdout
     found: dict[str, Any] = json.loads(out)
     return found
 
@@ -27,9 +30,8 @@ def names(devcluster: Devcluster, namespace: str, kind: str) -> list[str]:
     return sorted(item["metadata"]["name"] for item in items)
 
 
-def install_request(
-    namespace: str, chart_dir: pathlib.Path, **changes: Any
-) -> requests.InstallRequest:
+def request(kind: type[R], namespace: str, chart_dir: pathlib.Path, **changes: Any) -> R:
+    """A request for release demo of HelmRelease flux-system/web, 60 s per step."""
     base: dict[str, Any] = {
         "release_name": "demo",
         "namespace": namespace,
@@ -37,20 +39,19 @@ def install_request(
         "timeout": 60,
         "origin": requests.Origin(name="web", namespace="flux-system"),
     }
-    return requests.InstallRequest(**{**base, **changes})
+    return kind(**{**base, **changes})
+
+
+def install_request(
+    namespace: str, chart_dir: pathlib.Path, **changes: Any
+) -> requests.InstallRequest:
+    return request(requests.InstallRequest, namespace, chart_dir, **changes)
 
 
 def upgrade_request(
     namespace: str, chart_dir: pathlib.Path, **changes: Any
 ) -> requests.UpgradeRequest:
-    base: dict[str, Any] = {
-        "release_name": "demo",
-        "namespace": namespace,
-        "chart": chart_dir,
-        "timeout": 60,
-        "origin": requests.Origin(name="web", namespace="flux-system"),
-    }
-    return requests.UpgradeRequest(**{**base, **changes})
+    return request(requests.UpgradeRequest, namespace, chart_dir, **changes)
 
 
 async def test_install_deploys_a_release_helm_lists(
@@ -154,7 +155,6 @@ async def test_preserve_values_merges_the_new_values_over_the_old(
     assert record.config == {"greeting": "yo", "replicas": 2}
 
 
-@pytest.mark.slow
 async def test_a_workload_that_never_gets_ready_fails_the_install(
     namespace: str, helm_engine: engine.Engine, helm_config: helm.Config,
     chart_dir: pathlib.Path,
@@ -215,3 +215,51 @@ async def test_max_history_prunes_before_storing(
         (3, Status.SUPERSEDED),
         (4, Status.DEPLOYED),
     ]
+
+
+async def test_a_client_side_applied_release_is_upgraded_and_rolled_back_by_helm(
+    devcluster: Devcluster, namespace: str, helm_engine: engine.Engine,
+    helm_config: helm.Config, chart_dir: pathlib.Path,
+) -> None:  # fmt: skip
+    await helm_engine.install(install_request(namespace, chart_dir, server_side_apply=False))
+    (chart_dir / "templates" / "service.yaml").unlink()
+
+    upgraded = await helm_engine.upgrade(
+        upgrade_request(namespace, chart_dir, values={"greeting": "bye"})
+    )
+
+    assert upgraded.apply_method == "csa"
+    config_map = kubectl_get(devcluster, namespace, "configmap", "demo-cm")
+    assert config_map["data"] == {"greeting": "bye"}
+    managers = {entry["manager"] for entry in config_map["metadata"]["managedFields"]}
+    assert managers == {"helm-controller"}
+    assert names(devcluster, namespace, "services") == []
+
+    helm_config.rollback("demo", version=1, wait="watcher", timeout=60)
+
+    assert kubectl_get(devcluster, namespace, "configmap", "demo-cm")["data"] == {
+        "greeting": "hello"
+    }
+    assert names(devcluster, namespace, "services") == ["demo-svc"]
+    latest = await helm_engine.store.latest("demo")
+    assert latest is not None
+    assert (latest.version, latest.status) == (3, Status.DEPLOYED)
+
+
+async def test_server_side_apply_is_the_default_and_auto_follows_the_release(
+    devcluster: Devcluster, namespace: str, helm_engine: engine.Engine, chart_dir: pathlib.Path
+) -> None:
+    installed = await helm_engine.install(install_request(namespace, chart_dir))
+    upgraded = await helm_engine.upgrade(upgrade_request(namespace, chart_dir))
+    forced = await helm_engine.upgrade(
+        upgrade_request(namespace, chart_dir, server_side_apply="disabled")
+    )
+
+    assert [installed.apply_method, upgraded.apply_method, forced.apply_method] == [
+        "ssa",
+        "ssa",
+        "csa",
+    ]
+    config_map = kubectl_get(devcluster, namespace, "configmap", "demo-cm")
+    operations = {entry["operation"] for entry in config_map["metadata"]["managedFields"]}
+    assert "Apply" in operations

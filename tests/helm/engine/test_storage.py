@@ -84,12 +84,14 @@ async def test_the_codec_round_trips_what_the_sdk_stored(
     # Helm's own JSON, field for field, but for Go's nanoseconds (kept to the
     # microsecond) and the chart file times the SDK does not expose.
     def coarse(release: dict[str, Any]) -> dict[str, Any]:
-        info = {key: value[:26] if key.endswith("deployed") else value
-                for key, value in release["info"].items()}  # fmt: skip
-        hooks = [{**hook, "last_run": {k: v[:26] if k != "phase" else v
-                                       for k, v in hook["last_run"].items()}}
-                 for hook in release["hooks"]]  # fmt: skip
-        return {**release, "info": info, "hooks": hooks}
+        def times(fields: dict[str, Any]) -> dict[str, Any]:
+            return {
+                key: records.parse_time(value) if key.endswith(("deployed", "_at")) else value
+                for key, value in fields.items()
+            }
+
+        hooks = [{**hook, "last_run": times(hook["last_run"])} for hook in release["hooks"]]
+        return {**release, "info": times(release["info"]), "hooks": hooks}
 
     assert list(written) == list(stored)
     assert coarse(written) == coarse(stored)
