@@ -77,13 +77,14 @@ async def correct(
         if drifting.compare(obj, live, ignored=rules.pointers(obj)) is not None:
             drifted.append(obj)
     try:
-        change_set = await engine.cluster.apply(
+        await engine.cluster.apply(
             drifted,
             origin=options.origin(req.obj),
             within=state.timeout_of(req.obj, state.Action.CORRECT_DRIFT),
+            method=record.apply_method,
         )
     except engine_cluster.ClusterError as failed:
         await _report(req, changes=(), error=failed.message)
         return
-    lines = [str(change) for change in change_set.changes]
+    lines = [f"{drifting.describe(inventory.Ref.of(obj))} configured" for obj in drifted]
     await _report(req, changes=lines, error=None)
