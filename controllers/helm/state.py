@@ -136,7 +136,9 @@ def determine(
         if last.status == snapshots.UNINSTALLED:
             return State(Status.ABSENT, "found uninstalled release in storage")
         return State(Status.UNMANAGED, "found existing release in storage")
-    if current.api_version == snapshots.API_VERSION and current.digest != last.digest():
+    if current.api_version == snapshots.API_VERSION and current.digest != last.digest(
+        oci_digest=current.oci_digest or ""
+    ):
         return State(Status.UNMANAGED, "release not observed to be made for object")
     if last.status == snapshots.FAILED:
         return State(Status.FAILED)

@@ -11,6 +11,7 @@ devcluster's simulate annotation, from the values.
 from __future__ import annotations
 
 import contextlib
+import json
 import pathlib
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -20,9 +21,11 @@ import pytest
 from tests.e2e import objects
 from tests.fixtures import chartrepos, processes
 from tests.fixtures import devcluster as devcluster_fixtures
+from tests.fixtures import registry as registry_fixtures
 from tests.fixtures.polling import eventually_sync
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+registry = registry_fixtures.registry
 
 DEPLOYMENT = """\
 apiVersion: apps/v1
@@ -54,7 +57,38 @@ data:
   color: {{ .Values.color | default "blue" | quote }}
   port: {{ .Values.service.port | default 80 | quote }}
 """
-CHART_FILES = {"templates/deploy.yaml": DEPLOYMENT, "templates/settings.yaml": CONFIGMAP_DATA}
+TEST_HOOK = """\
+{{- if .Values.tests }}
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {{ .Release.Name }}-smoke
+  annotations:
+    helm.sh/hook: test
+    devcluster.headwater.dev/simulate: {{ .Values.tests | quote }}
+spec:
+  restartPolicy: Never
+  containers:
+    - name: smoke
+      image: busybox
+{{- end }}
+"""
+EXTRA = """\
+{{- if .Values.extra }}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-extra
+data:
+  extra: "yes"
+{{- end }}
+"""
+CHART_FILES = {
+    "templates/deploy.yaml": DEPLOYMENT,
+    "templates/extra.yaml": EXTRA,
+    "templates/settings.yaml": CONFIGMAP_DATA,
+    "templates/tests/smoke.yaml": TEST_HOOK,
+}
 CHART_VALUES = {"replicas": 1, "tag": "6.0.0", "service": {"port": 80}}
 
 
@@ -389,3 +423,188 @@ def test_deleting_the_helmrelease_uninstalls(
     eventually_sync(gone, within=60)
     with _helm(cluster, namespace) as sdk:
         assert sdk.list(all_states=True) == []
+
+
+HELM_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+
+
+def test_install_from_an_oci_registry(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    controllers: tuple[processes.Controller, processes.Controller],
+    repo: chartrepos.ChartRepository,
+    registry: registry_fixtures.Registry,
+) -> None:
+    import helm_python  # NB: loads a Go runtime, so only when used
+
+    [archive] = repo.root.glob("demo-1.0.0.tgz")
+    pushed = helm_python.push(archive, f"oci://{registry.host}/{namespace}", plain_http=True)
+    objects.apply(
+        cluster,
+        {
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "OCIRepository",
+            "metadata": {"name": "demo", "namespace": namespace},
+            "spec": {
+                "interval": "1h",
+                "url": f"oci://{registry.host}/{namespace}/demo",
+                "ref": {"tag": "1.0.0"},
+                "insecure": True,
+                "layerSelector": {"mediaType": HELM_LAYER, "operation": "copy"},
+            },
+        },
+    )
+    manifest = _helmrelease(namespace, "web", chartRef={"kind": "OCIRepository", "name": "demo"})
+    del manifest["spec"]["chart"]
+    objects.apply(cluster, manifest)
+
+    obj = eventually_sync(_ready(cluster, namespace, "web"), within=90)
+
+    status = obj["status"]
+    digest = status["lastAttemptedRevisionDigest"]
+    assert digest.startswith("sha256:")
+    assert pushed.get("digest") in (None, digest)
+    assert status["lastAttemptedRevision"] == f"1.0.0+{digest.removeprefix('sha256:')[:12]}"
+    assert status["history"][0]["ociDigest"] == digest
+    assert "helmChart" not in status
+    with _helm(cluster, namespace) as sdk:
+        [listed] = sdk.list()
+    assert (listed["name"], listed["revision"]) == ("web", 1)
+    assert status["lastAttemptedRevision"] in json.dumps(listed)
+
+
+def test_a_failing_test_fails_the_release(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    controllers: tuple[processes.Controller, processes.Controller],
+    repo: chartrepos.ChartRepository,
+) -> None:
+    objects.apply(cluster, _helmrepository(namespace, repo.url))
+    objects.apply(
+        cluster,
+        _helmrelease(namespace, "web", test={"enable": True}, values={"tests": "fail"}),
+    )
+
+    def tested() -> dict[str, Any] | None:
+        obj = objects.get(cluster, namespace, "helmrelease", "web")
+        found = objects.condition(obj, "TestSuccess")
+        return obj if found is not None and found["status"] == "False" else None
+
+    obj = eventually_sync(tested, within=120)
+
+    assert _condition(obj, "TestSuccess")[1] == "TestFailed"
+    assert _condition(obj, "Ready")[0] == "False"
+    hooks = obj["status"]["history"][0]["testHooks"]
+    assert [hook["phase"] for hook in hooks.values()] == ["Failed"]
+    assert "TestFailed" in _events(cluster, namespace, "web")
+
+
+def test_passing_tests_are_recorded(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    controllers: tuple[processes.Controller, processes.Controller],
+    repo: chartrepos.ChartRepository,
+) -> None:
+    objects.apply(cluster, _helmrepository(namespace, repo.url))
+    objects.apply(
+        cluster,
+        _helmrelease(namespace, "web", test={"enable": True}, values={"tests": "ready"}),
+    )
+
+    obj = eventually_sync(_ready(cluster, namespace, "web", reason="TestSucceeded"), within=120)
+
+    assert _condition(obj, "Ready")[2] == (
+        f"Helm test succeeded for release {namespace}/web.v1 with chart demo@1.0.0: "
+        "1 test hook completed successfully"
+    )
+    assert _condition(obj, "Released")[:2] == ("True", "InstallSucceeded")
+
+
+@pytest.mark.parametrize("mode", ["enabled", "warn"])
+def test_drift_is_corrected_or_warned(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    controllers: tuple[processes.Controller, processes.Controller],
+    repo: chartrepos.ChartRepository,
+    mode: str,
+) -> None:
+    objects.apply(cluster, _helmrepository(namespace, repo.url))
+    objects.apply(cluster, _helmrelease(namespace, "web", driftDetection={"mode": mode}))
+    eventually_sync(_ready(cluster, namespace, "web"), within=90)
+
+    cluster.kubectl(
+        "patch", "-n", namespace, "configmap", "web-settings", "--type=merge",
+        "-p", '{"data": {"color": "purple"}}',
+    )  # fmt: skip
+    objects.request_reconcile(cluster, namespace, "helmrelease", "web", "drift")
+
+    def drifted() -> dict[str, Any] | None:
+        obj = objects.get(cluster, namespace, "helmrelease", "web")
+        found = objects.condition(obj, "Drifted")
+        handled = (obj or {}).get("status", {}).get("lastHandledReconcileAt") == "drift"
+        return obj if handled and found is not None and found["status"] == "True" else None
+
+    obj = eventually_sync(drifted, within=60)
+
+    assert _condition(obj, "Drifted")[2].endswith(
+        f"ConfigMap/{namespace}/web-settings changed (data.color)"
+    )
+    reasons = _events(cluster, namespace, "web")
+    assert "DriftDetected" in reasons
+    settings = objects.get(cluster, namespace, "configmap", "web-settings")
+    assert settings is not None
+    if mode == "enabled":
+        assert settings["data"]["color"] == "blue"
+        assert "DriftCorrected" in reasons
+    else:
+        assert settings["data"]["color"] == "purple"
+        assert _condition(obj, "Ready")[0] == "True"
+
+
+def test_post_renderers_apply_and_the_sdk_rolls_back(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    controllers: tuple[processes.Controller, processes.Controller],
+    repo: chartrepos.ChartRepository,
+) -> None:
+    post_renderers = [
+        {
+            "kustomize": {
+                "patches": [
+                    {
+                        "target": {"kind": "ConfigMap", "name": "web-settings"},
+                        "patch": '[{"op": "add", "path": "/data/rendered", "value": "yes"}]',
+                    }
+                ],
+                "images": [{"name": "podinfo", "newName": "ghcr.io/stefanprodan/podinfo"}],
+            }
+        }
+    ]
+    objects.apply(cluster, _helmrepository(namespace, repo.url))
+    objects.apply(cluster, _helmrelease(namespace, "web", postRenderers=post_renderers))
+    eventually_sync(_ready(cluster, namespace, "web"), within=90)
+    objects.apply(
+        cluster,
+        _helmrelease(namespace, "web", postRenderers=post_renderers, values={"extra": True}),
+    )
+    eventually_sync(_ready(cluster, namespace, "web", reason="UpgradeSucceeded"), within=60)
+
+    settings = objects.get(cluster, namespace, "configmap", "web-settings")
+    deployment = objects.get(cluster, namespace, "deployment", "web")
+    assert settings is not None
+    assert deployment is not None
+    assert objects.get(cluster, namespace, "configmap", "web-extra") is not None
+    assert settings["data"]["rendered"] == "yes"
+    image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == "ghcr.io/stefanprodan/podinfo:6.0.0"
+    with _helm(cluster, namespace) as sdk:
+        assert [r["name"] for r in sdk.list()] == ["web"]
+        # NB: a rollback that changes a field helm-controller owns conflicts under
+        # Helm 4's server-side apply; this one only removes an object.
+        sdk.rollback("web", version=1)
+        history = [(r["revision"], r["status"]) for r in sdk.history("web")]
+    assert history == [(1, "superseded"), (2, "superseded"), (3, "deployed")]
+    assert objects.get(cluster, namespace, "configmap", "web-extra") is None
+    rolled_back = objects.get(cluster, namespace, "configmap", "web-settings")
+    assert rolled_back is not None
+    assert rolled_back["data"]["rendered"] == "yes"

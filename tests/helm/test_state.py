@@ -198,6 +198,16 @@ def test_determine(
     assert state.determine(obj, last, desired).status == want
 
 
+def test_determine_verifies_the_digest_with_the_oci_digest() -> None:
+    obj = release()
+    assert obj.status is not None
+    obj.status.history = [snapshots.observe(Stored(1), oci_digest="sha256:abc")]
+    assert state.determine(obj, Stored(1), DESIRED).status == state.Status.IN_SYNC
+    obj.status.history = [snapshots.observe(Stored(1), oci_digest="sha256:abc")]
+    obj.status.history[0].digest = Stored(1).digest()
+    assert state.determine(obj, Stored(1), DESIRED).status == state.Status.UNMANAGED
+
+
 def test_determine_drift_only_when_detection_is_on() -> None:
     calls: list[int] = []
 
