@@ -92,25 +92,28 @@ CHART_FILES = {
 CHART_VALUES = {"replicas": 1, "tag": "6.0.0", "service": {"port": 80}}
 
 
+def _helm_controller(
+    cluster: devcluster_fixtures.Devcluster, namespace: str, tmp_path: pathlib.Path
+) -> contextlib.AbstractContextManager[processes.Controller]:
+    return processes.start_controller(
+        "controllers.helm",
+        ["--kubeconfig", str(cluster.kubeconfig), "--watch-all-namespaces=false",
+         "--requeue-dependency", "2s"],
+        log=tmp_path / "helm-controller.log",
+        env={"RUNTIME_NAMESPACE": namespace},
+    )  # fmt: skip
+
+
 @contextlib.contextmanager
 def _controllers(
     cluster: devcluster_fixtures.Devcluster, namespace: str, tmp_path: pathlib.Path
 ) -> Iterator[tuple[processes.Controller, processes.Controller]]:
-    addr = f"127.0.0.1:{devcluster_fixtures.free_port()}"
-    common = ["--kubeconfig", str(cluster.kubeconfig), "--watch-all-namespaces=false"]
-    env = {"RUNTIME_NAMESPACE": namespace}
     with (
-        processes.start_controller(
-            "controllers.source",
-            [*common, "--storage-path", str(tmp_path / "storage"),
-             "--storage-addr", addr, "--storage-adv-addr", addr],
-            log=tmp_path / "source-controller.log", env=env,
+        processes.start_source_controller(
+            cluster.kubeconfig, namespace, tmp_path, devcluster_fixtures.free_port()
         ) as source,
-        processes.start_controller(
-            "controllers.helm", [*common, "--requeue-dependency", "2s"],
-            log=tmp_path / "helm-controller.log", env=env,
-        ) as helm,
-    ):  # fmt: skip
+        _helm_controller(cluster, namespace, tmp_path) as helm,
+    ):
         yield source, helm
 
 
@@ -608,3 +611,43 @@ def test_post_renderers_apply_and_the_sdk_rolls_back(
     rolled_back = objects.get(cluster, namespace, "configmap", "web-settings")
     assert rolled_back is not None
     assert rolled_back["data"]["rendered"] == "yes"
+
+
+def test_a_controller_killed_mid_upgrade_converges_after_restart(
+    cluster: devcluster_fixtures.Devcluster,
+    namespace: str,
+    repo: chartrepos.ChartRepository,
+    tmp_path: pathlib.Path,
+) -> None:
+    objects.apply(cluster, _helmrepository(namespace, repo.url))
+    with processes.start_source_controller(
+        cluster.kubeconfig, namespace, tmp_path, devcluster_fixtures.free_port()
+    ):
+        with _helm_controller(cluster, namespace, tmp_path) as helm:
+            objects.apply(cluster, _helmrelease(namespace, "web"))
+            eventually_sync(_ready(cluster, namespace, "web"), within=90)
+            objects.apply(
+                cluster, _helmrelease(namespace, "web", timeout="5m", values={"mode": "pending"})
+            )
+
+            def pending() -> list[Any] | None:
+                revisions = _revisions(cluster, namespace, "web")
+                return revisions if revisions[-1] == (2, "pending-upgrade") else None
+
+            eventually_sync(pending, within=60)
+            helm.process.kill()  # NB: SIGKILL by PID, mid-upgrade
+            helm.process.wait(timeout=30)
+
+        objects.apply(cluster, _helmrelease(namespace, "web", values={"color": "red"}))
+        with _helm_controller(cluster, namespace, tmp_path):
+            obj = eventually_sync(
+                _ready(cluster, namespace, "web", reason="UpgradeSucceeded"), within=90
+            )
+
+    assert _revisions(cluster, namespace, "web") == [
+        (1, "superseded"),
+        (2, "failed"),
+        (3, "deployed"),
+    ]
+    assert obj["status"]["history"][0]["version"] == 3
+    assert "PendingRelease" in _events(cluster, namespace, "web")
