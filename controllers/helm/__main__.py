@@ -25,7 +25,7 @@ from typing import Any
 import aiohttp
 
 from controllers.helm import kustomizing, watching
-from controllers.helm.helmrelease import reconciler
+from controllers.helm.helmrelease import caching, reconciler
 from shared.api import helm, source
 from shared.artifacts import extracting, fetching
 from shared.kube import errors, resourcemanager
@@ -67,6 +67,8 @@ GATES = {
 }
 OWNED = informers.Scope(label_selector=f"{helm.GROUP}/name")
 """The objects of releases: Flux's origin labels are on every one the engine applies."""
+STORAGE = informers.Scope(label_selector=caching.OWNER_SELECTOR)
+"""Helm's release storage Secrets: read from this cache when a reconcile has nothing to do."""
 HELM_HOMES = ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME")
 
 
@@ -139,6 +141,12 @@ async def _setup(mgr: manager.Manager, *, flags: Flags, session: aiohttp.ClientS
     async def live(api_version: str, kind: str) -> resourcemanager.CachedKind:
         return await mgr.informer(api_version, kind, scope=OWNED)
 
+    stored = await mgr.informer("v1", "Secret", scope=STORAGE)
+    stored.add_index(caching.RELEASE_INDEX, caching.release_key)
+
+    async def storage() -> informers.Informer:
+        return stored
+
     controller = await mgr.add_controller(
         reconciler.HelmReleaseReconciler(
             api=mgr.api,
@@ -149,6 +157,7 @@ async def _setup(mgr: manager.Manager, *, flags: Flags, session: aiohttp.ClientS
             charts_live=charts_live,
             live=live,
             kustomize=kustomizing.runner(kustomizing.kubectl()),
+            stored=storage,
             session=session,
             settings=reconciler.Settings(
                 requeue_dependency=opts.requeue_dependency,

@@ -45,6 +45,7 @@ from controllers.helm.engine import storage as engine_storage
 from controllers.helm.helmrelease import (
     acting,
     announcing,
+    caching,
     correcting,
     options,
     releasing,
@@ -140,6 +141,7 @@ class HelmReleaseReconciler:
         charts_live: resourcemanager.LiveSource,
         live: resourcemanager.LiveSource,
         kustomize: postrendering.Kustomize | None,
+        stored: caching.Cache | None = None,
         session: aiohttp.ClientSession,
         settings: Settings,
     ) -> None:
@@ -148,6 +150,7 @@ class HelmReleaseReconciler:
         self._source = source
         self._live = live
         self._kustomize = kustomize
+        self._stored = caching.StoredReleases(stored) if stored is not None else None
         self._settings = settings
         self._targets = targets.Targets(
             api=api,
@@ -408,6 +411,13 @@ class HelmReleaseReconciler:
                 desired_objects, live=engine.cluster.manager.live, rules=rules
             )
 
+        async def cached() -> list[records.ReleaseRecord] | None:
+            if self._stored is None:
+                return None
+            return await self._stored.history(
+                storage, req.release_name, recorded=snapshots.latest(status.history)
+            )
+
         async def correct(record: records.ReleaseRecord) -> None:
             await correcting.correct(req, engine, record, rules)
 
@@ -419,6 +429,7 @@ class HelmReleaseReconciler:
                 drift=drift,
                 correct_drift=correct,
                 force=force is not None,
+                cached=cached if target.remote is None else None,
             )
         )
         if outcome.acted or status.inventory is None:

@@ -37,7 +37,8 @@ Drift = Callable[[records.ReleaseRecord], Awaitable[Sequence[str]]]
 CorrectDrift = Callable[[records.ReleaseRecord], Awaitable[None]]
 """Re-apply the drifted objects of a revision and report it (an event either way)."""
 
-_RETRY_REASON = meta.PROGRESSING_WITH_RETRY_REASON
+Cached = Callable[[], Awaitable[list[records.ReleaseRecord] | None]]
+"""The revisions from a watch cache when it has caught up, else None."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +61,8 @@ class Loop:
     drift: Drift
     correct_drift: CorrectDrift
     force: bool
+    cached: Cached | None = None
+    """The revisions from a watch cache, for the first look only (``caching``)."""
 
 
 def _retry_interval(loop: Loop) -> float | None:
@@ -98,7 +101,16 @@ def _exhausted(loop: Loop) -> results.StallingError:
     )
 
 
-async def _stored(loop: Loop) -> list[records.ReleaseRecord]:
+async def _stored(loop: Loop, *, first: bool) -> list[records.ReleaseRecord]:
+    """The release's revisions: from the cache on the first look when it has caught up.
+
+    After an action the storage itself is read: the watch may not have seen
+    the action's writes yet.
+    """
+    if first and loop.cached is not None:
+        cached = await loop.cached()
+        if cached is not None:
+            return cached
     try:
         return await loop.req.store.history(loop.req.release_name)
     except failures.StorageError as failed:
@@ -124,8 +136,8 @@ def _rollback_check(stored: Sequence[records.ReleaseRecord]) -> state.RollbackCh
     return check
 
 
-async def _determine(loop: Loop) -> tuple[state.State, list[records.ReleaseRecord]]:
-    stored = await _stored(loop)
+async def _determine(loop: Loop, *, first: bool) -> tuple[state.State, list[records.ReleaseRecord]]:
+    stored = await _stored(loop, first=first)
     last = stored[-1] if stored else None
     lines: Sequence[str] = ()
     if (
@@ -176,7 +188,7 @@ async def run(loop: Loop) -> Outcome:
     done: set[state.Kind] = set()
     log = logging.get_logger()
     while True:
-        found, stored = await _determine(loop)
+        found, stored = await _determine(loop, first=not done)
         try:
             decision = state.decide(
                 obj,
