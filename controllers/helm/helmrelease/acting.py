@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any, Literal, Protocol
 
 import helm_python
@@ -170,6 +170,37 @@ def _names(snapshot: helm.Snapshot | None) -> dict[str, str]:
     }
 
 
+async def _attempt(
+    call: Awaitable[records.ReleaseRecord | None],
+) -> tuple[records.ReleaseRecord | None, failures.EngineError | None]:
+    """Run an engine action: its record (a failed one's too, when stored) and its error."""
+    try:
+        return await call, None
+    except failures.ReleaseFailedError as failed:
+        return failed.record, failed
+    except failures.EngineError as failed:
+        return None, failed
+
+
+async def _outcome(
+    req: Request,
+    type_: str,
+    status: Literal["True", "False", "Unknown"],
+    reason: str,
+    message: str,
+    *,
+    metadata: dict[str, str],
+    failed: bool,
+) -> None:
+    """An action's outcome: its condition, event and log line (a failure counted)."""
+    if failed:
+        req.status.failures = (req.status.failures or 0) + 1
+    _mark(req, type_, status, reason, message)
+    await announcing.announce(
+        req.recorder, req.obj, warning=failed, reason=reason, message=message, metadata=metadata
+    )
+
+
 async def _release(
     req: Request,
     *,
@@ -184,13 +215,7 @@ async def _release(
     status.conditions = conditions.delete(status.conditions, helm.TEST_SUCCESS_CONDITION)
     status.conditions = conditions.delete(status.conditions, helm.REMEDIATED_CONDITION)
     started = time.monotonic()
-    error: failures.EngineError | None = None
-    try:
-        record: records.ReleaseRecord | None = await run
-    except failures.ReleaseFailedError as failed:
-        record, error = failed.record, failed
-    except failures.EngineError as failed:
-        record, error = None, failed
+    record, error = await _attempt(run)
     status.last_attempted_release_action_duration = _now_duration(started)
     if record is not None:
         await _record(req, record, action=action, touched=None)
@@ -207,19 +232,13 @@ async def _release(
             if action == remediation.INSTALL
             else helm.UPGRADE_FAILED_REASON
         )
-        status.failures = (status.failures or 0) + 1
-        _mark(req, helm.RELEASED_CONDITION, "False", reason, message)
-        await announcing.announce(
-            req.recorder,
-            req.obj,
-            warning=True,
-            reason=reason,
-            message=message,
-            metadata=announcing.event_metadata(
-                req.chart.version, req.config_digest, app_version=app_version,
-                oci_digest=req.oci_digest or "",
-            ),
+        metadata = announcing.event_metadata(
+            req.chart.version, req.config_digest, app_version=app_version,
+            oci_digest=req.oci_digest or "",
         )  # fmt: skip
+        await _outcome(
+            req, helm.RELEASED_CONDITION, "False", reason, message, metadata=metadata, failed=True
+        )
         if record is None:
             raise ActionError(message, reason=reason)
         active = (
@@ -303,13 +322,7 @@ async def test(req: Request) -> None:
         raise ActionError("no latest release: required for test", reason=helm.TEST_FAILED_REASON)
     request = options.test_request(req.obj)
     filters = request.filters
-    error: failures.EngineError | None = None
-    try:
-        record: records.ReleaseRecord | None = await req.actions.test(request)
-    except failures.ReleaseFailedError as failed:
-        record, error = failed.record, failed
-    except failures.EngineError as failed:
-        record, error = None, failed
+    record, error = await _attempt(req.actions.test(request))
     if record is not None and snapshots.targets(current, record):
         tested = snapshots.observe(
             record,
@@ -327,16 +340,10 @@ async def test(req: Request) -> None:
     metadata = announcing.snapshot_metadata(current)
     if error is not None:
         message = TEST_FAILURE.format(**_names(current), error=_failure_text(error))
-        status.failures = (status.failures or 0) + 1
-        _mark(req, helm.TEST_SUCCESS_CONDITION, "False", helm.TEST_FAILED_REASON, message)
-        await announcing.announce(
-            req.recorder,
-            req.obj,
-            warning=True,
-            reason=helm.TEST_FAILED_REASON,
-            message=message,
-            metadata=metadata,
-        )
+        await _outcome(
+            req, helm.TEST_SUCCESS_CONDITION, "False", helm.TEST_FAILED_REASON, message,
+            metadata=metadata, failed=True,
+        )  # fmt: skip
         if not snapshots.has_been_tested(current):
             raise ActionError(message, reason=helm.TEST_FAILED_REASON)
         active = remediation.active(req.obj)
@@ -351,15 +358,10 @@ async def test(req: Request) -> None:
         else "no test hooks"
     )
     message = TEST_SUCCESS.format(**_names(current), hooks=hooks)
-    _mark(req, helm.TEST_SUCCESS_CONDITION, "True", helm.TEST_SUCCEEDED_REASON, message)
-    await announcing.announce(
-        req.recorder,
-        req.obj,
-        warning=False,
-        reason=helm.TEST_SUCCEEDED_REASON,
-        message=message,
-        metadata=metadata,
-    )
+    await _outcome(
+        req, helm.TEST_SUCCESS_CONDITION, "True", helm.TEST_SUCCEEDED_REASON, message,
+        metadata=metadata, failed=False,
+    )  # fmt: skip
 
 
 async def rollback(req: Request) -> None:
@@ -377,34 +379,23 @@ async def rollback(req: Request) -> None:
             reason=helm.MISSING_ROLLBACK_TARGET_REASON,
         )
     request = options.rollback_request(req.obj, previous.version)
-    error: failures.EngineError | None = None
-    try:
-        record: records.ReleaseRecord | None = await req.actions.rollback(request)
-    except failures.ReleaseFailedError as failed:
-        record, error = failed.record, failed
-    except failures.EngineError as failed:
-        record, error = None, failed
+    record, error = await _attempt(req.actions.rollback(request))
     await _record(req, record, action=None, touched=ROLLBACK_ACTION)
     metadata = announcing.snapshot_metadata(previous)
     if error is not None:
         message = ROLLBACK_FAILURE.format(**_names(previous), error=_failure_text(error))
-        status.failures = (status.failures or 0) + 1
-        _mark(req, helm.REMEDIATED_CONDITION, "False", helm.ROLLBACK_FAILED_REASON, message)
-        await announcing.announce(
-            req.recorder,
-            req.obj, warning=True, reason=helm.ROLLBACK_FAILED_REASON, message=message,
-            metadata=metadata,
+        await _outcome(
+            req, helm.REMEDIATED_CONDITION, "False", helm.ROLLBACK_FAILED_REASON, message,
+            metadata=metadata, failed=True,
         )  # fmt: skip
         latest = current_snapshot(req)
         if latest is None or latest.digest == current.digest:
             raise ActionError(message, reason=helm.ROLLBACK_FAILED_REASON)
         return
     message = ROLLBACK_SUCCESS.format(**_names(previous))
-    _mark(req, helm.REMEDIATED_CONDITION, "True", helm.ROLLBACK_SUCCEEDED_REASON, message)
-    await announcing.announce(
-        req.recorder,
-        req.obj, warning=False, reason=helm.ROLLBACK_SUCCEEDED_REASON, message=message,
-        metadata=metadata,
+    await _outcome(
+        req, helm.REMEDIATED_CONDITION, "True", helm.ROLLBACK_SUCCEEDED_REASON, message,
+        metadata=metadata, failed=False,
     )  # fmt: skip
 
 
@@ -416,14 +407,9 @@ async def uninstall_remediation(req: Request) -> None:
         raise ActionError(
             "no latest release: required to uninstall", reason=helm.UNINSTALL_FAILED_REASON
         )
-    error: failures.EngineError | None = None
-    record: records.ReleaseRecord | None = None
-    try:
-        record = await req.actions.uninstall(options.uninstall_request(req.obj, current.name))
-    except failures.ReleaseFailedError as failed:
-        record, error = failed.record, failed
-    except failures.EngineError as failed:
-        error = failed
+    record, error = await _attempt(
+        req.actions.uninstall(options.uninstall_request(req.obj, current.name))
+    )
     if record is not None and snapshots.targets(current, record):
         status.history = snapshots.record(
             status.history,
@@ -437,22 +423,17 @@ async def uninstall_remediation(req: Request) -> None:
     metadata = announcing.snapshot_metadata(latest)
     if error is not None:
         message = UNINSTALL_FAILURE.format(**_names(latest), error=_failure_text(error))
-        status.failures = (status.failures or 0) + 1
-        _mark(req, helm.REMEDIATED_CONDITION, "False", helm.UNINSTALL_FAILED_REASON, message)
-        await announcing.announce(
-            req.recorder,
-            req.obj, warning=True, reason=helm.UNINSTALL_FAILED_REASON, message=message,
-            metadata=metadata,
+        await _outcome(
+            req, helm.REMEDIATED_CONDITION, "False", helm.UNINSTALL_FAILED_REASON, message,
+            metadata=metadata, failed=True,
         )  # fmt: skip
         if latest is None or latest.digest == current.digest:
             raise ActionError(message, reason=helm.UNINSTALL_FAILED_REASON)
         return
     message = UNINSTALL_SUCCESS.format(**_names(latest))
-    _mark(req, helm.REMEDIATED_CONDITION, "True", helm.UNINSTALL_SUCCEEDED_REASON, message)
-    await announcing.announce(
-        req.recorder,
-        req.obj, warning=False, reason=helm.UNINSTALL_SUCCEEDED_REASON, message=message,
-        metadata=metadata,
+    await _outcome(
+        req, helm.REMEDIATED_CONDITION, "True", helm.UNINSTALL_SUCCEEDED_REASON, message,
+        metadata=metadata, failed=False,
     )  # fmt: skip
 
 
@@ -462,17 +443,17 @@ async def unlock(req: Request, locked: records.ReleaseRecord) -> None:
     known = next((s for s in status.history or () if snapshots.targets(s, locked)), None)
     oci = known.oci_digest if known else None
     names = _names(snapshots.observe(locked, oci_digest=oci))
+    metadata = announcing.event_metadata(
+        locked.chart_version, locked.config_digest(), app_version=locked.app_version,
+        oci_digest=oci or "",
+    )  # fmt: skip
     try:
         record = await req.actions.unlock(req.release_name)
     except failures.EngineError as failed:
         message = UNLOCK_FAILURE.format(**names, status=locked.status, error=failed.message)
-        status.failures = (status.failures or 0) + 1
-        _mark(req, helm.RELEASED_CONDITION, "False", helm.PENDING_RELEASE_REASON, message)
-        await announcing.announce(
-            req.recorder,
-            req.obj, warning=True, reason=helm.PENDING_RELEASE_REASON, message=message,
-            metadata=announcing.event_metadata(locked.chart_version, locked.config_digest(),
-                                    app_version=locked.app_version, oci_digest=oci or ""),
+        await _outcome(
+            req, helm.RELEASED_CONDITION, "False", helm.PENDING_RELEASE_REASON, message,
+            metadata=metadata, failed=True,
         )  # fmt: skip
         raise ActionError(message, reason=helm.PENDING_RELEASE_REASON) from failed
     if record is not None and known is not None:
@@ -480,10 +461,7 @@ async def unlock(req: Request, locked: records.ReleaseRecord) -> None:
             status.history, snapshots.observe(record, action=known.action, oci_digest=oci)
         )
     message = UNLOCK_SUCCESS.format(**names, status=locked.status)
-    _mark(req, helm.RELEASED_CONDITION, "False", helm.PENDING_RELEASE_REASON, message)
-    await announcing.announce(
-        req.recorder,
-        req.obj, warning=False, reason=helm.PENDING_RELEASE_REASON, message=message,
-        metadata=announcing.event_metadata(locked.chart_version, locked.config_digest(),
-                                app_version=locked.app_version, oci_digest=oci or ""),
+    await _outcome(
+        req, helm.RELEASED_CONDITION, "False", helm.PENDING_RELEASE_REASON, message,
+        metadata=metadata, failed=False,
     )  # fmt: skip
