@@ -97,6 +97,8 @@ class Request:
     store: engine_storage.ReleaseStore
     recorder: events.Recorder
     default_to_retry: bool
+    stored: list[records.ReleaseRecord] | None = None
+    """The revisions as the last action's record read them: nothing wrote since."""
 
 
 # --- recording ----------------------------------------------------------------------------
@@ -133,7 +135,7 @@ async def _record(
     since it was observed is recorded again with ``touched`` as its action
     (Helm supersedes, uninstalls or fails older revisions on the way).
     """
-    stored = await req.store.history(req.release_name)
+    stored = req.stored = await req.store.history(req.release_name)
     history = list(req.status.history or [])
     for record in stored:
         if own is not None and record.version == own.version:

@@ -104,13 +104,16 @@ def _exhausted(loop: Loop) -> results.StallingError:
 async def _stored(loop: Loop, *, first: bool) -> list[records.ReleaseRecord]:
     """The release's revisions: from the cache on the first look when it has caught up.
 
-    After an action the storage itself is read: the watch may not have seen
-    the action's writes yet.
+    After an action the storage itself is read (the watch may not have seen
+    the action's writes yet), or reused as the action's record just read it.
     """
     if first and loop.cached is not None:
         cached = await loop.cached()
         if cached is not None:
             return cached
+    recorded, loop.req.stored = loop.req.stored, None
+    if recorded is not None:
+        return recorded
     try:
         return await loop.req.store.history(loop.req.release_name)
     except failures.StorageError as failed:
