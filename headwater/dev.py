@@ -5,9 +5,9 @@ state in SQLite), a Git smart-HTTP server (``headwater.gitserver``, push
 enabled), an OCI registry (``devregistry``: plain HTTP, no auth; left out
 with a notice when ``docker-registry`` is not installed) and the controllers
 (notification-controller, source-controller, kustomize-controller,
-image-reflector-controller, image-automation-controller; the others post
-their events to the first), waits for each to be ready with a deadline,
-installs the CRDs and the
+helm-controller, image-reflector-controller, image-automation-controller; the
+others post their events to the first), waits for each to be ready with a
+deadline, installs the CRDs and the
 ``flux-system`` namespace, and stays in the foreground until SIGINT/SIGTERM or
 until a child dies; it then stops the children in reverse order. With
 ``--rbac`` the devcluster authorizes with RBAC and each controller runs with
@@ -59,6 +59,7 @@ RUNTIME_NAMESPACE = "flux-system"
 PORT_NAMES = (
     "api", "git", "registry", "storage", "events", "receiver",
     "source-metrics", "source-health", "kustomize-metrics", "kustomize-health",
+    "helm-metrics", "helm-health",
     "notification-metrics", "notification-health",
     "image-reflector-metrics", "image-reflector-health",
     "image-automation-metrics", "image-automation-health",
@@ -230,6 +231,9 @@ def controller_specs(layout: Layout, ports: dict[str, int]) -> list[ControllerSp
         ControllerSpec(
             name="kustomize-controller", module="controllers.kustomize", prefix="kustomize",
             extra=posting,
+        ),
+        ControllerSpec(
+            name="helm-controller", module="controllers.helm", prefix="helm", extra=posting,
         ),
         ControllerSpec(
             name="image-reflector-controller", module="controllers.image_reflector",

@@ -436,7 +436,9 @@ class Skeleton(Generic[K, S, R]):
                 message=error.notice,
                 metadata=run.event_metadata or None,
             )
-        elif error is not None:
+        elif error is not None and not (
+            isinstance(error, results.ReconcileError) and error.announced
+        ):
             await self._failed(
                 raw,
                 reason or meta.FAILED_REASON,

@@ -8,7 +8,10 @@
                               an include, a health check still progressing)
 
 Each error carries the ``reason`` for the Ready condition and for the event
-it produces. ``requeue`` turns a reconcile's outcome into the queue action.
+it produces. ``announced``: the step already recorded the failure's event
+and error log line itself (a Helm action's own ``InstallFailed`` event, with
+its metadata), so the skeleton only summarizes and requeues. ``requeue``
+turns a reconcile's outcome into the queue action.
 """
 
 from __future__ import annotations
@@ -22,10 +25,13 @@ from shared.runtime import conditions, queue
 class ReconcileError(Exception):
     """A reconcile failed; retried with exponential backoff."""
 
-    def __init__(self, message: str, *, reason: str = meta.FAILED_REASON) -> None:
+    def __init__(
+        self, message: str, *, reason: str = meta.FAILED_REASON, announced: bool = False
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
+        self.announced = announced
 
 
 class StallingError(ReconcileError):
@@ -40,9 +46,15 @@ class WaitingError(ReconcileError):
     """
 
     def __init__(
-        self, message: str, *, reason: str, requeue_after: float, notice: str | None = None
+        self,
+        message: str,
+        *,
+        reason: str,
+        requeue_after: float,
+        notice: str | None = None,
+        announced: bool = False,
     ) -> None:
-        super().__init__(message, reason=reason)
+        super().__init__(message, reason=reason, announced=announced)
         self.requeue_after = requeue_after
         self.notice = notice
 

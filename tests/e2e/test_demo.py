@@ -51,7 +51,7 @@ def test_demo_walks_through_the_gitops_loop_and_exits_0(tmp_path: pathlib.Path) 
         "ImagePolicy webapp elected 127.0.0.1:",
         "the automation committed the new tag to main",
         "Deployment webapp runs 127.0.0.1:",
-        "headwater dev up and its 8 processes exited",
+        "headwater dev up and its 9 processes exited",
     ):
         assert f"[ok] {verified}" in output, output
     assert "READY   STATUS" in output  # kubectl's Flux printer columns were shown

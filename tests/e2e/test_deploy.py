@@ -32,7 +32,7 @@ def test_the_base_applies_and_its_deployments_roll_out(
     rollout = cluster.kubectl(
         "rollout", "status", "-n", "flux-system", "--timeout=60s",
         "deployment/source-controller", "deployment/kustomize-controller",
-        "deployment/notification-controller",
+        "deployment/helm-controller", "deployment/notification-controller",
         "deployment/image-reflector-controller", "deployment/image-automation-controller",
     )  # fmt: skip
 
@@ -52,6 +52,7 @@ def test_every_deployment_runs_a_console_script_of_the_package(
     assert commands == {
         "source-controller": "source-controller",
         "kustomize-controller": "kustomize-controller",
+        "helm-controller": "helm-controller",
         "notification-controller": "notification-controller",
         "image-reflector-controller": "image-reflector-controller",
         "image-automation-controller": "image-automation-controller",

@@ -82,7 +82,8 @@ def test_status_lists_every_process_as_ready(environment: dev.Layout) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     for name in (
         "devcluster", "gitserver", "registry", "notification-controller", "source-controller",
-        "kustomize-controller", "image-reflector-controller", "image-automation-controller",
+        "kustomize-controller", "helm-controller", "image-reflector-controller",
+        "image-automation-controller",
     ):  # fmt: skip
         assert any(
             line.split()[:1] == [name] and line.split()[2] == "ready"
@@ -245,7 +246,7 @@ def test_down_stops_the_supervisor_and_every_child(tmp_path: pathlib.Path) -> No
 
         assert result.returncode == 0, result.stderr
         assert process.returncode == 0
-        assert len(children) == 8  # devcluster, git server, registry, five controllers
+        assert len(children) == 9  # devcluster, git server, registry, six controllers
         assert not [c for c in children if c.alive()]
         assert not layout.run_file.exists()
         assert _headwater("dev", "status", "--state-dir", str(layout.root)).returncode == 1

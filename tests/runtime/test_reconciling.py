@@ -141,6 +141,26 @@ async def test_a_failed_reconcile_is_logged_at_error_level(
     assert "revision" in line
 
 
+async def test_an_announced_failure_is_not_reported_again(
+    api: client.Client, namespace: str, stream: io.StringIO
+) -> None:
+    """A step that recorded its failure's event and log line itself gets none from the skeleton."""
+    reconciler = widgets.WidgetReconciler()
+    async with running_manager(api, reconciler, namespace=namespace):
+        await _create(api, namespace, "told", fail="announced")
+        found = await eventually(_probe(api, namespace, "told", "False", "widget told"))
+    events = await api.request(
+        "GET",
+        f"/api/v1/namespaces/{namespace}/events",
+        query={"fieldSelector": "involvedObject.name=told"},
+    )
+
+    assert found[meta.READY]["reason"] == "WidgetFailed"
+    assert [e["reason"] for e in events.get("items", [])] == []
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert not [line for line in lines if line.get("msg") == "Reconciliation failed"]
+
+
 @pytest.mark.parametrize("percentage", [0, 50])
 async def test_success_requeues_within_the_interval_jitter_percentage(
     api: client.Client, namespace: str, percentage: int

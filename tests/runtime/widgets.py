@@ -33,7 +33,7 @@ class WidgetSpec(objects.ApiModel):
     """How often to reconcile."""
     suspend: bool | None = None
     """Pause reconciliation."""
-    fail: Literal["stall", "retry", "wait", "foreign"] | None = None
+    fail: Literal["stall", "retry", "wait", "foreign", "announced"] | None = None
     """Make the reconcile fail this way."""
     progress: str | None = None
     """Report this progress, then wait for the test to release the reconcile."""
@@ -122,6 +122,8 @@ class WidgetReconciler:
                 raise results.StallingError("widget cannot work", reason="WidgetBroken")
             if obj.spec.fail == "retry":
                 raise results.ReconcileError("widget failed", reason="WidgetFailed")
+            if obj.spec.fail == "announced":
+                raise results.ReconcileError("widget told", reason="WidgetFailed", announced=True)
             if obj.spec.fail == "wait":
                 raise results.WaitingError(
                     "widget waits", reason=meta.DEPENDENCY_NOT_READY_REASON, requeue_after=60

@@ -86,10 +86,10 @@ _CHART_CONDITIONS = (
     source_conditions.FETCH_FAILED_CONDITION,
     source_conditions.BUILD_FAILED_CONDITION,
     source_conditions.SOURCE_VERIFIED_CONDITION,
-    source_conditions.ARTIFACT_OUTDATED_CONDITION,
 )
 _STORAGE_CONDITIONS = (
     source_conditions.STORAGE_OPERATION_FAILED_CONDITION,
+    source_conditions.ARTIFACT_OUTDATED_CONDITION,
     source_conditions.ARTIFACT_IN_STORAGE_CONDITION,
 )
 
@@ -251,13 +251,6 @@ class HelmChartReconciler:
         run.build = build
         run.revision = build.version
         if build.data is not None:
-            if run.status.artifact is not None:
-                run.mark(
-                    source_conditions.ARTIFACT_OUTDATED_CONDITION,
-                    "True",
-                    reason=source_conditions.NEW_CHART_REASON,
-                    message=build.summary(),
-                )
             run.progress(f"building artifact: {build.summary()}", restart=True)
 
     def _build_failed(self, run: _Run, failure: errors.HelmError) -> Exception:
@@ -372,6 +365,15 @@ class HelmChartReconciler:
         status = run.status
         ready = conditions.get(status.conditions, meta.READY)
         if build.data is not None:
+            if status.artifact is not None:
+                # NB: marked by the step that clears it, so a failed store leaves
+                # the old artifact flagged as outdated.
+                run.mark(
+                    source_conditions.ARTIFACT_OUTDATED_CONDITION,
+                    "True",
+                    reason=source_conditions.NEW_CHART_REASON,
+                    message=build.summary(),
+                )
             await self._store_chart(run, build)
         elif ready is not None and ready.status == "False" and status.artifact is not None:
             # NB: as Flux notifies, the first success after a failure is announced too.
