@@ -204,7 +204,11 @@ async def _setup(mgr: manager.Manager, *, flags: Flags, session: aiohttp.ClientS
                 http_retry=flags.http_retry,
                 strict_substitutions=flags.feature_gates.enabled(STRICT_SUBSTITUTIONS),
             ),
-        )
+        ),
+        # NB: added just before the first object is written, the finalizer also
+        # marks a Kustomization whose first apply may have been cut short
+        # (``KustomizationReconciler._recover``).
+        lazy_finalizer=True,
     )
     for kind, informer in sources.items():
         controller.watch(
