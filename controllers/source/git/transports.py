@@ -16,7 +16,9 @@ Security choices:
   disk and the passphrase never appears in a process's arguments.
 - http(s) through a proxy: an HTTP(S) proxy via urllib3's ProxyManager, a
   ``socks5://`` one via its SOCKSProxyManager (PySocks), names resolved by the
-  proxy. SSH remotes are never proxied.
+  proxy. SSH through a ``socks5://`` proxy (the only kind ``auth`` accepts for
+  ssh, as Flux): ``ssh``'s ``ProxyCommand`` is ``socksrelay``, which gets the
+  proxy's address and credentials from ssh's environment, not its arguments.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ import contextlib
 import dataclasses
 import os
 import pathlib
+import shlex
 import shutil
 import ssl
 import subprocess
+import sys
 import tempfile
 import urllib.parse
 from collections.abc import Iterator
@@ -36,7 +40,7 @@ import dulwich.client
 import urllib3
 from urllib3.contrib import socks
 
-from controllers.source.git import auth, errors
+from controllers.source.git import auth, errors, socksrelay
 
 SSH_BINARY = "ssh"
 
@@ -127,6 +131,15 @@ def _ssh_transport(
         "-o", "ServerAliveCountMax=2",
     ]  # fmt: skip
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(workdir)}
+    if options.proxy is not None:
+        # NB: ssh runs the command through /bin/sh; %h and %p are ssh's own tokens.
+        relay = f"{shlex.quote(sys.executable)} {shlex.quote(socksrelay.__file__)} %h %p"
+        args += ["-o", f"ProxyCommand={relay}"]
+        env |= {
+            socksrelay.PROXY_ADDRESS_ENV: options.proxy.address,
+            socksrelay.PROXY_USERNAME_ENV: options.proxy.username or "",
+            socksrelay.PROXY_PASSWORD_ENV: options.proxy.password or "",
+        }
     if ssh.passphrase is None:
         args += ["-o", "BatchMode=yes"]
     else:
