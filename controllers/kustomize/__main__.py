@@ -41,8 +41,9 @@ SOURCE_KINDS = {
 SOURCE_INDEX = "source"
 STRICT_SUBSTITUTIONS = "StrictPostBuildSubstitutions"
 DISABLE_CONFIG_WATCHERS = "DisableConfigWatchers"
+ADDITIVE_CEL = "AdditiveCELDependencyCheck"
 GATES = {
-    # Flux 2.9's kustomize-controller gates and defaults. The two above change
+    # Flux 2.9's kustomize-controller gates and defaults. The three above change
     # behaviour here; the others are accepted so a Flux deployment's flags start
     # this controller, and docs/controllers.md says what each does or not.
     "CacheSecretsAndConfigMaps": False,
@@ -50,7 +51,7 @@ GATES = {
     "DisableFailFastBehavior": False,
     STRICT_SUBSTITUTIONS: True,
     "GroupChangeLog": False,
-    "AdditiveCELDependencyCheck": False,
+    ADDITIVE_CEL: False,
     "ExternalArtifact": False,
     "CancelHealthCheckOnNewRevision": False,
     DISABLE_CONFIG_WATCHERS: False,
@@ -203,6 +204,7 @@ async def _setup(mgr: manager.Manager, *, flags: Flags, session: aiohttp.ClientS
                 custom_stage_kinds=flags.custom_apply_stage_kinds,
                 http_retry=flags.http_retry,
                 strict_substitutions=flags.feature_gates.enabled(STRICT_SUBSTITUTIONS),
+                additive_cel_dependencies=flags.feature_gates.enabled(ADDITIVE_CEL),
             ),
         ),
         # NB: added just before the first object is written, the finalizer also

@@ -108,6 +108,8 @@ class Settings:
     """``--http-retry``: retries of a failed artifact download (Flux's default 9)."""
     strict_substitutions: bool = False
     """The StrictPostBuildSubstitutions gate: an unset variable without a default fails."""
+    additive_cel_dependencies: bool = False
+    """The AdditiveCELDependencyCheck gate: a ``readyExpr`` adds to the built-in checks."""
 
 
 @dataclasses.dataclass(eq=False, kw_only=True)
@@ -171,6 +173,7 @@ class KustomizationReconciler:
             settings=dependencies.Settings(
                 requeue_after=settings.requeue_dependency,
                 no_cross_namespace_refs=settings.no_cross_namespace_refs,
+                additive_cel=settings.additive_cel_dependencies,
             ),
         )
         self._renders: collections.OrderedDict[str, str] = collections.OrderedDict()
