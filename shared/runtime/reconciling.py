@@ -29,6 +29,11 @@ Progress is advisory: it is sent only with a spare rate-limit token
 that must be made; a note not sent is tried again after another delay while
 the run lasts.
 
+A new request for the object while it is being reconciled (its key enqueued
+again: a new source revision, a spec change, ``requestedAt``) fires the run's
+``Interrupt`` (``Run.interrupt``); a step that waits long may end early on it
+(kustomize-controller's health checks, with ``CancelHealthCheckOnNewRevision``).
+
 A step that must make something durable before it goes on (a write-ahead
 record) calls ``Run.write_status``: the status is patched at once, and the
 final patch then carries only what changed after it (``StatusWriter``).
@@ -71,6 +76,34 @@ S = TypeVar("S", bound=status.ObjectStatus)
 S_co = TypeVar("S_co", bound=status.ObjectStatus, covariant=True)
 
 
+class Interrupt:
+    """A new request to reconcile an object whose reconcile is in flight.
+
+    The controller ``fire``s it when the object's key is enqueued again
+    during the run, naming what asked (``Kind/namespace/name``); it fires
+    once, and a run that never sees it is not disturbed.
+    """
+
+    def __init__(self) -> None:
+        self._fired = asyncio.Event()
+        self.trigger = ""
+        """``Kind/namespace/name`` of the object whose change asked (set when fired)."""
+
+    def fire(self, trigger: str) -> None:
+        if not self._fired.is_set():
+            self.trigger = trigger
+            self._fired.set()
+
+    @property
+    def fired(self) -> bool:
+        return self._fired.is_set()
+
+    async def wait(self) -> str:
+        """Until fired; the trigger."""
+        await self._fired.wait()
+        return self.trigger
+
+
 @dataclasses.dataclass(eq=False, kw_only=True)
 class Run(Generic[K, S]):
     """One reconcile of one object: what its steps read and change.
@@ -93,6 +126,8 @@ class Run(Generic[K, S]):
     riders: list[Callable[[S], None]] = dataclasses.field(default_factory=list)
     """Status changes not worth a write of their own (counters): the final
     write applies them only when it sends a patch for another change."""
+    interrupt: Interrupt = dataclasses.field(default_factory=Interrupt)
+    """Fired when the object is asked to reconcile again during this run."""
 
     @property
     def generation(self) -> int | None:
@@ -167,7 +202,7 @@ class Reconciler(Protocol[K, S_co, R]):
 
     @property
     def run_type(self) -> Callable[..., R]:
-        """Builds the per-reconcile state: ``run_type(obj=, status=, tracker=)``."""
+        """Builds the per-reconcile state: ``run_type(obj=, status=, tracker=, interrupt=)``."""
         ...
 
     @property
@@ -404,8 +439,11 @@ class Skeleton(Generic[K, S, R]):
 
         return add
 
-    async def run(self, raw: dict[str, Any]) -> Outcome:
-        """Reconcile ``raw`` (an object as read from the cache)."""
+    async def run(self, raw: dict[str, Any], *, interrupt: Interrupt | None = None) -> Outcome:
+        """Reconcile ``raw`` (an object as read from the cache).
+
+        ``interrupt``: fired by the controller when the key is enqueued during the run.
+        """
         kind = self._reconciler.kind
         metadata = raw.get("metadata", {})
         try:
@@ -436,9 +474,9 @@ class Skeleton(Generic[K, S, R]):
                 await self._failed(raw, meta.FAILED_REASON, error.message)
                 return Outcome(requeue=results.requeue(error, interval=None), error=error)
             obj = kind.model_validate(raw)
-        return await self._reconcile(raw, obj)
+        return await self._reconcile(raw, obj, interrupt or Interrupt())
 
-    async def _reconcile(self, raw: dict[str, Any], obj: K) -> Outcome:
+    async def _reconcile(self, raw: dict[str, Any], obj: K, interrupt: Interrupt) -> Outcome:
         current: S = obj.status if obj.status is not None else self._reconciler.status_type()
         obj.status = current
         writer = StatusWriter(
@@ -466,7 +504,9 @@ class Skeleton(Generic[K, S, R]):
             delay=self._progress_delay,
             finalizer=self._finalizer_adder(raw, writer) if self._lazy_finalizer else None,
         )
-        run = self._reconciler.run_type(obj=obj, status=current, tracker=tracker)
+        run = self._reconciler.run_type(
+            obj=obj, status=current, tracker=tracker, interrupt=interrupt
+        )
         reconciling = conditions.get(current.conditions, meta.RECONCILING)
         ready = conditions.get(current.conditions, meta.READY)
         if reconciling is not None and (

@@ -100,6 +100,34 @@ async def test_a_lazy_finalizer_is_added_only_when_a_step_asks_for_it(
     assert owner["metadata"]["finalizers"] == [meta.FINALIZER]
 
 
+class _WaitsForANewRequest(widgets.WidgetReconciler):
+    """A Widget with message "wait" waits until its run is interrupted; records the trigger."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = asyncio.Event()
+        self.triggers: list[str] = []
+        self.steps = (reconciling.Step("wait", self._wait), *self.steps)
+
+    async def _wait(self, run: widgets.WidgetRun) -> None:
+        if run.obj.spec.message == "wait":
+            self.started.set()
+            self.triggers.append(await asyncio.wait_for(run.interrupt.wait(), timeout=30))
+
+
+async def test_a_key_enqueued_during_its_reconcile_interrupts_the_run(
+    api: client.Client, namespace: str
+) -> None:
+    reconciler = _WaitsForANewRequest()
+    async with running_manager(api, reconciler, namespace=namespace):
+        await _create(api, namespace, "w", message="wait")
+        await asyncio.wait_for(reconciler.started.wait(), timeout=30)
+        await _merge(api, namespace, "w", {"spec": {"message": "done"}})
+        await eventually(lambda: _message_is(api, namespace, "w", "done"))
+
+    assert reconciler.triggers == [f"Widget/{namespace}/w"]
+
+
 async def _ready_widget(api: client.Client, namespace: str, name: str) -> dict[str, Any] | None:
     obj = await _get(api, namespace, name)
     ready = _ready(obj)

@@ -110,6 +110,8 @@ class Settings:
     """The StrictPostBuildSubstitutions gate: an unset variable without a default fails."""
     additive_cel_dependencies: bool = False
     """The AdditiveCELDependencyCheck gate: a ``readyExpr`` adds to the built-in checks."""
+    cancel_health_checks: bool = False
+    """The CancelHealthCheckOnNewRevision gate: a new request ends a health check wait."""
 
 
 @dataclasses.dataclass(eq=False, kw_only=True)
@@ -512,7 +514,15 @@ class KustomizationReconciler:
                 applied=run.applied,
                 revision=run.artifact.revision,
                 retry_after=self._retry(run.obj),
+                cancel_on_request=self._settings.cancel_health_checks,
             )
+        except health.CanceledError:
+            # NB: as Flux, an info line and no history entry: the next run decides.
+            logging.get_logger().info(
+                "New reconciliation triggered, canceling health checks",
+                trigger=run.interrupt.trigger,
+            )
+            raise
         except results.WaitingError:
             self._record(run, meta.HEALTH_CHECK_FAILED_REASON)
             raise

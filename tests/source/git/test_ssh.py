@@ -4,7 +4,7 @@ directly and through a SOCKS5 proxy (``proxySecretRef``)."""
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -117,27 +117,30 @@ def _through_proxy(
     )
 
 
-async def test_ssh_through_a_socks5_proxy_with_auth(
-    repo: gitservers.RepoBuilder, sshd: gitservers.SshServer
-) -> None:
+@pytest.fixture
+def proxy() -> Iterator[socksproxy.SocksProxy]:
+    """A SOCKS5 proxy with a login, the only resolver of ``git.headwater.test``."""
     with socksproxy.socks_proxy(
         credentials=("px", "pw"), hosts={"git.headwater.test": "127.0.0.1"}
-    ) as proxy:
-        options = _through_proxy(sshd, proxy, username=b"px", password=b"pw")
-        resolved = await checkout.resolve(options, ref=None, time_limit=TIME_LIMIT)
+    ) as running:
+        yield running
+
+
+async def test_ssh_through_a_socks5_proxy_with_auth(
+    repo: gitservers.RepoBuilder, sshd: gitservers.SshServer, proxy: socksproxy.SocksProxy
+) -> None:
+    options = _through_proxy(sshd, proxy, username=b"px", password=b"pw")
+    resolved = await checkout.resolve(options, ref=None, time_limit=TIME_LIMIT)
     assert resolved.commit == repo.rev()
     assert proxy.connections == [("git.headwater.test", sshd.port)]
 
 
 async def test_ssh_socks5_proxy_login_refused_is_an_auth_error(
-    repo: gitservers.RepoBuilder, sshd: gitservers.SshServer
+    repo: gitservers.RepoBuilder, sshd: gitservers.SshServer, proxy: socksproxy.SocksProxy
 ) -> None:
-    with socksproxy.socks_proxy(
-        credentials=("px", "pw"), hosts={"git.headwater.test": "127.0.0.1"}
-    ) as proxy:
-        options = _through_proxy(sshd, proxy, username=b"px", password=b"no")
-        with pytest.raises(errors.AuthError, match="SOCKS5 proxy authentication failed"):
-            await checkout.resolve(options, ref=None, time_limit=TIME_LIMIT)
+    options = _through_proxy(sshd, proxy, username=b"px", password=b"no")
+    with pytest.raises(errors.AuthError, match="SOCKS5 proxy authentication failed"):
+        await checkout.resolve(options, ref=None, time_limit=TIME_LIMIT)
     assert proxy.connections == []
 
 
