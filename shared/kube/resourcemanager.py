@@ -56,6 +56,7 @@ from shared.kube import (
     errors,
     health,
     ignoring,
+    interning,
     inventory,
     resources,
     takeover,
@@ -326,7 +327,8 @@ class ResourceManager:
                 applied = await self._recreate(desired, within=self._sync_timeout)
                 recreated = True
         version = str(applied.get("metadata", {}).get("resourceVersion", ""))
-        self._applied[ref.key] = _Applied(want, drift.project(applied, shape), version)
+        baseline = interning.compact(drift.project(applied, shape))
+        self._applied[ref.key] = _Applied(want, baseline, version)
         self._note_write(ref.api_version, ref.kind, version)
         if recreated or (live is None and self._created_by_us(applied, cache=cache)):
             return Change(ref=ref, action=Action.CREATED)

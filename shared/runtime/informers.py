@@ -17,9 +17,9 @@ memory instead of the API server. Contract:
 - ``managedFields`` are stripped from cached objects (as Flux's caches do):
   they are most of an object's size; only who manages each object is kept
   (``field_managers``: manager, operation and subresource per entry), which
-  the resource manager needs to know when to take fields over; the keys of
-  every cached object are interned (``compact``), since thousands of objects
-  of one kind repeat the same keys (about a third of a cached Deployment);
+  the resource manager needs to know when to take fields over; cached
+  objects are ``interning.compact``-ed: thousands of objects of one kind
+  repeat the same keys and short values;
 - given a ``discovery``, a ``404`` on the list or watch of a resource that
   discovery (asked afresh) no longer serves (its CRD was deleted) ends
   ``run`` with one log line: the cache is emptied, ``stopped`` is set and
@@ -35,11 +35,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
-import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from shared.kube import client, errors, resources, takeover
+from shared.kube import client, errors, interning, resources, takeover
 from shared.runtime import logging
 
 ADDED = "ADDED"
@@ -48,15 +47,6 @@ DELETED = "DELETED"
 
 Handler = Callable[[str, dict[str, Any], dict[str, Any] | None], None]
 IndexFunc = Callable[[dict[str, Any]], Iterable[str]]
-
-
-def compact(value: Any) -> Any:
-    """``value`` (decoded JSON) rebuilt with every mapping key interned: equal, smaller."""
-    if isinstance(value, dict):
-        return {sys.intern(key): compact(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [compact(item) for item in value]
-    return value
 
 
 def key_of(obj: dict[str, Any]) -> str:
@@ -169,7 +159,7 @@ class Informer:
     def _store(self, event_type: str, obj: dict[str, Any]) -> None:
         entries = obj.get("metadata", {}).pop("managedFields", None) or ()
         if event_type != DELETED:
-            obj = compact(obj)
+            obj = interning.compact(obj)
         key = key_of(obj)
         old = self._cache.get(key)
         if old is not None:
