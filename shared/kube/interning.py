@@ -2,10 +2,10 @@
 
 A watch cache holds thousands of objects of one kind, and they repeat the
 same keys and many of the same short values (``apiVersion``, kinds,
-namespaces, labels, condition types and reasons). ``compact`` rebuilds a
-decoded value with every mapping key and every string up to
-``SHORT_STRING`` characters interned, so equal strings are stored once: a
-cached Deployment takes about half the memory. The result is equal to the
+namespaces, labels, condition types, reasons and messages, revisions).
+``compact`` rebuilds a decoded value with every mapping key and every string
+up to ``SHORT_STRING`` characters interned, so equal strings are stored once:
+a cached Deployment takes about half the memory. The result is equal to the
 input (``==``); interned strings are freed with their last user.
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-SHORT_STRING = 64
-"""Longer strings (messages, annotations) are seldom shared; they stay as they are."""
+SHORT_STRING = 256
+"""Longer strings (a last-applied-configuration, long messages) are seldom shared."""
 
 
 def compact(value: Any) -> Any:

@@ -72,7 +72,7 @@ GroupKind = tuple[str, str]
 """``(group, kind)``; the core group is ``""``."""
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
 class Ref:
     """One object's identity (group, kind, namespace, name) and its applied version."""
 

@@ -102,7 +102,7 @@ class ApplyError(Exception):
         self.cause = cause
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class _Applied:
     digest: str
     baseline: Any

@@ -87,6 +87,7 @@ class Informer:
         self._max_backoff = max_backoff
         self._cache: dict[str, dict[str, Any]] = {}
         self._managers: dict[str, takeover.Summary] = {}
+        self._summaries: dict[takeover.Summary, takeover.Summary] = {}
         self._handlers: list[Handler] = []
         self._index_funcs: dict[str, IndexFunc] = {}
         self._indexes: dict[str, dict[str, set[str]]] = {}
@@ -171,7 +172,9 @@ class Informer:
             self._cache[key] = obj
             self._index(key, obj)
             if entries:
-                self._managers[key] = takeover.summarize(entries)
+                # NB: nearly every object has the same managers: keep one copy.
+                summary = takeover.summarize(entries)
+                self._managers[key] = self._summaries.setdefault(summary, summary)
             else:
                 self._managers.pop(key, None)
         if event_type == MODIFIED and old is None:

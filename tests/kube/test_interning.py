@@ -9,7 +9,7 @@ from shared.kube import interning
 TEXT = json.dumps(
     {
         "apiVersion": "apps/v1",
-        "metadata": {"labels": {"app": "web"}, "annotations": {"note": "x" * 100}},
+        "metadata": {"labels": {"app": "web"}, "annotations": {"note": "x" * 300}},
         "spec": {"containers": [{"name": "app", "image": "ghcr.io/example/app:1.0.0"}]},
     }
 )
