@@ -52,7 +52,7 @@ def leftover_removals(live: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class FieldManager:
     """Entries whose manager starts with ``name`` and whose operation is ``operation``."""
 

@@ -167,6 +167,9 @@ class KustomizationReconciler:
             user_agent="kustomize-controller",
         )
         self._managers: dict[str, tuple[targets.Target, resourcemanager.ResourceManager]] = {}
+        self._override_managers = takeover.overridden(
+            resourcemanager.FIELD_MANAGER, settings.override_managers
+        )
         self._dependencies = dependencies.Checker(
             api=api,
             cache=kustomizations,
@@ -233,9 +236,7 @@ class KustomizationReconciler:
             objects=applying.Objects(api=target.api, discovery=target.discovery),
             live=None if target.remote is not None else self._live,
             concurrency=self._settings.concurrent_ssa,
-            override_managers=takeover.overridden(
-                resourcemanager.FIELD_MANAGER, self._settings.override_managers
-            ),
+            override_managers=self._override_managers,
             custom_stage_kinds=self._settings.custom_stage_kinds,
         )
         self._managers[key] = (target, manager)
