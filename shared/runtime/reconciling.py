@@ -94,10 +94,6 @@ class Interrupt:
             self.trigger = trigger
             self._fired.set()
 
-    @property
-    def fired(self) -> bool:
-        return self._fired.is_set()
-
     async def wait(self) -> str:
         """Until fired; the trigger."""
         await self._fired.wait()

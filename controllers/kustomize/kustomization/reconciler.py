@@ -19,7 +19,7 @@ names the Ready reason Flux uses and is retried after ``spec.retryInterval``
    nothing, drift is restored and reported (``ReconciliationFailed``); then
    prune the objects that left the inventory (``PruneFailed``). Before the
    first write: the finalizer (added here, not when the Kustomization is
-   first seen) and the inventory record (``_record_ahead``, ``_recover``);
+   first seen) and the inventory record ahead of any write (``records``);
 5. **health** — with ``wait`` every applied object, else ``healthChecks``;
    ``healthCheckExprs`` extend kstatus (``HealthCheckFailed``; the Healthy
    condition, the only one this reconciler owns). The wait shows progress;
@@ -44,7 +44,7 @@ from typing import Any
 import aiohttp
 
 from controllers.kustomize import building, decrypting, substituting
-from controllers.kustomize.kustomization import announcing, health, history
+from controllers.kustomize.kustomization import announcing, health, history, records
 from shared.api import kustomize, meta, objects
 from shared.artifacts import errors as artifact_errors
 from shared.artifacts import extracting, fetching
@@ -183,9 +183,7 @@ class KustomizationReconciler:
         )
         self._renders: collections.OrderedDict[str, str] = collections.OrderedDict()
         self._repeats: dict[str, history.Repeats] = {}
-        self._unrecorded: dict[str, list[inventory.Ref]] = {}
-        """Per Kustomization, what a first apply of this process may have created
-        while the status seen has no inventory yet (``_recover``)."""
+        self._records = records.Records()
         self.steps: tuple[reconciling.Step[_Run], ...] = (
             reconciling.Step("source", self._source_step),
             reconciling.Step("dependencies", self._dependencies_step),
@@ -453,10 +451,6 @@ class KustomizationReconciler:
         obj, status, artifact, built = run.obj, run.status, run.artifact, run.built
         manager = run.manager = await self._manager(obj)
         owner = self._owner(obj)
-        recorded = status.inventory is not None
-        old = inventory.from_entries(
-            [objects.dump(e) for e in status.inventory.entries] if status.inventory else []
-        )
         for manifest in built.objects:
             if decrypting.is_encrypted_secret(manifest):
                 # NB: Flux's guard: an encrypted Secret is never applied as it is.
@@ -467,17 +461,13 @@ class KustomizationReconciler:
                     f"{ref.kind}/{ref.namespace}/{ref.name} is SOPS encrypted, configuring "
                     "decryption is required for this secret to be reconciled",
                 )
-        key = f"{obj.metadata.namespace}/{obj.metadata.name}"
-        if recorded:
-            self._unrecorded.pop(key, None)
-        else:
-            old = await self._recover(run, manager)
-        await run.add_finalizer()
-        await self._record_ahead(run, old, durable=recorded)
-        if not recorded:
-            self._unrecorded[key] = inventory.from_entries(
-                [objects.dump(e) for e in status.inventory.entries] if status.inventory else []
-            )
+        old = await self._records.before_apply(
+            run,
+            manager,
+            owner=owner,
+            desired=built.objects,
+            fail=lambda message: self._failure(obj, meta.RECONCILIATION_FAILED_REASON, message),
+        )
         try:
             change_set = await manager.apply_all(
                 built.objects,
@@ -555,66 +545,6 @@ class KustomizationReconciler:
             metadata=announcing.finished_metadata(artifact),
         )
 
-    async def _record_ahead(
-        self, run: _Run, recorded: list[inventory.Ref], *, durable: bool
-    ) -> None:
-        """Put every object this run may create in the inventory before any write.
-
-        ``inventory.grown``; nothing when the build names no object the
-        inventory lacks. Whatever ends the run (a failed stage or health
-        check, a bug), the status written then names each object the run may
-        have created, where the next run's prune (or ``finalize``) finds it.
-        With ``durable`` (an inventory was written before) it is also written
-        at once, one status patch, so a kill at any later point leaves each
-        created object recorded. A first apply writes no record of its own:
-        the finalizer added just before it and the owner labels on each
-        object it creates are the record (``_recover``).
-        """
-        ahead = inventory.grown(recorded, [inventory.Ref.of(m) for m in run.built.objects])
-        if ahead is None:
-            return
-        run.status.inventory = inventory.to_status(ahead)
-        if not durable:
-            return
-        try:
-            await run.write_status()
-        except errors.KubeError as failed:
-            raise self._failure(
-                run.obj,
-                meta.RECONCILIATION_FAILED_REASON,
-                f"recording the inventory before applying failed: {failed.message}",
-            ) from failed
-
-    async def _recover(
-        self, run: _Run, manager: resourcemanager.ResourceManager
-    ) -> list[inventory.Ref]:
-        """What a first apply cut short by a kill created: the objects with our owner labels.
-
-        Only for a Kustomization that carries the finalizer but never had an
-        inventory written: the finalizer is added just before a first apply
-        writes anything, and that apply's status write records what it
-        applied, so only a process killed in between leaves this state. The
-        objects found become the old inventory, so prune removes those that
-        left Git. One LIST per served kind, once; a first apply of this
-        process is known without a search (the status read may predate its
-        write).
-        """
-        known = self._unrecorded.get(f"{run.obj.metadata.namespace}/{run.obj.metadata.name}")
-        if known is not None:
-            return known
-        if meta.FINALIZER not in (run.obj.metadata.finalizers or []):
-            return []
-        try:
-            found = await manager.find_owned(self._owner(run.obj))
-        except errors.KubeError as failed:
-            raise self._failure(
-                run.obj,
-                meta.RECONCILIATION_FAILED_REASON,
-                f"looking for objects of an interrupted first apply failed: {failed.message}",
-            ) from failed
-        logging.get_logger().info("inventory recovered from owner labels", objects=len(found))
-        return found
-
     def _record(self, run: _Run, reason: str) -> None:
         """Add this run to ``status.history`` (``history.record``).
 
@@ -686,20 +616,13 @@ class KustomizationReconciler:
         """Delete what the Kustomization applied, as its ``deletionPolicy`` says."""
         policy = obj.spec.deletion_policy or "MirrorPrune"
         status = obj.status
-        refs = (
-            inventory.from_entries([objects.dump(e) for e in status.inventory.entries])
-            if status is not None and status.inventory
-            else []
-        )
-        interrupted = status is None or status.inventory is None
-        if (refs or interrupted) and deletes_applied_objects(obj.spec):
+        # NB: the finalizer without an inventory: a first apply was cut short (``records``).
+        recorded = status.inventory if status is not None else None
+        if (recorded is None or recorded.entries) and deletes_applied_objects(obj.spec):
             # NB: only now is the target needed (for a remote cluster: its
             # kubeconfig Secret and a connection).
             manager = await self._manager(obj)
-            if interrupted:
-                # NB: the finalizer without an inventory: a first apply was cut short.
-                known = self._unrecorded.get(f"{obj.metadata.namespace}/{obj.metadata.name}")
-                refs = known if known is not None else await manager.find_owned(self._owner(obj))
+            refs = await self._records.owned(obj, manager, owner=self._owner(obj))
             pruned = await manager.prune(refs, owner=self._owner(obj))
             await self._announce_deletion(obj, pruned)
             if policy == "WaitForTermination":
@@ -711,7 +634,7 @@ class KustomizationReconciler:
         namespace = obj.metadata.namespace or "default"
         self._managers.pop(f"{namespace}/{obj.metadata.name}", None)
         self._repeats.pop(f"{namespace}/{obj.metadata.name}", None)
-        self._unrecorded.pop(f"{namespace}/{obj.metadata.name}", None)
+        self._records.forget(obj)
         await self._targets.forget(namespace=namespace, name=obj.metadata.name or "")
 
 
