@@ -38,6 +38,25 @@ class Objects:
         )
         return got
 
+    async def list(
+        self, resource: resources.Resource, *, label_selector: str
+    ) -> list[dict[str, Any]]:
+        """Every object of ``resource`` (in all namespaces) that ``label_selector`` selects.
+
+        Read in pages of 500; each item gets the ``apiVersion`` and ``kind``
+        that a list answer leaves out.
+        """
+        items: list[dict[str, Any]] = []
+        query = {"labelSelector": label_selector, "limit": "500"}
+        while True:
+            page = await self.api.request("GET", resource.path(), query=query, verb="list")
+            for item in page.get("items") or []:
+                items.append({"apiVersion": resource.api_version, "kind": resource.kind, **item})
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+            query = {**query, "continue": token}
+
     async def apply(
         self,
         obj: dict[str, Any],

@@ -182,14 +182,22 @@ class Client:
         accept: str = JSON,
         verb: str | None = None,
         request_timeout: float | None = None,
+        advisory: bool = False,
     ) -> Any:
         """Send one request and return the decoded JSON answer.
 
         Raises a ``shared.kube.errors.KubeError`` subclass for any non-2xx
-        answer or when the server cannot be reached.
+        answer or when the server cannot be reached. An ``advisory`` request
+        (one worth sending only when it costs nothing that matters) is sent
+        only with a spare rate-limit token (``TokenBucket.take_spare``), and
+        otherwise raises ``ThrottledError`` at once, uncounted.
         """
+        if advisory:
+            if not self._limiter.take_spare():
+                raise errors.ThrottledError(f"{method} {path} not sent: no spare rate-limit token")
+        else:
+            await self._limiter.acquire()
         self.stats[verb or method.lower()] += 1
-        await self._limiter.acquire()
         headers = await self._headers(
             accept=accept, content_type=content_type or (JSON if body is not None else None)
         )

@@ -14,7 +14,8 @@
     ├── InvalidError              422 (schema violations, immutable fields; ``causes``)
     ├── TooManyRequestsError      429
     ├── ServerError               5xx
-    └── UnreachableError          no HTTP answer (connection refused, timeout, TLS)
+    ├── UnreachableError          no HTTP answer (connection refused, timeout, TLS)
+    └── ThrottledError            an advisory request not sent: no spare rate-limit token
 
 ``from_status`` builds the right class from a ``kind: Status`` body and an
 HTTP code; ``translate`` maps kubernetes-asyncio and aiohttp exceptions.
@@ -103,6 +104,14 @@ class ServerError(KubeError):
 
 class UnreachableError(KubeError):
     pass
+
+
+class ThrottledError(KubeError):
+    """An advisory request (``Client.request(advisory=True)``) was not sent.
+
+    The client-side rate limit had no token to spare (``TokenBucket.take_spare``);
+    nothing reached the server.
+    """
 
 
 _BY_STATUS: dict[int, type[KubeError]] = {

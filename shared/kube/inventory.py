@@ -11,13 +11,13 @@ Ordering follows fluxcd/pkg ``ssa``: kinds that others depend on first
 every other kind after them; ties by kind, namespace, name. Prune order is
 the reverse, so a Namespace or CRD goes after what lives in it.
 
-The inventory is also a write-ahead record: before an apply may create an
-object that is not in it, the applier records ``grown(recorded, desired)``
-(the old entries plus the new ones) in status, and only then writes. So at
-every instant each object an applier created is in its recorded inventory
-(or gone), and a run that was killed leaves nothing a later prune cannot
-find. An entry can name an object that was never created; pruning it is a
-no-op.
+Before an apply may create an object that is not in the inventory, the
+applier sets its status inventory to ``grown(recorded, desired)`` (the old
+entries plus the new ones), so that the status written when a run fails
+names every object the run may have created and a later prune finds it. (As
+in Flux, a process killed mid-apply writes no status; the next run, applying
+the same build, records what it finds.) An entry can name an object that
+was never created; pruning it is a no-op.
 
 ``stages`` splits a build into kustomize-controller's apply stages, as
 fluxcd/pkg ``ssa`` does: cluster definitions, then kinds ending in
@@ -72,7 +72,7 @@ GroupKind = tuple[str, str]
 """``(group, kind)``; the core group is ``""``."""
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
 class Ref:
     """One object's identity (group, kind, namespace, name) and its applied version."""
 
@@ -183,7 +183,7 @@ def merge(new: Sequence[Ref], survivors: Sequence[Ref]) -> list[Ref]:
 
 
 def grown(recorded: Sequence[Ref], desired: Iterable[Ref]) -> list[Ref] | None:
-    """The write-ahead record: ``recorded`` plus the ``desired`` refs it lacks, in that order.
+    """The inventory ahead of an apply: ``recorded`` plus the ``desired`` refs it lacks, in order.
 
     None when ``recorded`` already names every desired object (versions
     ignored), so that a run which creates nothing new writes no record.

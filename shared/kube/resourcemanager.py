@@ -56,7 +56,9 @@ from shared.kube import (
     errors,
     health,
     ignoring,
+    interning,
     inventory,
+    resources,
     takeover,
     waiting,
 )
@@ -100,7 +102,7 @@ class ApplyError(Exception):
         self.cause = cause
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class _Applied:
     digest: str
     baseline: Any
@@ -325,7 +327,8 @@ class ResourceManager:
                 applied = await self._recreate(desired, within=self._sync_timeout)
                 recreated = True
         version = str(applied.get("metadata", {}).get("resourceVersion", ""))
-        self._applied[ref.key] = _Applied(want, drift.project(applied, shape), version)
+        baseline = interning.compact(drift.project(applied, shape))
+        self._applied[ref.key] = _Applied(want, baseline, version)
         self._note_write(ref.api_version, ref.kind, version)
         if recreated or (live is None and self._created_by_us(applied, cache=cache)):
             return Change(ref=ref, action=Action.CREATED)
@@ -429,6 +432,28 @@ class ResourceManager:
             changes = await asyncio.gather(*(self._delete(ref, owner=owner) for ref in group))
             change_set.changes.extend(change for change in changes if change is not None)
         return change_set
+
+    async def find_owned(self, owner: Owner) -> list[inventory.Ref]:
+        """Every object that carries ``owner``'s labels, of any kind the server lists.
+
+        One LIST per served resource (``Discovery.served``) with the owner's
+        label selector: for finding what a killed run created before any
+        record of it was written, never on a reconcile's usual path. A
+        resource that cannot be listed (forbidden to an impersonated account,
+        an aggregated API that is down) is passed over.
+        """
+        selector = ",".join(f"{key}={value}" for key, value in owner.labels.items())
+        served = [r for r in await self.objects.discovery.served() if "list" in r.verbs]
+
+        async def labelled(resource: resources.Resource) -> list[dict[str, Any]]:
+            async with self._limit:
+                try:
+                    return await self.objects.list(resource, label_selector=selector)
+                except errors.KubeError:
+                    return []
+
+        found = await asyncio.gather(*(labelled(resource) for resource in served))
+        return inventory.merge([], [inventory.Ref.of(obj) for objs in found for obj in objs])
 
     async def wait_for_termination(
         self, refs: Sequence[inventory.Ref], *, interval: float, within: float

@@ -138,6 +138,21 @@ class Discovery:
             f'the server doesn\'t have a resource type "{name}"', status=404, reason="NotFound"
         )
 
+    async def served(self) -> list[Resource]:
+        """Every resource the server serves, each group at its preferred version.
+
+        Asks the server afresh (``/api``, ``/apis`` and each group-version):
+        for a rare search over all kinds, not for a reconcile's hot path.
+        """
+        versions = ["v1"]
+        groups = await self._api.request("GET", "/apis", verb="discovery")
+        versions += [g["preferredVersion"]["groupVersion"] for g in groups.get("groups", [])]
+        found: list[Resource] = []
+        for api_version in versions:
+            self._cache[api_version] = kinds = await self._fetch(api_version)
+            found.extend(kinds.values())
+        return found
+
     def forget(self, api_version: str | None = None) -> None:
         """Drop the cached list of ``api_version`` (or of every group-version)."""
         if api_version is None:

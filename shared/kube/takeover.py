@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -51,7 +52,7 @@ def leftover_removals(live: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class FieldManager:
     """Entries whose manager starts with ``name`` and whose operation is ``operation``."""
 
@@ -79,9 +80,12 @@ Summary = tuple[tuple[str, str, str], ...]
 
 
 def summarize(entries: Iterable[Mapping[str, Any]]) -> Summary:
+    # NB: interned: a cache keeps one summary per object, nearly all alike.
+    def text(entry: Mapping[str, Any], field: str) -> str:
+        return sys.intern(str(entry.get(field, "")))
+
     return tuple(
-        (str(e.get("manager", "")), str(e.get("operation", "")), str(e.get("subresource", "")))
-        for e in entries
+        (text(e, "manager"), text(e, "operation"), text(e, "subresource")) for e in entries
     )
 
 

@@ -134,7 +134,7 @@ async def connect_kubeconfig(text: str, *, user_agent: str) -> client.Client:
         await asyncio.to_thread(shutil.rmtree, directory, True)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class Target:
     """The cluster one object applies to, and the identity it acts as."""
 

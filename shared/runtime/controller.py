@@ -12,7 +12,9 @@ GitRepository's artifact changes).
 
 Each worker takes a key, binds ``controllerKind``/``name``/``namespace``/
 ``reconcileID`` to the log context, runs the ``Skeleton``, records metrics,
-and requeues as the outcome says.
+and requeues as the outcome says. A key enqueued again while its reconcile
+is in flight (by its own change or a watched one) fires that run's
+``reconciling.Interrupt`` with the changed object's ``Kind/namespace/name``.
 """
 
 from __future__ import annotations
@@ -48,6 +50,11 @@ def needs_reconcile(event_type: str, new: dict[str, Any], old: dict[str, Any] | 
     return bool(new_meta.get("deletionTimestamp")) and not old_meta.get("deletionTimestamp")
 
 
+def _trigger(kind: str, obj: dict[str, Any]) -> str:
+    metadata = obj.get("metadata", {})
+    return f"{kind}/{metadata.get('namespace', '')}/{metadata.get('name', '')}"
+
+
 class Controller:
     """Reconciles one kind with ``workers`` concurrent workers."""
 
@@ -70,6 +77,7 @@ class Controller:
         self._kind = informer.resource.kind
         # key → time.monotonic() when its reconcile started (the in-flight metrics).
         self._in_flight: dict[str, float] = {}
+        self._interrupts: dict[str, reconciling.Interrupt] = {}
         registry.max_concurrent.labels(name).set(workers)
         registry.active_workers.labels(name).set(0)
         registry.track_in_flight(name, self._in_flight.values)
@@ -77,9 +85,13 @@ class Controller:
 
     def _on_event(self, event_type: str, new: dict[str, Any], old: dict[str, Any] | None) -> None:
         if needs_reconcile(event_type, new, old):
-            self.enqueue(informers.key_of(new))
+            self.enqueue(informers.key_of(new), trigger=_trigger(self._kind, new))
 
-    def enqueue(self, key: str) -> None:
+    def enqueue(self, key: str, *, trigger: str = "") -> None:
+        """Queue ``key``; if it is being reconciled, fire that run's interrupt with ``trigger``."""
+        interrupt = self._interrupts.get(key)
+        if interrupt is not None:
+            interrupt.fire(trigger)
         self.queue.add(key)
         self._metrics.queue_adds.labels(self.name).inc()
         self._metrics.queue_depth.labels(self.name).set(len(self.queue))
@@ -96,7 +108,7 @@ class Controller:
         def handler(event_type: str, new: dict[str, Any], old: dict[str, Any] | None) -> None:
             if when is None or when(event_type, new, old):
                 for key in mapper(new):
-                    self.enqueue(key)
+                    self.enqueue(key, trigger=_trigger(other.resource.kind, new))
 
         other.add_handler(handler)
 
@@ -130,14 +142,17 @@ class Controller:
             namespace=namespace,
             reconcileID=str(uuid.uuid4()),
         ):
+            interrupt = self._interrupts[key] = reconciling.Interrupt()
             try:
-                outcome = await self._skeleton.run(raw)
+                outcome = await self._skeleton.run(raw, interrupt=interrupt)
             except Exception as error:  # never let one object kill a worker
                 logging.get_logger().exception("reconcile crashed", error=error)
                 self._metrics.reconcile_errors.labels(self.name).inc()
                 self._metrics.reconcile_total.labels(self.name, "error").inc()
                 self.queue.add_rate_limited(key)
                 return
+            finally:
+                del self._interrupts[key]
         elapsed = time.perf_counter() - started
         self._metrics.reconcile_duration.labels(self._kind, name, namespace).observe(elapsed)
         self._metrics.reconcile_time.labels(self.name).observe(elapsed)

@@ -3,7 +3,10 @@
 A dependency is ready (Flux's ``checkDependencies``) when
 
 - its ``readyExpr`` (CEL over ``dep`` and ``self``, the two objects as JSON)
-  is true, or, without one, it is Ready=True for its current generation;
+  is true — which, as in Flux, replaces both rules below unless
+  ``Settings.additive_cel`` (the ``AdditiveCELDependencyCheck`` gate) asks for
+  all three;
+- it is Ready=True for its current generation;
 - and, when it applies from the same source as the dependent, it has applied
   the revision the dependent is about to apply — otherwise the dependent
   would run ahead of it on a new commit.
@@ -59,6 +62,8 @@ class Settings:
     """``--requeue-dependency``: seconds until a not-ready dependency is checked again."""
     no_cross_namespace_refs: bool = False
     """``--no-cross-namespace-refs``: refuse dependencies in other namespaces."""
+    additive_cel: bool = False
+    """The ``AdditiveCELDependencyCheck`` gate: a ``readyExpr`` adds to the built-in rules."""
 
 
 class Checker:
@@ -109,7 +114,9 @@ class Checker:
                     raise self._not_ready(
                         f"dependency '{name}' is not ready according to readyExpr"
                     )
-            elif not is_ready(dep):
+                if not self._settings.additive_cel:
+                    continue
+            if not is_ready(dep):
                 raise self._not_ready(f"dependency '{name}' is not ready")
             if revision is not None and self._source is not None:
                 mine = self._source.key_of(obj)

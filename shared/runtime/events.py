@@ -43,7 +43,7 @@ _POST_TIMEOUT = 5.0
 _CACHE_SIZE = 4096
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class _Aggregate:
     name: str
     namespace: str

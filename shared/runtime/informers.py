@@ -17,7 +17,9 @@ memory instead of the API server. Contract:
 - ``managedFields`` are stripped from cached objects (as Flux's caches do):
   they are most of an object's size; only who manages each object is kept
   (``field_managers``: manager, operation and subresource per entry), which
-  the resource manager needs to know when to take fields over;
+  the resource manager needs to know when to take fields over; cached
+  objects are ``interning.compact``-ed: thousands of objects of one kind
+  repeat the same keys and short values;
 - given a ``discovery``, a ``404`` on the list or watch of a resource that
   discovery (asked afresh) no longer serves (its CRD was deleted) ends
   ``run`` with one log line: the cache is emptied, ``stopped`` is set and
@@ -36,7 +38,7 @@ import random
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from shared.kube import client, errors, resources, takeover
+from shared.kube import client, errors, interning, resources, takeover
 from shared.runtime import logging
 
 ADDED = "ADDED"
@@ -85,6 +87,7 @@ class Informer:
         self._max_backoff = max_backoff
         self._cache: dict[str, dict[str, Any]] = {}
         self._managers: dict[str, takeover.Summary] = {}
+        self._summaries: dict[takeover.Summary, takeover.Summary] = {}
         self._handlers: list[Handler] = []
         self._index_funcs: dict[str, IndexFunc] = {}
         self._indexes: dict[str, dict[str, set[str]]] = {}
@@ -156,6 +159,8 @@ class Informer:
 
     def _store(self, event_type: str, obj: dict[str, Any]) -> None:
         entries = obj.get("metadata", {}).pop("managedFields", None) or ()
+        if event_type != DELETED:
+            obj = interning.compact(obj)
         key = key_of(obj)
         old = self._cache.get(key)
         if old is not None:
@@ -167,7 +172,9 @@ class Informer:
             self._cache[key] = obj
             self._index(key, obj)
             if entries:
-                self._managers[key] = takeover.summarize(entries)
+                # NB: nearly every object has the same managers: keep one copy.
+                summary = takeover.summarize(entries)
+                self._managers[key] = self._summaries.setdefault(summary, summary)
             else:
                 self._managers.pop(key, None)
         if event_type == MODIFIED and old is None:

@@ -104,9 +104,17 @@ class Manager:
         return created
 
     async def add_controller(
-        self, reconciler: reconciling.Reconciler[Any, Any, Any], *, workers: int | None = None
+        self,
+        reconciler: reconciling.Reconciler[Any, Any, Any],
+        *,
+        workers: int | None = None,
+        lazy_finalizer: bool = False,
     ) -> controller.Controller:
-        """Reconcile ``reconciler.kind`` in the default scope."""
+        """Reconcile ``reconciler.kind`` in the default scope.
+
+        ``lazy_finalizer``: the finalizer is added by the step that first needs
+        it (``reconciling.Run.add_finalizer``), not before every first run.
+        """
         crd = reconciler.kind.crd
         informer = await self.informer(crd.api_version, crd.kind, scope=self.default_scope())
         skeleton = reconciling.Skeleton(
@@ -115,6 +123,7 @@ class Manager:
             reconciler=reconciler,
             recorder=self.recorder,
             jitter=self.options.interval_jitter_percentage / 100,
+            lazy_finalizer=lazy_finalizer,
         )
         created = controller.Controller(
             name=crd.kind.lower(),

@@ -1,7 +1,9 @@
 """The reconcile skeleton every kind shares, and how a reconciler declares its steps.
 
 For one object: parse it into its model → handle deletion (the reconciler's
-``finalize``, then remove the finalizer) → add the finalizer → honour
+``finalize``, then remove the finalizer) → add the finalizer (or, with
+``lazy_finalizer``, leave that to the step about to write the first object
+the finalizer protects: ``Run.add_finalizer``) → honour
 ``spec.suspend`` → mark Reconciling → run the reconciler's ``steps`` in order
 → summarize (Ready, Reconciling, Stalled, observedGeneration) and patch the
 status, in a ``finally``, only when it changed → log and record a failure →
@@ -22,6 +24,15 @@ revision, wait for health) says so; the skeleton writes it — Reconciling=True
 with the step's message and, for a new generation or revision, Ready=Unknown
 "Reconciliation in progress" — only if the run is still in that phase after
 ``progress_delay`` seconds. A run that finishes quickly pays no extra write.
+Progress is advisory: it is sent only with a spare rate-limit token
+(``Client.request(advisory=True)``), so under load it never delays a write
+that must be made; a note not sent is tried again after another delay while
+the run lasts.
+
+A new request for the object while it is being reconciled (its key enqueued
+again: a new source revision, a spec change, ``requestedAt``) fires the run's
+``Interrupt`` (``Run.interrupt``); a step that waits long may end early on it
+(kustomize-controller's health checks, with ``CancelHealthCheckOnNewRevision``).
 
 A step that must make something durable before it goes on (a write-ahead
 record) calls ``Run.write_status``: the status is patched at once, and the
@@ -65,6 +76,30 @@ S = TypeVar("S", bound=status.ObjectStatus)
 S_co = TypeVar("S_co", bound=status.ObjectStatus, covariant=True)
 
 
+class Interrupt:
+    """A new request to reconcile an object whose reconcile is in flight.
+
+    The controller ``fire``s it when the object's key is enqueued again
+    during the run, naming what asked (``Kind/namespace/name``); it fires
+    once, and a run that never sees it is not disturbed.
+    """
+
+    def __init__(self) -> None:
+        self._fired = asyncio.Event()
+        self.trigger = ""
+        """``Kind/namespace/name`` of the object whose change asked (set when fired)."""
+
+    def fire(self, trigger: str) -> None:
+        if not self._fired.is_set():
+            self.trigger = trigger
+            self._fired.set()
+
+    async def wait(self) -> str:
+        """Until fired; the trigger."""
+        await self._fired.wait()
+        return self.trigger
+
+
 @dataclasses.dataclass(eq=False, kw_only=True)
 class Run(Generic[K, S]):
     """One reconcile of one object: what its steps read and change.
@@ -87,6 +122,8 @@ class Run(Generic[K, S]):
     riders: list[Callable[[S], None]] = dataclasses.field(default_factory=list)
     """Status changes not worth a write of their own (counters): the final
     write applies them only when it sends a patch for another change."""
+    interrupt: Interrupt = dataclasses.field(default_factory=Interrupt)
+    """Fired when the object is asked to reconcile again during this run."""
 
     @property
     def generation(self) -> int | None:
@@ -116,6 +153,16 @@ class Run(Generic[K, S]):
         Unknown "Reconciliation in progress" when the progress is written.
         """
         self.tracker.update(self, message, restart=restart)
+
+    async def add_finalizer(self) -> None:
+        """Make sure the object carries ``finalizers.fluxcd.io`` (one metadata patch if not).
+
+        For a skeleton with ``lazy_finalizer``: the step that is about to
+        create what ``finalize`` must clean up calls it first, so the
+        finalizer also marks "this object may own something". ``KubeError``
+        when the patch fails (a concurrent change or deletion: a Conflict).
+        """
+        await self.tracker.add_finalizer()
 
     async def write_status(self) -> bool:
         """Patch ``status`` on the server now, not only when the run ends.
@@ -151,7 +198,7 @@ class Reconciler(Protocol[K, S_co, R]):
 
     @property
     def run_type(self) -> Callable[..., R]:
-        """Builds the per-reconcile state: ``run_type(obj=, status=, tracker=)``."""
+        """Builds the per-reconcile state: ``run_type(obj=, status=, tracker=, interrupt=)``."""
         ...
 
     @property
@@ -208,37 +255,58 @@ class StatusWriter:
         self._api = api
         self._path = path
         self._written = written
-        self._lock = asyncio.Lock()
+        self.lock = asyncio.Lock()
+        """Held while a patch of this object is computed and sent (one at a time)."""
+        self.resource_version: str | None = None
+        """The object's resourceVersion after the newest patch sent (None before one)."""
 
-    async def write(self, current: S, *, riders: Sequence[Callable[[S], None]] = ()) -> bool:
+    async def write(
+        self,
+        current: S,
+        *,
+        riders: Sequence[Callable[[S], None]] = (),
+        advisory: bool = False,
+    ) -> bool:
         """Patch the difference; False (no request) when there is none.
 
-        ``riders`` change ``current`` only when a patch is sent anyway.
+        ``riders`` change ``current`` only when a patch is sent anyway. An
+        ``advisory`` write (progress) raises ``ThrottledError`` instead of
+        waiting for the rate limit (``Client.request``).
         """
-        async with self._lock:
+        async with self.lock:
             after = objects.dump(current)
             if after == self._written:
                 return False
             for rider in riders:
                 rider(current)
             after = objects.dump(current)
-            await self._api.request(
+            answer = await self._api.request(
                 "PATCH",
                 self._path,
                 body={"status": status_merge_patch(self._written, after)},
                 content_type=client.MERGE_PATCH,
                 verb="patch",
+                advisory=advisory,
             )
             self._written = after
+            if isinstance(answer, dict):
+                self.resource_version = answer.get("metadata", {}).get("resourceVersion")
             return True
 
 
 class ProgressTracker:
     """Writes a run's progress when a phase outlasts ``delay`` (see the module docstring)."""
 
-    def __init__(self, *, writer: StatusWriter, delay: float) -> None:
+    def __init__(
+        self,
+        *,
+        writer: StatusWriter,
+        delay: float,
+        finalizer: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self._writer = writer
         self._delay = delay
+        self._finalizer = finalizer
         self._timer: asyncio.Task[None] | None = None
         self._writing = False
         self._restart = False
@@ -251,23 +319,33 @@ class ProgressTracker:
             self._timer = asyncio.create_task(self._write_later(run))
 
     async def _write_later(self, run: Run[Any, Any]) -> None:
-        await asyncio.sleep(self._delay)
-        self._writing = True
-        try:
-            if self._restart:
-                run.mark(
-                    meta.READY,
-                    "Unknown",
-                    reason=meta.PROGRESSING_REASON,
-                    message=IN_PROGRESS_MESSAGE,
-                )
-            if await self._writer.write(run.status):
-                self.writes += 1
-        except errors.KubeError as failed:
-            # NB: progress is advisory; the final status patch reports what counts.
-            logging.get_logger().info("progress not written", error=failed.message)
-        finally:
-            self._writing = False
+        while True:
+            await asyncio.sleep(self._delay)
+            self._writing = True
+            try:
+                if self._restart:
+                    run.mark(
+                        meta.READY,
+                        "Unknown",
+                        reason=meta.PROGRESSING_REASON,
+                        message=IN_PROGRESS_MESSAGE,
+                    )
+                if await self._writer.write(run.status, advisory=True):
+                    self.writes += 1
+                return
+            except errors.ThrottledError:
+                continue  # NB: the client is busy with writes that count; try again later
+            except errors.KubeError as failed:
+                # NB: progress is advisory; the final status patch reports what counts.
+                logging.get_logger().info("progress not written", error=failed.message)
+                return
+            finally:
+                self._writing = False
+
+    async def add_finalizer(self) -> None:
+        """``Run.add_finalizer``: nothing when the skeleton added it before the steps."""
+        if self._finalizer is not None:
+            await self._finalizer()
 
     async def write_now(self, run: Run[Any, Any]) -> bool:
         """Write ``run.status`` at once (``Run.write_status``)."""
@@ -298,8 +376,11 @@ class Skeleton(Generic[K, S, R]):
         recorder: events.Recorder,
         progress_delay: float = PROGRESS_DELAY,
         jitter: float = 0.05,
+        lazy_finalizer: bool = False,
     ) -> None:
+        """``lazy_finalizer``: the finalizer is added by ``Run.add_finalizer``, not up front."""
         self._api = api
+        self._lazy_finalizer = lazy_finalizer
         self._resource = resource
         self._reconciler = reconciler
         self._recorder = recorder
@@ -334,8 +415,31 @@ class Skeleton(Generic[K, S, R]):
         )
         return updated
 
-    async def run(self, raw: dict[str, Any]) -> Outcome:
-        """Reconcile ``raw`` (an object as read from the cache)."""
+    def _finalizer_adder(
+        self, raw: dict[str, Any], writer: StatusWriter
+    ) -> Callable[[], Awaitable[None]]:
+        """``Run.add_finalizer`` for one run of a ``lazy_finalizer`` skeleton."""
+        finalizers = list(raw["metadata"].get("finalizers") or [])
+
+        async def add() -> None:
+            if meta.FINALIZER in finalizers:
+                return
+            # NB: a status write of this run changed the resourceVersion; the
+            # precondition must be the newest version, or it fails for nothing.
+            async with writer.lock:
+                version = writer.resource_version or raw["metadata"]["resourceVersion"]
+                current = {**raw, "metadata": {**raw["metadata"], "resourceVersion": version}}
+                patched = await self._patch_metadata(current, [*finalizers, meta.FINALIZER])
+                writer.resource_version = patched["metadata"]["resourceVersion"]
+            finalizers.append(meta.FINALIZER)
+
+        return add
+
+    async def run(self, raw: dict[str, Any], *, interrupt: Interrupt | None = None) -> Outcome:
+        """Reconcile ``raw`` (an object as read from the cache).
+
+        ``interrupt``: fired by the controller when the key is enqueued during the run.
+        """
         kind = self._reconciler.kind
         metadata = raw.get("metadata", {})
         try:
@@ -359,16 +463,16 @@ class Skeleton(Generic[K, S, R]):
                     await self._failed(raw, why or meta.FAILED_REASON, what or "")
                     return Outcome(requeue=results.requeue(error, interval=None), error=error)
             return Outcome(requeue=results.Requeue(after=None))
-        if meta.FINALIZER not in finalizers:
+        if meta.FINALIZER not in finalizers and not self._lazy_finalizer:
             try:
                 raw = await self._patch_metadata(raw, [*finalizers, meta.FINALIZER])
             except errors.KubeError as error:
                 await self._failed(raw, meta.FAILED_REASON, error.message)
                 return Outcome(requeue=results.requeue(error, interval=None), error=error)
             obj = kind.model_validate(raw)
-        return await self._reconcile(raw, obj)
+        return await self._reconcile(raw, obj, interrupt or Interrupt())
 
-    async def _reconcile(self, raw: dict[str, Any], obj: K) -> Outcome:
+    async def _reconcile(self, raw: dict[str, Any], obj: K, interrupt: Interrupt) -> Outcome:
         current: S = obj.status if obj.status is not None else self._reconciler.status_type()
         obj.status = current
         writer = StatusWriter(
@@ -391,8 +495,14 @@ class Skeleton(Generic[K, S, R]):
             generation=generation,
             observed_generation=current.observed_generation,
         )
-        tracker = ProgressTracker(writer=writer, delay=self._progress_delay)
-        run = self._reconciler.run_type(obj=obj, status=current, tracker=tracker)
+        tracker = ProgressTracker(
+            writer=writer,
+            delay=self._progress_delay,
+            finalizer=self._finalizer_adder(raw, writer) if self._lazy_finalizer else None,
+        )
+        run = self._reconciler.run_type(
+            obj=obj, status=current, tracker=tracker, interrupt=interrupt
+        )
         reconciling = conditions.get(current.conditions, meta.RECONCILING)
         ready = conditions.get(current.conditions, meta.READY)
         if reconciling is not None and (

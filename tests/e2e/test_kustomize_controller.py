@@ -309,6 +309,41 @@ def test_failing_workload_fails_the_health_check(loop: Loop) -> None:
     assert "Deployment/" in healthy["message"]
 
 
+@pytest.mark.parametrize(
+    "kustomize_flags", [["--feature-gates=CancelHealthCheckOnNewRevision=true"]]
+)
+def test_a_new_revision_cancels_a_health_check_wait(loop: Loop) -> None:
+    """With the gate, a fix pushed for a rollout that never becomes ready is applied at
+    once, not after the 10 minute timeout; the canceled wait is announced as Flux does."""
+    repo = loop.make_repo("rollout.git")
+    # NB: pods that stay Pending: the wait neither ends nor fails fast by itself.
+    pending = "  annotations:\n    devcluster.headwater.dev/simulate: pending\n"
+    repo.commit("A rollout that never becomes ready", {
+        "deploy/app.yaml": DEPLOYMENT.format(name="app", annotations=pending),
+    })  # fmt: skip
+    loop.sources("rollout.git", path="./deploy", wait=True, timeout="10m")
+
+    def waiting() -> bool:
+        reconciling = objects.condition(loop.get("kustomization", "app"), "Reconciling")
+        return bool(reconciling and reconciling["message"].startswith("Running health checks"))
+
+    eventually_sync(waiting, within=60, message="the health check wait never started")
+    new_image = DEPLOYMENT.format(name="app", annotations="").replace("1.0.0", "1.0.1")
+    fixed = repo.commit("The fix: a new image", {"deploy/app.yaml": new_image})
+    objects.request_reconcile(loop.cluster, loop.namespace, "gitrepository", "repo", fixed)
+
+    loop.wait_ready("app", fixed, within=90)
+    canceled = [
+        e for e in objects.events(loop.cluster, loop.namespace)
+        if e["reason"] == "HealthCheckCanceled" and e["involvedObject"]["name"] == "app"
+    ]  # fmt: skip
+    assert [(e["type"], e["message"]) for e in canceled] == [(
+        "Normal",
+        "Health checks canceled due to new reconciliation triggered by "
+        f"GitRepository/{loop.namespace}/repo",
+    )]  # fmt: skip
+
+
 def test_substitution_from_configmap_and_secret(loop: Loop) -> None:
     repo = loop.make_repo("vars.git")
     head = repo.commit(

@@ -51,3 +51,35 @@ async def test_zero_qps_disables_limiting() -> None:
 def test_burst_must_be_positive() -> None:
     with pytest.raises(ValueError, match="burst must be at least 1"):
         ratelimit.TokenBucket(qps=1, burst=0)
+
+
+@pytest.mark.looptime
+async def test_a_spare_token_comes_only_from_the_upper_half_of_the_burst() -> None:
+    bucket = ratelimit.TokenBucket(qps=10, burst=6)
+
+    taken = [bucket.take_spare() for _ in range(6)]
+    await asyncio.sleep(0.1)  # one token back: the bucket is just above half again
+    after_one = [bucket.take_spare(), bucket.take_spare()]
+
+    assert taken == [True, True, True, False, False, False]
+    assert after_one == [True, False]
+
+
+@pytest.mark.looptime
+async def test_no_spare_token_while_a_request_waits_for_one() -> None:
+    bucket = ratelimit.TokenBucket(qps=1, burst=4)
+    for _ in range(4):
+        await bucket.acquire()
+    waiting = asyncio.create_task(bucket.acquire())
+    await asyncio.sleep(0.5)
+
+    assert bucket.take_spare() is False
+    await waiting
+
+
+def test_a_burst_of_one_has_a_spare_token_when_full() -> None:
+    async def spares() -> list[bool]:
+        bucket = ratelimit.TokenBucket(qps=0.001, burst=1)
+        return [bucket.take_spare(), bucket.take_spare()]
+
+    assert asyncio.run(spares()) == [True, False]

@@ -86,12 +86,13 @@ async def running_manager(
     reconciler: widgets.WidgetReconciler,
     *,
     namespace: str,
+    lazy_finalizer: bool = False,
     **overrides: object,
 ) -> AsyncIterator[manager.Manager]:
     """A manager reconciling the Widgets of one namespace, stopped (and drained) on exit."""
     opts = manager_options(watch_all_namespaces=False, runtime_namespace=namespace, **overrides)
     mgr = manager.Manager(name="widget-controller", opts=opts, api=api)
-    await mgr.add_controller(reconciler)
+    await mgr.add_controller(reconciler, lazy_finalizer=lazy_finalizer)
     task = asyncio.create_task(mgr.run())
     try:
         yield mgr

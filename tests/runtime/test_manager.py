@@ -10,7 +10,7 @@ from aiohttp import test_utils
 
 from shared.api import meta
 from shared.kube import client, errors
-from shared.runtime import manager
+from shared.runtime import manager, reconciling
 from tests.fixtures.polling import eventually
 from tests.runtime import widgets
 from tests.runtime.conftest import manager_options, running_manager
@@ -61,6 +61,71 @@ async def test_create_reconciles_adds_finalizer_and_reports_ready(
     assert ready is not None
     assert (ready["status"], ready["reason"], ready["message"]) == ("True", "Succeeded", "all good")
     assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"]
+
+
+class _OwnsSomething(widgets.WidgetReconciler):
+    """A Widget with message "owns" writes its status, then asks for the finalizer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps = (reconciling.Step("own", self._own), *self.steps)
+
+    async def _own(self, run: widgets.WidgetRun) -> None:
+        if run.obj.spec.message == "owns":
+            # NB: a status write first moves the resourceVersion the finalizer
+            # patch's precondition must carry.
+            run.status.last_handled_reconcile_at = "before-the-finalizer"
+            await run.write_status()
+            await run.add_finalizer()
+            await run.add_finalizer()
+
+
+async def test_a_lazy_finalizer_is_added_only_when_a_step_asks_for_it(
+    api: client.Client, namespace: str
+) -> None:
+    reconciler = _OwnsSomething()
+    async with running_manager(api, reconciler, namespace=namespace, lazy_finalizer=True):
+        patches = api.stats["patch"]
+        await _create(api, namespace, "plain", message="all good")
+        plain = await eventually(lambda: _ready_widget(api, namespace, "plain"))
+        plain_patches = api.stats["patch"] - patches
+        await _create(api, namespace, "owner", message="owns")
+        owner = await eventually(lambda: _ready_widget(api, namespace, "owner"))
+
+        await api.request("DELETE", f"{widgets.PATH.format(ns=namespace)}/owner")
+        await eventually(lambda: f"{namespace}/owner" in reconciler.finalized)
+
+    assert "finalizers" not in plain["metadata"]
+    assert plain_patches == 1  # the final status only
+    assert owner["metadata"]["finalizers"] == [meta.FINALIZER]
+
+
+class _WaitsForANewRequest(widgets.WidgetReconciler):
+    """A Widget with message "wait" waits until its run is interrupted; records the trigger."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = asyncio.Event()
+        self.triggers: list[str] = []
+        self.steps = (reconciling.Step("wait", self._wait), *self.steps)
+
+    async def _wait(self, run: widgets.WidgetRun) -> None:
+        if run.obj.spec.message == "wait":
+            self.started.set()
+            self.triggers.append(await asyncio.wait_for(run.interrupt.wait(), timeout=30))
+
+
+async def test_a_key_enqueued_during_its_reconcile_interrupts_the_run(
+    api: client.Client, namespace: str
+) -> None:
+    reconciler = _WaitsForANewRequest()
+    async with running_manager(api, reconciler, namespace=namespace):
+        await _create(api, namespace, "w", message="wait")
+        await asyncio.wait_for(reconciler.started.wait(), timeout=30)
+        await _merge(api, namespace, "w", {"spec": {"message": "done"}})
+        await eventually(lambda: _message_is(api, namespace, "w", "done"))
+
+    assert reconciler.triggers == [f"Widget/{namespace}/w"]
 
 
 async def _ready_widget(api: client.Client, namespace: str, name: str) -> dict[str, Any] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import pathlib
+from typing import Any
 
 import pytest
 
@@ -124,7 +125,7 @@ async def _noop_release() -> None:
 async def test_only_the_leader_reconciles_and_a_dead_leader_is_replaced(
     api: client.Client, namespace: str
 ) -> None:
-    settings = {
+    settings: dict[str, Any] = {
         "enable_leader_election": True,
         "leader_election_namespace": namespace,
         "leader_election_lease_duration": 3.0,

@@ -1,12 +1,15 @@
-"""``Run.write_status``: a status made durable mid-run, and the final patch after it."""
+"""Status writes: ``Run.write_status`` mid-run, riders, and advisory (progress) writes."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from shared.api import objects
-from shared.kube import client
+import pytest
+
+from shared.api import meta, objects
+from shared.kube import client, errors
 from shared.runtime import reconciling
+from tests.fixtures import devcluster as devcluster_fixtures
 from tests.fixtures.polling import eventually
 from tests.runtime import widgets
 from tests.runtime.conftest import running_manager
@@ -55,14 +58,22 @@ async def test_a_mid_run_write_is_on_the_server_and_the_final_patch_follows_it(
     assert "lastHandledReconcileAt" not in obj["status"]
 
 
+async def _created(
+    api: client.Client, namespace: str, name: str
+) -> tuple[widgets.Widget, str, widgets.WidgetStatus]:
+    """A new Widget, the path of its status and the status as created."""
+    created = await api.request(
+        "POST", widgets.PATH.format(ns=namespace), body=widgets.manifest(name), verb="create"
+    )
+    path = f"{widgets.PATH.format(ns=namespace)}/{name}/status"
+    current = widgets.WidgetStatus.model_validate(created.get("status") or {})
+    return widgets.Widget.model_validate(created), path, current
+
+
 async def test_riders_go_only_with_a_patch_sent_for_another_change(
     api: client.Client, namespace: str
 ) -> None:
-    created = await api.request(
-        "POST", widgets.PATH.format(ns=namespace), body=widgets.manifest("r"), verb="create"
-    )
-    path = f"{widgets.PATH.format(ns=namespace)}/r/status"
-    current = widgets.WidgetStatus.model_validate(created.get("status") or {})
+    _, path, current = await _created(api, namespace, "r")
     writer = reconciling.StatusWriter(api=api, path=path, written=objects.dump(current))
 
     def rider(status: widgets.WidgetStatus) -> None:
@@ -77,3 +88,47 @@ async def test_riders_go_only_with_a_patch_sent_for_another_change(
     server: dict[str, Any] = await api.request("GET", path)
     assert server["status"]["lastHandledReconcileAt"] == "changed"
     assert server["status"]["observedGeneration"] == 42
+
+
+async def test_an_advisory_write_without_a_spare_token_sends_nothing(
+    cluster: devcluster_fixtures.Devcluster, api: client.Client, namespace: str
+) -> None:
+    _, path, current = await _created(api, namespace, "a")
+    async with client.connected(kubeconfig=str(cluster.kubeconfig), qps=0.001, burst=2) as busy:
+        await busy.request("GET", path)  # below half the burst now
+        writer = reconciling.StatusWriter(api=busy, path=path, written=objects.dump(current))
+        current.last_handled_reconcile_at = "advisory"
+
+        with pytest.raises(errors.ThrottledError):
+            await writer.write(current, advisory=True)
+        sent = dict(busy.stats)
+
+    server: dict[str, Any] = await api.request("GET", path)
+    assert sent == {"get": 1}
+    assert "lastHandledReconcileAt" not in (server.get("status") or {})
+
+
+async def test_throttled_progress_is_written_once_a_token_is_spare(
+    cluster: devcluster_fixtures.Devcluster, api: client.Client, namespace: str
+) -> None:
+    obj, path, current = await _created(api, namespace, "p")
+    async with client.connected(kubeconfig=str(cluster.kubeconfig), qps=2, burst=2) as busy:
+        await busy.request("GET", path)  # the bucket refills above half within a second
+        writer = reconciling.StatusWriter(api=busy, path=path, written=objects.dump(current))
+        tracker = reconciling.ProgressTracker(writer=writer, delay=0.05)
+        run = reconciling.Run(obj=obj, status=current, tracker=tracker)
+        run.progress("Running health checks", restart=False)
+
+        async def written() -> dict[str, Any] | None:
+            server: dict[str, Any] = await api.request("GET", path)
+            found = [
+                c for c in (server.get("status") or {}).get("conditions") or []
+                if c["type"] == meta.RECONCILING
+            ]  # fmt: skip
+            return found[0] if found else None
+
+        reconciling_condition = await eventually(written, message="progress never written")
+        await tracker.stop()
+
+    assert reconciling_condition["message"] == "Running health checks"
+    assert (tracker.writes, busy.stats["patch"]) == (1, 1)

@@ -26,7 +26,7 @@ HISTORY_LIMIT = 5
 ORIGIN_REVISION_KEY = "org.opencontainers.image.revision"
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class Repeats:
     """Repeats of the newest entry's (digest, outcome) not written yet."""
 

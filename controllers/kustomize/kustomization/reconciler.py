@@ -17,7 +17,9 @@ names the Ready reason Flux uses and is retried after ``spec.retryInterval``
    remote cluster), staged server-side apply through the resource manager,
    which knows the live state from watch caches: unchanged objects cost
    nothing, drift is restored and reported (``ReconciliationFailed``); then
-   prune the objects that left the inventory (``PruneFailed``);
+   prune the objects that left the inventory (``PruneFailed``). Before the
+   first write: the finalizer (added here, not when the Kustomization is
+   first seen) and the inventory record ahead of any write (``records``);
 5. **health** — with ``wait`` every applied object, else ``healthChecks``;
    ``healthCheckExprs`` extend kstatus (``HealthCheckFailed``; the Healthy
    condition, the only one this reconciler owns). The wait shows progress;
@@ -42,7 +44,7 @@ from typing import Any
 import aiohttp
 
 from controllers.kustomize import building, decrypting, substituting
-from controllers.kustomize.kustomization import announcing, health, history
+from controllers.kustomize.kustomization import announcing, health, history, records
 from shared.api import kustomize, meta, objects
 from shared.artifacts import errors as artifact_errors
 from shared.artifacts import extracting, fetching
@@ -106,6 +108,10 @@ class Settings:
     """``--http-retry``: retries of a failed artifact download (Flux's default 9)."""
     strict_substitutions: bool = False
     """The StrictPostBuildSubstitutions gate: an unset variable without a default fails."""
+    additive_cel_dependencies: bool = False
+    """The AdditiveCELDependencyCheck gate: a ``readyExpr`` adds to the built-in checks."""
+    cancel_health_checks: bool = False
+    """The CancelHealthCheckOnNewRevision gate: a new request ends a health check wait."""
 
 
 @dataclasses.dataclass(eq=False, kw_only=True)
@@ -161,6 +167,9 @@ class KustomizationReconciler:
             user_agent="kustomize-controller",
         )
         self._managers: dict[str, tuple[targets.Target, resourcemanager.ResourceManager]] = {}
+        self._override_managers = takeover.overridden(
+            resourcemanager.FIELD_MANAGER, settings.override_managers
+        )
         self._dependencies = dependencies.Checker(
             api=api,
             cache=kustomizations,
@@ -169,10 +178,12 @@ class KustomizationReconciler:
             settings=dependencies.Settings(
                 requeue_after=settings.requeue_dependency,
                 no_cross_namespace_refs=settings.no_cross_namespace_refs,
+                additive_cel=settings.additive_cel_dependencies,
             ),
         )
         self._renders: collections.OrderedDict[str, str] = collections.OrderedDict()
         self._repeats: dict[str, history.Repeats] = {}
+        self._records = records.Records()
         self.steps: tuple[reconciling.Step[_Run], ...] = (
             reconciling.Step("source", self._source_step),
             reconciling.Step("dependencies", self._dependencies_step),
@@ -223,9 +234,7 @@ class KustomizationReconciler:
             objects=applying.Objects(api=target.api, discovery=target.discovery),
             live=None if target.remote is not None else self._live,
             concurrency=self._settings.concurrent_ssa,
-            override_managers=takeover.overridden(
-                resourcemanager.FIELD_MANAGER, self._settings.override_managers
-            ),
+            override_managers=self._override_managers,
             custom_stage_kinds=self._settings.custom_stage_kinds,
         )
         self._managers[key] = (target, manager)
@@ -442,9 +451,6 @@ class KustomizationReconciler:
         obj, status, artifact, built = run.obj, run.status, run.artifact, run.built
         manager = run.manager = await self._manager(obj)
         owner = self._owner(obj)
-        old = inventory.from_entries(
-            [objects.dump(e) for e in status.inventory.entries] if status.inventory else []
-        )
         for manifest in built.objects:
             if decrypting.is_encrypted_secret(manifest):
                 # NB: Flux's guard: an encrypted Secret is never applied as it is.
@@ -455,7 +461,13 @@ class KustomizationReconciler:
                     f"{ref.kind}/{ref.namespace}/{ref.name} is SOPS encrypted, configuring "
                     "decryption is required for this secret to be reconciled",
                 )
-        await self._record_ahead(run, old)
+        old = await self._records.before_apply(
+            run,
+            manager,
+            owner=owner,
+            desired=built.objects,
+            fail=lambda message: self._failure(obj, meta.RECONCILIATION_FAILED_REASON, message),
+        )
         try:
             change_set = await manager.apply_all(
                 built.objects,
@@ -493,7 +505,15 @@ class KustomizationReconciler:
                 applied=run.applied,
                 revision=run.artifact.revision,
                 retry_after=self._retry(run.obj),
+                cancel_on_request=self._settings.cancel_health_checks,
             )
+        except health.CanceledError:
+            # NB: as Flux, an info line and no history entry: the next run decides.
+            logging.get_logger().info(
+                "New reconciliation triggered, canceling health checks",
+                trigger=run.interrupt.trigger,
+            )
+            raise
         except results.WaitingError:
             self._record(run, meta.HEALTH_CHECK_FAILED_REASON)
             raise
@@ -524,27 +544,6 @@ class KustomizationReconciler:
             message=message,
             metadata=announcing.finished_metadata(artifact),
         )
-
-    async def _record_ahead(self, run: _Run, recorded: list[inventory.Ref]) -> None:
-        """Write-ahead: put every object this run may create in the inventory before any write.
-
-        One status write, only when the build names objects the inventory
-        lacks (``inventory.grown``). A kill at any later point leaves each
-        created object in ``status.inventory``, where the next run's prune (or
-        ``finalize``) finds it.
-        """
-        ahead = inventory.grown(recorded, [inventory.Ref.of(m) for m in run.built.objects])
-        if ahead is None:
-            return
-        run.status.inventory = inventory.to_status(ahead)
-        try:
-            await run.write_status()
-        except errors.KubeError as failed:
-            raise self._failure(
-                run.obj,
-                meta.RECONCILIATION_FAILED_REASON,
-                f"recording the inventory before applying failed: {failed.message}",
-            ) from failed
 
     def _record(self, run: _Run, reason: str) -> None:
         """Add this run to ``status.history`` (``history.record``).
@@ -617,15 +616,13 @@ class KustomizationReconciler:
         """Delete what the Kustomization applied, as its ``deletionPolicy`` says."""
         policy = obj.spec.deletion_policy or "MirrorPrune"
         status = obj.status
-        refs = (
-            inventory.from_entries([objects.dump(e) for e in status.inventory.entries])
-            if status is not None and status.inventory
-            else []
-        )
-        if refs and deletes_applied_objects(obj.spec):
+        # NB: the finalizer without an inventory: a first apply was cut short (``records``).
+        recorded = status.inventory if status is not None else None
+        if (recorded is None or recorded.entries) and deletes_applied_objects(obj.spec):
             # NB: only now is the target needed (for a remote cluster: its
             # kubeconfig Secret and a connection).
             manager = await self._manager(obj)
+            refs = await self._records.owned(obj, manager, owner=self._owner(obj))
             pruned = await manager.prune(refs, owner=self._owner(obj))
             await self._announce_deletion(obj, pruned)
             if policy == "WaitForTermination":
@@ -637,6 +634,7 @@ class KustomizationReconciler:
         namespace = obj.metadata.namespace or "default"
         self._managers.pop(f"{namespace}/{obj.metadata.name}", None)
         self._repeats.pop(f"{namespace}/{obj.metadata.name}", None)
+        self._records.forget(obj)
         await self._targets.forget(namespace=namespace, name=obj.metadata.name or "")
 
 

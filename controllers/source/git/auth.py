@@ -19,7 +19,8 @@ Keys read (Flux's names):
   ``password`` (``proxies.from_secret``). Without a proxy Secret, an http(s)
   remote uses the proxy the environment sets (``HTTPS_PROXY``, ``HTTP_PROXY``,
   ``NO_PROXY``; ``proxies.from_environment``), as Flux does; the Secret takes
-  precedence over the environment.
+  precedence over the environment. An ssh remote takes only a ``socks5``
+  proxy, and only from the Secret (as Flux's SSH transport).
 """
 
 from __future__ import annotations
@@ -175,10 +176,12 @@ def options_for(
     data: SecretData = secret_data or {}
     proxy = proxies.from_secret(proxy_data) if proxy_data is not None else None
     if scheme == "ssh":
-        if proxy is not None:
-            raise errors.AuthError("a proxy is supported for http(s) URLs only, not ssh://")
+        if proxy is not None and not proxy.is_socks:
+            raise errors.AuthError(
+                "an http(s) proxy is supported for http(s) URLs only; ssh:// needs a socks5 one"
+            )
         # NB: no secret is an error too: ambient keys (~/.ssh) must never be used.
-        return AuthOptions(url=url, scheme=scheme, ssh=_ssh_auth(data, url=url))
+        return AuthOptions(url=url, scheme=scheme, ssh=_ssh_auth(data, url=url), proxy=proxy)
     if scheme == "git":
         return AuthOptions(url=url, scheme=scheme)
     if proxy is None:

@@ -37,6 +37,7 @@ import dulwich.errors
 import socks
 import urllib3.exceptions
 
+from controllers.source.git import socksrelay
 from shared.api import source_conditions
 
 
@@ -111,8 +112,14 @@ class InvalidCommitSignatureError(VerificationError):
     reason = source_conditions.INVALID_COMMIT_SIGNATURE_REASON
 
 
-_SSH_AUTH_MARKERS = ("permission denied", "host key verification failed", "no matching host key")
+_SSH_AUTH_MARKERS = (
+    "permission denied",
+    "host key verification failed",
+    "no matching host key",
+    socksrelay.AUTH_FAILED.lower(),
+)
 _SSH_UNREACHABLE_MARKERS = (
+    "through the socks5 proxy",
     "connection refused",
     "could not resolve hostname",
     "connection timed out",

@@ -14,7 +14,9 @@ Security choices:
   ``SSH_ASKPASS`` (the passphrase never in a process's arguments).
 - http(s) through a proxy: an HTTP(S) proxy via urllib3's ProxyManager, a
   ``socks5://`` one via its SOCKSProxyManager (PySocks), names resolved by the
-  proxy. SSH remotes are never proxied.
+  proxy. SSH through a ``socks5://`` proxy (the only kind ``auth`` accepts for
+  ssh, as Flux): ``ssh``'s ``ProxyCommand`` is ``socksrelay``, which gets the
+  proxy's address and credentials from ssh's environment, not its arguments.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import pathlib
+import shlex
 import shutil
 import ssl
 import subprocess
+import sys
 import tempfile
 import urllib.parse
 from collections.abc import Iterator
@@ -33,7 +37,7 @@ import dulwich.client
 import urllib3
 from urllib3.contrib import socks
 
-from controllers.source.git import auth, errors
+from controllers.source.git import auth, errors, socksrelay
 from shared import gitssh
 
 
@@ -98,6 +102,15 @@ def _ssh_transport(
     )
     command = gitssh.prepare(key, directory=workdir, timeout=timeout)
     args, env = command.args, command.env
+    if options.proxy is not None:
+        # NB: ssh runs the command through /bin/sh; %h and %p are ssh's own tokens.
+        relay = f"{shlex.quote(sys.executable)} {shlex.quote(socksrelay.__file__)} %h %p"
+        args = [*args, "-o", f"ProxyCommand={relay}"]
+        env = env | {
+            socksrelay.PROXY_ADDRESS_ENV: options.proxy.address,
+            socksrelay.PROXY_USERNAME_ENV: options.proxy.username or "",
+            socksrelay.PROXY_PASSWORD_ENV: options.proxy.password or "",
+        }
     client = dulwich.client.SSHGitClient(
         host=parsed.hostname or "",
         port=parsed.port,

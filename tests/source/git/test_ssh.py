@@ -1,15 +1,16 @@
-"""SSH identity (plain and passphrase-protected) with known_hosts, against sshd on 127.0.0.1."""
+"""SSH identity (plain and passphrase-protected) with known_hosts, against sshd on 127.0.0.1;
+directly and through a SOCKS5 proxy (``proxySecretRef``)."""
 
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from controllers.source.git import auth, checkout, errors
 from shared.api import source
-from tests.fixtures import gitservers
+from tests.fixtures import gitservers, socksproxy
 
 TIME_LIMIT = 20.0
 
@@ -98,3 +99,55 @@ async def test_ssh_unreachable_port_is_a_readable_error() -> None:
     )
     with pytest.raises(errors.UnreachableError, match=r"[Cc]onnection refused"):
         await checkout.resolve(options, ref=None, time_limit=5)
+
+
+def _through_proxy(
+    sshd: gitservers.SshServer, proxy: socksproxy.SocksProxy, **proxy_data: bytes
+) -> auth.AuthOptions:
+    """Options naming the server by a host only the proxy resolves (known_hosts to match)."""
+    name = "git.headwater.test"
+    secret = {
+        "identity": sshd.identity,
+        "known_hosts": sshd.known_hosts.replace(b"127.0.0.1", name.encode()),
+    }
+    return auth.options_for(
+        sshd.url("app.git").replace("127.0.0.1", name),
+        secret_data=secret,
+        proxy_data={"address": proxy.address.encode(), **proxy_data},
+    )
+
+
+@pytest.fixture
+def proxy() -> Iterator[socksproxy.SocksProxy]:
+    """A SOCKS5 proxy with a login, the only resolver of ``git.headwater.test``."""
+    with socksproxy.socks_proxy(
+        credentials=("px", "pw"), hosts={"git.headwater.test": "127.0.0.1"}
+    ) as running:
+        yield running
+
+
+async def test_ssh_through_a_socks5_proxy_with_auth(
+    repo: gitservers.RepoBuilder, sshd: gitservers.SshServer, proxy: socksproxy.SocksProxy
+) -> None:
+    options = _through_proxy(sshd, proxy, username=b"px", password=b"pw")
+    resolved = await checkout.resolve(options, ref=None, time_limit=TIME_LIMIT)
+    assert resolved.commit == repo.rev()
+    assert proxy.connections == [("git.headwater.test", sshd.port)]
+
+
+async def test_ssh_socks5_proxy_login_refused_is_an_auth_error(
+    repo: gitservers.RepoBuilder, sshd: gitservers.SshServer, proxy: socksproxy.SocksProxy
+) -> None:
+    options = _through_proxy(sshd, proxy, username=b"px", password=b"no")
+    with pytest.raises(errors.AuthError, match="SOCKS5 proxy authentication failed"):
+        await checkout.resolve(options, ref=None, time_limit=TIME_LIMIT)
+    assert proxy.connections == []
+
+
+def test_ssh_refuses_an_http_proxy(sshd: gitservers.SshServer) -> None:
+    with pytest.raises(errors.AuthError, match="ssh:// needs a socks5 one"):
+        auth.options_for(
+            sshd.url("app.git"),
+            secret_data={"identity": sshd.identity, "known_hosts": sshd.known_hosts},
+            proxy_data={"address": b"http://127.0.0.1:3128"},
+        )
