@@ -34,6 +34,7 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
+from shared import httpproxy
 from shared.oci import challenges, credentials, errors, tokens
 
 Body = bytes | Callable[[], AsyncIterable[bytes]] | None
@@ -137,12 +138,8 @@ class Transport:
         if authorization is not None:
             sent["Authorization"] = authorization
         data: Any = body() if callable(body) else body
-        proxy, proxy_headers = _proxy(self.connection.proxy)
-        if proxy_headers is not None and url.scheme == "http":
-            # NB: aiohttp sends proxy_headers only on a CONNECT (HTTPS through the
-            # proxy); a plain HTTP request carries Proxy-Authorization itself.
-            sent.update(proxy_headers)
-            proxy_headers = None
+        proxied = httpproxy.route(self.connection.proxy, url)
+        sent.update(proxied.headers)
         try:
             return await self._session.request(
                 method,
@@ -150,8 +147,8 @@ class Transport:
                 headers=sent,
                 data=data,
                 ssl=self.connection.ssl_context if self.connection.ssl_context else True,
-                proxy=proxy,
-                proxy_headers=proxy_headers,
+                proxy=proxied.proxy,
+                proxy_headers=proxied.proxy_headers,
                 timeout=aiohttp.ClientTimeout(
                     total=None,
                     sock_connect=self.connection.timeout,
@@ -222,17 +219,6 @@ class Transport:
 def _basic(creds: credentials.Credentials) -> str:
     pair = f"{creds.username}:{creds.password}".encode()
     return f"Basic {base64.b64encode(pair).decode('ascii')}"
-
-
-def _proxy(address: str | None) -> tuple[URL | None, dict[str, str] | None]:
-    """The proxy URL without its userinfo, and the ``Proxy-Authorization`` it carried."""
-    if address is None:
-        return None, None
-    url = URL(address)
-    if url.user is None:
-        return url, None
-    creds = credentials.Credentials(username=url.user, password=url.password or "")
-    return url.with_user(None), {"Proxy-Authorization": _basic(creds)}
 
 
 def _identity(creds: credentials.Credentials | None) -> str:

@@ -21,7 +21,6 @@ file, ``post_form`` is the POST of token and STS requests.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import dataclasses
 import pathlib
@@ -31,6 +30,8 @@ from typing import Protocol
 
 import aiohttp
 from yarl import URL
+
+from shared import httpproxy
 
 _CHUNK = 1 << 16
 _ERROR_BODY_LIMIT = 4096
@@ -83,14 +84,6 @@ class Http:
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
         self._session = aiohttp.ClientSession(trust_env=transport.proxy is None)
-        self._proxy: URL | None = None
-        self._proxy_auth: dict[str, str] = {}
-        if transport.proxy is not None:
-            proxy = URL(transport.proxy)
-            if proxy.user is not None:
-                pair = base64.b64encode(f"{proxy.user}:{proxy.password or ''}".encode())
-                self._proxy_auth = {"Proxy-Authorization": f"Basic {pair.decode()}"}
-            self._proxy = proxy.with_user(None)
 
     async def close(self) -> None:
         await self._session.close()
@@ -105,15 +98,8 @@ class Http:
         data: bytes | Mapping[str, str] | None = None,
     ) -> aiohttp.ClientResponse:
         """The response to a request (the caller releases it); ``BucketError`` on no answer."""
-        sent = dict(headers)
-        proxy_headers: dict[str, str] | None = None
-        if self._proxy_auth:
-            # NB: aiohttp sends proxy_headers only on a CONNECT (HTTPS through the
-            # proxy); a plain HTTP request carries Proxy-Authorization itself.
-            if url.scheme == "http":
-                sent.update(self._proxy_auth)
-            else:
-                proxy_headers = self._proxy_auth
+        proxied = httpproxy.route(self._transport.proxy, url)
+        sent = {**headers, **proxied.headers}
         try:
             return await self._session.request(
                 method,
@@ -121,8 +107,8 @@ class Http:
                 headers=sent,
                 data=data,
                 ssl=self._transport.ssl_context or True,
-                proxy=self._proxy,
-                proxy_headers=proxy_headers,
+                proxy=proxied.proxy,
+                proxy_headers=proxied.proxy_headers,
                 timeout=aiohttp.ClientTimeout(
                     total=None,
                     sock_connect=self._transport.timeout,
