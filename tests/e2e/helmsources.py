@@ -26,21 +26,10 @@ from tests.fixtures.polling import eventually_sync
 def controller(
     cluster: devcluster_fixtures.Devcluster, namespace: str, tmp_path: pathlib.Path, *flags: str
 ) -> Iterator[processes.Controller]:
-    addr = f"127.0.0.1:{devcluster_fixtures.free_port()}"
-    with processes.start_controller(
-        "controllers.source",
-        [
-            "--kubeconfig", str(cluster.kubeconfig),
-            "--storage-path", str(tmp_path / "storage"),
-            "--storage-addr", addr,
-            "--storage-adv-addr", addr,
-            "--watch-all-namespaces=false",
-            *flags,
-        ],
-        log=tmp_path / "source-controller.log",
-        env={"RUNTIME_NAMESPACE": namespace},
-        log_encoding="console",
-    ) as running:  # fmt: skip
+    """source-controller watching ``namespace`` with ``flags``, storing under ``tmp_path``."""
+    with processes.start_source_controller(
+        cluster.kubeconfig, namespace, tmp_path, devcluster_fixtures.free_port(), *flags
+    ) as running:
         yield running
 
 
