@@ -34,7 +34,7 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
-from shared import httpproxy
+from shared import outbound
 from shared.oci import challenges, credentials, errors, tokens
 
 Body = bytes | Callable[[], AsyncIterable[bytes]] | None
@@ -138,25 +138,19 @@ class Transport:
         if authorization is not None:
             sent["Authorization"] = authorization
         data: Any = body() if callable(body) else body
-        proxied = httpproxy.route(self.connection.proxy, url)
-        sent.update(proxied.headers)
         try:
-            return await self._session.request(
+            return await outbound.send(
+                self._session,
                 method,
                 url,
                 headers=sent,
                 data=data,
-                ssl=self.connection.ssl_context if self.connection.ssl_context else True,
-                proxy=proxied.proxy,
-                proxy_headers=proxied.proxy_headers,
-                timeout=aiohttp.ClientTimeout(
-                    total=None,
-                    sock_connect=self.connection.timeout,
-                    sock_read=self.connection.timeout,
-                ),
+                ssl_context=self.connection.ssl_context,
+                proxy=self.connection.proxy,
+                read_timeout=self.connection.timeout,
             )
-        except (TimeoutError, aiohttp.ClientError, ssl.SSLError, OSError) as exc:
-            raise errors.TransportError(f"{subject}: {_describe(exc)}") from exc
+        except outbound.SEND_ERRORS as exc:
+            raise errors.TransportError(f"{subject}: {outbound.describe(exc)}") from exc
 
     async def _authorization(
         self, challenge: challenges.Challenge | None, scope: str
@@ -226,12 +220,6 @@ def _identity(creds: credentials.Credentials | None) -> str:
         return "anonymous"
     secret = f"{creds.username}\0{creds.password}\0{creds.token}".encode()
     return hashlib.sha256(secret).hexdigest()
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, asyncio.TimeoutError):
-        return "timed out"
-    return str(exc) or type(exc).__name__
 
 
 async def _error(

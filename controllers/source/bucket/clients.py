@@ -31,7 +31,7 @@ from typing import Protocol
 import aiohttp
 from yarl import URL
 
-from shared import httpproxy
+from shared import outbound
 
 _CHUNK = 1 << 16
 _ERROR_BODY_LIMIT = 4096
@@ -98,25 +98,19 @@ class Http:
         data: bytes | Mapping[str, str] | None = None,
     ) -> aiohttp.ClientResponse:
         """The response to a request (the caller releases it); ``BucketError`` on no answer."""
-        proxied = httpproxy.route(self._transport.proxy, url)
-        sent = {**headers, **proxied.headers}
         try:
-            return await self._session.request(
+            return await outbound.send(
+                self._session,
                 method,
                 url,
-                headers=sent,
+                headers=headers,
                 data=data,
-                ssl=self._transport.ssl_context or True,
-                proxy=proxied.proxy,
-                proxy_headers=proxied.proxy_headers,
-                timeout=aiohttp.ClientTimeout(
-                    total=None,
-                    sock_connect=self._transport.timeout,
-                    sock_read=self._transport.timeout,
-                ),
+                ssl_context=self._transport.ssl_context,
+                proxy=self._transport.proxy,
+                read_timeout=self._transport.timeout,
             )
-        except (TimeoutError, aiohttp.ClientError, ssl.SSLError, OSError) as failed:
-            raise BucketError(f"{subject}: {_describe(failed)}") from failed
+        except outbound.SEND_ERRORS as failed:
+            raise BucketError(f"{subject}: {outbound.describe(failed)}") from failed
 
     async def save(
         self,
@@ -161,9 +155,3 @@ async def error_text(response: aiohttp.ClientResponse) -> str:
     with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError, UnicodeDecodeError):
         return (await response.content.read(_ERROR_BODY_LIMIT)).decode("utf-8", "replace")
     return ""
-
-
-def _describe(failed: BaseException) -> str:
-    if isinstance(failed, asyncio.TimeoutError):
-        return "timed out"
-    return str(failed) or type(failed).__name__
