@@ -92,8 +92,6 @@ def _loop(root: pathlib.Path, interval: str) -> Iterator[Loop]:
         repo.commit("initial", {"deploy/web.yaml": DEPLOYMENT.replace("IMAGE", image)})
         server = gitservers.start_githttpd(root / "git", log=root / "githttpd.log")
         stack.callback(commands.stop, server.process)
-        common = ["--kubeconfig", str(cluster.kubeconfig), "--watch-all-namespaces=false"]
-        env = {"RUNTIME_NAMESPACE": NAMESPACE}
         receiver_addr = f"127.0.0.1:{devcluster_fixtures.free_port()}"
         events_addr = f"127.0.0.1:{devcluster_fixtures.free_port()}"
         for module, flags in (
@@ -102,8 +100,9 @@ def _loop(root: pathlib.Path, interval: str) -> Iterator[Loop]:
             ("controllers.image_reflector", ["--storage-path", str(root / "tags")]),
             ("controllers.image_automation", []),
         ):  # fmt: skip
-            stack.enter_context(processes.start_controller(
-                module, [*common, *flags], log=root / f"{module}.log", env=env))  # fmt: skip
+            stack.enter_context(
+                processes.start_watching(module, cluster.kubeconfig, NAMESPACE, root, *flags)
+            )
         for manifest in _objects(image, server.url("apps.git"), interval):
             cluster.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(manifest))
 

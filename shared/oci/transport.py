@@ -34,6 +34,7 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
+from shared import outbound
 from shared.oci import challenges, credentials, errors, tokens
 
 Body = bytes | Callable[[], AsyncIterable[bytes]] | None
@@ -137,29 +138,19 @@ class Transport:
         if authorization is not None:
             sent["Authorization"] = authorization
         data: Any = body() if callable(body) else body
-        proxy, proxy_headers = _proxy(self.connection.proxy)
-        if proxy_headers is not None and url.scheme == "http":
-            # NB: aiohttp sends proxy_headers only on a CONNECT (HTTPS through the
-            # proxy); a plain HTTP request carries Proxy-Authorization itself.
-            sent.update(proxy_headers)
-            proxy_headers = None
         try:
-            return await self._session.request(
+            return await outbound.send(
+                self._session,
                 method,
                 url,
                 headers=sent,
                 data=data,
-                ssl=self.connection.ssl_context if self.connection.ssl_context else True,
-                proxy=proxy,
-                proxy_headers=proxy_headers,
-                timeout=aiohttp.ClientTimeout(
-                    total=None,
-                    sock_connect=self.connection.timeout,
-                    sock_read=self.connection.timeout,
-                ),
+                ssl_context=self.connection.ssl_context,
+                proxy=self.connection.proxy,
+                read_timeout=self.connection.timeout,
             )
-        except (TimeoutError, aiohttp.ClientError, ssl.SSLError, OSError) as exc:
-            raise errors.TransportError(f"{subject}: {_describe(exc)}") from exc
+        except outbound.SEND_ERRORS as exc:
+            raise errors.TransportError(f"{subject}: {outbound.describe(exc)}") from exc
 
     async def _authorization(
         self, challenge: challenges.Challenge | None, scope: str
@@ -224,28 +215,11 @@ def _basic(creds: credentials.Credentials) -> str:
     return f"Basic {base64.b64encode(pair).decode('ascii')}"
 
 
-def _proxy(address: str | None) -> tuple[URL | None, dict[str, str] | None]:
-    """The proxy URL without its userinfo, and the ``Proxy-Authorization`` it carried."""
-    if address is None:
-        return None, None
-    url = URL(address)
-    if url.user is None:
-        return url, None
-    creds = credentials.Credentials(username=url.user, password=url.password or "")
-    return url.with_user(None), {"Proxy-Authorization": _basic(creds)}
-
-
 def _identity(creds: credentials.Credentials | None) -> str:
     if creds is None:
         return "anonymous"
     secret = f"{creds.username}\0{creds.password}\0{creds.token}".encode()
     return hashlib.sha256(secret).hexdigest()
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, asyncio.TimeoutError):
-        return "timed out"
-    return str(exc) or type(exc).__name__
 
 
 async def _error(

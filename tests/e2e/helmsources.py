@@ -1,6 +1,7 @@
 """Helpers of the HelmRepository and HelmChart end-to-end tests.
 
-``controller`` runs source-controller as a process for one namespace;
+``start`` runs source-controller as a process for one namespace (the
+``controller`` fixture: with no extra flags, for the test's namespace);
 ``helmrepository``/``helmchart`` build the objects; ``ready``, ``condition``
 and ``handled`` are probes for ``eventually_sync``; ``download`` and
 ``chart_files`` read a stored chart back.
@@ -16,6 +17,8 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
+
 from tests.e2e import objects
 from tests.fixtures import devcluster as devcluster_fixtures
 from tests.fixtures import processes
@@ -23,24 +26,21 @@ from tests.fixtures.polling import eventually_sync
 
 
 @contextlib.contextmanager
-def controller(
+def start(
     cluster: devcluster_fixtures.Devcluster, namespace: str, tmp_path: pathlib.Path, *flags: str
 ) -> Iterator[processes.Controller]:
-    addr = f"127.0.0.1:{devcluster_fixtures.free_port()}"
-    with processes.start_controller(
-        "controllers.source",
-        [
-            "--kubeconfig", str(cluster.kubeconfig),
-            "--storage-path", str(tmp_path / "storage"),
-            "--storage-addr", addr,
-            "--storage-adv-addr", addr,
-            "--watch-all-namespaces=false",
-            *flags,
-        ],
-        log=tmp_path / "source-controller.log",
-        env={"RUNTIME_NAMESPACE": namespace},
-        log_encoding="console",
-    ) as running:  # fmt: skip
+    """source-controller watching ``namespace`` with ``flags``, storing under ``tmp_path``."""
+    with processes.start_source_controller(
+        cluster.kubeconfig, namespace, tmp_path, devcluster_fixtures.free_port(), *flags
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def controller(
+    cluster: devcluster_fixtures.Devcluster, namespace: str, tmp_path: pathlib.Path
+) -> Iterator[processes.Controller]:
+    with start(cluster, namespace, tmp_path) as running:
         yield running
 
 

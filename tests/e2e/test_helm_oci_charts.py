@@ -12,7 +12,7 @@ import asyncio
 import base64
 import json
 import pathlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -27,17 +27,10 @@ from tests.fixtures.gitservers import GitServer, RepoBuilder
 from tests.fixtures.polling import eventually_sync
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+controller = helmsources.controller
 registry = registry_fixtures.registry
 secure_registry = registry_fixtures.secure_registry
 s3_server = s3.s3_server
-
-
-@pytest.fixture
-def controller(
-    cluster: devcluster_fixtures.Devcluster, namespace: str, tmp_path: pathlib.Path
-) -> Iterator[processes.Controller]:
-    with helmsources.controller(cluster, namespace, tmp_path) as running:
-        yield running
 
 
 def _push(

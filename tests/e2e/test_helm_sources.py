@@ -22,15 +22,8 @@ from tests.fixtures.gitservers import GitServer, RepoBuilder
 from tests.fixtures.polling import eventually_sync
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+controller = helmsources.controller
 USER = ("helm", "s3cret")
-
-
-@pytest.fixture
-def controller(
-    cluster: devcluster_fixtures.Devcluster, namespace: str, tmp_path: pathlib.Path
-) -> Iterator[processes.Controller]:
-    with helmsources.controller(cluster, namespace, tmp_path) as running:
-        yield running
 
 
 @pytest.fixture
@@ -251,7 +244,7 @@ def test_an_index_over_the_limit_is_refused(
 ) -> None:
     repo.write_index(extra={"padding": "x" * 4096})
     helmsources.secret(cluster, namespace, "creds", username=USER[0], password=USER[1])
-    with helmsources.controller(cluster, namespace, tmp_path, "--helm-index-max-size", "2048"):
+    with helmsources.start(cluster, namespace, tmp_path, "--helm-index-max-size", "2048"):
         objects.apply(
             cluster,
             helmsources.helmrepository(namespace, "big", repo.url, secretRef={"name": "creds"}),
@@ -406,10 +399,10 @@ def test_after_a_restart_an_unchanged_index_is_compared_by_digest_and_not_stored
     tmp_path: pathlib.Path,
     repo: chartrepos.ChartRepository,
 ) -> None:
-    with helmsources.controller(cluster, namespace, tmp_path):
+    with helmsources.start(cluster, namespace, tmp_path):
         first = _authenticated_repository(cluster, namespace, repo)
     before = len(repo.requests)
-    with helmsources.controller(cluster, namespace, tmp_path):
+    with helmsources.start(cluster, namespace, tmp_path):
         objects.request_reconcile(cluster, namespace, "helmrepository", "charts", "restarted")
         helmsources.handled(cluster, namespace, "helmrepository", "charts", "restarted")
     # No ETag is known after a restart: the first reconcile sends a plain GET

@@ -61,12 +61,9 @@ TEMPLATE = (
 def _controller(
     cluster: devcluster_fixtures.Devcluster, namespace: str, tmp_path: pathlib.Path
 ) -> Iterator[processes.Controller]:
-    with processes.start_controller(
-        "controllers.image_automation",
-        ["--kubeconfig", str(cluster.kubeconfig), "--watch-all-namespaces=false"],
-        log=tmp_path / "image-automation-controller.log",
-        env={"RUNTIME_NAMESPACE": namespace},
-    ) as running:  # fmt: skip
+    with processes.start_watching(
+        "controllers.image_automation", cluster.kubeconfig, namespace, tmp_path
+    ) as running:
         yield running
 
 

@@ -48,28 +48,17 @@ def controllers(
     cluster: devcluster_fixtures.Devcluster, namespace: str, tmp_path: pathlib.Path
 ) -> Iterator[None]:
     """The four controllers of the loop, watching the test's namespace."""
-    common = ["--kubeconfig", str(cluster.kubeconfig), "--watch-all-namespaces=false"]
-    env = {"RUNTIME_NAMESPACE": namespace}
-    storage = f"127.0.0.1:{devcluster_fixtures.free_port()}"
+    kubeconfig = cluster.kubeconfig
     with (
-        processes.start_controller(
-            "controllers.source",
-            [*common, "--storage-path", str(tmp_path / "storage"),
-             "--storage-addr", storage, "--storage-adv-addr", storage],
-            log=tmp_path / "source-controller.log", env=env,
+        processes.start_source_controller(
+            kubeconfig, namespace, tmp_path, devcluster_fixtures.free_port()
         ),
-        processes.start_controller(
-            "controllers.kustomize", common, log=tmp_path / "kustomize-controller.log", env=env,
+        processes.start_watching("controllers.kustomize", kubeconfig, namespace, tmp_path),
+        processes.start_watching(
+            "controllers.image_reflector", kubeconfig, namespace, tmp_path,
+            "--storage-path", str(tmp_path / "tags"),
         ),
-        processes.start_controller(
-            "controllers.image_reflector",
-            [*common, "--storage-path", str(tmp_path / "tags")],
-            log=tmp_path / "image-reflector-controller.log", env=env,
-        ),
-        processes.start_controller(
-            "controllers.image_automation", common,
-            log=tmp_path / "image-automation-controller.log", env=env,
-        ),
+        processes.start_watching("controllers.image_automation", kubeconfig, namespace, tmp_path),
     ):  # fmt: skip
         yield
 

@@ -29,15 +29,9 @@ push = registry_fixtures.push
 def _controller(
     cluster: devcluster_fixtures.Devcluster, namespace: str, tmp_path: pathlib.Path
 ) -> Iterator[processes.Controller]:
-    with processes.start_controller(
-        "controllers.image_reflector",
-        [
-            "--kubeconfig", str(cluster.kubeconfig),
-            "--storage-path", str(tmp_path / "tags"),
-            "--watch-all-namespaces=false",
-        ],
-        log=tmp_path / "image-reflector-controller.log",
-        env={"RUNTIME_NAMESPACE": namespace},
+    with processes.start_watching(
+        "controllers.image_reflector", cluster.kubeconfig, namespace, tmp_path,
+        "--storage-path", str(tmp_path / "tags"),
     ) as running:  # fmt: skip
         yield running
 

@@ -100,6 +100,17 @@ def _secret(namespace: str, name: str, data: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def _github_provider(
+    cluster: devcluster_fixtures.Devcluster, namespace: str, name: str, kind: str, address: str
+) -> None:
+    """A GitHub Provider ``name`` of type ``kind`` (token in Secret ``github``), alerted on
+    every Kustomization by Alert ``name``."""
+    objects.apply(cluster, _secret(namespace, "github", {"token": "ghp-1"}))
+    spec = {"type": kind, "address": address, "secretRef": {"name": "github"}}
+    objects.apply(cluster, _provider(namespace, name, spec))
+    objects.apply(cluster, _alert(namespace, name, name))
+
+
 async def _post(
     url: str,
     obj: dict[str, Any],
@@ -197,17 +208,7 @@ async def test_a_kustomization_revision_sets_a_github_commit_status(
 ) -> None:
     async with webhooks.serving() as github:
         kustomization = _kustomization(cluster, namespace)
-        objects.apply(cluster, _secret(namespace, "github", {"token": "ghp-1"}))
-        objects.apply(
-            cluster,
-            _provider(
-                namespace,
-                "github",
-                {"type": "github", "address": f"{github.url}/org/app.git",
-                 "secretRef": {"name": "github"}},
-            ),
-        )  # fmt: skip
-        objects.apply(cluster, _alert(namespace, "statuses", "github"))
+        _github_provider(cluster, namespace, "github", "github", f"{github.url}/org/app.git")
         provider = objects.get(cluster, namespace, "provider", "github")
         assert provider is not None
         with _notification_controller(cluster, namespace, tmp_path) as (url, _):
@@ -311,17 +312,8 @@ async def test_a_pull_request_comment_follows_the_change_request_annotation(
             "/api/v3/repos/org/app/issues/12/comments": [],
         }
         kustomization = _kustomization(cluster, namespace)
-        objects.apply(cluster, _secret(namespace, "github", {"token": "ghp-1"}))
-        objects.apply(
-            cluster,
-            _provider(
-                namespace,
-                "pr",
-                {"type": "githubpullrequestcomment", "address": f"{github.url}/org/app",
-                 "secretRef": {"name": "github"}},
-            ),
-        )  # fmt: skip
-        objects.apply(cluster, _alert(namespace, "comments", "pr"))
+        comments = "githubpullrequestcomment"
+        _github_provider(cluster, namespace, "pr", comments, f"{github.url}/org/app")
         annotated = {
             **kustomization,
             "metadata": {

@@ -21,7 +21,6 @@ file, ``post_form`` is the POST of token and STS requests.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import dataclasses
 import pathlib
@@ -31,6 +30,8 @@ from typing import Protocol
 
 import aiohttp
 from yarl import URL
+
+from shared import outbound
 
 _CHUNK = 1 << 16
 _ERROR_BODY_LIMIT = 4096
@@ -83,14 +84,6 @@ class Http:
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
         self._session = aiohttp.ClientSession(trust_env=transport.proxy is None)
-        self._proxy: URL | None = None
-        self._proxy_auth: dict[str, str] = {}
-        if transport.proxy is not None:
-            proxy = URL(transport.proxy)
-            if proxy.user is not None:
-                pair = base64.b64encode(f"{proxy.user}:{proxy.password or ''}".encode())
-                self._proxy_auth = {"Proxy-Authorization": f"Basic {pair.decode()}"}
-            self._proxy = proxy.with_user(None)
 
     async def close(self) -> None:
         await self._session.close()
@@ -105,32 +98,19 @@ class Http:
         data: bytes | Mapping[str, str] | None = None,
     ) -> aiohttp.ClientResponse:
         """The response to a request (the caller releases it); ``BucketError`` on no answer."""
-        sent = dict(headers)
-        proxy_headers: dict[str, str] | None = None
-        if self._proxy_auth:
-            # NB: aiohttp sends proxy_headers only on a CONNECT (HTTPS through the
-            # proxy); a plain HTTP request carries Proxy-Authorization itself.
-            if url.scheme == "http":
-                sent.update(self._proxy_auth)
-            else:
-                proxy_headers = self._proxy_auth
         try:
-            return await self._session.request(
+            return await outbound.send(
+                self._session,
                 method,
                 url,
-                headers=sent,
+                headers=headers,
                 data=data,
-                ssl=self._transport.ssl_context or True,
-                proxy=self._proxy,
-                proxy_headers=proxy_headers,
-                timeout=aiohttp.ClientTimeout(
-                    total=None,
-                    sock_connect=self._transport.timeout,
-                    sock_read=self._transport.timeout,
-                ),
+                ssl_context=self._transport.ssl_context,
+                proxy=self._transport.proxy,
+                read_timeout=self._transport.timeout,
             )
-        except (TimeoutError, aiohttp.ClientError, ssl.SSLError, OSError) as failed:
-            raise BucketError(f"{subject}: {_describe(failed)}") from failed
+        except outbound.SEND_ERRORS as failed:
+            raise BucketError(f"{subject}: {outbound.describe(failed)}") from failed
 
     async def save(
         self,
@@ -175,9 +155,3 @@ async def error_text(response: aiohttp.ClientResponse) -> str:
     with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError, UnicodeDecodeError):
         return (await response.content.read(_ERROR_BODY_LIMIT)).decode("utf-8", "replace")
     return ""
-
-
-def _describe(failed: BaseException) -> str:
-    if isinstance(failed, asyncio.TimeoutError):
-        return "timed out"
-    return str(failed) or type(failed).__name__

@@ -33,6 +33,7 @@ from typing import Literal
 
 from controllers.source.git import errors, proxies
 from controllers.source.git.proxies import ProxyOptions
+from shared import gitssh
 
 SecretData = Mapping[str, bytes]
 Scheme = Literal["http", "https", "ssh", "git"]
@@ -60,17 +61,12 @@ class HttpAuth:
         )
 
 
-@dataclasses.dataclass(frozen=True, repr=False)
+@dataclasses.dataclass(frozen=True)
 class SshAuth:
-    """An SSH identity and the host keys to trust."""
+    """The user to log in as, and the SSH identity and host keys (their repr hides secrets)."""
 
     username: str
-    identity_pem: bytes
-    known_hosts: bytes
-    passphrase: str | None = None
-
-    def __repr__(self) -> str:
-        return f"SshAuth(username={self.username!r}, passphrase={self.passphrase is not None})"
+    key: gitssh.Key
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,12 +152,12 @@ def _ssh_auth(data: SecretData, *, url: str) -> SshAuth:
     if known_hosts is None:
         raise errors.AuthError("secret for an ssh:// URL has no 'known_hosts'")
     username = urllib.parse.urlsplit(url).username or DEFAULT_SSH_USER
-    return SshAuth(
-        username=username,
+    key = gitssh.Key(
         identity_pem=identity if identity.endswith(b"\n") else identity + b"\n",
         known_hosts=known_hosts,
         passphrase=_text(data, "password"),
     )
+    return SshAuth(username=username, key=key)
 
 
 def options_for(

@@ -97,10 +97,7 @@ def _ssh_transport(
     if ssh is None:  # pragma: no cover - auth.options_for guarantees it
         raise ValueError("ssh transport without ssh auth")
     parsed = urllib.parse.urlsplit(options.url)
-    key = gitssh.Key(
-        identity_pem=ssh.identity_pem, known_hosts=ssh.known_hosts, passphrase=ssh.passphrase
-    )
-    command = gitssh.prepare(key, directory=workdir, timeout=timeout)
+    command = gitssh.prepare(ssh.key, directory=workdir, timeout=timeout)
     args, env = command.args, command.env
     if options.proxy is not None:
         # NB: ssh runs the command through /bin/sh; %h and %p are ssh's own tokens.

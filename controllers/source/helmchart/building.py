@@ -7,6 +7,8 @@
 - ``version_metadata(obj, revision)``: Flux's build metadata — the first 12
   of the source revision with ``reconcileStrategy: Revision`` (Git and Bucket
   sources only), then the generation when there are values files.
+- ``unchanged(obj, name, target, …)``: the build when the stored artifact is
+  that chart version already (no new content).
 - ``from_download(obj, data, name=, version=, build_metadata=, limits=, tar=)``:
   a chart fetched from a repository or a registry, kept byte for byte when
   nothing changes it (after checking, from its headers and ``Chart.yaml``,
@@ -72,6 +74,29 @@ def version_metadata(obj: source.HelmChart, source_revision: str) -> str:
 def target_version(version: str, build_metadata: str) -> str:
     """The artifact revision of chart ``version`` built with ``build_metadata``."""
     return f"{version.split('+', 1)[0]}+{build_metadata}" if build_metadata else version
+
+
+def unchanged(
+    obj: source.HelmChart,
+    name: str,
+    target: str,
+    *,
+    packaged: bool,
+    cached_values_files: list[str] | None,
+    verified: bool = False,
+) -> Build:
+    """The build when the stored artifact is chart ``name`` at ``target`` already (no content).
+
+    Its values files are those the stored artifact was built with
+    (``cached_values_files``), else the spec's.
+    """
+    return Build(
+        name=name,
+        version=target,
+        packaged=packaged,
+        values_files=list(cached_values_files or obj.spec.values_files or []),
+        verified=verified,
+    )
 
 
 def load_archive(data: bytes, limits: charts.Limits, tar: bytes | None = None) -> charts.Chart:

@@ -294,11 +294,12 @@ class HelmChartReconciler:
             and self._store.exists(status.artifact)
         ):
             # The stored chart was built from this very source and spec.
-            return building.Build(
-                name=status.observed_chart_name,
-                version=status.artifact.revision,
+            return building.unchanged(
+                obj,
+                status.observed_chart_name,
+                status.artifact.revision,
                 packaged=True,
-                values_files=list(status.observed_values_files or obj.spec.values_files or []),
+                cached_values_files=status.observed_values_files,
             )
         archive = self._store.local_path(artifact.path)
         build_metadata = building.version_metadata(obj, artifact.revision)

@@ -141,11 +141,12 @@ class RegistryCharts:
         build_metadata = building.version_metadata(obj, "")
         target = building.target_version(version, build_metadata)
         if cached(chart, target):
-            return building.Build(
-                name=chart,
-                version=target,
+            return building.unchanged(
+                obj,
+                chart,
+                target,
                 packaged=bool(build_metadata),
-                values_files=list(cached_values_files or obj.spec.values_files or []),
+                cached_values_files=cached_values_files,
                 verified=verified,
             )
         async with _translated(url):

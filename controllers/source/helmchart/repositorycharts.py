@@ -79,11 +79,12 @@ class RepositoryCharts:
         build_metadata = building.version_metadata(obj, artifact.revision)
         target = building.target_version(version, build_metadata)
         if cached(name, target):
-            return building.Build(
-                name=name,
-                version=target,
+            return building.unchanged(
+                obj,
+                name,
+                target,
                 packaged=bool(build_metadata),
-                values_files=list(cached_values_files or obj.spec.values_files or []),
+                cached_values_files=cached_values_files,
             )
         data = await self._download(raw, entry)
         return await asyncio.to_thread(

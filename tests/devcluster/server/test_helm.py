@@ -15,7 +15,6 @@ import dataclasses
 import gzip
 import json
 import pathlib
-import textwrap
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -26,128 +25,22 @@ import pytest
 from aiohttp import web
 
 from devcluster.serializers import protobuf
+from tests.fixtures import democharts
 from tests.fixtures import devcluster as fixtures
 
 Devcluster = fixtures.Devcluster
 SIMULATE = "devcluster.headwater.dev/simulate"
 
+# The demo chart with a CRD and two replicas (so waiting has several Pods to wait for).
 CHART = {
-    "Chart.yaml": """
-        apiVersion: v2
-        name: demo
-        version: 0.1.0
-        appVersion: "1.0"
-    """,
-    "values.yaml": """
-        replicas: 2
-        image: nginx:1.27
-        greeting: hello
-        simulate: ""
-    """,
-    "crds/gadgets.yaml": """
-        apiVersion: apiextensions.k8s.io/v1
-        kind: CustomResourceDefinition
-        metadata:
-          name: gadgets.helm.example.org
-        spec:
-          group: helm.example.org
-          names: {kind: Gadget, plural: gadgets, singular: gadget, listKind: GadgetList}
-          scope: Namespaced
-          versions:
-          - name: v1
-            served: true
-            storage: true
-            schema:
-              openAPIV3Schema:
-                type: object
-                properties:
-                  spec:
-                    type: object
-                    properties:
-                      size: {type: integer}
-    """,
-    "templates/configmap.yaml": """
-        apiVersion: v1
-        kind: ConfigMap
-        metadata:
-          name: {{ .Release.Name }}-cm
-        data:
-          greeting: {{ .Values.greeting | quote }}
-    """,
-    "templates/deployment.yaml": """
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: {{ .Release.Name }}-web
-          {{- with .Values.simulate }}
-          annotations:
-            devcluster.headwater.dev/simulate: {{ . }}
-          {{- end }}
-        spec:
-          replicas: {{ .Values.replicas }}
-          selector:
-            matchLabels: {app: {{ .Release.Name }}-web}
-          template:
-            metadata:
-              labels: {app: {{ .Release.Name }}-web}
-            spec:
-              containers:
-              - name: web
-                image: {{ .Values.image }}
-                ports: [{containerPort: 80}]
-    """,
-    "templates/service.yaml": """
-        apiVersion: v1
-        kind: Service
-        metadata:
-          name: {{ .Release.Name }}-svc
-        spec:
-          selector: {app: {{ .Release.Name }}-web}
-          ports: [{port: 80, targetPort: 80}]
-    """,
-    "templates/hooks.yaml": """
-        apiVersion: batch/v1
-        kind: Job
-        metadata:
-          name: {{ .Release.Name }}-migrate
-          annotations:
-            helm.sh/hook: pre-install,pre-upgrade
-            helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
-        spec:
-          template:
-            spec:
-              restartPolicy: Never
-              containers: [{name: migrate, image: busybox}]
-        ---
-        apiVersion: v1
-        kind: Pod
-        metadata:
-          name: {{ .Release.Name }}-smoke
-          annotations:
-            helm.sh/hook: test
-        spec:
-          restartPolicy: Never
-          containers: [{name: smoke, image: busybox}]
-    """,
-    "templates/gadget.yaml": """
-        apiVersion: helm.example.org/v1
-        kind: Gadget
-        metadata:
-          name: {{ .Release.Name }}-gadget
-        spec:
-          size: 3
-    """,
+    **democharts.with_gadgets(group="helm.example.org"),
+    "values.yaml": democharts.DEMO["values.yaml"].replace("replicas: 1", "replicas: 2"),
 }
 
 
 @pytest.fixture(scope="module")
 def chart_dir(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
-    root = tmp_path_factory.mktemp("chart") / "demo"
-    for name, text in CHART.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip())
-    return root
+    return democharts.write(tmp_path_factory.mktemp("chart") / "demo", CHART)
 
 
 @pytest.fixture

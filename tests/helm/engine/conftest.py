@@ -22,8 +22,8 @@ import pytest
 
 from controllers.helm.engine import engine, storage
 from shared.kube import client
+from tests.fixtures import democharts
 from tests.fixtures import devcluster as devcluster_fixtures
-from tests.helm.engine import democharts
 
 # NB: Helm's client caches discovery per host:port under $KUBECACHEDIR and
 # reads it back for ten minutes; test ports are reused across runs, so a

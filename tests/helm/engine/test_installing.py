@@ -12,8 +12,8 @@ import pytest
 
 from controllers.helm.engine import engine, failures, records, requests, storage
 from shared.kube import client
+from tests.fixtures import democharts
 from tests.fixtures import devcluster as devcluster_fixtures
-from tests.helm.engine import democharts
 
 Devcluster = devcluster_fixtures.Devcluster
 Status = records.Status

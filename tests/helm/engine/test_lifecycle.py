@@ -10,9 +10,8 @@ import pytest
 
 from controllers.helm.engine import engine, failures, records, requests, storage
 from shared.api import helm as helm_api
+from tests.fixtures import democharts, polling
 from tests.fixtures import devcluster as devcluster_fixtures
-from tests.fixtures import polling
-from tests.helm.engine import democharts
 from tests.helm.engine.test_installing import install_request, kubectl_get, names, upgrade_request
 
 Devcluster = devcluster_fixtures.Devcluster

@@ -13,50 +13,17 @@ from controllers.helm.engine import engine, failures, records, requests, storage
 from shared.api import helm as helm_api
 from shared.api import kustomize as kustomize_api
 from shared.kube import client, healthexprs
+from tests.fixtures import democharts
 from tests.fixtures import devcluster as devcluster_fixtures
-from tests.helm.engine import democharts
 from tests.helm.engine.test_installing import install_request, kubectl_get, names, upgrade_request
 from tests.helm.engine.test_postrendering import kubectl_kustomize
 
 Devcluster = devcluster_fixtures.Devcluster
 Status = records.Status
 
-CRD = """
-    apiVersion: apiextensions.k8s.io/v1
-    kind: CustomResourceDefinition
-    metadata:
-      name: {plural}.{group}
-    spec:
-      group: {group}
-      names: {{kind: Gadget, plural: {plural}, singular: gadget, listKind: GadgetList}}
-      scope: Namespaced
-      versions:
-      - name: v1
-        served: true
-        storage: true
-        schema:
-          openAPIV3Schema:
-            type: object
-            properties:
-              spec:
-                type: object
-                properties:
-                  size: {{type: {size_type}}}
-"""
-
 
 def crd_chart(root: pathlib.Path, *, group: str, size_type: str = "integer") -> pathlib.Path:
-    files = dict(democharts.DEMO)
-    files["crds/gadgets.yaml"] = CRD.format(plural="gadgets", group=group, size_type=size_type)
-    files["templates/gadget.yaml"] = f"""
-        apiVersion: {group}/v1
-        kind: Gadget
-        metadata:
-          name: {{{{ .Release.Name }}}}-gadget
-        spec:
-          size: 3
-    """
-    return democharts.write(root, files)
+    return democharts.write(root, democharts.with_gadgets(group=group, size_type=size_type))
 
 
 def crd_size_type(devcluster: Devcluster, group: str) -> str:

@@ -30,7 +30,8 @@ def test_ssh_identity_user_from_url() -> None:
         secret_data={"identity": b"KEY", "known_hosts": b"h ssh-ed25519 AAA", "password": b"pp"},
     )
     assert options.ssh is not None
-    assert (options.ssh.username, options.ssh.passphrase) == ("deploy", "pp")
+    assert (options.ssh.username, options.ssh.key.passphrase) == ("deploy", "pp")
+    assert "KEY" not in repr(options)
 
 
 def test_proxy() -> None:

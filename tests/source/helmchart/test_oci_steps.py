@@ -209,6 +209,19 @@ async def _harness(
         await recorder.close()
 
 
+@pytest.fixture
+async def harness(
+    api: client.Client,
+    namespace: str,
+    store: storage.Storage,
+    charts_pushed: registry_fixtures.Registry,
+) -> AsyncIterator[Harness]:
+    """The harness with HelmRepository ``oci://<charts_pushed>/testrepo`` (plain HTTP)."""
+    async with _harness(api, namespace, store) as harness:
+        await harness.repository(f"oci://{charts_pushed.host}/testrepo", insecure=True)
+        yield harness
+
+
 def _status_with(
     type_: str,
     status: Literal["True", "False", "Unknown"],
@@ -341,26 +354,21 @@ async def test_a_missing_secret_a_url_that_is_not_oci_and_a_cloud_provider(
 
 
 async def test_the_stored_artifact_is_the_build_cache_until_the_generation_changes(
-    api: client.Client,
-    namespace: str,
-    store: storage.Storage,
-    charts_pushed: registry_fixtures.Registry,
+    store: storage.Storage, harness: Harness
 ) -> None:
-    async with _harness(api, namespace, store) as harness:
-        await harness.repository(f"oci://{charts_pushed.host}/testrepo", insecure=True)
-        first, _ = await harness.run(harness.chart())
-        assert first.status.artifact is not None
-        # The layer went to storage as it arrived: one file, renamed, no temporary left.
-        stored = store.local_path(first.status.artifact.path)
-        assert sorted(p.name for p in stored.parent.iterdir()) == [
-            ".lock", stored.name, "latest.tar.gz",
-        ]  # fmt: skip
-        assert first.status.artifact.digest == artifact_digests.file_digest(stored)
-        first.status.observed_generation = 1
-        cached, _ = await harness.run(harness.chart(), first.status.model_copy(deep=True))
-        forced, _ = await harness.run(
-            harness.chart(generation=2), first.status.model_copy(deep=True), steps=("chart",)
-        )
+    first, _ = await harness.run(harness.chart())
+    assert first.status.artifact is not None
+    # The layer went to storage as it arrived: one file, renamed, no temporary left.
+    stored = store.local_path(first.status.artifact.path)
+    assert sorted(p.name for p in stored.parent.iterdir()) == [
+        ".lock", stored.name, "latest.tar.gz",
+    ]  # fmt: skip
+    assert first.status.artifact.digest == artifact_digests.file_digest(stored)
+    first.status.observed_generation = 1
+    cached, _ = await harness.run(harness.chart(), first.status.model_copy(deep=True))
+    forced, _ = await harness.run(
+        harness.chart(generation=2), first.status.model_copy(deep=True), steps=("chart",)
+    )
 
     assert first.build.data is not None
     assert cached.build.data is None
@@ -479,16 +487,9 @@ async def test_cosign_verification(
         assert _message(run, "SourceVerified") == "verified signature of version 0.1.0"
 
 
-async def test_a_verification_condition_goes_when_verify_leaves_the_spec(
-    api: client.Client,
-    namespace: str,
-    store: storage.Storage,
-    charts_pushed: registry_fixtures.Registry,
-) -> None:
+async def test_a_verification_condition_goes_when_verify_leaves_the_spec(harness: Harness) -> None:
     before = _status_with("SourceVerified", "False", "VerifyFailed")
-    async with _harness(api, namespace, store) as harness:
-        await harness.repository(f"oci://{charts_pushed.host}/testrepo", insecure=True)
-        run, failure = await harness.run(harness.chart(), before, steps=("chart",))
+    run, failure = await harness.run(harness.chart(), before, steps=("chart",))
     assert failure is None
     assert "SourceVerified" not in _conditions(run)
 
@@ -524,24 +525,19 @@ async def _announced(api: client.Client, namespace: str) -> int:
 
 
 async def test_a_new_chart_and_a_recovery_are_announced_and_nothing_else(
-    api: client.Client,
-    namespace: str,
-    store: storage.Storage,
-    charts_pushed: registry_fixtures.Registry,
+    api: client.Client, namespace: str, harness: Harness
 ) -> None:
-    async with _harness(api, namespace, store) as harness:
-        await harness.repository(f"oci://{charts_pushed.host}/testrepo", insecure=True)
-        first, _ = await harness.run(harness.chart())
-        assert await _announced(api, namespace) == 1
+    first, _ = await harness.run(harness.chart())
+    assert await _announced(api, namespace) == 1
 
-        unchanged, _ = await harness.run(
-            harness.chart(), _status_with("Ready", "True", "Succeeded", first.status)
-        )
-        assert unchanged.build.data is None
-        assert await _announced(api, namespace) == 1
+    unchanged, _ = await harness.run(
+        harness.chart(), _status_with("Ready", "True", "Succeeded", first.status)
+    )
+    assert unchanged.build.data is None
+    assert await _announced(api, namespace) == 1
 
-        recovered, _ = await harness.run(
-            harness.chart(), _status_with("Ready", "False", "Failed", first.status)
-        )
-        assert recovered.build.data is None
-        assert await _announced(api, namespace) == 2
+    recovered, _ = await harness.run(
+        harness.chart(), _status_with("Ready", "False", "Failed", first.status)
+    )
+    assert recovered.build.data is None
+    assert await _announced(api, namespace) == 2
