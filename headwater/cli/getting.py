@@ -26,8 +26,15 @@ from shared.kube import client, errors
 
 
 def revision(obj: dict[str, Any]) -> str:
-    """The revision Flux shows: the artifact's, else the last applied or attempted one."""
+    """The revision Flux shows: the artifact's, else the last applied or attempted one.
+
+    A HelmRelease shows the chart version of its latest release
+    (``status.history[0]``), else the last attempted one.
+    """
     status = obj.get("status") or {}
+    if obj.get("kind") == "HelmRelease":
+        history = status.get("history") or [{}]
+        return str(history[0].get("chartVersion") or status.get("lastAttemptedRevision") or "")
     artifact = status.get("artifact") or {}
     return str(
         artifact.get("revision")
@@ -143,6 +150,8 @@ async def _watch(api: client.Client, kind: kinds.Kind, args: argparse.Namespace)
     namespace = None if args.all_namespaces else args.namespace
     listing = await api.request("GET", kind.resource.path(namespace=namespace))
     version = listing["metadata"].get("resourceVersion", "")
+    for item in listing.get("items") or []:
+        item.setdefault("kind", kind.name)
     rows = [
         _row(o, kind, all_namespaces=args.all_namespaces, prefix="")
         for o in listing.get("items") or []
