@@ -18,7 +18,10 @@ import pytest
 
 from tests.e2e import objects
 from tests.e2e.test_cli import Headwater, _ok, headwater  # noqa: F401 - a pytest fixture
-from tests.e2e.test_helm_controller import CHART_FILES, CHART_VALUES, _helm_controller
+from tests.e2e.test_helm_controller import (
+    _helm_controller,
+    repo,  # noqa: F401 - a pytest fixture
+)
 from tests.e2e.test_kustomize_controller import (  # noqa: F401 - pytest fixtures
     controllers,
     kustomize_flags,
@@ -66,27 +69,19 @@ def helm_controller(
         yield running
 
 
-@pytest.fixture
-def charts(tmp_path: pathlib.Path) -> Iterator[chartrepos.ChartRepository]:
-    with chartrepos.serving(tmp_path / "charts") as serving:
-        serving.add_chart("demo", "1.0.0", values=CHART_VALUES, files=CHART_FILES)
-        serving.write_index()
-        yield serving
-
-
 def test_tree_trace_get_and_reconcile_of_a_helm_release(
     headwater: Headwater,  # noqa: F811
     cluster: devcluster_fixtures.Devcluster,
     namespace: str,
     controllers: tuple[processes.Controller, processes.Controller],  # noqa: F811
     helm_controller: processes.Controller,
-    charts: chartrepos.ChartRepository,
+    repo: chartrepos.ChartRepository,  # noqa: F811 - a chart repository holding demo 1.0.0
     make_repo: Callable[..., RepoBuilder],
     http_server: GitServer,
 ) -> None:
     ns = ["-n", namespace]
-    repo = make_repo("helm-cli.git")
-    repo.commit("Add a release", {"deploy/release.yaml": RELEASE.format(url=charts.url)})
+    git = make_repo("helm-cli.git")
+    git.commit("Add a release", {"deploy/release.yaml": RELEASE.format(url=repo.url)})
 
     def logs() -> str:
         return "\n".join(c.output() for c in (*controllers, helm_controller))
@@ -146,7 +141,7 @@ def test_tree_trace_get_and_reconcile_of_a_helm_release(
         f"HelmChart:      {namespace}-demo",
         "Chart:          demo",
         "HelmRepository: charts",
-        f"URL:            {charts.url}",
+        f"URL:            {repo.url}",
     ):
         assert line in trace.splitlines(), trace
     # An object owned by an applied one traces through its ownerReferences.
