@@ -105,6 +105,9 @@ def test_tree_trace_get_and_reconcile_of_a_helm_release(
     table = [line.split() for line in _ok(headwater("get", "helmreleases", *ns)).splitlines()]
     assert table[0] == ["NAME", "REVISION", "SUSPENDED", "READY", "MESSAGE"]
     assert table[1][:4] == ["demo", "1.0.0", "False", "True"]
+    sourced = _ok(headwater("get", "hr", "demo", "--show-source", *ns)).splitlines()
+    assert sourced[0].split()[:3] == ["NAME", "SOURCE", "REVISION"]
+    assert sourced[1].split()[:3] == ["demo", f"HelmRepository/{namespace}/charts", "1.0.0"]
 
     # tree: the Kustomization, through the HelmRelease, to what Helm's storage says it applied.
     tree = _ok(headwater("tree", "ks", "app", *ns)).splitlines()
