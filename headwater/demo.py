@@ -39,7 +39,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from headwater import demoimages, demokit, demowebhooks, dev, devprocesses, stopping
+from headwater import demohelm, demoimages, demokit, demowebhooks, dev, devprocesses, stopping
 from headwater.demokit import APP_NAMESPACE, EXAMPLE, FLUX_NAMESPACE, NAME, STEPS, Demo, DemoError
 
 
@@ -264,7 +264,8 @@ def shut_down(demo: Demo, process: subprocess.Popen[bytes]) -> None:
 
 
 def _print_logs(layout: dev.Layout) -> None:
-    for name in ("source-controller", "kustomize-controller", "notification-controller"):
+    for name in ("source-controller", "kustomize-controller", "helm-controller",
+                 "notification-controller"):  # fmt: skip
         log = layout.logs / f"{name}.log"
         if log.exists():
             tail = log.read_text(errors="replace").splitlines()[-15:]
@@ -292,6 +293,7 @@ def run(layout: dev.Layout, *, step_timeout: float) -> int:
         if "registry" not in (dev.read_run(layout) or {}).get("children", {}):
             raise DemoError("headwater dev up runs no registry: install docker-registry")
         demoimages.new_tag_becomes_a_commit(demo, int(ports["registry"]))
+        demohelm.install_and_upgrade(demo)
         shut_down(demo, process)
     except (DemoError, KeyboardInterrupt, OSError, subprocess.SubprocessError) as error:
         print(f"\nDEMO FAILED in step {demo.step}: {error or 'interrupted'}", file=sys.stderr)

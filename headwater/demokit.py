@@ -5,7 +5,8 @@ counter) and prints in the demo's format (``=== Step``, ``$ command``,
 ``[ok] verified``); ``eventually`` polls with the step deadline;
 ``ready_at`` is the probe of a Flux object Ready at a revision;
 ``headwater_shown`` runs the ``headwater`` command as a user would.
-The steps are in ``headwater.demo``, ``headwater.demoimages``.
+The steps are in ``headwater.demo``, ``headwater.demoimages``,
+``headwater.demohelm``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "webapp"
 NAME = "webapp"
 FLUX_NAMESPACE = dev.RUNTIME_NAMESPACE
 APP_NAMESPACE = "webapp"
-STEPS = 8
+STEPS = 9
 T = TypeVar("T")
 
 

@@ -3,8 +3,9 @@
 ``get sources git``, ``get kustomizations``, ``get sources all``, ``get
 all``; ``-A`` for every namespace, ``--status-selector ready=false``,
 ``-w`` to print each change as it happens, ``-o yaml|json`` for the objects.
-Columns are Flux's: NAME REVISION SUSPENDED READY MESSAGE, and for the kinds
-Flux shows otherwise theirs (ImageRepository LAST SCAN, ImagePolicy IMAGE
+Columns are Flux's: NAME REVISION SUSPENDED READY MESSAGE (SOURCE after
+NAME with ``--show-source`` for Kustomizations and HelmReleases), and for
+the kinds Flux shows otherwise theirs (ImageRepository LAST SCAN, ImagePolicy IMAGE
 TAG, ImageUpdateAutomation LAST RUN, Receiver and Alert no REVISION,
 Provider only READY MESSAGE); NAMESPACE first with ``-A``; ``all`` prefixes
 names with the kind. Exit code 0 even when
@@ -26,8 +27,15 @@ from shared.kube import client, errors
 
 
 def revision(obj: dict[str, Any]) -> str:
-    """The revision Flux shows: the artifact's, else the last applied or attempted one."""
+    """The revision Flux shows: the artifact's, else the last applied or attempted one.
+
+    A HelmRelease shows the chart version of its latest release
+    (``status.history[0]``), else the last attempted one.
+    """
     status = obj.get("status") or {}
+    if obj.get("kind") == "HelmRelease":
+        history = status.get("history") or [{}]
+        return str(history[0].get("chartVersion") or status.get("lastAttemptedRevision") or "")
     artifact = status.get("artifact") or {}
     return str(
         artifact.get("revision")
@@ -85,12 +93,35 @@ _COLUMNS: dict[str, list[Column]] = {
 _DEFAULT: list[Column] = [("REVISION", revision), *_SUSPENDED, *_READY]
 
 
-def _columns(kind: kinds.Kind) -> list[Column]:
+def _source_ref(obj: dict[str, Any]) -> str:
+    """Flux's SOURCE column: ``Kind/namespace/name`` of the sourceRef (a HelmRelease's chart's)."""
+    spec = obj.get("spec") or {}
+    ref = (
+        spec.get("chartRef")
+        or ((spec.get("chart") or {}).get("spec") or {}).get("sourceRef")
+        or spec.get("sourceRef")
+        or {}
+    )
+    namespace = ref.get("namespace") or obj["metadata"].get("namespace", "")
+    return f"{ref.get('kind', '')}/{namespace}/{ref.get('name', '')}" if ref else ""
+
+
+def _columns(kind: kinds.Kind, *, source: bool = False) -> list[Column]:
+    if source:
+        return [("SOURCE", _source_ref), *_COLUMNS.get(kind.name, _DEFAULT)]
     return _COLUMNS.get(kind.name, _DEFAULT)
 
 
-def _row(obj: dict[str, Any], kind: kinds.Kind, *, all_namespaces: bool, prefix: str) -> list[str]:
-    row = [prefix + obj["metadata"]["name"], *(value(obj) for _, value in _columns(kind))]
+def _row(
+    obj: dict[str, Any],
+    kind: kinds.Kind,
+    *,
+    all_namespaces: bool,
+    prefix: str,
+    source: bool = False,
+) -> list[str]:
+    columns = _columns(kind, source=source)
+    row = [prefix + obj["metadata"]["name"], *(value(obj) for _, value in columns)]
     return [obj["metadata"].get("namespace", ""), *row] if all_namespaces else row
 
 
@@ -134,21 +165,24 @@ def dump(objects_: list[dict[str, Any]], output: str) -> None:
     yaml.dump_all(objects_, sys.stdout)
 
 
-def _header(kind: kinds.Kind, all_namespaces: bool) -> list[str]:
-    header = ["NAME", *(name for name, _ in _columns(kind))]
+def _header(kind: kinds.Kind, all_namespaces: bool, *, source: bool = False) -> list[str]:
+    header = ["NAME", *(name for name, _ in _columns(kind, source=source))]
     return ["NAMESPACE", *header] if all_namespaces else header
 
 
 async def _watch(api: client.Client, kind: kinds.Kind, args: argparse.Namespace) -> int:
+    source: bool = args.show_source
     namespace = None if args.all_namespaces else args.namespace
     listing = await api.request("GET", kind.resource.path(namespace=namespace))
     version = listing["metadata"].get("resourceVersion", "")
+    for item in listing.get("items") or []:
+        item.setdefault("kind", kind.name)
     rows = [
-        _row(o, kind, all_namespaces=args.all_namespaces, prefix="")
+        _row(o, kind, all_namespaces=args.all_namespaces, prefix="", source=source)
         for o in listing.get("items") or []
         if _selected(o, args.status_selector) and (args.name in (None, o["metadata"]["name"]))
     ]
-    terminal.table(_header(kind, args.all_namespaces), rows)
+    terminal.table(_header(kind, args.all_namespaces, source=source), rows)
     query = {"watch": "true", "resourceVersion": version, "allowWatchBookmarks": "false"}
     async for event in api.stream(kind.resource.path(namespace=namespace), query=query):
         obj = event.get("object") or {}
@@ -158,12 +192,13 @@ async def _watch(api: client.Client, kind: kinds.Kind, args: argparse.Namespace)
             obj, args.status_selector
         ):
             continue
-        row = _row(obj, kind, all_namespaces=args.all_namespaces, prefix="")
+        row = _row(obj, kind, all_namespaces=args.all_namespaces, prefix="", source=source)
         print("   ".join(row), flush=True)
     return 0
 
 
 async def _get(api: client.Client, args: argparse.Namespace) -> int:
+    source: bool = args.show_source
     selected: list[kinds.Kind] = args.kinds if hasattr(args, "kinds") else [args.kind]
     if getattr(args, "watch", False):
         return await _watch(api, selected[0], args)
@@ -181,10 +216,13 @@ async def _get(api: client.Client, args: argparse.Namespace) -> int:
         if args.output or not objs:
             continue
         prefix = f"{kind.name.lower()}/" if len(selected) > 1 else ""
-        rows = [_row(o, kind, all_namespaces=args.all_namespaces, prefix=prefix) for o in objs]
+        rows = [
+            _row(o, kind, all_namespaces=args.all_namespaces, prefix=prefix, source=source)
+            for o in objs
+        ]
         if found != objs:
             print()
-        terminal.table(_header(kind, args.all_namespaces), rows)
+        terminal.table(_header(kind, args.all_namespaces, source=source), rows)
     if args.output:
         dump(found, args.output)
     elif not found:
@@ -203,15 +241,19 @@ def _arguments(parser: argparse.ArgumentParser, *, name: bool) -> None:
         "--status-selector", help="only objects with this condition status, e.g. ready=false"
     )
     parser.add_argument("-o", "--output", choices=("yaml", "json"), help="print the objects")
-    parser.set_defaults(run=lambda args: session.run(_get, args))
+    parser.set_defaults(run=lambda args: session.run(_get, args), show_source=False)
 
 
 def register(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     common: argparse.ArgumentParser,
 ) -> None:
-    def configure(parser: argparse.ArgumentParser, _: kinds.Kind) -> None:
+    def configure(parser: argparse.ArgumentParser, kind: kinds.Kind) -> None:
         _arguments(parser, name=True)
+        if kind.name in ("Kustomization", "HelmRelease"):
+            parser.add_argument(
+                "--show-source", action="store_true", help="add a SOURCE column (Kind/ns/name)"
+            )
         parser.add_argument("-w", "--watch", action="store_true", help="print each change")
 
     verbs, groups = kinds.add_verb(

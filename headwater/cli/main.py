@@ -37,6 +37,7 @@ from headwater.cli import (
     reconciling,
     session,
     tracing,
+    trees,
     versions,
 )
 from shared.api import crdgen, objects, registry
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     exporting.register(commands, what, common)
     creating.register(commands, common)
     tracing.register(commands, common)
+    trees.register(commands, common)
     checking.register(commands, common)
     building.register(commands, common)
     logs.register(commands, common)

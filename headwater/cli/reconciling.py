@@ -1,9 +1,13 @@
 """``reconcile``, ``suspend`` and ``resume``: ask the controllers, then wait.
 
-``reconcile`` sets ``reconcile.fluxcd.io/requestedAt`` (and ``forceAt`` with
-``--force``, ``resetAt`` with ``--reset``) to a fresh token and waits until
+``reconcile`` sets ``reconcile.fluxcd.io/requestedAt`` to a fresh token and waits until
 the controller answers it: ``status.lastHandledReconcileAt`` equals the
-token and the Ready condition of the current generation is True or False.
+token, the Ready condition of the current generation is True or False and
+the reconcile is over (no Reconciling=True but a failure being retried).
+``--force`` and ``--reset`` exist for HelmReleases only, as in Flux: they
+set ``reconcile.fluxcd.io/forceAt`` and ``resetAt`` to the same token,
+which helm-controller answers in ``status.lastHandledForceAt`` and
+``lastHandledResetAt``.
 ``--with-source`` reconciles the object's source first (``kinds.source_of``:
 a HelmRelease's chart and, for a HelmChart, its source too; a static source
 is skipped). ``suspend``
@@ -34,6 +38,21 @@ def _token() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="microseconds")
 
 
+def _in_progress(obj: dict[str, Any]) -> bool:
+    """The controller is still working on it: Reconciling=True, not a failure it retries.
+
+    NB: a reconcile that outlasts the progress delay writes its status midway,
+    with the request handled but the previous Ready verdict still standing.
+    """
+    reconciling = session.condition(obj, "Reconciling")
+    return (
+        reconciling is not None
+        and reconciling.get("status") == "True"
+        and reconciling.get("reason") != "ProgressingWithRetry"
+        and (session.condition(obj, "Stalled") or {}).get("status") != "True"
+    )
+
+
 def _decided(obj: dict[str, Any], token: str | None, generation: int | None) -> bool:
     status = obj.get("status") or {}
     cond = session.condition(obj, "Ready")
@@ -43,6 +62,7 @@ def _decided(obj: dict[str, Any], token: str | None, generation: int | None) -> 
         and cond is not None
         and cond.get("status") in ("True", "False")
         and status.get("observedGeneration", -1) >= wanted
+        and not _in_progress(obj)
     )
 
 
@@ -209,12 +229,13 @@ def register(
             parser.add_argument(
                 "--with-source", action="store_true", help="reconcile the source first"
             )
-        parser.add_argument(
-            "--force", action="store_true", help="also set reconcile.fluxcd.io/forceAt"
-        )
-        parser.add_argument(
-            "--reset", action="store_true", help="also set reconcile.fluxcd.io/resetAt"
-        )
+        if kind.name == "HelmRelease":
+            parser.add_argument(
+                "--force", action="store_true", help="force a one-off install or upgrade"
+            )
+            parser.add_argument(
+                "--reset", action="store_true", help="reset the failure counts of the release"
+            )
         parser.set_defaults(run=lambda args: session.run(_reconcile, args))
 
     kinds.add_verb(

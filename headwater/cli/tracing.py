@@ -1,94 +1,31 @@
-"""``tree``, ``trace`` and ``events``: what Flux applied, and why it is there.
+"""``trace`` and ``events``: why an object is there, and what Flux said about it.
 
-``tree kustomization NAME`` walks ``status.inventory`` and nests every
-Kustomization found in it. ``trace [KIND/]NAME`` follows an object's owner
-labels (``kustomize.toolkit.fluxcd.io/name``/``namespace``) to the
-Kustomization that applied it, then to its source, revision and commit;
-exit code 1 when the object is not managed by Flux. ``events --for
-KIND/NAME`` prints the events of an object, of its source and of what it
-applied, oldest first, in kubectl's columns.
+``trace [KIND/]NAME`` follows an object's owner labels to the Flux object
+that applied it — a Kustomization (``kustomize.toolkit.fluxcd.io/name`` and
+``/namespace``) or a HelmRelease (``helm.toolkit.fluxcd.io/name`` and
+``/namespace``) — climbing ``ownerReferences`` first when the object itself
+has none (a Pod of a ReplicaSet of an applied Deployment), as Flux does.
+It then prints that object and its source chain with revisions: the
+Kustomization's source and commit; or the HelmRelease, its HelmChart and
+the chart's source (HelmRepository, GitRepository, Bucket), or its
+``chartRef`` (OCIRepository, HelmChart, ExternalArtifact). Exit code 1
+when the object is not managed by Flux. ``events --for KIND/NAME`` prints
+the events of an object, of its source and of what it applied, oldest
+first, in kubectl's columns.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import json
-import sys
 from typing import Any
 
-from ruamel.yaml import YAML
-
-from headwater.cli import getting, kinds, session, terminal
+from headwater.cli import getting, kinds, releases, session, terminal
 from shared.kube import client, errors, inventory, resources
 
 OWNER_NAME = "kustomize.toolkit.fluxcd.io/name"
 OWNER_NAMESPACE = "kustomize.toolkit.fluxcd.io/namespace"
-_KUSTOMIZATION = "Kustomization"
-_KS_GROUP = "kustomize.toolkit.fluxcd.io"
-
-
-def _label(ref: inventory.Ref) -> str:
-    parts = [ref.kind, ref.namespace, ref.name] if ref.namespace else [ref.kind, ref.name]
-    return "/".join(parts)
-
-
-async def _tree(api: client.Client, ref: inventory.Ref, depth: int) -> dict[str, Any]:
-    """Flux's tree node: the object and, for a Kustomization, what it applied."""
-    node: dict[str, Any] = {
-        "ObjMetadata": {
-            "Namespace": ref.namespace,
-            "Name": ref.name,
-            "GroupKind": {"Group": ref.group, "Kind": ref.kind},
-        },
-        "Children": [],
-    }
-    if ref.group != _KS_GROUP or ref.kind != _KUSTOMIZATION or depth > 20:
-        return node
-    kind = kinds.by_kind_name(_KUSTOMIZATION)
-    try:
-        obj = await api.request("GET", kind.resource.path(namespace=ref.namespace, name=ref.name))
-    except errors.NotFoundError:
-        return node
-    entries = ((obj.get("status") or {}).get("inventory") or {}).get("entries")
-    for child in inventory.from_entries(entries):
-        node["Children"].append(await _tree(api, child, depth + 1))
-    return node
-
-
-def _print_tree(
-    node: dict[str, Any], prefix: str = "", last: bool = True, top: bool = True
-) -> None:
-    meta = node["ObjMetadata"]
-    ref = inventory.Ref(
-        group=meta["GroupKind"]["Group"],
-        kind=meta["GroupKind"]["Kind"],
-        namespace=meta["Namespace"],
-        name=meta["Name"],
-    )
-    if top:
-        print(_label(ref))
-    else:
-        print(f"{prefix}{'└── ' if last else '├── '}{_label(ref)}")
-    inner = "" if top else prefix + ("    " if last else "│   ")
-    children = node["Children"]
-    for index, child in enumerate(children):
-        _print_tree(child, inner, index == len(children) - 1, top=False)
-
-
-async def _run_tree(api: client.Client, args: argparse.Namespace) -> int:
-    kind: kinds.Kind = args.kind
-    await api.request("GET", kind.resource.path(namespace=args.namespace, name=args.name))
-    root = inventory.Ref(group=_KS_GROUP, kind=kind.name, namespace=args.namespace, name=args.name)
-    tree = await _tree(api, root, 0)
-    if args.output == "json":
-        json.dump(tree, sys.stdout, indent=2)
-        print()
-    elif args.output == "yaml":
-        YAML().dump(tree, sys.stdout)
-    else:
-        _print_tree(tree)
-    return 0
+_MAX_OWNERS = 10
 
 
 async def _resolve(
@@ -119,31 +56,82 @@ def _status_rows(obj: dict[str, Any]) -> list[tuple[str, str]]:
     return [("Status", state), ("Message", message)]
 
 
-async def _trace(api: client.Client, args: argparse.Namespace) -> int:
-    resource, name = await _resolve(api, args.target, args.kind, args.api_version)
-    namespace = args.namespace if resource.namespaced else None
-    obj = await api.request("GET", resource.path(namespace=namespace, name=name))
-    labels = obj["metadata"].get("labels") or {}
-    _fields(
-        [("Object", f"{resource.kind}/{name}")] + ([("Namespace", namespace)] if namespace else [])
-    )
-    if OWNER_NAME not in labels:
-        _fields([("Status", "Not managed by Flux")])
-        raise session.CliError(
-            f"{resource.kind}/{name} has no {OWNER_NAME} label: it was not applied by Flux"
+async def _owner(
+    api: client.Client, obj: dict[str, Any], namespace: str
+) -> tuple[str, str, str] | None:
+    """("Kustomization"|"HelmRelease", namespace, name) of what applied ``obj``, or None.
+
+    The object's own owner labels first, then those of its owners (by
+    ``ownerReferences``, in the object's namespace), as Flux climbs them.
+    """
+    discovery = resources.Discovery(api)
+    current = obj
+    for _ in range(_MAX_OWNERS):
+        labels = current["metadata"].get("labels") or {}
+        if labels.get(OWNER_NAME):
+            return "Kustomization", labels.get(OWNER_NAMESPACE) or namespace, labels[OWNER_NAME]
+        helm_owner = releases.owner(labels, namespace)
+        if helm_owner is not None:
+            return "HelmRelease", *helm_owner
+        references = current["metadata"].get("ownerReferences") or []
+        if not references:
+            return None
+        reference = references[0]
+        try:
+            resource = await discovery.resolve(reference["apiVersion"], reference["kind"])
+            current = await api.request(
+                "GET",
+                resource.path(
+                    namespace=namespace if resource.namespaced else None, name=reference["name"]
+                ),
+            )
+        except errors.NotFoundError:
+            return None
+    return None
+
+
+async def _get(api: client.Client, kind_name: str, namespace: str, name: str) -> dict[str, Any]:
+    kind = kinds.by_kind_name(kind_name)
+    try:
+        found: dict[str, Any] = await api.request(
+            "GET", kind.resource.path(namespace=namespace, name=name)
         )
-    _fields([("Status", "Managed by Flux")])
-    ks_kind = kinds.by_kind_name(_KUSTOMIZATION)
-    ks_namespace = labels.get(OWNER_NAMESPACE, namespace or args.namespace)
-    ks = await api.request(
-        "GET", ks_kind.resource.path(namespace=ks_namespace, name=labels[OWNER_NAME])
-    )
+    except errors.NotFoundError as error:
+        raise session.CliError(f"failed to find {kind.name} {namespace}/{name}") from error
+    return found
+
+
+def _source(obj: dict[str, Any]) -> None:
+    """Print a source section: where it reads from, what it fetched, its status."""
+    spec = obj.get("spec") or {}
+    metadata = obj["metadata"]
+    print("---")
+    rows = [(obj["kind"], metadata["name"]), ("Namespace", metadata.get("namespace", ""))]
+    if obj["kind"] == "HelmChart":
+        rows += [("Chart", spec.get("chart", "")), ("Version", spec.get("version", "*"))]
+    elif obj["kind"] == "ExternalArtifact":
+        ref = spec.get("sourceRef") or {}
+        rows.append(("Source", f"{ref.get('kind')}/{ref.get('namespace')}/{ref.get('name')}"))
+    else:
+        rows.append(("URL", spec.get("url", "")))
+    for field, value in (spec.get("ref") or {}).items():
+        rows.append((field.capitalize(), str(value)))
+    revision = getting.revision(obj)
+    if revision:
+        rows.append(("Revision", revision))
+    if obj["kind"] == "GitRepository" and ":" in revision:
+        rows.append(("Commit", revision.rpartition(":")[2]))
+    _fields([*rows, *_status_rows(obj)])
+
+
+async def _trace_kustomization(api: client.Client, namespace: str, name: str) -> None:
+    ks = await _get(api, "Kustomization", namespace, name)
     spec = ks.get("spec") or {}
     print("---")
     _fields(
         [
-            ("Kustomization", labels[OWNER_NAME]),
-            ("Namespace", ks_namespace),
+            ("Kustomization", name),
+            ("Namespace", namespace),
             ("Target", spec.get("targetNamespace", "")),
             ("Path", spec.get("path", "")),
             ("Revision", getting.revision(ks)),
@@ -151,25 +139,56 @@ async def _trace(api: client.Client, args: argparse.Namespace) -> int:
         ]
     )
     ref = spec.get("sourceRef") or {}
-    source_kind = kinds.by_kind_name(ref.get("kind", "GitRepository"))
-    source_namespace = ref.get("namespace") or ks_namespace
-    source = await api.request(
-        "GET", source_kind.resource.path(namespace=source_namespace, name=ref.get("name", ""))
-    )
-    source_spec = source.get("spec") or {}
-    revision = getting.revision(source)
+    _source(await _get(api, ref.get("kind", "GitRepository"), ref.get("namespace") or namespace,
+                       ref.get("name", "")))  # fmt: skip
+
+
+async def _trace_helmrelease(api: client.Client, namespace: str, name: str) -> None:
+    hr = await _get(api, "HelmRelease", namespace, name)
+    spec = hr.get("spec") or {}
+    status = hr.get("status") or {}
     print("---")
-    rows = [
-        (source_kind.name, ref.get("name", "")),
-        ("Namespace", source_namespace),
-        ("URL", source_spec.get("url", "")),
-    ]
-    for field, value in (source_spec.get("ref") or {}).items():
-        rows.append((field.capitalize(), str(value)))
-    rows.append(("Revision", revision))
-    if ":" in revision:
-        rows.append(("Commit", revision.rpartition(":")[2]))
-    _fields([*rows, *_status_rows(source)])
+    rows = [("HelmRelease", name), ("Namespace", namespace)]
+    if spec.get("targetNamespace"):
+        rows.append(("Target", spec["targetNamespace"]))
+    rows.append(("Revision", str(status.get("lastAttemptedRevision") or "")))
+    _fields([*rows, *_status_rows(hr)])
+    chart_ref = spec.get("chartRef")
+    if chart_ref:
+        source_namespace = chart_ref.get("namespace") or namespace
+        source = await _get(api, chart_ref["kind"], source_namespace, chart_ref["name"])
+    elif status.get("helmChart"):
+        chart_namespace, _, chart_name = str(status["helmChart"]).partition("/")
+        source = await _get(api, "HelmChart", chart_namespace, chart_name)
+    else:
+        return
+    _source(source)
+    if source["kind"] == "HelmChart":
+        ref = (source.get("spec") or {}).get("sourceRef") or {}
+        source_namespace = source["metadata"].get("namespace", namespace)
+        _source(await _get(api, ref["kind"], source_namespace, ref["name"]))
+
+
+async def _trace(api: client.Client, args: argparse.Namespace) -> int:
+    resource, name = await _resolve(api, args.target, args.kind, args.api_version)
+    namespace = args.namespace if resource.namespaced else None
+    obj = await api.request("GET", resource.path(namespace=namespace, name=name))
+    _fields(
+        [("Object", f"{resource.kind}/{name}")] + ([("Namespace", namespace)] if namespace else [])
+    )
+    found = await _owner(api, obj, namespace or args.namespace)
+    if found is None:
+        _fields([("Status", "Not managed by Flux")])
+        raise session.CliError(
+            f"{resource.kind}/{name} has no {OWNER_NAME} or {releases.OWNER_NAME} label, "
+            "nor an owner with one: it was not applied by Flux"
+        )
+    _fields([("Status", "Managed by Flux")])
+    owner_kind, owner_namespace, owner_name = found
+    if owner_kind == "Kustomization":
+        await _trace_kustomization(api, owner_namespace, owner_name)
+    else:
+        await _trace_helmrelease(api, owner_namespace, owner_name)
     return 0
 
 
@@ -199,12 +218,16 @@ async def _related(
     except LookupError:
         return related
     obj = await api.request("GET", kind.resource.path(namespace=namespace, name=name))
-    ref = (obj.get("spec") or {}).get("sourceRef") or {}
-    if ref:
-        related.add((ref["kind"], ref.get("namespace") or namespace, ref["name"]))
-    entries = ((obj.get("status") or {}).get("inventory") or {}).get("entries")
-    for child in inventory.from_entries(entries):
-        related.add((child.kind, child.namespace, child.name))
+    obj.setdefault("kind", kind.name)
+    source = kinds.source_of(kind, obj)
+    if source is not None:
+        related.add((source[0].name, source[1], source[2]))
+    if kind.name == "HelmRelease":
+        applied = await releases.applied(api, obj, resources.Discovery(api))
+    else:
+        entries = ((obj.get("status") or {}).get("inventory") or {}).get("entries")
+        applied = inventory.from_entries(entries)
+    related.update((child.kind, child.namespace, child.name) for child in applied)
     return related
 
 
@@ -259,19 +282,6 @@ def register(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     common: argparse.ArgumentParser,
 ) -> None:
-    def configure_tree(parser: argparse.ArgumentParser, _: kinds.Kind) -> None:
-        parser.add_argument("name")
-        parser.add_argument("-o", "--output", choices=("json", "yaml"), help="the tree as data")
-        parser.set_defaults(run=lambda args: session.run(_run_tree, args))
-
-    kinds.add_verb(
-        commands,
-        "tree",
-        help="print what a Kustomization applied, nested",
-        configure=configure_tree,
-        common=common,
-        kinds=[kinds.by_kind_name(_KUSTOMIZATION)],
-    )
     trace = commands.add_parser(
         "trace", parents=[common], help="trace an object to the Flux objects that applied it"
     )

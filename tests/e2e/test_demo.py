@@ -38,7 +38,7 @@ def test_demo_walks_through_the_gitops_loop_and_exits_0(tmp_path: pathlib.Path) 
                 devprocesses.terminate(devprocesses.Identity.from_json(child), grace=15)
 
     assert process.returncode == 0, output
-    assert "All 8 steps verified" in output
+    assert "All 9 steps verified" in output
     for verified in (
         "GitRepository webapp is Ready",
         "Kustomization webapp is Ready",
@@ -51,6 +51,10 @@ def test_demo_walks_through_the_gitops_loop_and_exits_0(tmp_path: pathlib.Path) 
         "ImagePolicy webapp elected 127.0.0.1:",
         "the automation committed the new tag to main",
         "Deployment webapp runs 127.0.0.1:",
+        "HelmRelease greeter installed greeter 1.0.0: ConfigMap greeter says hello",
+        "headwater tree reads what the release applied from Helm's storage",
+        "HelmRelease greeter upgraded to release revision 2: ConfigMap greeter says bonjour",
+        "headwater trace leads from ConfigMap greeter to its HelmRelease and chart",
         "headwater dev up and its 9 processes exited",
     ):
         assert f"[ok] {verified}" in output, output
