@@ -58,6 +58,7 @@ from shared.kube import (
     applying,
     client,
     errors,
+    healthexprs,
     ignoring,
     inventory,
     references,
@@ -353,6 +354,12 @@ class HelmReleaseReconciler:
 
     async def _release(self, run: _Run, chart: Any, oci_digest: str | None) -> None:
         obj, status = run.obj, run.status
+        try:
+            options.health_readers(obj)  # NB: the requests compile them again, from the cache
+        except healthexprs.InvalidExpressionError as invalid:
+            raise results.StallingError(
+                str(invalid), reason=meta.INVALID_CEL_EXPRESSION_REASON
+            ) from invalid
         run.revision = chart.version
         config_digest = digests.values_digest(run.values)
         run.event_metadata = announcing.event_metadata(
