@@ -239,6 +239,7 @@ class HelmReleaseReconciler:
             field_manager=FIELD_MANAGER,
             live=None if target.remote is not None else self._live,
             kustomize=self._kustomize,
+            discovery=target.discovery,
         )
         self._engines[key] = (target, storage, engine)
         return engine
