@@ -4,7 +4,8 @@ Against the devcluster, with source-controller and a chart repository on
 127.0.0.1, as in ``test_helm_controller``: ``serverSideApply: false`` stores a
 client-side release the Helm SDK rolls back without conflicts, and
 ``healthCheckExprs`` decide when a custom kind (which kstatus alone would
-call ready at once) lets the release through.
+call ready at once) lets the release through, and the chart's CRDs are in
+the inventory.
 """
 
 from __future__ import annotations
@@ -174,7 +175,15 @@ def test_health_check_exprs_decide_a_custom_kind_s_readiness(
     assert "Widget" in message, message
 
     objects.apply(cluster, _helmrelease(namespace, "web", values={"phase": "Ready"}, **spec))
-    eventually_sync(_ready(cluster, namespace, "web"), within=90)
+    ready = eventually_sync(_ready(cluster, namespace, "web"), within=90)
+
+    # The inventory lists the chart's CRDs after the release's objects, as Flux's does.
+    entries = [(e["id"], e["v"]) for e in ready["status"]["inventory"]["entries"]]
+    assert (f"{namespace}_web_example.headwater.dev_Widget", "v1") in entries
+    assert entries[-1] == (
+        "_widgets.example.headwater.dev_apiextensions.k8s.io_CustomResourceDefinition",
+        "v1",
+    )
 
 
 def test_the_legacy_wait_strategy_leaves_health_check_exprs_out(

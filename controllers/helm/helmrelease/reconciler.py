@@ -39,7 +39,8 @@ from typing import Any
 import aiohttp
 
 from controllers.helm import charts, drifting, remediation, snapshots, state, values
-from controllers.helm.engine import digests, failures, postrendering, records
+from controllers.helm.engine import charts as engine_charts
+from controllers.helm.engine import digests, failures, manifests, postrendering, records
 from controllers.helm.engine import engine as engines
 from controllers.helm.engine import storage as engine_storage
 from controllers.helm.helmrelease import (
@@ -441,15 +442,17 @@ class HelmReleaseReconciler:
             )
         )
         if outcome.acted or status.inventory is None:
-            await self._inventory(status, engine, outcome.stored)
+            await self._inventory(status, engine, outcome.stored, chart)
 
     @staticmethod
     async def _inventory(
         status: helm.HelmReleaseStatus,
         engine: engines.Engine,
         stored: Sequence[records.ReleaseRecord],
+        chart: Any,
     ) -> None:
-        """``status.inventory``: the objects of the current revision (hooks excluded).
+        """``status.inventory``: the objects of the current revision (hooks excluded),
+        then the CRDs of the chart's (and its sub-charts') ``crds/``, as Flux lists them.
 
         Recorded when an action ran (or none is recorded yet), from the
         revisions the loop last read, so a reconcile with nothing to do
@@ -462,6 +465,8 @@ class HelmReleaseReconciler:
             return
         try:
             found = await engine.objects_of(record)
+            crds = await asyncio.to_thread(engine_charts.crds, chart)
+            found += manifests.crd_objects(crds)
         except failures.EngineError as failed:
             logging.get_logger().error("failed to build inventory", error=failed.message)
             return
