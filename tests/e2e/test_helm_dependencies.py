@@ -19,6 +19,7 @@ from tests.e2e.test_helm_controller import (
     _helm,
     _helmrelease,
     _helmrepository,
+    _installed,
     _ready,
     controllers,
     repo,
@@ -77,9 +78,7 @@ def test_a_ready_expr_decides_instead_of_ready(
     controllers: tuple[processes.Controller, processes.Controller],
     repo: chartrepos.ChartRepository,
 ) -> None:
-    objects.apply(cluster, _helmrepository(namespace, repo.url))
-    objects.apply(cluster, _helmrelease(namespace, "db"))
-    eventually_sync(_ready(cluster, namespace, "db"), within=90)
+    _installed(cluster, namespace, repo.url, "db")
     expr = "has(dep.metadata.labels) && dep.metadata.labels.tier == self.metadata.labels.tier"
     app = _helmrelease(namespace, "app", dependsOn=[{"name": "db", "readyExpr": expr}])
     objects.apply(cluster, _labelled(app, tier="data"))

@@ -23,10 +23,11 @@ from tests.e2e.test_helm_controller import (
     CHART_FILES,
     CHART_VALUES,
     _condition,
-    _helm,
     _helmrelease,
     _helmrepository,
+    _installed,
     _ready,
+    _sdk_rollback,
     controllers,
     repo,
 )
@@ -114,10 +115,8 @@ def test_a_client_side_release_is_rolled_back_by_the_sdk(
     controllers: tuple[processes.Controller, processes.Controller],
     repo: chartrepos.ChartRepository,
 ) -> None:
-    objects.apply(cluster, _helmrepository(namespace, repo.url))
     spec = {"install": {"serverSideApply": False}}
-    objects.apply(cluster, _helmrelease(namespace, "web", **spec))
-    eventually_sync(_ready(cluster, namespace, "web"), within=90)
+    _installed(cluster, namespace, repo.url, "web", **spec)
     objects.apply(cluster, _helmrelease(namespace, "web", values={"color": "red"}, **spec))
     eventually_sync(_ready(cluster, namespace, "web", reason="UpgradeSucceeded"), within=60)
 
@@ -129,10 +128,8 @@ def test_a_client_side_release_is_rolled_back_by_the_sdk(
     managers = _managers(cluster, namespace, "web-settings")
     assert ("helm-controller", "Update") in managers
     assert ("helm-controller", "Apply") not in managers
-    with _helm(cluster, namespace) as sdk:
-        # NB: no conflict to force: the controller owns no field by server-side apply.
-        sdk.rollback("web", version=1)
-        history = [(r["revision"], r["status"]) for r in sdk.history("web")]
+    # NB: no conflict to force: the controller owns no field by server-side apply.
+    history = _sdk_rollback(cluster, namespace, "web", 1)
     assert history == [(1, "superseded"), (2, "superseded"), (3, "deployed")]
     rolled_back = objects.get(cluster, namespace, "configmap", "web-settings")
     assert rolled_back is not None
@@ -145,10 +142,8 @@ def test_a_server_side_upgrade_of_a_client_side_release_when_asked(
     controllers: tuple[processes.Controller, processes.Controller],
     repo: chartrepos.ChartRepository,
 ) -> None:
-    objects.apply(cluster, _helmrepository(namespace, repo.url))
     spec: dict[str, Any] = {"install": {"serverSideApply": False}}
-    objects.apply(cluster, _helmrelease(namespace, "web", **spec))
-    eventually_sync(_ready(cluster, namespace, "web"), within=90)
+    _installed(cluster, namespace, repo.url, "web", **spec)
     spec["upgrade"] = {"serverSideApply": "enabled"}
     objects.apply(cluster, _helmrelease(namespace, "web", values={"color": "red"}, **spec))
     eventually_sync(_ready(cluster, namespace, "web", reason="UpgradeSucceeded"), within=60)
