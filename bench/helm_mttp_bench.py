@@ -29,8 +29,10 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import re
 import tempfile
 import time
+import urllib.request
 from typing import Any
 
 import yaml
@@ -123,6 +125,16 @@ def _manifests(count: int) -> str:
     return "\n---\n".join(json.dumps(document) for document in documents)
 
 
+def _requests_by_verb(metrics_addr: str) -> dict[str, int]:
+    """helm-controller's API requests so far, by Kubernetes verb."""
+    with urllib.request.urlopen(f"http://{metrics_addr}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    found = re.findall(
+        r'^headwater_rest_client_requests_total\{verb="([a-z]+)"\} (\S+)$', text, re.M
+    )
+    return {verb: int(float(value)) for verb, value in found}
+
+
 def run(count: int, workdir: pathlib.Path) -> dict[str, Any]:
     import helm_python  # NB: loads a Go runtime, so only when used
 
@@ -163,12 +175,14 @@ def run(count: int, workdir: pathlib.Path) -> dict[str, Any]:
                     "--timeout=120s",
                 )  # fmt: skip
                 requests_before = mttp_bench._requests(helm.metrics_addr)
+                verbs_before = _requests_by_verb(helm.metrics_addr)
                 started = time.monotonic()
                 cluster.kubectl("apply", "-f", "-", input=_manifests(count), timeout=600)
                 deadline = started + 1800
                 _wait(cluster, count, deadline)
                 elapsed = time.monotonic() - started
                 requests = mttp_bench._requests(helm.metrics_addr) - requests_before
+                verbs = _requests_by_verb(helm.metrics_addr)
                 objects = count * OBJECTS_PER_RELEASE
                 noop_before = mttp_bench._requests(helm.metrics_addr)
                 stamp = str(time.time())
@@ -188,6 +202,11 @@ def run(count: int, workdir: pathlib.Path) -> dict[str, Any]:
                     "writes_needed": writes_needed,
                     "target_seconds": round(1.3 * writes_needed / QPS, 1),
                     "api_requests_per_object": round(requests / objects, 3),
+                    "requests_per_release_by_verb": {
+                        verb: round((n - verbs_before.get(verb, 0)) / count, 2)
+                        for verb, n in sorted(verbs.items())
+                        if n != verbs_before.get(verb, 0)
+                    },
                     "noop_requests_per_object": round(max(noop_requests, 0) / objects, 3),
                     "peak_rss_mib": mttp_bench._peak_rss_mib(helm.process.pid),
                 }

@@ -251,6 +251,24 @@ def _events(cluster: devcluster_fixtures.Devcluster, namespace: str, name: str) 
     ]
 
 
+def _installed(
+    cluster: devcluster_fixtures.Devcluster, namespace: str, url: str, name: str, **spec: Any
+) -> dict[str, Any]:
+    """HelmRepository ``charts`` at ``url`` and HelmRelease ``name``, once it is Ready."""
+    objects.apply(cluster, _helmrepository(namespace, url))
+    objects.apply(cluster, _helmrelease(namespace, name, **spec))
+    return eventually_sync(_ready(cluster, namespace, name), within=90)
+
+
+def _sdk_rollback(
+    cluster: devcluster_fixtures.Devcluster, namespace: str, name: str, version: int
+) -> list[tuple[int, str]]:
+    """``helm rollback name version`` by the Helm SDK; the history after it."""
+    with _helm(cluster, namespace) as sdk:
+        sdk.rollback(name, version=version)
+        return [(r["revision"], r["status"]) for r in sdk.history(name)]
+
+
 def _revisions(cluster: devcluster_fixtures.Devcluster, namespace: str, name: str) -> list[Any]:
     with _helm(cluster, namespace) as sdk:
         return [(r["revision"], r["status"]) for r in sdk.history(name)]
@@ -412,9 +430,7 @@ def test_deleting_the_helmrelease_uninstalls(
     controllers: tuple[processes.Controller, processes.Controller],
     repo: chartrepos.ChartRepository,
 ) -> None:
-    objects.apply(cluster, _helmrepository(namespace, repo.url))
-    objects.apply(cluster, _helmrelease(namespace, "web"))
-    eventually_sync(_ready(cluster, namespace, "web"), within=90)
+    _installed(cluster, namespace, repo.url, "web")
 
     cluster.kubectl("delete", "-n", namespace, "helmrelease", "web", "--wait=false")
 
@@ -608,10 +624,9 @@ def test_post_renderers_apply_and_the_sdk_rolls_back(
     assert image == "ghcr.io/stefanprodan/podinfo:6.0.0"
     with _helm(cluster, namespace) as sdk:
         assert [r["name"] for r in sdk.list()] == ["web"]
-        # NB: a rollback that changes a field helm-controller owns conflicts under
-        # Helm 4's server-side apply; this one only removes an object.
-        sdk.rollback("web", version=1)
-        history = [(r["revision"], r["status"]) for r in sdk.history("web")]
+    # NB: a rollback that changes a field helm-controller owns conflicts under
+    # Helm 4's server-side apply; this one only removes an object.
+    history = _sdk_rollback(cluster, namespace, "web", 1)
     assert history == [(1, "superseded"), (2, "superseded"), (3, "deployed")]
     assert objects.get(cluster, namespace, "configmap", "web-extra") is None
     rolled_back = objects.get(cluster, namespace, "configmap", "web-settings")

@@ -8,6 +8,7 @@ import pytest
 
 from controllers.helm.helmrelease import options
 from shared.api import helm
+from shared.kube import healthexprs
 
 
 def release(spec: dict[str, Any] | None = None, **metadata: Any) -> helm.HelmRelease:
@@ -67,6 +68,63 @@ def test_requests_carry_flux_defaults_and_the_spec() -> None:
     assert (upgrade.timeout, upgrade.crds, upgrade.force) == (120.0, "CreateReplace", True)
     assert (uninstall.timeout, uninstall.keep_history) == (60.0, True)
     assert options.upgrade_request(release(), None, {}).max_history == 5  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("spec", "want"),
+    [
+        ({}, (True, "auto", "auto")),
+        ({"install": {"serverSideApply": False}}, (False, "auto", "auto")),
+        (
+            {
+                "upgrade": {"serverSideApply": "disabled"},
+                "rollback": {"serverSideApply": "enabled"},
+            },
+            (True, "disabled", "enabled"),
+        ),
+    ],
+)
+def test_requests_carry_the_apply_method(spec: dict[str, Any], want: tuple[Any, ...]) -> None:
+    obj = release(spec)
+    install = options.install_request(obj, None, {})  # type: ignore[arg-type]
+    upgrade = options.upgrade_request(obj, None, {})  # type: ignore[arg-type]
+    rollback = options.rollback_request(obj, 1)
+
+    methods = (install.server_side_apply, upgrade.server_side_apply, rollback.server_side_apply)
+    assert methods == want
+
+
+WIDGET_CHECK = {"apiVersion": "example.dev/v1", "kind": "Widget", "current": "status.ok == true"}
+WIDGET = {"apiVersion": "example.dev/v1", "kind": "Widget", "status": {"ok": False}}
+
+
+def test_health_check_exprs_become_the_requests_readers() -> None:
+    obj = release({"healthCheckExprs": [WIDGET_CHECK]})
+    requests = (
+        options.install_request(obj, None, {}),  # type: ignore[arg-type]
+        options.upgrade_request(obj, None, {}),  # type: ignore[arg-type]
+        options.rollback_request(obj, 1),
+    )
+
+    for request in requests:
+        [reader] = request.health_readers
+        result = reader(WIDGET)
+        assert result is not None
+        assert result.status == "InProgress"
+    assert options.install_request(release(), None, {}).health_readers == ()  # type: ignore[arg-type]
+
+
+def test_the_legacy_wait_strategy_has_no_health_readers() -> None:
+    obj = release({"healthCheckExprs": [WIDGET_CHECK], "waitStrategy": {"name": "legacy"}})
+
+    assert options.health_readers(obj) == ()
+
+
+def test_invalid_health_check_exprs_raise() -> None:
+    obj = release({"healthCheckExprs": [{**WIDGET_CHECK, "current": "status.ok =="}]})
+
+    with pytest.raises(healthexprs.InvalidExpressionError):
+        options.health_readers(obj)
 
 
 @pytest.mark.parametrize(

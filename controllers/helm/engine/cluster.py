@@ -74,9 +74,11 @@ class Cluster:
         live: resourcemanager.LiveSource | None = None,
         field_manager: str = FIELD_MANAGER,
         poll_interval: float = 2.0,
+        discovery: resources.Discovery | None = None,
     ) -> None:
         self.api = api
-        self.discovery = resources.Discovery(api)
+        # NB: a discovery shared between engines of one cluster asks each group once.
+        self.discovery = discovery if discovery is not None else resources.Discovery(api)
         self.objects = applying.Objects(api=api, discovery=self.discovery)
         self.manager = resourcemanager.ResourceManager(
             objects=self.objects,

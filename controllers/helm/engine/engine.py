@@ -33,7 +33,7 @@ from controllers.helm.engine import (
     steps,
     storage,
 )
-from shared.kube import client, resourcemanager
+from shared.kube import client, resourcemanager, resources
 
 
 class Engine:
@@ -50,9 +50,14 @@ class Engine:
         kubeconfig: str | None = None,
         lookup: bool = False,
         kustomize: postrendering.Kustomize | None = None,
+        discovery: resources.Discovery | None = None,
     ) -> None:
         kube = cluster.Cluster(
-            api=api, live=live, field_manager=field_manager, poll_interval=poll_interval
+            api=api,
+            live=live,
+            field_manager=field_manager,
+            poll_interval=poll_interval,
+            discovery=discovery,
         )
         self.parts = steps.Parts(
             store=store,

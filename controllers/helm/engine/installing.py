@@ -159,7 +159,7 @@ def _revision(
 async def install(parts: steps.Parts, req: requests.InstallRequest) -> records.ReleaseRecord:
     """``helm install`` (see the module docstring)."""
     req = dataclasses.replace(req, origin=origin_of(req))
-    history = await steps.history(parts, req.release_name)
+    history = [] if req.no_history else await steps.history(parts, req.release_name)
     latest = history[-1] if history else None
     if latest is not None and not (
         req.replace and latest.status in (Status.UNINSTALLED, Status.FAILED)

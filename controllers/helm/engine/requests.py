@@ -112,6 +112,10 @@ class InstallRequest(Releasing):
     create_namespace: bool = False
     replace: bool = False
     server_side_apply: bool = True
+    no_history: bool = False
+    """The caller has just seen no revision of the release (a synced watch cache), so
+    storage is not listed first; a revision stored meanwhile makes storing revision 1
+    fail (the Secret exists), and the next attempt reads storage."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

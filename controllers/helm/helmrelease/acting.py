@@ -127,6 +127,7 @@ async def _record(
     *,
     action: str | None,
     touched: str | None,
+    stored: list[records.ReleaseRecord] | None = None,
 ) -> None:
     """Put what an action stored in ``status.history`` (Flux's release observers).
 
@@ -134,8 +135,12 @@ async def _record(
     digest); every other revision in the history whose stored state changed
     since it was observed is recorded again with ``touched`` as its action
     (Helm supersedes, uninstalls or fails older revisions on the way).
+    ``stored`` is the storage as the action left it when that is known (an
+    install over no history leaves its own revision alone); else it is listed.
     """
-    stored = req.stored = await req.store.history(req.release_name)
+    if stored is None:
+        stored = await req.store.history(req.release_name)
+    req.stored = stored
     history = list(req.status.history or [])
     for record in stored:
         if own is not None and record.version == own.version:
@@ -208,6 +213,7 @@ async def _release(
     *,
     action: Literal["install", "upgrade"],
     run: Any,
+    alone: bool = False,
 ) -> None:
     """Install or upgrade (Flux's ``Install`` and ``Upgrade`` action reconcilers)."""
     status = req.status
@@ -220,7 +226,7 @@ async def _release(
     record, error = await _attempt(run)
     status.last_attempted_release_action_duration = _now_duration(started)
     if record is not None:
-        await _record(req, record, action=action, touched=None)
+        await _record(req, record, action=action, touched=None, stored=[record] if alone else None)
     chart = f"{req.chart.name}@{req.chart.version}"
     app_version = str(req.chart.metadata.get("appVersion") or "")
     if error is not None:
@@ -281,9 +287,12 @@ async def _release(
     )
 
 
-async def install(req: Request) -> None:
+async def install(req: Request, *, stored: Sequence[records.ReleaseRecord] | None = None) -> None:
+    """Install; ``stored`` is the release's history as just read (empty: none to list)."""
     request = options.install_request(req.obj, req.chart, req.values)
-    await _release(req, action=remediation.INSTALL, run=req.actions.install(request))
+    alone = stored is not None and not stored
+    request = dataclasses.replace(request, no_history=alone)
+    await _release(req, action=remediation.INSTALL, run=req.actions.install(request), alone=alone)
 
 
 async def upgrade(req: Request) -> None:

@@ -7,8 +7,12 @@ by ``<namespace>/<release name>``), decoding each Secret once per
 resourceVersion. A watch may lag behind the controller's own last write, so
 the cached revisions are used only when their newest one is exactly the
 revision the HelmRelease's history recorded last (same version and digest):
-then nothing the controller wrote is missing from the cache. Otherwise, and
-for remote clusters (no cache there), the loop reads the storage itself.
+then nothing the controller wrote is missing from the cache. A HelmRelease
+with no history recorded and no revision in the cache has none: the install
+then lists nothing either (a revision stored meanwhile by someone else makes
+the install's first write fail, and the next attempt reads storage).
+Otherwise, and for remote clusters (no cache there), the loop reads the
+storage itself.
 """
 
 from __future__ import annotations
@@ -64,11 +68,11 @@ class StoredReleases:
         self, namespace: str, name: str, *, recorded: helm.Snapshot | None
     ) -> list[records.ReleaseRecord] | None:
         """The revisions of release ``name`` (oldest first), or None when the cache may lag."""
-        if recorded is None:
-            return None
         informer = await self._cache()
         await informer.wait_synced()
         secrets = informer.by_index(RELEASE_INDEX, f"{namespace}/{name}")
+        if recorded is None:
+            return [] if not secrets else None
         found = [r for r in (self._decode(s) for s in secrets) if r is not None]
         found.sort(key=lambda record: record.version)
         if not found or not snapshots.targets(recorded, found[-1]):

@@ -8,7 +8,10 @@
   timeouts from the action's own, else ``spec.timeout``, else 5m
   (``state.timeout_of``), ``maxHistory`` 5 unless set (0: unlimited), CRD
   policy Create on install and Skip on upgrade, Flux's origin labels,
-  ``commonMetadata`` and ``postRenderers``;
+  ``commonMetadata`` and ``postRenderers``, the apply method
+  (``serverSideApply``: install true unless false, upgrade and rollback
+  ``auto`` unless set) and the health readers (``healthCheckExprs``, used by
+  the ``poller`` wait strategy only, as in Flux; ``legacy`` ignores them);
 - ``spec_digest``: Flux's digest of ``postRenderers`` and ``commonMetadata``,
   recorded as ``observedPostRenderersDigest`` / ``observedCommonMetadataDigest``;
 - ``handle_request``: the ``forceAt`` / ``resetAt`` rule (the annotation
@@ -27,6 +30,7 @@ import helm_python
 from controllers.helm import state
 from controllers.helm.engine import digests, requests
 from shared.api import helm, meta, objects
+from shared.kube import health, healthexprs
 
 MAX_RELEASE_NAME = 53
 DEFAULT_MAX_HISTORY = 5
@@ -61,6 +65,19 @@ def origin(obj: helm.HelmRelease) -> requests.Origin:
 
 def _max_history(spec: helm.HelmReleaseSpec) -> int:
     return DEFAULT_MAX_HISTORY if spec.max_history is None else spec.max_history
+
+
+def health_readers(obj: helm.HelmRelease) -> tuple[health.Reader, ...]:
+    """The readers ``healthCheckExprs`` compile to (none under the ``legacy`` wait strategy).
+
+    Raises ``healthexprs.InvalidExpressionError`` for expressions the user must fix
+    (the compile is cached process-wide, so asking again per action is cheap).
+    """
+    spec = obj.spec
+    if spec.wait_strategy is not None and spec.wait_strategy.name == "legacy":
+        return ()
+    checks = healthexprs.compile_checks([objects.dump(c) for c in spec.health_check_exprs or []])
+    return (checks.read,) if checks else ()
 
 
 def _rendering(
@@ -102,6 +119,8 @@ def install_request(
         replace=bool(options.replace),
         max_history=_max_history(spec),
         take_ownership=not options.disable_take_ownership,
+        server_side_apply=options.server_side_apply is not False,
+        health_readers=health_readers(obj),
     )
 
 
@@ -124,6 +143,8 @@ def upgrade_request(
         preserve_values=bool(options.preserve_values),
         max_history=_max_history(spec),
         take_ownership=not options.disable_take_ownership,
+        server_side_apply=options.server_side_apply or "auto",
+        health_readers=health_readers(obj),
     )
 
 
@@ -149,6 +170,8 @@ def rollback_request(obj: helm.HelmRelease, to_version: int) -> requests.Rollbac
         cleanup_on_fail=bool(options.cleanup_on_fail),
         max_history=_max_history(obj.spec),
         origin=origin(obj),
+        server_side_apply=options.server_side_apply or "auto",
+        health_readers=health_readers(obj),
     )
 
 

@@ -39,7 +39,8 @@ from typing import Any
 import aiohttp
 
 from controllers.helm import charts, drifting, remediation, snapshots, state, values
-from controllers.helm.engine import digests, failures, postrendering, records
+from controllers.helm.engine import charts as engine_charts
+from controllers.helm.engine import digests, failures, manifests, postrendering, records
 from controllers.helm.engine import engine as engines
 from controllers.helm.engine import storage as engine_storage
 from controllers.helm.helmrelease import (
@@ -58,6 +59,7 @@ from shared.kube import (
     applying,
     client,
     errors,
+    healthexprs,
     ignoring,
     inventory,
     references,
@@ -238,6 +240,7 @@ class HelmReleaseReconciler:
             field_manager=FIELD_MANAGER,
             live=None if target.remote is not None else self._live,
             kustomize=self._kustomize,
+            discovery=target.discovery,
         )
         self._engines[key] = (target, storage, engine)
         return engine
@@ -353,6 +356,12 @@ class HelmReleaseReconciler:
 
     async def _release(self, run: _Run, chart: Any, oci_digest: str | None) -> None:
         obj, status = run.obj, run.status
+        try:
+            options.health_readers(obj)  # NB: the requests compile them again, from the cache
+        except healthexprs.InvalidExpressionError as invalid:
+            raise results.StallingError(
+                str(invalid), reason=meta.INVALID_CEL_EXPRESSION_REASON
+            ) from invalid
         run.revision = chart.version
         config_digest = digests.values_digest(run.values)
         run.event_metadata = announcing.event_metadata(
@@ -433,15 +442,17 @@ class HelmReleaseReconciler:
             )
         )
         if outcome.acted or status.inventory is None:
-            await self._inventory(status, engine, outcome.stored)
+            await self._inventory(status, engine, outcome.stored, chart)
 
     @staticmethod
     async def _inventory(
         status: helm.HelmReleaseStatus,
         engine: engines.Engine,
         stored: Sequence[records.ReleaseRecord],
+        chart: Any,
     ) -> None:
-        """``status.inventory``: the objects of the current revision (hooks excluded).
+        """``status.inventory``: the objects of the current revision (hooks excluded),
+        then the CRDs of the chart's (and its sub-charts') ``crds/``, as Flux lists them.
 
         Recorded when an action ran (or none is recorded yet), from the
         revisions the loop last read, so a reconcile with nothing to do
@@ -454,6 +465,8 @@ class HelmReleaseReconciler:
             return
         try:
             found = await engine.objects_of(record)
+            crds = await asyncio.to_thread(engine_charts.crds, chart)
+            found += manifests.crd_objects(crds)
         except failures.EngineError as failed:
             logging.get_logger().error("failed to build inventory", error=failed.message)
             return

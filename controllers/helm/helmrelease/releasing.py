@@ -164,7 +164,7 @@ async def _act(loop: Loop, action: state.Action, stored: Sequence[records.Releas
     req = loop.req
     match action:
         case state.Action.INSTALL:
-            await acting.install(req)
+            await acting.install(req, stored=stored)
         case state.Action.UPGRADE:
             await acting.upgrade(req)
         case state.Action.TEST:

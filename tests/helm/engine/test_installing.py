@@ -302,6 +302,26 @@ async def test_an_install_costs_one_list_one_create_one_apply_per_object_and_one
     await helm_engine.install(install_request(namespace, chart_dir, disable_wait=True))
 
     assert api.stats - before == {"list": 1, "create": 1, "patch": 2, "update": 1}
+    before = collections.Counter(api.stats)
+
+    await helm_engine.install(
+        install_request(
+            namespace, chart_dir, release_name="fresh", disable_wait=True, no_history=True
+        )
+    )
+
+    assert api.stats - before == {"create": 1, "patch": 2, "update": 1}
+
+
+async def test_an_install_told_of_no_history_fails_over_a_stored_revision(
+    namespace: str, helm_engine: engine.Engine, store: storage.ReleaseStore,
+    chart_dir: pathlib.Path,
+) -> None:  # fmt: skip
+    await helm_engine.install(install_request(namespace, chart_dir))
+
+    with pytest.raises(failures.EngineError, match="cannot store revision 1"):
+        await helm_engine.install(install_request(namespace, chart_dir, no_history=True))
+    assert [(r.version, r.status) for r in await store.history("demo")] == [(1, Status.DEPLOYED)]
 
 
 async def test_an_object_the_server_refuses_fails_the_install_with_its_name(
