@@ -9,8 +9,10 @@ import sys
 from typing import Any
 
 import pytest
+import yaml
 
-from shared.kube import errors, kubeconfig
+from shared.kube import client, errors, kubeconfig
+from tests.fixtures import devcluster as devcluster_fixtures
 
 PEM = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 PEM64 = base64.b64encode(PEM).decode()
@@ -217,3 +219,26 @@ async def test_an_exec_plugin_is_delegated_to_kubernetes_asyncio(tmp_path: pathl
     assert connection.host == "https://127.0.0.1:6443"
     assert connection.insecure_skip_tls_verify
     assert await connection.authorization() == "Bearer from-exec"
+
+
+async def test_the_client_reaches_a_tls_cluster_with_ca_data_and_with_a_relative_ca_file(
+    tmp_path: pathlib.Path,
+) -> None:
+    with devcluster_fixtures.start_devcluster(
+        tmp_path / "tls", tls=True, controllers=False
+    ) as cluster:
+        document = yaml.safe_load(cluster.kubeconfig.read_text())
+        entry = document["clusters"][0]["cluster"]
+        (tmp_path / "ca.crt").write_bytes(base64.b64decode(entry.pop("certificate-authority-data")))
+        entry["certificate-authority"] = "ca.crt"
+        relative = tmp_path / "relative.yaml"
+        relative.write_text(yaml.safe_dump(document))
+
+        names = []
+        for path in (cluster.kubeconfig, relative):
+            async with client.connected(kubeconfig=str(path)) as api:
+                listed = await api.request("GET", "/api/v1/namespaces")
+            names.append(sorted(item["metadata"]["name"] for item in listed["items"]))
+
+    assert "kube-system" in names[0]
+    assert names[0] == names[1]
