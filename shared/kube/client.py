@@ -2,9 +2,9 @@
 
 ``connect`` loads the configuration the way Flux controllers do: an explicit
 ``--kubeconfig`` (and context), else ``$KUBECONFIG``, else the in-cluster
-service-account token and CA, else ``~/.kube/config``. Authentication
-(bearer tokens, exec plugins, client certificates) comes from
-kubernetes-asyncio's configuration loader; requests go through one aiohttp
+service-account token and CA, else ``~/.kube/config`` (``shared.kube.kubeconfig``,
+which hands exec plugins and auth-providers to kubernetes-asyncio's loader);
+requests go through one aiohttp
 session per process, behind the client-side rate limiter.
 
 Every request is counted by verb in ``stats`` so that tests and benchmarks can
@@ -20,16 +20,17 @@ import collections
 import contextlib
 import json
 import os
+import pathlib
 import ssl
+import tempfile
 import urllib.parse
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 import aiohttp
-from kubernetes_asyncio import client as kube_client
-from kubernetes_asyncio import config as kube_config
 
 from shared.kube import errors, ratelimit
+from shared.kube import kubeconfig as kubeconfig_loading
 
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -40,45 +41,39 @@ APPLY_PATCH = "application/apply-patch+yaml"
 
 async def load_configuration(
     *, kubeconfig: str | None = None, context: str | None = None
-) -> kube_client.Configuration:
+) -> kubeconfig_loading.Connection:
     """The API server address and credentials, found as Flux controllers find them."""
-    configuration = kube_client.Configuration()
-    path = kubeconfig or os.environ.get("KUBECONFIG")
-    try:
-        if path:
-            # NB: KUBECONFIG may list several files; the first one is the primary.
-            primary = path.split(os.pathsep)[0]
-            await kube_config.load_kube_config(
-                config_file=primary,
-                context=context,
-                client_configuration=configuration,
-                persist_config=False,
-            )
-            return configuration
-        if os.environ.get("KUBERNETES_SERVICE_HOST"):
-            with contextlib.suppress(kube_config.ConfigException):
-                kube_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-                return configuration
-        await kube_config.load_kube_config(
-            context=context, client_configuration=configuration, persist_config=False
-        )
-    except (kube_config.ConfigException, OSError) as error:
-        raise errors.UnreachableError(
-            f"cannot load the Kubernetes configuration: {error}"
-        ) from error
-    return configuration
+    return await kubeconfig_loading.load(kubeconfig=kubeconfig, context=context)
 
 
-def _ssl_context(configuration: kube_client.Configuration) -> ssl.SSLContext | bool:
-    if not str(configuration.host or "").startswith("https"):
+def _ssl_context(connection: kubeconfig_loading.Connection) -> ssl.SSLContext | bool:
+    if not connection.host.startswith("https"):
         return False
-    context = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
-    if configuration.cert_file:
-        context.load_cert_chain(configuration.cert_file, keyfile=configuration.key_file)
-    if not configuration.verify_ssl:
+    context = ssl.create_default_context(
+        cafile=connection.ca_file,
+        cadata=connection.ca_data.decode() if connection.ca_data else None,
+    )
+    if connection.cert_file or connection.cert_data:
+        with _pem_files(connection) as (cert, key):
+            context.load_cert_chain(cert, keyfile=key)
+    if connection.insecure_skip_tls_verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
+
+
+@contextlib.contextmanager
+def _pem_files(connection: kubeconfig_loading.Connection) -> Iterator[tuple[str, str | None]]:
+    """The client certificate and key as files (``load_cert_chain`` reads only files)."""
+    with tempfile.TemporaryDirectory(prefix="headwater-tls-") as directory:
+        cert, key = connection.cert_file, connection.key_file
+        if connection.cert_data:
+            cert = os.path.join(directory, "tls.crt")
+            pathlib.Path(cert).write_bytes(connection.cert_data)
+        if connection.key_data:
+            key = os.path.join(directory, "tls.key")
+            pathlib.Path(key).write_bytes(connection.key_data)
+        yield str(cert), key
 
 
 class Client:
@@ -87,7 +82,7 @@ class Client:
     def __init__(
         self,
         *,
-        configuration: kube_client.Configuration,
+        configuration: kubeconfig_loading.Connection,
         session: aiohttp.ClientSession,
         limiter: ratelimit.TokenBucket,
         stats: collections.Counter[str] | None = None,
@@ -104,7 +99,7 @@ class Client:
         self.responses: collections.Counter[tuple[str, str, str]] = (
             responses if responses is not None else collections.Counter()
         )
-        self._netloc = urllib.parse.urlsplit(str(configuration.host)).netloc
+        self._netloc = urllib.parse.urlsplit(configuration.host).netloc
         self._impersonate_user = impersonate_user
         self._impersonate_groups = tuple(impersonate_groups)
         self._user_agent = user_agent
@@ -113,7 +108,7 @@ class Client:
 
     @property
     def host(self) -> str:
-        return str(self.configuration.host).rstrip("/")
+        return self.configuration.host.rstrip("/")
 
     @property
     def impersonated_user(self) -> str | None:
@@ -158,9 +153,9 @@ class Client:
         headers = {"Accept": accept, "User-Agent": self._user_agent}
         if content_type:
             headers["Content-Type"] = content_type
-        auth = (await self.configuration.auth_settings()).get("BearerToken")
-        if auth and auth.get("value"):
-            headers[auth["key"]] = auth["value"]
+        authorization = await self.configuration.authorization()
+        if authorization:
+            headers["Authorization"] = authorization
         if self._impersonate_user:
             headers["Impersonate-User"] = self._impersonate_user
         return headers
@@ -211,6 +206,7 @@ class Client:
                     data=data,
                     headers=[*headers.items(), *self._impersonation_items()],
                     ssl=self._ssl,
+                    server_hostname=self.configuration.tls_server_name,
                     timeout=aiohttp.ClientTimeout(total=request_timeout)
                     if request_timeout
                     else None,
@@ -256,6 +252,7 @@ class Client:
                 params=query,
                 headers=[*headers.items(), *self._impersonation_items()],
                 ssl=self._ssl,
+                server_hostname=self.configuration.tls_server_name,
                 timeout=aiohttp.ClientTimeout(total=request_timeout, sock_read=request_timeout),
             ) as response:
                 self._answered(response.status, "GET")

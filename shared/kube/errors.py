@@ -24,10 +24,10 @@ HTTP code; ``translate`` maps kubernetes-asyncio and aiohttp exceptions.
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import aiohttp
-from kubernetes_asyncio.client import exceptions as kube_exceptions
 
 
 class KubeError(Exception):
@@ -159,7 +159,10 @@ def translate(error: BaseException) -> KubeError:
     """Our error for a kubernetes-asyncio or aiohttp exception (others pass through as-is)."""
     if isinstance(error, KubeError):
         return error
-    if isinstance(error, kube_exceptions.ApiException):
+    # NB: kubernetes-asyncio's client is imported only by exec/auth-provider
+    # loading (and tests); when it is not loaded, no error can be its ApiException.
+    kube_exceptions = sys.modules.get("kubernetes_asyncio.client.exceptions")
+    if kube_exceptions is not None and isinstance(error, kube_exceptions.ApiException):
         return from_status(int(error.status or 0), error.body)
     if isinstance(error, aiohttp.ClientResponseError):
         return from_status(error.status, error.message)

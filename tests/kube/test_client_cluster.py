@@ -8,10 +8,9 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import test_utils, web
-from kubernetes_asyncio import client as kube_client
 
 from shared.api import crdgen
-from shared.kube import applying, client, errors, ratelimit, resources
+from shared.kube import applying, client, errors, kubeconfig, ratelimit, resources
 from tests.fixtures import devcluster as devcluster_fixtures
 from tests.runtime import widgets
 
@@ -121,9 +120,9 @@ async def test_impersonation_headers_are_sent() -> None:
     app = web.Application()
     app.router.add_get("/api/v1/namespaces", record)
     async with test_utils.TestServer(app, host="127.0.0.1") as server:
-        configuration = kube_client.Configuration(host=f"http://127.0.0.1:{server.port}")
-        configuration.api_key = {"BearerToken": "secret-token"}
-        configuration.api_key_prefix = {"BearerToken": "Bearer"}
+        configuration = kubeconfig.Connection(
+            host=f"http://127.0.0.1:{server.port}", token="secret-token"
+        )
         async with aiohttp.ClientSession() as session:
             base = client.Client(
                 configuration=configuration,

@@ -15,7 +15,6 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from kubernetes_asyncio import client as kube_client
 
 from controllers.kustomize import __main__ as kustomize_main
 from controllers.kustomize import building
@@ -23,7 +22,7 @@ from controllers.kustomize.kustomization import announcing, history
 from controllers.kustomize.kustomization import reconciler as kustomization
 from shared.api import kustomize, meta, source
 from shared.artifacts import errors as artifact_errors
-from shared.kube import client, inventory, ratelimit, resourcemanager, resources
+from shared.kube import client, inventory, kubeconfig, ratelimit, resourcemanager, resources
 from shared.runtime import conditions, events, informers, options, reconciling, results
 
 DIGEST = "sha256:" + "a" * 64
@@ -151,7 +150,7 @@ async def _reconciler(**settings: Any) -> AsyncIterator[kustomization.Kustomizat
     async with aiohttp.ClientSession() as session:
         # NB: the source step contacts no API server; the client is never used.
         api = client.Client(
-            configuration=kube_client.Configuration(host="http://127.0.0.1:9"),
+            configuration=kubeconfig.Connection(host="http://127.0.0.1:9"),
             session=session,
             limiter=ratelimit.TokenBucket(qps=1, burst=1),
         )

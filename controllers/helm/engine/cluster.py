@@ -26,6 +26,7 @@ condition; the actions turn it into the failed revision.
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -275,21 +276,30 @@ class Cluster:
         Built per call: a bearer token from an exec plugin may have been
         refreshed since the last one. Impersonation carries over (``as``).
         """
-        configuration = self.api.configuration
+        connection = self.api.configuration
         cluster_entry: dict[str, Any] = {"server": self.api.host}
-        if configuration.ssl_ca_cert:
-            cluster_entry["certificate-authority"] = configuration.ssl_ca_cert
-        if not configuration.verify_ssl:
+        if connection.ca_file:
+            cluster_entry["certificate-authority"] = connection.ca_file
+        if connection.ca_data:
+            cluster_entry["certificate-authority-data"] = _b64(connection.ca_data)
+        if connection.insecure_skip_tls_verify:
             cluster_entry["insecure-skip-tls-verify"] = True
+        if connection.tls_server_name:
+            cluster_entry["tls-server-name"] = connection.tls_server_name
         user: dict[str, Any] = {}
-        if configuration.cert_file:
-            user["client-certificate"] = configuration.cert_file
-        if configuration.key_file:
-            user["client-key"] = configuration.key_file
-        bearer = (await configuration.auth_settings()).get("BearerToken") or {}
-        token = str(bearer.get("value") or "").removeprefix("Bearer ").strip()
-        if token:
-            user["token"] = token
+        if connection.cert_file:
+            user["client-certificate"] = connection.cert_file
+        if connection.cert_data:
+            user["client-certificate-data"] = _b64(connection.cert_data)
+        if connection.key_file:
+            user["client-key"] = connection.key_file
+        if connection.key_data:
+            user["client-key-data"] = _b64(connection.key_data)
+        authorization = await connection.authorization() or ""
+        if authorization.startswith("Bearer "):
+            user["token"] = authorization.removeprefix("Bearer ").strip()
+        elif connection.username is not None and connection.password is not None:
+            user["username"], user["password"] = connection.username, connection.password
         if self.api.impersonated_user:
             user["as"] = self.api.impersonated_user
         document = {
@@ -307,6 +317,10 @@ class Cluster:
 
     async def sleep(self) -> None:
         await asyncio.sleep(self.poll_interval)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 def sort_for_install(objects: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
