@@ -274,10 +274,11 @@ def _revisions(cluster: devcluster_fixtures.Devcluster, namespace: str, name: st
         return [(r["revision"], r["status"]) for r in sdk.history(name)]
 
 
-def _chart(version: str) -> dict[str, Any]:
+def _chart(version: str, name: str = "demo") -> dict[str, Any]:
+    """A HelmRelease chart template: chart ``name`` at ``version`` from HelmRepository charts."""
     return {
         "spec": {
-            "chart": "demo",
+            "chart": name,
             "version": version,
             "sourceRef": {"kind": "HelmRepository", "name": "charts"},
             "interval": "1h",
