@@ -507,9 +507,13 @@ def test_a_failing_test_fails_the_release(
     )
 
     def tested() -> dict[str, Any] | None:
+        # NB: the release loop writes its status after each action, so TestSuccess=False
+        # can be seen while Ready is still Unknown; the outcome is Ready=False.
         obj = objects.get(cluster, namespace, "helmrelease", "web")
         found = objects.condition(obj, "TestSuccess")
-        return obj if found is not None and found["status"] == "False" else None
+        ready = objects.condition(obj, "Ready")
+        failed = found is not None and found["status"] == "False"
+        return obj if failed and ready is not None and ready["status"] == "False" else None
 
     obj = eventually_sync(tested, within=120)
 
