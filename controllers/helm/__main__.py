@@ -28,7 +28,7 @@ from controllers.helm import kustomizing, watching
 from controllers.helm.helmrelease import caching, reconciler
 from shared.api import helm, source
 from shared.artifacts import extracting, fetching
-from shared.kube import errors, resourcemanager
+from shared.kube import errors, kubectl, resourcemanager
 from shared.runtime import (
     configwatching,
     features,
@@ -156,7 +156,7 @@ async def _setup(mgr: manager.Manager, *, flags: Flags, session: aiohttp.ClientS
             source=lookup,
             charts_live=charts_live,
             live=live,
-            kustomize=kustomizing.runner(kustomizing.kubectl()),
+            kustomize=kustomizing.runner(kubectl.find() or "kubectl"),
             stored=storage,
             session=session,
             settings=reconciler.Settings(

